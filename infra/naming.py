@@ -1,0 +1,195 @@
+"""Every name this project derives, in one place.
+
+Stacks, files, hosts, buckets, databases, parameter paths and tags are all
+computed here from a tenant's slug and stage, so that the Pulumi program and
+the operations around it always agree on where things live. The operations
+find resources by these names (or by stack outputs), never by listing an
+account.
+
+Pure logic: no Pulumi, boto3 or database imports.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal, get_args
+
+PROJECT = "tenants"
+"""The Pulumi project name (``Pulumi.yaml``) and the stack-config namespace."""
+
+TOOL = "tenantctl"
+
+Stage = Literal["preview", "production"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+PREVIEW: Stage = "preview"
+PRODUCTION: Stage = "production"
+
+SLUG_MIN_LENGTH = 3
+SLUG_MAX_LENGTH = 24
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+RESERVED_SLUGS = frozenset(
+    {
+        "admin",
+        "api",
+        "app",
+        "assets",
+        "auth",
+        "cdn",
+        "dev",
+        "docs",
+        "help",
+        "mail",
+        "platform",
+        "portal",
+        "preview",
+        "production",
+        "prod",
+        "staging",
+        "static",
+        "status",
+        "support",
+        "test",
+        "www",
+    }
+)
+
+DEFAULT_BASE_DOMAIN = "tenants.example.com"
+"""The platform's public zone; a stack may override it with ``tenants:baseDomain``."""
+
+# Content model (DESIGN.md, "Content and data model").
+DEFAULTS_PREFIX = "defaults/"
+RELEASES_PREFIX = "releases/"
+CURRENT_KEY = "current.json"
+MANIFEST_KEY = DEFAULTS_PREFIX + "manifest.json"
+STATE_PREFIX = "tenantctl/"
+"""Operational records (last reset, undo point, promotions) kept beside the content."""
+
+MANAGED_BY_TAG = {"managed-by": TOOL}
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class NameError_(ValueError):
+    """A name that cannot belong to any tenant stack."""
+
+
+def slug_problem(slug: str) -> str | None:
+    """Return why *slug* is not a valid tenant slug, or ``None`` when it is."""
+    if not SLUG_MIN_LENGTH <= len(slug) <= SLUG_MAX_LENGTH:
+        return f"must be {SLUG_MIN_LENGTH} to {SLUG_MAX_LENGTH} characters long"
+    if not SLUG_PATTERN.match(slug):
+        return (
+            "must start with a lowercase letter, end with a letter or digit, "
+            "and contain only lowercase letters, digits and hyphens"
+        )
+    if "--" in slug:
+        return "must not contain two hyphens in a row"
+    if slug in RESERVED_SLUGS:
+        return f"is a reserved word ({', '.join(sorted(RESERVED_SLUGS))})"
+    return None
+
+
+def hostname_problem(host: str) -> str | None:
+    """Return why *host* is not a valid DNS host name, or ``None`` when it is."""
+    if len(host) > 253:
+        return "must be at most 253 characters long"
+    labels = host.split(".")
+    if len(labels) < 2:
+        return "must be a fully qualified name such as parking.example.edu"
+    if not all(_HOST_LABEL.match(label) for label in labels):
+        return (
+            "must be lowercase labels of letters, digits and inner hyphens separated by dots, "
+            "such as parking.example.edu"
+        )
+    if labels[-1].isdigit():
+        return "must end in a top-level domain, not a number"
+    return None
+
+
+def stack_name(slug: str, stage: Stage) -> str:
+    return f"{slug}-{stage}"
+
+
+def parse_stack_name(name: str) -> tuple[str, Stage]:
+    """Split ``<slug>-<stage>`` into its parts; raise ``NameError_`` when it is not one."""
+    for stage in STAGES:
+        suffix = f"-{stage}"
+        if name.endswith(suffix):
+            slug = name[: -len(suffix)]
+            problem = slug_problem(slug)
+            if problem is None:
+                return slug, stage
+            raise NameError_(f"stack {name!r}: slug {slug!r} {problem}")
+    raise NameError_(
+        f"stack {name!r} is not a tenant stack; expected <slug>-preview or <slug>-production"
+    )
+
+
+def stack_file(stacks_dir: Path, slug: str, stage: Stage) -> Path:
+    return stacks_dir / f"Pulumi.{stack_name(slug, stage)}.yaml"
+
+
+STACK_FILE_PATTERN = re.compile(r"^Pulumi\.(?P<stack>.+)\.yaml$")
+
+
+def host_slug(slug: str, stage: Stage) -> str:
+    """The first host label: preview inserts ``-preview`` after the slug."""
+    return f"{slug}-preview" if stage == PREVIEW else slug
+
+
+def admin_host(slug: str, stage: Stage, base_domain: str) -> str:
+    return f"{host_slug(slug, stage)}.admin.{base_domain}"
+
+
+def portal_host(slug: str, stage: Stage, base_domain: str) -> str:
+    return f"{host_slug(slug, stage)}.{base_domain}"
+
+
+def resource_prefix(slug: str, stage: Stage) -> str:
+    """Prefix for the logical names of every resource in a tenant stack."""
+    return stack_name(slug, stage)
+
+
+def content_bucket(slug: str, stage: Stage) -> str:
+    return f"{TOOL}-{slug}-{stage}-content"
+
+
+def database_name(slug: str, stage: Stage) -> str:
+    """The working database the application uses."""
+    return f"{slug.replace('-', '_')}_{stage}"
+
+
+def defaults_database_name(slug: str, stage: Stage) -> str:
+    """The template database seeded from ``templates/db``."""
+    return f"{database_name(slug, stage)}_defaults"
+
+
+def undo_database_name(slug: str, stage: Stage) -> str:
+    """The working database as it was before the last reset (one undo)."""
+    return f"{database_name(slug, stage)}_undo"
+
+
+def db_instance_identifier(slug: str, stage: Stage) -> str:
+    return f"{slug}-{stage}-db"
+
+
+def payment_parameter_path(slug: str, stage: Stage) -> str:
+    return f"/{slug}/{stage}/payment/"
+
+
+def payment_secret_name(slug: str, stage: Stage) -> str:
+    return f"{TOOL}/{slug}/{stage}/payment-credentials"
+
+
+def user_pool_name(slug: str, stage: Stage) -> str:
+    return f"{slug}-{stage}-admins"
+
+
+def tags(slug: str, stage: Stage) -> dict[str, str]:
+    """The tags every taggable AWS resource of a tenant stack carries."""
+    return {"tenant": slug, "stage": stage, **MANAGED_BY_TAG}
+
+
+def release_prefix(release_id: str) -> str:
+    return f"{RELEASES_PREFIX}{release_id}/"

@@ -1,0 +1,515 @@
+"""The tenant spec: one typed model of a client's stack, and its validation.
+
+Built from stack config (namespace ``tenants:``) inside the Pulumi program, and
+from CLI options or a YAML file by ``tenantctl create``. Every field has a type,
+a description and (where it has one) a default, here and only here: the
+``config:`` block of ``Pulumi.yaml`` and the README's config reference are
+generated from this model (``scripts/gen-config-reference``) and a test keeps
+them in step.
+
+Pure logic: no Pulumi, boto3 or database imports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from infra import naming
+from infra.providers import PROVIDERS, PaymentMode
+
+# --------------------------------------------------------------------------- roles
+
+ROLES: dict[str, str] = {
+    "administrator": "Everything, including administrator accounts and roles.",
+    "manager": "Configuration and content: lots, permit and violation options, portal "
+    "messages and templates, data imports.",
+    "enforcement": "Issues and voids violations; reads permits.",
+    "cashier": "Sells permits, takes payments and issues refunds at the counter.",
+    "viewer": "Read-only access to reports, permits, violations and payments.",
+}
+"""Admin-site roles: one Cognito group per role, each admin in exactly one."""
+
+Role = Literal["administrator", "manager", "enforcement", "cashier", "viewer"]
+
+# --------------------------------------------------------------- field-level rules
+
+
+def _rule(check: Any, message: str) -> AfterValidator:
+    """An ``AfterValidator`` whose failure message is the rule itself."""
+
+    def validate(value: Any) -> Any:
+        if not check(value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(validate)
+
+
+def _slug_rule(value: str) -> str:
+    problem = naming.slug_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _host_rule(value: str) -> str:
+    problem = naming.hostname_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9 ().-]{7,20}$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_PLATFORM_STACK = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+
+Slug = Annotated[str, AfterValidator(_slug_rule)]
+Host = Annotated[str, AfterValidator(_host_rule)]
+Email = Annotated[
+    str, _rule(_EMAIL.match, "must be an email address such as parking@example.edu")
+]
+Phone = Annotated[
+    str, _rule(_PHONE.match, "must be a phone number of 7-20 digits, e.g. +1 555 010 2000")
+]
+Colour = Annotated[str, _rule(_COLOUR.match, "must be a #RRGGBB hex colour such as #0b5394")]
+HttpsUrl = Annotated[
+    str,
+    _rule(
+        lambda v: v.startswith("https://") and len(v) > len("https://x.y"),
+        "must be an https:// URL",
+    ),
+]
+Currency = Annotated[
+    str, _rule(_CURRENCY.match, "must be a three-letter ISO 4217 code in capitals, e.g. USD")
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=True,
+    )
+
+
+# ------------------------------------------------------------------------ sections
+
+
+class DatabaseSpec(_Model):
+    """Database sizing overrides; anything left out takes the stage's default."""
+
+    instance_class: Annotated[
+        str | None,
+        _rule(
+            lambda v: v is None or _INSTANCE_CLASS.match(v),
+            "must be an RDS instance class such as db.t4g.micro",
+        ),
+    ] = Field(None, description="RDS instance class, e.g. db.t4g.medium.")
+    allocated_storage_gb: int | None = Field(
+        None, ge=20, le=16384, description="Initial storage in GiB (20-16384)."
+    )
+    max_allocated_storage_gb: int | None = Field(
+        None, ge=20, le=65536, description="Storage autoscaling ceiling in GiB."
+    )
+    backup_retention_days: int | None = Field(
+        None, ge=1, le=35, description="Automated backup retention in days (1-35)."
+    )
+
+
+class PaymentSpec(_Model):
+    """Hosted payment configuration (non-secret). Credentials are set by
+    ``tenantctl payment set-credentials`` and never appear in config."""
+
+    provider: Literal["stripe", "square", "authorize_net"] = Field(
+        description="Hosted payment provider: " + ", ".join(PROVIDERS) + "."
+    )
+    merchant_id: str = Field(min_length=1, description="The client's merchant/account id.")
+    currency: Currency = Field("USD", description="ISO 4217 currency of all charges.")
+
+    @model_validator(mode="after")
+    def _merchant_id_matches_provider(self) -> PaymentSpec:
+        provider = PROVIDERS[self.provider]
+        if not provider.merchant_id_pattern.match(self.merchant_id):
+            raise _FieldError(
+                ("merchantId",), self.merchant_id, f"must be {provider.merchant_id_hint}"
+            )
+        return self
+
+
+class BrandingSpec(_Model):
+    """How the portal and emails present the client."""
+
+    organization_name: str = Field(
+        min_length=2, max_length=120, description="Client organization shown to the public."
+    )
+    primary_color: Colour = Field("#0b5394", description="Main brand colour, #RRGGBB.")
+    accent_color: Colour = Field("#f1c232", description="Accent colour, #RRGGBB.")
+    logo_url: HttpsUrl | None = Field(None, description="https:// URL of the client's logo.")
+    support_email: Email = Field(description="Where the public writes for help.")
+    support_phone: Phone | None = Field(None, description="Public help line.")
+
+
+class AdminSpec(_Model):
+    """An administrator account on the admin site."""
+
+    email: Email = Field(description="Sign-in email; also where the invitation goes.")
+    name: str = Field(min_length=1, max_length=120, description="Full name.")
+    role: Role = Field(description="One of: " + ", ".join(ROLES) + ".")
+
+
+# ------------------------------------------------------------------- stage defaults
+
+
+@dataclass(frozen=True)
+class DatabaseSizing:
+    instance_class: str
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    backup_retention_days: int
+    multi_az: bool
+    deletion_protection: bool
+    skip_final_snapshot: bool
+
+
+STAGE_DATABASE_DEFAULTS: dict[naming.Stage, DatabaseSizing] = {
+    "preview": DatabaseSizing(
+        instance_class="db.t4g.micro",
+        allocated_storage_gb=20,
+        max_allocated_storage_gb=50,
+        backup_retention_days=1,
+        multi_az=False,
+        deletion_protection=False,
+        skip_final_snapshot=True,
+    ),
+    "production": DatabaseSizing(
+        instance_class="db.t4g.medium",
+        allocated_storage_gb=50,
+        max_allocated_storage_gb=500,
+        backup_retention_days=14,
+        multi_az=True,
+        deletion_protection=True,
+        skip_final_snapshot=False,
+    ),
+}
+PRODUCTION_MIN_BACKUP_DAYS = STAGE_DATABASE_DEFAULTS["production"].backup_retention_days
+
+
+# ---------------------------------------------------------------------- the spec
+
+
+class TenantSpec(_Model):
+    """One client's stack for one stage."""
+
+    slug: Slug = Field(
+        description=f"Client id: {naming.SLUG_MIN_LENGTH}-{naming.SLUG_MAX_LENGTH} lowercase "
+        "letters, digits and single hyphens; names every stack, host and resource."
+    )
+    stage: naming.Stage = Field(description="preview or production; must match the stack name.")
+    display_name: str = Field(
+        min_length=2, max_length=80, description="Client name shown in consoles and emails."
+    )
+    base_domain: Host = Field(
+        naming.DEFAULT_BASE_DOMAIN,
+        description="The platform's public zone; hosts are <slug>[-preview].<baseDomain> and "
+        "<slug>[-preview].admin.<baseDomain>. Must equal the platform stack's zoneName.",
+    )
+    portal_domain: Host | None = Field(
+        None, description="Production only: the client's own portal domain, e.g. parking.example.edu."
+    )
+    platform_stack: Annotated[
+        str,
+        _rule(_PLATFORM_STACK.match, "must be a fully qualified stack name org/project/stack"),
+    ] = Field(description="The shared platform stack to read (org/project/stack).")
+    database: DatabaseSpec = Field(
+        default_factory=DatabaseSpec, description="Database sizing overrides."
+    )
+    payment: PaymentSpec = Field(description="Hosted payment configuration (non-secret).")
+    branding: BrandingSpec = Field(description="Portal and email branding.")
+    admins: list[AdminSpec] = Field(
+        min_length=1, description="Administrator accounts: email, name and role."
+    )
+    live: bool = Field(
+        False, description="Production only: true once launched (set by tenantctl promote)."
+    )
+
+    @model_validator(mode="after")
+    def _stage_rules(self) -> TenantSpec:
+        if self.stage == naming.PREVIEW:
+            if self.portal_domain is not None:
+                raise _FieldError(
+                    ("portalDomain",),
+                    self.portal_domain,
+                    "is production only; remove it from the preview stack",
+                )
+            if self.live:
+                raise _FieldError(
+                    ("live",), self.live, "is production only; a preview is never live"
+                )
+        if self.portal_domain is not None and self.portal_domain.endswith(
+            "." + self.base_domain
+        ):
+            raise _FieldError(
+                ("portalDomain",),
+                self.portal_domain,
+                f"must be the client's own domain, not a name under {self.base_domain}",
+            )
+        if (
+            self.stage == naming.PRODUCTION
+            and self.database.backup_retention_days is not None
+            and self.database.backup_retention_days < PRODUCTION_MIN_BACKUP_DAYS
+        ):
+            raise _FieldError(
+                ("database", "backupRetentionDays"),
+                self.database.backup_retention_days,
+                f"must be at least {PRODUCTION_MIN_BACKUP_DAYS} days in production",
+            )
+        sizing = self.database_sizing
+        if sizing.max_allocated_storage_gb < sizing.allocated_storage_gb:
+            raise _FieldError(
+                ("database", "maxAllocatedStorageGb"),
+                sizing.max_allocated_storage_gb,
+                f"must be at least allocatedStorageGb ({sizing.allocated_storage_gb})",
+            )
+        emails = [a.email.lower() for a in self.admins]
+        for index, email in enumerate(emails):
+            if email in emails[:index]:
+                raise _FieldError(
+                    ("admins", index, "email"), email, "is listed twice; each admin once"
+                )
+        if not any(a.role == "administrator" for a in self.admins):
+            raise _FieldError(
+                ("admins",),
+                [a.email for a in self.admins],
+                "must include at least one admin with role administrator",
+            )
+        return self
+
+    # ---- derived facts (names live in infra.naming; this just binds them)
+
+    @property
+    def stack_name(self) -> str:
+        return naming.stack_name(self.slug, self.stage)
+
+    @property
+    def admin_host(self) -> str:
+        return naming.admin_host(self.slug, self.stage, self.base_domain)
+
+    @property
+    def portal_host(self) -> str:
+        return naming.portal_host(self.slug, self.stage, self.base_domain)
+
+    @property
+    def public_portal_host(self) -> str:
+        """Where the public reaches the portal: the client's own domain when it has one."""
+        return self.portal_domain or self.portal_host
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return naming.tags(self.slug, self.stage)
+
+    @property
+    def payment_mode(self) -> PaymentMode:
+        return "live" if self.stage == naming.PRODUCTION and self.live else "sandbox"
+
+    @property
+    def database_sizing(self) -> DatabaseSizing:
+        base = STAGE_DATABASE_DEFAULTS[self.stage]
+        overrides = {k: v for k, v in self.database.model_dump().items() if v is not None}
+        return DatabaseSizing(**{**base.__dict__, **overrides})
+
+    def to_config(self) -> dict[str, Any]:
+        """The ``tenants:`` keys of a stack file for this spec (defaults left out)."""
+        data = self.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+        data["stage"] = self.stage
+        return {f"{naming.PROJECT}:{key}": value for key, value in data.items()}
+
+
+# ------------------------------------------------------------------------- errors
+
+
+class _FieldError(ValueError):
+    """Raised from model validators so the error names the exact key."""
+
+    def __init__(self, loc: tuple[str | int, ...], value: Any, rule: str) -> None:
+        super().__init__(rule)
+        self.loc = loc
+        self.value = value
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    value: Any
+    rule: str
+
+    def __str__(self) -> str:
+        if self.value is _MISSING:
+            return f"{self.key} is required: {self.rule}"
+        return f"{self.key} = {self.value!r}: {self.rule}"
+
+
+_MISSING = object()
+
+
+class SpecError(ValueError):
+    """A tenant spec that does not validate; ``problems`` lists every broken rule."""
+
+    def __init__(self, problems: list[Problem], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        where = f"{source}: " if source else ""
+        first = str(problems[0]) if problems else "invalid spec"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{where}{first}{more}")
+
+
+def _key(loc: tuple[str | int, ...], base: tuple[str | int, ...] = ()) -> str:
+    parts = [*base, *loc]
+    text = f"{naming.PROJECT}:"
+    for i, part in enumerate(parts):
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            camel = to_camel(part) if "_" in part else part
+            text += ("." if i else "") + camel
+    return text
+
+
+def _value_at(data: Any, loc: tuple[str | int, ...]) -> Any:
+    for part in loc:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return _MISSING
+    return data
+
+
+def _problems(exc: ValidationError, data: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _FieldError):
+            problems.append(Problem(_key(ctx_error.loc, loc), ctx_error.value, ctx_error.rule))
+            continue
+        # Literal/union errors carry the branch in loc; keep the user's key only.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("literal[")))
+        value = _value_at(data, loc)
+        message = err["msg"].removeprefix("Value error, ")
+        kind = err["type"]
+        if kind == "missing":
+            message = "add it to the stack config"
+        elif kind == "extra_forbidden":
+            message = "is not a known key; see the config reference in README.md"
+        elif kind == "literal_error":
+            message = "must be one of " + err["msg"].removeprefix("Input should be ")
+        else:
+            message = message[0].lower() + message[1:] if message else message
+        problems.append(Problem(_key(loc), value, message))
+    return problems
+
+
+# ------------------------------------------------------------------------ loading
+
+
+def parse_spec(data: Mapping[str, Any], source: str = "") -> TenantSpec:
+    """Validate plain data (camelCase keys, no namespace) into a ``TenantSpec``."""
+    try:
+        return TenantSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise SpecError(_problems(exc, data), source) from None
+
+
+def spec_from_config(
+    config: Mapping[str, Any], expected_stack: str | None = None, source: str = ""
+) -> TenantSpec:
+    """Build a spec from a stack file's ``config:`` mapping (keys ``tenants:<key>``).
+
+    Keys of other namespaces (``aws:region``) are ignored. When *expected_stack*
+    is given, slug and stage must agree with it.
+    """
+    prefix = f"{naming.PROJECT}:"
+    data = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+    spec = parse_spec(data, source)
+    if expected_stack is not None and spec.stack_name != expected_stack:
+        raise SpecError(
+            [
+                Problem(
+                    _key(("stage",)) + "/" + _key(("slug",)),
+                    f"{spec.slug}-{spec.stage}",
+                    f"must match the stack name {expected_stack!r}",
+                )
+            ],
+            source,
+        )
+    return spec
+
+
+def config_reference() -> list[tuple[str, str, str, str]]:
+    """(key, type, default, description) for every stack-config key, top level first."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            key = prefix + to_camel(name)
+            annotation = field.annotation
+            nested = _nested_model(annotation)
+            type_name = _type_name(annotation)
+            if field.is_required():
+                default = "(required)"
+            elif field.default_factory is not None or field.default is None:
+                default = ""
+            else:
+                default = str(field.default).lower() if isinstance(field.default, bool) else str(
+                    field.default
+                )
+            rows.append((key, type_name, default, field.description or ""))
+            if nested is not None:
+                walk(nested, key + ("[]." if type_name.startswith("list") else "."))
+
+    walk(TenantSpec, "")
+    return rows
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _type_name(annotation: Any) -> str:
+    origin = getattr(annotation, "__origin__", None)
+    if origin is list:
+        return "list of objects"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object"
+    if annotation is bool:
+        return "boolean"
+    if annotation is int or annotation == int | None:
+        return "integer"
+    return "string"
