@@ -64,6 +64,10 @@ CURRENT_KEY = "current.json"
 MANIFEST_KEY = DEFAULTS_PREFIX + "manifest.json"
 STATE_PREFIX = "tenantctl/"
 """Operational records (last reset, undo point, promotions) kept beside the content."""
+BLOBS_PREFIX = "blobs/sha256/"
+"""Immutable content blobs, each stored once under its SHA-256; releases point at them."""
+RELEASE_MANIFEST_NAME = "manifest.json"
+"""The one object a release is: ``releases/<id>/manifest.json``."""
 
 MANAGED_BY_TAG = {"managed-by": TOOL}
 
@@ -87,6 +91,10 @@ def slug_problem(slug: str) -> str | None:
         return "must not contain two hyphens in a row"
     if slug in RESERVED_SLUGS:
         return f"is a reserved word ({', '.join(sorted(RESERVED_SLUGS))})"
+    for stage in STAGES:
+        if slug.endswith(f"-{stage}"):
+            # Keeps stack names unambiguous: "<slug>-production" can never be read as a slug.
+            return f"must not end in -{stage} (that is a stack name, not a client slug)"
     return None
 
 
@@ -193,3 +201,24 @@ def tags(slug: str, stage: Stage) -> dict[str, str]:
 
 def release_prefix(release_id: str) -> str:
     return f"{RELEASES_PREFIX}{release_id}/"
+
+
+def release_manifest_key(release_id: str) -> str:
+    return f"{release_prefix(release_id)}{RELEASE_MANIFEST_NAME}"
+
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def blob_key(digest: str) -> str:
+    """Where the blob with this lowercase hex SHA-256 lives."""
+    if not _SHA256_HEX.match(digest):
+        raise NameError_(f"{digest!r} is not a lowercase hex SHA-256 digest")
+    return f"{BLOBS_PREFIX}{digest}"
+
+
+def record_key(name: str) -> str:
+    """An operational record (JSON) under ``tenantctl/``: ``record_key("last-reset")``."""
+    if not name or name.startswith("/") or ".." in name.split("/"):
+        raise NameError_(f"{name!r} is not a record name")
+    return f"{STATE_PREFIX}{name}.json"

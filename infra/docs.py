@@ -1,0 +1,114 @@
+"""Generated documentation: the ``Pulumi.yaml`` config block and the README references.
+
+The tenant spec (``infra.spec``) and the platform contract (``infra.platform``)
+are the single sources; ``scripts/gen-docs`` writes their text into
+``Pulumi.yaml`` and ``README.md`` between marker lines, and
+``tests/test_docs.py`` fails when the files drift.
+
+Pure logic: no Pulumi, boto3 or database imports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from infra import naming
+from infra.spec import ROLES, config_reference
+
+BEGIN = "BEGIN GENERATED {name} (scripts/gen-docs; do not edit by hand)"
+END = "END GENERATED {name}"
+
+# Pulumi's project config accepts these types only; structured keys are documented in a comment.
+_PULUMI_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean"}
+
+
+def pulumi_config_block() -> str:
+    """The ``config:`` block of Pulumi.yaml: every top-level key with type and description."""
+    rows = config_reference()
+    lines = [
+        "config:",
+        "  # Structured keys (object / list values in the stack files). Pulumi project config",
+        "  # can only declare string, integer, boolean and array types, so these are listed here:",
+    ]
+    for key, type_name, default, description in rows:
+        if "." in key or "[" in key or type_name in _PULUMI_TYPES:
+            continue
+        lines.append(f"  #   {naming.PROJECT}:{key} ({type_name}): {description}")
+        for sub, sub_type, sub_default, sub_description in rows:
+            if sub.startswith((key + ".", key + "[].")):
+                field = sub.split(".", 1)[1]
+                extra = f" Default {sub_default}." if sub_default not in ("", "(required)") else ""
+                required = " Required." if sub_default == "(required)" else ""
+                lines.append(
+                    f"  #     {field} ({sub_type}):{required} {sub_description}{extra}"
+                )
+    for key, type_name, default, description in rows:
+        if "." in key or "[" in key or type_name not in _PULUMI_TYPES:
+            continue
+        lines.append(f"  {naming.PROJECT}:{key}:")
+        lines.append(f"    type: {_PULUMI_TYPES[type_name]}")
+        lines.append(f"    description: {json.dumps(description)}")
+        if default not in ("", "(required)"):
+            value = default if type_name != "string" else json.dumps(default)
+            lines.append(f"    default: {value}")
+    return "\n".join(lines)
+
+
+def readme_config_table() -> str:
+    lines = ["| key | type | default | description |", "|---|---|---|---|"]
+    for key, type_name, default, description in config_reference():
+        shown = f"`{default}`" if default not in ("", "(required)") else default
+        lines.append(
+            f"| `{naming.PROJECT}:{key}` | {type_name} | {shown} | {description.replace('|', '/')} |"
+        )
+    return "\n".join(lines)
+
+
+def readme_roles_table() -> str:
+    lines = ["| role | may |", "|---|---|"]
+    lines += [f"| `{role}` | {text} |" for role, text in ROLES.items()]
+    return "\n".join(lines)
+
+
+def readme_platform_table() -> str:
+    from infra.platform import PLATFORM_OUTPUTS
+
+    lines = ["| output | description |", "|---|---|"]
+    lines += [f"| `{name}` | {text} |" for name, text in PLATFORM_OUTPUTS.items()]
+    return "\n".join(lines)
+
+
+def replace_between(text: str, name: str, body: str, comment: str) -> str:
+    """Replace the lines between the BEGIN/END markers called *name* with *body*."""
+    begin = f"{comment} {BEGIN.format(name=name)}"
+    end = f"{comment} {END.format(name=name)}"
+    if comment == "<!--":
+        begin, end = begin + " -->", end + " -->"
+    pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"markers for {name!r} not found")
+    return pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text)
+
+
+GENERATED = {
+    "Pulumi.yaml": [("CONFIG", pulumi_config_block, "#")],
+    "README.md": [
+        ("CONFIG REFERENCE", readme_config_table, "<!--"),
+        ("ROLES", readme_roles_table, "<!--"),
+        ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
+    ],
+}
+
+
+def regenerate(root: Path) -> dict[str, str]:
+    """New text of every generated file under *root* (only those whose markers exist)."""
+    out: dict[str, str] = {}
+    for filename, sections in GENERATED.items():
+        path = root / filename
+        text = path.read_text(encoding="utf-8")
+        for name, make, comment in sections:
+            text = replace_between(text, name, make(), comment)
+        out[filename] = text
+    return out

@@ -1,0 +1,341 @@
+"""promote: launch production at go-live with preview's vetted content and configuration.
+
+Steps, each recorded in a promotion record in the production bucket
+(``tenantctl/promotions/<id>``) as it finishes:
+
+1. ``copy-content``   preview's current release copied into production as a new
+                      release (only missing blobs are copied; same id on re-run)
+2. ``copy-config``    configuration tables copied in one database transaction,
+                      previous production configuration kept for rollback; the
+                      transaction itself records the promotion id, so a re-run
+                      after a crash between commit and record does not repeat it
+3. ``switch-current`` production ``current.json`` switched to the new release
+4. ``go-live``        ``tenants:live: true`` in the production stack file, then
+                      production deployed (payment live, portal open)
+5. ``record``         the go-live recorded as complete
+
+Running ``promote`` again after any failure resumes the unfinished promotion:
+finished steps are skipped, nothing is done twice, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from infra import naming
+from infra.config_diff import diff_config
+from infra.content_model import ContentDiff, diff_manifests
+from infra.errors import PreconditionFailed
+from infra.ops.database import read_config
+from infra.ops.payment import credentials_mode, read_parameters
+from infra.ops.provision import Progress, _quiet, deploy_stack, local_outputs
+from infra.ops.stack import StackHandle, open_stack, refuse_stack_names, stack_outputs_if_any
+from infra.stackfiles import read_spec, set_live
+
+ACTIVE_RECORD = "promotion-active"
+LAST_RECORD = "last-promotion"
+STEPS = ("copy-content", "copy-config", "switch-current", "go-live", "record")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _record_name(promotion_id: str) -> str:
+    return f"promotions/{promotion_id}"
+
+
+def open_pair(stacks_dir: Path, slug: str) -> tuple[StackHandle, StackHandle]:
+    refuse_stack_names(slug, "promote")
+    preview = read_spec(stacks_dir, slug, naming.PREVIEW)
+    production = read_spec(stacks_dir, slug, naming.PRODUCTION)
+    return open_stack(preview), open_stack(production)
+
+
+# ------------------------------------------------------------------ preconditions
+
+
+def check_preconditions(preview: StackHandle, production: StackHandle) -> list[dict[str, Any]]:
+    """Each precondition with ``ok`` and a message that says how to fix it when not."""
+    checks: list[dict[str, Any]] = []
+    slug = preview.spec.slug
+
+    def check(name: str, ok: bool, message: str) -> None:
+        checks.append({"check": name, "ok": ok, "message": message})
+
+    current = preview.content.current()
+    check(
+        "preview-content",
+        current is not None,
+        f"preview serves release {current.release}"
+        if current
+        else f"preview has no content release; run `tenantctl create {slug}` first",
+    )
+    has_db = preview.database.exists(preview.working_database)
+    check(
+        "preview-database",
+        has_db,
+        f"preview database {preview.working_database} exists"
+        if has_db
+        else f"preview database {preview.working_database} is missing; run "
+        f"`tenantctl create {slug}` or `tenantctl reset-preview {slug}`",
+    )
+    mode = credentials_mode(production.secrets, production.spec)
+    fix = f"set them with `tenantctl payment set-credentials {slug} --stage production`"
+    if mode == "live":
+        check("live-credentials", True, "production has live payment credentials")
+    elif mode == "unknown":
+        check(
+            "live-credentials",
+            True,
+            "production has payment credentials (the provider's key format does not say "
+            "whether they are live; make sure they are)",
+        )
+    elif mode == "sandbox":
+        check("live-credentials", False, f"production payment credentials are sandbox; {fix}")
+    else:
+        check("live-credentials", False, f"production has no payment credentials; {fix}")
+    check("certificates", *_certificate_check(production))
+    return checks
+
+
+def _certificate_check(production: StackHandle) -> tuple[bool, str]:
+    outputs = stack_outputs_if_any(production.spec) or local_outputs(production)
+    arn = (outputs or {}).get("certificateArn")
+    if not arn:
+        return False, (
+            f"no certificate known for {production.stack_name}: deploy production first "
+            f"(`pulumi up -s {production.stack_name}`)"
+        )
+    from infra.ops import aws
+
+    cert = aws.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    status = cert.get("Status")
+    if status == "ISSUED":
+        return True, "production certificate issued"
+    pending = [
+        f"{o['ResourceRecord']['Name']} {o['ResourceRecord']['Type']} "
+        f"{o['ResourceRecord']['Value']}"
+        for o in cert.get("DomainValidationOptions", [])
+        if o.get("ValidationStatus") != "SUCCESS" and "ResourceRecord" in o
+    ]
+    records = "; ".join(pending) or "see the customDomainValidationRecords output"
+    return False, f"production certificate is {status}; publish the validation records: {records}"
+
+
+# ------------------------------------------------------------------------ dry run
+
+
+def _config_of(url: str) -> dict[str, dict[Any, tuple[Any, ...]]]:
+    with psycopg.connect(url) as conn:
+        return read_config(conn)
+
+
+def _content_diff(preview: StackHandle, production: StackHandle) -> ContentDiff:
+    source = preview.content.current()
+    target = production.content.current()
+    new = preview.content.release(source.release).files if source else {}
+    old = {}
+    if target:
+        release = production.content.release(target.release)
+        old = release.files if release else {}
+    return diff_manifests(old, new)
+
+
+def plan_promotion(preview: StackHandle, production: StackHandle) -> dict[str, Any]:
+    """Exactly what ``promote`` would change, changing nothing."""
+    checks = check_preconditions(preview, production)
+    content = _content_diff(preview, production)
+    config: dict[str, Any] = {}
+    if all(c["ok"] for c in checks[:2]) and production.database.exists(
+        production.working_database
+    ):
+        for table, d in diff_config(
+            _config_of(preview.working_url), _config_of(production.working_url)
+        ).items():
+            config[table] = {
+                "added": sorted(map(str, d.added)),
+                "changed": sorted(map(str, d.changed)),
+                "removed": sorted(map(str, d.removed)),
+            }
+    params = read_parameters(production.ssm, production.spec)
+    return {
+        "stack": production.stack_name,
+        "preconditions": checks,
+        "ready": all(c["ok"] for c in checks),
+        "content": {
+            "added": content.added,
+            "changed": content.changed,
+            "removed": content.removed,
+        },
+        "config": config,
+        "payment": {"from": params.get("mode"), "to": "live"},
+        "portal": {"from": "live" if production.spec.live else "coming soon", "to": "live"},
+    }
+
+
+# -------------------------------------------------------------------------- steps
+
+
+StepFn = Callable[["Promotion"], str]
+
+
+class Promotion:
+    """One promotion's state, persisted in the production bucket after every step."""
+
+    def __init__(
+        self,
+        stacks_dir: Path,
+        preview: StackHandle,
+        production: StackHandle,
+        record: dict[str, Any],
+        progress: Progress,
+    ) -> None:
+        self.stacks_dir = stacks_dir
+        self.preview = preview
+        self.production = production
+        self.record = record
+        self.progress = progress
+
+    @property
+    def id(self) -> str:
+        return str(self.record["id"])
+
+    @property
+    def release_id(self) -> str:
+        return f"promotion-{self.id}"
+
+    def save(self) -> None:
+        self.production.content.put_record(_record_name(self.id), self.record)
+
+
+def _copy_content(p: Promotion) -> str:
+    release = p.production.content.copy_release_from(
+        p.preview.content, p.record["sourceRelease"], p.release_id, f"preview:{p.id}"
+    )
+    return f"release {release.id} ({len(release.files)} files) in production"
+
+
+def _copy_config(p: Promotion) -> str:
+    counts = p.production.database.copy_config(
+        p.preview.working_url, p.production.working_url, p.id
+    )
+    p.record["tables"] = counts
+    return ", ".join(f"{t} {n}" for t, n in counts.items()) + " rows"
+
+
+def _switch_current(p: Promotion) -> str:
+    current = p.production.content.current()
+    if current and current.release == p.release_id:
+        return f"production already serves {p.release_id}"
+    p.record.setdefault("previousRelease", current.release if current else None)
+    p.save()
+    p.production.content.switch(p.release_id, previous=p.record["previousRelease"])
+    return f"production serves {p.release_id}"
+
+
+def _go_live(p: Promotion) -> str:
+    set_live(p.stacks_dir, p.production.spec.slug, True)
+    live_spec = read_spec(p.stacks_dir, p.production.spec.slug, naming.PRODUCTION)
+    how = deploy_stack(live_spec, p.production, p.progress)
+    return f"tenants:live true; {how}"
+
+
+def _finish(p: Promotion) -> str:
+    p.record["completedAt"] = _now()
+    p.record["status"] = "complete"
+    return "go-live recorded"
+
+
+STEP_FUNCTIONS: dict[str, StepFn] = {
+    "copy-content": _copy_content,
+    "copy-config": _copy_config,
+    "switch-current": _switch_current,
+    "go-live": _go_live,
+    "record": _finish,
+}
+
+
+def promote(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[str, Any]:
+    """Run (or resume) the promotion of *slug*'s preview to production."""
+    preview, production = open_pair(stacks_dir, slug)
+    store = production.content
+    active = store.get_record(ACTIVE_RECORD)
+    record = store.get_record(_record_name(active["id"])) if active else None
+    if record is None:
+        failed = [c for c in check_preconditions(preview, production) if not c["ok"]]
+        if failed:
+            raise PreconditionFailed(
+                f"cannot promote {slug}: {failed[0]['message']}"
+                + (f" (and {len(failed) - 1} more unmet)" if len(failed) > 1 else "")
+            )
+        source = preview.content.current()
+        assert source is not None  # checked above
+        promotion_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + _random.token_hex(3)
+        record = {
+            "id": promotion_id,
+            "stack": production.stack_name,
+            "source": preview.stack_name,
+            "sourceRelease": source.release,
+            "startedAt": _now(),
+            "status": "in-progress",
+            "steps": {name: "pending" for name in STEPS},
+        }
+        store.put_record(_record_name(promotion_id), record)
+        store.put_record(ACTIVE_RECORD, {"id": promotion_id})
+        progress(f"promotion {promotion_id}: {preview.stack_name} -> {production.stack_name}")
+    else:
+        progress(f"resuming promotion {record['id']}")
+
+    promotion = Promotion(stacks_dir, preview, production, record, progress)
+    for name in STEPS:
+        if record["steps"].get(name) == "done":
+            progress(f"  {name}: already done")
+            continue
+        try:
+            detail = STEP_FUNCTIONS[name](promotion)
+        except Exception as exc:
+            record["steps"][name] = "failed"
+            record["error"] = f"{name}: {type(exc).__name__}: {exc}".splitlines()[0]
+            promotion.save()
+            raise
+        record["steps"][name] = "done"
+        record.pop("error", None)
+        promotion.save()
+        progress(f"  {name}: {detail}")
+
+    store.put_record(LAST_RECORD, {"id": record["id"], "completedAt": record["completedAt"]})
+    store.delete_record(ACTIVE_RECORD)
+    return record
+
+
+def rollback(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[str, Any]:
+    """Return production to the release and configuration it had before the last promotion."""
+    _, production = open_pair(stacks_dir, slug)
+    store = production.content
+    if store.get_record(ACTIVE_RECORD):
+        raise PreconditionFailed(
+            f"a promotion of {slug} is unfinished; run `tenantctl promote {slug}` to finish it "
+            "before rolling back"
+        )
+    last = store.get_record(LAST_RECORD)
+    record = store.get_record(_record_name(last["id"])) if last else None
+    if record is None or record.get("status") != "complete":
+        raise PreconditionFailed(f"no completed promotion of {slug} to roll back")
+    previous = record.get("previousRelease")
+    if previous:
+        current = store.current()
+        store.switch(previous, previous=current.release if current else None)
+        progress(f"  content: production serves {previous} again")
+    production.database.rollback_config(production.working_url, record["id"])
+    progress("  config: previous production configuration restored")
+    record["status"] = "rolled-back"
+    record["rolledBackAt"] = _now()
+    store.put_record(_record_name(record["id"]), record)
+    return record

@@ -1,0 +1,162 @@
+"""How the operations reach one stack's data: content bucket, database, payment settings.
+
+Resources are found by their deterministic names (``infra.naming``) and, for
+the database in AWS, by stack outputs plus the RDS-managed master secret.
+Locally, one documented setting, ``TENANTCTL_DATABASE_URL``, names the
+PostgreSQL server instead.
+
+``PreviewStack`` is the only handle the preview-only operations accept, and it
+cannot be built for a production spec: that is what keeps ``reset-preview``
+away from production, whatever arguments it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from infra import naming
+from infra.errors import EnvironmentProblem, ProductionRefused, UnknownTenant
+from infra.localtarget import DATABASE_URL_ENV
+from infra.ops import aws
+from infra.ops.content import ContentStore
+from infra.ops.database import DatabaseServer, database_url
+from infra.spec import TenantSpec
+from infra.stackfiles import read_spec
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass
+class StackHandle:
+    """Clients and names for one stack. Holds a database URL: never print it."""
+
+    spec: TenantSpec
+    admin_url: str = field(repr=False)
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        self.s3 = aws.client("s3", self.region)
+        self.ssm = aws.client("ssm", self.region)
+        self.secrets = aws.client("secretsmanager", self.region)
+        self.acm = aws.client("acm", self.region)
+        self.content = ContentStore(
+            self.s3, naming.content_bucket(self.spec.slug, self.spec.stage)
+        )
+        self.database = DatabaseServer(self.admin_url)
+
+    @property
+    def stack_name(self) -> str:
+        return self.spec.stack_name
+
+    @property
+    def working_database(self) -> str:
+        return naming.database_name(self.spec.slug, self.spec.stage)
+
+    @property
+    def working_url(self) -> str:
+        return database_url(self.admin_url, self.working_database)
+
+
+class PreviewStack(StackHandle):
+    """A handle that can only ever point at a preview stack."""
+
+    def __post_init__(self) -> None:
+        if self.spec.stage != naming.PREVIEW:
+            raise ProductionRefused(
+                f"{self.spec.stack_name} is not a preview stack; this operation only "
+                "ever acts on <slug>-preview"
+            )
+        super().__post_init__()
+
+
+def refuse_stack_names(slug: str, command: str) -> None:
+    """``reset-preview demo-production`` must fail loudly, not look for a client of that name."""
+    for stage in naming.STAGES:
+        if slug.endswith(f"-{stage}"):
+            client = slug[: -len(stage) - 1]
+            if stage == naming.PRODUCTION:
+                raise ProductionRefused(
+                    f"{command} never touches production: {slug!r} names a production stack; "
+                    f"pass the client slug ({client!r}) to act on its preview"
+                )
+            raise UnknownTenant(
+                f"{slug!r} is a stack name; pass the client slug ({client!r}) instead"
+            )
+
+
+def database_admin_url(spec: TenantSpec, outputs: Mapping[str, Any] | None = None) -> str:
+    """The URL of a stack's PostgreSQL server (maintenance database).
+
+    ``TENANTCTL_DATABASE_URL`` wins (the local target, or a tunnel); otherwise the
+    stack outputs name the RDS endpoint and the RDS-managed master secret.
+    """
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        return url
+    if outputs is None and shutil.which("pulumi"):
+        outputs = stack_outputs(spec.stack_name)
+    if not outputs or "databaseEndpoint" not in outputs:
+        raise EnvironmentProblem(
+            f"cannot reach the database of {spec.stack_name}: set {DATABASE_URL_ENV} "
+            "(the local target's `scripts/local-target up` prints it) or install the Pulumi "
+            "CLI so the stack outputs can be read"
+        )
+    secret = aws.client("secretsmanager").get_secret_value(
+        SecretId=outputs["databaseSecretArn"]
+    )
+    creds = json.loads(secret["SecretString"])
+    host = outputs["databaseEndpoint"].split(":")[0]
+    port = outputs.get("databasePort", 5432)
+    return (
+        f"postgresql://{quote(creds['username'], safe='')}:{quote(creds['password'], safe='')}"
+        f"@{host}:{port}/postgres?sslmode=require"
+    )
+
+
+def stack_outputs(stack_name: str) -> dict[str, Any]:
+    """Outputs of a deployed stack, through the Automation API (needs the Pulumi CLI)."""
+    from pulumi import automation
+
+    stack = automation.select_stack(stack_name=stack_name, work_dir=str(PROJECT_DIR))
+    return {k: v.value for k, v in stack.outputs().items() if not v.secret}
+
+
+DeployMode = str  # "pulumi" | "local" | "none"
+
+
+def deploy_mode() -> DeployMode:
+    """How a stack gets deployed from here.
+
+    ``pulumi`` when the Pulumi CLI is on PATH and no emulator endpoint is set;
+    ``local`` when ``AWS_ENDPOINT_URL`` points at the local target's emulator;
+    ``none`` otherwise (real AWS without the CLI: stack files only).
+    """
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return "local"
+    if shutil.which("pulumi"):
+        return "pulumi"
+    return "none"
+
+
+def stack_outputs_if_any(spec: TenantSpec) -> dict[str, Any] | None:
+    """Stack outputs when they can be read (Pulumi CLI, real deployment), else ``None``."""
+    if deploy_mode() != "pulumi":
+        return None
+    return stack_outputs(spec.stack_name)
+
+
+def open_stack(spec: TenantSpec, outputs: Mapping[str, Any] | None = None) -> StackHandle:
+    return StackHandle(spec, database_admin_url(spec, outputs))
+
+
+def open_preview(stacks_dir: Path, slug: str, command: str) -> PreviewStack:
+    refuse_stack_names(slug, command)
+    spec = read_spec(stacks_dir, slug, naming.PREVIEW)
+    return PreviewStack(spec, database_admin_url(spec))
