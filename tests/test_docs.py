@@ -1,0 +1,32 @@
+"""Pulumi.yaml's config block and the README tables are generated from the code."""
+
+from __future__ import annotations
+
+from ruamel.yaml import YAML
+
+from infra.docs import regenerate
+from infra.spec import config_reference
+from tests.helpers import ROOT
+
+
+def test_generated_docs_are_up_to_date():
+    for name, text in regenerate(ROOT).items():
+        assert (ROOT / name).read_text() == text, f"{name} is stale: run scripts/gen-docs"
+
+
+def test_pulumi_yaml_declares_every_scalar_key_with_type_and_description():
+    project = YAML(typ="safe").load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "tenants" and project["main"] == "infra/"
+    assert project["stackConfigDir"] == "stacks"
+    declared = project["config"]
+    scalar = [k for k, t, _, _ in config_reference() if "." not in k and "[" not in k
+              and t in ("string", "integer", "boolean")]
+    assert sorted(declared) == sorted(f"tenants:{k}" for k in scalar)
+    for entry in declared.values():
+        assert entry["type"] in ("string", "integer", "boolean") and entry["description"]
+
+
+def test_readme_documents_every_key():
+    readme = (ROOT / "README.md").read_text()
+    for key, *_ in config_reference():
+        assert f"`tenants:{key}`" in readme
