@@ -266,8 +266,8 @@ def promote(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[st
     """Run (or resume) the promotion of *slug*'s preview to production."""
     preview, production = open_pair(stacks_dir, slug)
     store = production.content
-    active = store.get_record(ACTIVE_RECORD)
-    record = store.get_record(_record_name(active["id"])) if active else None
+    active = (store.get_record(ACTIVE_RECORD) or {}).get("id")
+    record = store.get_record(_record_name(active)) if active else None
     if record is None:
         failed = [c for c in check_preconditions(preview, production) if not c["ok"]]
         if failed:
@@ -311,7 +311,7 @@ def promote(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[st
         progress(f"  {name}: {detail}")
 
     store.put_record(LAST_RECORD, {"id": record["id"], "completedAt": record["completedAt"]})
-    store.delete_record(ACTIVE_RECORD)
+    store.put_record(ACTIVE_RECORD, {"id": None, "lastCompleted": record["id"]})
     return record
 
 
@@ -319,7 +319,7 @@ def rollback(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[s
     """Return production to the release and configuration it had before the last promotion."""
     _, production = open_pair(stacks_dir, slug)
     store = production.content
-    if store.get_record(ACTIVE_RECORD):
+    if (store.get_record(ACTIVE_RECORD) or {}).get("id"):
         raise PreconditionFailed(
             f"a promotion of {slug} is unfinished; run `tenantctl promote {slug}` to finish it "
             "before rolling back"

@@ -1,0 +1,133 @@
+"""Who may sign in to the admin site: a Cognito user pool, one group per role, the admins."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming
+from infra.spec import ROLES, TenantSpec
+
+PASSWORD_MIN_LENGTH = 14
+TEMPORARY_PASSWORD_DAYS = 3
+"""An unused invitation expires quickly; an administrator can resend it."""
+MFA_BY_STAGE: dict[naming.Stage, str] = {"preview": "OPTIONAL", "production": "ON"}
+"""Preview accounts are for practice and training; production guards real payments."""
+
+
+@dataclass(frozen=True)
+class AccessArgs:
+    spec: TenantSpec
+    tags: Mapping[str, str]
+
+
+class Access(pulumi.ComponentResource):
+    """The admin site's user pool. Accounts are created by administrators only (no
+    self sign-up), sign in with their email address and get an emailed invitation."""
+
+    user_pool_id: pulumi.Output[str]
+    user_pool_arn: pulumi.Output[str]
+    user_pool_name: str
+    group_names: list[str]
+    admin_usernames: list[str]
+
+    def __init__(
+        self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tenants:index:Access", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        production = spec.stage == naming.PRODUCTION
+        pool_name = naming.user_pool_name(spec.slug, spec.stage)
+
+        pool = aws.cognito.UserPool(
+            f"{name}-user-pool",
+            name=pool_name,
+            username_attributes=["email"],
+            username_configuration=aws.cognito.UserPoolUsernameConfigurationArgs(
+                case_sensitive=False
+            ),
+            auto_verified_attributes=["email"],
+            admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
+                allow_admin_create_user_only=True,
+                invite_message_template=aws.cognito.UserPoolAdminCreateUserConfigInviteMessageTemplateArgs(  # noqa: E501
+                    email_subject=f"Your {spec.display_name} admin account",
+                    email_message=(
+                        f"You have an account on the {spec.display_name} admin site, "
+                        f"https://{spec.admin_host}. Sign in as {{username}} with the "
+                        f"temporary password {{####}} within {TEMPORARY_PASSWORD_DAYS} days."
+                    ),
+                ),
+            ),
+            password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
+                minimum_length=PASSWORD_MIN_LENGTH,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_numbers=True,
+                require_symbols=True,
+                temporary_password_validity_days=TEMPORARY_PASSWORD_DAYS,
+            ),
+            mfa_configuration=MFA_BY_STAGE[spec.stage],
+            software_token_mfa_configuration=aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(
+                enabled=True
+            ),
+            account_recovery_setting=aws.cognito.UserPoolAccountRecoverySettingArgs(
+                recovery_mechanisms=[
+                    aws.cognito.UserPoolAccountRecoverySettingRecoveryMechanismArgs(
+                        name="verified_email", priority=1
+                    )
+                ]
+            ),
+            deletion_protection="ACTIVE" if production else "INACTIVE",
+            tags=dict(args.tags),
+            opts=child,
+        )
+
+        groups: dict[str, aws.cognito.UserGroup] = {}
+        # Lower precedence wins when a token is built for a user in several groups;
+        # ROLES is ordered from most to least privileged.
+        for precedence, (role, description) in enumerate(ROLES.items()):
+            groups[role] = aws.cognito.UserGroup(
+                f"{name}-group-{role}",
+                user_pool_id=pool.id,
+                name=role,
+                description=description,
+                precedence=precedence,
+                opts=child,
+            )
+
+        for admin in spec.admins:
+            # Named by email, not list position, so reordering admins changes nothing.
+            user = aws.cognito.User(
+                f"{name}-user-{admin.email.lower()}",
+                user_pool_id=pool.id,
+                username=admin.email.lower(),
+                attributes={"email": admin.email, "email_verified": "true", "name": admin.name},
+                desired_delivery_mediums=["EMAIL"],
+                opts=child,
+            )
+            aws.cognito.UserInGroup(
+                f"{name}-user-{admin.email.lower()}-{admin.role}",
+                user_pool_id=pool.id,
+                group_name=groups[admin.role].name,
+                username=user.username,
+                opts=child,
+            )
+
+        self.user_pool_id = pool.id
+        self.user_pool_arn = pool.arn
+        self.user_pool_name = pool_name
+        self.group_names = list(ROLES)
+        self.admin_usernames = [admin.email.lower() for admin in spec.admins]
+        self.register_outputs(
+            {
+                "user_pool_id": self.user_pool_id,
+                "user_pool_arn": self.user_pool_arn,
+                "user_pool_name": self.user_pool_name,
+                "group_names": self.group_names,
+                "admin_usernames": self.admin_usernames,
+            }
+        )

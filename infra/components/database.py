@@ -1,0 +1,129 @@
+"""The tenant's PostgreSQL server: one RDS instance per stack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming
+from infra.spec import TenantSpec
+
+POSTGRES_MAJOR_VERSION = "16"
+"""Major version only: RDS picks the newest minor and applies minor upgrades in the
+maintenance window, so the parameter-group family below never drifts from it."""
+PARAMETER_GROUP_FAMILY = f"postgres{POSTGRES_MAJOR_VERSION}"
+MASTER_USERNAME = "tenantctl"
+POSTGRES_PORT = 5432
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    spec: TenantSpec
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Platform private subnets (at least two availability zones)."""
+    security_group_ids: pulumi.Input[Sequence[str]]
+    kms_key_arn: pulumi.Input[str]
+    """Encrypts the storage, snapshots and the RDS-managed master-user secret."""
+    tags: Mapping[str, str]
+
+
+class Database(pulumi.ComponentResource):
+    """An encrypted, private PostgreSQL instance whose master password RDS keeps in
+    Secrets Manager, so it never appears in config or state."""
+
+    endpoint: pulumi.Output[str]
+    """``host:port`` of the instance."""
+    address: pulumi.Output[str]
+    port: pulumi.Output[int]
+    master_user_secret_arn: pulumi.Output[str]
+    """Secrets Manager secret (managed by RDS) holding the master username and password."""
+    identifier: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tenants:index:Database", name, None, opts)
+        spec = args.spec
+        sizing = spec.database_sizing
+        production = spec.stage == naming.PRODUCTION
+        identifier = naming.db_instance_identifier(spec.slug, spec.stage)
+        child = pulumi.ResourceOptions(parent=self)
+
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-parameters",
+            family=PARAMETER_GROUP_FAMILY,
+            description=f"{spec.stack_name}: TLS-only connections",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+            ],
+            tags=dict(args.tags),
+            opts=child,
+        )
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=args.subnet_ids,
+            description=f"{spec.stack_name}: platform private subnets",
+            tags=dict(args.tags),
+            opts=child,
+        )
+        instance = aws.rds.Instance(
+            f"{name}-instance",
+            identifier=identifier,
+            engine="postgres",
+            engine_version=POSTGRES_MAJOR_VERSION,
+            instance_class=sizing.instance_class,
+            allocated_storage=sizing.allocated_storage_gb,
+            max_allocated_storage=sizing.max_allocated_storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            db_name=naming.database_name(spec.slug, spec.stage),
+            username=MASTER_USERNAME,
+            # RDS generates and rotates the password in Secrets Manager: nothing
+            # secret ever passes through Pulumi config or state.
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.kms_key_arn,
+            port=POSTGRES_PORT,
+            parameter_group_name=parameters.name,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=args.security_group_ids,
+            publicly_accessible=False,
+            multi_az=sizing.multi_az,
+            backup_retention_period=sizing.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            deletion_protection=sizing.deletion_protection,
+            skip_final_snapshot=sizing.skip_final_snapshot,
+            final_snapshot_identifier=None if sizing.skip_final_snapshot else f"{identifier}-final",
+            auto_minor_version_upgrade=True,
+            # The major version is pinned above; a major upgrade is a deliberate change.
+            allow_major_version_upgrade=False,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            tags=dict(args.tags),
+            # Production data outlives mistakes: `pulumi destroy` must be made
+            # deliberate by unprotecting first.
+            opts=pulumi.ResourceOptions(parent=self, protect=production),
+        )
+
+        self.endpoint = instance.endpoint
+        self.address = instance.address
+        self.port = instance.port
+        self.identifier = instance.identifier
+        self.master_user_secret_arn = instance.master_user_secrets.apply(_secret_arn)
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "address": self.address,
+                "port": self.port,
+                "identifier": self.identifier,
+                "master_user_secret_arn": self.master_user_secret_arn,
+            }
+        )
+
+
+def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | None) -> str:
+    if not secrets or not secrets[0].secret_arn:
+        raise ValueError("RDS reported no master-user secret although it manages the password")
+    return secrets[0].secret_arn

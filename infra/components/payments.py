@@ -1,0 +1,93 @@
+"""Hosted payment configuration: non-secret SSM parameters and an empty credentials secret."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming
+from infra.payment_settings import parameter_name, payment_parameters
+from infra.providers import CREDENTIAL_FIELDS, PROVIDERS
+from infra.spec import TenantSpec
+
+SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 7, "production": 30}
+"""A deleted production secret stays recoverable for the longest window AWS allows."""
+
+
+@dataclass(frozen=True)
+class PaymentsArgs:
+    spec: TenantSpec
+    kms_key_arn: pulumi.Input[str]
+    tags: Mapping[str, str]
+
+
+class Payments(pulumi.ComponentResource):
+    """The payment settings the application reads, and the secret its credentials go in.
+
+    The secret is created without a value on purpose: ``tenantctl payment
+    set-credentials`` writes it from stdin or the environment, so the provider's
+    keys never pass through Pulumi config or state.
+    """
+
+    secret_arn: pulumi.Output[str]
+    secret_name: str
+    parameter_path: str
+    parameter_names: dict[str, str]
+    """Setting key (``mode``, ``merchant-id``...) -> full SSM parameter name."""
+    mode: str
+
+    def __init__(
+        self, name: str, args: PaymentsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tenants:index:Payments", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        provider = PROVIDERS[spec.payment.provider]
+        secret_name = naming.payment_secret_name(spec.slug, spec.stage)
+
+        secret = aws.secretsmanager.Secret(
+            f"{name}-credentials",
+            name=secret_name,
+            description=(
+                f"{provider.title} credentials of {spec.stack_name} as JSON "
+                f"({', '.join(CREDENTIAL_FIELDS)}); set with `{naming.TOOL} payment "
+                "set-credentials`, never through Pulumi."
+            ),
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=SECRET_RECOVERY_DAYS[spec.stage],
+            tags=dict(args.tags),
+            opts=child,
+        )
+
+        settings = payment_parameters(spec)
+        names = {key: parameter_name(spec, key) for key in settings}
+        for key, value in settings.items():
+            aws.ssm.Parameter(
+                f"{name}-{key}",
+                name=names[key],
+                type="String",
+                # Not secret, and `promote --dry-run` must show a mode change:
+                # `value` would be marked secret and hidden in every diff.
+                insecure_value=value,
+                description=f"Payment {key} of {spec.stack_name}",
+                tags=dict(args.tags),
+                opts=child,
+            )
+
+        self.secret_arn = secret.arn
+        self.secret_name = secret_name
+        self.parameter_path = naming.payment_parameter_path(spec.slug, spec.stage)
+        self.parameter_names = names
+        self.mode = settings["mode"]
+        self.register_outputs(
+            {
+                "secret_arn": self.secret_arn,
+                "secret_name": self.secret_name,
+                "parameter_path": self.parameter_path,
+                "parameter_names": self.parameter_names,
+                "mode": self.mode,
+            }
+        )

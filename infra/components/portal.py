@@ -1,0 +1,192 @@
+"""The portal content bucket and the rendered ``defaults/`` baseline in it."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming, rendering
+from infra.spec import TenantSpec
+
+_TEXT_TYPES = {
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".svg": "image/svg+xml",
+    ".xml": "application/xml",
+    ".sql": "application/sql",
+}
+
+
+def content_type(key: str) -> str:
+    """The Content-Type of a rendered file; text is always UTF-8 (``rendering`` encodes it so)."""
+    suffix = "." + key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""
+    guessed = _TEXT_TYPES.get(suffix) or mimetypes.guess_type(key)[0]
+    if guessed is None:
+        return "application/octet-stream"
+    textual = guessed.startswith("text/") or guessed in {
+        "application/json",
+        "application/xml",
+        "application/sql",
+        "image/svg+xml",
+    }
+    return f"{guessed}; charset=utf-8" if textual else guessed
+
+
+@dataclass(frozen=True)
+class PortalArgs:
+    spec: TenantSpec
+    kms_key_arn: pulumi.Input[str]
+    """Default encryption of every object (with an S3 bucket key, to keep KMS calls down)."""
+    tags: Mapping[str, str]
+
+
+class Portal(pulumi.ComponentResource):
+    """A private, versioned, KMS-encrypted, TLS-only bucket holding the tenant's content.
+
+    Pulumi owns ``defaults/`` (rendered from ``templates/``) and nothing else:
+    ``releases/`` and ``current.json`` are written by ``tenantctl``.
+    """
+
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    default_keys: list[str]
+    """Every object key Pulumi manages, the manifest included."""
+    manifest: dict[str, str]
+    """``{file: sha256}`` of the rendered defaults (keys relative to ``defaults/``)."""
+
+    def __init__(
+        self, name: str, args: PortalArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tenants:index:Portal", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        # Rendered first: a template that fails for this tenant stops the program
+        # before any resource is registered.
+        files = rendering.render_content(spec)
+        manifest = rendering.content_manifest(files)
+
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=naming.content_bucket(spec.slug, spec.stage),
+            # A preview holds nothing that cannot be rendered again; production
+            # content (releases, the go-live record) must never go with a destroy.
+            force_destroy=spec.stage == naming.PREVIEW,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        ownership = aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child,
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+                        sse_algorithm="aws:kms",
+                        kms_master_key_id=args.kms_key_arn,
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(tls_only_policy),
+            # S3 rejects policy writes that race the public-access block.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+
+        # Objects wait for the bucket's settings so none is ever written
+        # unencrypted, unversioned or with an ACL-owned copy.
+        object_opts = pulumi.ResourceOptions(
+            parent=self, depends_on=[public_access, ownership, versioning, encryption]
+        )
+        keys = []
+        for key in sorted(files):
+            full_key = naming.DEFAULTS_PREFIX + key
+            keys.append(full_key)
+            aws.s3.BucketObjectv2(
+                f"{name}-{full_key}",
+                bucket=bucket.id,
+                key=full_key,
+                content=files[key].decode("utf-8"),
+                content_type=content_type(key),
+                tags=dict(args.tags),
+                opts=object_opts,
+            )
+        aws.s3.BucketObjectv2(
+            f"{name}-{naming.MANIFEST_KEY}",
+            bucket=bucket.id,
+            key=naming.MANIFEST_KEY,
+            content=rendering.manifest_bytes(manifest).decode("utf-8"),
+            content_type=content_type(naming.MANIFEST_KEY),
+            tags=dict(args.tags),
+            opts=object_opts,
+        )
+        keys.append(naming.MANIFEST_KEY)
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.default_keys = keys
+        self.manifest = manifest
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "default_keys": self.default_keys,
+                "manifest": self.manifest,
+            }
+        )
+
+
+def tls_only_policy(bucket_arn: str) -> str:
+    """A bucket policy refusing every request that does not arrive over TLS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        },
+        sort_keys=True,
+    )

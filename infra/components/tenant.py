@@ -1,0 +1,187 @@
+"""One client's stack for one stage: the platform it runs on and the five parts of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from infra import naming
+from infra.components.access import Access, AccessArgs
+from infra.components.database import Database, DatabaseArgs
+from infra.components.domains import Domains, DomainsArgs
+from infra.components.payments import Payments, PaymentsArgs
+from infra.components.portal import Portal, PortalArgs
+from infra.platform import check_zone_name, require_output
+from infra.spec import TenantSpec
+
+
+@dataclass(frozen=True)
+class TenantArgs:
+    spec: TenantSpec
+
+
+@dataclass(frozen=True)
+class PlatformValues:
+    """The platform stack's outputs (``infra.platform.PLATFORM_OUTPUTS``) as Pulumi outputs."""
+
+    private_subnet_ids: pulumi.Output[list[str]]
+    database_security_group_ids: pulumi.Output[list[str]]
+    https_listener_arn: pulumi.Output[str]
+    load_balancer_dns_name: pulumi.Output[str]
+    load_balancer_zone_id: pulumi.Output[str]
+    app_target_group_arn: pulumi.Output[str]
+    zone_id: pulumi.Output[str]
+    kms_key_arn: pulumi.Output[str]
+
+
+def read_platform(
+    name: str, platform_stack: str, base_domain: str, parent: pulumi.Resource
+) -> PlatformValues:
+    """Read the platform stack, failing with a ``PlatformError`` when its zone is not
+    *base_domain* or an output is missing.
+
+    Every value waits for the zone check, so nothing that uses the platform
+    (database, records, listener rule, encryption) is created on a mismatched
+    one, and the update fails with the check's message. Values are read one by one (not through ``outputs``)
+    so that a secret elsewhere in the platform stack does not make them all secret.
+    """
+    ref = pulumi.StackReference(
+        f"{name}-platform", stack_name=platform_stack, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    zone_ok = ref.get_output("zoneName").apply(
+        lambda zone: check_zone_name(platform_stack, zone, base_domain)
+    )
+
+    def value(key: str) -> pulumi.Output[Any]:
+        return pulumi.Output.all(zone_ok, ref.get_output(key)).apply(
+            lambda pair: require_output(platform_stack, {key: pair[1]}, key)
+        )
+
+    return PlatformValues(
+        private_subnet_ids=value("privateSubnetIds"),
+        database_security_group_ids=value("databaseSecurityGroupIds"),
+        https_listener_arn=value("httpsListenerArn"),
+        load_balancer_dns_name=value("loadBalancerDnsName"),
+        load_balancer_zone_id=value("loadBalancerZoneId"),
+        app_target_group_arn=value("appTargetGroupArn"),
+        zone_id=value("zoneId"),
+        kms_key_arn=value("kmsKeyArn"),
+    )
+
+
+class Tenant(pulumi.ComponentResource):
+    """Database, domains, payments, portal content and admin access of one stack.
+
+    Tags are decided here, once, and passed to every part explicitly so the plan
+    shows them on each resource.
+    """
+
+    slug: str
+    stage: str
+    live: bool
+    admin_url: str
+    portal_url: str
+    """The public portal: the client's own domain when it has one."""
+    database_endpoint: pulumi.Output[str]
+    database_address: pulumi.Output[str]
+    database_port: pulumi.Output[int]
+    database_secret_arn: pulumi.Output[str]
+    content_bucket: pulumi.Output[str]
+    payment_secret_arn: pulumi.Output[str]
+    payment_parameter_path: str
+    payment_mode: str
+    user_pool_id: pulumi.Output[str]
+    certificate_arn: pulumi.Output[str]
+    custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
+    listener_rule_priority: int
+
+    def __init__(
+        self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tenants:index:Tenant", name, None, opts)
+        spec = args.spec
+        tags = spec.tags
+        child = pulumi.ResourceOptions(parent=self)
+        platform = read_platform(name, spec.platform_stack, spec.base_domain, self)
+
+        database = Database(
+            f"{name}-database",
+            DatabaseArgs(
+                spec=spec,
+                subnet_ids=platform.private_subnet_ids,
+                security_group_ids=platform.database_security_group_ids,
+                kms_key_arn=platform.kms_key_arn,
+                tags=tags,
+            ),
+            child,
+        )
+        domains = Domains(
+            f"{name}-domains",
+            DomainsArgs(
+                spec=spec,
+                zone_id=platform.zone_id,
+                https_listener_arn=platform.https_listener_arn,
+                load_balancer_dns_name=platform.load_balancer_dns_name,
+                load_balancer_zone_id=platform.load_balancer_zone_id,
+                app_target_group_arn=platform.app_target_group_arn,
+                tags=tags,
+            ),
+            child,
+        )
+        payments = Payments(
+            f"{name}-payments",
+            PaymentsArgs(spec=spec, kms_key_arn=platform.kms_key_arn, tags=tags),
+            child,
+        )
+        portal = Portal(
+            f"{name}-portal",
+            PortalArgs(spec=spec, kms_key_arn=platform.kms_key_arn, tags=tags),
+            child,
+        )
+        access = Access(f"{name}-access", AccessArgs(spec=spec, tags=tags), child)
+
+        self.slug = spec.slug
+        self.stage = spec.stage
+        self.live = spec.live
+        self.admin_url = f"https://{spec.admin_host}"
+        self.portal_url = f"https://{spec.public_portal_host}"
+        self.database_endpoint = database.endpoint
+        self.database_address = database.address
+        self.database_port = database.port
+        self.database_secret_arn = database.master_user_secret_arn
+        self.content_bucket = portal.bucket_name
+        self.payment_secret_arn = payments.secret_arn
+        self.payment_parameter_path = payments.parameter_path
+        self.payment_mode = payments.mode
+        self.user_pool_id = access.user_pool_id
+        self.certificate_arn = domains.certificate_arn
+        self.custom_domain_validation_records = domains.custom_domain_validation_records
+        self.listener_rule_priority = domains.listener_rule_priority
+        self.register_outputs(
+            {
+                "slug": self.slug,
+                "stage": self.stage,
+                "live": self.live,
+                "admin_url": self.admin_url,
+                "portal_url": self.portal_url,
+                "database_endpoint": self.database_endpoint,
+                "database_address": self.database_address,
+                "database_port": self.database_port,
+                "database_secret_arn": self.database_secret_arn,
+                "content_bucket": self.content_bucket,
+                "payment_secret_arn": self.payment_secret_arn,
+                "payment_parameter_path": self.payment_parameter_path,
+                "payment_mode": self.payment_mode,
+                "user_pool_id": self.user_pool_id,
+                "certificate_arn": self.certificate_arn,
+                "custom_domain_validation_records": self.custom_domain_validation_records,
+                "listener_rule_priority": self.listener_rule_priority,
+            }
+        )
+
+
+def tenant_name(spec: TenantSpec) -> str:
+    """The Tenant component's logical name; children's names derive from it."""
+    return naming.resource_prefix(spec.slug, spec.stage)

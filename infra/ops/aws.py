@@ -1,0 +1,61 @@
+"""boto3 sessions and clients, made the same way everywhere.
+
+Regions are always explicit. The endpoint comes from the standard
+``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_<SERVICE>``) setting, which boto3
+honours on its own; that is how tests and the local target reach moto.
+Clients are made on demand, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
+
+DEFAULT_REGION = "us-east-1"
+MAX_CONCURRENCY = 16
+"""The most requests one operation runs at once (e.g. blob copies in a thread pool)."""
+
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=60,
+    # One connection per worker, plus headroom for the caller's own requests.
+    max_pool_connections=MAX_CONCURRENCY + 4,
+)
+
+
+def region_name(region: str | None = None) -> str:
+    """*region*, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else us-east-1."""
+    return (
+        region
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or DEFAULT_REGION
+    )
+
+
+def session(region: str | None = None) -> boto3.session.Session:
+    return boto3.session.Session(region_name=region_name(region))
+
+
+@overload
+def client(service: Literal["s3"], region: str | None = None) -> S3Client: ...
+@overload
+def client(service: Literal["ssm"], region: str | None = None) -> SSMClient: ...
+@overload
+def client(
+    service: Literal["secretsmanager"], region: str | None = None
+) -> SecretsManagerClient: ...
+@overload
+def client(service: str, region: str | None = None) -> Any: ...
+def client(service: str, region: str | None = None) -> Any:
+    """A client for *service* with retries, timeouts and a pool sized for ``MAX_CONCURRENCY``."""
+    return session(region).client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]

@@ -1,0 +1,424 @@
+"""create: write a client's two stack files from one description, idempotently.
+
+The description comes either from command-line options (``CreateOptions``) or
+from a tenant file (``tenantctl create SLUG --from FILE.yaml``). A tenant file
+uses the stack-config keys without the ``tenants:`` namespace: the fields both
+stages share at the top level, and per-stage overrides under ``preview:`` and
+``production:`` (mappings are merged key by key, anything else replaces)::
+
+    slug: demo                    # optional; must equal SLUG when present
+    displayName: Demo State University Parking
+    platformStack: acme/platform/prod
+    payment: {provider: stripe, merchantId: acct_1DemoStateUniv01}
+    branding: {organizationName: Demo State University, supportEmail: parking@demo.edu}
+    admins:
+      - {email: pat.lee@demo.edu, name: Pat Lee, role: administrator}
+    preview:
+      database: {instanceClass: db.t4g.micro}
+    production:
+      portalDomain: parking.demo.edu
+      database: {instanceClass: db.t4g.medium, backupRetentionDays: 21}
+
+``stage`` is implied by the section and ``live`` belongs to ``tenantctl promote``
+(create keeps whatever the production file says), so neither may appear.
+``stacks/tenant.example.yaml`` is a complete example equal to the demo tenant.
+
+Both specs are built and validated before anything is written. Running create
+again with the same description changes nothing; with a different one it
+refuses (``StackFilesDiffer``, carrying the diff) unless forced. Library code:
+nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from infra import naming, stackfiles
+from infra.errors import ConflictError
+from infra.spec import Problem, SpecError, TenantSpec, parse_spec
+
+FileStatus = Literal["created", "updated", "unchanged"]
+CreateStatus = Literal["created", "updated", "unchanged"]
+
+_IMPLIED_KEYS = {
+    "stage": "is implied by the preview:/production: section; remove it",
+    "live": "is set by `tenantctl promote` at go-live, never by create; remove it",
+}
+
+
+# ------------------------------------------------------------------ the inputs
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """The common fields as command-line options; ``None`` leaves a field out."""
+
+    display_name: str | None = None
+    platform_stack: str | None = None
+    payment_provider: str | None = None
+    merchant_id: str | None = None
+    currency: str | None = None
+    organization: str | None = None
+    support_email: str | None = None
+    support_phone: str | None = None
+    primary_color: str | None = None
+    logo_url: str | None = None
+    admins: tuple[str, ...] = ()
+    """Each ``EMAIL:NAME:ROLE``."""
+    portal_domain: str | None = None
+    """Production only."""
+
+    def given(self) -> list[str]:
+        """The option names (``--display-name``) that were set."""
+        return [
+            OPTION_NAMES[f.name] for f in fields(self) if getattr(self, f.name) not in (None, ())
+        ]
+
+
+OPTION_NAMES = {f.name: "--" + f.name.replace("_", "-") for f in fields(CreateOptions)}
+OPTION_NAMES["admins"] = "--admin"
+
+# Which spec key each option fills (for "tenants:displayName is required: pass --display-name").
+_OPTION_FOR_KEY = {
+    "displayName": "--display-name",
+    "platformStack": "--platform-stack",
+    "payment": "--payment-provider and --merchant-id",
+    "payment.provider": "--payment-provider",
+    "payment.merchantId": "--merchant-id",
+    "payment.currency": "--currency",
+    "branding": "--organization and --support-email",
+    "branding.organizationName": "--organization",
+    "branding.supportEmail": "--support-email",
+    "branding.supportPhone": "--support-phone",
+    "branding.primaryColor": "--primary-color",
+    "branding.logoUrl": "--logo-url",
+    "admins": "--admin EMAIL:NAME:ROLE",
+    "portalDomain": "--portal-domain",
+}
+
+
+def parse_admin(text: str, index: int) -> dict[str, str]:
+    """``EMAIL:NAME:ROLE`` as an admin mapping (the name may contain colons)."""
+    email, _, rest = text.partition(":")
+    name, _, role = rest.rpartition(":")
+    if not (email.strip() and name.strip() and role.strip()):
+        raise SpecError(
+            [
+                Problem(
+                    f"{naming.PROJECT}:admins[{index}]",
+                    text,
+                    "must be EMAIL:NAME:ROLE, e.g. pat@example.edu:Pat Lee:administrator",
+                )
+            ],
+            "--admin",
+        )
+    return {"email": email.strip(), "name": name.strip(), "role": role.strip()}
+
+
+def documents_from_options(slug: str, options: CreateOptions) -> dict[naming.Stage, dict[str, Any]]:
+    """Plain spec data (camelCase keys) for both stages from command-line options."""
+    common: dict[str, Any] = {"slug": slug}
+    _put(common, "displayName", options.display_name)
+    _put(common, "platformStack", options.platform_stack)
+    payment: dict[str, Any] = {}
+    _put(payment, "provider", options.payment_provider)
+    _put(payment, "merchantId", options.merchant_id)
+    _put(payment, "currency", options.currency)
+    if payment:
+        common["payment"] = payment
+    branding: dict[str, Any] = {}
+    _put(branding, "organizationName", options.organization)
+    _put(branding, "supportEmail", options.support_email)
+    _put(branding, "supportPhone", options.support_phone)
+    _put(branding, "primaryColor", options.primary_color)
+    _put(branding, "logoUrl", options.logo_url)
+    if branding:
+        common["branding"] = branding
+    if options.admins:
+        common["admins"] = [parse_admin(a, i) for i, a in enumerate(options.admins)]
+    production = dict(common)
+    _put(production, "portalDomain", options.portal_domain)
+    return {
+        naming.PREVIEW: {**common, "stage": naming.PREVIEW},
+        naming.PRODUCTION: {**production, "stage": naming.PRODUCTION},
+    }
+
+
+def _put(target: dict[str, Any], key: str, value: str | None) -> None:
+    if value is not None:
+        target[key] = value
+
+
+def read_tenant_file(path: Path) -> Mapping[str, Any]:
+    """The plain mapping of a tenant file; ``MalformedFile`` (one line) when it is not one."""
+    source = stackfiles.display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise stackfiles.MalformedFile(f"{source} does not exist") from None
+    except OSError as exc:
+        raise stackfiles.MalformedFile(f"{source}: cannot read it ({exc.strerror})") from None
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise stackfiles.MalformedFile(f"{source}: {stackfiles._yaml_problem(exc)}") from None
+    if not isinstance(data, Mapping):
+        raise stackfiles.MalformedFile(
+            f"{source}: expected a mapping of tenant fields (see stacks/tenant.example.yaml)"
+        )
+    return data
+
+
+def documents_from_file(
+    slug: str, data: Mapping[str, Any], source: str
+) -> dict[naming.Stage, dict[str, Any]]:
+    """Plain spec data for both stages from a tenant file's mapping."""
+    problems: list[Problem] = []
+    common = {k: v for k, v in data.items() if k not in naming.STAGES}
+    if "slug" in common and common["slug"] != slug:
+        problems.append(Problem("slug", common["slug"], f"must match the SLUG argument {slug!r}"))
+    sections: dict[str, Mapping[str, Any]] = {}
+    for stage in naming.STAGES:
+        section = data.get(stage) or {}
+        if not isinstance(section, Mapping):
+            problems.append(Problem(stage, section, "must be a mapping of per-stage overrides"))
+            section = {}
+        sections[stage] = section
+    for where, mapping in (("", common), *((f"{s}.", sections[s]) for s in naming.STAGES)):
+        for key, rule in _IMPLIED_KEYS.items():
+            if key in mapping:
+                problems.append(Problem(where + key, mapping[key], rule))
+    if problems:
+        raise SpecError(problems, source)
+    return {
+        stage: {**_deep_merge(common, sections[stage]), "slug": slug, "stage": stage}
+        for stage in naming.STAGES
+    }
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_specs(
+    documents: Mapping[naming.Stage, Mapping[str, Any]],
+    source: str,
+    from_file: bool,
+) -> dict[naming.Stage, TenantSpec]:
+    """Validate both stages; ``SpecError`` names the stage, key, value and rule."""
+    specs: dict[naming.Stage, TenantSpec] = {}
+    for stage in naming.STAGES:
+        where = f"{source} ({stage})" if source else stage
+        try:
+            specs[stage] = parse_spec(documents[stage], where)
+        except SpecError as exc:
+            raise SpecError([_restate(p, source, from_file) for p in exc.problems], where) from None
+    return specs
+
+
+def _restate(problem: Problem, source: str, from_file: bool) -> Problem:
+    """Say how to fix a missing field in the user's terms (option or file), not config's."""
+    if problem.rule != "add it to the stack config":
+        return problem
+    key = problem.key.removeprefix(f"{naming.PROJECT}:")
+    if from_file:
+        rule = f"add {key} to {source}"
+    else:
+        option = _OPTION_FOR_KEY.get(key)
+        rule = f"pass {option}" if option else "add it with --from FILE.yaml"
+    return Problem(problem.key, problem.value, rule)
+
+
+def specs_from_options(slug: str, options: CreateOptions) -> dict[naming.Stage, TenantSpec]:
+    source = f"{naming.TOOL} create {slug}"
+    return build_specs(documents_from_options(slug, options), source, from_file=False)
+
+
+def specs_from_file(slug: str, path: Path) -> dict[naming.Stage, TenantSpec]:
+    source = stackfiles.display_path(path)
+    documents = documents_from_file(slug, read_tenant_file(path), source)
+    return build_specs(documents, source, from_file=True)
+
+
+# ------------------------------------------------------------------ the result
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One stack file: what it says now, what it would say, and the difference."""
+
+    stage: naming.Stage
+    path: Path
+    old_text: str | None
+    new_text: str
+
+    @property
+    def status(self) -> FileStatus:
+        if self.old_text is None:
+            return "created"
+        return "unchanged" if self.old_text == self.new_text else "updated"
+
+    @property
+    def diff(self) -> list[str]:
+        if self.status == "unchanged":
+            return []
+        return stackfiles.diff_stack_file(
+            self.old_text or "", self.new_text, stackfiles.display_path(self.path)
+        )
+
+    def changed_keys(self) -> list[str]:
+        """Dotted ``tenants:`` keys whose values differ (all of them for a new file)."""
+        new = stackfiles.parse_config(self.new_text, str(self.path))
+        old = (
+            stackfiles.parse_config(self.old_text, str(self.path))
+            if self.old_text is not None
+            else {}
+        )
+        return _changed_keys(old, new)
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    slug: str
+    specs: dict[naming.Stage, TenantSpec]
+    files: list[FileChange] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def status(self) -> CreateStatus:
+        statuses = {f.status for f in self.files}
+        if statuses == {"unchanged"}:
+            return "unchanged"
+        if statuses == {"created"}:
+            return "created"
+        return "updated"
+
+    @property
+    def diff(self) -> list[str]:
+        return [line for f in self.files for line in f.diff]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "status": self.status,
+            "written": self.written,
+            "files": [
+                {
+                    "stack": naming.stack_name(self.slug, f.stage),
+                    "path": str(f.path),
+                    "status": f.status,
+                }
+                for f in self.files
+            ],
+            "diff": self.diff,
+        }
+
+
+class StackFilesDiffer(ConflictError):
+    """Existing stack files say something else; nothing was written. Carries the diff."""
+
+    def __init__(self, message: str, result: CreateResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+    @property
+    def diff(self) -> list[str]:
+        return self.result.diff
+
+
+# ------------------------------------------------------------------ the operation
+
+
+def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> CreateResult:
+    """What create would write: each file's current and new text. Reads only.
+
+    The production file's ``tenants:live`` is carried over: it belongs to
+    ``promote``, and re-running create must never take a live client offline.
+    """
+    slugs = {spec.slug for spec in specs.values()}
+    if len(slugs) != 1 or set(specs) != set(naming.STAGES):
+        raise ValueError("create needs one spec per stage for one slug")  # programming error
+    slug = slugs.pop()
+    changes: list[FileChange] = []
+    final_specs: dict[naming.Stage, TenantSpec] = {}
+    for stage in naming.STAGES:
+        spec = specs[stage]
+        path = naming.stack_file(stacks_dir, slug, stage)
+        old_text = path.read_text(encoding="utf-8") if path.is_file() else None
+        source = stackfiles.display_path(path)
+        if old_text is not None:
+            config = stackfiles.parse_config(old_text, source)  # MalformedFile: nothing written
+            if stage == naming.PRODUCTION and config.get(stackfiles.LIVE_KEY) is True:
+                spec = TenantSpec.model_validate({**spec.model_dump(), "live": True})
+        new_text = stackfiles.render_stack_file(spec, old_text, source)
+        changes.append(FileChange(stage, path, old_text, new_text))
+        final_specs[stage] = spec
+    return CreateResult(slug, final_specs, changes)
+
+
+def create_tenant(
+    stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec], force: bool = False
+) -> CreateResult:
+    """Write both stack files for *specs* (one per stage), or refuse.
+
+    Unchanged files: nothing is written, status ``unchanged``. A missing file is
+    created. An existing file that would change: ``StackFilesDiffer`` (first line
+    says what differs and to re-run with ``--force``) unless *force*. Both new
+    texts are prepared before either file is replaced (preview first).
+    """
+    result = plan_create(stacks_dir, specs)
+    differing = [f for f in result.files if f.status == "updated"]
+    if differing and not force:
+        raise StackFilesDiffer(_conflict_message(result.slug, differing), result)
+    pending = [f for f in result.files if f.status != "unchanged"]
+    if not pending:
+        return result
+    stacks_dir.mkdir(parents=True, exist_ok=True)
+    commits = [stackfiles.stage_write(f.path, f.new_text) for f in pending]
+    for commit in commits:
+        commit()
+    return CreateResult(result.slug, result.specs, result.files, written=True)
+
+
+_MAX_KEYS_NAMED = 4
+
+
+def _conflict_message(slug: str, differing: list[FileChange]) -> str:
+    parts = []
+    for change in differing:
+        keys = change.changed_keys()
+        named = ", ".join(keys[:_MAX_KEYS_NAMED])
+        if len(keys) > _MAX_KEYS_NAMED:
+            named += f" and {len(keys) - _MAX_KEYS_NAMED} more"
+        parts.append(f"{stackfiles.display_path(change.path)} ({named or 'formatting'})")
+    return (
+        f"tenant {slug!r} exists and differs: {'; '.join(parts)}; re-run with --force to overwrite"
+    )
+
+
+def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        if not prefix and not str(key).startswith(stackfiles.NAMESPACE):
+            continue
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            keys.extend(_changed_keys(before, after, name + "."))
+        else:
+            keys.append(name)
+    return keys

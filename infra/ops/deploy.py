@@ -1,0 +1,69 @@
+"""Run ``pulumi up`` for one stack through the Automation API.
+
+The thinnest possible wrapper: it needs the Pulumi CLI on ``PATH``, and it is
+the only code whose tests may skip when the CLI is absent. Everything it
+deploys is described by the Pulumi program in ``infra/``; nothing here knows
+what a tenant contains.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from infra import naming
+from infra.errors import EnvironmentProblem, TenantctlError
+
+REDACTED = "[secret]"
+"""What a secret stack output is reported as; its value never leaves Pulumi."""
+
+
+class DeployFailed(TenantctlError):
+    """``pulumi up`` ran and failed; its own output (already streamed) says why."""
+
+    exit_code = 1
+
+
+def pulumi_cli_path() -> str | None:
+    """Where the Pulumi CLI is, or ``None`` when it is not on ``PATH``."""
+    return shutil.which("pulumi")
+
+
+def cli_missing_message(stack_name: str) -> str:
+    return (
+        f"Pulumi CLI not found: cannot deploy {stack_name}; install it "
+        f"(https://www.pulumi.com/docs/install/) and run `pulumi up -s {stack_name}`, "
+        "or use the local target"
+    )
+
+
+def deploy(stack_name: str, project_dir: Path, on_output: Callable[[str], None]) -> dict[str, Any]:
+    """``pulumi up`` of *stack_name* in *project_dir*; returns its outputs as plain values.
+
+    Progress lines go to *on_output*. Secret outputs are returned as
+    ``REDACTED``. Raises ``EnvironmentProblem`` when the CLI is absent and
+    ``DeployFailed`` when the update fails.
+    """
+    naming.parse_stack_name(stack_name)  # only tenant stacks are deployed from here
+    if pulumi_cli_path() is None:
+        raise EnvironmentProblem(cli_missing_message(stack_name))
+    from pulumi import automation  # heavy import; only when actually deploying
+
+    try:
+        stack = automation.create_or_select_stack(stack_name=stack_name, work_dir=str(project_dir))
+        result = stack.up(on_output=on_output, on_error=on_output, show_secrets=False)
+    except automation.errors.CommandError as exc:
+        raise DeployFailed(
+            f"pulumi up -s {stack_name} failed: {_last_line(exc)}; see the output above"
+        ) from None
+    return {
+        name: REDACTED if output.secret else output.value for name, output in result.outputs.items()
+    }
+
+
+def _last_line(exc: Exception) -> str:
+    text = getattr(exc, "stderr", None) or str(exc)
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__

@@ -1,0 +1,217 @@
+"""Payment settings (SSM parameters) and credentials (a Secrets Manager secret).
+
+The non-secret settings live under ``/<slug>/<stage>/payment/`` and are
+created by the Pulumi program; ``reset-preview`` writes them back to the
+defaults. The credentials secret is created (empty) by the Pulumi program and
+its value is set only here, from stdin or the environment, so it never passes
+through Pulumi config or state.
+
+Credential values are never logged, printed, returned or put into an
+exception message; errors name keys and line numbers only. boto3 clients are
+passed in (``infra.ops.aws.client``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+from botocore.exceptions import ClientError
+
+from infra import naming
+from infra.errors import PreconditionFailed, TenantctlError
+from infra.payment_settings import parameter_name, payment_parameters
+from infra.providers import CREDENTIAL_FIELDS, PROVIDERS
+from infra.spec import TenantSpec
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
+
+CredentialsMode = Literal["live", "sandbox", "unknown"]
+
+SECRET_KEY = CREDENTIAL_FIELDS[0]
+"""The credential every provider needs; the one whose format tells live from sandbox."""
+
+
+class InvalidCredentials(TenantctlError):
+    """Credentials that cannot be stored (format, or wrong mode for the stack)."""
+
+
+# ------------------------------------------------------------------ parameters
+
+
+def read_parameters(ssm: SSMClient, spec: TenantSpec) -> dict[str, str]:
+    """``{name: value}`` of the stack's payment parameters (names without the path)."""
+    path = naming.payment_parameter_path(spec.slug, spec.stage)
+    values: dict[str, str] = {}
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
+        for parameter in page["Parameters"]:
+            values[parameter["Name"][len(path) :]] = parameter["Value"]
+    return values
+
+
+def write_parameters(ssm: SSMClient, spec: TenantSpec, values: Mapping[str, str]) -> None:
+    """Overwrite the stack's payment parameters with *values* (known names only)."""
+    known = payment_parameters(spec)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise PreconditionFailed(
+            f"unknown payment parameter(s) {', '.join(unknown)} for {spec.stack_name}; "
+            f"known: {', '.join(known)}"
+        )
+    for key, value in values.items():
+        ssm.put_parameter(
+            Name=parameter_name(spec, key), Value=value, Type="String", Overwrite=True
+        )
+
+
+# ----------------------------------------------------------------- credentials
+
+_ENV_STYLE = {re.sub(r"(?<!^)([A-Z])", r"_\1", f).upper(): f for f in CREDENTIAL_FIELDS}
+"""``SECRET_KEY=...`` is accepted for ``secretKey=...`` (dotenv files)."""
+
+_EXPECTED = ", ".join(CREDENTIAL_FIELDS)
+
+
+def parse_credentials(text: str) -> dict[str, str]:
+    """Credentials from a JSON object, ``KEY=value`` lines, or a bare secret key.
+
+    Keys are ``CREDENTIAL_FIELDS`` (``secretKey``, ``webhookSecret``), or their
+    ``SECRET_KEY`` spelling in ``KEY=value`` lines, where blank lines, ``#``
+    comments, an ``export`` prefix and surrounding quotes are allowed. A single
+    line with no ``=`` is taken as the secret key alone. Unknown keys and an
+    empty ``secretKey`` are refused; messages never contain a value (nor an
+    unknown key, which may be a pasted secret).
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidCredentials(
+            f"no credentials given: pass a JSON object with {_EXPECTED}, or KEY=value lines"
+        )
+    if stripped.startswith("{"):
+        credentials = _from_json(stripped)
+    elif "\n" not in stripped and "=" not in stripped:
+        credentials = {SECRET_KEY: stripped}
+    else:
+        credentials = _from_lines(stripped)
+    if not credentials.get(SECRET_KEY, "").strip():
+        raise InvalidCredentials(f"{SECRET_KEY} is missing or empty; it is required")
+    return {k: v.strip() for k, v in credentials.items() if v.strip()}
+
+
+def _from_json(text: str) -> dict[str, str]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidCredentials(
+            f"credentials are not valid JSON (line {exc.lineno}, column {exc.colno}); "
+            f"expected an object with {_EXPECTED}"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidCredentials(f"credentials JSON must be an object with {_EXPECTED}")
+    credentials: dict[str, str] = {}
+    for position, (key, value) in enumerate(data.items(), start=1):
+        if key not in CREDENTIAL_FIELDS:
+            raise InvalidCredentials(
+                f"credentials JSON key #{position} is not a known key; expected {_EXPECTED}"
+            )
+        if not isinstance(value, str):
+            raise InvalidCredentials(f"credentials JSON {key} must be a string")
+        credentials[key] = value
+    return credentials
+
+
+def _from_lines(text: str) -> dict[str, str]:
+    credentials: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, equals, value = line.removeprefix("export ").partition("=")
+        key = _ENV_STYLE.get(key.strip(), key.strip())
+        if not equals:
+            raise InvalidCredentials(f"credentials line {number} is not KEY=value")
+        if key not in CREDENTIAL_FIELDS:
+            raise InvalidCredentials(
+                f"credentials line {number}: not a known key; expected {_EXPECTED} "
+                f"(or {', '.join(_ENV_STYLE)})"
+            )
+        if key in credentials:
+            raise InvalidCredentials(f"credentials line {number}: {key} is given twice")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        credentials[key] = value
+    return credentials
+
+
+def _key_mode(spec: TenantSpec, secret_key: str) -> CredentialsMode:
+    return PROVIDERS[spec.payment.provider].key_mode(secret_key) or "unknown"
+
+
+def set_credentials(
+    secrets: SecretsManagerClient, spec: TenantSpec, credentials: Mapping[str, str]
+) -> CredentialsMode:
+    """Store *credentials* as the stack's payment secret value; return their mode.
+
+    A preview takes sandbox credentials only; a live production takes live
+    ones only; a production not yet live takes either (live credentials are
+    staged before go-live). When the provider's key format does not tell, the
+    mode is ``"unknown"`` and the credentials are stored. The secret itself is
+    created by ``pulumi up``; when it is missing nothing is stored.
+    """
+    unknown = [k for k in credentials if k not in CREDENTIAL_FIELDS]
+    if unknown or not credentials.get(SECRET_KEY):
+        raise InvalidCredentials(
+            f"credentials must have a non-empty {SECRET_KEY} and only {_EXPECTED}"
+        )
+    provider = PROVIDERS[spec.payment.provider]
+    mode = _key_mode(spec, credentials[SECRET_KEY])
+    if mode == "live" and spec.stage == naming.PREVIEW:
+        raise InvalidCredentials(
+            f"refusing live {provider.title} credentials for {spec.stack_name}: a preview is "
+            f"always sandbox; use a test key ({' or '.join(provider.sandbox_key_prefixes)}...)"
+        )
+    if mode == "sandbox" and spec.stage == naming.PRODUCTION and spec.live:
+        raise InvalidCredentials(
+            f"refusing sandbox {provider.title} credentials for {spec.stack_name}: it is live; "
+            f"use a live key ({' or '.join(provider.live_key_prefixes)}...)"
+        )
+    name = naming.payment_secret_name(spec.slug, spec.stage)
+    document = json.dumps({k: credentials[k] for k in CREDENTIAL_FIELDS if k in credentials})
+    try:
+        secrets.put_secret_value(SecretId=name, SecretString=document)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise PreconditionFailed(
+                f"payment secret {name} does not exist yet; deploy the stack first "
+                f"(`pulumi up -s {spec.stack_name}` or `{naming.TOOL} create {spec.slug}`)"
+            ) from None
+        raise PreconditionFailed(
+            f"could not store the payment secret {name}: {code or 'AWS error'}"
+        ) from None
+    return mode
+
+
+def credentials_mode(secrets: SecretsManagerClient, spec: TenantSpec) -> CredentialsMode | None:
+    """``"live"``/``"sandbox"`` as the stored secret key's format says, ``"unknown"``
+    when the format does not tell (or the value is unreadable), ``None`` when no
+    value is set (or the secret does not exist yet)."""
+    name = naming.payment_secret_name(spec.slug, spec.stage)
+    try:
+        value = secrets.get_secret_value(SecretId=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return None
+        raise
+    try:
+        secret_key = json.loads(value.get("SecretString") or "{}").get(SECRET_KEY)
+    except (json.JSONDecodeError, AttributeError):
+        return "unknown"
+    if not isinstance(secret_key, str) or not secret_key:
+        return None
+    return _key_mode(spec, secret_key)

@@ -1,0 +1,125 @@
+"""The shared-platform contract: what a tenant stack reads from the platform stack.
+
+Tenants run on a shared platform (VPC, load balancer, hosted zone, KMS key) that
+this project does not create. Each tenant stack reads it through a Pulumi
+StackReference named by ``tenants:platformStack``. ``PLATFORM_OUTPUTS`` is the
+one list of outputs that stack must export; the README's platform section is
+generated from it, the program checks it, and the offline plan mocks it with
+``EXAMPLE_PLATFORM_OUTPUTS``.
+
+None of these outputs may be secret: a tenant stack mixes them into names and
+tags, and a secret would make everything derived from it secret too.
+
+Pure logic: no Pulumi, boto3 or database imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+PLATFORM_OUTPUTS: dict[str, str] = {
+    "vpcId": "Id of the VPC the tenant databases live in.",
+    "privateSubnetIds": "List of private subnet ids (at least two availability zones) for "
+    "the database subnet groups.",
+    "databaseSecurityGroupIds": "List of security group ids attached to tenant databases; "
+    "they admit PostgreSQL (5432) from the application tier only.",
+    "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener; tenants add "
+    "a listener certificate and one host-header rule to it.",
+    "loadBalancerDnsName": "DNS name of the shared load balancer; alias target of tenant "
+    "hosts and the CNAME target of a client's own portal domain.",
+    "loadBalancerZoneId": "Canonical hosted zone id of the shared load balancer (for alias "
+    "records).",
+    "appTargetGroupArn": "ARN of the target group of the multi-tenant application; live "
+    "tenant hosts forward to it.",
+    "zoneId": "Id of the public Route 53 hosted zone that holds tenant hosts.",
+    "zoneName": "Name of that zone, without a trailing dot; must equal each tenant's "
+    "tenants:baseDomain.",
+    "kmsKeyArn": "ARN of the customer-managed KMS key that encrypts tenant databases, "
+    "buckets, secrets and database master-user secrets.",
+}
+"""Output name -> description of every output a tenant stack reads from the platform."""
+
+LIST_OUTPUTS = frozenset({"privateSubnetIds", "databaseSecurityGroupIds"})
+"""Outputs whose value is a list of strings; every other output is one string."""
+
+EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
+    "vpcId": "vpc-0a1b2c3d4e5f60718",
+    "privateSubnetIds": ["subnet-0aa11bb22cc33dd44", "subnet-0ee55ff66aa77bb88"],
+    "databaseSecurityGroupIds": ["sg-0d4e5f60718293a4b"],
+    "httpsListenerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+    "listener/app/platform/50dc6c495c0c9188/f2f7dc8efc522ab2",
+    "loadBalancerDnsName": "platform-1234567890.us-east-1.elb.amazonaws.com",
+    "loadBalancerZoneId": "Z35SXDOTRQ7X7K",
+    "appTargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+    "targetgroup/platform-app/73e2d6bc24d8a067",
+    "zoneId": "Z0123456789ABCDEFGHIJ",
+    "zoneName": "tenants.example.com",
+    "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+}
+"""Plausible platform outputs: what the mocks and the offline plan read."""
+
+TENANT_RULE_PRIORITY_MIN = 1000
+TENANT_RULE_PRIORITY_MAX = 49999
+"""Listener-rule priorities tenants may use; the platform keeps 1-999 and 50000 for its own."""
+
+
+class PlatformError(ValueError):
+    """The platform stack does not provide what a tenant stack needs."""
+
+
+def check_zone_name(platform_stack: str, zone_name: Any, base_domain: str) -> str:
+    """Return *zone_name* when it is *base_domain*; raise ``PlatformError`` otherwise."""
+    if zone_name is None:
+        raise PlatformError(
+            f"platform stack {platform_stack} has no output zoneName; "
+            "it must export every output listed in the README's platform section"
+        )
+    if str(zone_name).rstrip(".") != base_domain:
+        raise PlatformError(
+            f"platform stack {platform_stack} serves zone {zone_name!r} but this tenant's "
+            f"tenants:baseDomain is {base_domain!r}; set tenants:baseDomain to {zone_name!r} "
+            "or point tenants:platformStack at the platform that serves "
+            f"{base_domain!r}"
+        )
+    return base_domain
+
+
+def require_output(platform_stack: str, outputs: Mapping[str, Any], name: str) -> Any:
+    """The platform output *name*, or a ``PlatformError`` naming what is missing."""
+    value = outputs.get(name)
+    if value is None or value == "" or value == []:
+        raise PlatformError(
+            f"platform stack {platform_stack} has no output {name} "
+            f"({PLATFORM_OUTPUTS.get(name, 'unknown output')})"
+        )
+    if name in LIST_OUTPUTS and not isinstance(value, list):
+        raise PlatformError(
+            f"platform stack {platform_stack}: output {name} must be a list, got {value!r}"
+        )
+    return value
+
+
+def listener_rule_priority(stack_name: str) -> int:
+    """A deterministic listener-rule priority for a tenant stack.
+
+    Tenant rules match disjoint host names, so their relative order never
+    matters; the listener only needs each priority to be unique. A hash of the
+    stack name spread over 49,000 values keeps that true without any shared
+    registry, but two stacks can still collide (about a 1% chance at 30
+    stacks, 10% at 100). AWS then rejects the second rule with
+    ``PriorityInUse`` at ``pulumi up``; ``find_priority_collisions`` over the
+    stack files catches it before that (a test runs it on ``stacks/``).
+    """
+    digest = hashlib.sha256(stack_name.encode("utf-8")).digest()
+    span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
+    return TENANT_RULE_PRIORITY_MIN + int.from_bytes(digest[:8], "big") % span
+
+
+def find_priority_collisions(stack_names: list[str]) -> dict[int, list[str]]:
+    """``{priority: [stacks]}`` for every priority shared by more than one stack."""
+    by_priority: dict[int, list[str]] = {}
+    for name in sorted(set(stack_names)):
+        by_priority.setdefault(listener_rule_priority(name), []).append(name)
+    return {p: names for p, names in by_priority.items() if len(names) > 1}

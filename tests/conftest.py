@@ -1,0 +1,74 @@
+"""Shared fixtures: a real AWS emulator (moto server) and a real PostgreSQL 15 cluster.
+
+- ``moto_endpoint`` (session): moto on 127.0.0.1, a free port; ``http://127.0.0.1:<port>``.
+- ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset.
+- ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite.
+- ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from infra import localtarget
+
+# Before any client can exist: nothing in this suite may sign for a real account.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ.update(localtarget.FAKE_CREDENTIALS)
+os.environ.setdefault("AWS_REGION", localtarget.LOCAL_REGION)
+os.environ.setdefault("AWS_DEFAULT_REGION", localtarget.LOCAL_REGION)
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+_SYSTEM_DATABASES = ("postgres", "template0", "template1")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with localtarget.in_process() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    for key, value in localtarget.aws_environment(moto_endpoint).items():
+        monkeypatch.setenv(key, value)
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return moto_endpoint
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    cluster = localtarget.PostgresCluster.create()
+    cluster.start()
+    try:
+        yield cluster.admin_url
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_env(pg_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(localtarget.DATABASE_URL_ENV, pg_admin_url)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        leftovers = [
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname <> ALL(%s)",
+                (list(_SYSTEM_DATABASES),),
+            )
+        ]
+        for name in leftovers:
+            db = sql.Identifier(name)
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(db))
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(db))
+    return pg_admin_url

@@ -1,0 +1,460 @@
+"""Security and stage properties of the tenant program, read from its offline plan.
+
+Every test runs the real program (``infra.program.define_stack``) under Pulumi's
+mock runtime through ``infra.plan.plan_stack`` with the reference tenant's
+stack files, and asserts on what it registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from functools import cache
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from infra import naming, rendering
+from infra.components.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
+from infra.payment_settings import parameter_name, payment_parameters
+from infra.plan import PlannedResource, StackPlan, plan_stack
+from infra.platform import (
+    EXAMPLE_PLATFORM_OUTPUTS,
+    PlatformError,
+    find_priority_collisions,
+    listener_rule_priority,
+)
+from infra.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
+from tests.helpers import STACKS, demo_data, demo_spec
+
+KMS_KEY = EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"]
+STAGES = list(naming.STAGES)
+
+INSTANCE = "aws:rds/instance:Instance"
+PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+BUCKET = "aws:s3/bucket:Bucket"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+SECRET = "aws:secretsmanager/secret:Secret"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+USER_POOL = "aws:cognito/userPool:UserPool"
+RECORD = "aws:route53/record:Record"
+
+
+@cache
+def _plan(stage: str, live: bool = False) -> StackPlan:
+    if live:
+        return plan_stack(parse_spec({**demo_data(stage), "live": True}))
+    return plan_stack(demo_spec(stage))
+
+
+def _one(plan: StackPlan, type_: str) -> dict[str, Any]:
+    found = plan.of_type(type_)
+    assert len(found) == 1, f"expected one {type_}, got {[r.name for r in found]}"
+    return found[0].inputs
+
+
+def _walk_keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [k for key, item in value.items() for k in (key, *_walk_keys(item))]
+    if isinstance(value, list):
+        return [k for item in value for k in _walk_keys(item)]
+    return []
+
+
+def _takes_tags(resource: PlannedResource) -> bool:
+    """Whether the pulumi_aws class behind a type token has a ``tags`` argument."""
+    package, module_path, class_name = resource.type.split(":")
+    if package != "aws":
+        return False
+    module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
+    cls = getattr(module, class_name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+# ------------------------------------------------------------------------ database
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_database_is_encrypted_with_the_platform_key(stage: str) -> None:
+    db = _one(_plan(stage), INSTANCE)
+    assert db["storageEncrypted"] is True
+    assert db["kmsKeyId"] == KMS_KEY
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_database_is_not_publicly_accessible(stage: str) -> None:
+    db = _one(_plan(stage), INSTANCE)
+    assert db["publiclyAccessible"] is False
+    assert db["vpcSecurityGroupIds"] == EXAMPLE_PLATFORM_OUTPUTS["databaseSecurityGroupIds"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_database_master_password_is_managed_by_rds_with_the_platform_key(stage: str) -> None:
+    db = _one(_plan(stage), INSTANCE)
+    assert db["manageMasterUserPassword"] is True
+    assert db["masterUserSecretKmsKeyId"] == KMS_KEY
+    assert _plan(stage).outputs["databaseSecretArn"].startswith("arn:aws:secretsmanager:")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_resource_takes_a_password_or_secret_value(stage: str) -> None:
+    forbidden = {"password", "passwordWo", "temporaryPassword", "secretString", "secretBinary"}
+    for resource in _plan(stage).resources:
+        assert not forbidden & set(_walk_keys(resource.inputs)), resource.name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_database_parameter_group_forces_tls_for_its_engine(stage: str) -> None:
+    plan = _plan(stage)
+    group = _one(plan, PARAMETER_GROUP)
+    assert [(p["name"], p["value"]) for p in group["parameters"]] == [("rds.force_ssl", "1")]
+    assert group["family"] == PARAMETER_GROUP_FAMILY
+    assert _one(plan, INSTANCE)["engineVersion"].split(".")[0] == POSTGRES_MAJOR_VERSION
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_database_uses_the_platform_private_subnets(stage: str) -> None:
+    subnets = _one(_plan(stage), "aws:rds/subnetGroup:SubnetGroup")
+    assert subnets["subnetIds"] == EXAMPLE_PLATFORM_OUTPUTS["privateSubnetIds"]
+
+
+def test_preview_database_is_small_and_disposable() -> None:
+    db = _one(_plan("preview"), INSTANCE)
+    spec = demo_spec("preview")
+    assert db["identifier"] == naming.db_instance_identifier(spec.slug, spec.stage)
+    assert db["instanceClass"] == spec.database_sizing.instance_class == "db.t4g.micro"
+    assert db["multiAz"] is False
+    assert db["deletionProtection"] is False
+    assert db["skipFinalSnapshot"] is True
+    assert "finalSnapshotIdentifier" not in db
+    assert not _plan("preview").named("demo-preview-database-instance").protect
+
+
+def test_production_database_is_multi_az_backed_up_and_protected() -> None:
+    db = _one(_plan("production"), INSTANCE)
+    sizing = demo_spec("production").database_sizing
+    assert db["multiAz"] is True
+    assert db["backupRetentionPeriod"] == sizing.backup_retention_days
+    assert db["backupRetentionPeriod"] >= PRODUCTION_MIN_BACKUP_DAYS
+    assert db["deletionProtection"] is True
+    assert db["skipFinalSnapshot"] is False
+    assert db["finalSnapshotIdentifier"] == "demo-production-db-final"
+    assert db["copyTagsToSnapshot"] is True
+    assert db["maxAllocatedStorage"] == sizing.max_allocated_storage_gb
+    assert _plan("production").named("demo-production-database-instance").protect
+
+
+# -------------------------------------------------------------------------- portal
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_bucket_blocks_every_kind_of_public_access(stage: str) -> None:
+    block = _one(_plan(stage), "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    for flag in (
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+    ):
+        assert block[flag] is True, flag
+    ownership = _one(_plan(stage), "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_bucket_is_versioned_and_encrypted_with_the_platform_key(stage: str) -> None:
+    plan = _plan(stage)
+    versioning = _one(plan, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning["versioningConfiguration"]["status"] == "Enabled"
+    sse = _one(
+        plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    )
+    (rule,) = sse["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": KMS_KEY,
+    }
+    assert rule["bucketKeyEnabled"] is True
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_bucket_policy_denies_requests_without_tls(stage: str) -> None:
+    plan = _plan(stage)
+    policy = json.loads(_one(plan, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
+    bucket = naming.content_bucket("demo", stage)
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert set(statement["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+
+
+def test_only_the_preview_bucket_may_be_destroyed_with_its_content() -> None:
+    assert _one(_plan("preview"), BUCKET)["forceDestroy"] is True
+    assert _one(_plan("production"), BUCKET)["forceDestroy"] is False
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_bucket_has_one_defaults_object_per_rendered_file(stage: str) -> None:
+    files = rendering.render_content(demo_spec(stage))
+    objects = {r.inputs["key"]: r.inputs for r in _plan(stage).of_type(OBJECT)}
+    expected = {naming.DEFAULTS_PREFIX + key for key in files} | {naming.MANIFEST_KEY}
+    assert set(objects) == expected
+    for key, data in files.items():
+        planned = objects[naming.DEFAULTS_PREFIX + key]
+        assert planned["content"].encode("utf-8") == data
+        assert planned["bucket"] == naming.content_bucket("demo", stage)
+    assert objects["defaults/portal/home.html"]["contentType"] == "text/html; charset=utf-8"
+    assert objects["defaults/portal/styles.css"]["contentType"] == "text/css; charset=utf-8"
+    assert objects[naming.MANIFEST_KEY]["contentType"] == "application/json; charset=utf-8"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_manifest_object_hashes_match_the_defaults_objects(stage: str) -> None:
+    objects = {r.inputs["key"]: r.inputs["content"] for r in _plan(stage).of_type(OBJECT)}
+    manifest = json.loads(objects.pop(naming.MANIFEST_KEY))
+    assert manifest == {
+        key.removeprefix(naming.DEFAULTS_PREFIX): rendering.content_hash(content.encode("utf-8"))
+        for key, content in objects.items()
+    }
+
+
+# ------------------------------------------------------------------------ payments
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_payment_secret_is_kms_encrypted_and_gets_no_value_from_pulumi(stage: str) -> None:
+    plan = _plan(stage)
+    secret = _one(plan, SECRET)
+    assert secret["name"] == naming.payment_secret_name("demo", stage)
+    assert secret["kmsKeyId"] == KMS_KEY
+    assert not [r for r in plan.resources if "secretVersion" in r.type]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_payment_parameters_match_the_payment_settings(stage: str) -> None:
+    spec = demo_spec(stage)
+    planned = {r.inputs["name"]: r.inputs for r in _plan(stage).of_type(SSM_PARAMETER)}
+    expected = {parameter_name(spec, k): v for k, v in payment_parameters(spec).items()}
+    assert {name: p["insecureValue"] for name, p in planned.items()} == expected
+    assert {p["type"] for p in planned.values()} == {"String"}
+
+
+@pytest.mark.parametrize(
+    ("stage", "live", "mode"),
+    [("preview", False, "sandbox"), ("production", False, "sandbox"), ("production", True, "live")],
+)
+def test_payment_mode_is_live_only_for_a_live_production(stage: str, live: bool, mode: str) -> None:
+    plan = _plan(stage, live)
+    mode_parameter = naming.payment_parameter_path("demo", stage) + "mode"
+    planned = {r.inputs["name"]: r.inputs["insecureValue"] for r in plan.of_type(SSM_PARAMETER)}
+    assert planned[mode_parameter] == mode
+    assert plan.outputs["paymentMode"] == mode
+
+
+# ------------------------------------------------------------------------- domains
+
+
+def test_production_answers_coming_soon_until_live() -> None:
+    (action,) = _one(_plan("production"), LISTENER_RULE)["actions"]
+    assert action["type"] == "fixed-response"
+    assert action["fixedResponse"]["statusCode"] == "503"
+    assert action["fixedResponse"]["contentType"] == "text/html"
+    assert len(action["fixedResponse"]["messageBody"].encode()) <= 1024
+
+
+def test_live_production_forwards_to_the_application() -> None:
+    (action,) = _one(_plan("production", live=True), LISTENER_RULE)["actions"]
+    assert action == {
+        "type": "forward",
+        "targetGroupArn": EXAMPLE_PLATFORM_OUTPUTS["appTargetGroupArn"],
+    }
+
+
+def test_preview_forwards_to_the_application_from_day_one() -> None:
+    (action,) = _one(_plan("preview"), LISTENER_RULE)["actions"]
+    assert action["type"] == "forward"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_listener_rule_matches_the_stack_hosts_at_its_own_priority(stage: str) -> None:
+    spec = demo_spec(stage)
+    rule = _one(_plan(stage), LISTENER_RULE)
+    (condition,) = rule["conditions"]
+    hosts = [
+        spec.admin_host,
+        spec.portal_host,
+        *([spec.portal_domain] if spec.portal_domain else []),
+    ]
+    assert condition["hostHeader"]["values"] == hosts
+    assert rule["listenerArn"] == EXAMPLE_PLATFORM_OUTPUTS["httpsListenerArn"]
+    assert rule["priority"] == listener_rule_priority(spec.stack_name)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_platform_zone_gets_records_for_platform_names_only(stage: str) -> None:
+    records = _plan(stage).of_type(RECORD)
+    base = demo_spec(stage).base_domain
+    assert records
+    for record in records:
+        assert record.inputs["zoneId"] == EXAMPLE_PLATFORM_OUTPUTS["zoneId"]
+        assert record.inputs["name"].rstrip(".").endswith("." + base), record.inputs["name"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_admin_and_portal_hosts_alias_the_platform_load_balancer(stage: str) -> None:
+    spec = demo_spec(stage)
+    aliases = {
+        r.inputs["name"]: r.inputs["aliases"]
+        for r in _plan(stage).of_type(RECORD)
+        if r.inputs["type"] == "A"
+    }
+    expected = [
+        {
+            "name": EXAMPLE_PLATFORM_OUTPUTS["loadBalancerDnsName"],
+            "zoneId": EXAMPLE_PLATFORM_OUTPUTS["loadBalancerZoneId"],
+            "evaluateTargetHealth": True,
+        }
+    ]
+    assert aliases == {spec.admin_host: expected, spec.portal_host: expected}
+
+
+def test_custom_domain_validation_records_are_exported_in_production_only() -> None:
+    assert _plan("preview").outputs["customDomainValidationRecords"] == []
+    records = _plan("production").outputs["customDomainValidationRecords"]
+    (record,) = records
+    assert record["type"] == "CNAME"
+    assert record["name"].rstrip(".").endswith(demo_spec("production").portal_domain or "")
+    assert record["value"]
+
+
+def test_custom_domain_certificate_is_attached_only_once_live() -> None:
+    listener_certificates = "aws:lb/listenerCertificate:ListenerCertificate"
+    assert len(_plan("production").of_type(listener_certificates)) == 1
+    assert len(_plan("production", live=True).of_type(listener_certificates)) == 2
+
+
+def test_stack_files_have_distinct_listener_rule_priorities() -> None:
+    stacks = [path.name.split(".")[1] for path in STACKS.glob("Pulumi.*.yaml")]
+    assert stacks
+    assert find_priority_collisions(stacks) == {}
+
+
+# -------------------------------------------------------------------------- access
+
+
+def test_production_user_pool_requires_software_token_mfa() -> None:
+    pool = _one(_plan("production"), USER_POOL)
+    assert pool["mfaConfiguration"] == "ON"
+    assert pool["softwareTokenMfaConfiguration"] == {"enabled": True}
+    assert pool["deletionProtection"] == "ACTIVE"
+
+
+def test_preview_user_pool_offers_mfa_and_may_be_deleted() -> None:
+    pool = _one(_plan("preview"), USER_POOL)
+    assert pool["mfaConfiguration"] == "OPTIONAL"
+    assert pool["deletionProtection"] == "INACTIVE"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_user_pool_admits_only_admin_created_users_with_strong_passwords(stage: str) -> None:
+    pool = _one(_plan(stage), USER_POOL)
+    assert pool["name"] == naming.user_pool_name("demo", stage)
+    assert pool["adminCreateUserConfig"]["allowAdminCreateUserOnly"] is True
+    assert pool["usernameAttributes"] == ["email"]
+    policy = pool["passwordPolicy"]
+    assert policy["minimumLength"] >= 12
+    for flag in ("requireLowercase", "requireUppercase", "requireNumbers", "requireSymbols"):
+        assert policy[flag] is True, flag
+    assert policy["temporaryPasswordValidityDays"] <= 7
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_user_pool_has_one_group_per_role(stage: str) -> None:
+    groups = _plan(stage).of_type("aws:cognito/userGroup:UserGroup")
+    assert {g.inputs["name"]: g.inputs["description"] for g in groups} == ROLES
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_admin_is_one_user_in_the_group_of_their_role(stage: str) -> None:
+    plan, spec = _plan(stage), demo_spec(stage)
+    users = [r.inputs for r in plan.of_type("aws:cognito/user:User")]
+    memberships = [r.inputs for r in plan.of_type("aws:cognito/userInGroup:UserInGroup")]
+    assert sorted(u["username"] for u in users) == sorted(a.email.lower() for a in spec.admins)
+    assert sorted((m["username"], m["groupName"]) for m in memberships) == sorted(
+        (a.email.lower(), a.role) for a in spec.admins
+    )
+    for user in users:
+        assert user["attributes"]["email_verified"] == "true"
+
+
+# ---------------------------------------------------------------------- everything
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_taggable_resource_carries_exactly_the_spec_tags(stage: str) -> None:
+    spec: TenantSpec = demo_spec(stage)
+    taggable = [r for r in _plan(stage).resources if r.custom and _takes_tags(r)]
+    assert len(taggable) > 20
+    for resource in taggable:
+        assert resource.inputs.get("tags") == spec.tags, resource.name
+    assert spec.tags == {"tenant": "demo", "stage": stage, "managed-by": "tenantctl"}
+
+
+def test_a_platform_serving_another_zone_fails_clearly() -> None:
+    spec = parse_spec({**demo_data("preview"), "baseDomain": "other.example.org"})
+    with pytest.raises(
+        PlatformError, match=r"serves zone 'tenants.example.com'.*other.example.org"
+    ):
+        plan_stack(spec)
+
+
+def test_a_platform_missing_an_output_names_it() -> None:
+    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "httpsListenerArn"}
+    with pytest.raises(PlatformError, match="has no output httpsListenerArn"):
+        plan_stack(demo_spec("preview"), platform_outputs=outputs)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_component_type_token_names_its_class(stage: str) -> None:
+    from infra.components import access, database, domains, payments, portal, tenant
+
+    classes = {
+        cls.__name__
+        for module in (access, database, domains, payments, portal, tenant)
+        for cls in vars(module).values()
+        if inspect.isclass(cls)
+        and issubclass(cls, pulumi.ComponentResource)
+        and cls.__module__ == module.__name__
+    }
+    components = [r for r in _plan(stage).resources if not r.custom]
+    assert {r.type for r in components} == {f"tenants:index:{name}" for name in classes}
+    assert len(classes) == 6
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_resource_is_named_from_its_parent(stage: str) -> None:
+    plan = _plan(stage)
+    for resource in plan.resources:
+        if resource.parent is None:
+            assert resource.name == plan.stack
+        else:
+            assert resource.name.startswith(resource.parent + "-"), resource.name
+
+
+def test_plan_is_identical_when_run_twice() -> None:
+    spec = demo_spec("production")
+    assert plan_stack(spec).to_json() == plan_stack(spec).to_json()
+
+
+def test_aws_resource_types_exist_in_the_provider() -> None:
+    for resource in _plan("production").resources:
+        if resource.type.startswith("aws:"):
+            module = resource.type.split(":")[1].split("/")[0]
+            assert hasattr(getattr(aws, module), resource.type.split(":")[2]), resource.type

@@ -1,0 +1,329 @@
+"""DatabaseServer and config promotion against a real PostgreSQL 15 (the suite's own cluster)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+
+from infra import naming
+from infra.ops.database import (
+    DatabaseServer,
+    DatabaseStateError,
+    config_tables,
+    copy_config,
+    database_url,
+    read_config,
+    rollback_config,
+)
+
+# permit_types is created before lots on purpose: config_tables must order by keys, not text.
+SCHEMA = """
+CREATE SCHEMA config;
+CREATE SCHEMA activity;
+CREATE TABLE config.settings (key text PRIMARY KEY, value text);
+CREATE TABLE config.permit_types (
+    code text PRIMARY KEY,
+    name text NOT NULL,
+    lot_code text NOT NULL,
+    price_cents integer NOT NULL
+);
+CREATE TABLE config.lots (code text PRIMARY KEY, name text NOT NULL, capacity integer);
+ALTER TABLE config.permit_types ADD FOREIGN KEY (lot_code)
+    REFERENCES config.lots (code) DEFERRABLE INITIALLY IMMEDIATE;
+CREATE TABLE activity.permits (
+    id bigserial PRIMARY KEY,
+    permit_type text NOT NULL REFERENCES config.permit_types (code) DEFERRABLE INITIALLY IMMEDIATE,
+    plate text NOT NULL
+);
+"""
+SEED = """
+INSERT INTO config.settings VALUES ('org.name', 'Demo University'), ('currency', 'USD');
+INSERT INTO config.lots VALUES ('A', 'Lot A', 100), ('B', 'Lot B', 50);
+INSERT INTO config.permit_types VALUES ('STD', 'Standard', 'A', 12000), ('EV', 'Electric', 'B', 15000);
+"""
+SLUG = "acme"
+
+
+def query(url: str, text: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(text.encode() if not params else text, params or None)
+        return cur.fetchall() if cur.description else []
+
+
+def execute(url: str, text: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(text.encode())
+
+
+@pytest.fixture
+def server(pg_env: str) -> DatabaseServer:
+    return DatabaseServer(pg_env)
+
+
+@pytest.fixture
+def preview(server: DatabaseServer) -> str:
+    """A seeded preview stack; returns the working database URL."""
+    server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED)
+    server.create_working(SLUG, naming.PREVIEW)
+    return server.url(naming.database_name(SLUG, naming.PREVIEW))
+
+
+@pytest.fixture
+def production(server: DatabaseServer) -> str:
+    server.seed_defaults(SLUG, naming.PRODUCTION, SCHEMA, SEED)
+    server.create_working(SLUG, naming.PRODUCTION)
+    return server.url(naming.database_name(SLUG, naming.PRODUCTION))
+
+
+def config_of(url: str) -> dict[str, Any]:
+    with psycopg.connect(url) as conn:
+        return read_config(conn)
+
+
+# ------------------------------------------------------------------ templates
+
+
+def test_seed_defaults_makes_a_template_that_refuses_connections(server: DatabaseServer) -> None:
+    server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED)
+
+    defaults = naming.defaults_database_name(SLUG, naming.PREVIEW)
+    rows = query(
+        server.admin_url,
+        "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s",
+        (defaults,),
+    )
+    assert rows == [(True, False)]
+
+
+def test_seed_defaults_failure_keeps_the_old_template(server: DatabaseServer, preview: str) -> None:
+    with pytest.raises(DatabaseStateError, match="old template is unchanged"):
+        server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED + "INSERT INTO nowhere VALUES (1);")
+
+    server.reset_working(SLUG, naming.PREVIEW)
+    assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
+
+
+def test_create_working_is_idempotent(server: DatabaseServer) -> None:
+    server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED)
+
+    assert server.create_working(SLUG, naming.PREVIEW) is True
+    assert server.create_working(SLUG, naming.PREVIEW) is False
+
+
+def test_exists_names_databases(server: DatabaseServer, preview: str) -> None:
+    assert server.exists(naming.database_name(SLUG, naming.PREVIEW))
+    assert not server.exists(naming.database_name(SLUG, naming.PRODUCTION))
+
+
+def test_database_url_replaces_only_the_database() -> None:
+    url = "postgresql://admin:s3cret@db.example.com:5432/postgres?sslmode=require"
+
+    assert database_url(url, "acme_preview") == (
+        "postgresql://admin:s3cret@db.example.com:5432/acme_preview?sslmode=require"
+    )
+
+
+# ---------------------------------------------------------------------- reset
+
+
+def test_reset_working_restores_defaults_and_keeps_the_edited_db_as_undo(
+    server: DatabaseServer, preview: str
+) -> None:
+    execute(preview, "UPDATE config.lots SET capacity = 7 WHERE code = 'A'")
+    execute(preview, "INSERT INTO activity.permits (permit_type, plate) VALUES ('STD', 'ABC123')")
+
+    timings = server.reset_working(SLUG, naming.PREVIEW)
+
+    assert set(timings) == {"terminate", "drop_undo", "rename", "create"}
+    assert query(preview, "SELECT code, capacity FROM config.lots ORDER BY code") == [
+        ("A", 100),
+        ("B", 50),
+    ]
+    assert query(preview, "SELECT count(*) FROM activity.permits") == [(0,)]
+    undo = naming.undo_database_name(SLUG, naming.PREVIEW)
+    execute(server.admin_url, f"ALTER DATABASE {undo} WITH ALLOW_CONNECTIONS true")
+    assert query(server.url(undo), "SELECT capacity FROM config.lots WHERE code = 'A'") == [(7,)]
+
+
+def test_undo_reset_restores_the_edits(server: DatabaseServer, preview: str) -> None:
+    execute(preview, "UPDATE config.lots SET capacity = 7 WHERE code = 'A'")
+    server.reset_working(SLUG, naming.PREVIEW)
+
+    server.undo_reset(SLUG, naming.PREVIEW)
+
+    assert query(preview, "SELECT capacity FROM config.lots WHERE code = 'A'") == [(7,)]
+    assert not server.has_undo(SLUG, naming.PREVIEW)
+
+
+def test_undo_reset_without_a_reset_fails(server: DatabaseServer, preview: str) -> None:
+    with pytest.raises(DatabaseStateError, match="acme_preview_undo"):
+        server.undo_reset(SLUG, naming.PREVIEW)
+
+
+def test_reset_working_ends_open_sessions(server: DatabaseServer, preview: str) -> None:
+    session = psycopg.connect(preview, autocommit=True)
+    idle_in_transaction = psycopg.connect(preview)
+    idle_in_transaction.execute("SELECT * FROM config.lots FOR UPDATE")
+
+    server.reset_working(SLUG, naming.PREVIEW)
+
+    for conn in (session, idle_in_transaction):
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("SELECT 1")
+        conn.close()
+    assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
+
+
+def test_reset_working_without_defaults_fails(server: DatabaseServer) -> None:
+    with pytest.raises(DatabaseStateError, match="acme_preview_defaults does not exist"):
+        server.reset_working(SLUG, naming.PREVIEW)
+
+
+def test_reset_working_keeps_refusing_connections_while_it_runs(
+    server: DatabaseServer, preview: str
+) -> None:
+    """A client that keeps reconnecting cannot make the rename fail."""
+    stop = threading.Event()
+
+    def reconnect() -> None:
+        while not stop.is_set():
+            try:
+                psycopg.connect(preview, connect_timeout=1).close()
+            except psycopg.OperationalError:
+                pass
+
+    worker = threading.Thread(target=reconnect)
+    worker.start()
+    try:
+        for _ in range(3):
+            server.reset_working(SLUG, naming.PREVIEW)
+    finally:
+        stop.set()
+        worker.join()
+    assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
+
+
+# -------------------------------------------------------------- config tables
+
+
+def test_config_tables_lists_referenced_tables_first(preview: str) -> None:
+    with psycopg.connect(preview) as conn:
+        assert config_tables(conn) == ["lots", "settings", "permit_types"]
+
+
+def test_read_config_keys_rows_by_primary_key(preview: str) -> None:
+    assert config_of(preview)["permit_types"] == {
+        "EV": ("EV", "Electric", "B", 15000),
+        "STD": ("STD", "Standard", "A", 12000),
+    }
+
+
+# ------------------------------------------------------------------ promotion
+
+
+def test_copy_config_carries_config_rows_and_leaves_activity_alone(
+    preview: str, production: str
+) -> None:
+    execute(preview, "UPDATE config.lots SET capacity = 80 WHERE code = 'A'")
+    execute(preview, "INSERT INTO config.lots VALUES ('C', 'Lot C', 10)")
+    execute(preview, "DELETE FROM config.settings WHERE key = 'currency'")
+    execute(preview, "INSERT INTO activity.permits (permit_type, plate) VALUES ('STD', 'TEST1')")
+    execute(production, "INSERT INTO activity.permits (permit_type, plate) VALUES ('EV', 'LIVE1')")
+
+    counts = copy_config(preview, production, "p1")
+
+    assert counts == {"lots": 3, "settings": 1, "permit_types": 2}
+    assert config_of(production) == config_of(preview)
+    assert query(production, "SELECT plate FROM activity.permits") == [("LIVE1",)]
+
+
+def test_copy_config_run_again_with_the_same_id_changes_nothing(
+    preview: str, production: str
+) -> None:
+    execute(preview, "UPDATE config.lots SET capacity = 80 WHERE code = 'A'")
+    first = copy_config(preview, production, "p1")
+    execute(preview, "UPDATE config.lots SET capacity = 1 WHERE code = 'A'")
+
+    again = copy_config(preview, production, "p1")
+
+    assert again == first
+    assert query(production, "SELECT capacity FROM config.lots WHERE code = 'A'") == [(80,)]
+
+
+def test_rollback_config_restores_the_previous_config(preview: str, production: str) -> None:
+    before = config_of(production)
+    execute(preview, "UPDATE config.lots SET capacity = 80 WHERE code = 'A'")
+    execute(preview, "INSERT INTO config.settings VALUES ('portal.banner', 'Hi')")
+    copy_config(preview, production, "p1")
+
+    rollback_config(production, "p1")
+
+    assert config_of(production) == before
+
+
+def test_copy_config_after_rollback_with_the_same_id_is_refused(
+    preview: str, production: str
+) -> None:
+    copy_config(preview, production, "p1")
+    rollback_config(production, "p1")
+
+    with pytest.raises(DatabaseStateError, match="rolled back"):
+        copy_config(preview, production, "p1")
+
+
+def test_copy_config_violating_a_deferred_key_leaves_production_unchanged(
+    preview: str, production: str
+) -> None:
+    execute(production, "INSERT INTO activity.permits (permit_type, plate) VALUES ('EV', 'LIVE1')")
+    execute(preview, "DELETE FROM config.permit_types WHERE code = 'EV'")
+    execute(preview, "UPDATE config.lots SET capacity = 80 WHERE code = 'A'")
+    before = config_of(production)
+
+    with pytest.raises(DatabaseStateError, match="production configuration is unchanged"):
+        copy_config(preview, production, "p1")
+
+    assert config_of(production) == before
+    assert query(production, "SELECT plate, permit_type FROM activity.permits") == [("LIVE1", "EV")]
+
+
+def test_copy_config_refuses_cascading_foreign_keys(preview: str, production: str) -> None:
+    execute(
+        production,
+        "CREATE TABLE activity.notes (lot text REFERENCES config.lots ON DELETE CASCADE)",
+    )
+
+    with pytest.raises(DatabaseStateError, match="activity.notes"):
+        copy_config(preview, production, "p1")
+
+
+def test_copy_config_refuses_tables_of_different_shape(preview: str, production: str) -> None:
+    execute(production, "ALTER TABLE config.lots ADD COLUMN colour text")
+
+    with pytest.raises(DatabaseStateError, match="lots"):
+        copy_config(preview, production, "p1")
+
+
+# ------------------------------------------------------------ real templates
+
+
+def test_seed_defaults_accepts_the_rendered_demo_schema_and_seed(
+    server: DatabaseServer,
+) -> None:
+    from infra.rendering import render_db_schema, render_db_seed
+    from tests.helpers import demo_spec
+
+    for stage in naming.STAGES:
+        spec = demo_spec(stage)
+        server.seed_defaults("demo", stage, render_db_schema(), render_db_seed(spec))
+        server.create_working("demo", stage)
+    preview_url = server.url(naming.database_name("demo", naming.PREVIEW))
+    production_url = server.url(naming.database_name("demo", naming.PRODUCTION))
+
+    counts = copy_config(preview_url, production_url, "demo-1")
+
+    assert set(counts) == set(config_of(preview_url))
+    assert all(n > 0 for n in counts.values()), counts
+    assert config_of(production_url) == config_of(preview_url)

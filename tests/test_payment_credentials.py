@@ -1,0 +1,221 @@
+"""Payment credentials and settings against the moto server: stored, refused, never echoed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from click.testing import CliRunner, Result
+
+from infra import naming, stackfiles
+from infra.cli import main
+from infra.errors import PreconditionFailed
+from infra.ops import aws, payment
+from infra.payment_settings import payment_parameters
+from tests.helpers import STACKS, demo_spec
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+REGION = "us-east-1"
+SANDBOX_KEY = "sk_test_51DemoSandboxKeyDoNotUse0000"
+LIVE_KEY = "sk_live_51DemoLiveKeyDoNotUse00000000"
+WEBHOOK = "whsec_DemoWebhookSecret0000"
+
+
+@pytest.fixture
+def stacks(tmp_path: Path) -> Path:
+    for stage in naming.STAGES:
+        shutil.copy(naming.stack_file(STACKS, "demo", stage), tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def secrets(aws_env: str) -> SecretsManagerClient:
+    """The payment secrets as ``pulumi up`` leaves them: created, with no value."""
+    client = aws.client("secretsmanager", REGION)
+    for stage in naming.STAGES:
+        client.create_secret(Name=naming.payment_secret_name("demo", stage))
+    return client
+
+
+def set_credentials(stacks: Path, stage: str, stdin: str, *extra: str) -> Result:
+    return CliRunner().invoke(
+        main,
+        [
+            "payment",
+            "set-credentials",
+            "demo",
+            "--stage",
+            stage,
+            "--stacks-dir",
+            str(stacks),
+            *extra,
+        ],
+        input=stdin,
+    )
+
+
+def stored(secrets: SecretsManagerClient, stage: naming.Stage) -> dict[str, str]:
+    value = secrets.get_secret_value(SecretId=naming.payment_secret_name("demo", stage))
+    document: dict[str, str] = json.loads(value["SecretString"])
+    return document
+
+
+def test_stdin_json_credentials_are_stored(stacks: Path, secrets: SecretsManagerClient) -> None:
+    document = json.dumps({"secretKey": SANDBOX_KEY, "webhookSecret": WEBHOOK})
+
+    result = set_credentials(stacks, "preview", document)
+
+    assert result.exit_code == 0, result.output
+    assert stored(secrets, "preview") == {"secretKey": SANDBOX_KEY, "webhookSecret": WEBHOOK}
+    assert "demo-preview: sandbox credentials stored" in result.stdout
+    assert SANDBOX_KEY not in result.output
+    assert payment.credentials_mode(secrets, demo_spec("preview")) == "sandbox"
+
+
+def test_key_value_lines_are_stored_and_json_output_has_no_value(
+    stacks: Path, secrets: SecretsManagerClient
+) -> None:
+    lines = f"# staged for go-live\nSECRET_KEY={LIVE_KEY}\nwebhookSecret='{WEBHOOK}'\n"
+
+    result = set_credentials(stacks, "production", lines, "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "stack": "demo-production",
+        "secret": naming.payment_secret_name("demo", "production"),
+        "mode": "live",
+        "stored": True,
+    }
+    assert LIVE_KEY not in result.output
+    assert stored(secrets, "production")["secretKey"] == LIVE_KEY
+
+
+def test_live_key_is_refused_for_preview_and_not_echoed(
+    stacks: Path, secrets: SecretsManagerClient
+) -> None:
+    result = set_credentials(stacks, "preview", json.dumps({"secretKey": LIVE_KEY}))
+
+    assert result.exit_code != 0
+    assert "refusing live Stripe credentials for demo-preview" in result.stderr
+    assert LIVE_KEY not in result.output
+    assert LIVE_KEY[8:] not in result.output
+    assert payment.credentials_mode(secrets, demo_spec("preview")) is None
+
+
+def test_sandbox_key_is_refused_for_a_live_production(
+    stacks: Path, secrets: SecretsManagerClient
+) -> None:
+    stackfiles.set_live(stacks, "demo", True)
+
+    result = set_credentials(stacks, "production", f"secretKey={SANDBOX_KEY}\n")
+
+    assert result.exit_code != 0
+    assert "refusing sandbox Stripe credentials for demo-production: it is live" in result.stderr
+    assert SANDBOX_KEY not in result.output
+
+
+def test_missing_secret_says_to_deploy_first(stacks: Path, aws_env: str) -> None:
+    result = set_credentials(stacks, "preview", json.dumps({"secretKey": SANDBOX_KEY}))
+
+    assert result.exit_code == 2
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("Error:")]
+    assert "does not exist yet; deploy the stack first" in line
+    assert "pulumi up -s demo-preview" in line
+    assert SANDBOX_KEY not in result.output
+
+
+def test_env_var_path_works(
+    stacks: Path, secrets: SecretsManagerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEMO_STRIPE_KEY", SANDBOX_KEY)
+
+    result = set_credentials(stacks, "preview", "", "--from-env", "DEMO_STRIPE_KEY")
+
+    assert result.exit_code == 0, result.output
+    assert stored(secrets, "preview") == {"secretKey": SANDBOX_KEY}
+
+
+def test_unset_env_var_is_a_clear_error(stacks: Path, secrets: SecretsManagerClient) -> None:
+    result = set_credentials(stacks, "preview", "", "--from-env", "NOT_SET_ANYWHERE")
+
+    assert result.exit_code == 2
+    assert "environment variable NOT_SET_ANYWHERE is not set" in result.stderr
+
+
+def test_unknown_key_is_refused_without_echoing_it(
+    stacks: Path, secrets: SecretsManagerClient
+) -> None:
+    result = set_credentials(stacks, "preview", f"secretKey={SANDBOX_KEY}\n{LIVE_KEY}=x\n")
+
+    assert result.exit_code == 2
+    assert "credentials line 2: not a known key" in result.stderr
+    assert LIVE_KEY not in result.output
+    assert SANDBOX_KEY not in result.output
+
+
+def test_bad_credential_error_does_not_contain_the_value() -> None:
+    secret = "sk_live_ThisMustNeverAppear000"
+    for text in (
+        json.dumps({"secretKey": secret, "apiKey": secret}),
+        json.dumps({"secretKey": ["not", secret]}),
+        f'{{"secretKey": "{secret}",',
+        f"secretKey={secret}\nsecretKey={secret}\n",
+        f"webhookSecret={secret}\n",
+        f"{secret}\nmore",
+    ):
+        with pytest.raises(payment.InvalidCredentials) as caught:
+            payment.parse_credentials(text)
+        assert secret not in str(caught.value)
+        assert caught.value.__cause__ is None
+        assert caught.value.__context__ is None or caught.value.__suppress_context__
+
+
+def test_parse_credentials_formats() -> None:
+    expected = {"secretKey": SANDBOX_KEY, "webhookSecret": WEBHOOK}
+    assert payment.parse_credentials(json.dumps(expected)) == expected
+    assert (
+        payment.parse_credentials(f'export SECRET_KEY="{SANDBOX_KEY}"\nWEBHOOK_SECRET={WEBHOOK}')
+        == expected
+    )
+    assert payment.parse_credentials(f"  {SANDBOX_KEY}\n") == {"secretKey": SANDBOX_KEY}
+    with pytest.raises(payment.InvalidCredentials, match="secretKey is missing or empty"):
+        payment.parse_credentials(json.dumps({"secretKey": "  "}))
+
+
+def test_production_not_yet_live_accepts_both_modes(secrets: SecretsManagerClient) -> None:
+    spec = demo_spec("production")
+    assert payment.set_credentials(secrets, spec, {"secretKey": SANDBOX_KEY}) == "sandbox"
+    assert payment.set_credentials(secrets, spec, {"secretKey": LIVE_KEY}) == "live"
+    assert payment.credentials_mode(secrets, spec) == "live"
+
+
+def test_credentials_mode_is_unknown_when_the_format_does_not_tell(
+    secrets: SecretsManagerClient,
+) -> None:
+    data = {
+        **demo_spec("preview").model_dump(),
+        "payment": {"provider": "square", "merchant_id": "MLEFBHHSJGVHD"},
+    }
+    spec = type(demo_spec("preview")).model_validate(data)
+    assert payment.credentials_mode(secrets, spec) is None
+    assert payment.set_credentials(secrets, spec, {"secretKey": "EAAAl-opaque-token"}) == "unknown"
+    assert payment.credentials_mode(secrets, spec) == "unknown"
+
+
+def test_payment_parameters_round_trip(aws_env: str) -> None:
+    ssm = aws.client("ssm", REGION)
+    spec = demo_spec("preview")
+    values = payment_parameters(spec)
+
+    payment.write_parameters(ssm, spec, values)
+    payment.write_parameters(ssm, spec, {"mode": "sandbox"})
+
+    assert payment.read_parameters(ssm, spec) == values
+    assert payment.read_parameters(ssm, demo_spec("production")) == {}
+    with pytest.raises(PreconditionFailed, match="unknown payment parameter"):
+        payment.write_parameters(ssm, spec, {"api-key": "x"})

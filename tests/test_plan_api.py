@@ -1,0 +1,123 @@
+"""The offline plan's API: its JSON shape, secret redaction and isolation between runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+from google.protobuf import struct_pb2
+from pulumi.runtime import settings as pulumi_settings
+
+from infra import rendering
+from infra.plan import SECRET, plain, plan_program, plan_stack
+from infra.program import STACK_OUTPUTS
+from tests.helpers import demo_spec
+
+
+def test_to_json_has_the_stack_its_resources_and_its_outputs() -> None:
+    data = plan_stack(demo_spec("preview")).to_json()
+    assert set(data) == {"stack", "resources", "outputs"}
+    assert data["stack"] == "demo-preview"
+    assert {tuple(sorted(r)) for r in data["resources"]} == {("inputs", "name", "parent", "type")}
+    assert set(data["outputs"]) == set(STACK_OUTPUTS)
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_outputs_include_what_later_commands_need() -> None:
+    outputs = plan_stack(demo_spec("preview")).outputs
+    assert outputs["slug"] == "demo"
+    assert outputs["stage"] == "preview"
+    assert outputs["live"] is False
+    assert outputs["adminUrl"] == "https://demo-preview.admin.tenants.example.com"
+    assert outputs["portalUrl"] == "https://demo-preview.tenants.example.com"
+    assert outputs["databaseName"] == "demo_preview"
+    assert outputs["databaseDefaultsName"] == "demo_preview_defaults"
+    assert outputs["databasePort"] == 5432
+    assert outputs["contentBucket"] == "tenantctl-demo-preview-content"
+    assert outputs["paymentParameterPath"] == "/demo/preview/payment/"
+
+
+def test_production_portal_url_is_the_clients_own_domain() -> None:
+    outputs = plan_stack(demo_spec("production")).outputs
+    assert outputs["portalUrl"] == "https://parking.demo-state.example.edu"
+
+
+def test_resources_record_their_parents_by_logical_name() -> None:
+    plan = plan_stack(demo_spec("preview"))
+    assert plan.named("demo-preview").parent is None
+    assert plan.named("demo-preview").type == "tenants:index:Tenant"
+    assert plan.named("demo-preview-database").parent == "demo-preview"
+    assert plan.named("demo-preview-database-instance").parent == "demo-preview-database"
+    assert plan.named("demo-preview-platform").type == "pulumi:pulumi:StackReference"
+    assert plan.named("demo-preview-platform").inputs == {"name": "acme/platform/prod"}
+
+
+def test_inputs_are_recorded_in_wire_form() -> None:
+    inputs = plan_stack(demo_spec("preview")).named("demo-preview-database-instance").inputs
+    assert inputs["storageEncrypted"] is True
+    assert "storage_encrypted" not in inputs
+    assert inputs["allocatedStorage"] == 20
+    assert isinstance(inputs["allocatedStorage"], int)
+
+
+def test_secret_inputs_are_shown_as_redacted() -> None:
+    # pulumi_aws marks an SSM parameter's `value` secret whatever it holds.
+    def program() -> dict[str, Any]:
+        aws.ssm.Parameter("p", name="/x/y", type="SecureString", value="hunter2")
+        return {"token": pulumi.Output.secret("s3cret"), "plain": "visible"}
+
+    plan = plan_program(program, "demo-preview")
+    assert plan.named("p").inputs["value"] == SECRET
+    assert plan.outputs == {"token": SECRET, "plain": "visible"}
+    assert "hunter2" not in json.dumps(plan.to_json())
+    assert "s3cret" not in json.dumps(plan.to_json())
+
+
+def test_plain_redacts_a_secret_in_wire_form() -> None:
+    struct = struct_pb2.Struct()
+    struct.update(
+        {
+            "name": "db",
+            "masterPassword": {
+                "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                "value": "hunter2",
+            },
+            "ports": [5432.0, 1.5],
+        }
+    )
+    assert plain(struct) == {"name": "db", "masterPassword": SECRET, "ports": [5432, 1.5]}
+
+
+def test_a_render_error_comes_out_as_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(spec: object) -> dict[str, bytes]:
+        raise rendering.RenderError("templates/portal/home.html: 'x' is undefined")
+
+    monkeypatch.setattr(rendering, "render_content", broken)
+    with pytest.raises(rendering.RenderError, match="home.html"):
+        plan_stack(demo_spec("preview"))
+
+
+def test_a_failed_plan_leaves_the_next_one_intact() -> None:
+    def failing() -> dict[str, Any]:
+        bucket = aws.s3.Bucket("b", bucket="b")
+        return {"arn": bucket.arn.apply(_explode)}
+
+    with pytest.raises(KeyError, match="boom"):
+        plan_program(failing, "demo-preview")
+    first = plan_stack(demo_spec("preview"))
+    assert len(first.resources) == len(plan_stack(demo_spec("preview")).resources)
+
+
+def test_planning_leaves_the_callers_pulumi_state_alone() -> None:
+    root = pulumi_settings.get_root_resource()
+    stack = pulumi_settings.SETTINGS.stack
+    plan_stack(demo_spec("production"))
+    assert pulumi_settings.get_root_resource() is root
+    assert pulumi_settings.SETTINGS.stack == stack
+
+
+def _explode(_: str) -> str:
+    raise KeyError("boom")
