@@ -54,9 +54,7 @@ def new_release_id(now: datetime | None = None, suffix: str | None = None) -> st
 def release_id_problem(release_id: str) -> str | None:
     """Why *release_id* cannot name a release, or ``None`` when it can."""
     if not RELEASE_ID_PATTERN.match(release_id):
-        return (
-            "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+        return "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
     return None
 
 

@@ -11,6 +11,7 @@ directory under the system temporary directory that user can reach.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -117,15 +118,15 @@ def _start_moto(log_path: Path) -> tuple[int, str]:
             return process.pid, endpoint
         time.sleep(0.1)
     _kill(process.pid, "moto.server")
-    raise EnvironmentProblem(f"moto server did not answer within {START_TIMEOUT_S}s; see {log_path}")
+    raise EnvironmentProblem(
+        f"moto server did not answer within {START_TIMEOUT_S}s; see {log_path}"
+    )
 
 
 def _is_process(pid: int, marker: str) -> bool:
     """Whether *pid* is alive (not a zombie) and its command line contains *marker*."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our exited child
-    except ChildProcessError:
-        pass
     try:
         status = Path(f"/proc/{pid}/status").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()

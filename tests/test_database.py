@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 from typing import Any
 
@@ -42,7 +44,8 @@ CREATE TABLE activity.permits (
 SEED = """
 INSERT INTO config.settings VALUES ('org.name', 'Demo University'), ('currency', 'USD');
 INSERT INTO config.lots VALUES ('A', 'Lot A', 100), ('B', 'Lot B', 50);
-INSERT INTO config.permit_types VALUES ('STD', 'Standard', 'A', 12000), ('EV', 'Electric', 'B', 15000);
+INSERT INTO config.permit_types VALUES
+    ('STD', 'Standard', 'A', 12000), ('EV', 'Electric', 'B', 15000);
 """
 SLUG = "acme"
 
@@ -190,10 +193,8 @@ def test_reset_working_keeps_refusing_connections_while_it_runs(
 
     def reconnect() -> None:
         while not stop.is_set():
-            try:
+            with contextlib.suppress(psycopg.OperationalError):
                 psycopg.connect(preview, connect_timeout=1).close()
-            except psycopg.OperationalError:
-                pass
 
     worker = threading.Thread(target=reconnect)
     worker.start()
@@ -295,7 +296,7 @@ def test_copy_config_refuses_cascading_foreign_keys(preview: str, production: st
         "CREATE TABLE activity.notes (lot text REFERENCES config.lots ON DELETE CASCADE)",
     )
 
-    with pytest.raises(DatabaseStateError, match="activity.notes"):
+    with pytest.raises(DatabaseStateError, match=re.escape("activity.notes")):
         copy_config(preview, production, "p1")
 
 

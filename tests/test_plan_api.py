@@ -96,7 +96,7 @@ def test_a_render_error_comes_out_as_itself(monkeypatch: pytest.MonkeyPatch) -> 
         raise rendering.RenderError("templates/portal/home.html: 'x' is undefined")
 
     monkeypatch.setattr(rendering, "render_content", broken)
-    with pytest.raises(rendering.RenderError, match="home.html"):
+    with pytest.raises(rendering.RenderError, match=r"home\.html"):
         plan_stack(demo_spec("preview"))
 
 
@@ -121,3 +121,24 @@ def test_planning_leaves_the_callers_pulumi_state_alone() -> None:
 
 def _explode(_: str) -> str:
     raise KeyError("boom")
+
+
+def test_programs_outside_a_plan_keep_their_source_positions() -> None:
+    from pulumi.runtime import resource as runtime_resource
+
+    # The SDK takes the frames below the third __init__: Resource, its
+    # Custom/Component subclass, then the concrete resource class.
+    class Resource:
+        def __init__(self) -> None:
+            self.trace = runtime_resource._get_stack_trace()
+
+    class Custom(Resource):
+        def __init__(self) -> None:
+            super().__init__()
+
+    class Concrete(Custom):
+        def __init__(self) -> None:
+            super().__init__()
+
+    plan_stack(demo_spec("preview"))
+    assert Concrete().trace.frames

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from rich.console import Console
@@ -32,15 +32,15 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
     "aws:acm/certificate:Certificate": ("domainName", "subjectAlternativeNames"),
     "aws:route53/record:Record": ("name", "type"),
     "aws:lb/listenerRule:ListenerRule": ("priority", "actions"),
-    "aws:ssm/parameter:Parameter": ("name", "value"),
-    "aws:s3/bucketV2:BucketV2": ("bucket", "forceDestroy"),
+    "aws:ssm/parameter:Parameter": ("name", "insecureValue"),
+    "aws:s3/bucket:Bucket": ("bucket", "forceDestroy"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (
         "blockPublicAcls",
         "blockPublicPolicy",
         "ignorePublicAcls",
         "restrictPublicBuckets",
     ),
-    "aws:s3/bucketVersioningV2:BucketVersioningV2": ("versioningConfiguration",),
+    "aws:s3/bucketVersioning:BucketVersioning": ("versioningConfiguration",),
     "aws:secretsmanager/secret:Secret": ("name", "kmsKeyId"),
     "aws:cognito/userPool:UserPool": ("name", "mfaConfiguration", "deletionProtection"),
     "aws:cognito/userGroup:UserGroup": ("name",),
@@ -112,7 +112,7 @@ def plan(slug: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
     from infra.plan import plan_stack  # the Pulumi SDK loads only for this command
 
     stages = naming.STAGES if stage == "all" else (stage,)
-    specs = [read_spec(stacks_dir, slug, s) for s in stages]  # validate all before planning
+    specs = [read_spec(stacks_dir, slug, cast(naming.Stage, s)) for s in stages]  # validate all before planning
     plans = [plan_stack(spec) for spec in specs]
     if as_json:
         echo_json({"stacks": [p.to_json() for p in plans]})

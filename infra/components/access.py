@@ -53,7 +53,7 @@ class Access(pulumi.ComponentResource):
             auto_verified_attributes=["email"],
             admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
                 allow_admin_create_user_only=True,
-                invite_message_template=aws.cognito.UserPoolAdminCreateUserConfigInviteMessageTemplateArgs(  # noqa: E501
+                invite_message_template=aws.cognito.UserPoolAdminCreateUserConfigInviteMessageTemplateArgs(
                     email_subject=f"Your {spec.display_name} admin account",
                     email_message=(
                         f"You have an account on the {spec.display_name} admin site, "

@@ -6,6 +6,7 @@ import json
 import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import pulumi
 import pulumi_aws as aws
@@ -29,8 +30,7 @@ _TEXT_TYPES = {
 
 def content_type(key: str) -> str:
     """The Content-Type of a rendered file; text is always UTF-8 (``rendering`` encodes it so)."""
-    suffix = "." + key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""
-    guessed = _TEXT_TYPES.get(suffix) or mimetypes.guess_type(key)[0]
+    guessed = _TEXT_TYPES.get(PurePosixPath(key).suffix.lower()) or mimetypes.guess_type(key)[0]
     if guessed is None:
         return "application/octet-stream"
     textual = guessed.startswith("text/") or guessed in {
@@ -112,7 +112,7 @@ class Portal(pulumi.ComponentResource):
             bucket=bucket.id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(  # noqa: E501
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                         sse_algorithm="aws:kms",
                         kms_master_key_id=args.kms_key_arn,
                     ),

@@ -44,8 +44,9 @@ def read_platform(
 
     Every value waits for the zone check, so nothing that uses the platform
     (database, records, listener rule, encryption) is created on a mismatched
-    one, and the update fails with the check's message. Values are read one by one (not through ``outputs``)
-    so that a secret elsewhere in the platform stack does not make them all secret.
+    one, and the update fails with the check's message. Values are read one by
+    one (not through ``outputs``) so that a secret elsewhere in the platform
+    stack does not make them all secret.
     """
     ref = pulumi.StackReference(
         f"{name}-platform", stack_name=platform_stack, opts=pulumi.ResourceOptions(parent=parent)

@@ -152,7 +152,9 @@ class ContentStore:
                 raise ContentError(
                     f"s3://{source_bucket}/{source_key} does not exist but a manifest lists it"
                 ) from None
-            raise self._error(exc, target, f"copying s3://{source_bucket}/{source_key} to") from None
+            raise self._error(
+                exc, target, f"copying s3://{source_bucket}/{source_key} to"
+            ) from None
         checksum = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
         if checksum is not None and checksum != _b64(digest):
             # Never leave a blob whose name is not its content.
@@ -249,9 +251,7 @@ class ContentStore:
             lambda item: self._copy_blob(self.bucket, naming.DEFAULTS_PREFIX + item[1], item[0]),
             missing.items(),
         )
-        return self._write_release(
-            Release(release_id, iso8601(utc_now()), source, manifest)
-        )
+        return self._write_release(Release(release_id, iso8601(utc_now()), source, manifest))
 
     def publish(
         self,
@@ -260,20 +260,15 @@ class ContentStore:
         source: str = "upload",
         release_id: str | None = None,
     ) -> Release:
-        """A new release from explicit content.
+        """A new release from explicit content: *manifest* with *files* laid over it.
 
-        *files* are uploaded as blobs (unless a blob with the same hash exists);
-        *manifest* names blobs that must already be in the bucket. A key may
-        appear in both only with the same content.
+        *manifest* names blobs that must already be in the bucket (e.g. another
+        release's files); *files* are uploaded as blobs unless a blob with the
+        same hash exists, and replace *manifest*'s entry for the same key.
         """
         files = files or {}
         named = parse_manifest(dict(manifest or {}), "publish(manifest=...)")
         hashed = {key: _sha256(body) for key, body in files.items()}
-        clashes = sorted(k for k in hashed if k in named and named[k] != hashed[k])
-        if clashes:
-            raise ContentError(
-                f"publish: {', '.join(clashes)} given as bytes and as a different hash"
-            )
         combined = parse_manifest({**named, **hashed}, "publish")
         release_id = check_release_id(release_id or new_release_id())
         existing = self._existing_release(release_id, combined)
@@ -284,7 +279,8 @@ class ContentStore:
         if absent:
             raise ContentError(
                 f"publish: bucket {self.bucket!r} has no blob "
-                f"{naming.blob_key(absent[0])}" + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else "")
+                f"{naming.blob_key(absent[0])}"
+                + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else "")
             )
         uploads: dict[str, str] = {}
         for key, digest in hashed.items():

@@ -88,7 +88,6 @@ def post_provision(
 
 # ------------------------------------------------------------------ local target
 
-_BUCKET = "aws:s3/bucketV2:BucketV2"
 _OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
 _PARAMETER = "aws:ssm/parameter:Parameter"
 _SECRET = "aws:secretsmanager/secret:Secret"
@@ -145,7 +144,11 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = _qui
                 files[key[len(naming.DEFAULTS_PREFIX) :]] = str(inputs["content"]).encode()
         elif resource.type == _PARAMETER:
             handle.ssm.put_parameter(
-                Name=inputs["name"], Value=inputs["value"], Type="String", Overwrite=True
+                Name=inputs["name"],
+                # pulumi-aws marks `value` secret; the program sets plain settings as insecureValue.
+                Value=inputs.get("insecureValue", inputs.get("value")),
+                Type="String",
+                Overwrite=True,
             )
             created["parameters"] += 1
         elif resource.type == _SECRET:

@@ -1,0 +1,32 @@
+"""The boto3 factories: explicit region, endpoint from AWS_ENDPOINT_URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.ops import aws
+
+
+def test_client_uses_the_endpoint_from_the_environment(aws_env: str) -> None:
+    assert aws.client("s3").meta.endpoint_url == aws_env
+
+
+def test_region_comes_from_the_argument_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+
+    assert aws.client("ssm", "ca-central-1").meta.region_name == "ca-central-1"
+    assert aws.client("ssm").meta.region_name == "eu-west-1"
+    monkeypatch.delenv("AWS_REGION")
+    assert aws.region_name() == "eu-central-1"
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert aws.region_name() == aws.DEFAULT_REGION
+
+
+def test_client_pool_fits_the_thread_pool(aws_env: str) -> None:
+    config: Any = aws.client("s3").meta.config
+    assert config.max_pool_connections > aws.MAX_CONCURRENCY

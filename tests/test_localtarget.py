@@ -1,0 +1,101 @@
+"""The local target really starts moto and PostgreSQL, and really stops them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+
+from infra import localtarget
+
+
+def env_file(state_dir: Path) -> dict[str, str]:
+    values = {}
+    for line in (state_dir / localtarget.ENV_FILE).read_text().splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key] = value.strip("'")
+    return values
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[localtarget.LocalTarget]:
+    target = localtarget.start(tmp_path)
+    yield target
+    localtarget.stop(tmp_path, purge=True)
+
+
+def test_start_writes_an_env_file_that_reaches_both_services(
+    started: localtarget.LocalTarget, tmp_path: Path
+) -> None:
+    env = env_file(tmp_path)
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    s3.create_bucket(Bucket="local-check")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["local-check"]
+    with psycopg.connect(env[localtarget.DATABASE_URL_ENV]) as conn:
+        assert conn.info.server_version // 10000 == 15
+
+
+def test_start_again_reuses_the_running_services(
+    started: localtarget.LocalTarget, tmp_path: Path
+) -> None:
+    assert localtarget.start(tmp_path) == started
+
+
+def test_status_reports_both_services_running(
+    started: localtarget.LocalTarget, tmp_path: Path
+) -> None:
+    status = localtarget.status(tmp_path)
+
+    assert (status.moto_running, status.postgres_running) == (True, True)
+
+
+def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
+    target = localtarget.start(tmp_path)
+
+    status = localtarget.stop(tmp_path)
+
+    assert not status.moto_running and not status.postgres_running
+    assert not Path(f"/proc/{target.moto_pid}").exists() or not localtarget._is_process(
+        target.moto_pid, "moto.server"
+    )
+    assert not (target.postgres.data_dir / "postmaster.pid").exists()
+    localtarget.stop(tmp_path, purge=True)
+
+
+def test_postgres_data_survives_stop_and_start(tmp_path: Path) -> None:
+    target = localtarget.start(tmp_path)
+    with psycopg.connect(target.database_url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE kept")
+    localtarget.stop(tmp_path)
+
+    again = localtarget.start(tmp_path)
+    try:
+        with psycopg.connect(again.database_url) as conn:
+            names = [r[0] for r in conn.execute("SELECT datname FROM pg_database")]
+        assert "kept" in names
+    finally:
+        localtarget.stop(tmp_path, purge=True)
+
+
+def test_status_without_a_start_reports_nothing_running(tmp_path: Path) -> None:
+    assert localtarget.status(tmp_path) == localtarget.LocalStatus(None, False, False)
+
+
+def test_in_process_serves_s3_on_a_free_port() -> None:
+    with localtarget.in_process() as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.create_bucket(Bucket="in-process")
+        assert s3.list_buckets()["Buckets"][0]["Name"] == "in-process"
+    assert endpoint.startswith("http://127.0.0.1:")
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
