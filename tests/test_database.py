@@ -89,16 +89,23 @@ def config_of(url: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ templates
 
 
-def test_seed_defaults_makes_a_template_that_refuses_connections(server: DatabaseServer) -> None:
+def test_seed_defaults_makes_a_template(server: DatabaseServer) -> None:
     server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED)
 
     defaults = naming.defaults_database_name(SLUG, naming.PREVIEW)
     rows = query(
-        server.admin_url,
-        "SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s",
-        (defaults,),
+        server.admin_url, "SELECT datistemplate FROM pg_database WHERE datname = %s", (defaults,)
     )
-    assert rows == [(True, False)]
+    assert rows == [(True,)]
+
+
+def test_reset_working_ends_sessions_on_the_template(server: DatabaseServer, preview: str) -> None:
+    reader = psycopg.connect(server.url(naming.defaults_database_name(SLUG, naming.PREVIEW)))
+
+    server.reset_working(SLUG, naming.PREVIEW)
+
+    assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
+    reader.close()
 
 
 def test_seed_defaults_failure_keeps_the_old_template(server: DatabaseServer, preview: str) -> None:

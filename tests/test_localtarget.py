@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,8 +93,13 @@ def test_status_without_a_start_reports_nothing_running(tmp_path: Path) -> None:
 
 def test_in_process_serves_s3_on_a_free_port() -> None:
     with localtarget.in_process() as endpoint:
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         s3.create_bucket(Bucket="in-process")
         assert s3.list_buckets()["Buckets"][0]["Name"] == "in-process"
     assert endpoint.startswith("http://127.0.0.1:")
-    assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"

@@ -158,7 +158,7 @@ def status(slug: str | None, stacks_dir: Path, as_json: bool) -> None:
                 or (f"promotion {info['promotionInProgress']} unfinished"
                     if info.get("promotionInProgress") else ""),
             )
-    Console(highlight=False, soft_wrap=True).print(table)
+    Console(highlight=False, emoji=False, soft_wrap=True).print(table)
 
 
 @main.command("list")
@@ -188,4 +188,4 @@ def list_(stacks_dir: Path, as_json: bool) -> None:
             prod.get("portalUrl", "-"),
             "yes" if prod.get("live") else "no",
         )
-    Console(highlight=False, soft_wrap=True).print(table)
+    Console(highlight=False, emoji=False, soft_wrap=True).print(table)

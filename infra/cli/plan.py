@@ -117,6 +117,8 @@ def plan(slug: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
     if as_json:
         echo_json({"stacks": [p.to_json() for p in plans]})
         return
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, emoji=False)
+    if not console.is_terminal:
+        console.width = 200  # piped or captured: keep whole names rather than cut them
     for p in plans:
         console.print(_tree(p))

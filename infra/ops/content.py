@@ -348,6 +348,33 @@ class ContentStore:
             Release(new_id, iso8601(utc_now()), source_label, dict(original.files))
         )
 
+    def import_release(
+        self,
+        new_id: str,
+        files: Mapping[str, str],
+        sources: Mapping[str, tuple[str, str]],
+        source_label: str,
+    ) -> Release:
+        """Write release *new_id* of *files*, first copying blobs this bucket lacks.
+
+        *sources* maps a digest to the ``(bucket, key)`` holding those bytes.
+        Idempotent: an existing release *new_id* with the same files is returned.
+        """
+        check_release_id(new_id)
+        existing = self._existing_release(new_id, files)
+        if existing is not None:
+            return existing
+        have = self.existing_blobs()
+        missing = sorted({d for d in files.values() if d not in have})
+        unknown = [d for d in missing if d not in sources]
+        if unknown:
+            raise ContentError(f"import {new_id}: no source for blob {naming.blob_key(unknown[0])}")
+        self._parallel(
+            lambda digest: self._copy_blob(sources[digest][0], sources[digest][1], digest),
+            missing,
+        )
+        return self._write_release(Release(new_id, iso8601(utc_now()), source_label, dict(files)))
+
     @staticmethod
     def diff(old_manifest: Mapping[str, str], new_manifest: Mapping[str, str]) -> ContentDiff:
         return diff_manifests(old_manifest, new_manifest)

@@ -131,11 +131,10 @@ class DatabaseServer:
             conn.execute(
                 sql.SQL("ALTER DATABASE {} RENAME TO {}").format(_ident(staging), _ident(defaults))
             )
-            # No connections: CREATE DATABASE ... TEMPLATE fails while anyone is connected.
+            # Readable (dry runs and tests compare against it); _create_from ends
+            # readers' sessions, since CREATE DATABASE ... TEMPLATE fails while any exist.
             conn.execute(
-                sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
-                    _ident(defaults)
-                )
+                sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true").format(_ident(defaults))
             )
 
     def create_working(self, slug: str, stage: naming.Stage) -> bool:
@@ -248,6 +247,7 @@ def _drop(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:
 
 
 def _create_from(conn: psycopg.Connection[tuple[Any, ...]], db: str, template: str) -> None:
+    _terminate(conn, template)
     conn.execute(
         sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY {}").format(
             _ident(db), _ident(template), sql.SQL(CREATE_STRATEGY)
@@ -258,6 +258,10 @@ def _create_from(conn: psycopg.Connection[tuple[Any, ...]], db: str, template: s
 def _close_sessions(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:
     """Refuse new connections to *db*, then end the open ones and wait for them to go."""
     conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(_ident(db)))
+    _terminate(conn, db)
+
+
+def _terminate(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:
     conn.execute(
         "SELECT pg_terminate_backend(pid, %s) FROM pg_stat_activity "
         "WHERE datname = %s AND pid <> pg_backend_pid()",

@@ -32,7 +32,8 @@ from infra import naming
 from infra.config_diff import diff_config
 from infra.content_model import ContentDiff, diff_manifests
 from infra.errors import PreconditionFailed
-from infra.ops.database import read_config
+from infra.promotion import promoted_content
+from infra.ops.database import CONFIG_SCHEMA, read_config
 from infra.ops.payment import credentials_mode, read_parameters
 from infra.ops.provision import Progress, _quiet, deploy_stack, local_outputs
 from infra.ops.stack import StackHandle, open_stack, refuse_stack_names, stack_outputs_if_any
@@ -138,13 +139,23 @@ def _config_of(url: str) -> dict[str, dict[Any, tuple[Any, ...]]]:
 
 
 def _content_diff(preview: StackHandle, production: StackHandle) -> ContentDiff:
+    """Production's current files against what promotion would serve (see infra.promotion)."""
     source = preview.content.current()
     target = production.content.current()
-    new = preview.content.release(source.release).files if source else {}
-    old = {}
+    release = preview.content.release(source.release) if source else None
+    new = (
+        promoted_content(
+            release.files,
+            preview.content.defaults_manifest(),
+            production.content.defaults_manifest(),
+        ).files
+        if release
+        else {}
+    )
+    old: dict[str, str] = {}
     if target:
-        release = production.content.release(target.release)
-        old = release.files if release else {}
+        served = production.content.release(target.release)
+        old = dict(served.files) if served else {}
     return diff_manifests(old, new)
 
 
@@ -159,7 +170,7 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> dict[str, A
         for table, d in diff_config(
             _config_of(preview.working_url), _config_of(production.working_url)
         ).items():
-            config[table] = {
+            config[f"{CONFIG_SCHEMA}.{table}"] = {
                 "added": sorted(map(str, d.added)),
                 "changed": sorted(map(str, d.changed)),
                 "removed": sorted(map(str, d.removed)),
@@ -216,10 +227,32 @@ class Promotion:
 
 
 def _copy_content(p: Promotion) -> str:
-    release = p.production.content.copy_release_from(
-        p.preview.content, p.record["sourceRelease"], p.release_id, f"preview:{p.id}"
+    source = p.preview.content.release(p.record["sourceRelease"])
+    if source is None:
+        raise PreconditionFailed(
+            f"preview release {p.record['sourceRelease']} no longer exists; it was the source "
+            "of this promotion"
+        )
+    production_defaults = p.production.content.defaults_manifest()
+    promoted = promoted_content(
+        source.files, p.preview.content.defaults_manifest(), production_defaults
     )
-    return f"release {release.id} ({len(release.files)} files) in production"
+    by_digest = {d: k for k, d in production_defaults.items()}
+    sources = {
+        digest: (p.production.content.bucket, naming.DEFAULTS_PREFIX + by_digest[digest])
+        for digest in promoted.files.values()
+        if digest in by_digest
+    }
+    for key in promoted.from_preview:
+        digest = promoted.files[key]
+        sources[digest] = (p.preview.content.bucket, naming.blob_key(digest))
+    release = p.production.content.import_release(
+        p.release_id, promoted.files, sources, f"preview:{p.id}"
+    )
+    return (
+        f"release {release.id}: {len(release.files)} files, "
+        f"{len(promoted.from_preview)} of them the client's edits"
+    )
 
 
 def _copy_config(p: Promotion) -> str:
