@@ -32,7 +32,7 @@ def pulumi_config_block() -> str:
         "  # Structured keys (object / list values in the stack files). Pulumi project config",
         "  # can only declare string, integer, boolean and array types, so these are listed here:",
     ]
-    for key, type_name, default, description in rows:
+    for key, type_name, _, description in rows:
         if "." in key or "[" in key or type_name in _PULUMI_TYPES:
             continue
         lines.append(f"  #   {naming.PROJECT}:{key} ({type_name}): {description}")
@@ -41,9 +41,7 @@ def pulumi_config_block() -> str:
                 field = sub.split(".", 1)[1]
                 extra = f" Default {sub_default}." if sub_default not in ("", "(required)") else ""
                 required = " Required." if sub_default == "(required)" else ""
-                lines.append(
-                    f"  #     {field} ({sub_type}):{required} {sub_description}{extra}"
-                )
+                lines.append(f"  #     {field} ({sub_type}):{required} {sub_description}{extra}")
     for key, type_name, default, description in rows:
         if "." in key or "[" in key or type_name not in _PULUMI_TYPES:
             continue
@@ -60,9 +58,8 @@ def readme_config_table() -> str:
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
     for key, type_name, default, description in config_reference():
         shown = f"`{default}`" if default not in ("", "(required)") else default
-        lines.append(
-            f"| `{naming.PROJECT}:{key}` | {type_name} | {shown} | {description.replace('|', '/')} |"
-        )
+        text = description.replace("|", "/")
+        lines.append(f"| `{naming.PROJECT}:{key}` | {type_name} | {shown} | {text} |")
     return "\n".join(lines)
 
 

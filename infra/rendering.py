@@ -107,9 +107,7 @@ def _template_names(templates_dir: Path, section: str) -> list[str]:
     )
 
 
-def render_content(
-    spec: TenantSpec, templates_dir: Path = TEMPLATES_DIR
-) -> dict[str, bytes]:
+def render_content(spec: TenantSpec, templates_dir: Path = TEMPLATES_DIR) -> dict[str, bytes]:
     """Every published template rendered for *spec*: ``{"portal/home.html": b"..."}``."""
     env = _environment(templates_dir)
     context = render_context(spec)
@@ -141,15 +139,11 @@ def manifest_bytes(manifest: Mapping[str, str]) -> bytes:
 
 
 def system_messages(spec: TenantSpec, templates_dir: Path = TEMPLATES_DIR) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        render_content_file(spec, MESSAGES_FILE, templates_dir)
-    )
+    data: dict[str, Any] = json.loads(render_content_file(spec, MESSAGES_FILE, templates_dir))
     return data
 
 
-def render_content_file(
-    spec: TenantSpec, name: str, templates_dir: Path = TEMPLATES_DIR
-) -> str:
+def render_content_file(spec: TenantSpec, name: str, templates_dir: Path = TEMPLATES_DIR) -> str:
     env = _environment(templates_dir)
     try:
         return env.get_template(name).render(render_context(spec))

@@ -81,9 +81,7 @@ _INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 
 Slug = Annotated[str, AfterValidator(_slug_rule)]
 Host = Annotated[str, AfterValidator(_host_rule)]
-Email = Annotated[
-    str, _rule(_EMAIL.match, "must be an email address such as parking@example.edu")
-]
+Email = Annotated[str, _rule(_EMAIL.match, "must be an email address such as parking@example.edu")]
 Phone = Annotated[
     str, _rule(_PHONE.match, "must be a phone number of 7-20 digits, e.g. +1 555 010 2000")
 ]
@@ -232,7 +230,8 @@ class TenantSpec(_Model):
         "<slug>[-preview].admin.<baseDomain>. Must equal the platform stack's zoneName.",
     )
     portal_domain: Host | None = Field(
-        None, description="Production only: the client's own portal domain, e.g. parking.example.edu."
+        None,
+        description="Production only: the client's own portal domain, e.g. parking.example.edu.",
     )
     platform_stack: Annotated[
         str,
@@ -263,9 +262,7 @@ class TenantSpec(_Model):
                 raise _FieldError(
                     ("live",), self.live, "is production only; a preview is never live"
                 )
-        if self.portal_domain is not None and self.portal_domain.endswith(
-            "." + self.base_domain
-        ):
+        if self.portal_domain is not None and self.portal_domain.endswith("." + self.base_domain):
             raise _FieldError(
                 ("portalDomain",),
                 self.portal_domain,
@@ -396,7 +393,9 @@ def _key(loc: tuple[str | int, ...], base: tuple[str | int, ...] = ()) -> str:
 
 def _value_at(data: Any, loc: tuple[str | int, ...]) -> Any:
     for part in loc:
-        if isinstance(data, Mapping) and part in data:
+        if isinstance(data, Mapping):
+            if part not in data:
+                return _MISSING
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and part < len(data):
             data = data[part]
@@ -481,8 +480,10 @@ def config_reference() -> list[tuple[str, str, str, str]]:
             elif field.default_factory is not None or field.default is None:
                 default = ""
             else:
-                default = str(field.default).lower() if isinstance(field.default, bool) else str(
-                    field.default
+                default = (
+                    str(field.default).lower()
+                    if isinstance(field.default, bool)
+                    else str(field.default)
                 )
             rows.append((key, type_name, default, field.description or ""))
             if nested is not None:

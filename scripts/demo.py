@@ -29,9 +29,7 @@ def banner(text: str) -> None:
 
 def run(*args: str, stdin: str | None = None) -> None:
     print(f"{DIM}$ tenantctl {shlex.join(args)}{RESET}", flush=True)
-    subprocess.run(
-        [str(ROOT / ".venv/bin/tenantctl"), *args], check=True, input=stdin, text=True
-    )
+    subprocess.run([str(ROOT / ".venv/bin/tenantctl"), *args], check=True, input=stdin, text=True)
 
 
 def edit_preview(round_: int) -> None:
@@ -44,12 +42,17 @@ def edit_preview(round_: int) -> None:
     edited = home.replace("</main>", f"<p>Welcome back, Wildcats! (edit round {round_})</p></main>")
     release = store.publish(
         files={"portal/home.html": edited.encode(), "portal/parking-map.html": b"<h1>Map</h1>\n"},
-        manifest={k: v for k, v in store.release(current.release).files.items()  # type: ignore[union-attr]
-                  if k != "portal/home.html"},
+        manifest={
+            k: v
+            for k, v in store.release(current.release).files.items()  # type: ignore[union-attr]
+            if k != "portal/home.html"
+        },
         source=f"demo edit {round_}",
     )
     store.switch(release.id)
-    url = database_url(os.environ[localtarget.DATABASE_URL_ENV], naming.database_name(SLUG, naming.PREVIEW))
+    url = database_url(
+        os.environ[localtarget.DATABASE_URL_ENV], naming.database_name(SLUG, naming.PREVIEW)
+    )
     with psycopg.connect(url) as conn:
         conn.execute("UPDATE config.permit_types SET price_cents = price_cents + 1500")
         conn.execute(
@@ -79,8 +82,14 @@ def main() -> int:
         banner("What the production stack contains (offline plan)")
         run("plan", SLUG, "--stage", "production")
         banner("Phase 2 — sandbox payment credentials for preview (from stdin, never argv)")
-        run("payment", "set-credentials", SLUG, "--stage", "preview",
-            stdin='{"secretKey": "sk_test_demo0000000000000000", "webhookSecret": "whsec_demo"}')
+        run(
+            "payment",
+            "set-credentials",
+            SLUG,
+            "--stage",
+            "preview",
+            stdin='{"secretKey": "sk_test_demo0000000000000000", "webhookSecret": "whsec_demo"}',
+        )
         banner("Phase 3 — the client edits preview content and configuration")
         edit_preview(1)
         run("status", SLUG)
@@ -92,16 +101,25 @@ def main() -> int:
         os.environ["DEMO_LIVE_CREDENTIALS"] = (
             '{"secretKey": "sk_live_demo0000000000000000", "webhookSecret": "whsec_live"}'
         )
-        run("payment", "set-credentials", SLUG, "--stage", "production",
-            "--from-env", "DEMO_LIVE_CREDENTIALS")
+        run(
+            "payment",
+            "set-credentials",
+            SLUG,
+            "--stage",
+            "production",
+            "--from-env",
+            "DEMO_LIVE_CREDENTIALS",
+        )
         run("promote", SLUG, "--dry-run")
         run("promote", SLUG, "--yes")
         run("status", SLUG)
         print(f"\n{BOLD}Done.{RESET} Stack files of this run: {STACKS}")
     finally:
         if keep:
-            print(f"Local target left running; `source {STATE / 'env'}` to use it, "
-                  "`scripts/local-target down` to stop it.")
+            print(
+                f"Local target left running; `source {STATE / 'env'}` to use it, "
+                "`scripts/local-target down` to stop it."
+            )
         else:
             localtarget.stop(STATE)
     return 0

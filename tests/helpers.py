@@ -24,4 +24,6 @@ def demo_spec(stage: str) -> TenantSpec:
 
 def demo_data(stage: str) -> dict[str, Any]:
     """The demo spec as plain camelCase data (no namespace), for building variants."""
-    return {k.split(":", 1)[1]: v for k, v in stack_config(stage).items() if k.startswith("tenants:")}
+    return {
+        k.split(":", 1)[1]: v for k, v in stack_config(stage).items() if k.startswith("tenants:")
+    }

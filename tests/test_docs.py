@@ -19,8 +19,11 @@ def test_pulumi_yaml_declares_every_scalar_key_with_type_and_description():
     assert project["name"] == "tenants" and project["main"] == "infra/"
     assert project["stackConfigDir"] == "stacks"
     declared = project["config"]
-    scalar = [k for k, t, _, _ in config_reference() if "." not in k and "[" not in k
-              and t in ("string", "integer", "boolean")]
+    scalar = [
+        k
+        for k, t, _, _ in config_reference()
+        if "." not in k and "[" not in k and t in ("string", "integer", "boolean")
+    ]
     assert sorted(declared) == sorted(f"tenants:{k}" for k in scalar)
     for entry in declared.values():
         assert entry["type"] in ("string", "integer", "boolean") and entry["description"]

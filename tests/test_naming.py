@@ -10,7 +10,9 @@ from infra import naming
 def test_hosts_follow_the_design():
     assert naming.admin_host("demo", "production", "t.example.com") == "demo.admin.t.example.com"
     assert naming.portal_host("demo", "production", "t.example.com") == "demo.t.example.com"
-    assert naming.admin_host("demo", "preview", "t.example.com") == "demo-preview.admin.t.example.com"
+    assert (
+        naming.admin_host("demo", "preview", "t.example.com") == "demo-preview.admin.t.example.com"
+    )
     assert naming.portal_host("demo", "preview", "t.example.com") == "demo-preview.t.example.com"
 
 
@@ -36,7 +38,9 @@ def test_parse_stack_name_rejects_non_tenant_stacks():
 
 def test_payment_names_live_under_the_stack_path():
     assert naming.payment_parameter_path("demo", "preview") == "/demo/preview/payment/"
-    assert naming.payment_secret_name("demo", "production").endswith("demo/production/payment-credentials")
+    assert naming.payment_secret_name("demo", "production").endswith(
+        "demo/production/payment-credentials"
+    )
 
 
 def test_bucket_names_fit_s3_limits_for_the_longest_slug():

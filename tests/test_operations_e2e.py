@@ -58,7 +58,7 @@ def tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
             (list(SCHEMAS),),
         ).fetchall()
         for (name,) in names:
-            rows = conn.execute(f"SELECT * FROM {name}").fetchall()  # noqa: S608 - catalog names
+            rows = conn.execute(f"SELECT * FROM {name}").fetchall()
             out[name] = sorted(rows, key=repr)
     return out
 
@@ -93,7 +93,9 @@ def edit_preview(pg_admin_url: str, marker: str = "edited") -> None:
             "portal/home.html": home.replace("</main>", f"<p>{marker}</p></main>").encode(),
             "portal/parking-map.html": f"<h1>Map {marker}</h1>".encode(),
         },
-        manifest={k: v for k, v in files.items() if k not in ("portal/home.html", "portal/help.html")},
+        manifest={
+            k: v for k, v in files.items() if k not in ("portal/home.html", "portal/help.html")
+        },
         source="test edit",
     )
     s.switch(release.id)
@@ -153,10 +155,11 @@ def test_create_again_changes_nothing(stacks: Path):
 # --------------------------------------------------------------------------- reset
 
 
-def test_reset_restores_exactly_the_defaults_and_leaves_production_alone(
-    stacks: Path, pg_env: str
-):
-    production_bytes, production_rows = bucket_bytes("production"), tables(db_url(pg_env, "production"))
+def test_reset_restores_exactly_the_defaults_and_leaves_production_alone(stacks: Path, pg_env: str):
+    production_bytes, production_rows = (
+        bucket_bytes("production"),
+        tables(db_url(pg_env, "production")),
+    )
     edit_preview(pg_env)
     assert served("preview") != store("preview").defaults_manifest()
 
@@ -294,9 +297,7 @@ def test_production_keeps_its_own_rendering_of_unedited_files(ready: Path):
     assert "Preview system" not in page
 
 
-def test_promote_without_live_credentials_is_refused_and_changes_nothing(
-    stacks: Path, pg_env: str
-):
+def test_promote_without_live_credentials_is_refused_and_changes_nothing(stacks: Path, pg_env: str):
     edit_preview(pg_env)
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=SANDBOX))
     before = (bucket_bytes("production"), tables(db_url(pg_env, "production")))
@@ -319,7 +320,9 @@ def final_state(stacks: Path, pg_env: str) -> dict[str, Any]:
         "releases": len(s.releases()),
         "config": config_only(tables(db_url(pg_env, "production"))),
         "activity": {
-            k: v for k, v in tables(db_url(pg_env, "production")).items() if k.startswith("activity.")
+            k: v
+            for k, v in tables(db_url(pg_env, "production")).items()
+            if k.startswith("activity.")
         },
         "live": read_spec(stacks, SLUG, "production").live,
         "records": len(records),

@@ -89,11 +89,7 @@ def err(message: str) -> None:
 
 # Command modules register themselves on ``main`` when imported.
 for _module in ("plan", "provision", "operate"):
-    try:
-        importlib.import_module(f"infra.cli.{_module}")
-    except ModuleNotFoundError as _exc:  # a module not written yet
-        if _exc.name != f"infra.cli.{_module}":
-            raise
+    importlib.import_module(f"infra.cli.{_module}")
 
 
 if __name__ == "__main__":  # pragma: no cover

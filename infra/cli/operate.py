@@ -45,8 +45,7 @@ def reset_preview(slug: str, undo: bool, yes: bool, stacks_dir: Path, as_json: b
     what = "undo the last reset of" if undo else "reset to defaults"
     if not yes:
         click.confirm(
-            f"This will {what} {stack.stack_name} (content, database, payment settings). "
-            "Continue?",
+            f"This will {what} {stack.stack_name} (content, database, payment settings). Continue?",
             abort=True,
             err=True,
         )
@@ -55,7 +54,9 @@ def reset_preview(slug: str, undo: bool, yes: bool, stacks_dir: Path, as_json: b
     if as_json:
         echo_json(result)
     else:
-        click.echo(f"{stack.stack_name} {'restored' if undo else 'reset'} in {result['seconds']:.2f}s")
+        click.echo(
+            f"{stack.stack_name} {'restored' if undo else 'reset'} in {result['seconds']:.2f}s"
+        )
 
 
 def _print_plan(plan: dict[str, Any]) -> None:
@@ -115,7 +116,9 @@ def promote(
         return
     if not yes:
         what = "roll back" if rollback else "launch"
-        click.confirm(f"This will {what} {slug}-{naming.PRODUCTION}. Continue?", abort=True, err=True)
+        click.confirm(
+            f"This will {what} {slug}-{naming.PRODUCTION}. Continue?", abort=True, err=True
+        )
     run = ops.rollback if rollback else ops.promote
     record = run(stacks_dir, slug, _progress(as_json))
     if as_json:
@@ -155,8 +158,11 @@ def status(slug: str | None, stacks_dir: Path, as_json: bool) -> None:
                 info["lastReset"] or "-",
                 last.get("completedAt", "-") if last else "-",
                 info.get("error", "")
-                or (f"promotion {info['promotionInProgress']} unfinished"
-                    if info.get("promotionInProgress") else ""),
+                or (
+                    f"promotion {info['promotionInProgress']} unfinished"
+                    if info.get("promotionInProgress")
+                    else ""
+                ),
             )
     Console(highlight=False, emoji=False, soft_wrap=True).print(table)
 

@@ -70,9 +70,7 @@ def _tree(plan: Any) -> Tree:
             grouped.setdefault((r.parent, r.type), []).append(str(r.inputs.get("key", r.name)))
             continue
         label = f"{r.name} [dim]{r.type}[/dim]"
-        shown = [
-            f"{k}: {_brief(r.inputs[k])}" for k in HIGHLIGHTS.get(r.type, ()) if k in r.inputs
-        ]
+        shown = [f"{k}: {_brief(r.inputs[k])}" for k in HIGHLIGHTS.get(r.type, ()) if k in r.inputs]
         if shown:
             label += "\n" + "\n".join(f"  [cyan]{s}[/cyan]" for s in shown)
         nodes[r.name] = nodes.get(r.parent, root).add(label)
@@ -112,7 +110,9 @@ def plan(slug: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
     from infra.plan import plan_stack  # the Pulumi SDK loads only for this command
 
     stages = naming.STAGES if stage == "all" else (stage,)
-    specs = [read_spec(stacks_dir, slug, cast(naming.Stage, s)) for s in stages]  # validate all before planning
+    specs = [
+        read_spec(stacks_dir, slug, cast(naming.Stage, s)) for s in stages
+    ]  # validate all before planning
     plans = [plan_stack(spec) for spec in specs]
     if as_json:
         echo_json({"stacks": [p.to_json() for p in plans]})

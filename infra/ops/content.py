@@ -53,6 +53,9 @@ def _content_type(key: str) -> str:
     return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
+_DELETE_BATCH = 1000  # the most S3 DeleteObjects takes in one request
+
+
 class ContentStore:
     """Everything tenantctl reads and writes in one content bucket."""
 
@@ -230,8 +233,15 @@ class ContentStore:
         )
         self._put(naming.MANIFEST_KEY, dump_json(manifest), _JSON)
         wanted = {naming.DEFAULTS_PREFIX + key for key in manifest} | {naming.MANIFEST_KEY}
-        for stale in [k for k in self._keys(naming.DEFAULTS_PREFIX) if k not in wanted]:
-            self.s3.delete_object(Bucket=self.bucket, Key=stale)
+        stale = [k for k in self._keys(naming.DEFAULTS_PREFIX) if k not in wanted]
+        for start in range(0, len(stale), _DELETE_BATCH):
+            self.s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={
+                    "Objects": [{"Key": k} for k in stale[start : start + _DELETE_BATCH]],
+                    "Quiet": True,
+                },
+            )
         return manifest
 
     # --------------------------------------------------------------------- releases

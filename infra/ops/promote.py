@@ -21,6 +21,7 @@ finished steps are skipped, nothing is done twice, nothing is lost.
 from __future__ import annotations
 
 import secrets as _random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +33,11 @@ from infra import naming
 from infra.config_diff import diff_config
 from infra.content_model import ContentDiff, diff_manifests
 from infra.errors import PreconditionFailed
-from infra.promotion import promoted_content
 from infra.ops.database import CONFIG_SCHEMA, read_config
 from infra.ops.payment import credentials_mode, read_parameters
 from infra.ops.provision import Progress, _quiet, deploy_stack, local_outputs
 from infra.ops.stack import StackHandle, open_stack, refuse_stack_names, stack_outputs_if_any
+from infra.promotion import promoted_content
 from infra.stackfiles import read_spec, set_live
 
 ACTIVE_RECORD = "promotion-active"
@@ -164,9 +165,7 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> dict[str, A
     checks = check_preconditions(preview, production)
     content = _content_diff(preview, production)
     config: dict[str, Any] = {}
-    if all(c["ok"] for c in checks[:2]) and production.database.exists(
-        production.working_database
-    ):
+    if all(c["ok"] for c in checks[:2]) and production.database.exists(production.working_database):
         for table, d in diff_config(
             _config_of(preview.working_url), _config_of(production.working_url)
         ).items():
@@ -331,6 +330,7 @@ def promote(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[st
         if record["steps"].get(name) == "done":
             progress(f"  {name}: already done")
             continue
+        started = time.perf_counter()
         try:
             detail = STEP_FUNCTIONS[name](promotion)
         except Exception as exc:
@@ -339,6 +339,7 @@ def promote(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[st
             promotion.save()
             raise
         record["steps"][name] = "done"
+        record.setdefault("seconds", {})[name] = round(time.perf_counter() - started, 3)
         record.pop("error", None)
         promotion.save()
         progress(f"  {name}: {detail}")

@@ -49,9 +49,7 @@ class StepLog:
         progress(f"  {name}: {detail} ({seconds:.2f}s)")
 
 
-def post_provision(
-    handle: StackHandle, progress: Progress = _quiet
-) -> list[dict[str, Any]]:
+def post_provision(handle: StackHandle, progress: Progress = _quiet) -> list[dict[str, Any]]:
     """Defaults database, working database and first release; idempotent."""
     spec, log = handle.spec, StepLog()
     slug, stage = spec.slug, spec.stage
@@ -146,7 +144,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = _qui
             handle.ssm.put_parameter(
                 Name=inputs["name"],
                 # pulumi-aws marks `value` secret; the program sets plain settings as insecureValue.
-                Value=inputs.get("insecureValue", inputs.get("value")),
+                Value=str(inputs.get("insecureValue", inputs.get("value"))),
                 Type="String",
                 Overwrite=True,
             )
@@ -168,9 +166,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = _qui
             "ValidationMethod": "DNS",
         }
         if certificate.inputs.get("subjectAlternativeNames"):
-            request["SubjectAlternativeNames"] = list(
-                certificate.inputs["subjectAlternativeNames"]
-            )
+            request["SubjectAlternativeNames"] = list(certificate.inputs["subjectAlternativeNames"])
         outputs["certificateArn"] = handle.acm.request_certificate(**request)["CertificateArn"]
     outputs.update({k: v for k, v in plan.outputs.items() if k in _LOCAL_OUTPUT_KEYS})
     handle.content.put_record(LOCAL_OUTPUTS_RECORD, outputs)
@@ -205,9 +201,9 @@ _LOCAL_OUTPUT_KEYS = (
 def _safe_manifest(handle: StackHandle) -> dict[str, str] | None:
     try:
         return handle.content.defaults_manifest()
-    except Exception:  # noqa: BLE001 - no manifest yet means "write the defaults"
+    except Exception:
         return None
 
 
-def _tags(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
+def _tags(inputs: Mapping[str, Any]) -> list[Any]:
     return [{"Key": k, "Value": str(v)} for k, v in (inputs.get("tags") or {}).items()]

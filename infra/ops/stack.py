@@ -46,9 +46,7 @@ class StackHandle:
         self.ssm = aws.client("ssm", self.region)
         self.secrets = aws.client("secretsmanager", self.region)
         self.acm = aws.client("acm", self.region)
-        self.content = ContentStore(
-            self.s3, naming.content_bucket(self.spec.slug, self.spec.stage)
-        )
+        self.content = ContentStore(self.s3, naming.content_bucket(self.spec.slug, self.spec.stage))
         self.database = DatabaseServer(self.admin_url)
 
     @property
@@ -108,9 +106,7 @@ def database_admin_url(spec: TenantSpec, outputs: Mapping[str, Any] | None = Non
             "(the local target's `scripts/local-target up` prints it) or install the Pulumi "
             "CLI so the stack outputs can be read"
         )
-    secret = aws.client("secretsmanager").get_secret_value(
-        SecretId=outputs["databaseSecretArn"]
-    )
+    secret = aws.client("secretsmanager").get_secret_value(SecretId=outputs["databaseSecretArn"])
     creds = json.loads(secret["SecretString"])
     host = outputs["databaseEndpoint"].split(":")[0]
     port = outputs.get("databasePort", 5432)

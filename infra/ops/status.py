@@ -64,7 +64,7 @@ def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> dict[str,
             row["lastPromotion"] = last
             active = store.get_record(ACTIVE_RECORD)
             row["promotionInProgress"] = active.get("id") if active else None
-    except Exception as exc:  # noqa: BLE001 - status reports, it does not fail
+    except Exception as exc:
         row["reachable"] = False
         row["error"] = (str(exc).splitlines() or [type(exc).__name__])[0]
     return row
