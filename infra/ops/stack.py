@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +97,7 @@ def database_admin_url(spec: TenantSpec, outputs: Mapping[str, Any] | None = Non
     url = os.environ.get(DATABASE_URL_ENV)
     if url:
         return url
-    if outputs is None and shutil.which("pulumi"):
+    if outputs is None and deploy_mode() == "pulumi":
         outputs = stack_outputs(spec.stack_name)
     if not outputs or "databaseEndpoint" not in outputs:
         raise EnvironmentProblem(
@@ -134,9 +133,11 @@ def deploy_mode() -> DeployMode:
     ``local`` when ``AWS_ENDPOINT_URL`` points at the local target's emulator;
     ``none`` otherwise (real AWS without the CLI: stack files only).
     """
+    from infra.ops.deploy import pulumi_cli_path
+
     if os.environ.get("AWS_ENDPOINT_URL"):
         return "local"
-    if shutil.which("pulumi"):
+    if pulumi_cli_path():
         return "pulumi"
     return "none"
 

@@ -1,0 +1,108 @@
+"""The command line: every command documented; plan through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from infra.cli import main
+from tests.helpers import STACKS
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += all_commands(command, (*prefix, name))
+    return found
+
+
+COMMANDS = all_commands(main)
+
+
+def test_the_expected_commands_exist():
+    assert {c[0] for c in COMMANDS} >= {
+        "create",
+        "plan",
+        "reset-preview",
+        "promote",
+        "status",
+        "list",
+        "payment",
+    }
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(path):
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    command = main
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    assert command.help and len(command.help.split()) > 3
+    if not isinstance(command, click.Group):
+        assert "Example" in result.output
+
+
+def plan(*args: str, stacks: Path = STACKS) -> click.testing.Result:
+    return CliRunner().invoke(main, ["plan", *args, "--stacks-dir", str(stacks)])
+
+
+def test_plan_json_has_both_stacks_with_resources_and_outputs():
+    result = plan("demo", "--json")
+    assert result.exit_code == 0, result.output
+    stacks = json.loads(result.stdout)["stacks"]
+    assert [s["stack"] for s in stacks] == ["demo-preview", "demo-production"]
+    for s in stacks:
+        resource = next(r for r in s["resources"] if r["type"] == "aws:rds/instance:Instance")
+        assert set(resource) == {"type", "name", "parent", "inputs"}
+        assert resource["inputs"]["storageEncrypted"] is True
+        assert s["outputs"]["contentBucket"] == f"tenantctl-{s['stack']}-content"
+
+
+def test_plan_one_stage_in_human_form_shows_what_matters():
+    result = plan("demo", "--stage", "production")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "demo-production" in out and "demo-preview" not in out
+    for fact in (
+        "multiAz: true",
+        "deletionProtection: true",
+        "storageEncrypted: true",
+        "mfaConfiguration: ON",
+        "parking.demo-state.example.edu",
+        "insecureValue: sandbox",
+    ):
+        assert fact in out, fact
+
+
+def test_plan_of_an_unknown_slug_is_one_line_and_exit_2():
+    result = plan("acme")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "acme" in result.output
+
+
+def test_plan_of_invalid_config_is_one_line_and_exit_2(tmp_path: Path):
+    folder = tmp_path / "stacks"
+    shutil.copytree(STACKS, folder)
+    path = folder / "Pulumi.demo-production.yaml"
+    path.write_text(path.read_text().replace("backupRetentionDays: 21", "backupRetentionDays: 3"))
+    result = plan("demo", stacks=folder)
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert "tenants:database.backupRetentionDays = 3" in result.output
+
+
+def test_plan_output_never_contains_a_secret_value():
+    result = plan("demo", "--json")
+    text = result.stdout
+    assert "sk_live_" not in text and "sk_test_" not in text
+    # The database password is managed by RDS: no password input exists anywhere.
+    assert '"password"' not in text and '"masterPassword"' not in text
+    assert '"manageMasterUserPassword": true' in text
