@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from infra import naming
 from infra.errors import EnvironmentProblem
 
 DATABASE_URL_ENV = "TENANTCTL_DATABASE_URL"
@@ -41,7 +42,7 @@ PG_BIN_ENV = "TENANTCTL_PG_BIN"
 PG_BIN_DEFAULT = Path("/usr/lib/postgresql/15/bin")
 PG_OS_USER = "postgres"
 PG_SUPERUSER = "postgres"
-LOCAL_REGION = "us-east-1"
+LOCAL_REGION = naming.DEFAULT_REGION
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 """moto accepts any credentials; these make sure nothing could sign for a real account."""
 

@@ -54,6 +54,9 @@ RESERVED_SLUGS = frozenset(
     }
 )
 
+DEFAULT_REGION = "us-east-1"
+"""AWS region of new stack files (``aws:region``) and of clients when nothing else says."""
+
 DEFAULT_BASE_DOMAIN = "tenants.example.com"
 """The platform's public zone; a stack may override it with ``tenants:baseDomain``."""
 

@@ -233,7 +233,9 @@ def render_stack_file(spec: TenantSpec, existing_text: str | None, source: str =
     full = {f"{NAMESPACE}{k}": v for k, v in spec.model_dump(by_alias=True, mode="json").items()}
     if existing_text is None:
         document = CommentedMap()
-        document[CONFIG_KEY] = _new_node(desired)
+        # The AWS provider needs a region; the spec does not choose one (yet), so new files
+        # get the default and keep whatever a platform engineer sets afterwards.
+        document[CONFIG_KEY] = _new_node({"aws:region": naming.DEFAULT_REGION, **desired})
         document.yaml_set_start_comment(
             f'Tenant "{spec.slug}": {spec.stage} stack, written by `{naming.TOOL} create`.\n'
             f"Keys are documented in README.md; defaults are left out."

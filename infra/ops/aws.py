@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import boto3
 from botocore.config import Config
 
+from infra import naming
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ssm import SSMClient
 
-DEFAULT_REGION = "us-east-1"
+
+DEFAULT_REGION = naming.DEFAULT_REGION
 MAX_CONCURRENCY = 16
 """The most requests one operation runs at once (e.g. blob copies in a thread pool)."""
 
