@@ -23,10 +23,11 @@ from typing import Any
 
 import jinja2
 
+from infra import PROJECT_DIR
 from infra.providers import PROVIDERS
 from infra.spec import TenantSpec
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = PROJECT_DIR / "templates"
 CONTENT_SECTIONS = ("portal", "email", "messages")
 """Template folders published as content, each to ``defaults/<section>/…``."""
 DB_DIR = "db"

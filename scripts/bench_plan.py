@@ -15,14 +15,13 @@ import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
-from infra import naming
+from infra import PROJECT_DIR, naming
 from infra.plan import plan_stack
 from infra.spec import TenantSpec
 from infra.stackfiles import read_spec
 
-STACKS = Path(__file__).resolve().parent.parent / "stacks"
+STACKS = PROJECT_DIR / "stacks"
 
 
 def demo_spec(stage: naming.Stage) -> TenantSpec:

@@ -31,7 +31,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from infra import localtarget, naming, rendering
+from infra import PROJECT_DIR, localtarget, naming, rendering
 from infra.ops.aws import MAX_CONCURRENCY
 from infra.ops.payment import set_credentials, write_parameters
 from infra.ops.promote import promote
@@ -43,7 +43,7 @@ from infra.spec import TenantSpec
 from infra.stackfiles import read_spec, render_stack_file
 
 SLUG = "demo"
-STACKS = Path(__file__).resolve().parent.parent / "stacks"
+STACKS = PROJECT_DIR / "stacks"
 
 
 def demo_spec(stage: naming.Stage) -> TenantSpec:

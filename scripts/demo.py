@@ -7,16 +7,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
 
-from infra import localtarget, naming
+from infra import PROJECT_DIR, localtarget, naming
 from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.database import database_url
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_DIR
 STATE = ROOT / ".local"
 STACKS = STATE / "demo-stacks"
 SLUG = "demo"

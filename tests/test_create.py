@@ -275,11 +275,15 @@ def test_create_deploys_preview_then_production_and_runs_post_provision(
 
     monkeypatch.setattr(deploy, "pulumi_cli_path", lambda: "/usr/bin/pulumi")
     monkeypatch.setattr(deploy, "deploy", fake_deploy)
-    monkeypatch.setattr(infra.ops.stack, "open_stack", lambda spec, outputs: (spec, outputs))
+    monkeypatch.setattr(
+        infra.ops.provision,
+        "open_stack",
+        lambda spec, outputs, region=None: type("H", (), {"spec": spec, "outputs": outputs})(),
+    )
     monkeypatch.setattr(
         infra.ops.provision,
         "post_provision",
-        lambda handle, progress: calls.append(f"post {handle[0].stack_name}") or [],
+        lambda handle, progress: calls.append(f"post {handle.spec.stack_name}") or [],
     )
 
     result = CliRunner().invoke(

@@ -66,3 +66,17 @@ def test_deploy_returns_outputs_with_secrets_redacted(
     assert outputs == {"greeting": "hello", "token": deploy.REDACTED}
     assert lines
     assert not any("s3cr3t-value" in line for line in lines)
+
+
+def test_deploying_refuses_stack_files_outside_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `pulumi up` reads the project's own stacks/; deploying a copy elsewhere would deploy
+    # the wrong file, so it is refused before anything runs.
+    from infra.ops.provision import deploy_stack
+    from tests.helpers import demo_spec
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(deploy, "pulumi_cli_path", lambda: "/usr/bin/pulumi")
+    with pytest.raises(EnvironmentProblem, match="not the stacks/ folder of a Pulumi project"):
+        deploy_stack(demo_spec("production"), tmp_path / "stacks", None)

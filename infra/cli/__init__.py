@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import click
 
+from infra import PROJECT_DIR
 from infra.errors import TenantctlError
 from infra.spec import SpecError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-DEFAULT_STACKS_DIR = PROJECT_ROOT / "stacks"
+DEFAULT_STACKS_DIR = PROJECT_DIR / "stacks"
 STACKS_DIR_ENV = "TENANTCTL_STACKS_DIR"
 
 

@@ -13,11 +13,6 @@ from infra import naming
 from infra.cli import echo_json, err, json_option, main, stacks_dir_option, yes_option
 
 
-def _progress(as_json: bool) -> Any:
-    # Progress always goes to stderr, so stdout carries only the result (and --json stays clean).
-    return err
-
-
 @main.command("reset-preview")
 @click.argument("slug")
 @click.option("--undo", is_flag=True, help="Return to the state before the last reset (once).")
@@ -50,7 +45,7 @@ def reset_preview(slug: str, undo: bool, yes: bool, stacks_dir: Path, as_json: b
             err=True,
         )
     err(f"{'Undoing reset of' if undo else 'Resetting'} {stack.stack_name}")
-    result = (undo_reset if undo else run_reset)(stack, _progress(as_json))
+    result = (undo_reset if undo else run_reset)(stack, err)
     if as_json:
         echo_json(result)
     else:
@@ -120,7 +115,7 @@ def promote(
             f"This will {what} {slug}-{naming.PRODUCTION}. Continue?", abort=True, err=True
         )
     run = ops.rollback if rollback else ops.promote
-    record = run(stacks_dir, slug, _progress(as_json))
+    record = run(stacks_dir, slug, err)
     if as_json:
         echo_json(record)
     elif rollback:

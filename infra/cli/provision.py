@@ -13,15 +13,8 @@ from infra import naming, stackfiles
 from infra.cli import echo_json, err, json_option, main, stacks_dir_option
 from infra.errors import EnvironmentProblem
 from infra.ops import create as create_op
-from infra.ops import deploy as deploy_op
 from infra.providers import PROVIDERS
 from infra.spec import ROLES
-
-
-def _project_dir(stacks_dir: Path) -> Path | None:
-    """The Pulumi project whose stackConfigDir is *stacks_dir*, if it is one."""
-    candidate = stacks_dir.resolve().parent
-    return candidate if (candidate / "Pulumi.yaml").is_file() else None
 
 
 @main.command()
@@ -129,31 +122,14 @@ def _deploy(result: create_op.CreateResult, stacks_dir: Path, no_deploy: bool) -
             "the CLI or use the local target (scripts/local-target up)"
         )
         return {"status": "skipped", "reason": "Pulumi CLI not found"}
-    project_dir = _project_dir(stacks_dir)
-    if mode == "pulumi" and project_dir is None:
-        raise EnvironmentProblem(
-            f"{stackfiles.display_path(stacks_dir)} is not the stacks/ folder of a Pulumi "
-            f"project, so its stacks cannot be deployed; {files}; re-run with --no-deploy"
-        )
-    from infra.ops.provision import apply_local, post_provision  # heavy imports
-    from infra.ops.stack import open_stack
+    from infra.ops.provision import deploy_new_stack  # heavy imports
 
-    deployed: dict[str, Any] = {}
-    for stage in naming.STAGES:
-        spec = result.specs[stage]
-        if mode == "pulumi":
-            assert project_dir is not None
-            err(f"deploying {spec.stack_name} ...")
-            outputs = deploy_op.deploy(spec.stack_name, project_dir, err)
-            handle = open_stack(spec, outputs)
-        else:
-            err(f"local target: Pulumi CLI not used; applying {spec.stack_name} from the plan ...")
-            handle = open_stack(spec)
-            apply_local(spec, handle, err)
-            outputs = {}
-        err(f"post-provision {spec.stack_name} ...")
-        steps = post_provision(handle, err)
-        deployed[spec.stack_name] = {"outputs": outputs, "postProvision": steps}
+    if mode == "local":
+        err("local target: the Pulumi CLI is not used; each stack is applied from its plan")
+    deployed = {
+        result.specs[stage].stack_name: deploy_new_stack(result.specs[stage], stacks_dir, err)
+        for stage in naming.STAGES
+    }
     return {"status": "deployed" if mode == "pulumi" else "applied-locally", "stacks": deployed}
 
 

@@ -20,10 +20,8 @@ finished steps are skipped, nothing is done twice, nothing is lost.
 
 from __future__ import annotations
 
-import secrets as _random
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +29,13 @@ import psycopg
 
 from infra import naming
 from infra.config_diff import diff_config
-from infra.content_model import ContentDiff, diff_manifests
+from infra.content_model import ContentDiff, diff_manifests, iso8601, new_release_id, utc_now
 from infra.errors import PreconditionFailed
 from infra.ops.database import CONFIG_SCHEMA, read_config
 from infra.ops.payment import credentials_mode, read_parameters
 from infra.ops.provision import Progress, _quiet, deploy_stack, local_outputs
-from infra.ops.stack import StackHandle, open_stack, refuse_stack_names, stack_outputs_if_any
-from infra.promotion import promoted_content
+from infra.ops.stack import StackHandle, open_from_files, refuse_stack_names
+from infra.promotion import PromotedContent, promoted_content
 from infra.stackfiles import read_spec, set_live
 
 ACTIVE_RECORD = "promotion-active"
@@ -46,7 +44,7 @@ STEPS = ("copy-content", "copy-config", "switch-current", "go-live", "record")
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return iso8601(utc_now())
 
 
 def _record_name(promotion_id: str) -> str:
@@ -55,9 +53,10 @@ def _record_name(promotion_id: str) -> str:
 
 def open_pair(stacks_dir: Path, slug: str) -> tuple[StackHandle, StackHandle]:
     refuse_stack_names(slug, "promote")
-    preview = read_spec(stacks_dir, slug, naming.PREVIEW)
-    production = read_spec(stacks_dir, slug, naming.PRODUCTION)
-    return open_stack(preview), open_stack(production)
+    return (
+        open_from_files(stacks_dir, slug, naming.PREVIEW),
+        open_from_files(stacks_dir, slug, naming.PRODUCTION),
+    )
 
 
 # ------------------------------------------------------------------ preconditions
@@ -108,16 +107,14 @@ def check_preconditions(preview: StackHandle, production: StackHandle) -> list[d
 
 
 def _certificate_check(production: StackHandle) -> tuple[bool, str]:
-    outputs = stack_outputs_if_any(production.spec) or local_outputs(production)
+    outputs = production.outputs or local_outputs(production)
     arn = (outputs or {}).get("certificateArn")
     if not arn:
         return False, (
             f"no certificate known for {production.stack_name}: deploy production first "
             f"(`pulumi up -s {production.stack_name}`)"
         )
-    from infra.ops import aws
-
-    cert = aws.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    cert = production.acm.describe_certificate(CertificateArn=arn)["Certificate"]
     status = cert.get("Status")
     if status == "ISSUED":
         return True, "production certificate issued"
@@ -144,15 +141,7 @@ def _content_diff(preview: StackHandle, production: StackHandle) -> ContentDiff:
     source = preview.content.current()
     target = production.content.current()
     release = preview.content.release(source.release) if source else None
-    new = (
-        promoted_content(
-            release.files,
-            preview.content.defaults_manifest(),
-            production.content.defaults_manifest(),
-        ).files
-        if release
-        else {}
-    )
+    new = _promoted(preview, production, release.files).files if release else {}
     old: dict[str, str] = {}
     if target:
         served = production.content.release(target.release)
@@ -165,7 +154,8 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> dict[str, A
     checks = check_preconditions(preview, production)
     content = _content_diff(preview, production)
     config: dict[str, Any] = {}
-    if all(c["ok"] for c in checks[:2]) and production.database.exists(production.working_database):
+    ok = {c["check"]: c["ok"] for c in checks}
+    if ok["preview-database"] and production.database.exists(production.working_database):
         for table, d in diff_config(
             _config_of(preview.working_url), _config_of(production.working_url)
         ).items():
@@ -188,6 +178,20 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> dict[str, A
         "payment": {"from": params.get("mode"), "to": "live"},
         "portal": {"from": "live" if production.spec.live else "coming soon", "to": "live"},
     }
+
+
+def _promoted(
+    preview: StackHandle,
+    production: StackHandle,
+    files: Mapping[str, str],
+    production_defaults: Mapping[str, str] | None = None,
+) -> PromotedContent:
+    """What production would serve for preview release *files* (see infra.promotion)."""
+    return promoted_content(
+        files,
+        preview.content.defaults_manifest(),
+        production_defaults or production.content.defaults_manifest(),
+    )
 
 
 # -------------------------------------------------------------------------- steps
@@ -233,9 +237,7 @@ def _copy_content(p: Promotion) -> str:
             "of this promotion"
         )
     production_defaults = p.production.content.defaults_manifest()
-    promoted = promoted_content(
-        source.files, p.preview.content.defaults_manifest(), production_defaults
-    )
+    promoted = _promoted(p.preview, p.production, source.files, production_defaults)
     by_digest = {d: k for k, d in production_defaults.items()}
     sources = {
         digest: (p.production.content.bucket, naming.DEFAULTS_PREFIX + by_digest[digest])
@@ -275,7 +277,7 @@ def _switch_current(p: Promotion) -> str:
 def _go_live(p: Promotion) -> str:
     set_live(p.stacks_dir, p.production.spec.slug, True)
     live_spec = read_spec(p.stacks_dir, p.production.spec.slug, naming.PRODUCTION)
-    how = deploy_stack(live_spec, p.production, p.progress)
+    _, how = deploy_stack(live_spec, p.stacks_dir, p.production, p.progress)
     return f"tenants:live true; {how}"
 
 
@@ -309,7 +311,7 @@ def promote(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[st
             )
         source = preview.content.current()
         assert source is not None  # checked above
-        promotion_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + _random.token_hex(3)
+        promotion_id = new_release_id()  # sortable by time, like release ids
         record = {
             "id": promotion_id,
             "stack": production.stack_name,

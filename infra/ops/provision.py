@@ -18,13 +18,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from infra import naming, rendering
+from infra.content_model import ContentError
 from infra.errors import EnvironmentProblem
-from infra.ops.stack import PROJECT_DIR, StackHandle, deploy_mode
+from infra.ops.stack import StackHandle, deploy_mode, open_stack, project_dir_of
 from infra.plan import plan_stack
 from infra.spec import TenantSpec
 
@@ -98,21 +100,47 @@ def local_outputs(handle: StackHandle) -> dict[str, Any] | None:
     return handle.content.get_record(LOCAL_OUTPUTS_RECORD) if deploy_mode() == "local" else None
 
 
-def deploy_stack(spec: TenantSpec, handle: StackHandle, progress: Progress = _quiet) -> str:
-    """Deploy one stack the way this machine can: ``pulumi up`` or the local target."""
+def deploy_stack(
+    spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress = _quiet
+) -> tuple[StackHandle, str]:
+    """Deploy one stack the way this machine can: ``pulumi up`` or the local target.
+
+    Returns a handle on the deployed stack (with fresh outputs) and what was done.
+    """
     mode = deploy_mode()
     if mode == "pulumi":
         from infra.ops.deploy import deploy
 
-        deploy(spec.stack_name, PROJECT_DIR, progress)
-        return f"deployed with pulumi up -s {spec.stack_name}"
+        project_dir = project_dir_of(stacks_dir)
+        if project_dir is None:
+            raise EnvironmentProblem(
+                f"{stacks_dir} is not the stacks/ folder of a Pulumi project, so "
+                f"{spec.stack_name} cannot be deployed from it; use the project's stacks/"
+            )
+        outputs = deploy(spec.stack_name, project_dir, progress)
+        region = handle.region if handle else None
+        return open_stack(spec, outputs, region), f"deployed with pulumi up -s {spec.stack_name}"
     if mode == "local":
+        handle = handle or open_stack(spec)
         apply_local(spec, handle, progress)
-        return "applied on the local target (no Pulumi CLI)"
+        return handle, "applied on the local target (no Pulumi CLI)"
     raise EnvironmentProblem(
         f"deploying {spec.stack_name} needs the Pulumi CLI, which is not installed; run "
         f"`pulumi up -s {spec.stack_name}` where it is, then re-run this command"
     )
+
+
+def deploy_new_stack(
+    spec: TenantSpec, stacks_dir: Path, progress: Progress = _quiet
+) -> dict[str, Any]:
+    """``create``'s deployment of one stack: deploy, then the post-provision step."""
+    handle, how = deploy_stack(spec, stacks_dir, None, progress)
+    progress(f"post-provision {spec.stack_name} ...")
+    return {
+        "how": how,
+        "outputs": dict(handle.outputs or {}),
+        "postProvision": post_provision(handle, progress),
+    }
 
 
 def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = _quiet) -> str:
@@ -120,10 +148,6 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = _qui
     plan = plan_stack(spec)
     bucket = naming.content_bucket(spec.slug, spec.stage)
     created: dict[str, int] = {"bucket": 0, "objects": 0, "parameters": 0, "secret": 0}
-    types = {r.type for r in plan.resources}
-    if not any(t.startswith("aws:s3/bucket") and "Object" not in t for t in types):
-        raise RuntimeError("the program planned no content bucket")  # pragma: no cover
-
     try:
         handle.s3.head_bucket(Bucket=bucket)
     except ClientError:
@@ -201,7 +225,7 @@ _LOCAL_OUTPUT_KEYS = (
 def _safe_manifest(handle: StackHandle) -> dict[str, str] | None:
     try:
         return handle.content.defaults_manifest()
-    except Exception:
+    except ContentError:  # no manifest yet: write the defaults
         return None
 
 

@@ -13,10 +13,10 @@ production spec.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from infra import naming
+from infra.content_model import iso8601, utc_now
 from infra.errors import PreconditionFailed
 from infra.ops.payment import read_parameters, write_parameters
 from infra.ops.provision import Progress, StepLog, _quiet
@@ -27,7 +27,7 @@ RESET_RECORD = "last-reset"
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return iso8601(utc_now())
 
 
 def reset_preview(stack: PreviewStack, progress: Progress = _quiet) -> dict[str, Any]:

@@ -17,19 +17,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
-from infra import naming
+from infra import PROJECT_DIR, naming
 from infra.errors import EnvironmentProblem, ProductionRefused, UnknownTenant
 from infra.localtarget import DATABASE_URL_ENV
 from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.database import DatabaseServer, database_url
 from infra.spec import TenantSpec
-from infra.stackfiles import read_spec
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+from infra.stackfiles import read_spec, stack_region
 
 
 @dataclass
@@ -39,6 +37,8 @@ class StackHandle:
     spec: TenantSpec
     admin_url: str = field(repr=False)
     region: str | None = None
+    outputs: Mapping[str, Any] | None = None
+    """Stack outputs when they could be read (a real deployment through the Pulumi CLI)."""
 
     def __post_init__(self) -> None:
         self.s3 = aws.client("s3", self.region)
@@ -88,7 +88,9 @@ def refuse_stack_names(slug: str, command: str) -> None:
             )
 
 
-def database_admin_url(spec: TenantSpec, outputs: Mapping[str, Any] | None = None) -> str:
+def database_admin_url(
+    spec: TenantSpec, outputs: Mapping[str, Any] | None, region: str | None = None
+) -> str:
     """The URL of a stack's PostgreSQL server (maintenance database).
 
     ``TENANTCTL_DATABASE_URL`` wins (the local target, or a tunnel); otherwise the
@@ -97,15 +99,15 @@ def database_admin_url(spec: TenantSpec, outputs: Mapping[str, Any] | None = Non
     url = os.environ.get(DATABASE_URL_ENV)
     if url:
         return url
-    if outputs is None and deploy_mode() == "pulumi":
-        outputs = stack_outputs(spec.stack_name)
     if not outputs or "databaseEndpoint" not in outputs:
         raise EnvironmentProblem(
             f"cannot reach the database of {spec.stack_name}: set {DATABASE_URL_ENV} "
             "(the local target's `scripts/local-target up` prints it) or install the Pulumi "
             "CLI so the stack outputs can be read"
         )
-    secret = aws.client("secretsmanager").get_secret_value(SecretId=outputs["databaseSecretArn"])
+    secret = aws.client("secretsmanager", region).get_secret_value(
+        SecretId=outputs["databaseSecretArn"]
+    )
     creds = json.loads(secret["SecretString"])
     host = outputs["databaseEndpoint"].split(":")[0]
     port = outputs.get("databasePort", 5432)
@@ -123,7 +125,7 @@ def stack_outputs(stack_name: str) -> dict[str, Any]:
     return {k: v.value for k, v in stack.outputs().items() if not v.secret}
 
 
-DeployMode = str  # "pulumi" | "local" | "none"
+DeployMode = Literal["pulumi", "local", "none"]
 
 
 def deploy_mode() -> DeployMode:
@@ -142,18 +144,38 @@ def deploy_mode() -> DeployMode:
     return "none"
 
 
-def stack_outputs_if_any(spec: TenantSpec) -> dict[str, Any] | None:
-    """Stack outputs when they can be read (Pulumi CLI, real deployment), else ``None``."""
-    if deploy_mode() != "pulumi":
-        return None
-    return stack_outputs(spec.stack_name)
+def project_dir_of(stacks_dir: Path) -> Path | None:
+    """The Pulumi project whose stack folder is *stacks_dir*, if it is one.
+
+    ``pulumi up`` reads stack config from the project's own ``stacks/``, so only
+    stack files there can be deployed through the Pulumi CLI.
+    """
+    candidate = stacks_dir.resolve().parent
+    return candidate if (candidate / "Pulumi.yaml").is_file() else None
 
 
-def open_stack(spec: TenantSpec, outputs: Mapping[str, Any] | None = None) -> StackHandle:
-    return StackHandle(spec, database_admin_url(spec, outputs))
+def open_stack(
+    spec: TenantSpec,
+    outputs: Mapping[str, Any] | None = None,
+    region: str | None = None,
+    handle: type[StackHandle] = StackHandle,
+) -> StackHandle:
+    """A handle on one stack; its outputs are read once, here, when they can be."""
+    if outputs is None and deploy_mode() == "pulumi":
+        outputs = stack_outputs(spec.stack_name)
+    return handle(spec, database_admin_url(spec, outputs, region), region, outputs)
+
+
+def open_from_files(stacks_dir: Path, slug: str, stage: naming.Stage) -> StackHandle:
+    return open_stack(
+        read_spec(stacks_dir, slug, stage), region=stack_region(stacks_dir, slug, stage)
+    )
 
 
 def open_preview(stacks_dir: Path, slug: str, command: str) -> PreviewStack:
     refuse_stack_names(slug, command)
     spec = read_spec(stacks_dir, slug, naming.PREVIEW)
-    return PreviewStack(spec, database_admin_url(spec))
+    region = stack_region(stacks_dir, slug, naming.PREVIEW)
+    stack = open_stack(spec, region=region, handle=PreviewStack)
+    assert isinstance(stack, PreviewStack)
+    return stack
