@@ -20,7 +20,7 @@ from infra.ops import promote as promote_ops
 from infra.ops.content import ContentStore
 from infra.ops.database import database_url
 from infra.stackfiles import read_spec
-from tests.helpers import ROOT, STACKS
+from tests.helpers import STACKS
 
 SLUG = "demo"
 LIVE = '{"secretKey": "sk_live_e2e0000000000000000000", "webhookSecret": "whsec_e2e"}'
@@ -410,4 +410,3 @@ def test_rendering_is_shared_with_the_defaults_bucket(stacks: Path):
     assert store("preview").defaults_manifest() == rendering.content_manifest(
         rendering.render_content(spec)
     )
-    assert ROOT.exists()
