@@ -2,7 +2,7 @@
 
 import pulumi
 
-from infra.program import define_stack, spec_from_pulumi_config
+from infra.program.stack import define_stack, spec_from_pulumi_config
 
 for _name, _value in define_stack(spec_from_pulumi_config()).items():
     pulumi.export(_name, _value)

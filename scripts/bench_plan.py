@@ -16,10 +16,11 @@ import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from infra import PROJECT_DIR, naming
-from infra.plan import plan_stack
-from infra.spec import TenantSpec
-from infra.stackfiles import read_spec
+from infra import PROJECT_DIR
+from infra.core import naming
+from infra.core.spec import TenantSpec
+from infra.ops.stackfiles import read_spec
+from infra.program.plan import plan_stack
 
 STACKS = PROJECT_DIR / "stacks"
 

@@ -31,16 +31,18 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from infra import PROJECT_DIR, localtarget, naming, rendering
+from infra import PROJECT_DIR
+from infra.core import naming, rendering
+from infra.core.payment_settings import payment_parameters
+from infra.core.spec import TenantSpec
+from infra.devtools import localtarget
 from infra.ops.aws import MAX_CONCURRENCY
 from infra.ops.payment import set_credentials, write_parameters
 from infra.ops.promote import promote
 from infra.ops.provision import apply_local, post_provision
 from infra.ops.reset import reset_preview
 from infra.ops.stack import PreviewStack, open_stack
-from infra.payment_settings import payment_parameters
-from infra.spec import TenantSpec
-from infra.stackfiles import read_spec, render_stack_file
+from infra.ops.stackfiles import read_spec, render_stack_file
 
 SLUG = "demo"
 STACKS = PROJECT_DIR / "stacks"

@@ -10,7 +10,9 @@ import sys
 
 import psycopg
 
-from infra import PROJECT_DIR, localtarget, naming
+from infra import PROJECT_DIR
+from infra.core import naming
+from infra.devtools import localtarget
 from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.database import database_url

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from infra import localtarget
+from infra.devtools import localtarget
 
 # Before any client can exist: nothing in this suite may sign for a real account.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):

@@ -7,7 +7,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from infra.spec import TenantSpec, spec_from_config
+from infra.core.spec import TenantSpec, spec_from_config
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"

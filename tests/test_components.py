@@ -17,17 +17,17 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra import naming, rendering
-from infra.components.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
-from infra.payment_settings import parameter_name, payment_parameters
-from infra.plan import PlannedResource, StackPlan, plan_stack
-from infra.platform import (
+from infra.core import naming, rendering
+from infra.core.payment_settings import parameter_name, payment_parameters
+from infra.core.platform import (
     EXAMPLE_PLATFORM_OUTPUTS,
     PlatformError,
     find_priority_collisions,
     listener_rule_priority,
 )
-from infra.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
+from infra.core.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
+from infra.program.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
+from infra.program.plan import PlannedResource, StackPlan, plan_stack
 from tests.helpers import STACKS, demo_data, demo_spec
 
 KMS_KEY = EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"]
@@ -423,7 +423,7 @@ def test_a_platform_missing_an_output_names_it() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_component_type_token_names_its_class(stage: str) -> None:
-    from infra.components import access, database, domains, payments, portal, tenant
+    from infra.program import access, database, domains, payments, portal, tenant
 
     classes = {
         cls.__name__

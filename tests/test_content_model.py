@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.config_diff import ConfigSnapshot, TableDiff, diff_config
-from infra.content_model import (
+from infra.core.config_diff import ConfigSnapshot, TableDiff, diff_config
+from infra.core.content_model import (
     ContentError,
     Current,
     Release,

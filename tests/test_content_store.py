@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from infra import naming
-from infra.content_model import ContentDiff, ContentError
+from infra.core import naming
+from infra.core.content_model import ContentDiff, ContentError
 from infra.ops import aws
 from infra.ops.content import ContentStore
 

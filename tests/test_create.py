@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from infra import naming, stackfiles
 from infra.cli import main
+from infra.core import naming
 from infra.ops import create as create_op
+from infra.ops import stackfiles
 from tests.helpers import STACKS, demo_spec
 
 EXAMPLE = STACKS / "tenant.example.yaml"

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from infra import naming
+from infra.core import naming
 from infra.ops.database import (
     DatabaseServer,
     DatabaseStateError,
@@ -320,7 +320,7 @@ def test_copy_config_refuses_tables_of_different_shape(preview: str, production:
 def test_seed_defaults_accepts_the_rendered_demo_schema_and_seed(
     server: DatabaseServer,
 ) -> None:
-    from infra.rendering import render_db_schema, render_db_seed
+    from infra.core.rendering import render_db_schema, render_db_seed
     from tests.helpers import demo_spec
 
     for stage in naming.STAGES:

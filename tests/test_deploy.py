@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.errors import EnvironmentProblem
+from infra.core.errors import EnvironmentProblem
 from infra.ops import deploy
 
 needs_cli = pytest.mark.skipif(

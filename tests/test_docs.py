@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ruamel.yaml import YAML
 
-from infra.docs import regenerate
-from infra.spec import config_reference
+from infra.core.spec import config_reference
+from infra.devtools.docs import regenerate
 from tests.helpers import ROOT
 
 

@@ -9,7 +9,7 @@ import boto3
 import psycopg
 import pytest
 
-from infra import localtarget
+from infra.devtools import localtarget
 
 
 def env_file(state_dir: Path) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import naming
+from infra.core import naming
 
 
 def test_hosts_follow_the_design():

@@ -13,13 +13,13 @@ import pytest
 from click.testing import CliRunner, Result
 from moto import settings as moto_settings
 
-from infra import naming, rendering
 from infra.cli import main
+from infra.core import naming, rendering
 from infra.ops import aws
 from infra.ops import promote as promote_ops
 from infra.ops.content import ContentStore
 from infra.ops.database import database_url
-from infra.stackfiles import read_spec
+from infra.ops.stackfiles import read_spec
 from tests.helpers import STACKS
 
 SLUG = "demo"

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner, Result
 
-from infra import naming, stackfiles
 from infra.cli import main
-from infra.errors import PreconditionFailed
-from infra.ops import aws, payment
-from infra.payment_settings import payment_parameters
+from infra.core import naming
+from infra.core.errors import PreconditionFailed
+from infra.core.payment_settings import payment_parameters
+from infra.ops import aws, payment, stackfiles
 from tests.helpers import STACKS, demo_spec
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime import settings as pulumi_settings
 
-from infra import rendering
-from infra.plan import SECRET, plain, plan_program, plan_stack
-from infra.program import STACK_OUTPUTS
+from infra.core import rendering
+from infra.program.plan import SECRET, plain, plan_program, plan_stack
+from infra.program.stack import STACK_OUTPUTS
 from tests.helpers import demo_spec
 
 

@@ -10,8 +10,8 @@ import pytest
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as pulumi_settings
 
-from infra.program import spec_from_pulumi_config
-from infra.spec import SpecError, TenantSpec
+from infra.core.spec import SpecError, TenantSpec
+from infra.program.stack import spec_from_pulumi_config
 from tests.helpers import demo_spec, stack_config
 
 

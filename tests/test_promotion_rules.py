@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.promotion import promoted_content
+from infra.core.promotion import promoted_content
 
 PREVIEW_DEFAULTS = {"home.html": "p-home", "help.html": "p-help", "styles.css": "same"}
 PRODUCTION_DEFAULTS = {"home.html": "P-home", "help.html": "P-help", "styles.css": "same"}

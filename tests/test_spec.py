@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra import naming
-from infra.providers import PROVIDERS
-from infra.spec import (
+from infra.core import naming
+from infra.core.providers import PROVIDERS
+from infra.core.spec import (
     ROLES,
     PaymentSpec,
     Role,

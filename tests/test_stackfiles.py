@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from infra import naming, stackfiles
-from infra.errors import UnknownTenant
-from infra.providers import PROVIDERS
-from infra.spec import ROLES, SpecError, TenantSpec, parse_spec, spec_from_config
+from infra.core import naming
+from infra.core.errors import UnknownTenant
+from infra.core.providers import PROVIDERS
+from infra.core.spec import ROLES, SpecError, TenantSpec, parse_spec, spec_from_config
+from infra.ops import stackfiles
 from tests.helpers import STACKS, demo_data, demo_spec
 
 

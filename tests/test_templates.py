@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from infra.rendering import (
+from infra.core.rendering import (
     TEMPLATES_DIR,
     RenderError,
     render_content,
@@ -22,7 +22,7 @@ from infra.rendering import (
     render_db_seed,
     system_messages,
 )
-from infra.spec import TenantSpec, parse_spec, spec_from_config
+from infra.core.spec import TenantSpec, parse_spec, spec_from_config
 
 ROOT = Path(__file__).resolve().parent.parent
 BANNER = "Preview system — practice data, reset at any time"

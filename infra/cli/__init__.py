@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import click
 
 from infra import PROJECT_DIR
-from infra.errors import TenantctlError
-from infra.spec import SpecError
+from infra.core.errors import TenantctlError
+from infra.core.spec import SpecError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

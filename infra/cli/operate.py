@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from infra import naming
 from infra.cli import echo_json, err, json_option, main, stacks_dir_option, yes_option
+from infra.core import naming
 
 
 @main.command("reset-preview")

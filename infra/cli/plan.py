@@ -9,9 +9,9 @@ import click
 from rich.console import Console
 from rich.tree import Tree
 
-from infra import naming
 from infra.cli import echo_json, json_option, main, stacks_dir_option
-from infra.stackfiles import read_spec
+from infra.core import naming
+from infra.ops.stackfiles import read_spec
 
 # The properties worth a reader's attention, per resource type; everything else is in --json.
 HIGHLIGHTS: dict[str, tuple[str, ...]] = {
@@ -107,7 +107,7 @@ def plan(slug: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
       tenantctl plan demo
       tenantctl plan demo --stage production --json | jq '.stacks[0].outputs'
     """
-    from infra.plan import plan_stack  # the Pulumi SDK loads only for this command
+    from infra.program.plan import plan_stack  # the Pulumi SDK loads only for this command
 
     stages = naming.STAGES if stage == "all" else (stage,)
     specs = [

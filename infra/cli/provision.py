@@ -9,12 +9,13 @@ from typing import Any
 
 import click
 
-from infra import naming, stackfiles
 from infra.cli import echo_json, err, json_option, main, stacks_dir_option
-from infra.errors import EnvironmentProblem
+from infra.core import naming
+from infra.core.errors import EnvironmentProblem
+from infra.core.providers import PROVIDERS
+from infra.core.spec import ROLES
 from infra.ops import create as create_op
-from infra.providers import PROVIDERS
-from infra.spec import ROLES
+from infra.ops import stackfiles
 
 
 @main.command()

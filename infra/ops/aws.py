@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import boto3
 from botocore.config import Config
 
-from infra import naming
+from infra.core import naming
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

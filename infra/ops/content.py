@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from infra import naming
-from infra.content_model import (
+from infra.core import naming
+from infra.core.content_model import (
     ContentDiff,
     ContentError,
     Current,

@@ -39,9 +39,10 @@ from typing import Any, Literal
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from infra import naming, stackfiles
-from infra.errors import ConflictError
-from infra.spec import Problem, SpecError, TenantSpec, parse_spec
+from infra.core import naming
+from infra.core.errors import ConflictError
+from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
+from infra.ops import stackfiles
 
 FileStatus = Literal["created", "updated", "unchanged"]
 CreateStatus = Literal["created", "updated", "unchanged"]

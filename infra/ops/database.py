@@ -28,8 +28,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Json
 
-from infra import naming
-from infra.errors import TenantctlError
+from infra.core import naming
+from infra.core.errors import TenantctlError
 
 CONFIG_SCHEMA = "config"
 """Configuration tables: what promotion carries."""

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra import naming
-from infra.errors import EnvironmentProblem, TenantctlError
+from infra.core import naming
+from infra.core.errors import EnvironmentProblem, TenantctlError
 
 REDACTED = "[secret]"
 """What a secret stack output is reported as; its value never leaves Pulumi."""

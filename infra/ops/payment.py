@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
 
-from infra import naming
-from infra.errors import PreconditionFailed, TenantctlError
-from infra.payment_settings import parameter_name, payment_parameters
-from infra.providers import CREDENTIAL_FIELDS, PROVIDERS
-from infra.spec import TenantSpec
+from infra.core import naming
+from infra.core.errors import PreconditionFailed, TenantctlError
+from infra.core.payment_settings import parameter_name, payment_parameters
+from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
+from infra.core.spec import TenantSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

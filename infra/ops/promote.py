@@ -27,16 +27,16 @@ from typing import Any
 
 import psycopg
 
-from infra import naming
-from infra.config_diff import diff_config
-from infra.content_model import ContentDiff, diff_manifests, iso8601, new_release_id, utc_now
-from infra.errors import PreconditionFailed
+from infra.core import naming
+from infra.core.config_diff import diff_config
+from infra.core.content_model import ContentDiff, diff_manifests, iso8601, new_release_id, utc_now
+from infra.core.errors import PreconditionFailed
+from infra.core.promotion import PromotedContent, promoted_content
 from infra.ops.database import CONFIG_SCHEMA, read_config
 from infra.ops.payment import credentials_mode, read_parameters
 from infra.ops.provision import Progress, _quiet, deploy_stack, local_outputs
 from infra.ops.stack import StackHandle, open_from_files, refuse_stack_names
-from infra.promotion import PromotedContent, promoted_content
-from infra.stackfiles import read_spec, set_live
+from infra.ops.stackfiles import read_spec, set_live
 
 ACTIVE_RECORD = "promotion-active"
 LAST_RECORD = "last-promotion"

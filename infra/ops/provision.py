@@ -23,12 +23,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra import naming, rendering
-from infra.content_model import ContentError
-from infra.errors import EnvironmentProblem
+from infra.core import naming, rendering
+from infra.core.content_model import ContentError
+from infra.core.errors import EnvironmentProblem
+from infra.core.spec import TenantSpec
 from infra.ops.stack import StackHandle, deploy_mode, open_stack, project_dir_of
-from infra.plan import plan_stack
-from infra.spec import TenantSpec
+from infra.program.plan import plan_stack
 
 Progress = Callable[[str], None]
 

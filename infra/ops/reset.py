@@ -15,13 +15,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from infra import naming
-from infra.content_model import iso8601, utc_now
-from infra.errors import PreconditionFailed
+from infra.core import naming
+from infra.core.content_model import iso8601, utc_now
+from infra.core.errors import PreconditionFailed
+from infra.core.payment_settings import payment_parameters
 from infra.ops.payment import read_parameters, write_parameters
 from infra.ops.provision import Progress, StepLog, _quiet
 from infra.ops.stack import PreviewStack
-from infra.payment_settings import payment_parameters
 
 RESET_RECORD = "last-reset"
 

@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from infra import PROJECT_DIR, naming
-from infra.errors import EnvironmentProblem, ProductionRefused, UnknownTenant
-from infra.localtarget import DATABASE_URL_ENV
+from infra import PROJECT_DIR
+from infra.core import naming
+from infra.core.errors import EnvironmentProblem, ProductionRefused, UnknownTenant
+from infra.core.spec import TenantSpec
+from infra.devtools.localtarget import DATABASE_URL_ENV
 from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.database import DatabaseServer, database_url
-from infra.spec import TenantSpec
-from infra.stackfiles import read_spec, stack_region
+from infra.ops.stackfiles import read_spec, stack_region
 
 
 @dataclass

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infra import naming
-from infra.errors import UnknownTenant
+from infra.core import naming
+from infra.core.errors import UnknownTenant
 from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.promote import ACTIVE_RECORD, LAST_RECORD
 from infra.ops.reset import RESET_RECORD
-from infra.stackfiles import read_spec, tenants
+from infra.ops.stackfiles import read_spec, tenants
 
 
 def list_tenants(stacks_dir: Path) -> list[dict[str, Any]]:

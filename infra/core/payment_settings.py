@@ -9,8 +9,8 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
-from infra import naming
-from infra.spec import TenantSpec
+from infra.core import naming
+from infra.core.spec import TenantSpec
 
 PAYMENT_PATHS = {
     "return-url": "/payments/return",

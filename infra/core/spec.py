@@ -27,8 +27,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra import naming
-from infra.providers import PROVIDERS, PaymentMode
+from infra.core import naming
+from infra.core.providers import PROVIDERS, PaymentMode
 
 # --------------------------------------------------------------------------- roles
 

@@ -12,9 +12,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from infra import naming
-from infra.components.tenant import Tenant, TenantArgs, tenant_name
-from infra.spec import TenantSpec, spec_from_config
+from infra.core import naming
+from infra.core.spec import TenantSpec, spec_from_config
+from infra.program.tenant import Tenant, TenantArgs, tenant_name
 
 STACK_OUTPUTS: dict[str, str] = {
     "slug": "The client's slug.",

@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import naming
-from infra.errors import EnvironmentProblem
+from infra.core import naming
+from infra.core.errors import EnvironmentProblem
 
 DATABASE_URL_ENV = "TENANTCTL_DATABASE_URL"
 """The one setting that tells tenantctl where the PostgreSQL server is (admin URL)."""

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming
-from infra.payment_settings import parameter_name, payment_parameters
-from infra.providers import CREDENTIAL_FIELDS, PROVIDERS
-from infra.spec import TenantSpec
+from infra.core import naming
+from infra.core.payment_settings import parameter_name, payment_parameters
+from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
+from infra.core.spec import TenantSpec
 
 SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 7, "production": 30}
 """A deleted production secret stays recoverable for the longest window AWS allows."""

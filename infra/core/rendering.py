@@ -24,8 +24,8 @@ from typing import Any
 import jinja2
 
 from infra import PROJECT_DIR
-from infra.providers import PROVIDERS
-from infra.spec import TenantSpec
+from infra.core.providers import PROVIDERS
+from infra.core.spec import TenantSpec
 
 TEMPLATES_DIR = PROJECT_DIR / "templates"
 CONTENT_SECTIONS = ("portal", "email", "messages")

@@ -27,9 +27,9 @@ from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from infra import naming
-from infra.errors import TenantctlError, UnknownTenant
-from infra.spec import TenantSpec, spec_from_config
+from infra.core import naming
+from infra.core.errors import TenantctlError, UnknownTenant
+from infra.core.spec import TenantSpec, spec_from_config
 
 CONFIG_KEY = "config"
 """The top-level key of a Pulumi stack file."""

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming
-from infra.platform import listener_rule_priority
-from infra.spec import TenantSpec
+from infra.core import naming
+from infra.core.platform import listener_rule_priority
+from infra.core.spec import TenantSpec
 
 COMING_SOON_STATUS = "503"
 COMING_SOON_CONTENT_TYPE = "text/html"

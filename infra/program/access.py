@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming
-from infra.spec import ROLES, TenantSpec
+from infra.core import naming
+from infra.core.spec import ROLES, TenantSpec
 
 PASSWORD_MIN_LENGTH = 14
 TEMPORARY_PASSWORD_DAYS = 3

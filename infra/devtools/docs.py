@@ -14,8 +14,8 @@ import json
 import re
 from pathlib import Path
 
-from infra import naming
-from infra.spec import ROLES, config_reference
+from infra.core import naming
+from infra.core.spec import ROLES, config_reference
 
 BEGIN = "BEGIN GENERATED {name} (scripts/gen-docs; do not edit by hand)"
 END = "END GENERATED {name}"
@@ -70,7 +70,7 @@ def readme_roles_table() -> str:
 
 
 def readme_platform_table() -> str:
-    from infra.platform import PLATFORM_OUTPUTS
+    from infra.core.platform import PLATFORM_OUTPUTS
 
     lines = ["| output | description |", "|---|---|"]
     lines += [f"| `{name}` | {text} |" for name, text in PLATFORM_OUTPUTS.items()]

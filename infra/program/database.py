@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming
-from infra.spec import TenantSpec
+from infra.core import naming
+from infra.core.spec import TenantSpec
 
 POSTGRES_MAJOR_VERSION = "16"
 """Major version only: RDS picks the newest minor and applies minor upgrades in the

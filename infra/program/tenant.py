@@ -7,14 +7,14 @@ from typing import Any
 
 import pulumi
 
-from infra import naming
-from infra.components.access import Access, AccessArgs
-from infra.components.database import Database, DatabaseArgs
-from infra.components.domains import Domains, DomainsArgs
-from infra.components.payments import Payments, PaymentsArgs
-from infra.components.portal import Portal, PortalArgs
-from infra.platform import check_zone_name, require_output
-from infra.spec import TenantSpec
+from infra.core import naming
+from infra.core.platform import check_zone_name, require_output
+from infra.core.spec import TenantSpec
+from infra.program.access import Access, AccessArgs
+from infra.program.database import Database, DatabaseArgs
+from infra.program.domains import Domains, DomainsArgs
+from infra.program.payments import Payments, PaymentsArgs
+from infra.program.portal import Portal, PortalArgs
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.errors import TenantctlError
+from infra.core.errors import TenantctlError
 
 RELEASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 """Release ids are path segments: no slashes, nothing S3 or a shell would mangle."""

@@ -11,8 +11,8 @@ from pathlib import PurePosixPath
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming, rendering
-from infra.spec import TenantSpec
+from infra.core import naming, rendering
+from infra.core.spec import TenantSpec
 
 _TEXT_TYPES = {
     ".html": "text/html",

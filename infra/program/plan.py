@@ -36,10 +36,10 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 
-from infra import naming
-from infra.platform import EXAMPLE_PLATFORM_OUTPUTS
-from infra.program import define_stack
-from infra.spec import TenantSpec
+from infra.core import naming
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
+from infra.core.spec import TenantSpec
+from infra.program.stack import define_stack
 
 SECRET = "[secret]"
 """What a secret value looks like in a plan."""
