@@ -36,10 +36,11 @@ from infra.core import naming, rendering
 from infra.core.payment_settings import payment_parameters
 from infra.core.spec import TenantSpec
 from infra.devtools import localtarget
+from infra.devtools.localapply import apply_local
 from infra.ops.aws import MAX_CONCURRENCY
 from infra.ops.payment import set_credentials, write_parameters
 from infra.ops.promote import promote
-from infra.ops.provision import apply_local, post_provision
+from infra.ops.provision import post_provision
 from infra.ops.reset import reset_preview
 from infra.ops.stack import PreviewStack, open_stack
 from infra.ops.stackfiles import read_spec, render_stack_file

@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from infra.cli import main
 from infra.core import naming
+from infra.core.errors import ExitCode
 from infra.ops import create as create_op
 from infra.ops import stackfiles
 from tests.helpers import STACKS, demo_spec
@@ -97,7 +98,7 @@ def test_different_spec_without_force_is_refused_with_one_line(tmp_path: Path) -
 
     result = run(tmp_path, "acme", *changed)
 
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.PRECONDITION
     [line] = error_lines(result)
     assert "tenants:displayName" in line
     assert "re-run with --force" in line
@@ -226,7 +227,7 @@ def test_json_conflict_document_carries_the_diff(tmp_path: Path) -> None:
 
     result = run(tmp_path, "acme", *changed, "--json")
 
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.PRECONDITION
     document = json.loads(result.stdout)
     assert document["status"] == "conflict"
     assert '+    primaryColor: "#445566"' in document["diff"]
@@ -256,48 +257,3 @@ def test_create_tenant_reports_unchanged_without_writing(tmp_path: Path) -> None
 
     assert (first.status, first.written) == ("created", True)
     assert (second.status, second.written, second.diff) == ("unchanged", False, [])
-
-
-def test_create_deploys_preview_then_production_and_runs_post_provision(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Only the wiring: deploy() itself is tested in test_deploy.py.
-    import infra.ops.provision
-    import infra.ops.stack
-    from infra.ops import deploy
-
-    (tmp_path / "Pulumi.yaml").write_text("name: tenants\n")
-    calls: list[str] = []
-
-    def fake_deploy(stack_name: str, project_dir: Path, on_output: object) -> dict[str, str]:
-        assert project_dir == tmp_path.resolve()
-        calls.append(f"up {stack_name}")
-        return {"portalUrl": f"https://{stack_name}.example.com"}
-
-    monkeypatch.setattr(deploy, "pulumi_cli_path", lambda: "/usr/bin/pulumi")
-    monkeypatch.setattr(deploy, "deploy", fake_deploy)
-    monkeypatch.setattr(
-        infra.ops.provision,
-        "open_stack",
-        lambda spec, outputs, region=None: type("H", (), {"spec": spec, "outputs": outputs})(),
-    )
-    monkeypatch.setattr(
-        infra.ops.provision,
-        "post_provision",
-        lambda handle, progress: calls.append(f"post {handle.spec.stack_name}") or [],
-    )
-
-    result = CliRunner().invoke(
-        main, ["create", "acme", *ACME_OPTIONS, "--stacks-dir", str(tmp_path / "stacks"), "--json"]
-    )
-
-    assert result.exit_code == 0, result.output
-    assert calls == [
-        "up acme-preview",
-        "post acme-preview",
-        "up acme-production",
-        "post acme-production",
-    ]
-    document = json.loads(result.stdout)
-    assert document["deploy"]["status"] == "deployed"
-    assert list(document["deploy"]["stacks"]) == ["acme-preview", "acme-production"]

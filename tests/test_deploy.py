@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.core.errors import EnvironmentProblem
-from infra.ops import deploy
+from infra.ops import automation as deploy
 
 needs_cli = pytest.mark.skipif(
     shutil.which("pulumi") is None,
@@ -73,10 +73,12 @@ def test_deploying_refuses_stack_files_outside_the_project(
 ) -> None:
     # `pulumi up` reads the project's own stacks/; deploying a copy elsewhere would deploy
     # the wrong file, so it is refused before anything runs.
-    from infra.ops.provision import deploy_stack
+    from infra.ops.deployers import PulumiDeployer, current_deployer
     from tests.helpers import demo_spec
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setattr(deploy, "pulumi_cli_path", lambda: "/usr/bin/pulumi")
+    deployer = current_deployer()
+    assert isinstance(deployer, PulumiDeployer)
     with pytest.raises(EnvironmentProblem, match="not the stacks/ folder of a Pulumi project"):
-        deploy_stack(demo_spec("production"), tmp_path / "stacks", None)
+        deployer.up(demo_spec("production"), tmp_path / "stacks", None, print)

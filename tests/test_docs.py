@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ruamel.yaml import YAML
 
-from infra.core.spec import config_reference
+from infra.core.spec_docs import config_reference
 from infra.devtools.docs import regenerate
 from tests.helpers import ROOT
 

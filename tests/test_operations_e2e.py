@@ -15,6 +15,7 @@ from moto import settings as moto_settings
 
 from infra.cli import main
 from infra.core import naming, rendering
+from infra.core.errors import ExitCode
 from infra.ops import aws
 from infra.ops import promote as promote_ops
 from infra.ops.content import ContentStore
@@ -192,7 +193,7 @@ def test_undo_restores_the_edited_state_once(stacks: Path, pg_env: str):
     assert served("preview") == edited_files
     assert tables(db_url(pg_env, "preview")) == edited_rows
     again = cli(stacks, "reset-preview", SLUG, "--undo", "--yes")
-    assert again.exit_code == 2 and "nothing to undo" in again.output
+    assert again.exit_code == ExitCode.PRECONDITION and "nothing to undo" in again.output
 
 
 def test_reset_ends_open_sessions(stacks: Path, pg_env: str):
@@ -304,7 +305,7 @@ def test_promote_without_live_credentials_is_refused_and_changes_nothing(stacks:
 
     result = cli(stacks, "promote", SLUG, "--yes")
 
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.PRECONDITION
     assert result.output.count("\n") == 1
     assert "sandbox" in result.output and "set-credentials demo --stage production" in result.output
     assert (bucket_bytes("production"), tables(db_url(pg_env, "production"))) == before

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from infra.cli import main
 from infra.core import naming
-from infra.core.errors import PreconditionFailed
+from infra.core.errors import ExitCode, PreconditionFailed
 from infra.core.payment_settings import payment_parameters
 from infra.ops import aws, payment, stackfiles
 from tests.helpers import STACKS, demo_spec
@@ -122,7 +122,7 @@ def test_sandbox_key_is_refused_for_a_live_production(
 def test_missing_secret_says_to_deploy_first(stacks: Path, aws_env: str) -> None:
     result = set_credentials(stacks, "preview", json.dumps({"secretKey": SANDBOX_KEY}))
 
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.PRECONDITION
     [line] = [x for x in result.stderr.splitlines() if x.startswith("Error:")]
     assert "does not exist yet; deploy the stack first" in line
     assert "pulumi up -s demo-preview" in line

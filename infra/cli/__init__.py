@@ -7,35 +7,54 @@ for machines. Known errors become one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
-import importlib
-import json
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from infra import PROJECT_DIR
-from infra.core.errors import TenantctlError
+from infra.core.errors import ExitCode, TenantctlError
 from infra.core.spec import SpecError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_STACKS_DIR = PROJECT_DIR / "stacks"
-STACKS_DIR_ENV = "TENANTCTL_STACKS_DIR"
 
 
 class TenantctlGroup(click.Group):
-    """Turns the errors a user can cause into one clear line and exit code 2."""
+    """The error boundary: every failure ends as one line and a documented exit code.
+
+    Errors a user or the environment can cause carry their own exit code
+    (``infra.core.errors.ExitCode``); library errors are translated by
+    ``infra.ops.faults``; anything else is a bug, logged to a file whose path
+    the one line names. No traceback reaches the terminal.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
         except (TenantctlError, SpecError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            click.echo(f"Error: {message}", err=True)
-            ctx.exit(getattr(exc, "exit_code", 2))
+            _fail(ctx, exc, getattr(exc, "exit_code", ExitCode.BAD_INPUT))
+        except KeyboardInterrupt:
+            click.echo("Interrupted: re-run the same command to resume.", err=True)
+            ctx.exit(ExitCode.INTERRUPTED)
+        except Exception as exc:
+            from infra.ops.faults import log_unexpected, translate
+
+            known = translate(exc)
+            if known is not None:
+                _fail(ctx, known, known.exit_code)
+            log = log_unexpected(exc)
+            where = f"details in {log}" if log else "no log could be written"
+            click.echo(
+                f"Error: unexpected {type(exc).__name__} (a bug in tenantctl; {where}); "
+                "please report it",
+                err=True,
+            )
+            ctx.exit(ExitCode.INTERNAL)
+
+
+def _fail(ctx: click.Context, exc: Exception, code: int) -> None:
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(int(code))
 
 
 @click.group(cls=TenantctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,42 +73,16 @@ def main() -> None:
     """
 
 
-# ------------------------------------------------------------------ shared options
+def _register() -> None:
+    """Every command module, registered explicitly (imported here, after ``main`` exists)."""
+    from infra.cli import create, payment, plan, promote, reset, status
+
+    for module in (create, payment, plan, reset, promote, status):
+        for command in module.COMMANDS:
+            main.add_command(command)
 
 
-def stacks_dir_option(f: F) -> F:
-    return click.option(
-        "--stacks-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_STACKS_DIR,
-        envvar=STACKS_DIR_ENV,
-        show_default="stacks/ of this project",
-        help=f"Where the Pulumi.<slug>-<stage>.yaml files live (env {STACKS_DIR_ENV}).",
-    )(f)
-
-
-def json_option(f: F) -> F:
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
-    )(f)
-
-
-def yes_option(f: F) -> F:
-    return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(f)
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
-
-
-def err(message: str) -> None:
-    """Progress and notes go to stderr so stdout stays clean for --json."""
-    click.echo(message, err=True)
-
-
-# Command modules register themselves on ``main`` when imported.
-for _module in ("plan", "provision", "operate"):
-    importlib.import_module(f"infra.cli.{_module}")
+_register()
 
 
 if __name__ == "__main__":  # pragma: no cover

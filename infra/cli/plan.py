@@ -9,9 +9,8 @@ import click
 from rich.console import Console
 from rich.tree import Tree
 
-from infra.cli import echo_json, json_option, main, stacks_dir_option
+from infra.cli.common import echo_json, json_option, stacks_dir_option
 from infra.core import naming
-from infra.ops.stackfiles import read_spec
 
 # The properties worth a reader's attention, per resource type; everything else is in --json.
 HIGHLIGHTS: dict[str, tuple[str, ...]] = {
@@ -84,7 +83,7 @@ def _tree(plan: Any) -> Tree:
     return root
 
 
-@main.command()
+@click.command()
 @click.argument("slug")
 @click.option(
     "--stage",
@@ -107,13 +106,10 @@ def plan(slug: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
       tenantctl plan demo
       tenantctl plan demo --stage production --json | jq '.stacks[0].outputs'
     """
-    from infra.program.plan import plan_stack  # the Pulumi SDK loads only for this command
+    from infra.ops.plan import plan_tenant  # the Pulumi SDK loads only for this command
 
-    stages = naming.STAGES if stage == "all" else (stage,)
-    specs = [
-        read_spec(stacks_dir, slug, cast(naming.Stage, s)) for s in stages
-    ]  # validate all before planning
-    plans = [plan_stack(spec) for spec in specs]
+    stages = naming.STAGES if stage == "all" else (cast(naming.Stage, stage),)
+    plans = plan_tenant(stacks_dir, slug, stages)
     if as_json:
         echo_json({"stacks": [p.to_json() for p in plans]})
         return
@@ -122,3 +118,6 @@ def plan(slug: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
         console.width = 200  # piped or captured: keep whole names rather than cut them
     for p in plans:
         console.print(_tree(p))
+
+
+COMMANDS = [plan]

@@ -197,6 +197,11 @@ def user_pool_name(slug: str, stage: Stage) -> str:
     return f"{slug}-{stage}-admins"
 
 
+def lock_parameter(slug: str) -> str:
+    """The SSM parameter that holds a client's operation lock (one per client, both stages)."""
+    return f"/{TOOL}/locks/{slug}"
+
+
 def tags(slug: str, stage: Stage) -> dict[str, str]:
     """The tags every taggable AWS resource of a tenant stack carries."""
     return {"tenant": slug, "stage": stage, **MANAGED_BY_TAG}

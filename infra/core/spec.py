@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_camel
 
 from infra.core import naming
 from infra.core.providers import PROVIDERS, PaymentMode
+from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
 # --------------------------------------------------------------------------- roles
 
@@ -146,7 +147,7 @@ class PaymentSpec(_Model):
     def _merchant_id_matches_provider(self) -> PaymentSpec:
         provider = PROVIDERS[self.provider]
         if not provider.merchant_id_pattern.match(self.merchant_id):
-            raise _FieldError(
+            raise FieldError(
                 ("merchantId",), self.merchant_id, f"must be {provider.merchant_id_hint}"
             )
         return self
@@ -253,17 +254,17 @@ class TenantSpec(_Model):
     def _stage_rules(self) -> TenantSpec:
         if self.stage == naming.PREVIEW:
             if self.portal_domain is not None:
-                raise _FieldError(
+                raise FieldError(
                     ("portalDomain",),
                     self.portal_domain,
                     "is production only; remove it from the preview stack",
                 )
             if self.live:
-                raise _FieldError(
+                raise FieldError(
                     ("live",), self.live, "is production only; a preview is never live"
                 )
         if self.portal_domain is not None and self.portal_domain.endswith("." + self.base_domain):
-            raise _FieldError(
+            raise FieldError(
                 ("portalDomain",),
                 self.portal_domain,
                 f"must be the client's own domain, not a name under {self.base_domain}",
@@ -273,14 +274,14 @@ class TenantSpec(_Model):
             and self.database.backup_retention_days is not None
             and self.database.backup_retention_days < PRODUCTION_MIN_BACKUP_DAYS
         ):
-            raise _FieldError(
+            raise FieldError(
                 ("database", "backupRetentionDays"),
                 self.database.backup_retention_days,
                 f"must be at least {PRODUCTION_MIN_BACKUP_DAYS} days in production",
             )
         sizing = self.database_sizing
         if sizing.max_allocated_storage_gb < sizing.allocated_storage_gb:
-            raise _FieldError(
+            raise FieldError(
                 ("database", "maxAllocatedStorageGb"),
                 sizing.max_allocated_storage_gb,
                 f"must be at least allocatedStorageGb ({sizing.allocated_storage_gb})",
@@ -288,11 +289,11 @@ class TenantSpec(_Model):
         emails = [a.email.lower() for a in self.admins]
         for index, email in enumerate(emails):
             if email in emails[:index]:
-                raise _FieldError(
+                raise FieldError(
                     ("admins", index, "email"), email, "is listed twice; each admin once"
                 )
         if not any(a.role == "administrator" for a in self.admins):
-            raise _FieldError(
+            raise FieldError(
                 ("admins",),
                 [a.email for a in self.admins],
                 "must include at least one admin with role administrator",
@@ -339,96 +340,6 @@ class TenantSpec(_Model):
         return {f"{naming.PROJECT}:{key}": value for key, value in data.items()}
 
 
-# ------------------------------------------------------------------------- errors
-
-
-class _FieldError(ValueError):
-    """Raised from model validators so the error names the exact key."""
-
-    def __init__(self, loc: tuple[str | int, ...], value: Any, rule: str) -> None:
-        super().__init__(rule)
-        self.loc = loc
-        self.value = value
-        self.rule = rule
-
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    value: Any
-    rule: str
-
-    def __str__(self) -> str:
-        if self.value is _MISSING:
-            return f"{self.key} is required: {self.rule}"
-        return f"{self.key} = {self.value!r}: {self.rule}"
-
-
-_MISSING = object()
-
-
-class SpecError(ValueError):
-    """A tenant spec that does not validate; ``problems`` lists every broken rule."""
-
-    def __init__(self, problems: list[Problem], source: str = "") -> None:
-        self.problems = problems
-        self.source = source
-        where = f"{source}: " if source else ""
-        first = str(problems[0]) if problems else "invalid spec"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{where}{first}{more}")
-
-
-def _key(loc: tuple[str | int, ...], base: tuple[str | int, ...] = ()) -> str:
-    parts = [*base, *loc]
-    text = f"{naming.PROJECT}:"
-    for i, part in enumerate(parts):
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            camel = to_camel(part) if "_" in part else part
-            text += ("." if i else "") + camel
-    return text
-
-
-def _value_at(data: Any, loc: tuple[str | int, ...]) -> Any:
-    for part in loc:
-        if isinstance(data, Mapping):
-            if part not in data:
-                return _MISSING
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        else:
-            return _MISSING
-    return data
-
-
-def _problems(exc: ValidationError, data: Mapping[str, Any]) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        ctx_error = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, _FieldError):
-            problems.append(Problem(_key(ctx_error.loc, loc), ctx_error.value, ctx_error.rule))
-            continue
-        # Literal/union errors carry the branch in loc; keep the user's key only.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("literal[")))
-        value = _value_at(data, loc)
-        message = err["msg"].removeprefix("Value error, ")
-        kind = err["type"]
-        if kind == "missing":
-            message = "add it to the stack config"
-        elif kind == "extra_forbidden":
-            message = "is not a known key; see the config reference in README.md"
-        elif kind == "literal_error":
-            message = "must be one of " + err["msg"].removeprefix("Input should be ")
-        else:
-            message = message[0].lower() + message[1:] if message else message
-        problems.append(Problem(_key(loc), value, message))
-    return problems
-
-
 # ------------------------------------------------------------------------ loading
 
 
@@ -437,7 +348,7 @@ def parse_spec(data: Mapping[str, Any], source: str = "") -> TenantSpec:
     try:
         return TenantSpec.model_validate(dict(data))
     except ValidationError as exc:
-        raise SpecError(_problems(exc, data), source) from None
+        raise SpecError(problems_from(exc, data), source) from None
 
 
 def spec_from_config(
@@ -455,7 +366,7 @@ def spec_from_config(
         raise SpecError(
             [
                 Problem(
-                    _key(("stage",)) + "/" + _key(("slug",)),
+                    config_key(("stage",)) + "/" + config_key(("slug",)),
                     f"{spec.slug}-{spec.stage}",
                     f"must match the stack name {expected_stack!r}",
                 )
@@ -463,54 +374,3 @@ def spec_from_config(
             source,
         )
     return spec
-
-
-def config_reference() -> list[tuple[str, str, str, str]]:
-    """(key, type, default, description) for every stack-config key, top level first."""
-    rows: list[tuple[str, str, str, str]] = []
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, field in model.model_fields.items():
-            key = prefix + to_camel(name)
-            annotation = field.annotation
-            nested = _nested_model(annotation)
-            type_name = _type_name(annotation)
-            if field.is_required():
-                default = "(required)"
-            elif field.default_factory is not None or field.default is None:
-                default = ""
-            else:
-                default = (
-                    str(field.default).lower()
-                    if isinstance(field.default, bool)
-                    else str(field.default)
-                )
-            rows.append((key, type_name, default, field.description or ""))
-            if nested is not None:
-                walk(nested, key + ("[]." if type_name.startswith("list") else "."))
-
-    walk(TenantSpec, "")
-    return rows
-
-
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _nested_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _type_name(annotation: Any) -> str:
-    origin = getattr(annotation, "__origin__", None)
-    if origin is list:
-        return "list of objects"
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return "object"
-    if annotation is bool:
-        return "boolean"
-    if annotation is int or annotation == int | None:
-        return "integer"
-    return "string"

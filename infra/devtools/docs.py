@@ -15,7 +15,8 @@ import re
 from pathlib import Path
 
 from infra.core import naming
-from infra.core.spec import ROLES, config_reference
+from infra.core.spec import ROLES
+from infra.core.spec_docs import config_reference
 
 BEGIN = "BEGIN GENERATED {name} (scripts/gen-docs; do not edit by hand)"
 END = "END GENERATED {name}"

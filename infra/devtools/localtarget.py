@@ -34,9 +34,8 @@ from typing import Any
 
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem
+from infra.ops.database import DATABASE_URL_ENV
 
-DATABASE_URL_ENV = "TENANTCTL_DATABASE_URL"
-"""The one setting that tells tenantctl where the PostgreSQL server is (admin URL)."""
 PG_BIN_ENV = "TENANTCTL_PG_BIN"
 """Optional: the directory of initdb/pg_ctl, when not the Debian PostgreSQL 15 one."""
 PG_BIN_DEFAULT = Path("/usr/lib/postgresql/15/bin")

@@ -31,6 +31,9 @@ from psycopg.types.json import Json
 from infra.core import naming
 from infra.core.errors import TenantctlError
 
+DATABASE_URL_ENV = "TENANTCTL_DATABASE_URL"
+"""The one setting that names a PostgreSQL server directly (admin URL): local target, tunnel."""
+
 CONFIG_SCHEMA = "config"
 """Configuration tables: what promotion carries."""
 ACTIVITY_SCHEMA = "activity"

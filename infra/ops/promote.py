@@ -33,10 +33,11 @@ from infra.core.content_model import ContentDiff, diff_manifests, iso8601, new_r
 from infra.core.errors import PreconditionFailed
 from infra.core.promotion import PromotedContent, promoted_content
 from infra.ops.database import CONFIG_SCHEMA, read_config
+from infra.ops.deployers import deploy_stack
 from infra.ops.payment import credentials_mode, read_parameters
-from infra.ops.provision import Progress, _quiet, deploy_stack, local_outputs
 from infra.ops.stack import StackHandle, open_from_files, refuse_stack_names
 from infra.ops.stackfiles import read_spec, set_live
+from infra.ops.steps import Progress, quiet
 
 ACTIVE_RECORD = "promotion-active"
 LAST_RECORD = "last-promotion"
@@ -107,7 +108,7 @@ def check_preconditions(preview: StackHandle, production: StackHandle) -> list[d
 
 
 def _certificate_check(production: StackHandle) -> tuple[bool, str]:
-    outputs = production.outputs or local_outputs(production)
+    outputs = production.outputs
     arn = (outputs or {}).get("certificateArn")
     if not arn:
         return False, (
@@ -296,7 +297,7 @@ STEP_FUNCTIONS: dict[str, StepFn] = {
 }
 
 
-def promote(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[str, Any]:
+def promote(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[str, Any]:
     """Run (or resume) the promotion of *slug*'s preview to production."""
     preview, production = open_pair(stacks_dir, slug)
     store = production.content
@@ -351,7 +352,7 @@ def promote(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[st
     return record
 
 
-def rollback(stacks_dir: Path, slug: str, progress: Progress = _quiet) -> dict[str, Any]:
+def rollback(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[str, Any]:
     """Return production to the release and configuration it had before the last promotion."""
     _, production = open_pair(stacks_dir, slug)
     store = production.content

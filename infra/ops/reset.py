@@ -20,8 +20,8 @@ from infra.core.content_model import iso8601, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.payment_settings import payment_parameters
 from infra.ops.payment import read_parameters, write_parameters
-from infra.ops.provision import Progress, StepLog, _quiet
 from infra.ops.stack import PreviewStack
+from infra.ops.steps import Progress, StepLog, quiet
 
 RESET_RECORD = "last-reset"
 
@@ -30,7 +30,7 @@ def _now() -> str:
     return iso8601(utc_now())
 
 
-def reset_preview(stack: PreviewStack, progress: Progress = _quiet) -> dict[str, Any]:
+def reset_preview(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
     """Reset content, database and payment settings to defaults; keep the previous state."""
     spec, log = stack.spec, StepLog()
     started = time.perf_counter()
@@ -77,7 +77,7 @@ def reset_preview(stack: PreviewStack, progress: Progress = _quiet) -> dict[str,
     return result
 
 
-def undo_reset(stack: PreviewStack, progress: Progress = _quiet) -> dict[str, Any]:
+def undo_reset(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
     """Return the preview to the state it had before the last reset (once)."""
     spec, log = stack.spec, StepLog()
     record = stack.content.get_record(RESET_RECORD)

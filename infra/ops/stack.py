@@ -17,18 +17,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from infra import PROJECT_DIR
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem, ProductionRefused, UnknownTenant
 from infra.core.spec import TenantSpec
-from infra.devtools.localtarget import DATABASE_URL_ENV
 from infra.ops import aws
 from infra.ops.content import ContentStore
-from infra.ops.database import DatabaseServer, database_url
+from infra.ops.database import DATABASE_URL_ENV, DatabaseServer, database_url
 from infra.ops.stackfiles import read_spec, stack_region
+
+if TYPE_CHECKING:
+    from infra.ops.deployers import Deployer
 
 
 @dataclass
@@ -118,33 +119,6 @@ def database_admin_url(
     )
 
 
-def stack_outputs(stack_name: str) -> dict[str, Any]:
-    """Outputs of a deployed stack, through the Automation API (needs the Pulumi CLI)."""
-    from pulumi import automation
-
-    stack = automation.select_stack(stack_name=stack_name, work_dir=str(PROJECT_DIR))
-    return {k: v.value for k, v in stack.outputs().items() if not v.secret}
-
-
-DeployMode = Literal["pulumi", "local", "none"]
-
-
-def deploy_mode() -> DeployMode:
-    """How a stack gets deployed from here.
-
-    ``pulumi`` when the Pulumi CLI is on PATH and no emulator endpoint is set;
-    ``local`` when ``AWS_ENDPOINT_URL`` points at the local target's emulator;
-    ``none`` otherwise (real AWS without the CLI: stack files only).
-    """
-    from infra.ops.deploy import pulumi_cli_path
-
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        return "local"
-    if pulumi_cli_path():
-        return "pulumi"
-    return "none"
-
-
 def project_dir_of(stacks_dir: Path) -> Path | None:
     """The Pulumi project whose stack folder is *stacks_dir*, if it is one.
 
@@ -160,10 +134,20 @@ def open_stack(
     outputs: Mapping[str, Any] | None = None,
     region: str | None = None,
     handle: type[StackHandle] = StackHandle,
+    deployer: Deployer | Literal["auto"] | None = "auto",
 ) -> StackHandle:
-    """A handle on one stack; its outputs are read once, here, when they can be."""
-    if outputs is None and deploy_mode() == "pulumi":
-        outputs = stack_outputs(spec.stack_name)
+    """A handle on one stack; its outputs are read once, here, when they can be.
+
+    Outputs come from *outputs*, else from the deployer (this machine's, unless
+    one is given), which knows where the stack was last deployed.
+    """
+    if outputs is None:
+        if deployer == "auto":
+            from infra.ops.deployers import current_deployer
+
+            deployer = current_deployer()
+        if deployer is not None:
+            outputs = deployer.outputs(spec, region)
     return handle(spec, database_admin_url(spec, outputs, region), region, outputs)
 
 

@@ -1,24 +1,21 @@
-"""``tenantctl create`` and ``tenantctl payment set-credentials``."""
+"""``tenantctl create``: both stack files of a new client, then their deployment."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from infra.cli import echo_json, err, json_option, main, stacks_dir_option
+from infra.cli.common import echo_json, err, json_option, stacks_dir_option
 from infra.core import naming
-from infra.core.errors import EnvironmentProblem
 from infra.core.providers import PROVIDERS
 from infra.core.spec import ROLES
 from infra.ops import create as create_op
 from infra.ops import stackfiles
 
 
-@main.command()
+@click.command()
 @click.argument("slug")
 @click.option(
     "--from",
@@ -113,84 +110,26 @@ def _deploy(result: create_op.CreateResult, stacks_dir: Path, no_deploy: bool) -
     files = "stack files written" if result.written else "stack files unchanged"
     if no_deploy:
         return {"status": "skipped", "reason": "--no-deploy"}
-    from infra.ops.stack import deploy_mode
+    from infra.ops.deployers import current_deployer, deploy_new_stack  # heavy imports
 
-    mode = deploy_mode()
-    if mode == "none":
+    deployer = current_deployer()
+    if deployer is None:
         err(
             f"Pulumi CLI not found: {files}, deployment skipped; run "
             f"`pulumi up -s {stacks[0]}` (then `pulumi up -s {stacks[1]}`) on a machine with "
             "the CLI or use the local target (scripts/local-target up)"
         )
         return {"status": "skipped", "reason": "Pulumi CLI not found"}
-    from infra.ops.provision import deploy_new_stack  # heavy imports
-
-    if mode == "local":
+    if deployer.name == "local":
         err("local target: the Pulumi CLI is not used; each stack is applied from its plan")
     deployed = {
         result.specs[stage].stack_name: deploy_new_stack(result.specs[stage], stacks_dir, err)
         for stage in naming.STAGES
     }
-    return {"status": "deployed" if mode == "pulumi" else "applied-locally", "stacks": deployed}
+    return {
+        "status": "deployed" if deployer.name == "pulumi" else "applied-locally",
+        "stacks": deployed,
+    }
 
 
-# --------------------------------------------------------------------- payment
-
-
-@main.group()
-def payment() -> None:
-    """Payment credentials of a client's stacks."""
-
-
-@payment.command("set-credentials")
-@click.argument("slug")
-@click.option(
-    "--stage",
-    type=click.Choice(naming.STAGES),
-    required=True,
-    help="Which stack's credentials to set.",
-)
-@click.option(
-    "--from-env",
-    "env_var",
-    metavar="VAR",
-    help="Read the credentials from this environment variable instead of stdin.",
-)
-@stacks_dir_option
-@json_option
-def set_credentials(
-    slug: str, stage: naming.Stage, env_var: str | None, stacks_dir: Path, as_json: bool
-) -> None:
-    """Store the payment provider credentials of one stack.
-
-    Credentials come from stdin (or --from-env VAR), never from an argument, as a
-    JSON object {"secretKey": ..., "webhookSecret": ...}, as KEY=value lines, or as
-    the secret key alone. A preview takes sandbox keys only; a live production
-    takes live keys only. The stack must be deployed (its secret exists).
-
-    \b
-    Examples:
-      tenantctl payment set-credentials demo --stage preview < demo-sandbox.json
-      printf 'secretKey=%s\\n' "$KEY" | tenantctl payment set-credentials demo --stage production
-      tenantctl payment set-credentials demo --stage production --from-env DEMO_STRIPE --json
-    """
-    from infra.ops import aws
-    from infra.ops import payment as payment_op
-
-    spec = stackfiles.read_spec(stacks_dir, slug, stage)
-    if env_var:
-        text = os.environ.get(env_var)
-        if text is None:
-            raise EnvironmentProblem(f"environment variable {env_var} is not set")
-    else:
-        if sys.stdin.isatty():
-            err("Paste the credentials (JSON or KEY=value lines), then Ctrl-D:")
-        text = sys.stdin.read()
-    credentials = payment_op.parse_credentials(text)
-    region = stackfiles.stack_region(stacks_dir, slug, stage)
-    mode = payment_op.set_credentials(aws.client("secretsmanager", region), spec, credentials)
-    secret = naming.payment_secret_name(slug, stage)
-    if as_json:
-        echo_json({"stack": spec.stack_name, "secret": secret, "mode": mode, "stored": True})
-    else:
-        click.echo(f"{spec.stack_name}: {mode} credentials stored in {secret}")
+COMMANDS = [create]

@@ -13,17 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra import PROJECT_DIR
 from infra.core import naming
-from infra.core.errors import EnvironmentProblem, TenantctlError
+from infra.core.errors import DeployFailed, EnvironmentProblem
 
 REDACTED = "[secret]"
 """What a secret stack output is reported as; its value never leaves Pulumi."""
-
-
-class DeployFailed(TenantctlError):
-    """``pulumi up`` ran and failed; its own output (already streamed) says why."""
-
-    exit_code = 1
 
 
 def pulumi_cli_path() -> str | None:
@@ -67,3 +62,11 @@ def _last_line(exc: Exception) -> str:
     text = getattr(exc, "stderr", None) or str(exc)
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__
+
+
+def stack_outputs(stack_name: str) -> dict[str, Any]:
+    """Outputs of a deployed stack (secret ones left out); needs the Pulumi CLI."""
+    from pulumi import automation
+
+    stack = automation.select_stack(stack_name=stack_name, work_dir=str(PROJECT_DIR))
+    return {k: v.value for k, v in stack.outputs().items() if not v.secret}

@@ -1,0 +1,47 @@
+"""What every command shares: options defined once, and how output is written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from infra import PROJECT_DIR
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_STACKS_DIR = PROJECT_DIR / "stacks"
+STACKS_DIR_ENV = "TENANTCTL_STACKS_DIR"
+
+
+def stacks_dir_option(f: F) -> F:
+    return click.option(
+        "--stacks-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_STACKS_DIR,
+        envvar=STACKS_DIR_ENV,
+        show_default="stacks/ of this project",
+        help=f"Where the Pulumi.<slug>-<stage>.yaml files live (env {STACKS_DIR_ENV}).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON document for machines."
+    )(f)
+
+
+def yes_option(f: F) -> F:
+    return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(f)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def err(message: str) -> None:
+    """Progress and notes go to stderr so stdout stays clean for --json."""
+    click.echo(message, err=True)

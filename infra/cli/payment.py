@@ -1,0 +1,78 @@
+"""``tenantctl payment set-credentials``: payment credentials, never through argv or Pulumi."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from infra.cli.common import echo_json, err, json_option, stacks_dir_option
+from infra.core import naming
+from infra.core.errors import UserInputError
+from infra.ops import stackfiles
+
+
+@click.group()
+def payment() -> None:
+    """Payment credentials of a client's stacks."""
+
+
+@payment.command("set-credentials")
+@click.argument("slug")
+@click.option(
+    "--stage",
+    type=click.Choice(naming.STAGES),
+    required=True,
+    help="Which stack's credentials to set.",
+)
+@click.option(
+    "--from-env",
+    "env_var",
+    metavar="VAR",
+    help="Read the credentials from this environment variable instead of stdin.",
+)
+@stacks_dir_option
+@json_option
+def set_credentials(
+    slug: str, stage: naming.Stage, env_var: str | None, stacks_dir: Path, as_json: bool
+) -> None:
+    """Store the payment provider credentials of one stack.
+
+    Credentials come from stdin (or --from-env VAR), never from an argument, as a
+    JSON object {"secretKey": ..., "webhookSecret": ...}, as KEY=value lines, or as
+    the secret key alone. A preview takes sandbox keys only; a live production
+    takes live keys only. The stack must be deployed (its secret exists).
+
+    \b
+    Examples:
+      tenantctl payment set-credentials demo --stage preview < demo-sandbox.json
+      printf 'secretKey=%s\\n' "$KEY" | tenantctl payment set-credentials demo --stage production
+      tenantctl payment set-credentials demo --stage production --from-env DEMO_STRIPE --json
+    """
+    from infra.ops import aws
+    from infra.ops import payment as payment_op
+
+    spec = stackfiles.read_spec(stacks_dir, slug, stage)
+    if env_var:
+        text = os.environ.get(env_var)
+        if text is None:
+            raise UserInputError(
+                f"environment variable {env_var} is not set; export it or pipe to stdin"
+            )
+    else:
+        if sys.stdin.isatty():
+            err("Paste the credentials (JSON or KEY=value lines), then Ctrl-D:")
+        text = sys.stdin.read()
+    credentials = payment_op.parse_credentials(text)
+    region = stackfiles.stack_region(stacks_dir, slug, stage)
+    mode = payment_op.set_credentials(aws.client("secretsmanager", region), spec, credentials)
+    secret = naming.payment_secret_name(slug, stage)
+    if as_json:
+        echo_json({"stack": spec.stack_name, "secret": secret, "mode": mode, "stored": True})
+    else:
+        click.echo(f"{spec.stack_name}: {mode} credentials stored in {secret}")
+
+
+COMMANDS = [payment]

@@ -1,0 +1,53 @@
+"""``tenantctl reset-preview``: a preview back to defaults, with one undo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from infra.cli.common import echo_json, err, json_option, stacks_dir_option, yes_option
+
+
+@click.command("reset-preview")
+@click.argument("slug")
+@click.option("--undo", is_flag=True, help="Return to the state before the last reset (once).")
+@yes_option
+@stacks_dir_option
+@json_option
+def reset_preview(slug: str, undo: bool, yes: bool, stacks_dir: Path, as_json: bool) -> None:
+    """Reset a client's preview to defaults: content, database and payment settings.
+
+    Keeps domains, certificates and the database server, and keeps the state
+    before the reset for one --undo. Only ever acts on <slug>-preview: there is
+    no option that points it at production.
+
+    \b
+    Examples:
+      tenantctl reset-preview demo            # asks for confirmation
+      tenantctl reset-preview demo --yes --json
+      tenantctl reset-preview demo --undo --yes
+    """
+    from infra.ops.reset import reset_preview as run_reset
+    from infra.ops.reset import undo_reset
+    from infra.ops.stack import open_preview
+
+    stack = open_preview(stacks_dir, slug, "reset-preview")
+    what = "undo the last reset of" if undo else "reset to defaults"
+    if not yes:
+        click.confirm(
+            f"This will {what} {stack.stack_name} (content, database, payment settings). Continue?",
+            abort=True,
+            err=True,
+        )
+    err(f"{'Undoing reset of' if undo else 'Resetting'} {stack.stack_name}")
+    result = (undo_reset if undo else run_reset)(stack, err)
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(
+            f"{stack.stack_name} {'restored' if undo else 'reset'} in {result['seconds']:.2f}s"
+        )
+
+
+COMMANDS = [reset_preview]

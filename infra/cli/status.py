@@ -1,0 +1,83 @@
+"""``tenantctl status`` and ``tenantctl list``: what exists, read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from infra.cli.common import echo_json, json_option, stacks_dir_option
+from infra.core import naming
+
+
+@click.command()
+@click.argument("slug", required=False)
+@stacks_dir_option
+@json_option
+def status(slug: str | None, stacks_dir: Path, as_json: bool) -> None:
+    """Show every tenant (or one) per stage: live, current release, last reset and promotion.
+
+    \b
+    Examples:
+      tenantctl status
+      tenantctl status demo --json
+    """
+    from infra.ops.status import tenant_status
+
+    rows = tenant_status(stacks_dir, slug)
+    if as_json:
+        echo_json({"tenants": rows})
+        return
+    table = Table("stack", "live", "current release", "last reset", "last promotion", "note")
+    for row in rows:
+        for info in row["stages"].values():
+            last = info.get("lastPromotion") or {}
+            table.add_row(
+                info["stack"],
+                "-" if info["live"] is None else ("yes" if info["live"] else "no"),
+                info["currentRelease"] or "-",
+                info["lastReset"] or "-",
+                last.get("completedAt", "-") if last else "-",
+                info.get("error", "")
+                or (
+                    f"promotion {info['promotionInProgress']} unfinished"
+                    if info.get("promotionInProgress")
+                    else ""
+                ),
+            )
+    Console(highlight=False, emoji=False, soft_wrap=True).print(table)
+
+
+@click.command("list")
+@stacks_dir_option
+@json_option
+def list_(stacks_dir: Path, as_json: bool) -> None:
+    """List the tenants defined in the stacks folder (reads files only).
+
+    \b
+    Examples:
+      tenantctl list
+      tenantctl list --json
+    """
+    from infra.ops.status import list_tenants
+
+    rows = list_tenants(stacks_dir)
+    if as_json:
+        echo_json({"tenants": rows})
+        return
+    table = Table("slug", "stages", "portal", "live")
+    for row in rows:
+        stages = row["stages"]
+        prod = stages.get(naming.PRODUCTION, {})
+        table.add_row(
+            row["slug"],
+            ", ".join(stages),
+            prod.get("portalUrl", "-"),
+            "yes" if prod.get("live") else "no",
+        )
+    Console(highlight=False, emoji=False, soft_wrap=True).print(table)
+
+
+COMMANDS = [status, list_]

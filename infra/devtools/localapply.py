@@ -1,0 +1,145 @@
+"""The local target's stand-in for ``pulumi up``: the real program's plan, applied to moto.
+
+``apply_local`` evaluates the real Pulumi program under the mock runtime
+(``infra.program.plan``) and materializes the planned resources the data steps
+need — the content bucket and its ``defaults/`` objects, the payment
+parameters and the payment secret — on the AWS API emulator. No second
+description of the infrastructure exists: what is created is exactly what the
+program planned. ``LocalDeployer`` plugs this into the operations through the
+``tenantctl.deployers`` entry point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from infra.core import naming, rendering
+from infra.core.content_model import ContentError
+from infra.core.spec import TenantSpec
+from infra.ops import aws
+from infra.ops.content import ContentStore
+from infra.ops.stack import StackHandle, open_stack
+from infra.ops.steps import Progress, quiet
+from infra.program.plan import plan_stack
+
+
+class LocalDeployer:
+    """Deploys to the local target's emulator from the program's plan."""
+
+    name = "local"
+
+    def up(
+        self, spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress
+    ) -> tuple[StackHandle, str]:
+        handle = handle or open_stack(spec, deployer=self)
+        apply_local(spec, handle, progress)
+        handle.outputs = self.outputs(spec, handle.region)
+        return handle, "applied on the local target (no Pulumi CLI)"
+
+    def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
+        store = ContentStore(aws.client("s3", region), naming.content_bucket(spec.slug, spec.stage))
+        try:
+            return store.get_record(LOCAL_OUTPUTS_RECORD)
+        except ContentError:  # no bucket yet: never deployed
+            return None
+
+
+_OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
+_PARAMETER = "aws:ssm/parameter:Parameter"
+_SECRET = "aws:secretsmanager/secret:Secret"
+_CERTIFICATE = "aws:acm/certificate:Certificate"
+LOCAL_OUTPUTS_RECORD = "local-outputs"
+
+
+def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quiet) -> str:
+    """Materialize the program's content bucket, defaults, parameters and secret locally."""
+    plan = plan_stack(spec)
+    bucket = naming.content_bucket(spec.slug, spec.stage)
+    created: dict[str, int] = {"bucket": 0, "objects": 0, "parameters": 0, "secret": 0}
+    try:
+        handle.s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        handle.s3.create_bucket(Bucket=bucket)
+        handle.s3.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+        created["bucket"] = 1
+
+    files: dict[str, bytes] = {}
+    for resource in plan.resources:
+        inputs = resource.inputs
+        if resource.type in _OBJECT_TYPES:
+            key = str(inputs["key"])
+            if key.startswith(naming.DEFAULTS_PREFIX) and key != naming.MANIFEST_KEY:
+                files[key[len(naming.DEFAULTS_PREFIX) :]] = str(inputs["content"]).encode()
+        elif resource.type == _PARAMETER:
+            handle.ssm.put_parameter(
+                Name=inputs["name"],
+                # pulumi-aws marks `value` secret; the program sets plain settings as insecureValue.
+                Value=str(inputs.get("insecureValue", inputs.get("value"))),
+                Type="String",
+                Overwrite=True,
+            )
+            created["parameters"] += 1
+        elif resource.type == _SECRET:
+            name = inputs["name"]
+            try:
+                handle.secrets.describe_secret(SecretId=name)
+            except ClientError:
+                handle.secrets.create_secret(
+                    Name=name, Description=inputs.get("description", ""), Tags=_tags(inputs)
+                )
+                created["secret"] = 1
+    certificate = next((r for r in plan.resources if r.type == _CERTIFICATE), None)
+    outputs = handle.content.get_record(LOCAL_OUTPUTS_RECORD) or {}
+    if certificate is not None and "certificateArn" not in outputs:
+        request: dict[str, Any] = {
+            "DomainName": certificate.inputs["domainName"],
+            "ValidationMethod": "DNS",
+        }
+        if certificate.inputs.get("subjectAlternativeNames"):
+            request["SubjectAlternativeNames"] = list(certificate.inputs["subjectAlternativeNames"])
+        outputs["certificateArn"] = handle.acm.request_certificate(**request)["CertificateArn"]
+    outputs.update({k: v for k, v in plan.outputs.items() if k in _LOCAL_OUTPUT_KEYS})
+    handle.content.put_record(LOCAL_OUTPUTS_RECORD, outputs)
+    if files:
+        existing = _safe_manifest(handle)
+        if existing != rendering.content_manifest(files):
+            handle.content.upload_defaults(files)
+            created["objects"] = len(files)
+    summary = (
+        f"bucket {bucket} ({'created' if created['bucket'] else 'exists'}), "
+        f"{created['objects']} defaults objects written, "
+        f"{created['parameters']} payment parameters, "
+        f"payment secret {'created' if created['secret'] else 'exists'}"
+    )
+    progress(f"  local apply {spec.stack_name}: {summary}")
+    return summary
+
+
+_LOCAL_OUTPUT_KEYS = (
+    "slug",
+    "stage",
+    "live",
+    "adminUrl",
+    "portalUrl",
+    "contentBucket",
+    "databaseName",
+    "paymentParameterPath",
+    "customDomainValidationRecords",
+)
+
+
+def _safe_manifest(handle: StackHandle) -> dict[str, str] | None:
+    try:
+        return handle.content.defaults_manifest()
+    except ContentError:  # no manifest yet: write the defaults
+        return None
+
+
+def _tags(inputs: Mapping[str, Any]) -> list[Any]:
+    return [{"Key": k, "Value": str(v)} for k, v in (inputs.get("tags") or {}).items()]

@@ -1,0 +1,117 @@
+"""How a stack gets deployed from here, decided in one place.
+
+A ``Deployer`` brings one stack to what the Pulumi program describes and
+reports its outputs. The product ships one: ``PulumiDeployer``, ``pulumi up``
+through the Automation API (``infra.ops.automation``). The local target plugs
+in its own through the ``tenantctl.deployers`` entry point (name ``local``),
+so the product never imports developer tooling.
+
+``current_deployer()`` decides: an emulator endpoint (``AWS_ENDPOINT_URL``)
+means the local target; otherwise the Pulumi CLI when it is on ``PATH``;
+otherwise none (stack files only).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol
+
+from infra.core.errors import EnvironmentProblem
+from infra.core.spec import TenantSpec
+from infra.ops import automation
+from infra.ops.provision import post_provision
+from infra.ops.stack import StackHandle, open_stack, project_dir_of
+from infra.ops.steps import Progress, quiet
+
+ENTRY_POINT_GROUP = "tenantctl.deployers"
+LOCAL = "local"
+
+
+class Deployer(Protocol):
+    """Deploys a stack and reads its outputs."""
+
+    name: str
+    """``pulumi`` or ``local``: what the JSON results report."""
+
+    def up(
+        self, spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress
+    ) -> tuple[StackHandle, str]:
+        """Deploy; return a handle with fresh outputs and one line saying what was done."""
+        ...
+
+    def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
+        """The stack's outputs as last deployed, or ``None`` when it was never deployed."""
+        ...
+
+
+class PulumiDeployer:
+    """``pulumi up`` of the project's own stack, through the Automation API."""
+
+    name = "pulumi"
+
+    def up(
+        self, spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress
+    ) -> tuple[StackHandle, str]:
+        project_dir = project_dir_of(stacks_dir)
+        if project_dir is None:
+            raise EnvironmentProblem(
+                f"{stacks_dir} is not the stacks/ folder of a Pulumi project, so "
+                f"{spec.stack_name} cannot be deployed from it; use the project's stacks/"
+            )
+        outputs = automation.deploy(spec.stack_name, project_dir, progress)
+        region = handle.region if handle else None
+        stack = open_stack(spec, outputs, region, deployer=self)
+        return stack, f"deployed with pulumi up -s {spec.stack_name}"
+
+    def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
+        return automation.stack_outputs(spec.stack_name)
+
+
+def current_deployer() -> Deployer | None:
+    """The deployer this machine has, or ``None`` (real AWS without the Pulumi CLI)."""
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return _plugin(LOCAL)
+    if automation.pulumi_cli_path():
+        return PulumiDeployer()
+    return None
+
+
+def _plugin(name: str) -> Deployer:
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found:
+        raise EnvironmentProblem(
+            f"AWS_ENDPOINT_URL is set but no {name!r} deployer is installed; install the "
+            "project with its dev extras (scripts/bootstrap) or unset AWS_ENDPOINT_URL"
+        )
+    deployer: Deployer = found[0].load()()
+    return deployer
+
+
+def require_deployer(spec: TenantSpec) -> Deployer:
+    deployer = current_deployer()
+    if deployer is None:
+        raise EnvironmentProblem(automation.cli_missing_message(spec.stack_name))
+    return deployer
+
+
+def deploy_stack(
+    spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress = quiet
+) -> tuple[StackHandle, str]:
+    """Deploy one stack the way this machine can; a handle with fresh outputs and what was done."""
+    return require_deployer(spec).up(spec, stacks_dir, handle, progress)
+
+
+def deploy_new_stack(
+    spec: TenantSpec, stacks_dir: Path, progress: Progress = quiet
+) -> dict[str, Any]:
+    """``create``'s deployment of one stack: deploy, then the post-provision step."""
+    handle, how = deploy_stack(spec, stacks_dir, None, progress)
+    progress(f"post-provision {spec.stack_name} ...")
+    return {
+        "how": how,
+        "outputs": dict(handle.outputs or {}),
+        "postProvision": post_provision(handle, progress),
+    }
