@@ -1,4 +1,4 @@
-"""DatabaseServer and config promotion against a real PostgreSQL 15 (the suite's own cluster)."""
+"""A stack's databases and config promotion against a real PostgreSQL 15 (the suite's cluster)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ import psycopg
 import pytest
 
 from infra.core import naming
-from infra.ops.database import (
-    DatabaseServer,
-    DatabaseStateError,
-    config_tables,
-    copy_config,
-    database_url,
-    read_config,
-    rollback_config,
-)
+from infra.ops.config_tables import config_tables, copy_config, read_config, rollback_config
+from infra.ops.database import DatabaseStateError, StackDatabases, database_url
 
 # permit_types is created before lots on purpose: config_tables must order by keys, not text.
 SCHEMA = """
@@ -62,23 +55,24 @@ def execute(url: str, text: str) -> None:
 
 
 @pytest.fixture
-def server(pg_env: str) -> DatabaseServer:
-    return DatabaseServer(pg_env)
+def server(pg_env: str) -> StackDatabases:
+    return StackDatabases(pg_env, SLUG, naming.PREVIEW)
 
 
 @pytest.fixture
-def preview(server: DatabaseServer) -> str:
+def preview(server: StackDatabases) -> str:
     """A seeded preview stack; returns the working database URL."""
-    server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED)
-    server.create_working(SLUG, naming.PREVIEW)
-    return server.url(naming.database_name(SLUG, naming.PREVIEW))
+    server.seed_defaults(SCHEMA, SEED)
+    server.create_working()
+    return server.url(server.working)
 
 
 @pytest.fixture
-def production(server: DatabaseServer) -> str:
-    server.seed_defaults(SLUG, naming.PRODUCTION, SCHEMA, SEED)
-    server.create_working(SLUG, naming.PRODUCTION)
-    return server.url(naming.database_name(SLUG, naming.PRODUCTION))
+def production(pg_env: str) -> str:
+    databases = StackDatabases(pg_env, SLUG, naming.PRODUCTION)
+    databases.seed_defaults(SCHEMA, SEED)
+    databases.create_working()
+    return databases.url(databases.working)
 
 
 def config_of(url: str) -> dict[str, Any]:
@@ -89,8 +83,8 @@ def config_of(url: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ templates
 
 
-def test_seed_defaults_makes_a_template(server: DatabaseServer) -> None:
-    server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED)
+def test_seed_defaults_makes_a_template(server: StackDatabases) -> None:
+    server.seed_defaults(SCHEMA, SEED)
 
     defaults = naming.defaults_database_name(SLUG, naming.PREVIEW)
     rows = query(
@@ -99,31 +93,31 @@ def test_seed_defaults_makes_a_template(server: DatabaseServer) -> None:
     assert rows == [(True,)]
 
 
-def test_reset_working_ends_sessions_on_the_template(server: DatabaseServer, preview: str) -> None:
+def test_reset_working_ends_sessions_on_the_template(server: StackDatabases, preview: str) -> None:
     reader = psycopg.connect(server.url(naming.defaults_database_name(SLUG, naming.PREVIEW)))
 
-    server.reset_working(SLUG, naming.PREVIEW)
+    server.reset_working()
 
     assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
     reader.close()
 
 
-def test_seed_defaults_failure_keeps_the_old_template(server: DatabaseServer, preview: str) -> None:
+def test_seed_defaults_failure_keeps_the_old_template(server: StackDatabases, preview: str) -> None:
     with pytest.raises(DatabaseStateError, match="old template is unchanged"):
-        server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED + "INSERT INTO nowhere VALUES (1);")
+        server.seed_defaults(SCHEMA, SEED + "INSERT INTO nowhere VALUES (1);")
 
-    server.reset_working(SLUG, naming.PREVIEW)
+    server.reset_working()
     assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
 
 
-def test_create_working_is_idempotent(server: DatabaseServer) -> None:
-    server.seed_defaults(SLUG, naming.PREVIEW, SCHEMA, SEED)
+def test_create_working_is_idempotent(server: StackDatabases) -> None:
+    server.seed_defaults(SCHEMA, SEED)
 
-    assert server.create_working(SLUG, naming.PREVIEW) is True
-    assert server.create_working(SLUG, naming.PREVIEW) is False
+    assert server.create_working() is True
+    assert server.create_working() is False
 
 
-def test_exists_names_databases(server: DatabaseServer, preview: str) -> None:
+def test_exists_names_databases(server: StackDatabases, preview: str) -> None:
     assert server.exists(naming.database_name(SLUG, naming.PREVIEW))
     assert not server.exists(naming.database_name(SLUG, naming.PRODUCTION))
 
@@ -140,12 +134,12 @@ def test_database_url_replaces_only_the_database() -> None:
 
 
 def test_reset_working_restores_defaults_and_keeps_the_edited_db_as_undo(
-    server: DatabaseServer, preview: str
+    server: StackDatabases, preview: str
 ) -> None:
     execute(preview, "UPDATE config.lots SET capacity = 7 WHERE code = 'A'")
     execute(preview, "INSERT INTO activity.permits (permit_type, plate) VALUES ('STD', 'ABC123')")
 
-    timings = server.reset_working(SLUG, naming.PREVIEW)
+    timings = server.reset_working()
 
     assert set(timings) == {"terminate", "drop_undo", "rename", "create"}
     assert query(preview, "SELECT code, capacity FROM config.lots ORDER BY code") == [
@@ -158,27 +152,27 @@ def test_reset_working_restores_defaults_and_keeps_the_edited_db_as_undo(
     assert query(server.url(undo), "SELECT capacity FROM config.lots WHERE code = 'A'") == [(7,)]
 
 
-def test_undo_reset_restores_the_edits(server: DatabaseServer, preview: str) -> None:
+def test_undo_reset_restores_the_edits(server: StackDatabases, preview: str) -> None:
     execute(preview, "UPDATE config.lots SET capacity = 7 WHERE code = 'A'")
-    server.reset_working(SLUG, naming.PREVIEW)
+    server.reset_working()
 
-    server.undo_reset(SLUG, naming.PREVIEW)
+    server.undo_reset()
 
     assert query(preview, "SELECT capacity FROM config.lots WHERE code = 'A'") == [(7,)]
-    assert not server.has_undo(SLUG, naming.PREVIEW)
+    assert not server.exists(server.undo)
 
 
-def test_undo_reset_without_a_reset_fails(server: DatabaseServer, preview: str) -> None:
+def test_undo_reset_without_a_reset_fails(server: StackDatabases, preview: str) -> None:
     with pytest.raises(DatabaseStateError, match="acme_preview_undo"):
-        server.undo_reset(SLUG, naming.PREVIEW)
+        server.undo_reset()
 
 
-def test_reset_working_ends_open_sessions(server: DatabaseServer, preview: str) -> None:
+def test_reset_working_ends_open_sessions(server: StackDatabases, preview: str) -> None:
     session = psycopg.connect(preview, autocommit=True)
     idle_in_transaction = psycopg.connect(preview)
     idle_in_transaction.execute("SELECT * FROM config.lots FOR UPDATE")
 
-    server.reset_working(SLUG, naming.PREVIEW)
+    server.reset_working()
 
     for conn in (session, idle_in_transaction):
         with pytest.raises(psycopg.OperationalError):
@@ -187,13 +181,13 @@ def test_reset_working_ends_open_sessions(server: DatabaseServer, preview: str) 
     assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
 
 
-def test_reset_working_without_defaults_fails(server: DatabaseServer) -> None:
+def test_reset_working_without_defaults_fails(server: StackDatabases) -> None:
     with pytest.raises(DatabaseStateError, match="acme_preview_defaults does not exist"):
-        server.reset_working(SLUG, naming.PREVIEW)
+        server.reset_working()
 
 
 def test_reset_working_keeps_refusing_connections_while_it_runs(
-    server: DatabaseServer, preview: str
+    server: StackDatabases, preview: str
 ) -> None:
     """A client that keeps reconnecting cannot make the rename fail."""
     stop = threading.Event()
@@ -207,7 +201,7 @@ def test_reset_working_keeps_refusing_connections_while_it_runs(
     worker.start()
     try:
         for _ in range(3):
-            server.reset_working(SLUG, naming.PREVIEW)
+            server.reset_working()
     finally:
         stop.set()
         worker.join()
@@ -318,17 +312,18 @@ def test_copy_config_refuses_tables_of_different_shape(preview: str, production:
 
 
 def test_seed_defaults_accepts_the_rendered_demo_schema_and_seed(
-    server: DatabaseServer,
+    server: StackDatabases,
 ) -> None:
     from infra.core.rendering import render_db_schema, render_db_seed
     from tests.helpers import demo_spec
 
+    urls = {}
     for stage in naming.STAGES:
-        spec = demo_spec(stage)
-        server.seed_defaults("demo", stage, render_db_schema(), render_db_seed(spec))
-        server.create_working("demo", stage)
-    preview_url = server.url(naming.database_name("demo", naming.PREVIEW))
-    production_url = server.url(naming.database_name("demo", naming.PRODUCTION))
+        databases = StackDatabases(server.admin_url, "demo", stage)
+        databases.seed_defaults(render_db_schema(), render_db_seed(demo_spec(stage)))
+        databases.create_working()
+        urls[stage] = databases.url(databases.working)
+    preview_url, production_url = urls[naming.PREVIEW], urls[naming.PRODUCTION]
 
     counts = copy_config(preview_url, production_url, "demo-1")
 

@@ -32,7 +32,7 @@ from infra.core.config_diff import diff_config
 from infra.core.content_model import ContentDiff, diff_manifests, iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.promotion import PromotedContent, promoted_content
-from infra.ops.database import CONFIG_SCHEMA, read_config
+from infra.ops.config_tables import CONFIG_SCHEMA, copy_config, read_config, rollback_config
 from infra.ops.deployers import deploy_stack
 from infra.ops.payment import credentials_mode, read_parameters
 from infra.ops.stack import StackHandle, open_from_files, refuse_stack_names
@@ -258,9 +258,7 @@ def _copy_content(p: Promotion) -> str:
 
 
 def _copy_config(p: Promotion) -> str:
-    counts = p.production.database.copy_config(
-        p.preview.working_url, p.production.working_url, p.id
-    )
+    counts = copy_config(p.preview.working_url, p.production.working_url, p.id)
     p.record["tables"] = counts
     return ", ".join(f"{t} {n}" for t, n in counts.items()) + " rows"
 
@@ -370,7 +368,7 @@ def rollback(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[st
         current = store.current()
         store.switch(previous, previous=current.release if current else None)
         progress(f"  content: production serves {previous} again")
-    production.database.rollback_config(production.working_url, record["id"])
+    rollback_config(production.working_url, record["id"])
     progress("  config: previous production configuration restored")
     record["status"] = "rolled-back"
     record["rolledBackAt"] = _now()

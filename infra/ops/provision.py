@@ -10,31 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.core import naming, rendering
+from infra.core import rendering
 from infra.ops.stack import StackHandle
 from infra.ops.steps import Progress, StepLog, quiet
 
 
 def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[dict[str, Any]]:
     """Defaults database, working database and first release; idempotent."""
-    spec, log = handle.spec, StepLog()
-    slug, stage = spec.slug, spec.stage
+    spec, log, databases = handle.spec, StepLog(), handle.database
 
     def defaults_db() -> str:
-        name = naming.defaults_database_name(slug, stage)
-        if handle.database.exists(name):
-            return f"{name} already seeded"
-        handle.database.seed_defaults(
-            slug, stage, rendering.render_db_schema(), rendering.render_db_seed(spec)
-        )
-        return f"{name} seeded from templates/db"
+        if databases.exists(databases.defaults):
+            return f"{databases.defaults} already seeded"
+        databases.seed_defaults(rendering.render_db_schema(), rendering.render_db_seed(spec))
+        return f"{databases.defaults} seeded from templates/db"
 
     def working_db() -> str:
-        name = naming.database_name(slug, stage)
-        if handle.database.exists(name):
-            return f"{name} already exists"
-        handle.database.create_working(slug, stage)
-        return f"{name} created from the defaults"
+        if not databases.create_working():
+            return f"{databases.working} already exists"
+        return f"{databases.working} created from the defaults"
 
     def first_release() -> str:
         current = handle.content.current()

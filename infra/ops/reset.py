@@ -50,7 +50,7 @@ def reset_preview(stack: PreviewStack, progress: Progress = quiet) -> dict[str, 
         return f"release {release.id} from defaults/ ({len(release.files)} files) now current"
 
     def database() -> str:
-        timings = stack.database.reset_working(spec.slug, spec.stage)
+        timings = stack.database.reset_working()
         undo["database"] = naming.undo_database_name(spec.slug, spec.stage)
         detail = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
         return f"{stack.working_database} recreated from the defaults template ({detail})"
@@ -97,7 +97,7 @@ def undo_reset(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any
         return f"release {undo['release']} current again"
 
     def database() -> str:
-        stack.database.undo_reset(spec.slug, spec.stage)
+        stack.database.undo_reset()
         return f"{stack.working_database} restored from the copy kept at reset"
 
     def payment() -> str:

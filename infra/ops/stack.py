@@ -25,7 +25,7 @@ from infra.core.errors import EnvironmentProblem, ProductionRefused, UnknownTena
 from infra.core.spec import TenantSpec
 from infra.ops import aws
 from infra.ops.content import ContentStore
-from infra.ops.database import DATABASE_URL_ENV, DatabaseServer, database_url
+from infra.ops.database import DATABASE_URL_ENV, StackDatabases, database_url
 from infra.ops.stackfiles import read_spec, stack_region
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class StackHandle:
         self.secrets = aws.client("secretsmanager", self.region)
         self.acm = aws.client("acm", self.region)
         self.content = ContentStore(self.s3, naming.content_bucket(self.spec.slug, self.spec.stage))
-        self.database = DatabaseServer(self.admin_url)
+        self.database = StackDatabases(self.admin_url, self.spec.slug, self.spec.stage)
 
     @property
     def stack_name(self) -> str:
