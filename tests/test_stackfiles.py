@@ -14,7 +14,7 @@ from infra.core import naming
 from infra.core.errors import UnknownTenant
 from infra.core.providers import PROVIDERS
 from infra.core.spec import ROLES, SpecError, TenantSpec, parse_spec, spec_from_config
-from infra.ops import stackfiles
+from infra.ops import stackfiles, yamlfiles
 from tests.helpers import STACKS, demo_data, demo_spec
 
 
@@ -191,7 +191,7 @@ def test_write_atomically_replaces_and_leaves_no_temp_file(tmp_path: Path) -> No
     path.write_text("old\n")
     path.chmod(0o640)
 
-    stackfiles.write_atomically(path, "new\n")
+    yamlfiles.write_atomically(path, "new\n")
 
     assert path.read_text() == "new\n"
     assert path.stat().st_mode & 0o777 == 0o640

@@ -12,7 +12,7 @@ from infra.core import naming
 from infra.core.providers import PROVIDERS
 from infra.core.spec import ROLES
 from infra.ops import create as create_op
-from infra.ops import stackfiles
+from infra.ops.yamlfiles import display_path
 
 
 @click.command()
@@ -96,7 +96,7 @@ def create(
 
     document: dict[str, Any] = result.to_json()
     for change in result.files:
-        err(f"{change.status:9} {stackfiles.display_path(change.path)}")
+        err(f"{change.status:9} {display_path(change.path)}")
     document["deploy"] = _deploy(result, stacks_dir, no_deploy)
     if as_json:
         echo_json(document)

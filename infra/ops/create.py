@@ -42,7 +42,7 @@ from ruamel.yaml.error import YAMLError
 from infra.core import naming
 from infra.core.errors import ConflictError
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
-from infra.ops import stackfiles
+from infra.ops import stackfiles, yamlfiles
 
 FileStatus = Literal["created", "updated", "unchanged"]
 CreateStatus = Literal["created", "updated", "unchanged"]
@@ -158,7 +158,7 @@ def _put(target: dict[str, Any], key: str, value: str | None) -> None:
 
 def read_tenant_file(path: Path) -> Mapping[str, Any]:
     """The plain mapping of a tenant file; ``MalformedFile`` (one line) when it is not one."""
-    source = stackfiles.display_path(path)
+    source = yamlfiles.display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -168,7 +168,7 @@ def read_tenant_file(path: Path) -> Mapping[str, Any]:
     try:
         data = YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
-        raise stackfiles.MalformedFile(f"{source}: {stackfiles._yaml_problem(exc)}") from None
+        raise stackfiles.MalformedFile(f"{source}: {yamlfiles.yaml_problem(exc)}") from None
     if not isinstance(data, Mapping):
         raise stackfiles.MalformedFile(
             f"{source}: expected a mapping of tenant fields (see stacks/tenant.example.yaml)"
@@ -248,7 +248,7 @@ def specs_from_options(slug: str, options: CreateOptions) -> dict[naming.Stage, 
 
 
 def specs_from_file(slug: str, path: Path) -> dict[naming.Stage, TenantSpec]:
-    source = stackfiles.display_path(path)
+    source = yamlfiles.display_path(path)
     documents = documents_from_file(slug, read_tenant_file(path), source)
     return build_specs(documents, source, from_file=True)
 
@@ -276,7 +276,7 @@ class FileChange:
         if self.status == "unchanged":
             return []
         return stackfiles.diff_stack_file(
-            self.old_text or "", self.new_text, stackfiles.display_path(self.path)
+            self.old_text or "", self.new_text, yamlfiles.display_path(self.path)
         )
 
     def changed_keys(self) -> list[str]:
@@ -358,7 +358,7 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
         spec = specs[stage]
         path = naming.stack_file(stacks_dir, slug, stage)
         old_text = path.read_text(encoding="utf-8") if path.is_file() else None
-        source = stackfiles.display_path(path)
+        source = yamlfiles.display_path(path)
         if old_text is not None:
             config = stackfiles.parse_config(old_text, source)  # MalformedFile: nothing written
             if stage == naming.PRODUCTION and config.get(stackfiles.LIVE_KEY) is True:
@@ -387,7 +387,7 @@ def create_tenant(
     if not pending:
         return result
     stacks_dir.mkdir(parents=True, exist_ok=True)
-    commits = [stackfiles.stage_write(f.path, f.new_text) for f in pending]
+    commits = [yamlfiles.stage_write(f.path, f.new_text) for f in pending]
     for commit in commits:
         commit()
     return CreateResult(result.slug, result.specs, result.files, written=True)
@@ -403,7 +403,7 @@ def _conflict_message(slug: str, differing: list[FileChange]) -> str:
         named = ", ".join(keys[:_MAX_KEYS_NAMED])
         if len(keys) > _MAX_KEYS_NAMED:
             named += f" and {len(keys) - _MAX_KEYS_NAMED} more"
-        parts.append(f"{stackfiles.display_path(change.path)} ({named or 'formatting'})")
+        parts.append(f"{yamlfiles.display_path(change.path)} ({named or 'formatting'})")
     return (
         f"tenant {slug!r} exists and differs: {'; '.join(parts)}; re-run with --force to overwrite"
     )
