@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from infra.core import naming
-from infra.core.content_model import ContentDiff, ContentError
+from infra.core.content_model import ContentError
 from infra.ops import aws
 from infra.ops.content import ContentStore
 
@@ -197,52 +197,7 @@ def test_current_is_none_before_the_first_switch(store: ContentStore) -> None:
 # ----------------------------------------------------------------- cross-bucket
 
 
-def test_copy_release_from_another_bucket_carries_exactly_the_files(
-    store: ContentStore,
-) -> None:
-    release = store.publish_from_defaults()
-    production = make_store(naming.content_bucket("acme", naming.PRODUCTION))
-
-    copied = production.copy_release_from(store, release.id, "promotion-1", "preview:1")
-
-    assert copied.files == release.files
-    assert copied.source == "preview:1"
-    assert {k: production.read("promotion-1", k) for k in DEFAULTS} == DEFAULTS
-    assert production.existing_blobs() == set(release.files.values())
-
-
-def test_copy_release_from_copies_only_missing_blobs(store: ContentStore) -> None:
-    production = make_store("acme-production-content")
-    first = store.publish_from_defaults()
-    production.copy_release_from(store, first.id, "promotion-1", "preview")
-    second = store.publish(files={"portal/home.html": b"<h1>v2</h1>"}, manifest=first.files)
-    counter = CallCounter(production.s3)
-
-    production.copy_release_from(store, second.id, "promotion-2", "preview")
-
-    assert counter.calls["CopyObject"] == 1
-
-
-def test_copy_release_from_run_again_changes_nothing(store: ContentStore) -> None:
-    production = make_store("acme-production-content")
-    release = store.publish_from_defaults()
-    first = production.copy_release_from(store, release.id, "promotion-1", "preview")
-    counter = CallCounter(production.s3)
-
-    again = production.copy_release_from(store, release.id, "promotion-1", "preview")
-
-    assert again == first
-    assert counter.calls["PutObject"] == counter.calls["CopyObject"] == 0
-
-
 # ------------------------------------------------------------- diff, records
-
-
-def test_diff_reports_added_changed_and_removed_keys(store: ContentStore) -> None:
-    old = {"a": "1" * 64, "b": "2" * 64, "c": "3" * 64}
-    new = {"a": "1" * 64, "b": "9" * 64, "d": "4" * 64}
-
-    assert store.diff(old, new) == ContentDiff(added=["d"], changed=["b"], removed=["c"])
 
 
 def test_records_round_trip_under_the_state_prefix(store: ContentStore) -> None:

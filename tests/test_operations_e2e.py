@@ -3,6 +3,7 @@ moto server and a real PostgreSQL server, on the local target (no Pulumi CLI).""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from moto import settings as moto_settings
 
 from infra.cli import main
 from infra.core import naming, rendering
+from infra.core.content_model import content_manifest
 from infra.core.errors import ExitCode
 from infra.ops import aws
 from infra.ops import promote as promote_ops
@@ -237,15 +239,20 @@ def test_reset_of_an_unknown_tenant_is_one_line(stacks: Path):
 # ------------------------------------------------------------------------- promote
 
 
-def expected_production_content(preview_files: dict[str, str]) -> dict[str, str]:
-    """Production's own defaults, with the client's edits (vs preview defaults) on top."""
-    preview_defaults = store("preview").defaults_manifest()
+def expected_production_content() -> dict[str, str]:
+    """What edit_preview's edits make production serve, stated literally.
+
+    The new page and the edited home page arrive as the client wrote them, the
+    removed help page stays removed, and every file the client did not touch is
+    production's own rendering of it.
+    """
     production_defaults = store("production").defaults_manifest()
-    out = {}
-    for key, digest in preview_files.items():
-        unchanged = preview_defaults.get(key) == digest and key in production_defaults
-        out[key] = production_defaults[key] if unchanged else digest
-    return out
+    untouched = set(production_defaults) - {"portal/home.html", "portal/help.html"}
+    return {
+        **{key: production_defaults[key] for key in untouched},
+        "portal/home.html": served("preview")["portal/home.html"],
+        "portal/parking-map.html": hashlib.sha256(b"<h1>Map edited</h1>").hexdigest(),
+    }
 
 
 def config_only(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
@@ -275,14 +282,13 @@ def test_promote_carries_content_and_configuration_but_no_activity(ready: Path, 
     production_activity = {
         k: v for k, v in tables(db_url(pg_env, "production")).items() if k.startswith("activity.")
     }
-    preview_files = served("preview")
 
     result = ok(cli(ready, "promote", SLUG, "--yes", "--json"))
 
     record = json.loads(result.stdout)
     assert record["status"] == "complete"
     assert set(record["steps"].values()) == {"done"}
-    assert served("production") == expected_production_content(preview_files)
+    assert served("production") == expected_production_content()
     production = tables(db_url(pg_env, "production"))
     assert config_only(production) == config_only(tables(db_url(pg_env, "preview")))
     assert {k: v for k, v in production.items() if k.startswith("activity.")} == production_activity
@@ -351,7 +357,7 @@ def test_promote_resumes_after_a_failure_at_each_step(
     ok(cli(ready, "promote", SLUG, "--yes"))
 
     state = final_state(ready, pg_env)
-    assert state["content"] == expected_production_content(served("preview"))
+    assert state["content"] == expected_production_content()
     assert state["config"] == config_only(tables(db_url(pg_env, "preview")))
     assert state["live"] is True
     assert state["records"] == 1 and state["db_promotions"] == (1,)
@@ -408,6 +414,4 @@ def test_a_malformed_stack_file_is_one_line_and_exit_2(tmp_path: Path):
 
 def test_rendering_is_shared_with_the_defaults_bucket(stacks: Path):
     spec = read_spec(stacks, SLUG, "preview")
-    assert store("preview").defaults_manifest() == rendering.content_manifest(
-        rendering.render_content(spec)
-    )
+    assert store("preview").defaults_manifest() == content_manifest(rendering.render_content(spec))

@@ -13,15 +13,55 @@ manifests. Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import mimetypes
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from infra.core.errors import TenantctlError
+
+# ------------------------------------------------------------- hashing, types
+
+
+def content_hash(data: bytes) -> str:
+    """The SHA-256 hex digest that names a blob (``blobs/sha256/<digest>``)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_manifest(files: Mapping[str, bytes]) -> dict[str, str]:
+    """``{key: sha256}`` for a set of files, in key order."""
+    return {key: content_hash(files[key]) for key in sorted(files)}
+
+
+_TEXT_TYPES = {
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".svg": "image/svg+xml",
+    ".xml": "application/xml",
+    ".sql": "application/sql",
+}
+_TEXTUAL = {"application/json", "application/xml", "application/sql", "image/svg+xml"}
+
+
+def content_type(key: str) -> str:
+    """The Content-Type a file is stored and served with; text is always UTF-8."""
+    guessed = _TEXT_TYPES.get(PurePosixPath(key).suffix.lower()) or mimetypes.guess_type(key)[0]
+    if guessed is None:
+        return "application/octet-stream"
+    textual = guessed.startswith("text/") or guessed in _TEXTUAL
+    return f"{guessed}; charset=utf-8" if textual else guessed
+
 
 RELEASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 """Release ids are path segments: no slashes, nothing S3 or a shell would mangle."""

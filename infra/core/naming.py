@@ -17,6 +17,8 @@ from typing import Literal, get_args
 
 PROJECT = "tenants"
 """The Pulumi project name (``Pulumi.yaml``) and the stack-config namespace."""
+CONFIG_NAMESPACE = f"{PROJECT}:"
+"""Prefix of the stack-config keys that make up the tenant spec (``tenants:slug``)."""
 
 TOOL = "tenantctl"
 

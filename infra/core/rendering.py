@@ -14,7 +14,6 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from functools import cache
@@ -123,15 +122,6 @@ def render_content(spec: TenantSpec, templates_dir: Path = TEMPLATES_DIR) -> dic
     if not files:
         raise RenderError(f"no templates found under {templates_dir}")
     return files
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def content_manifest(files: Mapping[str, bytes]) -> dict[str, str]:
-    """``{key: sha256}`` for rendered content, in key order."""
-    return {key: content_hash(files[key]) for key in sorted(files)}
 
 
 def manifest_bytes(manifest: Mapping[str, str]) -> bytes:

@@ -337,7 +337,7 @@ class TenantSpec(_Model):
         """The ``tenants:`` keys of a stack file for this spec (defaults left out)."""
         data = self.model_dump(by_alias=True, exclude_defaults=True, mode="json")
         data["stage"] = self.stage
-        return {f"{naming.PROJECT}:{key}": value for key, value in data.items()}
+        return {f"{naming.CONFIG_NAMESPACE}{key}": value for key, value in data.items()}
 
 
 # ------------------------------------------------------------------------ loading
@@ -359,7 +359,7 @@ def spec_from_config(
     Keys of other namespaces (``aws:region``) are ignored. When *expected_stack*
     is given, slug and stage must agree with it.
     """
-    prefix = f"{naming.PROJECT}:"
+    prefix = naming.CONFIG_NAMESPACE
     data = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
     spec = parse_spec(data, source)
     if expected_stack is not None and spec.stack_name != expected_stack:

@@ -58,7 +58,7 @@ class SpecError(ValueError):
 
 def config_key(loc: tuple[str | int, ...], base: tuple[str | int, ...] = ()) -> str:
     parts = [*base, *loc]
-    text = f"{naming.PROJECT}:"
+    text = naming.CONFIG_NAMESPACE
     for i, part in enumerate(parts):
         if isinstance(part, int):
             text += f"[{part}]"

@@ -17,8 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.core import naming, rendering
-from infra.core.content_model import ContentError
+from infra.core import naming
+from infra.core.content_model import ContentError, content_manifest
 from infra.core.spec import TenantSpec
 from infra.ops import aws
 from infra.ops.content import ContentStore
@@ -108,7 +108,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
     handle.content.put_record(LOCAL_OUTPUTS_RECORD, outputs)
     if files:
         existing = _safe_manifest(handle)
-        if existing != rendering.content_manifest(files):
+        if existing != content_manifest(files):
             handle.content.upload_defaults(files)
             created["objects"] = len(files)
     summary = (

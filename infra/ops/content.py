@@ -9,8 +9,6 @@ single PUT of ``current.json``.
 from __future__ import annotations
 
 import base64
-import hashlib
-import mimetypes
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -19,12 +17,13 @@ from botocore.exceptions import ClientError
 
 from infra.core import naming
 from infra.core.content_model import (
-    ContentDiff,
     ContentError,
     Current,
     Release,
     check_release_id,
-    diff_manifests,
+    content_hash,
+    content_manifest,
+    content_type,
     dump_json,
     iso8601,
     load_json,
@@ -41,16 +40,8 @@ _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 _JSON = "application/json"
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _b64(hex_digest: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
-
-
-def _content_type(key: str) -> str:
-    return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
 _DELETE_BATCH = 1000  # the most S3 DeleteObjects takes in one request
@@ -172,7 +163,7 @@ class ContentStore:
         self._put(
             naming.blob_key(digest),
             body,
-            _content_type(key_hint),
+            content_type(key_hint),
             ChecksumSHA256=_b64(digest),
         )
 
@@ -226,9 +217,9 @@ class ContentStore:
         On AWS, Pulumi owns ``defaults/``. Objects of keys no longer in *files*
         are removed after the new manifest is in place, as Pulumi would.
         """
-        manifest = {key: _sha256(files[key]) for key in sorted(files)}
+        manifest = content_manifest(files)
         self._parallel(
-            lambda key: self._put(naming.DEFAULTS_PREFIX + key, files[key], _content_type(key)),
+            lambda key: self._put(naming.DEFAULTS_PREFIX + key, files[key], content_type(key)),
             manifest,
         )
         self._put(naming.MANIFEST_KEY, dump_json(manifest), _JSON)
@@ -278,7 +269,7 @@ class ContentStore:
         """
         files = files or {}
         named = parse_manifest(dict(manifest or {}), "publish(manifest=...)")
-        hashed = {key: _sha256(body) for key, body in files.items()}
+        hashed = {key: content_hash(body) for key, body in files.items()}
         combined = parse_manifest({**named, **hashed}, "publish")
         release_id = check_release_id(release_id or new_release_id())
         existing = self._existing_release(release_id, combined)
@@ -332,32 +323,6 @@ class ContentStore:
             raise ContentError(f"release {release_id!r} in bucket {self.bucket!r} has no {key!r}")
         return self._require(naming.blob_key(digest), f" (listed as {key!r} in {release_id!r})")
 
-    def copy_release_from(
-        self, source: ContentStore, release_id: str, new_id: str, source_label: str
-    ) -> Release:
-        """Copy release *release_id* of *source* here as *new_id* (missing blobs, then manifest).
-
-        Idempotent: when *new_id* already exists here with the same files it is returned.
-        """
-        original = source.release(release_id)
-        if original is None:
-            raise ContentError(
-                f"{source._where(naming.release_manifest_key(release_id))} does not exist"
-            )
-        check_release_id(new_id)
-        existing = self._existing_release(new_id, original.files)
-        if existing is not None:
-            return existing
-        have = self.existing_blobs()
-        missing = sorted({d for d in original.files.values() if d not in have})
-        self._parallel(
-            lambda digest: self._copy_blob(source.bucket, naming.blob_key(digest), digest),
-            missing,
-        )
-        return self._write_release(
-            Release(new_id, iso8601(utc_now()), source_label, dict(original.files))
-        )
-
     def import_release(
         self,
         new_id: str,
@@ -384,10 +349,6 @@ class ContentStore:
             missing,
         )
         return self._write_release(Release(new_id, iso8601(utc_now()), source_label, dict(files)))
-
-    @staticmethod
-    def diff(old_manifest: Mapping[str, str], new_manifest: Mapping[str, str]) -> ContentDiff:
-        return diff_manifests(old_manifest, new_manifest)
 
     # ---------------------------------------------------------------------- current
 

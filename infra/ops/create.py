@@ -112,7 +112,7 @@ def parse_admin(text: str, index: int) -> dict[str, str]:
         raise SpecError(
             [
                 Problem(
-                    f"{naming.PROJECT}:admins[{index}]",
+                    f"{naming.CONFIG_NAMESPACE}admins[{index}]",
                     text,
                     "must be EMAIL:NAME:ROLE, e.g. pat@example.edu:Pat Lee:administrator",
                 )
@@ -233,7 +233,7 @@ def _restate(problem: Problem, source: str, from_file: bool) -> Problem:
     """Say how to fix a missing field in the user's terms (option or file), not config's."""
     if problem.rule != "add it to the stack config":
         return problem
-    key = problem.key.removeprefix(f"{naming.PROJECT}:")
+    key = problem.key.removeprefix(naming.CONFIG_NAMESPACE)
     if from_file:
         rule = f"add {key} to {source}"
     else:

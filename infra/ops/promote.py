@@ -277,7 +277,7 @@ def _go_live(p: Promotion) -> str:
     set_live(p.stacks_dir, p.production.spec.slug, True)
     live_spec = read_spec(p.stacks_dir, p.production.spec.slug, naming.PRODUCTION)
     _, how = deploy_stack(live_spec, p.stacks_dir, p.production, p.progress)
-    return f"tenants:live true; {how}"
+    return f"{naming.CONFIG_NAMESPACE}live true; {how}"
 
 
 def _finish(p: Promotion) -> str:

@@ -38,7 +38,7 @@ from infra.ops.yamlfiles import (
 CONFIG_KEY = "config"
 """The top-level key of a Pulumi stack file."""
 
-NAMESPACE = f"{naming.PROJECT}:"
+NAMESPACE = naming.CONFIG_NAMESPACE
 """Prefix of the stack-config keys that make up the tenant spec."""
 
 LIVE_KEY = f"{NAMESPACE}live"

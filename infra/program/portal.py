@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import json
-import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming, rendering
+from infra.core.content_model import content_manifest, content_type
 from infra.core.spec import TenantSpec
-
-_TEXT_TYPES = {
-    ".html": "text/html",
-    ".htm": "text/html",
-    ".css": "text/css",
-    ".js": "text/javascript",
-    ".json": "application/json",
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".svg": "image/svg+xml",
-    ".xml": "application/xml",
-    ".sql": "application/sql",
-}
-
-
-def content_type(key: str) -> str:
-    """The Content-Type of a rendered file; text is always UTF-8 (``rendering`` encodes it so)."""
-    guessed = _TEXT_TYPES.get(PurePosixPath(key).suffix.lower()) or mimetypes.guess_type(key)[0]
-    if guessed is None:
-        return "application/octet-stream"
-    textual = guessed.startswith("text/") or guessed in {
-        "application/json",
-        "application/xml",
-        "application/sql",
-        "image/svg+xml",
-    }
-    return f"{guessed}; charset=utf-8" if textual else guessed
 
 
 @dataclass(frozen=True)
@@ -73,7 +45,7 @@ class Portal(pulumi.ComponentResource):
         # Rendered first: a template that fails for this tenant stops the program
         # before any resource is registered.
         files = rendering.render_content(spec)
-        manifest = rendering.content_manifest(files)
+        manifest = content_manifest(files)
 
         bucket = aws.s3.Bucket(
             f"{name}-bucket",

@@ -84,7 +84,7 @@ def pulumi_config() -> dict[str, Any]:
     # The CLI hands config over in PULUMI_CONFIG; the Automation API sets it in
     # the runtime. Neither offers a public way to list keys, only to get one.
     raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    prefix = f"{naming.PROJECT}:"
+    prefix = naming.CONFIG_NAMESPACE
     config: dict[str, Any] = {}
     for key, value in raw.items():
         if not key.startswith(prefix):
