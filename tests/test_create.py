@@ -243,9 +243,10 @@ def test_without_the_pulumi_cli_create_says_deployment_was_skipped(
     )
 
     assert result.exit_code == 0, result.output
-    assert (
-        "Pulumi CLI not found: stack files written, deployment skipped; "
-        "run `pulumi up -s acme-preview`" in result.stderr
+    [note] = [line for line in result.stderr.splitlines() if "deployment skipped" in line]
+    assert note.startswith("deployment skipped: Pulumi CLI not found: cannot deploy acme-preview")
+    assert note.endswith(
+        "run `pulumi up -s acme-preview` then `pulumi up -s acme-production` where the CLI is"
     )
     assert (tmp_path / "stacks" / "Pulumi.acme-production.yaml").is_file()
 

@@ -7,12 +7,29 @@ from typing import Any
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option
+from infra.cli.common import F, echo_json, err, json_option, stacks_dir_option
 from infra.core import naming
-from infra.core.providers import PROVIDERS
 from infra.core.spec import ROLES
+from infra.core.spec_docs import config_reference
 from infra.ops import create as create_op
 from infra.ops.yamlfiles import display_path
+
+
+def create_options(f: F) -> F:
+    """One click option per ``CREATE_FIELDS`` entry, helped by the spec's own descriptions."""
+    descriptions = {
+        key.removeprefix(naming.CONFIG_NAMESPACE): text for key, _, _, text in config_reference()
+    }
+    f = click.option(
+        create_op.ADMIN_OPTION,
+        "admins",
+        multiple=True,
+        metavar=create_op.ADMIN_FORMAT,
+        help=f"Administrator account (repeatable); ROLE is one of {', '.join(ROLES)}.",
+    )(f)
+    for spec_field in reversed(create_op.CREATE_FIELDS):
+        f = click.option(spec_field.option, help=descriptions[spec_field.key])(f)
+    return f
 
 
 @click.command()
@@ -23,24 +40,7 @@ from infra.ops.yamlfiles import display_path
     type=click.Path(dir_okay=False, path_type=Path),
     help="Tenant file: common fields at the top, overrides under preview:/production:.",
 )
-@click.option("--display-name", help="Client name shown in consoles and emails.")
-@click.option("--platform-stack", help="Shared platform stack, org/project/stack.")
-@click.option("--payment-provider", help=f"Hosted payment provider: {', '.join(PROVIDERS)}.")
-@click.option("--merchant-id", help="The client's merchant/account id at the provider.")
-@click.option("--currency", help="ISO 4217 currency of all charges.")
-@click.option("--organization", help="Client organization shown to the public.")
-@click.option("--support-email", help="Where the public writes for help.")
-@click.option("--support-phone", help="Public help line.")
-@click.option("--primary-color", help="Main brand colour, #RRGGBB.")
-@click.option("--logo-url", help="https:// URL of the client's logo.")
-@click.option(
-    "--admin",
-    "admins",
-    multiple=True,
-    metavar="EMAIL:NAME:ROLE",
-    help=f"Administrator account (repeatable); ROLE is one of {', '.join(ROLES)}.",
-)
-@click.option("--portal-domain", help="Production only: the client's own portal domain.")
+@create_options
 @click.option("--force", is_flag=True, help="Overwrite existing stack files that differ.")
 @click.option("--no-deploy", is_flag=True, help="Write the stack files only; do not run pulumi up.")
 @stacks_dir_option
@@ -73,7 +73,7 @@ def create(
           --portal-domain parking.acme.example.edu --no-deploy
       tenantctl create acme --from acme.yaml --force --json
     """
-    options = create_op.CreateOptions(admins=admins, **fields)
+    options = create_op.CreateOptions.from_params(fields, admins)
     if from_file is not None:
         given = options.given()
         if given:
@@ -97,39 +97,16 @@ def create(
     document: dict[str, Any] = result.to_json()
     for change in result.files:
         err(f"{change.status:9} {display_path(change.path)}")
-    document["deploy"] = _deploy(result, stacks_dir, no_deploy)
+    if no_deploy:
+        document["deploy"] = {"status": "skipped", "reason": "--no-deploy"}
+    else:
+        from infra.ops.deployers import deploy_tenant  # heavy imports
+
+        document["deploy"] = deploy_tenant(result.specs, stacks_dir, err)
     if as_json:
         echo_json(document)
     else:
         click.echo(f"{slug}: stack files {result.status}; deploy {document['deploy']['status']}")
-
-
-def _deploy(result: create_op.CreateResult, stacks_dir: Path, no_deploy: bool) -> dict[str, Any]:
-    slug = result.slug
-    stacks = [naming.stack_name(slug, stage) for stage in naming.STAGES]
-    files = "stack files written" if result.written else "stack files unchanged"
-    if no_deploy:
-        return {"status": "skipped", "reason": "--no-deploy"}
-    from infra.ops.deployers import current_deployer, deploy_new_stack  # heavy imports
-
-    deployer = current_deployer()
-    if deployer is None:
-        err(
-            f"Pulumi CLI not found: {files}, deployment skipped; run "
-            f"`pulumi up -s {stacks[0]}` (then `pulumi up -s {stacks[1]}`) on a machine with "
-            "the CLI or use the local target (scripts/local-target up)"
-        )
-        return {"status": "skipped", "reason": "Pulumi CLI not found"}
-    if deployer.name == "local":
-        err("local target: the Pulumi CLI is not used; each stack is applied from its plan")
-    deployed = {
-        result.specs[stage].stack_name: deploy_new_stack(result.specs[stage], stacks_dir, err)
-        for stage in naming.STAGES
-    }
-    return {
-        "status": "deployed" if deployer.name == "pulumi" else "applied-locally",
-        "stacks": deployed,
-    }
 
 
 COMMANDS = [create]

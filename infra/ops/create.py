@@ -32,7 +32,7 @@ nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,51 +57,75 @@ _IMPLIED_KEYS = {
 
 
 @dataclass(frozen=True)
-class CreateOptions:
-    """The common fields as command-line options; ``None`` leaves a field out."""
+class CreateField:
+    """One command-line option of ``create`` and the spec key it fills."""
 
-    display_name: str | None = None
-    platform_stack: str | None = None
-    payment_provider: str | None = None
-    merchant_id: str | None = None
-    currency: str | None = None
-    organization: str | None = None
-    support_email: str | None = None
-    support_phone: str | None = None
-    primary_color: str | None = None
-    logo_url: str | None = None
+    option: str
+    """The option, e.g. ``--display-name``; click names its parameter after it."""
+    key: str
+    """The spec key (camelCase, dotted for nested), e.g. ``payment.merchantId``."""
+    production_only: bool = False
+
+    @property
+    def param(self) -> str:
+        return self.option.removeprefix("--").replace("-", "_")
+
+
+CREATE_FIELDS: tuple[CreateField, ...] = (
+    CreateField("--display-name", "displayName"),
+    CreateField("--platform-stack", "platformStack"),
+    CreateField("--payment-provider", "payment.provider"),
+    CreateField("--merchant-id", "payment.merchantId"),
+    CreateField("--currency", "payment.currency"),
+    CreateField("--organization", "branding.organizationName"),
+    CreateField("--support-email", "branding.supportEmail"),
+    CreateField("--support-phone", "branding.supportPhone"),
+    CreateField("--primary-color", "branding.primaryColor"),
+    CreateField("--accent-color", "branding.accentColor"),
+    CreateField("--logo-url", "branding.logoUrl"),
+    CreateField("--portal-domain", "portalDomain", production_only=True),
+)
+"""Every option ``create`` takes besides --admin; the CLI, the spec documents and the
+"pass --x" hints are all derived from this one table."""
+
+ADMIN_OPTION = "--admin"
+ADMIN_FORMAT = "EMAIL:NAME:ROLE"
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """The options given on the command line; a field left out is absent from *values*."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    """``CreateField.param`` -> value, for the options that were given."""
     admins: tuple[str, ...] = ()
     """Each ``EMAIL:NAME:ROLE``."""
-    portal_domain: str | None = None
-    """Production only."""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], admins: tuple[str, ...]) -> CreateOptions:
+        names = {f.param for f in CREATE_FIELDS}
+        return cls({k: v for k, v in params.items() if k in names and v is not None}, admins)
 
     def given(self) -> list[str]:
-        """The option names (``--display-name``) that were set."""
-        return [
-            OPTION_NAMES[f.name] for f in fields(self) if getattr(self, f.name) not in (None, ())
-        ]
+        """The options (``--display-name``) that were set."""
+        options = [f.option for f in CREATE_FIELDS if f.param in self.values]
+        return [*options, ADMIN_OPTION] if self.admins else options
 
 
-OPTION_NAMES = {f.name: "--" + f.name.replace("_", "-") for f in fields(CreateOptions)}
-OPTION_NAMES["admins"] = "--admin"
-
-# Which spec key each option fills (for "tenants:displayName is required: pass --display-name").
-_OPTION_FOR_KEY = {
-    "displayName": "--display-name",
-    "platformStack": "--platform-stack",
-    "payment": "--payment-provider and --merchant-id",
-    "payment.provider": "--payment-provider",
-    "payment.merchantId": "--merchant-id",
-    "payment.currency": "--currency",
-    "branding": "--organization and --support-email",
-    "branding.organizationName": "--organization",
-    "branding.supportEmail": "--support-email",
-    "branding.supportPhone": "--support-phone",
-    "branding.primaryColor": "--primary-color",
-    "branding.logoUrl": "--logo-url",
-    "admins": "--admin EMAIL:NAME:ROLE",
-    "portalDomain": "--portal-domain",
-}
+def _option_for_key(key: str) -> str | None:
+    """Which option fills *key* (a leaf, or a section such as ``payment``)."""
+    if key == "admins":
+        return f"{ADMIN_OPTION} {ADMIN_FORMAT}"
+    leaves = [f.option for f in CREATE_FIELDS if f.key == key]
+    if leaves:
+        return leaves[0]
+    required = {
+        "payment": ("provider", "merchantId"),
+        "branding": ("organizationName", "supportEmail"),
+    }
+    if key in required:
+        return " and ".join(o for k in required[key] if (o := _option_for_key(f"{key}.{k}")))
+    return None
 
 
 def parse_admin(text: str, index: int) -> dict[str, str]:
@@ -124,36 +148,25 @@ def parse_admin(text: str, index: int) -> dict[str, str]:
 
 def documents_from_options(slug: str, options: CreateOptions) -> dict[naming.Stage, dict[str, Any]]:
     """Plain spec data (camelCase keys) for both stages from command-line options."""
-    common: dict[str, Any] = {"slug": slug}
-    _put(common, "displayName", options.display_name)
-    _put(common, "platformStack", options.platform_stack)
-    payment: dict[str, Any] = {}
-    _put(payment, "provider", options.payment_provider)
-    _put(payment, "merchantId", options.merchant_id)
-    _put(payment, "currency", options.currency)
-    if payment:
-        common["payment"] = payment
-    branding: dict[str, Any] = {}
-    _put(branding, "organizationName", options.organization)
-    _put(branding, "supportEmail", options.support_email)
-    _put(branding, "supportPhone", options.support_phone)
-    _put(branding, "primaryColor", options.primary_color)
-    _put(branding, "logoUrl", options.logo_url)
-    if branding:
-        common["branding"] = branding
-    if options.admins:
-        common["admins"] = [parse_admin(a, i) for i, a in enumerate(options.admins)]
-    production = dict(common)
-    _put(production, "portalDomain", options.portal_domain)
-    return {
-        naming.PREVIEW: {**common, "stage": naming.PREVIEW},
-        naming.PRODUCTION: {**production, "stage": naming.PRODUCTION},
+    documents: dict[naming.Stage, dict[str, Any]] = {
+        stage: {"slug": slug, "stage": stage} for stage in naming.STAGES
     }
-
-
-def _put(target: dict[str, Any], key: str, value: str | None) -> None:
-    if value is not None:
-        target[key] = value
+    for spec_field in CREATE_FIELDS:
+        value = options.values.get(spec_field.param)
+        if value is None:
+            continue
+        stages = (naming.PRODUCTION,) if spec_field.production_only else naming.STAGES
+        for stage in stages:
+            *sections, leaf = spec_field.key.split(".")
+            target = documents[stage]
+            for section in sections:
+                target = target.setdefault(section, {})
+            target[leaf] = value
+    if options.admins:
+        admins = [parse_admin(a, i) for i, a in enumerate(options.admins)]
+        for document in documents.values():
+            document["admins"] = admins
+    return documents
 
 
 def read_tenant_file(path: Path) -> Mapping[str, Any]:
@@ -237,7 +250,7 @@ def _restate(problem: Problem, source: str, from_file: bool) -> Problem:
     if from_file:
         rule = f"add {key} to {source}"
     else:
-        option = _OPTION_FOR_KEY.get(key)
+        option = _option_for_key(key)
         rule = f"pass {option}" if option else "add it with --from FILE.yaml"
     return Problem(problem.key, problem.value, rule)
 

@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
+from infra.core import naming
 from infra.core.errors import EnvironmentProblem
 from infra.core.spec import TenantSpec
 from infra.ops import automation
@@ -114,4 +115,30 @@ def deploy_new_stack(
         "how": how,
         "outputs": dict(handle.outputs or {}),
         "postProvision": post_provision(handle, progress),
+    }
+
+
+def deploy_tenant(
+    specs: Mapping[naming.Stage, TenantSpec], stacks_dir: Path, progress: Progress = quiet
+) -> dict[str, Any]:
+    """``create``'s deployment: preview, then production, each followed by post-provision.
+
+    Without a deployer (real AWS, no Pulumi CLI) nothing is deployed and the
+    result says why and what to run.
+    """
+    deployer = current_deployer()
+    if deployer is None:
+        names = " then ".join(f"`pulumi up -s {specs[s].stack_name}`" for s in naming.STAGES)
+        reason = automation.cli_missing_message(specs[naming.PREVIEW].stack_name)
+        progress(f"deployment skipped: {reason}; run {names} where the CLI is")
+        return {"status": "skipped", "reason": reason}
+    if deployer.name == LOCAL:
+        progress("local target: the Pulumi CLI is not used; each stack is applied from its plan")
+    deployed = {
+        specs[stage].stack_name: deploy_new_stack(specs[stage], stacks_dir, progress)
+        for stage in naming.STAGES
+    }
+    return {
+        "status": "deployed" if deployer.name == "pulumi" else "applied-locally",
+        "stacks": deployed,
     }
