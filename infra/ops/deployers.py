@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,10 +73,19 @@ class PulumiDeployer:
 
 
 def current_deployer() -> Deployer | None:
-    """The deployer this machine has, or ``None`` (real AWS without the Pulumi CLI)."""
-    if os.environ.get("AWS_ENDPOINT_URL"):
+    """The deployer this machine has, or ``None`` (real AWS without the Pulumi CLI).
+
+    Decided once per environment (the endpoint setting and ``PATH``), however
+    many stacks an operation opens.
+    """
+    return _deployer_for(os.environ.get("AWS_ENDPOINT_URL"), automation.pulumi_cli_path())
+
+
+@cache
+def _deployer_for(endpoint: str | None, pulumi_cli: str | None) -> Deployer | None:
+    if endpoint:
         return _plugin(LOCAL)
-    if automation.pulumi_cli_path():
+    if pulumi_cli:
         return PulumiDeployer()
     return None
 
