@@ -152,17 +152,17 @@ def affected_stacks(
         paths = [change.path] + ([change.old_path] if change.old_path else [])
         if any(_is_every_stack_path(p) for p in paths):
             every = True
-            for ref in existing_set:
-                add(ref, f"{change.path} (program, templates or policy)")
+            for each in existing_set:
+                add(each, f"{change.path} (program, templates or policy)")
             continue
         for path in paths:
-            ref = stack_of_file(path)
-            if ref is None:
+            defined = stack_of_file(path)
+            if defined is None:
                 continue
-            if ref in existing_set:
-                add(ref, f"{change.path} (stack file)")
+            if defined in existing_set:
+                add(defined, f"{change.path} (stack file)")
             else:
-                removed.add(ref.stack)
+                removed.add(defined.stack)
         if any(is_tenant_file(p) for p in paths):
             slugs = sorted(set(tenant_slugs(change)))
             if not slugs:
