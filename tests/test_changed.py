@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from jsonschema import Draft202012Validator
 
 from infra.cli import main
 from infra.core import affected as rules
 from infra.core.errors import ExitCode
-from tests.helpers import STACKS
+from tests.helpers import ROOT, STACKS
 
 CLIENTS = ("alpha", "bravo", "demo")
+SCHEMA = json.loads((ROOT / "infra" / "schemas" / "changed.schema.json").read_text())
 
 
 def git(repo: Path, *args: str) -> str:
@@ -61,7 +63,9 @@ def repo(tmp_path: Path) -> Path:
 def changed(repo: Path, *args: str) -> dict:
     result = CliRunner().invoke(main, ["changed", "--repo", str(repo), "--json", *args])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    Draft202012Validator(SCHEMA).validate(document)
+    return document
 
 
 def stacks_of(document: dict) -> list[str]:
