@@ -63,6 +63,7 @@ def test_real_output_of_every_operation_validates(
     outputs: list[tuple[str, Any]] = [
         ("create", run(stacks, "create", "demo", "--from", example)),
         ("create", run(stacks, "create", "demo", "--from", example)),
+        ("deploy", run(stacks, "deploy", "demo-production", "--yes")),
         ("plan", run(stacks, "plan", "demo", "--stage", "preview")),
         ("list", run(stacks, "list")),
         ("status", run(stacks, "status")),
