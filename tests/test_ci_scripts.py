@@ -183,6 +183,10 @@ FAKE_GH = textwrap.dedent(
         state["next"] += 1
         state["issues"].append({{"number": state["next"], "state": "open", **body}})
         done(state["issues"][-1])
+    if re.fullmatch(r"repos/[^/]+/[^/]+/pulls", route):
+        state["next"] += 1
+        state["pulls"].append({{"number": state["next"], **body}})
+        done(state["pulls"][-1])
     if m := re.fullmatch(r"repos/[^/]+/[^/]+/issues/(\\d+)", route):
         [i.update(body) for i in state["issues"] if i["number"] == int(m[1])]
         done({{}})
@@ -196,7 +200,9 @@ def fake_gh(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     state = tmp_path / "github.json"
-    state.write_text(json.dumps({"next": 100, "comments": [], "issues": [], "calls": []}))
+    state.write_text(
+        json.dumps({"next": 100, "comments": [], "issues": [], "pulls": [], "calls": []})
+    )
     gh = bin_dir / "gh"
     gh.write_text(FAKE_GH.format(python=sys.executable, state=str(state)))
     gh.chmod(0o755)
@@ -407,3 +413,29 @@ def test_reset_preview_resets_and_undoes(tmp_path: Path, target: dict[str, str])
     assert undo.code == 0, undo.stderr
     assert json.loads((tmp_path / "reset" / "reset.json").read_text())["action"] == "undo"
     assert "demo-preview: undo done" in undo.summary
+
+
+def test_go_live_records_the_live_flag_on_a_branch_and_opens_a_pull_request(
+    repo: Path,  # noqa: F811
+    tmp_path: Path,
+    fake_gh,
+):
+    state, env = fake_gh
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "main")
+    unchanged = script(tmp_path, "go-live", "record", "demo", "--repo", "acme/t", cwd=repo, **env)
+    assert unchanged.code == 0 and github(state)["pulls"] == []
+    path = repo / "stacks" / "Pulumi.demo-production.yaml"
+    path.write_text(path.read_text() + "  tenants:live: true\n")  # what promote writes
+
+    run = script(tmp_path, "go-live", "record", "demo", "--repo", "acme/t", cwd=repo, **env)
+
+    assert run.code == 0, run.stderr
+    assert "tenants:live: true" in git(
+        origin, "show", "go-live/demo:stacks/Pulumi.demo-production.yaml"
+    )
+    assert git(origin, "rev-parse", "main") != git(origin, "rev-parse", "go-live/demo")
+    [pull] = github(state)["pulls"]
+    assert (pull["head"], pull["base"], pull["title"]) == ("go-live/demo", "main", "demo is live")
