@@ -109,3 +109,15 @@ def test_precondition_is_3_and_changes_detected_is_6_until_launched(created: Pat
 def test_detailed_exitcode_needs_dry_run():
     result = cli("promote", "demo", "--detailed-exitcode", "--stacks-dir", str(STACKS))
     assert result.exit_code == ExitCode.BAD_INPUT
+
+
+def test_a_held_client_lock_is_4_and_names_the_holder(tmp_path: Path, aws_env: str):
+    from infra.ops.locking import client_lock
+
+    example = str(STACKS / "tenant.example.yaml")
+    where = ("--stacks-dir", str(tmp_path))
+    assert cli("create", "demo", "--from", example, "--no-deploy", *where).exit_code == 0
+    with client_lock("demo", "reset-preview"):
+        result = cli("deploy", "demo-preview", *where)
+    assert result.exit_code == ExitCode.LOCKED
+    assert "reset-preview" in one_line(result)
