@@ -48,6 +48,18 @@ def test_a_bug_is_1_and_names_a_log(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert "unexpected ZeroDivisionError" in one_line(result)
 
 
+def test_an_interrupt_is_130_and_says_how_to_resume(monkeypatch: pytest.MonkeyPatch):
+    from infra.ops import status
+
+    def interrupted(stacks_dir: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(status, "list_tenants", interrupted)
+    result = cli("list", "--stacks-dir", str(STACKS))
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert "re-run the same command to resume" in result.stderr
+
+
 def test_bad_input_is_2():
     result = cli("plan", "nobody", "--stacks-dir", str(STACKS))
     assert result.exit_code == ExitCode.BAD_INPUT
