@@ -80,6 +80,9 @@ def test_a_program_change_affects_every_stack(repo: Path):
     out = changed(repo, "--base", base)
 
     assert out["everyStack"] is True
+    assert out["reasons"]["bravo-production"] == [
+        "infra/program/tenant.py (program, templates or policy)"
+    ]
     assert stacks_of(out) == [
         "alpha-preview",
         "bravo-preview",

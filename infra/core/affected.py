@@ -142,7 +142,7 @@ def affected_stacks(
     reasons: dict[StackRef, list[str]] = {}
     removed: set[str] = set()
     notes: list[str] = []
-    every = False
+    every_paths: list[str] = []
 
     def add(ref: StackRef, why: str) -> None:
         if ref in existing_set:
@@ -151,9 +151,7 @@ def affected_stacks(
     for change in changes:
         paths = [change.path] + ([change.old_path] if change.old_path else [])
         if any(_is_every_stack_path(p) for p in paths):
-            every = True
-            for each in existing_set:
-                add(each, f"{change.path} (program, templates or policy)")
+            every_paths.append(change.path)
             continue
         for path in paths:
             defined = stack_of_file(path)
@@ -170,12 +168,18 @@ def affected_stacks(
             for slug in slugs:
                 for stage in naming.STAGES:
                     add(StackRef(slug, stage), f"{change.path} (tenant file)")
+    if every_paths:
+        # One shared reason, so a fleet-wide change does not repeat every path per stack.
+        shown = ", ".join(sorted(every_paths)[:3])
+        more = f" (+{len(every_paths) - 3} more)" if len(every_paths) > 3 else ""
+        for each in existing_set:
+            add(each, f"{shown}{more} (program, templates or policy)")
     ordered = sorted(reasons, key=_stage_order)
     return Affected(
         stacks=ordered,
         reasons={ref.stack: sorted(set(reasons[ref])) for ref in ordered},
         removed=sorted(removed),
-        every_stack=every,
+        every_stack=bool(every_paths),
         notes=notes,
     )
 
