@@ -9,6 +9,8 @@ import click
 
 from infra.cli.common import echo_json, err, json_option, stacks_dir_option, yes_option
 from infra.core import naming
+from infra.core.errors import ChangesDetected
+from infra.core.promotion import dry_run_changes
 
 
 def _print_plan(plan: dict[str, Any]) -> None:
@@ -36,13 +38,24 @@ def _print_plan(plan: dict[str, Any]) -> None:
 @click.argument("slug")
 @click.option("--dry-run", is_flag=True, help="Show exactly what would change; change nothing.")
 @click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="With --dry-run: exit 6 when launch would change something, 0 when nothing.",
+)
+@click.option(
     "--rollback", is_flag=True, help="Return production to the previous release and configuration."
 )
 @yes_option
 @stacks_dir_option
 @json_option
 def promote(
-    slug: str, dry_run: bool, rollback: bool, yes: bool, stacks_dir: Path, as_json: bool
+    slug: str,
+    dry_run: bool,
+    detailed_exitcode: bool,
+    rollback: bool,
+    yes: bool,
+    stacks_dir: Path,
+    as_json: bool,
 ) -> None:
     """Launch a client's production with preview's vetted content and configuration.
 
@@ -54,6 +67,7 @@ def promote(
     \b
     Examples:
       tenantctl promote demo --dry-run
+      tenantctl promote demo --dry-run --json --detailed-exitcode   # exit 6: changes
       tenantctl promote demo --yes --json
       tenantctl promote demo --rollback --yes
     """
@@ -61,10 +75,15 @@ def promote(
 
     if dry_run and rollback:
         raise click.UsageError("--dry-run and --rollback cannot be combined")
+    if detailed_exitcode and not dry_run:
+        raise click.UsageError("--detailed-exitcode needs --dry-run")
     if dry_run:
         preview, production = ops.open_pair(stacks_dir, slug)
         plan = ops.plan_promotion(preview, production)
         echo_json(plan) if as_json else _print_plan(plan)
+        changes = dry_run_changes(plan)
+        if detailed_exitcode and changes:
+            raise ChangesDetected(f"launch would change {slug}: {'; '.join(changes)}")
         return
     if not yes:
         what = "roll back" if rollback else "launch"

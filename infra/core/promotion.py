@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,22 @@ def promoted_content(
             files[key] = digest
             edited.add(key)
     return PromotedContent(dict(sorted(files.items())), frozenset(edited))
+
+
+def dry_run_changes(plan: Mapping[str, Any]) -> list[str]:
+    """What a ``promote --dry-run`` plan would change, one phrase each; empty when nothing.
+
+    Drives ``promote --dry-run --detailed-exitcode`` (exit 6 when this is not empty).
+    """
+    found: list[str] = []
+    for kind in ("added", "changed", "removed"):
+        if plan["content"][kind]:
+            found.append(f"{len(plan['content'][kind])} content files {kind}")
+    for table, diff in plan["config"].items():
+        rows = sum(len(diff[k]) for k in ("added", "changed", "removed"))
+        if rows:
+            found.append(f"{rows} rows of {table}")
+    for what in ("payment", "portal"):
+        if plan[what]["from"] != plan[what]["to"]:
+            found.append(f"{what} {plan[what]['from']} -> {plan[what]['to']}")
+    return found

@@ -78,6 +78,14 @@ def readme_platform_table() -> str:
     return "\n".join(lines)
 
 
+def readme_exit_codes_table() -> str:
+    from infra.core.errors import EXIT_CODES
+
+    lines = ["| exit code | meaning |", "|---|---|"]
+    lines += [f"| {int(code)} | {text.replace('|', '/')} |" for code, text in EXIT_CODES.items()]
+    return "\n".join(lines)
+
+
 def replace_between(text: str, name: str, body: str, comment: str) -> str:
     """Replace the lines between the BEGIN/END markers called *name* with *body*."""
     begin = f"{comment} {BEGIN.format(name=name)}"
@@ -96,6 +104,7 @@ GENERATED = {
         ("CONFIG REFERENCE", readme_config_table, "<!--"),
         ("ROLES", readme_roles_table, "<!--"),
         ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
+        ("EXIT CODES", readme_exit_codes_table, "<!--"),
     ],
 }
 

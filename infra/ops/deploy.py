@@ -1,0 +1,44 @@
+"""deploy: bring one existing stack to what its stack file and the program say.
+
+What the merge-to-main pipeline runs for every affected stack: ``pulumi up``
+(the local target's stand-in on the emulator), then the post-provision step
+(idempotent: seeds the defaults database, creates the working database and
+publishes the first release only when they do not exist yet), under the
+client's lock. Running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from infra.core import naming
+from infra.core.errors import UserInputError
+from infra.ops.deployers import deploy_new_stack
+from infra.ops.locking import client_lock
+from infra.ops.stackfiles import read_spec, stack_region
+from infra.ops.steps import Progress, quiet
+
+
+def parse_stack(stack: str) -> tuple[str, naming.Stage]:
+    try:
+        return naming.parse_stack_name(stack)
+    except naming.NameError_ as exc:
+        raise UserInputError(str(exc)) from None
+
+
+def deploy(stacks_dir: Path, stack: str, progress: Progress = quiet) -> dict[str, Any]:
+    """Deploy *stack* (``<slug>-<stage>``) and post-provision it; what was done."""
+    slug, stage = parse_stack(stack)
+    spec = read_spec(stacks_dir, slug, stage)
+    started = time.monotonic()
+    with client_lock(slug, "deploy", stack_region(stacks_dir, slug, stage)):
+        done = deploy_new_stack(spec, stacks_dir, progress)
+    return {
+        "stack": stack,
+        "slug": slug,
+        "stage": stage,
+        **done,
+        "seconds": round(time.monotonic() - started, 3),
+    }

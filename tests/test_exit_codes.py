@@ -1,0 +1,135 @@
+"""Each kind of failure ends with its documented exit code (infra.core.errors.EXIT_CODES)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from moto import settings as moto_settings
+
+from infra.cli import main
+from infra.core.errors import EXIT_CODES, ExitCode
+from tests.helpers import STACKS
+
+LIVE = '{"secretKey": "sk_live_exit0000000000000000000", "webhookSecret": "whsec_exit"}'
+
+
+def cli(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def one_line(result: Result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+def test_every_exit_code_is_documented():
+    assert set(EXIT_CODES) == set(ExitCode)
+
+
+def test_done_is_0():
+    assert cli("list", "--stacks-dir", str(STACKS)).exit_code == ExitCode.OK
+
+
+def test_a_bug_is_1_and_names_a_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    from infra.ops import status
+
+    def broken(stacks_dir: Path) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(status, "list_tenants", broken)
+    result = cli("list", "--stacks-dir", str(STACKS))
+    assert result.exit_code == ExitCode.INTERNAL
+    assert "unexpected ZeroDivisionError" in one_line(result)
+
+
+def test_an_interrupt_is_130_and_says_how_to_resume(monkeypatch: pytest.MonkeyPatch):
+    from infra.ops import status
+
+    def interrupted(stacks_dir: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(status, "list_tenants", interrupted)
+    result = cli("list", "--stacks-dir", str(STACKS))
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert "re-run the same command to resume" in result.stderr
+
+
+def test_bad_input_is_2():
+    result = cli("plan", "nobody", "--stacks-dir", str(STACKS))
+    assert result.exit_code == ExitCode.BAD_INPUT
+    one_line(result)
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's read-only /sys")
+def test_a_local_file_that_cannot_be_written_is_7():
+    example = str(STACKS / "tenant.example.yaml")
+    unwritable = "/sys/tenantctl-exit-code-test"  # sysfs refuses new folders, even to root
+    result = cli("create", "demo", "--from", example, "--no-deploy", "--stacks-dir", unwritable)
+    assert result.exit_code == ExitCode.LOCAL_IO
+    one_line(result)
+
+
+def test_an_unreachable_aws_endpoint_is_5(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    result = cli(
+        "payment", "set-credentials", "demo", "--stage", "production",
+        "--stacks-dir", str(STACKS), input=LIVE,
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.UNREACHABLE
+    assert "could not reach AWS" in one_line(result)
+
+
+@pytest.fixture
+def created(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    example = str(STACKS / "tenant.example.yaml")
+    assert cli("create", "demo", "--from", example, "--stacks-dir", str(folder)).exit_code == 0
+    return folder
+
+
+def test_precondition_is_3_and_changes_detected_is_6_until_launched(created: Path):
+    where = ("--stacks-dir", str(created))
+    not_ready = cli("promote", "demo", "--yes", *where)
+    assert not_ready.exit_code == ExitCode.PRECONDITION
+    one_line(not_ready)
+
+    before = cli("promote", "demo", "--dry-run", "--detailed-exitcode", "--json", *where)
+    assert before.exit_code == ExitCode.CHANGES
+    assert "payment sandbox -> live" in one_line(before)
+    without_flag = cli("promote", "demo", "--dry-run", "--json", *where)
+    assert without_flag.exit_code == ExitCode.OK
+
+    live = cli("payment", "set-credentials", "demo", "--stage", "production", *where, input=LIVE)
+    assert live.exit_code == 0, live.output
+    assert cli("promote", "demo", "--yes", *where).exit_code == ExitCode.OK
+    after = cli("promote", "demo", "--dry-run", "--detailed-exitcode", *where)
+    assert after.exit_code == ExitCode.OK, after.output
+
+
+def test_detailed_exitcode_needs_dry_run():
+    result = cli("promote", "demo", "--detailed-exitcode", "--stacks-dir", str(STACKS))
+    assert result.exit_code == ExitCode.BAD_INPUT
+
+
+def test_a_held_client_lock_is_4_and_names_the_holder(tmp_path: Path, aws_env: str):
+    from infra.ops.locking import client_lock
+
+    example = str(STACKS / "tenant.example.yaml")
+    where = ("--stacks-dir", str(tmp_path))
+    assert cli("create", "demo", "--from", example, "--no-deploy", *where).exit_code == 0
+    with client_lock("demo", "reset-preview"):
+        result = cli("deploy", "demo-preview", *where)
+    assert result.exit_code == ExitCode.LOCKED
+    assert "reset-preview" in one_line(result)
