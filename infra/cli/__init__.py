@@ -75,9 +75,9 @@ def main() -> None:
 
 def _register() -> None:
     """Every command module, registered explicitly (imported here, after ``main`` exists)."""
-    from infra.cli import create, payment, plan, promote, reset, status
+    from infra.cli import billing, create, payment, plan, promote, reset, rollout, status
 
-    for module in (create, payment, plan, reset, promote, status):
+    for module in (create, payment, plan, reset, promote, status, rollout, billing):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -38,11 +38,24 @@ def _print_plan(plan: dict[str, Any]) -> None:
 @click.option(
     "--rollback", is_flag=True, help="Return production to the previous release and configuration."
 )
+@click.option(
+    "--override-gate",
+    is_flag=True,
+    help="Promote although the rollout's testing phase is incomplete (needs --reason).",
+)
+@click.option("--reason", help="Why the rollout gate is overridden (recorded in its history).")
 @yes_option
 @stacks_dir_option
 @json_option
 def promote(
-    slug: str, dry_run: bool, rollback: bool, yes: bool, stacks_dir: Path, as_json: bool
+    slug: str,
+    dry_run: bool,
+    rollback: bool,
+    override_gate: bool,
+    reason: str | None,
+    yes: bool,
+    stacks_dir: Path,
+    as_json: bool,
 ) -> None:
     """Launch a client's production with preview's vetted content and configuration.
 
@@ -56,11 +69,17 @@ def promote(
       tenantctl promote demo --dry-run
       tenantctl promote demo --yes --json
       tenantctl promote demo --rollback --yes
+      tenantctl promote demo --yes --override-gate --reason "training moved after launch"
+
+    A new promotion needs the client's rollout to have completed phase 4
+    (testing and training) when a control database is configured.
     """
     from infra.ops import promote as ops
 
     if dry_run and rollback:
         raise click.UsageError("--dry-run and --rollback cannot be combined")
+    if override_gate and not (reason or "").strip():
+        raise click.UsageError("--override-gate needs --reason TEXT (it is recorded)")
     if dry_run:
         preview, production = ops.open_pair(stacks_dir, slug)
         plan = ops.plan_promotion(preview, production)
@@ -71,8 +90,10 @@ def promote(
         click.confirm(
             f"This will {what} {slug}-{naming.PRODUCTION}. Continue?", abort=True, err=True
         )
-    run = ops.rollback if rollback else ops.promote
-    record = run(stacks_dir, slug, err)
+    if rollback:
+        record = ops.rollback(stacks_dir, slug, err)
+    else:
+        record = ops.promote(stacks_dir, slug, err, reason if override_gate else None)
     if as_json:
         echo_json(record)
     elif rollback:

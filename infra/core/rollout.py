@@ -209,9 +209,7 @@ def parse_schedule(data: Any) -> Schedule:
     try:
         return Schedule.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            (".".join(str(p) for p in e["loc"]) or "(top)", e["msg"]) for e in exc.errors()
-        ]
+        problems = [(".".join(str(p) for p in e["loc"]) or "(top)", e["msg"]) for e in exc.errors()]
         raise ScheduleError(problems) from None
 
 

@@ -119,7 +119,9 @@ def _config_edited(s: _Systems) -> Observation:
 
     with psycopg.connect(database_url(handle.admin_url, defaults)) as conn:
         baseline = read_config(conn)
-    changed = [t for t, d in diff_config(working, baseline).items() if d.added or d.changed or d.removed]
+    changed = [
+        t for t, d in diff_config(working, baseline).items() if d.added or d.changed or d.removed
+    ]
     if changed:
         return Observation("done", f"configuration edited ({', '.join(sorted(changed))})")
     return Observation("not-done", "preview configuration equals the defaults")
@@ -163,7 +165,9 @@ CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
 assert set(CHECK_FUNCTIONS) == set(CHECKS), "every check in infra.core.rollout has a function"
 
 
-def observer(stacks_dir: Path, checks: set[str] | None = None) -> Callable[[str], dict[str, Observation]]:
+def observer(
+    stacks_dir: Path, checks: set[str] | None = None
+) -> Callable[[str], dict[str, Observation]]:
     """A function checking one client's systems (all checks, or *checks*)."""
 
     def observe(slug: str) -> dict[str, Observation]:

@@ -232,9 +232,7 @@ def _earn(conn: psycopg.Connection, row: RolloutRow, milestone: str, by: str) ->
     if inserted is None:
         return False
     event = billing_event(row.client, row.contract, milestone, occurred)
-    conn.execute(
-        "INSERT INTO outbox (milestone_id, event) VALUES (%s, %s)", (key, Jsonb(event))
-    )
+    conn.execute("INSERT INTO outbox (milestone_id, event) VALUES (%s, %s)", (key, Jsonb(event)))
     _history(conn, row.id, by, "milestone", milestone, {"idempotencyKey": key})
     return True
 
@@ -315,7 +313,9 @@ def start(
 
 
 def has_rollout(conn: psycopg.Connection, client: str) -> bool:
-    return conn.execute("SELECT 1 FROM rollouts WHERE client = %s", (client,)).fetchone() is not None
+    return (
+        conn.execute("SELECT 1 FROM rollouts WHERE client = %s", (client,)).fetchone() is not None
+    )
 
 
 def _phase_observations(
@@ -446,9 +446,7 @@ def complete_phase(
     )
 
 
-def record_go_live(
-    conn: psycopg.Connection, schedule: Schedule, client: str, by: str
-) -> Change:
+def record_go_live(conn: psycopg.Connection, schedule: Schedule, client: str, by: str) -> Change:
     """Promote's last step: the final phase complete and its milestones, idempotently."""
     number = schedule.last
     with conn.transaction():
@@ -497,7 +495,9 @@ def undo(
                 (row.id, task_key),
             ).fetchone()
             if gone is None:
-                raise PreconditionFailed(f"{task_key} of {client} is not marked done; nothing to undo")
+                raise PreconditionFailed(
+                    f"{task_key} of {client} is not marked done; nothing to undo"
+                )
             _history(conn, row.id, by, "undo", task_key, {"reason": reason})
             return Change(client, row.contract, "undo", task_key, True, f"{task_key} reopened")
         assert phase is not None
@@ -580,7 +580,8 @@ def resume(conn: psycopg.Connection, client: str, by: str, contract: str | None 
     with conn.transaction():
         row = _lock(conn, client, contract)
         closed = conn.execute(
-            "UPDATE pauses SET ended = %s WHERE rollout_id = %s AND ended IS NULL RETURNING started",
+            "UPDATE pauses SET ended = %s WHERE rollout_id = %s AND ended IS NULL "
+            "RETURNING started",
             (today(), row.id),
         ).fetchone()
         if closed is None:
@@ -595,9 +596,7 @@ def override_gate(
     """Record that a gate was passed without its phase being complete (e.g. promote)."""
     with conn.transaction():
         row = _lock(conn, client, None)
-        _history(
-            conn, row.id, by, "override-gate", str(phase), {"reason": reason, "unmet": unmet}
-        )
+        _history(conn, row.id, by, "override-gate", str(phase), {"reason": reason, "unmet": unmet})
 
 
 # ------------------------------------------------------------------ status
@@ -643,7 +642,9 @@ def status_all(
     )
 
 
-def history(conn: psycopg.Connection, client: str, contract: str | None = None) -> list[dict[str, Any]]:
+def history(
+    conn: psycopg.Connection, client: str, contract: str | None = None
+) -> list[dict[str, Any]]:
     row = find(conn, client, contract)
     return [
         {"at": at.isoformat(), "actor": a, "action": act, "subject": s, "detail": d}
@@ -657,3 +658,85 @@ def history(conn: psycopg.Connection, client: str, contract: str | None = None) 
 
 def clients_with_rollouts(conn: psycopg.Connection) -> Iterable[str]:
     return [r[0] for r in conn.execute("SELECT DISTINCT client FROM rollouts ORDER BY client")]
+
+
+# ------------------------------------------------------------ other commands
+
+
+def start_with_create(
+    client: str, contract: str | None, signed_off: date | None, by: str | None
+) -> dict[str, Any]:
+    """``create``'s sign-off: start the client's rollout unless it has one (or no control
+    database is configured); publishes the sign-off milestone."""
+    from infra.ops import billing
+
+    if not control.configured():
+        return {"status": "skipped", "reason": f"{control.CONTROL_DATABASE_URL_ENV} not set"}
+    with control.connect() as conn:
+        if contract is None and has_rollout(conn, client):
+            return {"status": "exists", "client": client}
+        change = start(conn, client, contract or DEFAULT_CONTRACT, signed_off or today(), actor(by))
+        result: dict[str, Any] = {"status": "started" if change.changed else "exists"}
+        result.update(change.to_json())
+        if change.milestones:
+            result["billing"] = billing.publish_quietly(conn)
+    return result
+
+
+def promote_gate(
+    stacks_dir: Path,
+    client: str,
+    override_reason: str | None,
+    by: str | None,
+    progress: Callable[[str], None],
+) -> None:
+    """Refuse to start a promotion while the phase before go-live is incomplete, or any of
+    its required tasks no longer holds, unless overridden with a reason (recorded)."""
+    if not control.configured():
+        progress(f"  rollout gate not checked: {control.CONTROL_DATABASE_URL_ENV} not set")
+        return
+    from infra.ops.observe import observer
+
+    schedule = load_schedule()
+    gate = schedule.phase(schedule.last - 1)
+    observations = _phase_observations(schedule, gate.number, observer(stacks_dir), client)
+    with control.connect() as conn:
+        row = find(conn, client)
+        record = _records(conn, [row])[row.id]
+        problems: list[str] = []
+        if gate.number not in record.completions:
+            problems.append(f"phase {gate.number} {gate.title} is not complete")
+        problems += gate_problems(
+            task_status(
+                t,
+                record.marks.get(t.key),
+                observations.get(t.observe) if t.observe else None,
+                False,
+            )
+            for t in gate.tasks
+        )
+        if not problems:
+            return
+        if override_reason:
+            override_gate(conn, client, gate.number, override_reason, actor(by), problems)
+            progress(f"  rollout gate overridden ({override_reason}): {'; '.join(problems)}")
+            return
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    raise PreconditionFailed(
+        f"cannot promote {client}: {problems[0]}{more}; finish phase {gate.number} "
+        f"(`tenantctl rollout status {client}`) or pass --override-gate --reason TEXT"
+    )
+
+
+def go_live_recorded(client: str, by: str | None, progress: Callable[[str], None]) -> str:
+    """Promote's final step: the go-live phase and its milestones, then publish them."""
+    from infra.ops import billing
+
+    if not control.configured():
+        return f"rollout not recorded ({control.CONTROL_DATABASE_URL_ENV} not set)"
+    schedule = load_schedule()
+    with control.connect() as conn:
+        change = record_go_live(conn, schedule, client, actor(by))
+        published = billing.publish_quietly(conn, progress)
+    earned = ", ".join(change.milestones) or "already recorded"
+    return f"milestones {earned}; {published}"

@@ -93,9 +93,7 @@ def _up_to_date(conn: psycopg.Connection) -> bool:
     row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
     if not (row and row[0]):
         return False
-    found = conn.execute(
-        "SELECT 1 FROM schema_migrations WHERE version = %s", (latest,)
-    ).fetchone()
+    found = conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (latest,)).fetchone()
     return found is not None
 
 
