@@ -99,14 +99,16 @@ def _up_to_date(conn: psycopg.Connection) -> bool:
 
 @contextmanager
 def connect(url: str | None = None) -> Iterator[psycopg.Connection]:
-    """A connection to the control database, its schema brought up to date first."""
+    """A connection to the control database, its schema brought up to date first.
+
+    In autocommit mode: every change is made inside an explicit ``conn.transaction()``,
+    which is then a real transaction (never a savepoint of an implicit one).
+    """
     url = url or control_url()
-    conn = psycopg.connect(url)
+    conn = psycopg.connect(url, autocommit=True)
     try:
         if not _up_to_date(conn):
-            conn.rollback()
             migrate(url)
-        conn.commit()
         yield conn
     finally:
         conn.close()
