@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from moto import settings as moto_settings
 
 from infra.cli import main
+from infra.core import naming
 from infra.core.errors import ExitCode
 from infra.core.rollout import milestone_key
 from infra.ops import aws, control
@@ -63,9 +64,7 @@ def subscribe_queue(name: str = "billing-tap") -> str:
         EventBusName=bus,
         EventPattern=json.dumps({"source": ["tenantctl.rollout"]}),
     )
-    events.put_targets(
-        Rule=f"{name}-rule", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}]
-    )
+    events.put_targets(Rule=f"{name}-rule", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
     return str(url)
 
 
@@ -96,9 +95,7 @@ def queue(control_env: str) -> str:
 
 
 @pytest.fixture
-def stacks(
-    tmp_path: Path, control_env: str, queue: str, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def stacks(tmp_path: Path, control_env: str, queue: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The demo client created on the local target; its rollout started by create."""
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
     folder = tmp_path / "stacks"
@@ -236,7 +233,7 @@ def test_two_people_completing_the_same_phase_at_once_one_wins(
     ]
     outcomes = sorted((p.wait(timeout=120), p.stderr.read()) for p in people)  # type: ignore[union-attr]
 
-    assert [code for code, _ in outcomes][0] == 0
+    assert next(code for code, _ in outcomes) == 0
     loser_code, loser_err = outcomes[1]
     assert loser_code in (ExitCode.PRECONDITION, ExitCode.LOCKED)
     assert loser_err.strip().startswith("Error:") and loser_err.strip().count("\n") == 0
@@ -245,9 +242,7 @@ def test_two_people_completing_the_same_phase_at_once_one_wins(
     assert [e["detail"]["milestone"] for e in drain(queue)] == ["preview-go-live"]
 
 
-def test_two_transactions_completing_the_same_phase_record_it_once(
-    stacks: Path, control_env: str
-):
+def test_two_transactions_completing_the_same_phase_record_it_once(stacks: Path, control_env: str):
     """Below the client lock: the rollout's row lock alone serializes them."""
     from infra.core.errors import PreconditionFailed
     from infra.ops import rollout as ops
@@ -255,7 +250,7 @@ def test_two_transactions_completing_the_same_phase_record_it_once(
 
     complete_manual_tasks(stacks, 1)
     schedule = ops.load_schedule()
-    observations = observer(stacks)(SLUG)  # checked once, outside the race
+    observations = observer(stacks)(SLUG, None)  # checked once, outside the race
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -263,7 +258,7 @@ def test_two_transactions_completing_the_same_phase_record_it_once(
         with control.connect() as conn:
             barrier.wait()
             try:
-                ops.complete_phase(conn, schedule, SLUG, 1, who, lambda _: observations)
+                ops.complete_phase(conn, schedule, SLUG, 1, who, lambda *_: observations)
                 outcomes.append("won")
             except PreconditionFailed as exc:
                 outcomes.append(str(exc))
@@ -338,14 +333,12 @@ def test_promote_refuses_while_testing_is_incomplete_then_override_is_recorded(
     assert status(stacks)["billed"] == ["contract-signoff", "go-live", "recurring-start"]
 
 
-def test_removing_live_credentials_undoes_the_task_and_promote_refuses(
-    stacks: Path, queue: str
-):
+def test_removing_live_credentials_undoes_the_task_and_promote_refuses(stacks: Path, queue: str):
     reach_phase_5(stacks)
     assert task(status(stacks), "live-credentials")["state"] == "done"
 
     aws.client("secretsmanager").put_secret_value(
-        SecretId="demo/production/payment", SecretString="{}"
+        SecretId=naming.payment_secret_name(SLUG, "production"), SecretString="{}"
     )
 
     summary = status(stacks)
@@ -365,7 +358,12 @@ def test_promote_records_go_live_and_recurring_start_once(stacks: Path, queue: s
 
     summary = status(stacks)
     assert summary["phase"] is None
-    assert summary["billed"] == ["contract-signoff", "preview-go-live", "go-live", "recurring-start"]
+    assert summary["billed"] == [
+        "contract-signoff",
+        "preview-go-live",
+        "go-live",
+        "recurring-start",
+    ]
     assert sorted(e["detail"]["milestone"] for e in drain(queue)) == ["go-live", "recurring-start"]
 
 

@@ -7,6 +7,7 @@ validated by the model, exactly as the operations do.
 from __future__ import annotations
 
 import copy
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -169,7 +170,7 @@ def test_planned_phases_are_contiguous_and_never_shorter_than_the_estimate(pause
     )
     rows = plan_dates(SCHEDULE, recorded, SIGNED + timedelta(days=200))
     assert rows[0].planned_start == SIGNED
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert after.planned_start == before.planned_end
     for r in rows:
         assert (r.planned_end - r.planned_start).days >= r.estimate.max_days

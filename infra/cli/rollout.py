@@ -33,9 +33,9 @@ def _echo_change(change: Any, as_json: bool, billing: str | None = None) -> None
         err(f"  billing: {billing}")
 
 
-def _publish(conn: Any, change: Any) -> str | None:
-    if not change.milestones:
-        return None
+def _publish(conn: Any) -> str:
+    """After a step that may earn a milestone: publish whatever is pending (this step's,
+    or an earlier run's that crashed before publishing)."""
     from infra.ops import billing
 
     return billing.publish_quietly(conn, err)
@@ -86,7 +86,7 @@ def start_cmd(slug: str, contract: str, signed_off: Any, by: str | None, as_json
     day: date = signed_off.date() if signed_off else ops.today()
     with client_lock(slug, "rollout start"), control.connect() as conn:
         change = ops.start(conn, slug, contract, day, ops.actor(by))
-        _echo_change(change, as_json, _publish(conn, change))
+        _echo_change(change, as_json, _publish(conn))
 
 
 @rollout.command("status")
@@ -230,7 +230,7 @@ def done_cmd(
                 reason if override_gate else None,
                 contract,
             )
-        _echo_change(change, as_json, _publish(conn, change))
+        _echo_change(change, as_json, _publish(conn))
 
 
 @rollout.command("undo")

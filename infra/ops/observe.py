@@ -165,12 +165,10 @@ CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
 assert set(CHECK_FUNCTIONS) == set(CHECKS), "every check in infra.core.rollout has a function"
 
 
-def observer(
-    stacks_dir: Path, checks: set[str] | None = None
-) -> Callable[[str], dict[str, Observation]]:
-    """A function checking one client's systems (all checks, or *checks*)."""
+def observer(stacks_dir: Path) -> Callable[[str, set[str] | None], dict[str, Observation]]:
+    """A function checking one client's systems (all checks, or the named ones)."""
 
-    def observe(slug: str) -> dict[str, Observation]:
+    def observe(slug: str, checks: set[str] | None = None) -> dict[str, Observation]:
         systems = _Systems(stacks_dir, slug)
         found: dict[str, Observation] = {}
         for name, check in CHECK_FUNCTIONS.items():

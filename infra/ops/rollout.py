@@ -59,8 +59,8 @@ DEFAULT_SCHEDULE = PROJECT_DIR / "templates" / "rollout" / "schedule.yaml"
 DEFAULT_CONTRACT = "initial"
 """The contract reference ``create`` uses when none is given."""
 
-Observer = Callable[[str], Mapping[str, Observation]]
-"""Checks one client's systems: ``{check name: observation}``."""
+Observer = Callable[[str, "set[str] | None"], Mapping[str, Observation]]
+"""Checks one client's systems (every check, or the named ones): ``{check: observation}``."""
 
 
 def actor(by: str | None = None) -> str:
@@ -324,7 +324,7 @@ def _phase_observations(
     needed = {t.observe for t in schedule.phase(phase).tasks if t.observe}
     if not needed or observe is None:
         return {}
-    return observe(client)
+    return observe(client, needed)
 
 
 def mark_done(
@@ -344,7 +344,7 @@ def mark_done(
         known = ", ".join(t.key for p in schedule.phases for t in p.tasks)
         raise UserInputError(f"no task {task_key!r} in the schedule; tasks: {known}")
     phase, task = found
-    observations = observe(client) if (task.observe and observe) else {}
+    observations = observe(client, {task.observe}) if (task.observe and observe) else {}
     with conn.transaction():
         row = _lock(conn, client, contract)
         existing = conn.execute(
@@ -612,7 +612,7 @@ def status_one(
 ) -> RolloutSummary:
     """One client's rollout, its observed tasks checked against the systems now."""
     row = find(conn, client, contract)
-    observations = observe(client) if observe is not None else {}
+    observations = observe(client, None) if observe is not None else {}
     with conn.transaction():
         if observe is not None:
             _store_observations(conn, row.id, observations)
@@ -678,8 +678,7 @@ def start_with_create(
         change = start(conn, client, contract or DEFAULT_CONTRACT, signed_off or today(), actor(by))
         result: dict[str, Any] = {"status": "started" if change.changed else "exists"}
         result.update(change.to_json())
-        if change.milestones:
-            result["billing"] = billing.publish_quietly(conn)
+        result["billing"] = billing.publish_quietly(conn)
     return result
 
 
