@@ -349,7 +349,7 @@ class TaskStatus:
     how: str
     """Who/what says so: ``marked by pat 2026-11-02``, ``observed: ...``."""
     regressed: bool = False
-    """Done once (its phase completed) and not done now."""
+    """Its phase completed through the gate (not overridden) and it is not done now."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -390,7 +390,7 @@ def task_status(
             state, how = "unknown", f"unknown: {obs.detail}"
         else:
             state, how = "open", f"observed: {obs.detail}"
-    regressed = phase_complete and state != "done" and task.required
+    regressed = phase_complete and state == "open" and task.required
     return TaskStatus(task.key, task.title, task.owner, task.required, state, how, regressed)
 
 
@@ -504,7 +504,7 @@ def summarize(
                 t,
                 record.marks.get(t.key),
                 observations.get(t.observe) if t.observe else None,
-                complete,
+                complete and completion is not None and completion.override_reason is None,
             )
             for t in phase.tasks
         )
@@ -593,5 +593,6 @@ def status_line(s: RolloutSummary) -> str:
     flag = "!" if s.attention else " "
     line = f"{flag} {s.client:<24} {where}{late}; next: {nxt or '-'}; billed: {billed}"
     if s.attention:
-        line += f"  [{'; '.join(s.attention)}]"
+        more = f"; +{len(s.attention) - 2} more" if len(s.attention) > 2 else ""
+        line += f"  [{'; '.join(s.attention[:2])}{more}]"
     return line
