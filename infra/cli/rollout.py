@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -126,11 +127,15 @@ def status_cmd(slug: str | None, check: bool | None, stacks_dir: Path, as_json: 
                     ops.status_one(conn, schedule, s.client, observe) for s in summaries
                 )
             if as_json:
-                echo_json(
-                    {
-                        "today": ops.today().isoformat(),
-                        "rollouts": [s.to_json(detail=False) for s in summaries],
-                    }
+                # Compact: a portfolio of 1,000 rollouts is for machines.
+                click.echo(
+                    json.dumps(
+                        {
+                            "today": ops.today().isoformat(),
+                            "rollouts": [s.to_json(detail=False) for s in summaries],
+                        },
+                        separators=(",", ":"),
+                    )
                 )
                 return
             if not summaries:

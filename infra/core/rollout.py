@@ -363,6 +363,12 @@ class TaskStatus:
         }
 
 
+def _marked(mark: Mark, verb: str) -> str:
+    """``marked by pat 2026-11-02 (note)``."""
+    note = f" ({mark.note})" if mark.note else ""
+    return f"{verb} by {mark.by} {mark.at.date().isoformat()}{note}"
+
+
 def task_status(
     task: Task,
     mark: Mark | None,
@@ -371,11 +377,10 @@ def task_status(
 ) -> TaskStatus:
     """A task's state now: observed tasks follow the systems; others follow a person's mark."""
     state: TaskState
+    how: str
     if task.observe is None:
         if mark is not None:
-            state, how = "done", f"marked by {mark.by} {mark.at.date().isoformat()}"
-            if mark.note:
-                how += f" ({mark.note})"
+            state, how = "done", _marked(mark, "marked")
         else:
             state, how = "open", "not marked done"
     else:
@@ -384,8 +389,7 @@ def task_status(
             state, how = "done", f"observed: {obs.detail}"
         elif mark is not None and (task.accept or obs.state == "unknown"):
             # A person may vouch for what the tool cannot see, or accept a default.
-            state = "done"
-            how = f"confirmed by {mark.by} {mark.at.date().isoformat()}; observed: {obs.detail}"
+            state, how = "done", f"{_marked(mark, 'confirmed')}; observed: {obs.detail}"
         elif obs.state == "unknown":
             state, how = "unknown", f"unknown: {obs.detail}"
         else:
@@ -491,22 +495,32 @@ def summarize(
     record: RolloutRecord,
     observations: Mapping[str, Observation],
     today: date,
+    detail: bool = True,
 ) -> RolloutSummary:
-    """Everything account staff see about one rollout, as of *today*."""
+    """Everything account staff see about one rollout, as of *today*.
+
+    Without *detail* the tasks of phases after the current one are left out (the
+    portfolio view needs only the current phase's and the completed phases' tasks).
+    """
     dates = plan_dates(schedule, record, today)
     phases: list[PhaseSummary] = []
     current: int | None = None
     for phase, when in zip(schedule.phases, dates, strict=True):
         completion = record.completions.get(phase.number)
         complete = completion is not None
-        tasks = tuple(
-            task_status(
-                t,
-                record.marks.get(t.key),
-                observations.get(t.observe) if t.observe else None,
-                complete and completion is not None and completion.override_reason is None,
+        future = current is not None and not complete
+        tasks = (
+            ()
+            if (future and not detail)
+            else tuple(
+                task_status(
+                    t,
+                    record.marks.get(t.key),
+                    observations.get(t.observe) if t.observe else None,
+                    complete and completion is not None and completion.override_reason is None,
+                )
+                for t in phase.tasks
             )
-            for t in phase.tasks
         )
         late_days = 0 if complete else max(0, (today - when.planned_end).days)
         if current is None and not complete:

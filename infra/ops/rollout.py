@@ -638,7 +638,7 @@ def status_all(
     observations = _stored_observations(conn, [r.id for r in rows])
     when = on or today()
     return attention_order(
-        summarize(schedule, records[r.id], observations[r.id], when) for r in rows
+        summarize(schedule, records[r.id], observations[r.id], when, detail=False) for r in rows
     )
 
 
