@@ -378,6 +378,8 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
     current = status(state_dir)
     target = current.target
     if target is not None and current.running:
+        create_control(target.database_url, CONTROL_DATABASE_NAME)  # a target from before
+        create_billing_bus(target.aws_endpoint_url, target.region, LOCAL_BILLING_BUS)
         return target
 
     if target is not None and current.moto_running:
