@@ -23,7 +23,7 @@ _contract_option = click.option(
 def _echo_change(change: Any, as_json: bool, billing: str | None = None) -> None:
     if as_json:
         document = change.to_json()
-        if billing is not None:
+        if billing:
             document["billing"] = billing
         echo_json(document)
         return

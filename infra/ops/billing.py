@@ -122,10 +122,12 @@ def publish(conn: psycopg.Connection, progress: Progress = quiet) -> list[dict[s
 
 
 def publish_quietly(conn: psycopg.Connection, progress: Progress = quiet) -> str:
-    """Publish after a step that earned a milestone; a failure leaves it pending, not lost."""
+    """Publish after a step that may earn a milestone; a failure leaves it pending, not lost.
+
+    Returns what happened in one line, or "" when nothing was pending."""
     try:
         sent = publish(conn, progress)
     except Exception as exc:
         text = (str(exc).splitlines() or [type(exc).__name__])[0]
         return f"billing not published yet ({text}); `tenantctl billing publish` retries"
-    return f"{len(sent)} milestone(s) published" if sent else "nothing to publish"
+    return f"{len(sent)} milestone(s) published" if sent else ""

@@ -738,4 +738,4 @@ def go_live_recorded(client: str, by: str | None, progress: Callable[[str], None
         change = record_go_live(conn, schedule, client, actor(by))
         published = billing.publish_quietly(conn, progress)
     earned = ", ".join(change.milestones) or "already recorded"
-    return f"milestones {earned}; {published}"
+    return f"milestones {earned}; {published or 'nothing to publish'}"
