@@ -123,11 +123,12 @@ def test_planned_dates_follow_the_upper_estimates_from_sign_off():
     ]
 
 
-def test_later_phases_start_from_the_actual_end_of_the_previous_one():
+def test_planned_dates_stay_on_the_plan_when_a_phase_finishes_late():
     done = {1: PhaseCompletion(at(date(2026, 3, 20)), "pat")}
     rows = plan_dates(SCHEDULE, record(completions=done), date(2026, 3, 21))
     assert rows[0].actual_end == date(2026, 3, 20)
-    assert (rows[1].planned_start, rows[1].planned_end) == (date(2026, 3, 20), date(2026, 4, 3))
+    assert rows[1].actual_start == date(2026, 3, 20)
+    assert (rows[1].planned_start, rows[1].planned_end) == (date(2026, 3, 16), date(2026, 3, 30))
 
 
 def test_replan_replaces_the_estimate_and_the_latest_replan_wins():

@@ -8,11 +8,13 @@ these ``summarize`` computes what account staff see: the current phase, days
 in it against its estimate, lateness, the next tasks and who owes them, the
 gates, and why a rollout needs attention.
 
-Planned dates roll forward: a phase is planned to start when the previous one
-actually ended (or, while that one is still open, when it is planned to end)
-and to end after its estimate's upper bound; a recorded replan replaces a
-phase's estimate; a pause pushes every planned date after its start by its
-length. A phase is late when its planned end has passed and it is not complete.
+Planned dates come from the sign-off date and the estimates: phase 1 is
+planned to start at sign-off, each phase to end after its estimate's upper
+bound, the next to start then. A recorded replan replaces a phase's estimate;
+a pause pushes every planned date after its start by its length. Actual dates
+come from when phases complete (a phase actually starts when the previous one
+completed). A phase is late when its planned end has passed and it is not
+complete; a completed phase finished late when it completed after that.
 """
 
 from __future__ import annotations
@@ -316,7 +318,7 @@ def plan_dates(schedule: Schedule, record: RolloutRecord, today: date) -> list[P
     previous_actual_end: date | None = record.signed_off
     for phase in schedule.phases:
         estimate = effective_estimate(schedule, record.replans, phase.number)
-        start = previous_actual_end or previous_planned_end
+        start = previous_planned_end
         end = start + timedelta(days=estimate.max_days)
         # A pause starting inside the planned window pushes the end out; apply until stable
         # (the pushed window may reach a later pause).
