@@ -384,3 +384,33 @@ def test_rollout_commands_without_a_control_database_say_how_to_set_it(
     result = run("rollout", "status")
     assert result.exit_code != 0
     assert f"set {control.CONTROL_DATABASE_URL_ENV}" in result.output
+
+
+def test_admin_accounts_are_checked_in_each_user_pool(stacks: Path):
+    """With a user pool in the stack outputs (a real deployment), the check lists users."""
+    from infra.devtools.localapply import LOCAL_OUTPUTS_RECORD
+    from infra.ops.content import ContentStore
+    from infra.ops.stackfiles import read_spec
+
+    idp = aws.client("cognito-idp")
+    admins = read_spec(stacks, SLUG, "production").admins
+    for stage in naming.STAGES:
+        pool = idp.create_user_pool(PoolName=f"{SLUG}-{stage}", UsernameAttributes=["email"])
+        pool_id = pool["UserPool"]["Id"]
+        for admin in admins:
+            idp.admin_create_user(
+                UserPoolId=pool_id,
+                Username=admin.email,
+                UserAttributes=[{"Name": "email", "Value": admin.email}],
+            )
+        store = ContentStore(aws.client("s3"), naming.content_bucket(SLUG, stage))
+        outputs = store.get_record(LOCAL_OUTPUTS_RECORD) or {}
+        store.put_record(LOCAL_OUTPUTS_RECORD, {**outputs, "userPoolId": pool_id})
+
+    assert task(status(stacks), "admin-accounts")["state"] == "done"
+
+    idp.admin_delete_user(UserPoolId=pool_id, Username=admins[0].email)
+
+    gone = task(status(stacks), "admin-accounts")
+    assert gone["state"] == "open"
+    assert f"{admins[0].email} has no account in production" in gone["how"]

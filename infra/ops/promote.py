@@ -320,13 +320,15 @@ def promote(
     if record is None:
         from infra.ops.rollout import promote_gate
 
-        promote_gate(stacks_dir, slug, override_reason, None, progress)
+        unchecked = promote_gate(stacks_dir, slug, override_reason, None, progress)
         failed = [c for c in check_preconditions(preview, production) if not c["ok"]]
         if failed:
             raise PreconditionFailed(
                 f"cannot promote {slug}: {failed[0]['message']}"
                 + (f" (and {len(failed) - 1} more unmet)" if len(failed) > 1 else "")
             )
+        if unchecked:
+            progress(unchecked)
         source = preview.content.current()
         assert source is not None  # checked above
         promotion_id = new_release_id()  # sortable by time, like release ids

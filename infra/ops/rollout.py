@@ -688,12 +688,13 @@ def promote_gate(
     override_reason: str | None,
     by: str | None,
     progress: Callable[[str], None],
-) -> None:
+) -> str | None:
     """Refuse to start a promotion while the phase before go-live is incomplete, or any of
-    its required tasks no longer holds, unless overridden with a reason (recorded)."""
+    its required tasks no longer holds, unless overridden with a reason (recorded).
+
+    Returns a note when the gate could not be checked (no control database)."""
     if not control.configured():
-        progress(f"  rollout gate not checked: {control.CONTROL_DATABASE_URL_ENV} not set")
-        return
+        return f"  rollout gate not checked: {control.CONTROL_DATABASE_URL_ENV} not set"
     from infra.ops.observe import observer
 
     schedule = load_schedule()
@@ -715,11 +716,11 @@ def promote_gate(
             for t in gate.tasks
         )
         if not problems:
-            return
+            return None
         if override_reason:
             override_gate(conn, client, gate.number, override_reason, actor(by), problems)
             progress(f"  rollout gate overridden ({override_reason}): {'; '.join(problems)}")
-            return
+            return None
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     raise PreconditionFailed(
         f"cannot promote {client}: {problems[0]}{more}; finish phase {gate.number} "
