@@ -333,7 +333,9 @@ def test_promote_refuses_while_testing_is_incomplete_then_override_is_recorded(
     assert status(stacks)["billed"] == ["contract-signoff", "go-live", "recurring-start"]
 
 
-def test_removing_live_credentials_undoes_the_task_and_promote_refuses(stacks: Path, queue: str):
+def test_removing_live_credentials_undoes_the_task_and_promote_refuses(
+    stacks: Path, control_env: str
+):
     reach_phase_5(stacks)
     assert task(status(stacks), "live-credentials")["state"] == "done"
 
@@ -348,6 +350,12 @@ def test_removing_live_credentials_undoes_the_task_and_promote_refuses(stacks: P
     refused = cli(stacks, "promote", SLUG, "--yes")
     assert refused.exit_code == ExitCode.PRECONDITION
     assert "live-credentials (client): observed: production has no payment" in refused.output
+    with psycopg.connect(control_env) as conn:
+        seen = conn.execute(
+            "SELECT detail->>'from', detail->>'to' FROM history "
+            "WHERE action = 'observed' AND subject = 'payment-live' ORDER BY id"
+        ).fetchall()
+    assert seen[-1] == ("done", "not-done")
 
 
 def test_promote_records_go_live_and_recurring_start_once(stacks: Path, queue: str):

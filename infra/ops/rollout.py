@@ -195,6 +195,23 @@ def _store_observations(
     conn: psycopg.Connection, rollout_id: int, observations: Mapping[str, Observation]
 ) -> None:
     now = datetime.now(UTC)
+    before = {
+        check: state
+        for check, state in conn.execute(
+            "SELECT check_name, state FROM observations WHERE rollout_id = %s", (rollout_id,)
+        )
+    }
+    for check, obs in observations.items():
+        if before.get(check, "unknown") != obs.state and obs.state != "unknown":
+            # What the systems did is history too: when a done task stopped holding.
+            _history(
+                conn,
+                rollout_id,
+                naming.TOOL,
+                "observed",
+                check,
+                {"from": before.get(check), "to": obs.state, "detail": obs.detail},
+            )
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO observations (rollout_id, check_name, state, detail, checked_at) "
