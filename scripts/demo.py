@@ -68,6 +68,20 @@ def edit_preview(round_: int) -> None:
     print("  config: every permit price +$15.00, lot LOT-Z added; activity: a test account")
 
 
+def rollout(*tasks: str, phase: int | None = None, by: str = "Pat Lee") -> None:
+    """Account staff mark what people did, then complete the phase through its gate."""
+    for task in tasks:
+        run("rollout", "done", SLUG, task, "--by", by)
+    if phase is not None:
+        run("rollout", "done", SLUG, "--phase", str(phase), "--by", by)
+
+
+def show(detail: bool = False) -> None:
+    """Where the rollout stands and which milestones were billed."""
+    run("rollout", "status", *([SLUG] if detail else []))
+    run("billing", "pending")
+
+
 def main() -> int:
     keep = "--keep" in sys.argv
     shutil.rmtree(STACKS, ignore_errors=True)
@@ -77,11 +91,29 @@ def main() -> int:
     os.environ.update(target.environment())
     os.environ["TENANTCTL_STACKS_DIR"] = str(STACKS)
     print(f"  AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}  stacks in {STACKS}")
+    _fresh_control_database()
     try:
-        banner("Phase 1 — create both stacks (no Pulumi CLI here: deployed on the local target)")
-        run("create", SLUG, "--from", str(ROOT / "stacks/tenant.example.yaml"))
+        banner("Phase 1 — sign-off: create both stacks; the rollout starts, sign-off is billed")
+        run(
+            "create",
+            SLUG,
+            "--from",
+            str(ROOT / "stacks/tenant.example.yaml"),
+            "--contract",
+            "DEMO-2026-001",
+        )
+        show(detail=True)
         banner("What the production stack contains (offline plan)")
         run("plan", SLUG, "--stage", "production")
+        banner("Phase 1 — discovery done; the gate passes and preview go-live is billed")
+        rollout(
+            "discovery-call",
+            "responsibilities-agreed",
+            "support-introduction",
+        )
+        rollout("teams-assembled", "business-processes", by="Dana Cruz (client)")
+        rollout(phase=1)
+        show()
         banner("Phase 2 — sandbox payment credentials for preview (from stdin, never argv)")
         run(
             "payment",
@@ -91,14 +123,29 @@ def main() -> int:
             "preview",
             stdin='{"secretKey": "sk_test_demo0000000000000000", "webhookSecret": "whsec_demo"}',
         )
+        # No user pool on the local target: the tool cannot see the admins, a person vouches.
+        rollout("admin-accounts")
+        rollout("access-list", "roles-permissions", by="Dana Cruz (client)")
+        rollout(phase=2)
+        show()
         banner("Phase 3 — the client edits preview content and configuration")
         edit_preview(1)
         run("status", SLUG)
-        banner("Reset preview to defaults")
+        banner("Reset preview to defaults (the content tasks show open again)")
         run("reset-preview", SLUG, "--yes")
-        banner("Phase 3-4 — edit again; this time the edits are vetted")
+        run("rollout", "status", SLUG)
+        banner("Phase 3 — edit again; this time the edits are vetted")
         edit_preview(2)
-        banner("Phase 5 — go live: live credentials staged, then promote")
+        rollout(
+            "lots-permits",
+            "violation-options",
+            "system-messages",
+            "data-imports",  # imports are not visible to this tool yet: a person confirms
+            by="Dana Cruz (client)",
+        )
+        rollout(phase=3)
+        show()
+        banner("Phase 4 — testing and training; live credentials staged; a clean dry run")
         os.environ["DEMO_LIVE_CREDENTIALS"] = (
             '{"secretKey": "sk_live_demo0000000000000000", "webhookSecret": "whsec_live"}'
         )
@@ -112,9 +159,17 @@ def main() -> int:
             "DEMO_LIVE_CREDENTIALS",
         )
         run("promote", SLUG, "--dry-run")
+        rollout("training", "issues-resolved")
+        rollout("testing", by="Dana Cruz (client)")
+        rollout(phase=4)
+        show()
+        banner("Phase 5 — go live: promote records go-live and the start of recurring billing")
         run("promote", SLUG, "--yes")
         run("status", SLUG)
-        print(f"\n{BOLD}Done.{RESET} Stack files of this run: {STACKS}")
+        show(detail=True)
+        report = STATE / "rollouts.html"
+        run("rollout", "report", "--html", str(report))
+        print(f"\n{BOLD}Done.{RESET} Stack files of this run: {STACKS}; report: {report}")
     finally:
         if keep:
             print(
@@ -124,6 +179,18 @@ def main() -> int:
         else:
             localtarget.stop(STATE)
     return 0
+
+
+def _fresh_control_database() -> None:
+    """Each demo run starts its rollout from scratch (the control database persists)."""
+    from psycopg import sql
+
+    with psycopg.connect(os.environ[localtarget.DATABASE_URL_ENV], autocommit=True) as conn:
+        name = sql.Identifier(localtarget.CONTROL_DATABASE_NAME)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+    localtarget.create_control(
+        os.environ[localtarget.DATABASE_URL_ENV], localtarget.CONTROL_DATABASE_NAME
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 - ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset.
 - ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite.
 - ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
+- ``control_env``: a fresh control database (migrated) and billing bus for this test;
+  ``TENANTCTL_CONTROL_DATABASE_URL`` and ``TENANTCTL_BILLING_BUS`` set; returns the URL.
 """
 
 from __future__ import annotations
@@ -72,3 +74,12 @@ def pg_env(pg_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
             conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(db))
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(db))
     return pg_admin_url
+
+
+@pytest.fixture
+def control_env(pg_env: str, aws_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = localtarget.create_control(pg_env, "tenantctl_control")
+    localtarget.create_billing_bus(aws_env, localtarget.LOCAL_REGION, localtarget.LOCAL_BILLING_BUS)
+    monkeypatch.setenv(localtarget.CONTROL_DATABASE_URL_ENV, url)
+    monkeypatch.setenv(localtarget.BILLING_BUS_ENV, localtarget.LOCAL_BILLING_BUS)
+    return url

@@ -75,9 +75,31 @@ def main() -> None:
 
 def _register() -> None:
     """Every command module, registered explicitly (imported here, after ``main`` exists)."""
-    from infra.cli import changed, create, deploy, payment, plan, promote, reset, status
+    from infra.cli import (
+        billing,
+        changed,
+        create,
+        deploy,
+        payment,
+        plan,
+        promote,
+        reset,
+        rollout,
+        status,
+    )
 
-    for module in (create, payment, plan, reset, promote, status, changed, deploy):
+    for module in (
+        create,
+        payment,
+        plan,
+        reset,
+        promote,
+        status,
+        changed,
+        deploy,
+        rollout,
+        billing,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 

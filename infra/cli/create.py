@@ -43,6 +43,15 @@ def create_options(f: F) -> F:
 @create_options
 @click.option("--force", is_flag=True, help="Overwrite existing stack files that differ.")
 @click.option("--no-deploy", is_flag=True, help="Write the stack files only; do not run pulumi up.")
+@click.option(
+    "--contract",
+    help="Contract reference of the rollout started at sign-off (default: initial).",
+)
+@click.option(
+    "--signed-off",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Contract sign-off date, YYYY-MM-DD (default: today).",
+)
 @stacks_dir_option
 @json_option
 def create(
@@ -51,6 +60,8 @@ def create(
     admins: tuple[str, ...],
     force: bool,
     no_deploy: bool,
+    contract: str | None,
+    signed_off: Any,
     stacks_dir: Path,
     as_json: bool,
     **fields: str | None,
@@ -60,7 +71,8 @@ def create(
     Writes stacks/Pulumi.SLUG-preview.yaml and stacks/Pulumi.SLUG-production.yaml
     (both validated first), then deploys preview and production. Running it again
     with the same description changes nothing; a different one is refused with a
-    diff unless --force.
+    diff unless --force. With a control database configured, it also starts the
+    client's rollout at sign-off (once; see `tenantctl rollout`).
 
     \b
     Examples:
@@ -103,10 +115,20 @@ def create(
         from infra.ops.deployers import deploy_tenant  # heavy imports
 
         document["deploy"] = deploy_tenant(result.specs, stacks_dir, err)
+    document["rollout"] = _start_rollout(slug, contract, signed_off)
     if as_json:
         echo_json(document)
     else:
         click.echo(f"{slug}: stack files {result.status}; deploy {document['deploy']['status']}")
+
+
+def _start_rollout(slug: str, contract: str | None, signed_off: Any) -> dict[str, Any]:
+    from infra.ops.rollout import start_with_create
+
+    rollout = start_with_create(slug, contract, signed_off.date() if signed_off else None, None)
+    if rollout["status"] == "started":
+        err(f"rollout   {rollout['message']}; billing: {rollout.get('billing', '-')}")
+    return rollout
 
 
 COMMANDS = [create]

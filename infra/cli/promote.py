@@ -45,6 +45,12 @@ def _print_plan(plan: dict[str, Any]) -> None:
 @click.option(
     "--rollback", is_flag=True, help="Return production to the previous release and configuration."
 )
+@click.option(
+    "--override-gate",
+    is_flag=True,
+    help="Promote although the rollout's testing phase is incomplete (needs --reason).",
+)
+@click.option("--reason", help="Why the rollout gate is overridden (recorded in its history).")
 @yes_option
 @stacks_dir_option
 @json_option
@@ -53,6 +59,8 @@ def promote(
     dry_run: bool,
     detailed_exitcode: bool,
     rollback: bool,
+    override_gate: bool,
+    reason: str | None,
     yes: bool,
     stacks_dir: Path,
     as_json: bool,
@@ -70,6 +78,10 @@ def promote(
       tenantctl promote demo --dry-run --json --detailed-exitcode   # exit 6: changes
       tenantctl promote demo --yes --json
       tenantctl promote demo --rollback --yes
+      tenantctl promote demo --yes --override-gate --reason "training moved after launch"
+
+    A new promotion needs the client's rollout to have completed phase 4
+    (testing and training) when a control database is configured.
     """
     from infra.ops import promote as ops
 
@@ -77,6 +89,8 @@ def promote(
         raise click.UsageError("--dry-run and --rollback cannot be combined")
     if detailed_exitcode and not dry_run:
         raise click.UsageError("--detailed-exitcode needs --dry-run")
+    if override_gate and not (reason or "").strip():
+        raise click.UsageError("--override-gate needs --reason TEXT (it is recorded)")
     if dry_run:
         preview, production = ops.open_pair(stacks_dir, slug)
         plan = ops.plan_promotion(preview, production)
@@ -90,8 +104,10 @@ def promote(
         click.confirm(
             f"This will {what} {slug}-{naming.PRODUCTION}. Continue?", abort=True, err=True
         )
-    run = ops.rollback if rollback else ops.promote
-    record = run(stacks_dir, slug, err)
+    if rollback:
+        record = ops.rollback(stacks_dir, slug, err)
+    else:
+        record = ops.promote(stacks_dir, slug, err, reason if override_gate else None)
     if as_json:
         echo_json(record)
     elif rollback:

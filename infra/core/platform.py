@@ -1,6 +1,7 @@
 """The shared-platform contract: what a tenant stack reads from the platform stack.
 
-Tenants run on a shared platform (VPC, load balancer, hosted zone, KMS key) that
+Tenants run on a shared platform (VPC, load balancer, hosted zone, KMS key, the
+control database, the billing event bus) that
 this project does not create. Each tenant stack reads it through a Pulumi
 StackReference named by ``tenants:platformStack``. ``PLATFORM_OUTPUTS`` is the
 one list of outputs that stack must export; the README's platform section is
@@ -38,6 +39,11 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "tenants:baseDomain.",
     "kmsKeyArn": "ARN of the customer-managed KMS key that encrypts tenant databases, "
     "buckets, secrets and database master-user secrets.",
+    "controlDatabaseEndpoint": "host:port of the control database (PostgreSQL) holding "
+    "rollouts, their history, billing milestones and the outbox; read by tenantctl, which "
+    "reaches it through TENANTCTL_CONTROL_DATABASE_URL, not by tenant stacks.",
+    "billingEventBusName": "Name of the billing system's EventBridge bus that tenantctl "
+    "publishes billing milestones to (TENANTCTL_BILLING_BUS); not read by tenant stacks.",
 }
 """Output name -> description of every output a tenant stack reads from the platform."""
 
@@ -57,6 +63,8 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "zoneId": "Z0123456789ABCDEFGHIJ",
     "zoneName": "tenants.example.com",
     "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "controlDatabaseEndpoint": "control.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
+    "billingEventBusName": "billing",
 }
 """Plausible platform outputs: what the mocks and the offline plan read."""
 

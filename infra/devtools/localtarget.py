@@ -34,7 +34,9 @@ from typing import Any
 
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem
-from infra.ops.database import DATABASE_URL_ENV
+from infra.ops.billing import BILLING_BUS_ENV
+from infra.ops.control import CONTROL_DATABASE_NAME, CONTROL_DATABASE_URL_ENV
+from infra.ops.database import DATABASE_URL_ENV, database_url
 
 PG_BIN_ENV = "TENANTCTL_PG_BIN"
 """Optional: the directory of initdb/pg_ctl, when not the Debian PostgreSQL 15 one."""
@@ -44,6 +46,9 @@ PG_SUPERUSER = "postgres"
 LOCAL_REGION = naming.DEFAULT_REGION
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 """moto accepts any credentials; these make sure nothing could sign for a real account."""
+
+LOCAL_BILLING_BUS = "tenantctl-billing"
+"""The billing event bus the local target creates on the emulator."""
 
 ENV_FILE = "env"
 STATE_FILE = "state.json"
@@ -303,6 +308,8 @@ class LocalTarget:
         return {
             **aws_environment(self.aws_endpoint_url, self.region),
             DATABASE_URL_ENV: self.database_url,
+            CONTROL_DATABASE_URL_ENV: database_url(self.database_url, CONTROL_DATABASE_NAME),
+            BILLING_BUS_ENV: LOCAL_BILLING_BUS,
         }
 
     def to_json(self) -> str:
@@ -371,6 +378,8 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
     current = status(state_dir)
     target = current.target
     if target is not None and current.running:
+        create_control(target.database_url, CONTROL_DATABASE_NAME)  # a target from before
+        create_billing_bus(target.aws_endpoint_url, target.region, LOCAL_BILLING_BUS)
         return target
 
     if target is not None and current.moto_running:
@@ -398,11 +407,45 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
         pg_socket_dir=cluster.socket_dir,
     )
     (state_dir / STATE_FILE).write_text(target.to_json())
+    create_control(cluster.admin_url, CONTROL_DATABASE_NAME)
+    create_billing_bus(endpoint, region, LOCAL_BILLING_BUS)
     exports = "".join(
         f"export {key}={shlex.quote(value)}\n" for key, value in target.environment().items()
     )
     (state_dir / ENV_FILE).write_text(exports)
     return target
+
+
+def create_control(admin_url: str, name: str) -> str:
+    """The control database *name* on the server of *admin_url* (created if missing,
+    migrated); returns its URL."""
+    import psycopg
+    from psycopg import sql
+
+    from infra.ops.control import migrate
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = database_url(admin_url, name)
+    migrate(url)
+    return url
+
+
+def create_billing_bus(endpoint_url: str, region: str, name: str) -> None:
+    """The billing event bus on the emulator (moto forgets it when it stops)."""
+    import boto3
+
+    events = boto3.client(
+        "events",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    if not any(b["Name"] == name for b in events.list_event_buses()["EventBuses"]):
+        events.create_event_bus(Name=name)
 
 
 def stop(state_dir: Path, purge: bool = False) -> LocalStatus:

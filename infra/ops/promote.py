@@ -281,9 +281,14 @@ def _go_live(p: Promotion) -> str:
 
 
 def _finish(p: Promotion) -> str:
+    from infra.ops.rollout import go_live_recorded
+
+    # Idempotent: a re-run after a crash between the database commit and this record
+    # finds the milestones recorded and records nothing twice.
+    rollout = go_live_recorded(p.production.spec.slug, None, p.progress)
     p.record["completedAt"] = _now()
     p.record["status"] = "complete"
-    return "go-live recorded"
+    return f"go-live recorded; rollout: {rollout}"
 
 
 STEP_FUNCTIONS: dict[str, StepFn] = {
@@ -295,19 +300,33 @@ STEP_FUNCTIONS: dict[str, StepFn] = {
 }
 
 
-def promote(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[str, Any]:
-    """Run (or resume) the promotion of *slug*'s preview to production."""
+def promote(
+    stacks_dir: Path,
+    slug: str,
+    progress: Progress = quiet,
+    override_reason: str | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the promotion of *slug*'s preview to production.
+
+    A new promotion first passes the rollout gate (``infra.ops.rollout.promote_gate``:
+    testing and training complete, or *override_reason*, which is recorded).
+    """
     preview, production = open_pair(stacks_dir, slug)
     store = production.content
     active = (store.get_record(ACTIVE_RECORD) or {}).get("id")
     record = store.get_record(_record_name(active)) if active else None
     if record is None:
+        from infra.ops.rollout import promote_gate
+
+        unchecked = promote_gate(stacks_dir, slug, override_reason, None, progress)
         failed = [c for c in check_preconditions(preview, production) if not c["ok"]]
         if failed:
             raise PreconditionFailed(
                 f"cannot promote {slug}: {failed[0]['message']}"
                 + (f" (and {len(failed) - 1} more unmet)" if len(failed) > 1 else "")
             )
+        if unchecked:
+            progress(unchecked)
         source = preview.content.current()
         assert source is not None  # checked above
         promotion_id = new_release_id()  # sortable by time, like release ids

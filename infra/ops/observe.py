@@ -1,0 +1,184 @@
+"""Observed rollout tasks, checked against the real systems every time.
+
+Each check (``infra.core.rollout.CHECKS``) reuses the operations that already
+reach the system it looks at: stack handles, ACM, the payment secret, the
+content store, the databases, ``promote``'s dry run. A check that cannot reach
+its system says ``unknown`` with the reason; it never fails the whole status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from infra.core import naming
+from infra.core.config_diff import diff_config
+from infra.core.rollout import CHECKS, Observation
+from infra.ops.config_tables import read_config
+from infra.ops.payment import credentials_mode
+from infra.ops.stack import StackHandle, open_from_files
+
+_MISSING = object()
+
+
+class _Systems:
+    """The two stacks of one client, opened lazily, once."""
+
+    def __init__(self, stacks_dir: Path, slug: str) -> None:
+        self.stacks_dir = stacks_dir
+        self.slug = slug
+        self._handles: dict[str, Any] = {}
+
+    def stack(self, stage: naming.Stage) -> StackHandle:
+        if stage not in self._handles:
+            self._handles[stage] = open_from_files(self.stacks_dir, self.slug, stage)
+        handle = self._handles[stage]
+        assert isinstance(handle, StackHandle)
+        return handle
+
+
+def _stacks_deployed(s: _Systems) -> Observation:
+    for stage in naming.STAGES:
+        if not naming.stack_file(s.stacks_dir, s.slug, stage).exists():
+            return Observation("not-done", f"no stack file for {s.slug}-{stage}")
+        if s.stack(stage).content.current() is None:
+            return Observation("not-done", f"{s.slug}-{stage} not deployed (no content release)")
+    return Observation("done", "both stacks deployed")
+
+
+def _certificates(s: _Systems) -> Observation:
+    for stage in naming.STAGES:
+        handle = s.stack(stage)
+        arn = (handle.outputs or {}).get("certificateArn")
+        if not arn:
+            return Observation("unknown", f"no stack outputs for {handle.stack_name}")
+        cert = handle.acm.describe_certificate(CertificateArn=arn)["Certificate"]
+        if cert.get("Status") != "ISSUED":
+            return Observation(
+                "not-done", f"{handle.stack_name} certificate is {cert.get('Status')}"
+            )
+    return Observation("done", "certificates issued (client domain validated)")
+
+
+def _admins(s: _Systems) -> Observation:
+    for stage in naming.STAGES:
+        handle = s.stack(stage)
+        pool = (handle.outputs or {}).get("userPoolId")
+        if not pool:
+            return Observation("unknown", f"no user pool in the outputs of {handle.stack_name}")
+        from infra.ops import aws
+
+        idp = aws.client("cognito-idp", handle.region)
+        for admin in handle.spec.admins:
+            found = idp.list_users(UserPoolId=pool, Filter=f'email = "{admin.email}"')
+            if not found.get("Users"):
+                return Observation("not-done", f"{admin.email} has no account in {stage}")
+    return Observation("done", "administrator accounts exist")
+
+
+def _payment_sandbox(s: _Systems) -> Observation:
+    handle = s.stack(naming.PREVIEW)
+    mode = credentials_mode(handle.secrets, handle.spec)
+    if mode is None:
+        return Observation("not-done", "preview has no payment credentials")
+    return Observation("done", f"preview payment credentials present ({mode})")
+
+
+def _payment_live(s: _Systems) -> Observation:
+    handle = s.stack(naming.PRODUCTION)
+    mode = credentials_mode(handle.secrets, handle.spec)
+    if mode is None:
+        return Observation("not-done", "production has no payment credentials")
+    if mode == "sandbox":
+        return Observation("not-done", "production payment credentials are sandbox")
+    return Observation("done", f"production payment credentials present ({mode})")
+
+
+def _content_edited(s: _Systems) -> Observation:
+    store = s.stack(naming.PREVIEW).content
+    current = store.current()
+    if current is None:
+        return Observation("not-done", "preview has no content release")
+    release = store.release(current.release)
+    if release is not None and dict(release.files) != dict(store.defaults_manifest()):
+        return Observation("done", f"preview release {current.release} differs from defaults")
+    return Observation("not-done", "preview content equals the defaults")
+
+
+def _config_edited(s: _Systems) -> Observation:
+    handle = s.stack(naming.PREVIEW)
+    defaults = naming.defaults_database_name(s.slug, naming.PREVIEW)
+    if not handle.database.exists(handle.working_database):
+        return Observation("not-done", "preview has no working database")
+    with psycopg.connect(handle.working_url) as conn:
+        working = read_config(conn)
+    from infra.ops.database import database_url
+
+    with psycopg.connect(database_url(handle.admin_url, defaults)) as conn:
+        baseline = read_config(conn)
+    changed = [
+        t for t, d in diff_config(working, baseline).items() if d.added or d.changed or d.removed
+    ]
+    if changed:
+        return Observation("done", f"configuration edited ({', '.join(sorted(changed))})")
+    return Observation("not-done", "preview configuration equals the defaults")
+
+
+def _imports(s: _Systems) -> Observation:
+    return Observation("unknown", "imports not available")
+
+
+def _dry_run(s: _Systems) -> Observation:
+    from infra.ops.promote import check_preconditions
+
+    failed = [
+        c
+        for c in check_preconditions(s.stack(naming.PREVIEW), s.stack(naming.PRODUCTION))
+        if not c["ok"]
+    ]
+    if failed:
+        return Observation("not-done", f"promote --dry-run: {failed[0]['message']}")
+    return Observation("done", "promote --dry-run meets every precondition")
+
+
+def _live(s: _Systems) -> Observation:
+    if s.stack(naming.PRODUCTION).spec.live:
+        return Observation("done", "production is live")
+    return Observation("not-done", "production is not live yet")
+
+
+CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
+    "stacks-deployed": _stacks_deployed,
+    "certificates-issued": _certificates,
+    "admins-exist": _admins,
+    "payment-sandbox": _payment_sandbox,
+    "payment-live": _payment_live,
+    "content-edited": _content_edited,
+    "config-edited": _config_edited,
+    "imports-recorded": _imports,
+    "promote-dry-run-clean": _dry_run,
+    "live-site-launched": _live,
+}
+assert set(CHECK_FUNCTIONS) == set(CHECKS), "every check in infra.core.rollout has a function"
+
+
+def observer(stacks_dir: Path) -> Callable[[str, set[str] | None], dict[str, Observation]]:
+    """A function checking one client's systems (all checks, or the named ones)."""
+
+    def observe(slug: str, checks: set[str] | None = None) -> dict[str, Observation]:
+        systems = _Systems(stacks_dir, slug)
+        found: dict[str, Observation] = {}
+        for name, check in CHECK_FUNCTIONS.items():
+            if checks is not None and name not in checks:
+                continue
+            try:
+                found[name] = check(systems)
+            except Exception as exc:  # a system out of reach: unknown, not a failed status
+                text = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+                found[name] = Observation("unknown", f"could not check: {text}")
+        return found
+
+    return observe

@@ -1,0 +1,101 @@
+"""The portfolio report: one self-contained HTML page, a timeline per client.
+
+Rendered from ``templates/rollout/report.html.j2`` (inline CSS, no scripts, no
+external loads) so it can be opened anywhere or attached to an email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from infra import PROJECT_DIR
+from infra.core.rollout import RolloutSummary, status_line
+
+TEMPLATE_DIR = PROJECT_DIR / "templates" / "rollout"
+TEMPLATE = "report.html.j2"
+
+
+def _span(summaries: Sequence[RolloutSummary], today: date) -> tuple[date, date]:
+    starts = [s.signed_off for s in summaries] or [today]
+    ends = [p.planned_end for s in summaries for p in s.phases] + [today]
+    ends += [p.actual_end for s in summaries for p in s.phases if p.actual_end]
+    first, last = min([*starts, today]), max(ends) + timedelta(days=3)
+    return first, max(last, first + timedelta(days=14))
+
+
+def report_context(summaries: Sequence[RolloutSummary], today: date) -> dict[str, Any]:
+    first, last = _span(summaries, today)
+    total = (last - first).days
+
+    def pos(day: date) -> float:
+        return round(100 * (day - first).days / total, 3)
+
+    def width(a: date, b: date) -> float:
+        return max(0.4, round(100 * (b - a).days / total, 3))
+
+    rows = []
+    for s in summaries:
+        bars = []
+        for p in s.phases:
+            bar: dict[str, Any] = {
+                "number": p.number,
+                "title": p.title,
+                "planned_left": pos(p.planned_start),
+                "planned_width": width(p.planned_start, p.planned_end),
+                "planned": f"{p.planned_start}..{p.planned_end}",
+                "actual_width": None,
+                "late": p.late or bool(p.actual_end and p.actual_end > p.planned_end),
+                "late_days": p.late_days
+                or (max(0, (p.actual_end - p.planned_end).days) if p.actual_end else 0),
+            }
+            if p.actual_start is not None:
+                end = p.actual_end or today
+                bar.update(
+                    actual_left=pos(p.actual_start),
+                    actual_width=width(p.actual_start, end),
+                    actual=f"{p.actual_start}..{p.actual_end or 'now'}",
+                    kind="actual" if p.complete else "current",
+                )
+            bars.append(bar)
+        rows.append(
+            {
+                "client": s.client,
+                "contract": s.contract,
+                "signed_off": s.signed_off.isoformat(),
+                "where": status_line(s).split(";")[0].lstrip("! ").removeprefix(s.client).strip(),
+                "attention": list(s.attention),
+                "late": s.late,
+                "bars": bars,
+                "billed": ", ".join(s.billed),
+                "pending": ", ".join(s.pending),
+            }
+        )
+    ticks = []
+    step = max(7, (total // 10) // 7 * 7)
+    day = first
+    while day <= last:
+        ticks.append({"left": pos(day), "label": day.strftime("%b %d")})
+        day += timedelta(days=step)
+    return {"today": today.isoformat(), "today_left": pos(today), "rows": rows, "ticks": ticks}
+
+
+def render_report(summaries: Sequence[RolloutSummary], today: date) -> str:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+    )
+    return env.get_template(TEMPLATE).render(**report_context(summaries, today))
+
+
+def write_report(path: Path, summaries: Sequence[RolloutSummary], today: date) -> None:
+    """Write the page atomically (a reader never sees half of it)."""
+    text = render_report(summaries, today)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
