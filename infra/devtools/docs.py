@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 
-from infra.core import naming
+from infra.core import naming, placeholders
 from infra.core.spec import ROLES
 from infra.core.spec_docs import config_reference
 
@@ -96,6 +96,11 @@ GENERATED = {
         ("CONFIG REFERENCE", readme_config_table, "<!--"),
         ("ROLES", readme_roles_table, "<!--"),
         ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
+    ],
+    "templates/README.md": [
+        ("PAGE PLACEHOLDERS", placeholders.pages_table, "<!--"),
+        ("EMAIL PLACEHOLDERS", placeholders.emails_table, "<!--"),
+        ("MESSAGE PLACEHOLDERS", placeholders.messages_table, "<!--"),
     ],
 }
 
