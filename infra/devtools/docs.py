@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from infra.core import naming, placeholders
+from infra.core.import_kinds import kinds_table
 from infra.core.spec import ROLES
 from infra.core.spec_docs import config_reference
 
@@ -96,6 +97,7 @@ GENERATED = {
         ("CONFIG REFERENCE", readme_config_table, "<!--"),
         ("ROLES", readme_roles_table, "<!--"),
         ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
+        ("IMPORT KINDS", kinds_table, "<!--"),
     ],
     "templates/README.md": [
         ("PAGE PLACEHOLDERS", placeholders.pages_table, "<!--"),
