@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,52 @@ def rollback(slug: str, stacks_dir: Path, as_json: bool) -> None:
         echo_json(result)
     else:
         click.echo(f"serving {result['release']} again (was {result['previous']})")
+
+
+@content.command()
+@click.argument("slug")
+@click.option(
+    "--stage", type=click.Choice(naming.STAGES), default=naming.PREVIEW, show_default=True
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Serve this folder instead of the stack's served release.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8040, show_default=True)
+@stacks_dir_option
+def preview(slug: str, stage: str, folder: Path | None, port: int, stacks_dir: Path) -> None:
+    """Serve the portal and every email on 127.0.0.1 with sample data, to look at in a browser.
+
+    Serves the release the stack serves, or --dir FOLDER (e.g. one you pulled
+    and are editing; reloading the page does not re-read it: restart). Emails
+    are at /emails/. Stop with Ctrl-C.
+
+    \b
+    Examples:
+      tenantctl content preview demo
+      tenantctl content preview demo --dir ./demo-content --port 8041
+      tenantctl content preview demo --stage production
+    """
+    from infra.ops.content_edit import read_folder, served_files
+    from infra.ops.content_preview import serve_forever
+    from infra.ops.stack import open_from_files, refuse_stack_names
+
+    files: Mapping[str, bytes]
+    if folder is not None:
+        files = read_folder(folder)
+    else:
+        if stage == naming.PREVIEW:
+            refuse_stack_names(slug, "content preview")
+        files = served_files(open_from_files(stacks_dir, slug, stage))  # type: ignore[arg-type]
+    serve_forever(
+        files,
+        port,
+        lambda url: err(
+            f"Serving {len(files)} files on {url}/ (emails: {url}/emails/); Ctrl-C stops"
+        ),
+    )
 
 
 COMMANDS = [content]
