@@ -136,7 +136,7 @@ def _apply_email(resources: Any, region: str | None) -> None:
             elif resource.type == _EMAIL_IDENTITY:
                 sesv2.create_email_identity(EmailIdentity=resource.inputs["emailIdentity"])
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "AlreadyExistsException":
+            if "AlreadyExists" not in exc.response.get("Error", {}).get("Code", ""):
                 raise
 
 
