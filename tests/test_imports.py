@@ -232,3 +232,24 @@ def test_promote_dry_run_lists_the_replays(stacks: Path, tmp_path: Path):
     plan = json.loads(ok(cli(stacks, "promote", SLUG, "--dry-run", "--json")).stdout)
 
     assert [(i["kind"], i["rows"]) for i in plan["imports"]] == [("accounts", 50)]
+
+
+def test_bulk_load_keeps_constraints_and_indexes(
+    stacks: Path, pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from infra.ops import imports
+
+    monkeypatch.setattr(imports, "BULK_ROWS", 10)  # the 50-row files take the bulk path
+    catalog = (
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'activity.permits'::regclass "
+        "UNION ALL SELECT indexrelid::regclass::text FROM pg_index "
+        "WHERE indrelid = 'activity.permits'::regclass ORDER BY 1"
+    )
+    before = rows(pg_env, catalog)
+    for kind, path in accounts_vehicles_permits(tmp_path):
+        ok(cli(stacks, "import", SLUG, kind, str(path)))
+
+    assert rows(pg_env, catalog) == before
+    assert rows(pg_env, "SELECT count(*) FROM activity.permits")[0][0] == 50
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        rows(pg_env, "UPDATE activity.permits SET permit_type_code = 'NOPE' RETURNING 1")
