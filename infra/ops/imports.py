@@ -530,6 +530,15 @@ def _check_staged(conn: psycopg.Connection[Any], kind: Kind, problems: Problems)
             problems.add(line, column, value or "", reason + (more or ""))
 
 
+_SESSION_SETTINGS = (
+    # Memory for this transaction only: the staged file stays in memory instead of
+    # spilling to disk (temp_buffers must be set before the session's first temp table),
+    # sorts and hashes over a million rows fit, indexes rebuild in one pass.
+    "SET LOCAL temp_buffers = '256MB'",
+    "SET LOCAL work_mem = '128MB'",
+    "SET LOCAL maintenance_work_mem = '256MB'",
+)
+
 BULK_ROWS = 20_000
 """From this many rows on, foreign keys are checked once for the file, not once per row."""
 
@@ -593,6 +602,8 @@ def load(
     started = time.perf_counter()
     result = ImportResult(kind.name, path.name, digest, "rejected")
     with conn.transaction() as tx:
+        for setting in _SESSION_SETTINGS:
+            conn.execute(setting)
         recorded = conn.execute(
             "SELECT 1 FROM stack.imports WHERE kind = %s AND sha256 = %s", (kind.name, digest)
         ).fetchone()
