@@ -7,14 +7,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import psycopg
 
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.devtools import localtarget
-from infra.ops import aws
-from infra.ops.content import ContentStore
 from infra.ops.database import database_url
 
 ROOT = PROJECT_DIR
@@ -33,39 +34,94 @@ def run(*args: str, stdin: str | None = None) -> None:
     subprocess.run([str(ROOT / ".venv/bin/tenantctl"), *args], check=True, input=stdin, text=True)
 
 
-def edit_preview(round_: int) -> None:
-    """What a client does in phase 3: change content and configuration, sell test permits."""
-    bucket = naming.content_bucket(SLUG, naming.PREVIEW)
-    store = ContentStore(aws.client("s3"), bucket)
-    current = store.current()
-    assert current is not None
-    home = store.read(current.release, "portal/home.html").decode()
-    edited = home.replace("</main>", f"<p>Welcome back, Wildcats! (edit round {round_})</p></main>")
-    release = store.publish(
-        files={"portal/home.html": edited.encode(), "portal/parking-map.html": b"<h1>Map</h1>\n"},
-        manifest={
-            k: v
-            for k, v in store.release(current.release).files.items()  # type: ignore[union-attr]
-            if k != "portal/home.html"
-        },
-        source=f"demo edit {round_}",
+def edit_preview(round_: int) -> Path:
+    """What a client does in phase 3, through tenantctl: content, configuration, old data."""
+    work = STATE / f"demo-edit-{round_}"
+    shutil.rmtree(work, ignore_errors=True)
+    folder = work / "content"
+    run("content", "pull", SLUG, str(folder))
+    home = folder / "portal" / "home.html"  # what a person does in an editor
+    home.write_text(
+        home.read_text().replace(
+            "</main>", f"<p>Welcome back, Wildcats! (edit round {round_})</p></main>"
+        )
     )
-    store.switch(release.id)
+    (folder / "portal" / "parking-map.html").write_text(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Parking map</title>'
+        '<link rel="stylesheet" href="/styles.css"></head>\n<body><main id="main">'
+        "${portal_notice}<h1>Parking map</h1><p>Lots by zone.</p>"
+        '<p><a href="/">Home</a></p></main></body></html>\n'
+    )
+    run("content", "diff", SLUG, str(folder))
+    run("content", "push", SLUG, str(folder))
+
+    lots = work / "lots.csv"
+    lots.write_text(
+        "code,name,kind,capacity,accessible_spaces,ev_spaces,address,description,hours,"
+        "active,sort_order\nLOT-Z,Stadium Overflow,surface,400,8,0,1 Stadium Way,,,true,130\n"
+    )
+    zones = work / "zones.csv"
+    zones.write_text("zone,lot_code,name,provider\n9001,LOT-Z,Stadium Overflow,both\n")
+    accounts = work / "accounts.csv"
+    accounts.write_text(
+        "email,full_name,affiliation,campus_id,phone\n"
+        "tester@demo-state.example.edu,Test Student,student,S0000001,\n"
+    )
+    run("import", "--template", "permit-types")
+    run("import", SLUG, "lots", str(lots))
+    run("import", SLUG, "zones", str(zones))
+    run("import", SLUG, "accounts", str(accounts))
+    return folder
+
+
+def show_preview_state(label: str) -> None:
+    """Read-only look at what preview serves and holds (for the reader of the demo)."""
     url = database_url(
         os.environ[localtarget.DATABASE_URL_ENV], naming.database_name(SLUG, naming.PREVIEW)
     )
     with psycopg.connect(url) as conn:
-        conn.execute("UPDATE config.permit_types SET price_cents = price_cents + 1500")
-        conn.execute(
-            "INSERT INTO config.lots (code, name, capacity, kind) VALUES "
-            "('LOT-Z', 'Stadium Overflow', 400, 'surface') ON CONFLICT DO NOTHING"
-        )
-        conn.execute(
-            "INSERT INTO activity.accounts (email, full_name, affiliation) "
-            "VALUES ('tester@demo-state.example.edu', 'Test Student', 'student')"
-        )
-    print(f"  content: release {release.id} (home page edited, parking map added)")
-    print("  config: every permit price +$15.00, lot LOT-Z added; activity: a test account")
+        lot = conn.execute("SELECT count(*) FROM config.lots WHERE code = 'LOT-Z'").fetchone()
+        imports = conn.execute("SELECT count(*) FROM stack.imports").fetchone()
+    print(f"  {label}: lot LOT-Z present: {bool(lot and lot[0])}; imports recorded: {imports}")
+
+
+def screenshots() -> None:
+    """The main pages and an email of preview's release, through `content preview`."""
+    from infra.devtools import browser
+
+    if not browser.available():
+        print("  (no /usr/bin/chromium: screenshots skipped)")
+        return
+    out = STATE / "screenshots"
+    out.mkdir(exist_ok=True)
+    port = "8047"
+    print(f"{DIM}$ tenantctl content preview {SLUG} --port {port} &{RESET}", flush=True)
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/tenantctl"), "content", "preview", SLUG, "--port", port]
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with browser.Browser() as chromium:
+            for name, path in [
+                ("home", "/"),
+                ("buy-permit", "/buy-permit"),
+                ("account", "/account"),
+                ("pay-violation", "/pay-violation"),
+                ("parking-map", "/parking-map"),
+                ("email-permit-confirmation", "/emails/permit-confirmation"),
+            ]:
+                report = chromium.visit(base + path, out / f"{name}.png")
+                state = "ok" if not report.errors else f"errors: {report.errors}"
+                print(f"  {path} -> {out / (name + '.png')} ({state})")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def rollout(*tasks: str, phase: int | None = None, by: str = "Pat Lee") -> None:
@@ -128,23 +184,28 @@ def main() -> int:
         rollout("access-list", "roles-permissions", by="Dana Cruz (client)")
         rollout(phase=2)
         show()
-        banner("Phase 3 — the client edits preview content and configuration")
-        edit_preview(1)
+        banner("Phase 3 — the client edits preview content and configuration (tenantctl only)")
+        edited = edit_preview(1)
+        show_preview_state("after the edits")
         run("status", SLUG)
-        banner("Reset preview to defaults (the content tasks show open again)")
+        banner("Reset preview to defaults: content and configuration come back")
         run("reset-preview", SLUG, "--yes")
+        run("content", "diff", SLUG, str(edited))
+        show_preview_state("after the reset")
         run("rollout", "status", SLUG)
         banner("Phase 3 — edit again; this time the edits are vetted")
         edit_preview(2)
+        run("email", "test", SLUG, "welcome", "--to", "pat.lee@demo-state.example.edu")
         rollout(
             "lots-permits",
             "violation-options",
             "system-messages",
-            "data-imports",  # imports are not visible to this tool yet: a person confirms
             by="Dana Cruz (client)",
         )
         rollout(phase=3)
         show()
+        banner("Look at the portal as the public will (headless Chromium screenshots)")
+        screenshots()
         banner("Phase 4 — testing and training; live credentials staged; a clean dry run")
         os.environ["DEMO_LIVE_CREDENTIALS"] = (
             '{"secretKey": "sk_live_demo0000000000000000", "webhookSecret": "whsec_live"}'

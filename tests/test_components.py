@@ -240,7 +240,12 @@ def test_payment_secret_is_kms_encrypted_and_gets_no_value_from_pulumi(stage: st
 @pytest.mark.parametrize("stage", STAGES)
 def test_payment_parameters_match_the_payment_settings(stage: str) -> None:
     spec = demo_spec(stage)
-    planned = {r.inputs["name"]: r.inputs for r in _plan(stage).of_type(SSM_PARAMETER)}
+    path = naming.payment_parameter_path(spec.slug, spec.stage)
+    planned = {
+        r.inputs["name"]: r.inputs
+        for r in _plan(stage).of_type(SSM_PARAMETER)
+        if r.inputs["name"].startswith(path)
+    }
     expected = {parameter_name(spec, k): v for k, v in payment_parameters(spec).items()}
     assert {name: p["insecureValue"] for name, p in planned.items()} == expected
     assert {p["type"] for p in planned.values()} == {"String"}
@@ -423,11 +428,11 @@ def test_a_platform_missing_an_output_names_it() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_component_type_token_names_its_class(stage: str) -> None:
-    from infra.program import access, database, domains, payments, portal, tenant
+    from infra.program import access, database, domains, email, payments, portal, tenant
 
     classes = {
         cls.__name__
-        for module in (access, database, domains, payments, portal, tenant)
+        for module in (access, database, domains, email, payments, portal, tenant)
         for cls in vars(module).values()
         if inspect.isclass(cls)
         and issubclass(cls, pulumi.ComponentResource)
@@ -435,7 +440,7 @@ def test_every_component_type_token_names_its_class(stage: str) -> None:
     }
     components = [r for r in _plan(stage).resources if not r.custom]
     assert {r.type for r in components} == {f"tenants:index:{name}" for name in classes}
-    assert len(classes) == 6
+    assert len(classes) == 7
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -451,3 +456,51 @@ def test_every_resource_is_named_from_its_parent(stage: str) -> None:
 def test_plan_is_identical_when_run_twice() -> None:
     spec = demo_spec("production")
     assert plan_stack(spec).to_json() == plan_stack(spec).to_json()
+
+
+# ------------------------------------------------------------------ email
+
+
+def test_production_sends_from_the_client_domain_and_exports_its_records() -> None:
+    spec = demo_spec("production")
+    plan = _plan("production")
+    identity = _one(plan, "aws:sesv2/emailIdentity:EmailIdentity")
+    records = plan.outputs["emailDnsRecords"]
+
+    assert identity["emailIdentity"] == spec.portal_domain
+    assert [r["type"] for r in records] == ["CNAME", "CNAME", "CNAME", "MX", "TXT"]
+    assert all(r["name"].endswith("." + str(spec.portal_domain)) for r in records)
+    assert not plan.of_type("aws:route53/record:Record") or all(
+        not str(r.inputs["name"]).endswith(str(spec.portal_domain))
+        for r in plan.of_type("aws:route53/record:Record")
+    )
+
+
+def test_preview_sends_from_a_platform_subdomain_with_its_records_in_the_zone() -> None:
+    spec = demo_spec("preview")
+    plan = _plan("preview")
+    identity = _one(plan, "aws:sesv2/emailIdentity:EmailIdentity")
+    zone_names = {str(r.inputs["name"]) for r in plan.of_type("aws:route53/record:Record")}
+
+    assert identity["emailIdentity"].endswith("." + spec.base_domain)
+    assert {r["name"] for r in plan.outputs["emailDnsRecords"]} <= zone_names
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_user_pool_sends_through_the_stack_identity(stage: str) -> None:
+    plan = _plan(stage)
+    pool = _one(plan, "aws:cognito/userPool:UserPool")
+    config_set = _one(plan, "aws:sesv2/configurationSet:ConfigurationSet")
+
+    assert pool["emailConfiguration"]["emailSendingAccount"] == "DEVELOPER"
+    assert pool["emailConfiguration"]["configurationSet"] == config_set["configurationSetName"]
+    assert plan.outputs["emailSendingDomain"] in pool["emailConfiguration"]["fromEmailAddress"]
+    assert config_set["suppressionOptions"]["suppressedReasons"] == ["BOUNCE", "COMPLAINT"]
+
+
+def test_only_preview_has_a_recipient_allow_list() -> None:
+    names = {
+        stage: {r.inputs["name"] for r in _plan(stage).of_type(SSM_PARAMETER)} for stage in STAGES
+    }
+    assert "/demo/preview/email/allowed-recipients" in names["preview"]
+    assert not any("/email/" in n for n in names["production"])

@@ -78,8 +78,11 @@ def _register() -> None:
     from infra.cli import (
         billing,
         changed,
+        content,
         create,
         deploy,
+        email,
+        imports,
         payment,
         plan,
         promote,
@@ -88,18 +91,11 @@ def _register() -> None:
         status,
     )
 
-    for module in (
-        create,
-        payment,
-        plan,
-        reset,
-        promote,
-        status,
-        changed,
-        deploy,
-        rollout,
-        billing,
-    ):
+    modules = (
+        *(create, payment, plan, reset, promote, status),
+        *(content, imports, email, rollout, billing, changed, deploy),
+    )
+    for module in modules:
         for command in module.COMMANDS:
             main.add_command(command)
 

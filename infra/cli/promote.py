@@ -30,6 +30,8 @@ def _print_plan(plan: dict[str, Any]) -> None:
             f"  {table}: {len(diff['added'])} added, {len(diff['changed'])} changed, "
             f"{len(diff['removed'])} removed"
         )
+    for item in plan.get("imports", []):
+        click.echo(f"  replay {item['kind']}: {item['fileName']} ({item['rows']} rows)")
     click.echo(f"  payment mode: {plan['payment']['from']} -> {plan['payment']['to']}")
     click.echo(f"  portal: {plan['portal']['from']} -> {plan['portal']['to']}")
 

@@ -232,3 +232,14 @@ def record_key(name: str) -> str:
     if not name or name.startswith("/") or ".." in name.split("/"):
         raise NameError_(f"{name!r} is not a record name")
     return f"{STATE_PREFIX}{name}.json"
+
+
+IMPORTS_PREFIX = STATE_PREFIX + "imports/"
+"""Files loaded by ``tenantctl import``, kept so promote can replay old-system data."""
+
+
+def import_file_key(kind: str, digest: str) -> str:
+    """Where an imported file is kept: ``tenantctl/imports/<kind>/<sha256>.csv``."""
+    if not _SHA256_HEX.match(digest) or not re.fullmatch(r"[a-z][a-z-]*", kind):
+        raise NameError_(f"{kind!r}/{digest!r} does not name an imported file")
+    return f"{IMPORTS_PREFIX}{kind}/{digest}.csv"

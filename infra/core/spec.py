@@ -94,6 +94,13 @@ HttpsUrl = Annotated[
         "must be an https:// URL",
     ),
 ]
+HttpsOrigin = Annotated[
+    str,
+    _rule(
+        lambda v: re.fullmatch(r"https://[a-z0-9.-]+(:[0-9]{1,5})?", v) is not None,
+        "must be an https:// origin without a path, e.g. https://cdn.example.edu",
+    ),
+]
 Currency = Annotated[
     str, _rule(_CURRENCY.match, "must be a three-letter ISO 4217 code in capitals, e.g. USD")
 ]
@@ -164,6 +171,11 @@ class BrandingSpec(_Model):
     logo_url: HttpsUrl | None = Field(None, description="https:// URL of the client's logo.")
     support_email: Email = Field(description="Where the public writes for help.")
     support_phone: Phone | None = Field(None, description="Public help line.")
+    allowed_origins: list[HttpsOrigin] = Field(
+        default_factory=list,
+        description="https:// origins (scheme and host only) the portal may load scripts and "
+        "stylesheets from; content pushes that load them from anywhere else are refused.",
+    )
 
 
 class AdminSpec(_Model):

@@ -14,7 +14,8 @@ import json
 import re
 from pathlib import Path
 
-from infra.core import naming
+from infra.core import naming, placeholders
+from infra.core.import_kinds import kinds_table
 from infra.core.spec import ROLES
 from infra.core.spec_docs import config_reference
 
@@ -105,6 +106,12 @@ GENERATED = {
         ("ROLES", readme_roles_table, "<!--"),
         ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
         ("EXIT CODES", readme_exit_codes_table, "<!--"),
+        ("IMPORT KINDS", kinds_table, "<!--"),
+    ],
+    "templates/README.md": [
+        ("PAGE PLACEHOLDERS", placeholders.pages_table, "<!--"),
+        ("EMAIL PLACEHOLDERS", placeholders.emails_table, "<!--"),
+        ("MESSAGE PLACEHOLDERS", placeholders.messages_table, "<!--"),
     ],
 }
 

@@ -52,6 +52,8 @@ _OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:Bu
 _PARAMETER = "aws:ssm/parameter:Parameter"
 _SECRET = "aws:secretsmanager/secret:Secret"
 _CERTIFICATE = "aws:acm/certificate:Certificate"
+_EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
+_CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 LOCAL_OUTPUTS_RECORD = "local-outputs"
 
 
@@ -94,6 +96,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
                     Name=name, Description=inputs.get("description", ""), Tags=_tags(inputs)
                 )
                 created["secret"] = 1
+    _apply_email(plan.resources, handle.region)
     certificate = next((r for r in plan.resources if r.type == _CERTIFICATE), None)
     outputs = handle.content.get_record(LOCAL_OUTPUTS_RECORD) or {}
     if certificate is not None and "certificateArn" not in outputs:
@@ -121,6 +124,22 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
     return summary
 
 
+def _apply_email(resources: Any, region: str | None) -> None:
+    """The SES configuration set and identity the program planned (moto verifies at once)."""
+    sesv2 = aws.client("sesv2", region)
+    for resource in resources:
+        try:
+            if resource.type == _CONFIGURATION_SET:
+                sesv2.create_configuration_set(
+                    ConfigurationSetName=resource.inputs["configurationSetName"]
+                )
+            elif resource.type == _EMAIL_IDENTITY:
+                sesv2.create_email_identity(EmailIdentity=resource.inputs["emailIdentity"])
+        except ClientError as exc:
+            if "AlreadyExists" not in exc.response.get("Error", {}).get("Code", ""):
+                raise
+
+
 _LOCAL_OUTPUT_KEYS = (
     "slug",
     "stage",
@@ -131,6 +150,9 @@ _LOCAL_OUTPUT_KEYS = (
     "databaseName",
     "paymentParameterPath",
     "customDomainValidationRecords",
+    "emailSendingDomain",
+    "emailFromAddress",
+    "emailDnsRecords",
 )
 
 

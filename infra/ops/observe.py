@@ -128,7 +128,16 @@ def _config_edited(s: _Systems) -> Observation:
 
 
 def _imports(s: _Systems) -> Observation:
-    return Observation("unknown", "imports not available")
+    from infra.ops.imports import recorded_imports
+
+    handle = s.stack(naming.PREVIEW)
+    if not handle.database.exists(handle.working_database):
+        return Observation("not-done", "preview has no working database")
+    records = recorded_imports(handle)
+    if not records:
+        return Observation("not-done", "no import recorded in preview (tenantctl import)")
+    kinds = sorted({r["kind"] for r in records})
+    return Observation("done", f"{len(records)} import(s) recorded in preview: {', '.join(kinds)}")
 
 
 def _dry_run(s: _Systems) -> Observation:

@@ -9,6 +9,9 @@ Steps, each recorded in a promotion record in the production bucket
                       previous production configuration kept for rollback; the
                       transaction itself records the promotion id, so a re-run
                       after a crash between commit and record does not repeat it
+   ``replay-imports`` old-system data files (accounts, vehicles, permits, violations)
+                      recorded by ``tenantctl import`` in preview loaded into production
+                      from the kept files, each in one transaction with its record
 3. ``switch-current`` production ``current.json`` switched to the new release
 4. ``go-live``        ``tenants:live: true`` in the production stack file, then
                       production deployed (payment live, portal open)
@@ -41,7 +44,7 @@ from infra.ops.steps import Progress, quiet
 
 ACTIVE_RECORD = "promotion-active"
 LAST_RECORD = "last-promotion"
-STEPS = ("copy-content", "copy-config", "switch-current", "go-live", "record")
+STEPS = ("copy-content", "copy-config", "replay-imports", "switch-current", "go-live", "record")
 
 
 def _now() -> str:
@@ -176,9 +179,19 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> dict[str, A
             "removed": content.removed,
         },
         "config": config,
+        "imports": _pending_imports(preview, production) if ok["preview-database"] else [],
         "payment": {"from": params.get("mode"), "to": "live"},
         "portal": {"from": "live" if production.spec.live else "coming soon", "to": "live"},
     }
+
+
+def _pending_imports(preview: StackHandle, production: StackHandle) -> list[dict[str, Any]]:
+    from infra.ops.imports import pending_replays
+
+    return [
+        {k: r[k] for k in ("kind", "fileName", "rows", "sha256")}
+        for r in pending_replays(preview, production)
+    ]
 
 
 def _promoted(
@@ -263,6 +276,12 @@ def _copy_config(p: Promotion) -> str:
     return ", ".join(f"{t} {n}" for t, n in counts.items()) + " rows"
 
 
+def _replay_imports(p: Promotion) -> str:
+    from infra.ops.imports import replay_imports
+
+    return replay_imports(p.preview, p.production, p.progress)
+
+
 def _switch_current(p: Promotion) -> str:
     current = p.production.content.current()
     if current and current.release == p.release_id:
@@ -294,6 +313,7 @@ def _finish(p: Promotion) -> str:
 STEP_FUNCTIONS: dict[str, StepFn] = {
     "copy-content": _copy_content,
     "copy-config": _copy_config,
+    "replay-imports": _replay_imports,
     "switch-current": _switch_current,
     "go-live": _go_live,
     "record": _finish,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming
+from infra.core.rendering import render_content_file
 from infra.core.spec import ROLES, TenantSpec
 
 PASSWORD_MIN_LENGTH = 14
@@ -18,10 +20,47 @@ MFA_BY_STAGE: dict[naming.Stage, str] = {"preview": "OPTIONAL", "production": "O
 """Preview accounts are for practice and training; production guards real payments."""
 
 
+def _email_configuration(
+    email: EmailSending | None,
+) -> aws.cognito.UserPoolEmailConfigurationArgs | None:
+    if email is None:
+        return None
+    return aws.cognito.UserPoolEmailConfigurationArgs(
+        email_sending_account="DEVELOPER",
+        source_arn=email.source_arn,
+        from_email_address=email.from_address,
+        configuration_set=email.configuration_set,
+    )
+
+
+def _reset_template(spec: TenantSpec) -> aws.cognito.UserPoolVerificationMessageTemplateArgs:
+    """The password-reset email: the tenant's subject (email/subjects.json), Cognito's code."""
+    subjects = json.loads(render_content_file(spec, "email/subjects.json"))
+    return aws.cognito.UserPoolVerificationMessageTemplateArgs(
+        default_email_option="CONFIRM_WITH_CODE",
+        email_subject=subjects["password-reset"],
+        email_message=(
+            f"Your {spec.display_name} admin verification code is {{####}}. "
+            f"It expires soon; if you did not ask for it, contact {spec.branding.support_email}."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class EmailSending:
+    """How the user pool sends email: through the stack's SES identity."""
+
+    source_arn: pulumi.Input[str]
+    from_address: str
+    configuration_set: str
+
+
 @dataclass(frozen=True)
 class AccessArgs:
     spec: TenantSpec
     tags: Mapping[str, str]
+    email: EmailSending | None = None
+    """None: Cognito's own sender (limited to a few emails a day; tests only)."""
 
 
 class Access(pulumi.ComponentResource):
@@ -81,6 +120,8 @@ class Access(pulumi.ComponentResource):
                     )
                 ]
             ),
+            email_configuration=_email_configuration(args.email),
+            verification_message_template=_reset_template(spec),
             deletion_protection="ACTIVE" if production else "INACTIVE",
             tags=dict(args.tags),
             opts=child,

@@ -37,6 +37,10 @@ STACK_OUTPUTS: dict[str, str] = {
     "customDomainValidationRecords": "DNS records [{name, type, value}] the client must publish "
     "for its own portal domain; empty when it has none.",
     "listenerRulePriority": "Priority of the stack's rule on the platform HTTPS listener.",
+    "emailSendingDomain": "Domain the stack's email is sent from (SES identity).",
+    "emailFromAddress": "From address of the stack's email.",
+    "emailDnsRecords": "DNS records [{name, type, value}] of the sending domain: DKIM CNAMEs, "
+    "MAIL FROM MX and SPF; the client publishes them when the domain is its own.",
 }
 """Stack output name -> description: what ``tenantctl`` and CI read from a stack."""
 
@@ -64,6 +68,9 @@ def define_stack(spec: TenantSpec) -> dict[str, pulumi.Output[Any] | Any]:
         "certificateArn": tenant.certificate_arn,
         "customDomainValidationRecords": tenant.custom_domain_validation_records,
         "listenerRulePriority": tenant.listener_rule_priority,
+        "emailSendingDomain": tenant.email_sending_domain,
+        "emailFromAddress": tenant.email_from_address,
+        "emailDnsRecords": tenant.email_dns_records,
     }
     assert outputs.keys() == STACK_OUTPUTS.keys(), "STACK_OUTPUTS must describe every output"
     return outputs

@@ -10,9 +10,10 @@ import pulumi
 from infra.core import naming
 from infra.core.platform import check_zone_name, require_output
 from infra.core.spec import TenantSpec
-from infra.program.access import Access, AccessArgs
+from infra.program.access import Access, AccessArgs, EmailSending
 from infra.program.database import Database, DatabaseArgs
 from infra.program.domains import Domains, DomainsArgs
+from infra.program.email import Email, EmailArgs
 from infra.program.payments import Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
 
@@ -141,7 +142,16 @@ class Tenant(pulumi.ComponentResource):
             PortalArgs(spec=spec, kms_key_arn=platform.kms_key_arn, tags=tags),
             child,
         )
-        access = Access(f"{name}-access", AccessArgs(spec=spec, tags=tags), child)
+        email = Email(
+            f"{name}-email",
+            EmailArgs(spec=spec, zone_id=platform.zone_id, tags=tags, region=_region()),
+            child,
+        )
+        sending = EmailSending(email.identity_arn, email.from_address, email.configuration_set_name)
+        access = Access(f"{name}-access", AccessArgs(spec=spec, tags=tags, email=sending), child)
+        self.email_sending_domain = email.sending_domain
+        self.email_from_address = email.from_address
+        self.email_dns_records = email.dns_records
 
         self.slug = spec.slug
         self.stage = spec.stage
@@ -179,8 +189,15 @@ class Tenant(pulumi.ComponentResource):
                 "certificate_arn": self.certificate_arn,
                 "custom_domain_validation_records": self.custom_domain_validation_records,
                 "listener_rule_priority": self.listener_rule_priority,
+                "email_sending_domain": self.email_sending_domain,
+                "email_from_address": self.email_from_address,
+                "email_dns_records": self.email_dns_records,
             }
         )
+
+
+def _region() -> str:
+    return pulumi.Config("aws").get("region") or naming.DEFAULT_REGION
 
 
 def tenant_name(spec: TenantSpec) -> str:

@@ -129,12 +129,36 @@ CREATE TABLE config.system_messages (
     severity   text NOT NULL CHECK (severity IN ('info', 'warning', 'error'))
 );
 
+-- Zones the mobile-parking app and the meters key on. Each names its lot by
+-- the lot's exact code (tenantctl import refuses near misses such as 'n1 ').
+CREATE TABLE config.zones (
+    zone      text PRIMARY KEY CHECK (zone ~ '^[A-Za-z0-9][A-Za-z0-9-]{0,31}$'),
+    lot_code  text NOT NULL REFERENCES config.lots (code) DEFERRABLE INITIALLY IMMEDIATE,
+    name      text NOT NULL CHECK (length(name) BETWEEN 1 AND 120),
+    provider  text NOT NULL CHECK (provider IN ('mobile', 'meter', 'both'))
+);
+CREATE INDEX zones_lot_idx ON config.zones (lot_code);
+
 -- ------------------------------------------------------------------ stack
 
 CREATE TABLE stack.settings (
     key        text PRIMARY KEY CHECK (key ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'),
     value      text NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Files loaded by `tenantctl import`, one row per (kind, SHA-256 of the file):
+-- importing the same file again changes nothing. The file itself is kept in
+-- the stack's content bucket under file_key; promote replays the data kinds
+-- recorded in preview into production from there.
+CREATE TABLE stack.imports (
+    kind        text NOT NULL,
+    sha256      text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    file_key    text NOT NULL,
+    file_name   text NOT NULL,
+    rows        bigint NOT NULL CHECK (rows >= 0),
+    imported_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, sha256)
 );
 
 -- ------------------------------------------------------------------ activity

@@ -1,0 +1,92 @@
+"""Where a stack's email comes from, and who preview may send it to.
+
+One sending identity per stack (SES): the client's own domain in production
+once it has one (its portal domain), a platform subdomain otherwise. The DKIM
+and MAIL FROM records for it are computed here and exported as stack outputs
+for account staff to send to the client, like the certificate validation
+records.
+
+Preview never emails the public: it sends only to its administrators and to
+the addresses the vendor's staff add to its allow-list (an SSM parameter).
+
+Pure logic: no Pulumi, boto3 or database imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from infra.core import naming
+from infra.core.spec import TenantSpec
+
+MAIL_FROM_LABEL = "bounce"
+"""MAIL FROM subdomain of the sending domain: bounces go there, not to the client's MX."""
+NO_REPLY = "no-reply"
+DKIM_RECORD_TTL = 1800
+
+
+def sending_domain(spec: TenantSpec) -> str:
+    """The domain a stack's email is sent from."""
+    if spec.stage == naming.PRODUCTION and spec.portal_domain:
+        return spec.portal_domain
+    return f"mail.{spec.portal_host}"
+
+
+def uses_platform_domain(spec: TenantSpec) -> bool:
+    """Whether the sending domain is in the platform's zone (records created, not sent out)."""
+    return sending_domain(spec).endswith("." + spec.base_domain)
+
+
+def from_address(spec: TenantSpec) -> str:
+    name = spec.branding.organization_name.replace('"', "'")
+    return f'"{name} Parking" <{NO_REPLY}@{sending_domain(spec)}>'
+
+
+def mail_from_domain(spec: TenantSpec) -> str:
+    return f"{MAIL_FROM_LABEL}.{sending_domain(spec)}"
+
+
+def configuration_set_name(spec: TenantSpec) -> str:
+    return f"{naming.resource_prefix(spec.slug, spec.stage)}-email"
+
+
+def allow_list_parameter(spec: TenantSpec) -> str:
+    """SSM parameter (StringList) of extra addresses a preview may send to."""
+    return f"/{spec.slug}/{spec.stage}/email/allowed-recipients"
+
+
+def dns_records(spec: TenantSpec, dkim_tokens: Iterable[str], region: str) -> list[dict[str, str]]:
+    """The DNS records SES needs for the sending domain: DKIM CNAMEs, MAIL FROM MX and SPF."""
+    domain = sending_domain(spec)
+    records = [
+        {
+            "name": f"{token}._domainkey.{domain}",
+            "type": "CNAME",
+            "value": f"{token}.dkim.amazonses.com",
+        }
+        for token in dkim_tokens
+    ]
+    records.append(
+        {
+            "name": mail_from_domain(spec),
+            "type": "MX",
+            "value": f"10 feedback-smtp.{region}.amazonses.com",
+        }
+    )
+    records.append(
+        {
+            "name": mail_from_domain(spec),
+            "type": "TXT",
+            "value": '"v=spf1 include:amazonses.com ~all"',
+        }
+    )
+    return records
+
+
+def recipient_allowed(spec: TenantSpec, address: str, allow_list: Iterable[str]) -> bool:
+    """Production may send to anyone; preview only to its admins and the allow-list."""
+    if spec.stage == naming.PRODUCTION:
+        return True
+    wanted = address.strip().lower()
+    allowed = {a.email.lower() for a in spec.admins} | {a.strip().lower() for a in allow_list}
+    return wanted in allowed

@@ -1,0 +1,755 @@
+"""``tenantctl import``: configuration and old-system data from CSV, whole or not at all.
+
+One pass over the file, streamed (never held): each row is checked
+(``infra.core.import_kinds``) and, while no problem has been found, written by
+COPY into a temporary staging table. Then, in the same transaction, natural
+keys are checked for duplicates and references for existence (SQL against the
+staged rows), and only when no problem was found anywhere is the staging table
+inserted into its table by natural key (``INSERT ... ON CONFLICT``) and the file
+recorded in ``stack.imports`` by (kind, SHA-256). Any problem: the transaction
+is rolled back, nothing is written. Same file again: nothing happens.
+
+Imports act on preview (``PreviewStack``). Configuration reaches production by
+promotion; old-system data is replayed into production from the recorded files
+by ``replay_imports`` (a step of ``promote``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+from botocore.exceptions import ClientError
+from psycopg import sql
+
+from infra.core import naming
+from infra.core.errors import LocalIOError, PreconditionFailed, UserInputError
+from infra.core.import_kinds import DATA_ORDER, KINDS, Check, Kind, row_problems
+from infra.ops.locking import client_lock
+from infra.ops.stack import PreviewStack, StackHandle
+from infra.ops.steps import Progress, quiet
+
+SNIFF_BYTES = 64 * 1024
+MAX_PROBLEMS_KEPT = 20
+MAX_PROBLEMS_PER_CHECK = 10_000
+PROBLEM_HEADER = ("line", "column", "value", "reason")
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Problems:
+    """Where problems go: a CSV writer (optional), a count, and the first few for --json."""
+
+    out: IO[str] | None = None
+    count: int = 0
+    first: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._writer = csv.writer(self.out, lineterminator="\n") if self.out else None
+
+    def add(self, line: int, column: str, value: str, reason: str) -> None:
+        self.count += 1
+        if self._writer:
+            if self.count == 1:
+                self._writer.writerow(PROBLEM_HEADER)
+            self._writer.writerow((line, column, value, reason))
+        if len(self.first) < MAX_PROBLEMS_KEPT:
+            self.first.append({"line": line, "column": column, "value": value, "reason": reason})
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    file: str
+    sha256: str
+    status: str  # loaded | unchanged | checked | rejected
+    rows: int = 0
+    problems: int = 0
+    first_problems: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def summary(self) -> str:
+        if self.status == "rejected":
+            return f"{self.kind}: {self.problems} problem(s) in {self.file}; nothing was written"
+        if self.status == "unchanged":
+            return f"{self.kind}: {self.file} was imported before (same SHA-256); nothing changed"
+        verb = "checked (dry run, nothing written)" if self.status == "checked" else "loaded"
+        return f"{self.kind}: {self.rows} row(s) of {self.file} {verb} in {self.seconds:.2f}s"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "sha256": self.sha256,
+            "status": self.status,
+            "rows": self.rows,
+            "problems": self.problems,
+            "firstProblems": self.first_problems,
+            "seconds": self.seconds,
+            "summary": self.summary,
+        }
+
+
+def kind_named(name: str) -> Kind:
+    kind = KINDS.get(name)
+    if kind is None:
+        raise UserInputError(f"unknown import kind {name!r}; one of: {', '.join(KINDS)}")
+    return kind
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise LocalIOError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+@contextmanager
+def _csv_rows(path: Path) -> Iterator[Any]:
+    """A csv reader over *path* (UTF-8, BOM or not), its dialect sniffed from the start."""
+    try:
+        f = path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise LocalIOError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with f:
+        sample = f.read(SNIFF_BYTES)
+        f.seek(0)  # the utf-8-sig decoder drops the BOM again after the seek
+        try:
+            dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        yield csv.reader(f, dialect)
+
+
+# ------------------------------------------------------------------ SQL per kind
+
+# Staged rows are text; each entry maps a target column to an expression over ``s``.
+_INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
+    # kind: (from clause, {target column: expression}, conflict target, extra SET)
+    "lots": (
+        "staging s",
+        {
+            "code": "s.code",
+            "name": "s.name",
+            "kind": "s.kind",
+            "capacity": "s.capacity::int",
+            "accessible_spaces": "coalesce(s.accessible_spaces::int, 0)",
+            "ev_spaces": "coalesce(s.ev_spaces::int, 0)",
+            "address": "coalesce(s.address, '')",
+            "description": "coalesce(s.description, '')",
+            "hours": "coalesce(s.hours, '')",
+            "active": "coalesce(s.active::boolean, true)",
+            "sort_order": "coalesce(s.sort_order::int, 0)",
+        },
+        "(code)",
+        "",
+    ),
+    "zones": (
+        "staging s",
+        {"zone": "s.zone", "lot_code": "s.lot_code", "name": "s.name", "provider": "s.provider"},
+        "(zone)",
+        "",
+    ),
+    "permit-types": (
+        "staging s",
+        {
+            "code": "s.code",
+            "name": "s.name",
+            "description": "coalesce(s.description, '')",
+            "price_cents": "s.price::int",
+            "term_code": "s.term_code",
+            "duration_days": "s.duration_days::int",
+            "eligible_groups": "string_to_array(s.eligible_groups, ';')",
+            "max_per_account": "coalesce(s.max_per_account::int, 1)",
+            "max_vehicles": "coalesce(s.max_vehicles::int, 2)",
+            "quantity_limit": "s.quantity_limit::int",
+            "requires_approval": "coalesce(s.requires_approval::boolean, false)",
+            "on_sale": "coalesce(s.on_sale::boolean, true)",
+            "sort_order": "coalesce(s.sort_order::int, 0)",
+        },
+        "(code)",
+        "",
+    ),
+    "violation-types": (
+        "staging s",
+        {
+            "code": "s.code",
+            "name": "s.name",
+            "description": "coalesce(s.description, '')",
+            "fine_cents": "s.fine::int",
+            "appeal_window_days": "coalesce(s.appeal_window_days::int, 14)",
+            "late_fee_cents": "coalesce(s.late_fee::int, 0)",
+            "late_after_days": "coalesce(s.late_after_days::int, 30)",
+            "tow_eligible": "coalesce(s.tow_eligible::boolean, false)",
+            "sort_order": "coalesce(s.sort_order::int, 0)",
+        },
+        "(code)",
+        "",
+    ),
+    "settings": (
+        "staging s",
+        {"key": "s.key", "value": "s.value", "description": "coalesce(s.description, '')"},
+        "(key)",
+        "",
+    ),
+    "messages": (
+        "staging s",
+        {"code": "s.code", "title": "s.title", "body": "s.body", "severity": "s.severity"},
+        "(code)",
+        "",
+    ),
+    "accounts": (
+        "staging s",
+        {
+            "email": "s.email",
+            "full_name": "s.full_name",
+            "affiliation": "s.affiliation",
+            "campus_id": "s.campus_id",
+            "phone": "s.phone",
+        },
+        "((lower(email)))",
+        ", updated_at = now()",
+    ),
+    "vehicles": (
+        "staging s JOIN activity.accounts a ON lower(a.email) = lower(s.account_email)",
+        {
+            "account_id": "a.id",
+            "plate": "s.plate",
+            "plate_state": "s.plate_state",
+            "make": "coalesce(s.make, '')",
+            "model": "coalesce(s.model, '')",
+            "color": "coalesce(s.color, '')",
+        },
+        "(account_id, plate_state, plate)",
+        "",
+    ),
+    "permits": (
+        "staging s JOIN activity.accounts a ON lower(a.email) = lower(s.account_email) "
+        "JOIN activity.vehicles v ON v.account_id = a.id AND v.plate_state = s.plate_state "
+        "AND v.plate = s.plate",
+        {
+            "permit_number": "s.permit_number",
+            "account_id": "a.id",
+            "permit_type_code": "s.permit_type",
+            "vehicle_id": "v.id",
+            "status": "s.status",
+            "price_cents": "s.price::int",
+            "currency": "s.currency",
+            "valid_from": "s.valid_from::timestamptz",
+            "valid_until": "s.valid_until::timestamptz",
+        },
+        "(permit_number)",
+        ", updated_at = now()",
+    ),
+    "violations": (
+        "staging s",
+        {
+            "citation_number": "s.citation_number",
+            "violation_type_code": "s.violation_type",
+            "lot_code": "s.lot_code",
+            "location_note": "coalesce(s.location_note, '')",
+            "plate": "s.plate",
+            "plate_state": "s.plate_state",
+            "status": "s.status",
+            "fine_cents": "s.fine::int",
+            "late_fee_cents": "coalesce(s.late_fee::int, 0)",
+            "currency": "s.currency",
+            "issued_at": "s.issued_at::timestamptz",
+            "issued_by": "s.issued_by",
+            "due_on": "s.due_on::date",
+            "appeal_deadline": "s.appeal_deadline::date",
+        },
+        "(citation_number)",
+        ", updated_at = now()",
+    ),
+}
+
+_ACCOUNT = (
+    "EXISTS (SELECT 1 FROM activity.accounts t WHERE lower(t.email) = lower(s.account_email))"
+)
+_NEAR_LOT = (
+    "coalesce('; did you mean ' || quote_literal((SELECT t.code FROM config.lots t "
+    "WHERE upper(trim(t.code)) = upper(trim({col})) LIMIT 1)) || '? zone and lot names must "
+    "match exactly', '')"
+)
+
+# kind: [(column reported, condition a bad row meets, reason, extra reason SQL)]
+_REFERENCES: dict[str, list[tuple[str, str, str, str]]] = {
+    "zones": [
+        (
+            "lot_code",
+            "NOT EXISTS (SELECT 1 FROM config.lots t WHERE t.code = s.lot_code)",
+            "no lot with exactly this code",
+            _NEAR_LOT.format(col="s.lot_code"),
+        )
+    ],
+    "permit-types": [
+        (
+            "term_code",
+            "s.term_code IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM config.terms t WHERE t.code = s.term_code)",
+            "no term with this code",
+            "''",
+        ),
+        (
+            "lots",
+            "EXISTS (SELECT 1 FROM unnest(string_to_array(s.lots, ';')) l "
+            "WHERE NOT EXISTS (SELECT 1 FROM config.lots t WHERE t.code = l))",
+            "names a lot that does not exist (import lots first; codes match exactly)",
+            "''",
+        ),
+    ],
+    "vehicles": [
+        (
+            "account_email",
+            f"NOT {_ACCOUNT}",
+            "no account with this email; import accounts first",
+            "''",
+        )
+    ],
+    "permits": [
+        (
+            "account_email",
+            f"NOT {_ACCOUNT}",
+            "no account with this email; import accounts first",
+            "''",
+        ),
+        (
+            "permit_type",
+            "NOT EXISTS (SELECT 1 FROM config.permit_types t WHERE t.code = s.permit_type)",
+            "no permit type with this code",
+            "''",
+        ),
+        (
+            "plate",
+            f"{_ACCOUNT} AND NOT EXISTS (SELECT 1 FROM activity.vehicles v "
+            "JOIN activity.accounts a ON a.id = v.account_id "
+            "WHERE lower(a.email) = lower(s.account_email) AND v.plate_state = s.plate_state "
+            "AND v.plate = s.plate)",
+            "no vehicle with this plate and state on the account; import vehicles first",
+            "''",
+        ),
+    ],
+    "violations": [
+        (
+            "violation_type",
+            "NOT EXISTS (SELECT 1 FROM config.violation_types t WHERE t.code = s.violation_type)",
+            "no violation type with this code",
+            "''",
+        ),
+        (
+            "lot_code",
+            "s.lot_code IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM config.lots t WHERE t.code = s.lot_code)",
+            "no lot with exactly this code",
+            _NEAR_LOT.format(col="s.lot_code"),
+        ),
+    ],
+}
+
+# Checks across columns of one row, run on the staged rows: kind: [(column, condition, reason)]
+_ROW_CHECKS: dict[str, list[tuple[str, str, str]]] = {
+    "permits": [
+        (
+            "valid_until",
+            "s.valid_until::timestamptz <= s.valid_from::timestamptz",
+            "must be after valid_from",
+        )
+    ],
+    "permit-types": [
+        (
+            "term_code",
+            "(s.term_code IS NULL) = (s.duration_days IS NULL)",
+            "give exactly one of term_code and duration_days",
+        )
+    ],
+    "lots": [
+        (
+            "capacity",
+            "coalesce(s.accessible_spaces::int, 0) + coalesce(s.ev_spaces::int, 0) "
+            "> s.capacity::int",
+            "smaller than accessible_spaces + ev_spaces",
+        )
+    ],
+}
+
+_KEY_EXPRESSIONS = {
+    "accounts": ("lower(s.email)",),
+    "vehicles": ("lower(s.account_email)", "s.plate_state", "s.plate"),
+}
+
+
+def _insert_sql(kind: Kind) -> str:
+    source, columns, conflict, extra = _INSERTS[kind.name]
+    targets = ", ".join(columns)
+    exprs = ", ".join(columns.values())
+    keys = {c.strip(" ()") for c in conflict.replace("lower(email)", "email").split(",")}
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
+    return (
+        f"INSERT INTO {kind.schema}.{kind.table} ({targets}) SELECT {exprs} FROM {source} "
+        f"ON CONFLICT {conflict} DO UPDATE SET {updates}{extra}"
+    )
+
+
+_PERMIT_TYPE_LOTS = (
+    "DELETE FROM config.permit_type_lots p USING staging s WHERE p.permit_type_code = s.code "
+    "AND NOT (p.lot_code = ANY (string_to_array(s.lots, ';')))",
+    "INSERT INTO config.permit_type_lots (id, permit_type_code, lot_code) "
+    "SELECT s.code || '@' || l, s.code, l FROM staging s, unnest(string_to_array(s.lots, ';')) l "
+    "ON CONFLICT (id) DO NOTHING",
+)
+
+
+# ------------------------------------------------------------------ the engine
+
+
+def _stage(conn: psycopg.Connection[Any], kind: Kind, path: Path, problems: Problems) -> int:
+    """Check every row of *path* and COPY it into ``staging``; the number of data rows."""
+    columns = [c.name for c in kind.columns]
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE staging (line bigint NOT NULL, {}) ON COMMIT DROP").format(
+            sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)
+        )
+    )
+    rows = 0
+    with _csv_rows(path) as reader:
+        try:
+            header: list[str] = next(reader)
+        except StopIteration:
+            problems.add(1, "", "", "the file is empty; it needs the header line")
+            return 0
+        missing = [c for c in columns if c not in header]
+        unknown = [h for h in header if h not in columns]
+        duplicated = sorted({h for h in header if header.count(h) > 1})
+        for name in missing:
+            problems.add(1, name, "", "column missing from the header")
+        for name in unknown:
+            problems.add(1, name, name, f"not a column of {kind.name}")
+        for name in duplicated:
+            problems.add(1, name, name, "column named twice in the header")
+        if missing or unknown or duplicated:
+            return 0
+        width = len(header)
+        plan = [(header.index(c.name), c.name, c.check, c.required) for c in kind.columns]
+        needs_row_checks = kind.name == "messages"  # the other row checks run in SQL
+        copy_sql = sql.SQL("COPY staging (line, {}) FROM STDIN").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        fast = [(position, _or_empty(check, required)) for position, _, check, required in plan]
+        with conn.cursor().copy(copy_sql) as copy:
+            last_line = 1
+            for row in reader:
+                line = last_line + 1
+                last_line = reader.line_num
+                if not row:
+                    continue  # a blank line
+                rows += 1
+                if len(row) != width:
+                    problems.add(line, "", "", f"{len(row)} fields; the header has {width}")
+                    continue
+                try:  # the common case, a good row: one list comprehension
+                    out: list[Any] = [line, *[check(row[position]) for position, check in fast]]
+                except ValueError:
+                    _row_problems(line, row, plan, problems)
+                    continue
+                if needs_row_checks:
+                    found = row_problems(kind, dict(zip(columns, out[1:], strict=True)))
+                    for name, reason in found:
+                        problems.add(line, name, row[header.index(name)], reason)
+                    if found:
+                        continue
+                if not problems.count:
+                    copy.write_row(out)
+    return rows
+
+
+def _or_empty(check: Check, required: bool) -> Callable[[str], str | None]:
+    """*check*, with an empty field meaning NULL (optional) or a problem (required)."""
+    if required:
+
+        def required_check(value: str) -> str:
+            if not value:
+                raise ValueError("required")
+            return check(value)
+
+        return required_check
+    return lambda value: check(value) if value else None
+
+
+def _row_problems(
+    line: int, row: list[str], plan: list[tuple[int, str, Check, bool]], problems: Problems
+) -> None:
+    """Every problem of a row the fast path refused, one per column."""
+    for position, name, check, required in plan:
+        value = row[position]
+        if not value:
+            if required:
+                problems.add(line, name, "", "required")
+            continue
+        try:
+            check(value)
+        except ValueError as exc:
+            problems.add(line, name, value, str(exc))
+
+
+def _check_staged(conn: psycopg.Connection[Any], kind: Kind, problems: Problems) -> None:
+    """Duplicate natural keys and references to rows that do not exist."""
+    key = _KEY_EXPRESSIONS.get(kind.name, tuple(f"s.{c}" for c in kind.key))
+    shown = " || ' ' || ".join(f"coalesce({k}, '')" for k in key)
+    duplicates = conn.execute(
+        f"SELECT line, shown, first FROM (SELECT s.line, {shown} AS shown, "
+        f"min(s.line) OVER (PARTITION BY {', '.join(key)}) AS first FROM staging s) d "
+        f"WHERE line > first ORDER BY line LIMIT {MAX_PROBLEMS_PER_CHECK}"
+    ).fetchall()
+    for line, value, first in duplicates:
+        problems.add(line, "+".join(kind.key), value, f"same {'+'.join(kind.key)} as line {first}")
+    for column, condition, reason in _ROW_CHECKS.get(kind.name, []):
+        for line, value in conn.execute(
+            f"SELECT s.line, s.{column} FROM staging s WHERE {condition} "
+            f"ORDER BY s.line LIMIT {MAX_PROBLEMS_PER_CHECK}"
+        ):
+            problems.add(line, column, value or "", reason)
+    for column, condition, reason, extra in _REFERENCES.get(kind.name, []):
+        for line, value, more in conn.execute(
+            f"SELECT s.line, s.{column}, {extra} FROM staging s WHERE {condition} "
+            f"ORDER BY s.line LIMIT {MAX_PROBLEMS_PER_CHECK}"
+        ):
+            problems.add(line, column, value or "", reason + (more or ""))
+
+
+_SESSION_SETTINGS = (
+    # Memory for this transaction only: the staged file stays in memory instead of
+    # spilling to disk (temp_buffers must be set before the session's first temp table),
+    # sorts and hashes over a million rows fit, indexes rebuild in one pass.
+    "SET LOCAL temp_buffers = '256MB'",
+    "SET LOCAL work_mem = '128MB'",
+    "SET LOCAL maintenance_work_mem = '256MB'",
+)
+
+BULK_ROWS = 20_000
+"""From this many rows on, foreign keys are checked once for the file, not once per row."""
+
+
+@contextmanager
+def _foreign_keys_checked_once(
+    conn: psycopg.Connection[Any], kind: Kind, rows: int
+) -> Iterator[None]:
+    """For a big file, drop the table's foreign keys and plain indexes for the insert, then
+    add them back.
+
+    Adding a foreign key back validates every row in one set-based query, which
+    is many times faster than PostgreSQL's per-row trigger for a million rows.
+    Same transaction: a failure restores the constraints with everything else.
+    The table is locked (ACCESS EXCLUSIVE) until the commit, as a bulk load should.
+    """
+    if rows < BULK_ROWS:
+        yield
+        return
+    table = f"{kind.schema}.{kind.table}"
+    keys = conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+        (table,),
+    ).fetchall()
+    indexes = conn.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary",
+        (table,),
+    ).fetchall()
+    for name, _ in keys:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(kind.schema, kind.table), sql.Identifier(name)
+            )
+        )
+    for index_name, _ in indexes:  # rebuilt once below: faster than a million inserts into each
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index_name)))
+    yield
+    for _, index_definition in indexes:
+        conn.execute(sql.SQL(index_definition))
+    for name, definition in keys:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                sql.Identifier(kind.schema, kind.table), sql.Identifier(name)
+            )
+            + sql.SQL(definition)
+        )
+
+
+def load(
+    conn: psycopg.Connection[Any],
+    kind: Kind,
+    path: Path,
+    digest: str,
+    file_key: str,
+    problems: Problems,
+    dry_run: bool = False,
+) -> ImportResult:
+    """Check and load *path* in one transaction on *conn*; commit only when nothing is wrong."""
+    started = time.perf_counter()
+    result = ImportResult(kind.name, path.name, digest, "rejected")
+    with conn.transaction() as tx:
+        for setting in _SESSION_SETTINGS:
+            conn.execute(setting)
+        recorded = conn.execute(
+            "SELECT 1 FROM stack.imports WHERE kind = %s AND sha256 = %s", (kind.name, digest)
+        ).fetchone()
+        if recorded:
+            result.status = "unchanged"
+            return result
+        result.rows = _stage(conn, kind, path, problems)
+        if not problems.count:
+            conn.execute("ANALYZE staging")  # a temp table has no statistics until told
+            _check_staged(conn, kind, problems)
+        if not problems.count:
+            try:
+                with conn.transaction(), _foreign_keys_checked_once(conn, kind, result.rows):
+                    conn.execute(_insert_sql(kind))
+                    if kind.name == "permit-types":
+                        for statement in _PERMIT_TYPE_LOTS:
+                            conn.execute(statement)
+            except psycopg.errors.IntegrityError as exc:
+                diag = exc.diag
+                problems.add(
+                    0,
+                    diag.column_name or "",
+                    "",
+                    f"the database refused a row: {diag.message_primary} "
+                    f"({diag.constraint_name or ''}) {diag.message_detail or ''}".strip(),
+                )
+        result.problems = problems.count
+        result.first_problems = problems.first
+        if problems.count:
+            raise psycopg.Rollback(tx)
+        conn.execute(
+            "INSERT INTO stack.imports (kind, sha256, file_key, file_name, rows) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (kind.name, digest, file_key, path.name, result.rows),
+        )
+        result.status = "checked" if dry_run else "loaded"
+        if dry_run:
+            raise psycopg.Rollback(tx)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+# ------------------------------------------------------------------ operations
+
+
+def import_file(
+    stack: PreviewStack,
+    kind_name: str,
+    path: Path,
+    dry_run: bool = False,
+    problems_out: IO[str] | None = None,
+    progress: Progress = quiet,
+) -> ImportResult:
+    """Import *path* as *kind_name* into the preview; the file is kept for promote's replay."""
+    if not isinstance(stack, PreviewStack):
+        raise PreconditionFailed("imports act on preview; production gets them through promote")
+    kind = kind_named(kind_name)
+    if not path.is_file():
+        raise UserInputError(f"{path} is not a file")
+    digest = file_sha256(path)
+    key = naming.import_file_key(kind.name, digest)
+    problems = Problems(problems_out)
+    progress(f"  {kind.name}: checking {path.name} (sha256 {digest[:12]}…)")
+
+    def run() -> ImportResult:
+        with psycopg.connect(stack.working_url) as conn:
+            if not dry_run:
+                # Kept before the commit, so a recorded import always has its file.
+                _upload(stack, path, key)
+            return load(
+                conn, kind, path, digest, f"s3://{stack.content.bucket}/{key}", problems, dry_run
+            )
+
+    if dry_run:
+        return run()
+    with client_lock(stack.spec.slug, f"import {kind.name}", stack.region):
+        return run()
+
+
+def _upload(stack: StackHandle, path: Path, key: str) -> None:
+    try:
+        stack.s3.upload_file(str(path), stack.content.bucket, key)
+    except ClientError as exc:
+        raise PreconditionFailed(
+            f"cannot keep {path.name} in {stack.content.bucket}: {exc}"
+        ) from None
+
+
+def recorded_imports(stack: StackHandle) -> list[dict[str, Any]]:
+    """Every import recorded in *stack*'s working database, oldest first."""
+    with psycopg.connect(stack.working_url) as conn:
+        rows = conn.execute(
+            "SELECT kind, sha256, file_key, file_name, rows, imported_at "
+            "FROM stack.imports ORDER BY imported_at, kind"
+        ).fetchall()
+    return [
+        {
+            "kind": k,
+            "sha256": d,
+            "fileKey": f,
+            "fileName": n,
+            "rows": r,
+            "importedAt": a.isoformat(),
+        }
+        for k, d, f, n, r, a in rows
+    ]
+
+
+def imports_recorded(stack: StackHandle, kinds: tuple[str, ...] | None = None) -> bool:
+    """Whether any import (of *kinds*, default all) is recorded (rollout: "imports done")."""
+    return any(kinds is None or r["kind"] in kinds for r in recorded_imports(stack))
+
+
+def pending_replays(preview: StackHandle, production: StackHandle) -> list[dict[str, Any]]:
+    """Old-system data files recorded in preview and not yet in production, in replay order."""
+    done = set()
+    if production.database.exists(production.working_database):
+        done = {(r["kind"], r["sha256"]) for r in recorded_imports(production)}
+    data = [r for r in recorded_imports(preview) if r["kind"] in DATA_ORDER]
+    data.sort(key=lambda r: (DATA_ORDER.index(r["kind"]), r["importedAt"]))
+    return [r for r in data if (r["kind"], r["sha256"]) not in done]
+
+
+def replay_imports(
+    preview: StackHandle, production: StackHandle, progress: Progress = quiet
+) -> str:
+    """Load into production every old-system file preview recorded; resumable file by file."""
+    todo = pending_replays(preview, production)
+    for record in todo:
+        kind = KINDS[record["kind"]]
+        key = naming.import_file_key(kind.name, record["sha256"])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / record["fileName"]
+            preview.s3.download_file(preview.content.bucket, key, str(path))
+            if file_sha256(path) != record["sha256"]:
+                raise PreconditionFailed(
+                    f"s3://{preview.content.bucket}/{key} does not match its hash"
+                )
+            problems = Problems()
+            with psycopg.connect(production.working_url) as conn:
+                result = load(conn, kind, path, record["sha256"], record["fileKey"], problems)
+        if result.status == "rejected":
+            first = problems.first[0] if problems.first else {}
+            raise PreconditionFailed(
+                f"replaying {kind.name} {record['fileName']} into production failed: "
+                f"{problems.count} problem(s); line {first.get('line')}: {first.get('reason')}"
+            )
+        progress(f"    {result.summary}")
+    return f"{len(todo)} old-system file(s) replayed" if todo else "no old-system data to replay"

@@ -1,0 +1,91 @@
+"""tenantctl email test on the local target: sent through the emulator's SES and read back
+from moto's model data (/moto-api/data.json)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from email import message_from_string, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner, Result
+from moto import settings as moto_settings
+
+from infra.cli import main
+from infra.core import email_settings
+from infra.core.errors import ExitCode
+from infra.ops import aws
+from tests.helpers import ROOT, STACKS, demo_spec
+
+SLUG = "demo"
+ADMIN = "pat.lee@demo-state.example.edu"
+
+
+def cli(stacks: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--stacks-dir", str(stacks)])
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def sent(endpoint: str) -> list[EmailMessage]:
+    """Every raw message moto's SES accepted, parsed."""
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:
+        data = json.load(response)
+    raw = data.get("ses", {}).get("RawMessage", [])
+    return [message_from_string(m["raw_data"], policy=policy.default) for m in raw]
+
+
+@pytest.fixture
+def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    ok(cli(folder, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
+    return folder
+
+
+def test_email_test_sends_both_bodies_from_the_stack_domain(stacks: Path, aws_env: str):
+    result = ok(cli(stacks, "email", "test", SLUG, "permit-confirmation", "--to", ADMIN, "--json"))
+
+    report = json.loads(result.stdout)
+    schema = json.loads((ROOT / "infra/schemas/email-test.schema.json").read_text())
+    jsonschema.validate(report, schema)
+    [message] = sent(aws_env)
+    spec = demo_spec("preview")
+    assert message["To"] == ADMIN
+    assert message["From"].addresses[0].domain == email_settings.sending_domain(spec)
+    assert message["Subject"] == report["subject"]
+    assert message["Subject"].startswith("[Preview] Your Demo State University parking permit P-")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "P-2026-001234" in text and "P-2026-001234" in html
+    assert "${" not in text + html + message["Subject"]
+    assert html.lstrip().lower().startswith("<!doctype html")
+
+
+def test_preview_refuses_to_email_the_public(stacks: Path, aws_env: str):
+    result = cli(stacks, "email", "test", SLUG, "welcome", "--to", "someone@public.example")
+
+    assert result.exit_code == ExitCode.PRECONDITION
+    assert "never emails the public" in result.output
+    assert sent(aws_env) == []
+
+
+def test_staff_can_allow_an_address_for_preview(stacks: Path, aws_env: str):
+    spec = demo_spec("preview")
+    name = email_settings.allow_list_parameter(spec)
+    ssm = aws.client("ssm")
+    current = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    ssm.put_parameter(
+        Name=name, Value=current + ",qa@vendor.example", Type="StringList", Overwrite=True
+    )
+
+    ok(cli(stacks, "email", "test", SLUG, "welcome", "--to", "qa@vendor.example"))
+
+    assert [m["To"] for m in sent(aws_env)] == ["qa@vendor.example"]

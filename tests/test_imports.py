@@ -1,0 +1,255 @@
+"""tenantctl import through the CLI, on the local target (moto server + real PostgreSQL),
+and the replay of old-system data into production that promote runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+from moto import settings as moto_settings
+
+from infra.cli import main
+from infra.core import naming
+from infra.core.errors import ExitCode
+from infra.core.import_kinds import KINDS
+from infra.ops.database import database_url
+from infra.ops.imports import imports_recorded, pending_replays, replay_imports
+from infra.ops.stack import open_from_files
+from tests.helpers import ROOT, STACKS
+
+SLUG = "demo"
+
+
+def cli(stacks: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--stacks-dir", str(stacks)])
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def rows(pg: str, query: str, stage: naming.Stage = "preview") -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url(pg, naming.database_name(SLUG, stage))) as conn:
+        return conn.execute(query).fetchall()
+
+
+def write_csv(path: Path, header: tuple[str, ...], data: list[tuple[Any, ...]], **fmt: Any) -> Path:
+    with path.open("w", encoding=fmt.pop("encoding", "utf-8"), newline="") as f:
+        writer = csv.writer(f, **fmt)
+        writer.writerow(header)
+        writer.writerows(data)
+    return path
+
+
+def lot_rows(count: int) -> list[tuple[Any, ...]]:
+    return [
+        (f"X{i}", f"Lot {i}", "surface", str(100 + i), "2", "1", "", "", "", "true", str(i))
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    ok(cli(folder, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
+    return folder
+
+
+def accounts_vehicles_permits(tmp_path: Path) -> list[tuple[str, Path]]:
+    accounts = [(f"u{i}@example.edu", f"User {i}", "student", "", "") for i in range(50)]
+    vehicles = [(f"u{i}@example.edu", f"V{i:04d}", "CA", "", "", "") for i in range(50)]
+    permits = [
+        (f"P-{i}", f"u{i}@example.edu", "STU-COMM", f"V{i:04d}", "CA", "active", "240.00",
+         "USD", "2026-08-15T00:00:00-07:00", "2027-08-14T00:00:00-07:00")
+        for i in range(50)
+    ]  # fmt: skip
+    return [
+        ("accounts", write_csv(tmp_path / "a.csv", KINDS["accounts"].header, accounts)),
+        ("vehicles", write_csv(tmp_path / "v.csv", KINDS["vehicles"].header, vehicles)),
+        ("permits", write_csv(tmp_path / "p.csv", KINDS["permits"].header, permits)),
+    ]
+
+
+# ------------------------------------------------------------------ templates
+
+
+def test_template_prints_the_documented_header_and_one_example_row():
+    result = ok(CliRunner().invoke(main, ["import", "--template", "zones"]))
+
+    parsed = list(csv.reader(io.StringIO(result.output)))
+    assert parsed[0] == list(KINDS["zones"].header)
+    assert len(parsed) == 2 and len(parsed[1]) == len(parsed[0])
+
+
+def test_every_kind_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"| `{name}` |" in readme for name in KINDS)
+
+
+# ------------------------------------------------------------------ import
+
+
+def test_one_bad_line_among_thousands_writes_nothing_and_names_the_line(
+    stacks: Path, pg_env: str, tmp_path: Path
+):
+    data = lot_rows(3000)
+    data[1699] = (*data[1699][:3], "many", *data[1699][4:])  # file line 1701
+    path = write_csv(tmp_path / "lots.csv", KINDS["lots"].header, data)
+    before = rows(pg_env, "SELECT * FROM config.lots ORDER BY code")
+
+    result = cli(stacks, "import", SLUG, "lots", str(path))
+
+    assert result.exit_code == ExitCode.BAD_INPUT
+    problems = list(csv.reader(io.StringIO(result.stdout)))
+    assert problems == [
+        ["line", "column", "value", "reason"],
+        ["1701", "capacity", "many", "not a whole number"],
+    ]
+    assert "1 problem(s)" in result.stderr and "nothing was written" in result.stderr
+    assert rows(pg_env, "SELECT * FROM config.lots ORDER BY code") == before
+
+
+def test_a_good_file_loads_whole_and_again_changes_nothing(
+    stacks: Path, pg_env: str, tmp_path: Path
+):
+    path = write_csv(tmp_path / "lots.csv", KINDS["lots"].header, lot_rows(3000))
+
+    first = json.loads(ok(cli(stacks, "import", SLUG, "lots", str(path), "--json")).stdout)
+    schema = json.loads((ROOT / "infra" / "schemas" / "import.schema.json").read_text())
+    jsonschema.validate(first, schema)
+    count = rows(pg_env, "SELECT count(*) FROM config.lots WHERE code LIKE 'X%'")[0][0]
+    again = json.loads(ok(cli(stacks, "import", SLUG, "lots", str(path), "--json")).stdout)
+
+    assert first["status"] == "loaded" and first["rows"] == 3000 and count == 3000
+    assert again["status"] == "unchanged"
+    assert rows(pg_env, "SELECT count(*) FROM stack.imports")[0][0] == 1
+
+
+def test_dry_run_checks_and_writes_nothing(stacks: Path, pg_env: str, tmp_path: Path):
+    path = write_csv(tmp_path / "lots.csv", KINDS["lots"].header, lot_rows(10))
+
+    result = json.loads(
+        ok(cli(stacks, "import", SLUG, "lots", str(path), "--dry-run", "--json")).stdout
+    )
+
+    assert result["status"] == "checked"
+    assert rows(pg_env, "SELECT count(*) FROM config.lots WHERE code LIKE 'X%'")[0][0] == 0
+    assert rows(pg_env, "SELECT count(*) FROM stack.imports")[0][0] == 0
+
+
+def test_zone_lot_must_match_exactly(stacks: Path, tmp_path: Path):
+    path = write_csv(
+        tmp_path / "zones.csv",
+        KINDS["zones"].header,
+        [("1001", "N1", "North level 1", "both"), ("1002", "n1 ", "North level 2", "meter")],
+    )
+
+    result = cli(stacks, "import", SLUG, "zones", str(path))
+
+    assert result.exit_code == ExitCode.BAD_INPUT
+    problems = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(p["line"], p["column"], p["value"]) for p in problems] == [("3", "lot_code", "n1 ")]
+    assert "did you mean 'N1'" in problems[0]["reason"]
+
+
+def test_semicolon_file_with_bom_is_read(stacks: Path, pg_env: str, tmp_path: Path):
+    path = write_csv(
+        tmp_path / "settings.csv",
+        KINDS["settings"].header,
+        [("locale.timezone", "Europe/Vienna", "time zone; of dates")],
+        delimiter=";",
+        encoding="utf-8-sig",
+    )
+
+    ok(cli(stacks, "import", SLUG, "settings", str(path)))
+
+    assert rows(pg_env, "SELECT value FROM config.settings WHERE key = 'locale.timezone'") == [
+        ("Europe/Vienna",)
+    ]
+
+
+def test_references_between_kinds_are_checked(stacks: Path, tmp_path: Path):
+    files = dict(accounts_vehicles_permits(tmp_path))
+
+    result = cli(stacks, "import", SLUG, "permits", str(files["permits"]))
+
+    assert result.exit_code == ExitCode.BAD_INPUT
+    reasons = {p["reason"] for p in csv.DictReader(io.StringIO(result.stdout))}
+    assert reasons == {"no account with this email; import accounts first"}
+
+
+def test_message_placeholders_are_checked(stacks: Path, tmp_path: Path):
+    path = write_csv(
+        tmp_path / "m.csv",
+        KINDS["messages"].header,
+        [("maintenance", "Down", "Closed from ${starts_at} to ${finish}", "warning")],
+    )
+
+    result = cli(stacks, "import", SLUG, "messages", str(path))
+
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert "unknown placeholder ${finish}" in result.stdout
+
+
+# ------------------------------------------------------------------ replay at go-live
+
+
+def test_old_system_data_replays_into_production_once(stacks: Path, pg_env: str, tmp_path: Path):
+    for kind, path in accounts_vehicles_permits(tmp_path):
+        ok(cli(stacks, "import", SLUG, kind, str(path)))
+    preview = open_from_files(stacks, SLUG, "preview")
+    production = open_from_files(stacks, SLUG, "production")
+    assert imports_recorded(preview) and not imports_recorded(production)
+    assert [r["kind"] for r in pending_replays(preview, production)] == [
+        "accounts",
+        "vehicles",
+        "permits",
+    ]
+
+    replay_imports(preview, production)
+    again = replay_imports(preview, production)
+
+    query = "SELECT permit_number, price_cents FROM activity.permits ORDER BY 1"
+    assert rows(pg_env, query, "production") == rows(pg_env, query, "preview")
+    assert len(rows(pg_env, query, "production")) == 50
+    assert again == "no old-system data to replay"
+
+
+def test_promote_dry_run_lists_the_replays(stacks: Path, tmp_path: Path):
+    for kind, path in accounts_vehicles_permits(tmp_path)[:1]:
+        ok(cli(stacks, "import", SLUG, kind, str(path)))
+
+    plan = json.loads(ok(cli(stacks, "promote", SLUG, "--dry-run", "--json")).stdout)
+
+    assert [(i["kind"], i["rows"]) for i in plan["imports"]] == [("accounts", 50)]
+
+
+def test_bulk_load_keeps_constraints_and_indexes(
+    stacks: Path, pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from infra.ops import imports
+
+    monkeypatch.setattr(imports, "BULK_ROWS", 10)  # the 50-row files take the bulk path
+    catalog = (
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'activity.permits'::regclass "
+        "UNION ALL SELECT indexrelid::regclass::text FROM pg_index "
+        "WHERE indrelid = 'activity.permits'::regclass ORDER BY 1"
+    )
+    before = rows(pg_env, catalog)
+    for kind, path in accounts_vehicles_permits(tmp_path):
+        ok(cli(stacks, "import", SLUG, kind, str(path)))
+
+    assert rows(pg_env, catalog) == before
+    assert rows(pg_env, "SELECT count(*) FROM activity.permits")[0][0] == 50
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        rows(pg_env, "UPDATE activity.permits SET permit_type_code = 'NOPE' RETURNING 1")
