@@ -43,8 +43,17 @@ def pulumi_config_block() -> str:
                 extra = f" Default {sub_default}." if sub_default not in ("", "(required)") else ""
                 required = " Required." if sub_default == "(required)" else ""
                 lines.append(f"  #     {field} ({sub_type}):{required} {sub_description}{extra}")
+    # Pulumi treats a declared key without a default as required on every stack, so an
+    # optional key with no default (portalDomain) may only be described, never declared.
+    optional = [row for row in rows if row[1] in _PULUMI_TYPES and row[2] == ""]
+    if optional:
+        lines.append("  # Optional keys without a default (declaring them would make Pulumi require")
+        lines.append("  # them on every stack):")
+    for key, type_name, _, description in optional:
+        if "." not in key and "[" not in key:
+            lines.append(f"  #   {naming.PROJECT}:{key} ({type_name}): {description}")
     for key, type_name, default, description in rows:
-        if "." in key or "[" in key or type_name not in _PULUMI_TYPES:
+        if "." in key or "[" in key or type_name not in _PULUMI_TYPES or default == "":
             continue
         lines.append(f"  {naming.PROJECT}:{key}:")
         lines.append(f"    type: {_PULUMI_TYPES[type_name]}")
