@@ -27,7 +27,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra.core import naming
+from infra.core import limits, naming
+from infra.core.listener import coming_soon_page
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
@@ -123,13 +124,24 @@ class DatabaseSpec(_Model):
         ),
     ] = Field(None, description="RDS instance class, e.g. db.t4g.medium.")
     allocated_storage_gb: int | None = Field(
-        None, ge=20, le=16384, description="Initial storage in GiB (20-16384)."
+        None,
+        ge=limits.RDS_GP3_STORAGE_MIN_GIB,
+        le=limits.RDS_GP3_STORAGE_MAX_GIB,
+        description=f"Initial storage in GiB ({limits.RDS_GP3_STORAGE_MIN_GIB}-"
+        f"{limits.RDS_GP3_STORAGE_MAX_GIB}).",
     )
     max_allocated_storage_gb: int | None = Field(
-        None, ge=20, le=65536, description="Storage autoscaling ceiling in GiB."
+        None,
+        ge=limits.RDS_GP3_STORAGE_MIN_GIB,
+        le=limits.RDS_GP3_STORAGE_MAX_GIB,
+        description="Storage autoscaling ceiling in GiB; at least "
+        f"{limits.RDS_MAX_STORAGE_MIN_GROWTH_PERCENT}% above allocatedStorageGb.",
     )
     backup_retention_days: int | None = Field(
-        None, ge=1, le=35, description="Automated backup retention in days (1-35)."
+        None,
+        ge=1,
+        le=limits.RDS_BACKUP_RETENTION_MAX_DAYS,
+        description=f"Automated backup retention in days (1-{limits.RDS_BACKUP_RETENTION_MAX_DAYS}).",
     )
 
 
@@ -279,13 +291,6 @@ class TenantSpec(_Model):
                 self.database.backup_retention_days,
                 f"must be at least {PRODUCTION_MIN_BACKUP_DAYS} days in production",
             )
-        sizing = self.database_sizing
-        if sizing.max_allocated_storage_gb < sizing.allocated_storage_gb:
-            raise FieldError(
-                ("database", "maxAllocatedStorageGb"),
-                sizing.max_allocated_storage_gb,
-                f"must be at least allocatedStorageGb ({sizing.allocated_storage_gb})",
-            )
         emails = [a.email.lower() for a in self.admins]
         for index, email in enumerate(emails):
             if email in emails[:index]:
@@ -297,6 +302,58 @@ class TenantSpec(_Model):
                 ("admins",),
                 [a.email for a in self.admins],
                 "must include at least one admin with role administrator",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _aws_limits(self) -> TenantSpec:
+        """Every AWS limit a value reaches (``infra.core.limits``), named with key and limit."""
+        sizing = self.database_sizing
+        least = limits.min_max_allocated_storage(sizing.allocated_storage_gb)
+        if sizing.max_allocated_storage_gb < least:
+            raise FieldError(
+                ("database", "maxAllocatedStorageGb"),
+                sizing.max_allocated_storage_gb,
+                f"must be at least {least}: RDS storage autoscaling needs the ceiling "
+                f"{limits.RDS_MAX_STORAGE_MIN_GROWTH_PERCENT}% above allocatedStorageGb "
+                f"({sizing.allocated_storage_gb})",
+            )
+        prefix = limits.ssm_reserved_prefix(naming.payment_parameter_path(self.slug, self.stage))
+        if prefix is not None:
+            raise FieldError(
+                ("slug",),
+                self.slug,
+                f"must not begin with {prefix!r}: SSM refuses parameter names prefixed with "
+                f"{' or '.join(limits.SSM_RESERVED_NAME_PREFIXES)}",
+            )
+        # The certificate of the platform hosts is named after the admin host.
+        admin = self.admin_host
+        if limits.octets(admin) > limits.ACM_COMMON_NAME_MAX_OCTETS:
+            raise FieldError(
+                ("baseDomain",),
+                self.base_domain,
+                f"makes the admin host {admin!r} {limits.octets(admin)} octets long; an ACM "
+                f"certificate name is at most {limits.ACM_COMMON_NAME_MAX_OCTETS} octets "
+                "(shorten the slug or the base domain)",
+            )
+        if (
+            self.portal_domain is not None
+            and limits.octets(self.portal_domain) > limits.ACM_COMMON_NAME_MAX_OCTETS
+        ):
+            raise FieldError(
+                ("portalDomain",),
+                self.portal_domain,
+                f"is {limits.octets(self.portal_domain)} octets long; its ACM certificate "
+                f"name may be at most {limits.ACM_COMMON_NAME_MAX_OCTETS}",
+            )
+        page = limits.octets(coming_soon_page(self.display_name))
+        if page > limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES:
+            raise FieldError(
+                ("displayName",),
+                self.display_name,
+                f"makes the coming-soon page {page} bytes once HTML-escaped; the load "
+                f"balancer's fixed response holds at most {limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES}"
+                " (use fewer characters that need escaping, such as & < > \" ')",
             )
         return self
 

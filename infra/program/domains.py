@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -10,11 +9,10 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming
+from infra.core.listener import COMING_SOON_CONTENT_TYPE, COMING_SOON_STATUS, coming_soon_page
 from infra.core.platform import listener_rule_priority
 from infra.core.spec import TenantSpec
 
-COMING_SOON_STATUS = "503"
-COMING_SOON_CONTENT_TYPE = "text/html"
 VALIDATION_RECORD_TTL = 60
 
 
@@ -182,15 +180,6 @@ def serves_application(spec: TenantSpec) -> bool:
     return spec.stage == naming.PREVIEW or spec.live
 
 
-def coming_soon_page(spec: TenantSpec) -> str:
-    """The short page production hosts answer with until go-live (ALB allows 1 KiB)."""
-    title = html.escape(spec.display_name)
-    return (
-        f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title></head>"
-        f"<body><h1>{title}</h1><p>Coming soon.</p></body></html>"
-    )
-
-
 def _action(spec: TenantSpec, target_group_arn: pulumi.Input[str]) -> aws.lb.ListenerRuleActionArgs:
     if serves_application(spec):
         return aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group_arn)
@@ -199,7 +188,7 @@ def _action(spec: TenantSpec, target_group_arn: pulumi.Input[str]) -> aws.lb.Lis
         fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
             content_type=COMING_SOON_CONTENT_TYPE,
             status_code=COMING_SOON_STATUS,
-            message_body=coming_soon_page(spec),
+            message_body=coming_soon_page(spec.display_name),
         ),
     )
 
