@@ -458,3 +458,35 @@ def test_aws_resource_types_exist_in_the_provider() -> None:
         if resource.type.startswith("aws:"):
             module = resource.type.split(":")[1].split("/")[0]
             assert hasattr(getattr(aws, module), resource.type.split(":")[2]), resource.type
+
+
+STATEFUL = {
+    "aws:rds/instance:Instance",
+    "aws:s3/bucket:Bucket",
+    "aws:cognito/userPool:UserPool",
+    "aws:secretsmanager/secret:Secret",
+}
+
+
+def test_production_stateful_resources_are_protected_and_retained_on_delete() -> None:
+    plan = _plan("production")
+    stateful = [r for r in plan.resources if r.type in STATEFUL]
+
+    assert sorted(r.type for r in stateful) == sorted(STATEFUL)
+    for resource in stateful:
+        assert resource.protect, f"{resource.name} is not protected"
+        assert resource.retain_on_delete, f"{resource.name} is not retained on delete"
+
+
+def test_preview_stateful_resources_can_be_destroyed() -> None:
+    plan = _plan("preview")
+
+    assert not any(r.protect or r.retain_on_delete for r in plan.resources)
+
+
+def test_plan_json_shows_protect_and_retain_on_delete_of_every_resource() -> None:
+    resources = _plan("production").to_json()["resources"]
+
+    assert all({"protect", "retainOnDelete"} <= set(r) for r in resources)
+    bucket = next(r for r in resources if r["type"] == "aws:s3/bucket:Bucket")
+    assert bucket["protect"] is True and bucket["retainOnDelete"] is True

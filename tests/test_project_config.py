@@ -29,7 +29,9 @@ def test_every_stack_file_in_stacks_meets_the_project_config_rules() -> None:
 
 
 @pytest.mark.parametrize("extra", [[], ["--portal-domain", "parking.acme.example.edu"]])
-def test_files_create_writes_meet_the_project_config_rules(tmp_path: Path, extra: list[str]) -> None:
+def test_files_create_writes_meet_the_project_config_rules(
+    tmp_path: Path, extra: list[str]
+) -> None:
     result = CliRunner().invoke(
         main,
         ["create", "acme", *BASE_OPTIONS, *extra, "--stacks-dir", str(tmp_path), "--no-deploy"],
@@ -60,6 +62,4 @@ def test_a_value_of_the_wrong_type_is_reported() -> None:
 def test_a_default_of_the_wrong_type_is_reported() -> None:
     declared = {"tenants:live": {"type": "boolean", "default": "false"}}
 
-    assert config_problems(declared, {}) == [
-        "tenants:live: default 'false' is not of type boolean"
-    ]
+    assert config_problems(declared, {}) == ["tenants:live: default 'false' is not of type boolean"]

@@ -47,7 +47,9 @@ def pulumi_config_block() -> str:
     # optional key with no default (portalDomain) may only be described, never declared.
     optional = [row for row in rows if row[1] in _PULUMI_TYPES and row[2] == ""]
     if optional:
-        lines.append("  # Optional keys without a default (declaring them would make Pulumi require")
+        lines.append(
+            "  # Optional keys without a default (declaring them would make Pulumi require"
+        )
         lines.append("  # them on every stack):")
     for key, type_name, _, description in optional:
         if "." not in key and "[" not in key:

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from infra.core import naming
 from infra.core.spec import ROLES, TenantSpec
+from infra.program.options import stateful
 
 PASSWORD_MIN_LENGTH = 14
 TEMPORARY_PASSWORD_DAYS = 3
@@ -83,7 +84,8 @@ class Access(pulumi.ComponentResource):
             ),
             deletion_protection="ACTIVE" if production else "INACTIVE",
             tags=dict(args.tags),
-            opts=child,
+            # A replaced pool would invite every administrator again and lose their MFA.
+            opts=stateful(self, production),
         )
 
         groups: dict[str, aws.cognito.UserGroup] = {}

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from infra.core import naming
 from infra.core.spec import TenantSpec
+from infra.program.options import stateful
 
 POSTGRES_MAJOR_VERSION = "16"
 """Major version only: RDS picks the newest minor and applies minor upgrades in the
@@ -102,9 +103,9 @@ class Database(pulumi.ComponentResource):
             allow_major_version_upgrade=False,
             enabled_cloudwatch_logs_exports=["postgresql"],
             tags=dict(args.tags),
-            # Production data outlives mistakes: `pulumi destroy` must be made
-            # deliberate by unprotecting first.
-            opts=pulumi.ResourceOptions(parent=self, protect=production),
+            # Production data outlives mistakes: destroying or replacing it (a new
+            # platform KMS key forces replacement) must be made deliberate.
+            opts=stateful(self, production),
         )
 
         self.endpoint = instance.endpoint

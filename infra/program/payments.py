@@ -12,6 +12,7 @@ from infra.core import naming
 from infra.core.payment_settings import parameter_name, payment_parameters
 from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
 from infra.core.spec import TenantSpec
+from infra.program.options import stateful
 
 SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 7, "production": 30}
 """A deleted production secret stays recoverable for the longest window AWS allows."""
@@ -59,7 +60,8 @@ class Payments(pulumi.ComponentResource):
             kms_key_id=args.kms_key_arn,
             recovery_window_in_days=SECRET_RECOVERY_DAYS[spec.stage],
             tags=dict(args.tags),
-            opts=child,
+            # Holds live credentials Pulumi never sees and so could never restore.
+            opts=stateful(self, spec.stage == naming.PRODUCTION),
         )
 
         settings = payment_parameters(spec)

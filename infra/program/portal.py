@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from infra.core import naming, rendering
 from infra.core.spec import TenantSpec
+from infra.program.options import stateful
 
 _TEXT_TYPES = {
     ".html": "text/html",
@@ -82,7 +83,7 @@ class Portal(pulumi.ComponentResource):
             # content (releases, the go-live record) must never go with a destroy.
             force_destroy=spec.stage == naming.PREVIEW,
             tags=dict(args.tags),
-            opts=child,
+            opts=stateful(self, spec.stage == naming.PRODUCTION),
         )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
