@@ -65,7 +65,8 @@ S3_BUCKET_NAME_MAX = 63
 rules", https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"""
 
 COGNITO_INVITE_SUBJECT_MAX = 140
-"""Invitation email subject, 1-140 characters. Source: Cognito API MessageTemplateType.EmailSubject."""
+"""Invitation email subject, 1-140 characters.
+Source: Cognito API MessageTemplateType.EmailSubject."""
 
 COGNITO_USER_POOL_NAME_MAX = 128
 """Source: Cognito API CreateUserPool, PoolName (1-128)."""

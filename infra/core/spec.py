@@ -141,7 +141,8 @@ class DatabaseSpec(_Model):
         None,
         ge=1,
         le=limits.RDS_BACKUP_RETENTION_MAX_DAYS,
-        description=f"Automated backup retention in days (1-{limits.RDS_BACKUP_RETENTION_MAX_DAYS}).",
+        description="Automated backup retention in days "
+        f"(1-{limits.RDS_BACKUP_RETENTION_MAX_DAYS}).",
     )
 
 
@@ -352,8 +353,8 @@ class TenantSpec(_Model):
                 ("displayName",),
                 self.display_name,
                 f"makes the coming-soon page {page} bytes once HTML-escaped; the load "
-                f"balancer's fixed response holds at most {limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES}"
-                " (use fewer characters that need escaping, such as & < > \" ')",
+                "balancer's fixed response holds at most "
+                f"{limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES} (use fewer characters that need escaping, such as & < > \" ')",
             )
         return self
 
