@@ -354,7 +354,8 @@ class TenantSpec(_Model):
                 self.display_name,
                 f"makes the coming-soon page {page} bytes once HTML-escaped; the load "
                 "balancer's fixed response holds at most "
-                f"{limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES} (use fewer characters that need escaping, such as & < > \" ')",
+                f"{limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES} (use fewer characters that need "
+                "escaping, such as & < > \" ')",
             )
         return self
 
