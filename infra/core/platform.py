@@ -101,6 +101,20 @@ def require_output(platform_stack: str, outputs: Mapping[str, Any], name: str) -
     return value
 
 
+PLATFORM_OUTPUTS_FILE = "platform-outputs.yaml"
+"""Beside the stack files: each platform stack's outputs, for the offline plan."""
+
+
+def platform_problem(platform_stack: str, outputs: Mapping[str, Any]) -> str | None:
+    """Why *outputs* cannot serve as *platform_stack*'s outputs, or ``None``."""
+    for name in PLATFORM_OUTPUTS:
+        try:
+            require_output(platform_stack, outputs, name)
+        except PlatformError as exc:
+            return str(exc)
+    return None
+
+
 def listener_rule_priority(stack_name: str) -> int:
     """A deterministic listener-rule priority for a tenant stack.
 

@@ -64,6 +64,20 @@ def _last_line(exc: Exception) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
+def platform_outputs(platform_stack: str) -> dict[str, Any]:
+    """Outputs of the platform stack *platform_stack* (org/project/stack); needs the CLI."""
+    from pulumi import automation
+
+    workspace = automation.LocalWorkspace(work_dir=str(PROJECT_DIR))
+    try:
+        outputs = workspace.stack_outputs(platform_stack)
+    except automation.errors.CommandError as exc:
+        raise DeployFailed(
+            f"cannot read platform stack {platform_stack}: {_last_line(exc)}"
+        ) from None
+    return {k: v.value for k, v in outputs.items()}
+
+
 def stack_outputs(stack_name: str) -> dict[str, Any]:
     """Outputs of a deployed stack (secret ones left out); needs the Pulumi CLI."""
     from pulumi import automation
