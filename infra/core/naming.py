@@ -137,6 +137,17 @@ def parse_stack_name(name: str) -> tuple[str, Stage]:
     )
 
 
+def qualified_stack_name(platform_stack: str, slug: str, stage: Stage) -> str:
+    """``<org>/tenants/<slug>-<stage>``: tenant stacks live in their platform stack's organisation.
+
+    The Automation API resolves a bare name against whatever backend and default
+    organisation the machine happens to have; a fully qualified name cannot land
+    anywhere else.
+    """
+    org = platform_stack.split("/", 1)[0]
+    return f"{org}/{PROJECT}/{stack_name(slug, stage)}"
+
+
 def stack_file(stacks_dir: Path, slug: str, stage: Stage) -> Path:
     return stacks_dir / f"Pulumi.{stack_name(slug, stage)}.yaml"
 

@@ -33,7 +33,12 @@ class LocalDeployer:
     name = "local"
 
     def up(
-        self, spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress
+        self,
+        spec: TenantSpec,
+        stacks_dir: Path,
+        handle: StackHandle | None,
+        progress: Progress,
+        create: bool = False,
     ) -> tuple[StackHandle, str]:
         handle = handle or open_stack(spec, deployer=self)
         apply_local(spec, handle, progress)
