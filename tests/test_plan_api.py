@@ -21,7 +21,9 @@ def test_to_json_has_the_stack_its_resources_and_its_outputs() -> None:
     data = plan_stack(demo_spec("preview")).to_json()
     assert set(data) == {"stack", "resources", "outputs"}
     assert data["stack"] == "demo-preview"
-    assert {tuple(sorted(r)) for r in data["resources"]} == {("inputs", "name", "parent", "type")}
+    assert {tuple(sorted(r)) for r in data["resources"]} == {
+        ("inputs", "name", "parent", "protect", "retainOnDelete", "type")
+    }
     assert set(data["outputs"]) == set(STACK_OUTPUTS)
     assert json.loads(json.dumps(data)) == data
 

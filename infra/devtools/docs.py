@@ -89,6 +89,14 @@ def readme_platform_table() -> str:
     return "\n".join(lines)
 
 
+def readme_stack_outputs_table() -> str:
+    from infra.program.tenant import STACK_OUTPUTS
+
+    lines = ["| output | description |", "|---|---|"]
+    lines += [f"| `{o.name}` | {o.description} |" for o in STACK_OUTPUTS]
+    return "\n".join(lines)
+
+
 def replace_between(text: str, name: str, body: str, comment: str) -> str:
     """Replace the lines between the BEGIN/END markers called *name* with *body*."""
     begin = f"{comment} {BEGIN.format(name=name)}"
@@ -107,6 +115,7 @@ GENERATED = {
         ("CONFIG REFERENCE", readme_config_table, "<!--"),
         ("ROLES", readme_roles_table, "<!--"),
         ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
+        ("STACK OUTPUTS", readme_stack_outputs_table, "<!--"),
     ],
 }
 

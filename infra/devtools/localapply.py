@@ -25,6 +25,7 @@ from infra.ops.content import ContentStore
 from infra.ops.stack import StackHandle, open_stack
 from infra.ops.steps import Progress, quiet
 from infra.program.plan import plan_stack
+from infra.program.tenant import STACK_OUTPUTS
 
 
 class LocalDeployer:
@@ -126,17 +127,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
     return summary
 
 
-_LOCAL_OUTPUT_KEYS = (
-    "slug",
-    "stage",
-    "live",
-    "adminUrl",
-    "portalUrl",
-    "contentBucket",
-    "databaseName",
-    "paymentParameterPath",
-    "customDomainValidationRecords",
-)
+_LOCAL_OUTPUT_KEYS = tuple(o.name for o in STACK_OUTPUTS if o.local)
 
 
 def _safe_manifest(handle: StackHandle) -> dict[str, str] | None:

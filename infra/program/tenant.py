@@ -85,6 +85,8 @@ class Tenant(pulumi.ComponentResource):
     admin_url: str
     portal_url: str
     """The public portal: the client's own domain when it has one."""
+    database_name: str
+    database_defaults_name: str
     database_endpoint: pulumi.Output[str]
     database_address: pulumi.Output[str]
     database_port: pulumi.Output[int]
@@ -95,6 +97,7 @@ class Tenant(pulumi.ComponentResource):
     payment_mode: str
     user_pool_id: pulumi.Output[str]
     certificate_arn: pulumi.Output[str]
+    custom_domain_certificate_arn: pulumi.Output[str | None]
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
     listener_rule_priority: int
 
@@ -148,6 +151,8 @@ class Tenant(pulumi.ComponentResource):
         self.live = spec.live
         self.admin_url = f"https://{spec.admin_host}"
         self.portal_url = f"https://{spec.public_portal_host}"
+        self.database_name = naming.database_name(spec.slug, spec.stage)
+        self.database_defaults_name = naming.defaults_database_name(spec.slug, spec.stage)
         self.database_endpoint = database.endpoint
         self.database_address = database.address
         self.database_port = database.port
@@ -158,29 +163,94 @@ class Tenant(pulumi.ComponentResource):
         self.payment_mode = payments.mode
         self.user_pool_id = access.user_pool_id
         self.certificate_arn = domains.certificate_arn
+        self.custom_domain_certificate_arn = domains.custom_domain_certificate_arn
         self.custom_domain_validation_records = domains.custom_domain_validation_records
         self.listener_rule_priority = domains.listener_rule_priority
-        self.register_outputs(
-            {
-                "slug": self.slug,
-                "stage": self.stage,
-                "live": self.live,
-                "admin_url": self.admin_url,
-                "portal_url": self.portal_url,
-                "database_endpoint": self.database_endpoint,
-                "database_address": self.database_address,
-                "database_port": self.database_port,
-                "database_secret_arn": self.database_secret_arn,
-                "content_bucket": self.content_bucket,
-                "payment_secret_arn": self.payment_secret_arn,
-                "payment_parameter_path": self.payment_parameter_path,
-                "payment_mode": self.payment_mode,
-                "user_pool_id": self.user_pool_id,
-                "certificate_arn": self.certificate_arn,
-                "custom_domain_validation_records": self.custom_domain_validation_records,
-                "listener_rule_priority": self.listener_rule_priority,
-            }
-        )
+        self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
+
+
+@dataclass(frozen=True)
+class StackOutput:
+    """One stack output: what ``tenantctl``, CI and the README know it by."""
+
+    name: str
+    description: str
+    attribute: str
+    """The ``Tenant`` attribute holding its value."""
+    local: bool = False
+    """Known without AWS, so the local target's stand-in for ``pulumi up`` reports it too."""
+
+
+STACK_OUTPUTS: tuple[StackOutput, ...] = (
+    StackOutput("slug", "The client's slug.", "slug", local=True),
+    StackOutput("stage", "preview or production.", "stage", local=True),
+    StackOutput(
+        "live",
+        "Whether the production portal is open to the public (always false in preview).",
+        "live",
+        local=True,
+    ),
+    StackOutput("adminUrl", "https:// URL of the admin site.", "admin_url", local=True),
+    StackOutput(
+        "portalUrl",
+        "https:// URL of the public portal (the client's own domain when it has one).",
+        "portal_url",
+        local=True,
+    ),
+    StackOutput("databaseEndpoint", "host:port of the PostgreSQL server.", "database_endpoint"),
+    StackOutput("databaseAddress", "Host name of the PostgreSQL server.", "database_address"),
+    StackOutput("databasePort", "Port of the PostgreSQL server.", "database_port"),
+    StackOutput(
+        "databaseName", "The working database the application uses.", "database_name", local=True
+    ),
+    StackOutput(
+        "databaseDefaultsName",
+        "The template database reset-preview recreates the working one from.",
+        "database_defaults_name",
+    ),
+    StackOutput(
+        "databaseSecretArn",
+        "Secrets Manager secret (managed by RDS) with the master credentials.",
+        "database_secret_arn",
+    ),
+    StackOutput("contentBucket", "The portal content bucket.", "content_bucket", local=True),
+    StackOutput(
+        "paymentSecretArn",
+        "Secrets Manager secret for the payment provider's credentials.",
+        "payment_secret_arn",
+    ),
+    StackOutput(
+        "paymentParameterPath",
+        "SSM path of the non-secret payment settings.",
+        "payment_parameter_path",
+        local=True,
+    ),
+    StackOutput("paymentMode", "sandbox or live.", "payment_mode"),
+    StackOutput("userPoolId", "Cognito user pool of the admin site.", "user_pool_id"),
+    StackOutput(
+        "certificateArn", "ACM certificate of the admin and portal hosts.", "certificate_arn"
+    ),
+    StackOutput(
+        "customDomainCertificateArn",
+        "ACM certificate of the client's own portal domain (production); null when none. "
+        "promote requires it ISSUED.",
+        "custom_domain_certificate_arn",
+    ),
+    StackOutput(
+        "customDomainValidationRecords",
+        "DNS records [{name, type, value}] the client must publish for its own portal "
+        "domain; empty when it has none.",
+        "custom_domain_validation_records",
+        local=True,
+    ),
+    StackOutput(
+        "listenerRulePriority",
+        "Priority of the stack's rule on the platform HTTPS listener.",
+        "listener_rule_priority",
+    ),
+)
+"""Every stack output, declared once: ``define_stack``, the Tenant's ``register_outputs``,
+the README table and the local target's outputs all read this."""
 
 
 def tenant_name(spec: TenantSpec) -> str:
