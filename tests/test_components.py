@@ -490,3 +490,28 @@ def test_plan_json_shows_protect_and_retain_on_delete_of_every_resource() -> Non
     assert all({"protect", "retainOnDelete"} <= set(r) for r in resources)
     bucket = next(r for r in resources if r["type"] == "aws:s3/bucket:Bucket")
     assert bucket["protect"] is True and bucket["retainOnDelete"] is True
+
+
+def test_going_live_opens_the_portal_only_after_the_client_domain_is_served() -> None:
+    plan = _plan("production", live=True)
+
+    rule = plan.named("demo-production-domains-rule")
+
+    assert "demo-production-domains-custom-listener-certificate" in rule.dependencies
+
+
+def test_payment_goes_live_only_after_the_portal_rule() -> None:
+    plan = _plan("production", live=True)
+
+    mode = plan.named("demo-production-payments-mode")
+
+    assert mode.inputs["insecureValue"] == "live"
+    assert "demo-production-domains-rule" in mode.dependencies
+
+
+def test_the_client_domain_certificate_is_a_stack_output() -> None:
+    plan = _plan("production")
+
+    certificate = plan.named("demo-production-domains-custom-certificate")
+    assert plan.outputs["customDomainCertificateArn"].startswith("arn:aws:acm:")
+    assert certificate.inputs["domainName"] == "parking.demo-state.example.edu"

@@ -100,16 +100,19 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
                     Name=name, Description=inputs.get("description", ""), Tags=_tags(inputs)
                 )
                 created["secret"] = 1
-    certificate = next((r for r in plan.resources if r.type == _CERTIFICATE), None)
     outputs = handle.content.get_record(LOCAL_OUTPUTS_RECORD) or {}
-    if certificate is not None and "certificateArn" not in outputs:
+    for certificate in plan.of_type(_CERTIFICATE):
+        custom = certificate.inputs["domainName"] == spec.portal_domain
+        key = "customDomainCertificateArn" if custom else "certificateArn"
+        if key in outputs:
+            continue
         request: dict[str, Any] = {
             "DomainName": certificate.inputs["domainName"],
             "ValidationMethod": "DNS",
         }
         if certificate.inputs.get("subjectAlternativeNames"):
             request["SubjectAlternativeNames"] = list(certificate.inputs["subjectAlternativeNames"])
-        outputs["certificateArn"] = handle.acm.request_certificate(**request)["CertificateArn"]
+        outputs[key] = handle.acm.request_certificate(**request)["CertificateArn"]
     outputs.update({k: v for k, v in plan.outputs.items() if k in _LOCAL_OUTPUT_KEYS})
     handle.content.put_record(LOCAL_OUTPUTS_RECORD, outputs)
     if files:

@@ -48,6 +48,8 @@ class Domains(pulumi.ComponentResource):
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
     """``[{name, type, value}]`` the client must publish in its own DNS; empty when none."""
     listener_rule_arn: pulumi.Output[str]
+    listener_rule: pulumi.Resource
+    """The rule that serves the hosts: whatever goes live with the portal waits for it."""
     listener_rule_priority: int
 
     def __init__(
@@ -109,6 +111,10 @@ class Domains(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # Go-live order: the rule opens the portal only once the client's domain is
+        # served with its issued certificate, so the public never meets a TLS error or
+        # a half-open site; a validation that fails leaves the coming-soon page up.
+        open_after: list[pulumi.Resource] = []
         custom_arn: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         custom_records: pulumi.Output[list[dict[str, str]]] = pulumi.Output.from_input([])
         if spec.portal_domain is not None:
@@ -129,11 +135,13 @@ class Domains(pulumi.ComponentResource):
                     certificate_arn=custom.arn,
                     opts=child,
                 )
-                aws.lb.ListenerCertificate(
-                    f"{name}-custom-listener-certificate",
-                    listener_arn=args.https_listener_arn,
-                    certificate_arn=custom_validation.certificate_arn,
-                    opts=child,
+                open_after.append(
+                    aws.lb.ListenerCertificate(
+                        f"{name}-custom-listener-certificate",
+                        listener_arn=args.https_listener_arn,
+                        certificate_arn=custom_validation.certificate_arn,
+                        opts=child,
+                    )
                 )
 
         hosts = [spec.admin_host, spec.portal_host]
@@ -151,7 +159,7 @@ class Domains(pulumi.ComponentResource):
             ],
             actions=[_action(spec, args.app_target_group_arn)],
             tags=dict(args.tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=open_after),
         )
 
         self.admin_host = spec.admin_host
@@ -160,6 +168,7 @@ class Domains(pulumi.ComponentResource):
         self.custom_domain_certificate_arn = custom_arn
         self.custom_domain_validation_records = custom_records
         self.listener_rule_arn = rule.arn
+        self.listener_rule = rule
         self.listener_rule_priority = priority
         self.register_outputs(
             {

@@ -23,6 +23,9 @@ class PaymentsArgs:
     spec: TenantSpec
     kms_key_arn: pulumi.Input[str]
     tags: Mapping[str, str]
+    portal_rule: pulumi.Resource | None = None
+    """The rule that opens the portal: the payment mode changes only after it, so payment
+    goes live with the portal, never before (a failed go-live leaves sandbox)."""
 
 
 class Payments(pulumi.ComponentResource):
@@ -45,7 +48,6 @@ class Payments(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tenants:index:Payments", name, None, opts)
         spec = args.spec
-        child = pulumi.ResourceOptions(parent=self)
         provider = PROVIDERS[spec.payment.provider]
         secret_name = naming.payment_secret_name(spec.slug, spec.stage)
 
@@ -76,7 +78,10 @@ class Payments(pulumi.ComponentResource):
                 insecure_value=value,
                 description=f"Payment {key} of {spec.stack_name}",
                 tags=dict(args.tags),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[args.portal_rule] if args.portal_rule is not None else [],
+                ),
             )
 
         self.secret_arn = secret.arn

@@ -136,7 +136,12 @@ class Tenant(pulumi.ComponentResource):
         )
         payments = Payments(
             f"{name}-payments",
-            PaymentsArgs(spec=spec, kms_key_arn=platform.kms_key_arn, tags=tags),
+            PaymentsArgs(
+                spec=spec,
+                kms_key_arn=platform.kms_key_arn,
+                tags=tags,
+                portal_rule=domains.listener_rule,
+            ),
             child,
         )
         portal = Portal(
