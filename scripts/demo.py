@@ -13,9 +13,8 @@ import psycopg
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.devtools import localtarget
-from infra.ops import aws
-from infra.ops.content import ContentStore
 from infra.ops.database import database_url
+from infra.ops.stack import open_from_files
 
 ROOT = PROJECT_DIR
 STATE = ROOT / ".local"
@@ -35,8 +34,7 @@ def run(*args: str, stdin: str | None = None) -> None:
 
 def edit_preview(round_: int) -> None:
     """What a client does in phase 3: change content and configuration, sell test permits."""
-    bucket = naming.content_bucket(SLUG, naming.PREVIEW)
-    store = ContentStore(aws.client("s3"), bucket)
+    store = open_from_files(STACKS, SLUG, naming.PREVIEW).content
     current = store.current()
     assert current is not None
     home = store.read(current.release, "portal/home.html").decode()

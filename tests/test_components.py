@@ -28,7 +28,7 @@ from infra.core.platform import (
 from infra.core.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
 from infra.program.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
 from infra.program.plan import PlannedResource, StackPlan, plan_stack
-from tests.helpers import STACKS, demo_data, demo_spec
+from tests.helpers import STACKS, demo_bucket, demo_data, demo_spec
 
 KMS_KEY = EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"]
 STAGES = list(naming.STAGES)
@@ -186,7 +186,7 @@ def test_bucket_is_versioned_and_encrypted_with_the_platform_key(stage: str) -> 
 def test_bucket_policy_denies_requests_without_tls(stage: str) -> None:
     plan = _plan(stage)
     policy = json.loads(_one(plan, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
-    bucket = naming.content_bucket("demo", stage)
+    bucket = demo_bucket(stage)
     (statement,) = policy["Statement"]
     assert statement["Effect"] == "Deny"
     assert statement["Principal"] == "*"
@@ -209,7 +209,7 @@ def test_bucket_has_one_defaults_object_per_rendered_file(stage: str) -> None:
     for key, data in files.items():
         planned = objects[naming.DEFAULTS_PREFIX + key]
         assert planned["content"].encode("utf-8") == data
-        assert planned["bucket"] == naming.content_bucket("demo", stage)
+        assert planned["bucket"] == demo_bucket(stage)
     assert objects["defaults/portal/home.html"]["contentType"] == "text/html; charset=utf-8"
     assert objects["defaults/portal/styles.css"]["contentType"] == "text/css; charset=utf-8"
     assert objects[naming.MANIFEST_KEY]["contentType"] == "application/json; charset=utf-8"

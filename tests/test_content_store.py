@@ -41,7 +41,7 @@ def make_store(bucket: str) -> ContentStore:
 
 @pytest.fixture
 def store(aws_env: str) -> ContentStore:
-    store = make_store(naming.content_bucket("acme", naming.PREVIEW))
+    store = make_store(naming.content_bucket("acme", naming.PREVIEW, "0" * 8))
     store.upload_defaults(DEFAULTS)
     return store
 
@@ -201,7 +201,7 @@ def test_copy_release_from_another_bucket_carries_exactly_the_files(
     store: ContentStore,
 ) -> None:
     release = store.publish_from_defaults()
-    production = make_store(naming.content_bucket("acme", naming.PRODUCTION))
+    production = make_store(naming.content_bucket("acme", naming.PRODUCTION, "0" * 8))
 
     copied = production.copy_release_from(store, release.id, "promotion-1", "preview:1")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pulumi
@@ -38,7 +39,7 @@ def test_outputs_include_what_later_commands_need() -> None:
     assert outputs["databaseName"] == "demo_preview"
     assert outputs["databaseDefaultsName"] == "demo_preview_defaults"
     assert outputs["databasePort"] == 5432
-    assert outputs["contentBucket"] == "tenantctl-demo-preview-content"
+    assert re.fullmatch(r"tenantctl-demo-preview-content-[0-9a-f]{8}", outputs["contentBucket"])
     assert outputs["paymentParameterPath"] == "/demo/preview/payment/"
 
 

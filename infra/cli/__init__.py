@@ -75,9 +75,9 @@ def main() -> None:
 
 def _register() -> None:
     """Every command module, registered explicitly (imported here, after ``main`` exists)."""
-    from infra.cli import create, payment, plan, promote, reset, status
+    from infra.cli import capacity, create, payment, plan, promote, reset, status
 
-    for module in (create, payment, plan, reset, promote, status):
+    for module in (create, payment, plan, reset, promote, status, capacity):
         for command in module.COMMANDS:
             main.add_command(command)
 

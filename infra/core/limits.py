@@ -107,3 +107,37 @@ class Quota:
     default: int
     adjustable: bool
     source: str
+
+
+# ------------------------------------------------------------ account and resource quotas
+
+_ALB = (
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html"
+)
+_RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html"
+
+QUOTAS: tuple[Quota, ...] = (
+    Quota("alb-certificates", "Certificates per Application Load Balancer (excluding default)",
+          "load balancer", 25, True, _ALB),
+    Quota("alb-rules", "Rules per Application Load Balancer (excluding default rules)",
+          "load balancer", 100, True, _ALB),
+    Quota("route53-records", "Records per hosted zone", "zone", 10_000, True,
+          "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html"),
+    Quota("acm-certificates", "ACM certificates", "account and region", 2_500, True,
+          "https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html"),
+    Quota("cognito-user-pools", "User pools", "account and region", 1_000, True,
+          "https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html"),
+    Quota("rds-instances", "DB instances", "account and region", 40, True, _RDS),
+    Quota("rds-parameter-groups", "DB parameter groups", "account and region", 50, True, _RDS),
+    Quota("rds-subnet-groups", "DB subnet groups", "account and region", 50, True, _RDS),
+    Quota("rds-storage-gib", "Total storage for all DB instances (GiB, at autoscaling ceiling)",
+          "account and region", 100_000, True, _RDS),
+    Quota("s3-buckets", "General purpose buckets", "account", 10_000, True,
+          "https://docs.aws.amazon.com/AmazonS3/latest/userguide/BucketRestrictions.html"),
+    Quota("secrets", "Secrets (including RDS-managed master-user secrets)", "account and region",
+          500_000, False, "https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html"),
+    Quota("ssm-parameters", "Parameters (Intelligent-Tiering: 10,000 standard, then advanced)",
+          "account and region", 100_000, False, "https://docs.aws.amazon.com/general/latest/gr/ssm.html"),
+)  # fmt: skip
+"""Default quotas a tenant stack consumes (``tenantctl capacity``); ``adjustable`` says whether
+AWS raises it on request (Service Quotas)."""

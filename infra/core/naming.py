@@ -11,6 +11,7 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Literal, get_args
@@ -173,8 +174,26 @@ def resource_prefix(slug: str, stage: Stage) -> str:
     return stack_name(slug, stage)
 
 
-def content_bucket(slug: str, stage: Stage) -> str:
-    return f"{TOOL}-{slug}-{stage}-content"
+def installation_id(kms_key_arn: str, platform_stack: str) -> str:
+    """8 hex digits naming one installation: the platform's account, region and stack.
+
+    S3 bucket names are global across all AWS accounts; a name made only of the
+    slug would collide with the same client on another installation (a staging
+    platform, another vendor running tenantctl). The account and region come
+    from the platform's KMS key ARN (``arn:aws:kms:<region>:<account>:key/...``).
+    """
+    parts = kms_key_arn.split(":")
+    region, account = (parts[3], parts[4]) if len(parts) > 4 else ("", kms_key_arn)
+    digest = hashlib.sha256(f"{account}:{region}:{platform_stack}".encode()).hexdigest()
+    return digest[:8]
+
+
+def content_bucket(slug: str, stage: Stage, installation: str) -> str:
+    """At most 62 characters (S3 allows 63): ``tenantctl-<slug>-<stage>-content-<installation>``.
+
+    The operations never recompute it: they read the ``contentBucket`` stack output
+    (``infra.ops.stack.content_bucket_of``)."""
+    return f"{TOOL}-{slug}-{stage}-content-{installation}"
 
 
 def database_name(slug: str, stage: Stage) -> str:

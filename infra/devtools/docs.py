@@ -97,6 +97,26 @@ def readme_stack_outputs_table() -> str:
     return "\n".join(lines)
 
 
+def readme_capacity_table() -> str:
+    """``tenantctl capacity`` for 1,000 clients over this project's stacks/ (from the plans)."""
+    from infra import PROJECT_DIR
+    from infra.ops.capacity import DEFAULT_CLIENTS, capacity
+
+    report = capacity(PROJECT_DIR / "stacks", DEFAULT_CLIENTS)
+    lines = [
+        f"| quota | scope | per client | {DEFAULT_CLIENTS:,} clients | default | adjustable | "
+        "request |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for use in report.uses:
+        request = f"raise to {use.total:,}" if use.binds else ""
+        lines.append(
+            f"| {use.quota.name} | {use.quota.scope} | {use.per_client} | {use.total:,} | "
+            f"{use.quota.default:,} | {'yes' if use.quota.adjustable else 'no'} | {request} |"
+        )
+    return "\n".join(lines)
+
+
 def replace_between(text: str, name: str, body: str, comment: str) -> str:
     """Replace the lines between the BEGIN/END markers called *name* with *body*."""
     begin = f"{comment} {BEGIN.format(name=name)}"
@@ -116,6 +136,7 @@ GENERATED = {
         ("ROLES", readme_roles_table, "<!--"),
         ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
         ("STACK OUTPUTS", readme_stack_outputs_table, "<!--"),
+        ("CAPACITY", readme_capacity_table, "<!--"),
     ],
 }
 

@@ -11,6 +11,7 @@ program planned. ``LocalDeployer`` plugs this into the operations through the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,24 +48,30 @@ class LocalDeployer:
         return handle, "applied on the local target (no Pulumi CLI)"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
-        store = ContentStore(aws.client("s3", region), naming.content_bucket(spec.slug, spec.stage))
         try:
-            return store.get_record(LOCAL_OUTPUTS_RECORD)
-        except ContentError:  # no bucket yet: never deployed
+            value = aws.client("ssm", region).get_parameter(Name=local_outputs_parameter(spec))
+        except ClientError:  # never deployed here
             return None
+        outputs: dict[str, Any] = json.loads(value["Parameter"]["Value"])
+        return outputs
 
 
 _OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
 _PARAMETER = "aws:ssm/parameter:Parameter"
 _SECRET = "aws:secretsmanager/secret:Secret"
 _CERTIFICATE = "aws:acm/certificate:Certificate"
-LOCAL_OUTPUTS_RECORD = "local-outputs"
+
+
+def local_outputs_parameter(spec: TenantSpec) -> str:
+    """Where the local target keeps a stack's outputs (the Pulumi backend's stand-in)."""
+    return f"/{naming.TOOL}/local-outputs/{spec.stack_name}"
 
 
 def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quiet) -> str:
     """Materialize the program's content bucket, defaults, parameters and secret locally."""
     plan = plan_stack(spec)
-    bucket = naming.content_bucket(spec.slug, spec.stage)
+    bucket = str(plan.outputs["contentBucket"])
+    content = ContentStore(handle.s3, bucket)
     created: dict[str, int] = {"bucket": 0, "objects": 0, "parameters": 0, "secret": 0}
     try:
         handle.s3.head_bucket(Bucket=bucket)
@@ -100,7 +107,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
                     Name=name, Description=inputs.get("description", ""), Tags=_tags(inputs)
                 )
                 created["secret"] = 1
-    outputs = handle.content.get_record(LOCAL_OUTPUTS_RECORD) or {}
+    outputs = dict(LocalDeployer().outputs(spec, handle.region) or {})
     for certificate in plan.of_type(_CERTIFICATE):
         custom = certificate.inputs["domainName"] == spec.portal_domain
         key = "customDomainCertificateArn" if custom else "certificateArn"
@@ -114,11 +121,17 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
             request["SubjectAlternativeNames"] = list(certificate.inputs["subjectAlternativeNames"])
         outputs[key] = handle.acm.request_certificate(**request)["CertificateArn"]
     outputs.update({k: v for k, v in plan.outputs.items() if k in _LOCAL_OUTPUT_KEYS})
-    handle.content.put_record(LOCAL_OUTPUTS_RECORD, outputs)
+    handle.ssm.put_parameter(
+        Name=local_outputs_parameter(spec),
+        Value=json.dumps(outputs, sort_keys=True),
+        Type="String",
+        Overwrite=True,
+    )
+    handle.outputs = outputs
     if files:
-        existing = _safe_manifest(handle)
+        existing = _safe_manifest(content)
         if existing != rendering.content_manifest(files):
-            handle.content.upload_defaults(files)
+            content.upload_defaults(files)
             created["objects"] = len(files)
     summary = (
         f"bucket {bucket} ({'created' if created['bucket'] else 'exists'}), "
@@ -133,9 +146,9 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
 _LOCAL_OUTPUT_KEYS = tuple(o.name for o in STACK_OUTPUTS if o.local)
 
 
-def _safe_manifest(handle: StackHandle) -> dict[str, str] | None:
+def _safe_manifest(content: ContentStore) -> dict[str, str] | None:
     try:
-        return handle.content.defaults_manifest()
+        return content.defaults_manifest()
     except ContentError:  # no manifest yet: write the defaults
         return None
 

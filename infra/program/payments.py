@@ -14,6 +14,7 @@ from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
 from infra.core.spec import TenantSpec
 from infra.program.options import stateful
 
+PARAMETER_TIER = "Intelligent-Tiering"
 SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 7, "production": 30}
 """A deleted production secret stays recoverable for the longest window AWS allows."""
 
@@ -73,6 +74,10 @@ class Payments(pulumi.ComponentResource):
                 f"{name}-{key}",
                 name=names[key],
                 type="String",
+                # 1,000 clients use 14,000 parameters; the standard tier holds 10,000 per
+                # region and cannot be raised. Intelligent-Tiering stays standard (free)
+                # while that quota lasts and uses the advanced tier after it.
+                tier=PARAMETER_TIER,
                 # Not secret, and `promote --dry-run` must show a mode change:
                 # `value` would be marked secret and hidden in every diff.
                 insecure_value=value,

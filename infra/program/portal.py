@@ -46,6 +46,8 @@ def content_type(key: str) -> str:
 @dataclass(frozen=True)
 class PortalArgs:
     spec: TenantSpec
+    bucket_name: pulumi.Input[str]
+    """Unique per installation (``naming.content_bucket``): S3 names are global."""
     kms_key_arn: pulumi.Input[str]
     """Default encryption of every object (with an S3 bucket key, to keep KMS calls down)."""
     tags: Mapping[str, str]
@@ -78,7 +80,7 @@ class Portal(pulumi.ComponentResource):
 
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            bucket=naming.content_bucket(spec.slug, spec.stage),
+            bucket=args.bucket_name,
             # A preview holds nothing that cannot be rendered again; production
             # content (releases, the go-live record) must never go with a destroy.
             force_destroy=spec.stage == naming.PREVIEW,

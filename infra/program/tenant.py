@@ -146,7 +146,16 @@ class Tenant(pulumi.ComponentResource):
         )
         portal = Portal(
             f"{name}-portal",
-            PortalArgs(spec=spec, kms_key_arn=platform.kms_key_arn, tags=tags),
+            PortalArgs(
+                spec=spec,
+                bucket_name=platform.kms_key_arn.apply(
+                    lambda arn: naming.content_bucket(
+                        spec.slug, spec.stage, naming.installation_id(arn, spec.platform_stack)
+                    )
+                ),
+                kms_key_arn=platform.kms_key_arn,
+                tags=tags,
+            ),
             child,
         )
         access = Access(f"{name}-access", AccessArgs(spec=spec, tags=tags), child)
