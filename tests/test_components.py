@@ -336,8 +336,8 @@ def test_custom_domain_validation_records_are_exported_in_production_only() -> N
 
 def test_custom_domain_certificate_is_attached_only_once_live() -> None:
     listener_certificates = "aws:lb/listenerCertificate:ListenerCertificate"
-    assert len(_plan("production").of_type(listener_certificates)) == 1
-    assert len(_plan("production", live=True).of_type(listener_certificates)) == 2
+    assert len(_plan("production").of_type(listener_certificates)) == 0
+    assert len(_plan("production", live=True).of_type(listener_certificates)) == 1
 
 
 def test_stack_files_have_distinct_listener_rule_priorities() -> None:

@@ -8,8 +8,10 @@ import pytest
 
 from infra.core import limits
 from infra.core.listener import coming_soon_page
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 from infra.core.spec import parse_spec
 from infra.core.spec_errors import SpecError
+from infra.program.plan import plan_stack
 from tests.helpers import demo_data
 
 
@@ -37,10 +39,24 @@ def test_max_storage_exactly_ten_percent_above_is_accepted() -> None:
     assert parse_spec(data).database_sizing.max_allocated_storage_gb == 110
 
 
-def test_longest_slug_with_a_long_base_domain_is_refused_for_the_certificate_name() -> None:
-    data = demo_data("preview")
+def test_longest_slug_with_a_long_base_domain_plans_no_certificate_name_over_64_octets() -> None:
+    data = demo_data("production")
     data["slug"] = "a" * 24
     data["baseDomain"] = "tenants-" + "b" * 14 + ".com"  # 26 characters
+    spec = parse_spec(data)
+
+    plan = plan_stack(
+        spec, platform_outputs={**EXAMPLE_PLATFORM_OUTPUTS, "zoneName": spec.base_domain}
+    )
+
+    names = [r.inputs["domainName"] for r in plan.of_type("aws:acm/certificate:Certificate")]
+    assert names == [spec.portal_domain]
+    assert all(len(n.encode()) <= limits.ACM_COMMON_NAME_MAX_OCTETS for n in names)
+
+
+def test_base_domain_too_long_for_the_platform_wildcard_certificate_is_refused() -> None:
+    data = demo_data("preview")
+    data["baseDomain"] = "t" * 40 + "." + "u" * 20 + ".com"  # *.<it> is 67 octets
 
     key, value, rule = problem_of(data)
 

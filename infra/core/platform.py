@@ -25,8 +25,12 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "the database subnet groups.",
     "databaseSecurityGroupIds": "List of security group ids attached to tenant databases; "
     "they admit PostgreSQL (5432) from the application tier only.",
-    "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener; tenants add "
-    "a listener certificate and one host-header rule to it.",
+    "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener. Its "
+    "certificate is wildcardCertificateArn; each tenant stack adds one host-header rule, and a "
+    "live production with its own domain that domain's certificate.",
+    "wildcardCertificateArn": "ARN of the platform's issued ACM certificate for *.<zoneName> "
+    "(common name, so zoneName is at most 62 octets) and *.admin.<zoneName>, attached to the "
+    "HTTPS listener; it serves every tenant's platform hosts.",
     "loadBalancerDnsName": "DNS name of the shared load balancer; alias target of tenant "
     "hosts and the CNAME target of a client's own portal domain.",
     "loadBalancerZoneId": "Canonical hosted zone id of the shared load balancer (for alias "
@@ -57,6 +61,8 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "zoneId": "Z0123456789ABCDEFGHIJ",
     "zoneName": "tenants.example.com",
     "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "wildcardCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+    "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
 }
 """Plausible platform outputs: what the mocks and the offline plan read."""
 

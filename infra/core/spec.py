@@ -327,15 +327,15 @@ class TenantSpec(_Model):
                 f"must not begin with {prefix!r}: SSM refuses parameter names prefixed with "
                 f"{' or '.join(limits.SSM_RESERVED_NAME_PREFIXES)}",
             )
-        # The certificate of the platform hosts is named after the admin host.
-        admin = self.admin_host
-        if limits.octets(admin) > limits.ACM_COMMON_NAME_MAX_OCTETS:
+        # The platform's wildcard certificate is named *.<baseDomain> (its common name).
+        wildcard = f"*.{self.base_domain}"
+        if limits.octets(wildcard) > limits.ACM_COMMON_NAME_MAX_OCTETS:
             raise FieldError(
                 ("baseDomain",),
                 self.base_domain,
-                f"makes the admin host {admin!r} {limits.octets(admin)} octets long; an ACM "
-                f"certificate name is at most {limits.ACM_COMMON_NAME_MAX_OCTETS} octets "
-                "(shorten the slug or the base domain)",
+                f"makes the platform certificate name {wildcard!r} {limits.octets(wildcard)} "
+                f"octets long; an ACM certificate name is at most "
+                f"{limits.ACM_COMMON_NAME_MAX_OCTETS}",
             )
         if (
             self.portal_domain is not None

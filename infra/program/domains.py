@@ -13,8 +13,6 @@ from infra.core.listener import COMING_SOON_CONTENT_TYPE, COMING_SOON_STATUS, co
 from infra.core.platform import listener_rule_priority
 from infra.core.spec import TenantSpec
 
-VALIDATION_RECORD_TTL = 60
-
 
 @dataclass(frozen=True)
 class DomainsArgs:
@@ -25,6 +23,8 @@ class DomainsArgs:
     load_balancer_dns_name: pulumi.Input[str]
     load_balancer_zone_id: pulumi.Input[str]
     app_target_group_arn: pulumi.Input[str]
+    wildcard_certificate_arn: pulumi.Output[str]
+    """The platform's certificate of ``*.<base>`` and ``*.admin.<base>`` on the listener."""
     tags: Mapping[str, str]
 
 
@@ -32,17 +32,18 @@ class Domains(pulumi.ComponentResource):
     """TLS and routing for a tenant's hosts on the shared load balancer.
 
     Platform hosts (``<slug>[-preview].admin.<base>``, ``<slug>[-preview].<base>``)
-    are validated and served at once. A production client's own portal domain gets
-    a certificate of its own: its validation records live in the client's DNS, so
-    they are exported for account staff to send, and the certificate is only waited
-    for and attached at go-live. One certificate for all names would block every
-    ``pulumi up`` of the stack until the client had published the records.
+    are served at once with the platform's wildcard certificate (``*.<base>``,
+    ``*.admin.<base>``): a certificate per stack would exhaust the load balancer's
+    certificate quota at the ninth client (``tenantctl capacity``). A production
+    client's own portal domain gets a certificate of its own: its validation
+    records live in the client's DNS, so they are exported for account staff to
+    send, and the certificate is only waited for and attached at go-live.
     """
 
     admin_host: str
     portal_host: str
     certificate_arn: pulumi.Output[str]
-    """The validated certificate of the platform hosts."""
+    """The platform's wildcard certificate, which serves the platform hosts."""
     custom_domain_certificate_arn: pulumi.Output[str | None]
     """The client's own portal domain's certificate (production only), else ``None``."""
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
@@ -60,41 +61,6 @@ class Domains(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         platform_hosts = {"admin": spec.admin_host, "portal": spec.portal_host}
 
-        certificate = aws.acm.Certificate(
-            f"{name}-certificate",
-            domain_name=spec.admin_host,
-            subject_alternative_names=[spec.portal_host],
-            validation_method="DNS",
-            tags=dict(args.tags),
-            opts=child,
-        )
-        validation_records = [
-            aws.route53.Record(
-                f"{name}-{label}-validation",
-                zone_id=args.zone_id,
-                name=_validation_field(certificate, host, "resource_record_name"),
-                type=_validation_field(certificate, host, "resource_record_type"),
-                records=[_validation_field(certificate, host, "resource_record_value")],
-                ttl=VALIDATION_RECORD_TTL,
-                # ACM reuses the same record when a certificate is replaced.
-                allow_overwrite=True,
-                opts=child,
-            )
-            for label, host in platform_hosts.items()
-        ]
-        validation = aws.acm.CertificateValidation(
-            f"{name}-certificate-validation",
-            certificate_arn=certificate.arn,
-            validation_record_fqdns=[record.fqdn for record in validation_records],
-            opts=child,
-        )
-        aws.lb.ListenerCertificate(
-            f"{name}-listener-certificate",
-            listener_arn=args.https_listener_arn,
-            # From the validation, so the listener only ever gets an issued certificate.
-            certificate_arn=validation.certificate_arn,
-            opts=child,
-        )
         for label, host in platform_hosts.items():
             aws.route53.Record(
                 f"{name}-{label}-alias",
@@ -164,7 +130,7 @@ class Domains(pulumi.ComponentResource):
 
         self.admin_host = spec.admin_host
         self.portal_host = spec.portal_host
-        self.certificate_arn = validation.certificate_arn
+        self.certificate_arn = args.wildcard_certificate_arn
         self.custom_domain_certificate_arn = custom_arn
         self.custom_domain_validation_records = custom_records
         self.listener_rule_arn = rule.arn
@@ -200,18 +166,6 @@ def _action(spec: TenantSpec, target_group_arn: pulumi.Input[str]) -> aws.lb.Lis
             message_body=coming_soon_page(spec.display_name),
         ),
     )
-
-
-def _validation_field(
-    certificate: aws.acm.Certificate, host: str, field: str
-) -> pulumi.Output[str]:
-    def pick(options: Sequence[aws.acm.outputs.CertificateDomainValidationOption]) -> str:
-        for option in options:
-            if option.domain_name == host:
-                return str(getattr(option, field))
-        raise ValueError(f"ACM returned no validation record for {host}")
-
-    return certificate.domain_validation_options.apply(pick)
 
 
 def _records(

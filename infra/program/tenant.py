@@ -34,6 +34,7 @@ class PlatformValues:
     app_target_group_arn: pulumi.Output[str]
     zone_id: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
+    wildcard_certificate_arn: pulumi.Output[str]
 
 
 def read_platform(
@@ -69,6 +70,7 @@ def read_platform(
         app_target_group_arn=value("appTargetGroupArn"),
         zone_id=value("zoneId"),
         kms_key_arn=value("kmsKeyArn"),
+        wildcard_certificate_arn=value("wildcardCertificateArn"),
     )
 
 
@@ -130,6 +132,7 @@ class Tenant(pulumi.ComponentResource):
                 load_balancer_dns_name=platform.load_balancer_dns_name,
                 load_balancer_zone_id=platform.load_balancer_zone_id,
                 app_target_group_arn=platform.app_target_group_arn,
+                wildcard_certificate_arn=platform.wildcard_certificate_arn,
                 tags=tags,
             ),
             child,
@@ -242,7 +245,9 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
     StackOutput("paymentMode", "sandbox or live.", "payment_mode"),
     StackOutput("userPoolId", "Cognito user pool of the admin site.", "user_pool_id"),
     StackOutput(
-        "certificateArn", "ACM certificate of the admin and portal hosts.", "certificate_arn"
+        "certificateArn",
+        "The platform's wildcard ACM certificate that serves the admin and portal hosts.",
+        "certificate_arn",
     ),
     StackOutput(
         "customDomainCertificateArn",
