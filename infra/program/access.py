@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming
-from infra.core.spec import ROLES, TenantSpec
+from infra.core.spec import ROLES, AdminSpec
 from infra.program.options import stateful
 
 PASSWORD_MIN_LENGTH = 14
@@ -21,7 +21,15 @@ MFA_BY_STAGE: dict[naming.Stage, str] = {"preview": "OPTIONAL", "production": "O
 
 @dataclass(frozen=True)
 class AccessArgs:
-    spec: TenantSpec
+    pool_name: str
+    display_name: str
+    """How invitations name the client."""
+    admin_host: str
+    admins: Sequence[AdminSpec]
+    mfa_configuration: str
+    """``OFF``, ``ON`` or ``OPTIONAL`` (``MFA_BY_STAGE``)."""
+    durable: bool
+    """Production: deletion protection on, protected and retained (``options.stateful``)."""
     tags: Mapping[str, str]
 
 
@@ -39,10 +47,8 @@ class Access(pulumi.ComponentResource):
         self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Access", name, None, opts)
-        spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        production = spec.stage == naming.PRODUCTION
-        pool_name = naming.user_pool_name(spec.slug, spec.stage)
+        pool_name = args.pool_name
 
         pool = aws.cognito.UserPool(
             f"{name}-user-pool",
@@ -55,10 +61,10 @@ class Access(pulumi.ComponentResource):
             admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
                 allow_admin_create_user_only=True,
                 invite_message_template=aws.cognito.UserPoolAdminCreateUserConfigInviteMessageTemplateArgs(
-                    email_subject=f"Your {spec.display_name} admin account",
+                    email_subject=f"Your {args.display_name} admin account",
                     email_message=(
-                        f"You have an account on the {spec.display_name} admin site, "
-                        f"https://{spec.admin_host}. Sign in as {{username}} with the "
+                        f"You have an account on the {args.display_name} admin site, "
+                        f"https://{args.admin_host}. Sign in as {{username}} with the "
                         f"temporary password {{####}} within {TEMPORARY_PASSWORD_DAYS} days."
                     ),
                 ),
@@ -71,7 +77,7 @@ class Access(pulumi.ComponentResource):
                 require_symbols=True,
                 temporary_password_validity_days=TEMPORARY_PASSWORD_DAYS,
             ),
-            mfa_configuration=MFA_BY_STAGE[spec.stage],
+            mfa_configuration=args.mfa_configuration,
             software_token_mfa_configuration=aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(
                 enabled=True
             ),
@@ -82,10 +88,10 @@ class Access(pulumi.ComponentResource):
                     )
                 ]
             ),
-            deletion_protection="ACTIVE" if production else "INACTIVE",
+            deletion_protection="ACTIVE" if args.durable else "INACTIVE",
             tags=dict(args.tags),
             # A replaced pool would invite every administrator again and lose their MFA.
-            opts=stateful(self, production),
+            opts=stateful(self, args.durable),
         )
 
         groups: dict[str, aws.cognito.UserGroup] = {}
@@ -101,7 +107,7 @@ class Access(pulumi.ComponentResource):
                 opts=child,
             )
 
-        for admin in spec.admins:
+        for admin in args.admins:
             # Named by email, not list position, so reordering admins changes nothing.
             user = aws.cognito.User(
                 f"{name}-user-{admin.email.lower()}",
@@ -123,7 +129,7 @@ class Access(pulumi.ComponentResource):
         self.user_pool_arn = pool.arn
         self.user_pool_name = pool_name
         self.group_names = list(ROLES)
-        self.admin_usernames = [admin.email.lower() for admin in spec.admins]
+        self.admin_usernames = [admin.email.lower() for admin in args.admins]
         self.register_outputs(
             {
                 "user_pool_id": self.user_pool_id,

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.core import naming
-from infra.core.spec import TenantSpec
+from infra.core.spec import DatabaseSizing
 from infra.program.options import stateful
 
 POSTGRES_MAJOR_VERSION = "16"
@@ -22,7 +21,15 @@ POSTGRES_PORT = 5432
 
 @dataclass(frozen=True)
 class DatabaseArgs:
-    spec: TenantSpec
+    identifier: str
+    """RDS instance identifier (``naming.db_instance_identifier``)."""
+    database_name: str
+    """The working database created with the instance."""
+    sizing: DatabaseSizing
+    label: str
+    """What descriptions call the stack (``<slug>-<stage>``)."""
+    durable: bool
+    """Production: protected, retained on delete (``options.stateful``)."""
     subnet_ids: pulumi.Input[Sequence[str]]
     """Platform private subnets (at least two availability zones)."""
     security_group_ids: pulumi.Input[Sequence[str]]
@@ -47,16 +54,14 @@ class Database(pulumi.ComponentResource):
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Database", name, None, opts)
-        spec = args.spec
-        sizing = spec.database_sizing
-        production = spec.stage == naming.PRODUCTION
-        identifier = naming.db_instance_identifier(spec.slug, spec.stage)
+        sizing = args.sizing
+        identifier = args.identifier
         child = pulumi.ResourceOptions(parent=self)
 
         parameters = aws.rds.ParameterGroup(
             f"{name}-parameters",
             family=PARAMETER_GROUP_FAMILY,
-            description=f"{spec.stack_name}: TLS-only connections",
+            description=f"{args.label}: TLS-only connections",
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
             ],
@@ -66,7 +71,7 @@ class Database(pulumi.ComponentResource):
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=args.subnet_ids,
-            description=f"{spec.stack_name}: platform private subnets",
+            description=f"{args.label}: platform private subnets",
             tags=dict(args.tags),
             opts=child,
         )
@@ -81,7 +86,7 @@ class Database(pulumi.ComponentResource):
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=args.kms_key_arn,
-            db_name=naming.database_name(spec.slug, spec.stage),
+            db_name=args.database_name,
             username=MASTER_USERNAME,
             # RDS generates and rotates the password in Secrets Manager: nothing
             # secret ever passes through Pulumi config or state.
@@ -105,7 +110,7 @@ class Database(pulumi.ComponentResource):
             tags=dict(args.tags),
             # Production data outlives mistakes: destroying or replacing it (a new
             # platform KMS key forces replacement) must be made deliberate.
-            opts=stateful(self, production),
+            opts=stateful(self, args.durable),
         )
 
         self.endpoint = instance.endpoint

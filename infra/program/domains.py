@@ -9,16 +9,24 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming
-from infra.core.listener import COMING_SOON_CONTENT_TYPE, COMING_SOON_STATUS, coming_soon_page
-from infra.core.platform import listener_rule_priority
-from infra.core.spec import TenantSpec
+from infra.core.listener import COMING_SOON_CONTENT_TYPE, COMING_SOON_STATUS
 
 
 @dataclass(frozen=True)
 class DomainsArgs:
-    spec: TenantSpec
+    admin_host: str
+    portal_host: str
+    portal_domain: str | None
+    """The client's own portal domain (production only)."""
+    live: bool
+    """Production is live: the client's domain is validated, attached and served."""
+    serve_application: bool
+    """Forward to the application (preview always, production once live); otherwise the
+    coming-soon page."""
+    coming_soon_page: str
+    rule_priority: int
     zone_id: pulumi.Input[str]
-    """The platform's public hosted zone (its name is ``spec.base_domain``)."""
+    """The platform's public hosted zone (its name is the tenant's base domain)."""
     https_listener_arn: pulumi.Input[str]
     load_balancer_dns_name: pulumi.Input[str]
     load_balancer_zone_id: pulumi.Input[str]
@@ -57,9 +65,8 @@ class Domains(pulumi.ComponentResource):
         self, name: str, args: DomainsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Domains", name, None, opts)
-        spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        platform_hosts = {"admin": spec.admin_host, "portal": spec.portal_host}
+        platform_hosts = {"admin": args.admin_host, "portal": args.portal_host}
 
         for label, host in platform_hosts.items():
             aws.route53.Record(
@@ -83,17 +90,17 @@ class Domains(pulumi.ComponentResource):
         open_after: list[pulumi.Resource] = []
         custom_arn: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         custom_records: pulumi.Output[list[dict[str, str]]] = pulumi.Output.from_input([])
-        if spec.portal_domain is not None:
+        if args.portal_domain is not None:
             custom = aws.acm.Certificate(
                 f"{name}-custom-certificate",
-                domain_name=spec.portal_domain,
+                domain_name=args.portal_domain,
                 validation_method="DNS",
                 tags=dict(args.tags),
                 opts=child,
             )
             custom_arn = custom.arn
             custom_records = custom.domain_validation_options.apply(_records)
-            if spec.live:
+            if args.live:
                 # Going live requires the client's records: this waits until ACM
                 # has issued the certificate, then serves the domain with it.
                 custom_validation = aws.acm.CertificateValidation(
@@ -110,10 +117,10 @@ class Domains(pulumi.ComponentResource):
                     )
                 )
 
-        hosts = [spec.admin_host, spec.portal_host]
-        if spec.portal_domain is not None:
-            hosts.append(spec.portal_domain)
-        priority = listener_rule_priority(spec.stack_name)
+        hosts = [args.admin_host, args.portal_host]
+        if args.portal_domain is not None:
+            hosts.append(args.portal_domain)
+        priority = args.rule_priority
         rule = aws.lb.ListenerRule(
             f"{name}-rule",
             listener_arn=args.https_listener_arn,
@@ -123,13 +130,13 @@ class Domains(pulumi.ComponentResource):
                     host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=hosts)
                 )
             ],
-            actions=[_action(spec, args.app_target_group_arn)],
+            actions=[_action(args)],
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=open_after),
         )
 
-        self.admin_host = spec.admin_host
-        self.portal_host = spec.portal_host
+        self.admin_host = args.admin_host
+        self.portal_host = args.portal_host
         self.certificate_arn = args.wildcard_certificate_arn
         self.custom_domain_certificate_arn = custom_arn
         self.custom_domain_validation_records = custom_records
@@ -149,21 +156,23 @@ class Domains(pulumi.ComponentResource):
         )
 
 
-def serves_application(spec: TenantSpec) -> bool:
+def serves_application(stage: naming.Stage, live: bool) -> bool:
     """Whether the hosts reach the application: preview at once (it is for practice
     from day one), production only once it is live."""
-    return spec.stage == naming.PREVIEW or spec.live
+    return stage == naming.PREVIEW or live
 
 
-def _action(spec: TenantSpec, target_group_arn: pulumi.Input[str]) -> aws.lb.ListenerRuleActionArgs:
-    if serves_application(spec):
-        return aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group_arn)
+def _action(args: DomainsArgs) -> aws.lb.ListenerRuleActionArgs:
+    if args.serve_application:
+        return aws.lb.ListenerRuleActionArgs(
+            type="forward", target_group_arn=args.app_target_group_arn
+        )
     return aws.lb.ListenerRuleActionArgs(
         type="fixed-response",
         fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
             content_type=COMING_SOON_CONTENT_TYPE,
             status_code=COMING_SOON_STATUS,
-            message_body=coming_soon_page(spec.display_name),
+            message_body=args.coming_soon_page,
         ),
     )
 

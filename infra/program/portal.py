@@ -12,7 +12,6 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming, rendering
-from infra.core.spec import TenantSpec
 from infra.program.options import stateful
 
 _TEXT_TYPES = {
@@ -45,7 +44,12 @@ def content_type(key: str) -> str:
 
 @dataclass(frozen=True)
 class PortalArgs:
-    spec: TenantSpec
+    files: Mapping[str, bytes]
+    """The rendered ``defaults/`` baseline (``rendering.render_content``), keys relative to it."""
+    durable: bool
+    """Production: releases and promotion records live here; protected, retained, and never
+    destroyed with their content. A preview bucket may be (everything in it can be rendered
+    again)."""
     bucket_name: pulumi.Input[str]
     """Unique per installation (``naming.content_bucket``): S3 names are global."""
     kms_key_arn: pulumi.Input[str]
@@ -71,21 +75,16 @@ class Portal(pulumi.ComponentResource):
         self, name: str, args: PortalArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Portal", name, None, opts)
-        spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        # Rendered first: a template that fails for this tenant stops the program
-        # before any resource is registered.
-        files = rendering.render_content(spec)
+        files = args.files
         manifest = rendering.content_manifest(files)
 
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,
-            # A preview holds nothing that cannot be rendered again; production
-            # content (releases, the go-live record) must never go with a destroy.
-            force_destroy=spec.stage == naming.PREVIEW,
+            force_destroy=not args.durable,
             tags=dict(args.tags),
-            opts=stateful(self, spec.stage == naming.PRODUCTION),
+            opts=stateful(self, args.durable),
         )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",

@@ -7,13 +7,15 @@ from typing import Any
 
 import pulumi
 
-from infra.core import naming
-from infra.core.platform import check_zone_name, require_output
+from infra.core import naming, rendering
+from infra.core.listener import coming_soon_page
+from infra.core.payment_settings import payment_parameters
+from infra.core.platform import check_zone_name, listener_rule_priority, require_output
 from infra.core.spec import TenantSpec
-from infra.program.access import Access, AccessArgs
+from infra.program.access import MFA_BY_STAGE, Access, AccessArgs
 from infra.program.database import Database, DatabaseArgs
-from infra.program.domains import Domains, DomainsArgs
-from infra.program.payments import Payments, PaymentsArgs
+from infra.program.domains import Domains, DomainsArgs, serves_application
+from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
 
 
@@ -110,12 +112,20 @@ class Tenant(pulumi.ComponentResource):
         spec = args.spec
         tags = spec.tags
         child = pulumi.ResourceOptions(parent=self)
+        production = spec.stage == naming.PRODUCTION
+        # Rendered first: a template that fails for this tenant stops the program
+        # before any resource is registered.
+        files = rendering.render_content(spec)
         platform = read_platform(name, spec.platform_stack, spec.base_domain, self)
 
         database = Database(
             f"{name}-database",
             DatabaseArgs(
-                spec=spec,
+                identifier=naming.db_instance_identifier(spec.slug, spec.stage),
+                database_name=naming.database_name(spec.slug, spec.stage),
+                sizing=spec.database_sizing,
+                label=spec.stack_name,
+                durable=production,
                 subnet_ids=platform.private_subnet_ids,
                 security_group_ids=platform.database_security_group_ids,
                 kms_key_arn=platform.kms_key_arn,
@@ -126,7 +136,13 @@ class Tenant(pulumi.ComponentResource):
         domains = Domains(
             f"{name}-domains",
             DomainsArgs(
-                spec=spec,
+                admin_host=spec.admin_host,
+                portal_host=spec.portal_host,
+                portal_domain=spec.portal_domain,
+                live=spec.live,
+                serve_application=serves_application(spec.stage, spec.live),
+                coming_soon_page=coming_soon_page(spec.display_name),
+                rule_priority=listener_rule_priority(spec.stack_name),
                 zone_id=platform.zone_id,
                 https_listener_arn=platform.https_listener_arn,
                 load_balancer_dns_name=platform.load_balancer_dns_name,
@@ -140,7 +156,13 @@ class Tenant(pulumi.ComponentResource):
         payments = Payments(
             f"{name}-payments",
             PaymentsArgs(
-                spec=spec,
+                provider=spec.payment.provider,
+                secret_name=naming.payment_secret_name(spec.slug, spec.stage),
+                parameter_path=naming.payment_parameter_path(spec.slug, spec.stage),
+                settings=payment_parameters(spec),
+                label=spec.stack_name,
+                recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
+                durable=production,
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
                 portal_rule=domains.listener_rule,
@@ -150,7 +172,8 @@ class Tenant(pulumi.ComponentResource):
         portal = Portal(
             f"{name}-portal",
             PortalArgs(
-                spec=spec,
+                files=files,
+                durable=production,
                 bucket_name=platform.kms_key_arn.apply(
                     lambda arn: naming.content_bucket(
                         spec.slug, spec.stage, naming.installation_id(arn, spec.platform_stack)
@@ -161,7 +184,19 @@ class Tenant(pulumi.ComponentResource):
             ),
             child,
         )
-        access = Access(f"{name}-access", AccessArgs(spec=spec, tags=tags), child)
+        access = Access(
+            f"{name}-access",
+            AccessArgs(
+                pool_name=naming.user_pool_name(spec.slug, spec.stage),
+                display_name=spec.display_name,
+                admin_host=spec.admin_host,
+                admins=spec.admins,
+                mfa_configuration=MFA_BY_STAGE[spec.stage],
+                durable=production,
+                tags=tags,
+            ),
+            child,
+        )
 
         self.slug = spec.slug
         self.stage = spec.stage
