@@ -22,7 +22,6 @@ from infra.core.payment_settings import parameter_name, payment_parameters
 from infra.core.platform import (
     EXAMPLE_PLATFORM_OUTPUTS,
     PlatformError,
-    find_priority_collisions,
     listener_rule_priority,
 )
 from infra.core.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
@@ -341,9 +340,15 @@ def test_custom_domain_certificate_is_attached_only_once_live() -> None:
 
 
 def test_stack_files_have_distinct_listener_rule_priorities() -> None:
-    stacks = [path.name.split(".")[1] for path in STACKS.glob("Pulumi.*.yaml")]
-    assert stacks
-    assert find_priority_collisions(stacks) == {}
+    from infra.ops.stackfiles import read_spec, tenants
+
+    priorities = [
+        read_spec(STACKS, slug, stage).rule_priority
+        for slug, stages in tenants(STACKS).items()
+        for stage in stages
+    ]
+    assert priorities
+    assert len(set(priorities)) == len(priorities)
 
 
 # -------------------------------------------------------------------------- access

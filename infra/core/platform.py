@@ -16,7 +16,7 @@ Pure logic: no Pulumi, boto3 or database imports.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 PLATFORM_OUTPUTS: dict[str, str] = {
@@ -126,15 +126,30 @@ def listener_rule_priority(stack_name: str) -> int:
 
     Tenant rules match disjoint host names, so their relative order never
     matters; the listener only needs each priority to be unique. A hash of the
-    stack name spread over 49,000 values keeps that true without any shared
-    registry, but two stacks can still collide (about a 1% chance at 30
-    stacks, 10% at 100). AWS then rejects the second rule with
-    ``PriorityInUse`` at ``pulumi up``; ``find_priority_collisions`` over the
-    stack files catches it before that (a test runs it on ``stacks/``).
+    stack name spread over 49,000 values is the default, but stacks collide
+    (about 40 pairs at 1,000 clients) and AWS would reject the second rule with
+    ``PriorityInUse``; ``create`` therefore records ``free_priority`` in the
+    stack file of a stack whose default is taken (``TenantSpec.rule_priority``).
     """
     digest = hashlib.sha256(stack_name.encode("utf-8")).digest()
     span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
     return TENANT_RULE_PRIORITY_MIN + int.from_bytes(digest[:8], "big") % span
+
+
+def free_priority(stack_name: str, taken: Collection[int]) -> int:
+    """*stack_name*'s hash priority, or the next one after it (wrapping) that no stack holds.
+
+    ``create`` records the result in the stack file (``tenants:listenerRulePriority``)
+    only when the hash priority is taken: at 1,000 clients (2,000 rules over 49,000
+    priorities) about 40 pairs would collide and AWS would refuse the second rule.
+    """
+    span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
+    if len(set(taken)) >= span:
+        raise PlatformError("every tenant listener-rule priority is taken")
+    priority = listener_rule_priority(stack_name)
+    while priority in taken:
+        priority = TENANT_RULE_PRIORITY_MIN + (priority - TENANT_RULE_PRIORITY_MIN + 1) % span
+    return priority
 
 
 def find_priority_collisions(stack_names: list[str]) -> dict[int, list[str]]:

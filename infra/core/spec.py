@@ -29,6 +29,11 @@ from pydantic.alias_generators import to_camel
 
 from infra.core import limits, naming
 from infra.core.listener import coming_soon_page
+from infra.core.platform import (
+    TENANT_RULE_PRIORITY_MAX,
+    TENANT_RULE_PRIORITY_MIN,
+    listener_rule_priority,
+)
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
@@ -262,6 +267,13 @@ class TenantSpec(_Model):
     live: bool = Field(
         False, description="Production only: true once launched (set by tenantctl promote)."
     )
+    listener_rule_priority: int | None = Field(
+        None,
+        ge=TENANT_RULE_PRIORITY_MIN,
+        le=TENANT_RULE_PRIORITY_MAX,
+        description="Priority of the stack's rule on the shared HTTPS listener; set by "
+        "tenantctl create only when the stack's default (a hash of its name) is taken.",
+    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -377,6 +389,11 @@ class TenantSpec(_Model):
     def public_portal_host(self) -> str:
         """Where the public reaches the portal: the client's own domain when it has one."""
         return self.portal_domain or self.portal_host
+
+    @property
+    def rule_priority(self) -> int:
+        """The listener-rule priority: the recorded one, else the hash of the stack name."""
+        return self.listener_rule_priority or listener_rule_priority(self.stack_name)
 
     @property
     def tags(self) -> dict[str, str]:

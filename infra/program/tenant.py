@@ -10,7 +10,7 @@ import pulumi
 from infra.core import naming, rendering
 from infra.core.listener import coming_soon_page
 from infra.core.payment_settings import payment_parameters
-from infra.core.platform import check_zone_name, listener_rule_priority, require_output
+from infra.core.platform import check_zone_name, require_output
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs
 from infra.program.database import Database, DatabaseArgs
@@ -142,7 +142,7 @@ class Tenant(pulumi.ComponentResource):
                 live=spec.live,
                 serve_application=serves_application(spec.stage, spec.live),
                 coming_soon_page=coming_soon_page(spec.display_name),
-                rule_priority=listener_rule_priority(spec.stack_name),
+                rule_priority=spec.rule_priority,
                 zone_id=platform.zone_id,
                 https_listener_arn=platform.https_listener_arn,
                 load_balancer_dns_name=platform.load_balancer_dns_name,
