@@ -21,6 +21,7 @@ from infra.core import naming, rendering
 from infra.core.payment_settings import parameter_name, payment_parameters
 from infra.core.platform import (
     EXAMPLE_PLATFORM_OUTPUTS,
+    PLATFORM_OUTPUTS,
     PlatformError,
     listener_rule_priority,
 )
@@ -107,18 +108,23 @@ def test_no_resource_takes_a_password_or_secret_value(stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_database_parameter_group_forces_tls_for_its_engine(stage: str) -> None:
+def test_database_uses_the_platform_parameter_group_of_its_engine(stage: str) -> None:
     plan = _plan(stage)
-    group = _one(plan, PARAMETER_GROUP)
-    assert [(p["name"], p["value"]) for p in group["parameters"]] == [("rds.force_ssl", "1")]
-    assert group["family"] == PARAMETER_GROUP_FAMILY
-    assert _one(plan, INSTANCE)["engineVersion"].split(".")[0] == POSTGRES_MAJOR_VERSION
+    instance = _one(plan, INSTANCE)
+    assert instance["parameterGroupName"] == EXAMPLE_PLATFORM_OUTPUTS["databaseParameterGroupName"]
+    assert PARAMETER_GROUP_FAMILY in PLATFORM_OUTPUTS["databaseParameterGroupName"]
+    assert instance["engineVersion"].split(".")[0] == POSTGRES_MAJOR_VERSION
+    assert not plan.of_type(PARAMETER_GROUP)
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_database_uses_the_platform_private_subnets(stage: str) -> None:
-    subnets = _one(_plan(stage), "aws:rds/subnetGroup:SubnetGroup")
-    assert subnets["subnetIds"] == EXAMPLE_PLATFORM_OUTPUTS["privateSubnetIds"]
+def test_database_uses_the_platform_subnet_group(stage: str) -> None:
+    plan = _plan(stage)
+    assert (
+        _one(plan, INSTANCE)["dbSubnetGroupName"]
+        == EXAMPLE_PLATFORM_OUTPUTS["databaseSubnetGroupName"]
+    )
+    assert not plan.of_type("aws:rds/subnetGroup:SubnetGroup")
 
 
 def test_preview_database_is_small_and_disposable() -> None:

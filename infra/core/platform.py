@@ -21,8 +21,10 @@ from typing import Any
 
 PLATFORM_OUTPUTS: dict[str, str] = {
     "vpcId": "Id of the VPC the tenant databases live in.",
-    "privateSubnetIds": "List of private subnet ids (at least two availability zones) for "
-    "the database subnet groups.",
+    "databaseSubnetGroupName": "Name of the RDS DB subnet group (private subnets in at least "
+    "two availability zones) every tenant database uses.",
+    "databaseParameterGroupName": "Name of the RDS DB parameter group every tenant database "
+    "uses: family postgres16 (the program's major version) with rds.force_ssl=1.",
     "databaseSecurityGroupIds": "List of security group ids attached to tenant databases; "
     "they admit PostgreSQL (5432) from the application tier only.",
     "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener. Its "
@@ -45,12 +47,13 @@ PLATFORM_OUTPUTS: dict[str, str] = {
 }
 """Output name -> description of every output a tenant stack reads from the platform."""
 
-LIST_OUTPUTS = frozenset({"privateSubnetIds", "databaseSecurityGroupIds"})
+LIST_OUTPUTS = frozenset({"databaseSecurityGroupIds"})
 """Outputs whose value is a list of strings; every other output is one string."""
 
 EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "vpcId": "vpc-0a1b2c3d4e5f60718",
-    "privateSubnetIds": ["subnet-0aa11bb22cc33dd44", "subnet-0ee55ff66aa77bb88"],
+    "databaseSubnetGroupName": "platform-tenant-databases",
+    "databaseParameterGroupName": "platform-postgres16-tls",
     "databaseSecurityGroupIds": ["sg-0d4e5f60718293a4b"],
     "httpsListenerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
     "listener/app/platform/50dc6c495c0c9188/f2f7dc8efc522ab2",

@@ -30,8 +30,10 @@ class DatabaseArgs:
     """What descriptions call the stack (``<slug>-<stage>``)."""
     durable: bool
     """Production: protected, retained on delete (``options.stateful``)."""
-    subnet_ids: pulumi.Input[Sequence[str]]
-    """Platform private subnets (at least two availability zones)."""
+    subnet_group_name: pulumi.Input[str]
+    """The platform's DB subnet group (private subnets in at least two availability zones)."""
+    parameter_group_name: pulumi.Input[str]
+    """The platform's DB parameter group: family ``PARAMETER_GROUP_FAMILY``, ``rds.force_ssl=1``."""
     security_group_ids: pulumi.Input[Sequence[str]]
     kms_key_arn: pulumi.Input[str]
     """Encrypts the storage, snapshots and the RDS-managed master-user secret."""
@@ -56,25 +58,10 @@ class Database(pulumi.ComponentResource):
         super().__init__("tenants:index:Database", name, None, opts)
         sizing = args.sizing
         identifier = args.identifier
-        child = pulumi.ResourceOptions(parent=self)
 
-        parameters = aws.rds.ParameterGroup(
-            f"{name}-parameters",
-            family=PARAMETER_GROUP_FAMILY,
-            description=f"{args.label}: TLS-only connections",
-            parameters=[
-                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
-            ],
-            tags=dict(args.tags),
-            opts=child,
-        )
-        subnets = aws.rds.SubnetGroup(
-            f"{name}-subnets",
-            subnet_ids=args.subnet_ids,
-            description=f"{args.label}: platform private subnets",
-            tags=dict(args.tags),
-            opts=child,
-        )
+        # The parameter and subnet groups are the platform's, shared by every tenant:
+        # they are identical for all, and one pair per stack would exhaust the RDS
+        # quotas (50 each per region) at the 26th client (``tenantctl capacity``).
         instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=identifier,
@@ -93,8 +80,8 @@ class Database(pulumi.ComponentResource):
             manage_master_user_password=True,
             master_user_secret_kms_key_id=args.kms_key_arn,
             port=POSTGRES_PORT,
-            parameter_group_name=parameters.name,
-            db_subnet_group_name=subnets.name,
+            parameter_group_name=args.parameter_group_name,
+            db_subnet_group_name=args.subnet_group_name,
             vpc_security_group_ids=args.security_group_ids,
             publicly_accessible=False,
             multi_az=sizing.multi_az,

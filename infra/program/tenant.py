@@ -28,7 +28,8 @@ class TenantArgs:
 class PlatformValues:
     """The platform stack's outputs (``infra.platform.PLATFORM_OUTPUTS``) as Pulumi outputs."""
 
-    private_subnet_ids: pulumi.Output[list[str]]
+    database_subnet_group_name: pulumi.Output[str]
+    database_parameter_group_name: pulumi.Output[str]
     database_security_group_ids: pulumi.Output[list[str]]
     https_listener_arn: pulumi.Output[str]
     load_balancer_dns_name: pulumi.Output[str]
@@ -64,7 +65,8 @@ def read_platform(
         )
 
     return PlatformValues(
-        private_subnet_ids=value("privateSubnetIds"),
+        database_subnet_group_name=value("databaseSubnetGroupName"),
+        database_parameter_group_name=value("databaseParameterGroupName"),
         database_security_group_ids=value("databaseSecurityGroupIds"),
         https_listener_arn=value("httpsListenerArn"),
         load_balancer_dns_name=value("loadBalancerDnsName"),
@@ -126,7 +128,8 @@ class Tenant(pulumi.ComponentResource):
                 sizing=spec.database_sizing,
                 label=spec.stack_name,
                 durable=production,
-                subnet_ids=platform.private_subnet_ids,
+                subnet_group_name=platform.database_subnet_group_name,
+                parameter_group_name=platform.database_parameter_group_name,
                 security_group_ids=platform.database_security_group_ids,
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
