@@ -27,3 +27,14 @@ def demo_data(stage: str) -> dict[str, Any]:
     return {
         k.split(":", 1)[1]: v for k, v in stack_config(stage).items() if k.startswith("tenants:")
     }
+
+
+def demo_bucket(stage: str, slug: str = "demo") -> str:
+    """The content bucket the program names for the reference platform (acme/platform/prod)."""
+    from infra.core import naming
+    from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
+
+    installation = naming.installation_id(
+        EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"], "acme/platform/prod"
+    )
+    return naming.content_bucket(slug, stage, installation)  # type: ignore[arg-type]

@@ -61,9 +61,9 @@ def test_plan_json_has_both_stacks_with_resources_and_outputs():
     assert [s["stack"] for s in stacks] == ["demo-preview", "demo-production"]
     for s in stacks:
         resource = next(r for r in s["resources"] if r["type"] == "aws:rds/instance:Instance")
-        assert set(resource) == {"type", "name", "parent", "inputs"}
+        assert set(resource) == {"type", "name", "parent", "protect", "retainOnDelete", "inputs"}
         assert resource["inputs"]["storageEncrypted"] is True
-        assert s["outputs"]["contentBucket"] == f"tenantctl-{s['stack']}-content"
+        assert s["outputs"]["contentBucket"].startswith(f"tenantctl-{s['stack']}-content-")
 
 
 def test_plan_one_stage_in_human_form_shows_what_matters():

@@ -21,14 +21,14 @@ from infra.core.content_model import content_hash
 from infra.core.payment_settings import parameter_name, payment_parameters
 from infra.core.platform import (
     EXAMPLE_PLATFORM_OUTPUTS,
+    PLATFORM_OUTPUTS,
     PlatformError,
-    find_priority_collisions,
     listener_rule_priority,
 )
 from infra.core.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
 from infra.program.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
 from infra.program.plan import PlannedResource, StackPlan, plan_stack
-from tests.helpers import STACKS, demo_data, demo_spec
+from tests.helpers import STACKS, demo_bucket, demo_data, demo_spec
 
 KMS_KEY = EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"]
 STAGES = list(naming.STAGES)
@@ -108,18 +108,23 @@ def test_no_resource_takes_a_password_or_secret_value(stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_database_parameter_group_forces_tls_for_its_engine(stage: str) -> None:
+def test_database_uses_the_platform_parameter_group_of_its_engine(stage: str) -> None:
     plan = _plan(stage)
-    group = _one(plan, PARAMETER_GROUP)
-    assert [(p["name"], p["value"]) for p in group["parameters"]] == [("rds.force_ssl", "1")]
-    assert group["family"] == PARAMETER_GROUP_FAMILY
-    assert _one(plan, INSTANCE)["engineVersion"].split(".")[0] == POSTGRES_MAJOR_VERSION
+    instance = _one(plan, INSTANCE)
+    assert instance["parameterGroupName"] == EXAMPLE_PLATFORM_OUTPUTS["databaseParameterGroupName"]
+    assert PARAMETER_GROUP_FAMILY in PLATFORM_OUTPUTS["databaseParameterGroupName"]
+    assert instance["engineVersion"].split(".")[0] == POSTGRES_MAJOR_VERSION
+    assert not plan.of_type(PARAMETER_GROUP)
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_database_uses_the_platform_private_subnets(stage: str) -> None:
-    subnets = _one(_plan(stage), "aws:rds/subnetGroup:SubnetGroup")
-    assert subnets["subnetIds"] == EXAMPLE_PLATFORM_OUTPUTS["privateSubnetIds"]
+def test_database_uses_the_platform_subnet_group(stage: str) -> None:
+    plan = _plan(stage)
+    assert (
+        _one(plan, INSTANCE)["dbSubnetGroupName"]
+        == EXAMPLE_PLATFORM_OUTPUTS["databaseSubnetGroupName"]
+    )
+    assert not plan.of_type("aws:rds/subnetGroup:SubnetGroup")
 
 
 def test_preview_database_is_small_and_disposable() -> None:
@@ -186,7 +191,7 @@ def test_bucket_is_versioned_and_encrypted_with_the_platform_key(stage: str) -> 
 def test_bucket_policy_denies_requests_without_tls(stage: str) -> None:
     plan = _plan(stage)
     policy = json.loads(_one(plan, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
-    bucket = naming.content_bucket("demo", stage)
+    bucket = demo_bucket(stage)
     (statement,) = policy["Statement"]
     assert statement["Effect"] == "Deny"
     assert statement["Principal"] == "*"
@@ -209,7 +214,7 @@ def test_bucket_has_one_defaults_object_per_rendered_file(stage: str) -> None:
     for key, data in files.items():
         planned = objects[naming.DEFAULTS_PREFIX + key]
         assert planned["content"].encode("utf-8") == data
-        assert planned["bucket"] == naming.content_bucket("demo", stage)
+        assert planned["bucket"] == demo_bucket(stage)
     assert objects["defaults/portal/home.html"]["contentType"] == "text/html; charset=utf-8"
     assert objects["defaults/portal/styles.css"]["contentType"] == "text/css; charset=utf-8"
     assert objects[naming.MANIFEST_KEY]["contentType"] == "application/json; charset=utf-8"
@@ -341,14 +346,20 @@ def test_custom_domain_validation_records_are_exported_in_production_only() -> N
 
 def test_custom_domain_certificate_is_attached_only_once_live() -> None:
     listener_certificates = "aws:lb/listenerCertificate:ListenerCertificate"
-    assert len(_plan("production").of_type(listener_certificates)) == 1
-    assert len(_plan("production", live=True).of_type(listener_certificates)) == 2
+    assert len(_plan("production").of_type(listener_certificates)) == 0
+    assert len(_plan("production", live=True).of_type(listener_certificates)) == 1
 
 
 def test_stack_files_have_distinct_listener_rule_priorities() -> None:
-    stacks = [path.name.split(".")[1] for path in STACKS.glob("Pulumi.*.yaml")]
-    assert stacks
-    assert find_priority_collisions(stacks) == {}
+    from infra.ops.stackfiles import read_spec, tenants
+
+    priorities = [
+        read_spec(STACKS, slug, stage).rule_priority
+        for slug, stages in tenants(STACKS).items()
+        for stage in stages
+    ]
+    assert priorities
+    assert len(set(priorities)) == len(priorities)
 
 
 # -------------------------------------------------------------------------- access
@@ -504,3 +515,60 @@ def test_only_preview_has_a_recipient_allow_list() -> None:
     }
     assert "/demo/preview/email/allowed-recipients" in names["preview"]
     assert not any("/email/" in n for n in names["production"])
+
+
+STATEFUL = {
+    "aws:rds/instance:Instance",
+    "aws:s3/bucket:Bucket",
+    "aws:cognito/userPool:UserPool",
+    "aws:secretsmanager/secret:Secret",
+}
+
+
+def test_production_stateful_resources_are_protected_and_retained_on_delete() -> None:
+    plan = _plan("production")
+    stateful = [r for r in plan.resources if r.type in STATEFUL]
+
+    assert sorted(r.type for r in stateful) == sorted(STATEFUL)
+    for resource in stateful:
+        assert resource.protect, f"{resource.name} is not protected"
+        assert resource.retain_on_delete, f"{resource.name} is not retained on delete"
+
+
+def test_preview_stateful_resources_can_be_destroyed() -> None:
+    plan = _plan("preview")
+
+    assert not any(r.protect or r.retain_on_delete for r in plan.resources)
+
+
+def test_plan_json_shows_protect_and_retain_on_delete_of_every_resource() -> None:
+    resources = _plan("production").to_json()["resources"]
+
+    assert all({"protect", "retainOnDelete"} <= set(r) for r in resources)
+    bucket = next(r for r in resources if r["type"] == "aws:s3/bucket:Bucket")
+    assert bucket["protect"] is True and bucket["retainOnDelete"] is True
+
+
+def test_going_live_opens_the_portal_only_after_the_client_domain_is_served() -> None:
+    plan = _plan("production", live=True)
+
+    rule = plan.named("demo-production-domains-rule")
+
+    assert "demo-production-domains-custom-listener-certificate" in rule.dependencies
+
+
+def test_payment_goes_live_only_after_the_portal_rule() -> None:
+    plan = _plan("production", live=True)
+
+    mode = plan.named("demo-production-payments-mode")
+
+    assert mode.inputs["insecureValue"] == "live"
+    assert "demo-production-domains-rule" in mode.dependencies
+
+
+def test_the_client_domain_certificate_is_a_stack_output() -> None:
+    plan = _plan("production")
+
+    certificate = plan.named("demo-production-domains-custom-certificate")
+    assert plan.outputs["customDomainCertificateArn"].startswith("arn:aws:acm:")
+    assert certificate.inputs["domainName"] == "parking.demo-state.example.edu"

@@ -41,7 +41,7 @@ def make_store(bucket: str) -> ContentStore:
 
 @pytest.fixture
 def store(aws_env: str) -> ContentStore:
-    store = make_store(naming.content_bucket("acme", naming.PREVIEW))
+    store = make_store(naming.content_bucket("acme", naming.PREVIEW, "0" * 8))
     store.upload_defaults(DEFAULTS)
     return store
 

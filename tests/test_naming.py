@@ -46,5 +46,28 @@ def test_payment_names_live_under_the_stack_path():
 def test_bucket_names_fit_s3_limits_for_the_longest_slug():
     slug = "a" * naming.SLUG_MAX_LENGTH
     for stage in naming.STAGES:
-        name = naming.content_bucket(slug, stage)
+        name = naming.content_bucket(slug, stage, "0" * 8)
         assert 3 <= len(name) <= 63 and name == name.lower()
+
+
+KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_bucket_names_differ_between_installations():
+    names = {
+        naming.content_bucket("demo", "production", naming.installation_id(kms, platform))
+        for kms, platform in [
+            (KMS, "acme/platform/prod"),
+            (KMS.replace("123456789012", "210987654321"), "acme/platform/prod"),
+            (KMS.replace("us-east-1", "eu-west-1"), "acme/platform/prod"),
+            (KMS, "acme/platform/staging"),
+        ]
+    }
+    assert len(names) == 4
+
+
+def test_installation_id_is_stable_for_a_new_key_of_the_same_platform():
+    rotated = KMS.replace("1234abcd-12ab-34cd-56ef-1234567890ab", "ffff0000-12ab-34cd-56ef-0")
+    assert naming.installation_id(KMS, "acme/platform/prod") == naming.installation_id(
+        rotated, "acme/platform/prod"
+    )

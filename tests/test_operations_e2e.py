@@ -23,7 +23,7 @@ from infra.ops import promote as promote_ops
 from infra.ops.content import ContentStore
 from infra.ops.database import database_url
 from infra.ops.stackfiles import read_spec
-from tests.helpers import STACKS
+from tests.helpers import STACKS, demo_bucket
 
 SLUG = "demo"
 LIVE = '{"secretKey": "sk_live_e2e0000000000000000000", "webhookSecret": "whsec_e2e"}'
@@ -44,7 +44,7 @@ def ok(result: Result) -> Result:
 
 
 def store(stage: naming.Stage) -> ContentStore:
-    return ContentStore(aws.client("s3"), naming.content_bucket(SLUG, stage))
+    return ContentStore(aws.client("s3"), demo_bucket(stage))
 
 
 def db_url(pg_admin_url: str, stage: naming.Stage, name: str | None = None) -> str:
@@ -68,7 +68,7 @@ def tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def bucket_bytes(stage: naming.Stage) -> dict[str, bytes]:
     s3 = aws.client("s3")
-    bucket = naming.content_bucket(SLUG, stage)
+    bucket = demo_bucket(stage)
     keys = [
         o["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pulumi
@@ -21,7 +22,9 @@ def test_to_json_has_the_stack_its_resources_and_its_outputs() -> None:
     data = plan_stack(demo_spec("preview")).to_json()
     assert set(data) == {"stack", "resources", "outputs"}
     assert data["stack"] == "demo-preview"
-    assert {tuple(sorted(r)) for r in data["resources"]} == {("inputs", "name", "parent", "type")}
+    assert {tuple(sorted(r)) for r in data["resources"]} == {
+        ("inputs", "name", "parent", "protect", "retainOnDelete", "type")
+    }
     assert set(data["outputs"]) == set(STACK_OUTPUTS)
     assert json.loads(json.dumps(data)) == data
 
@@ -36,7 +39,7 @@ def test_outputs_include_what_later_commands_need() -> None:
     assert outputs["databaseName"] == "demo_preview"
     assert outputs["databaseDefaultsName"] == "demo_preview_defaults"
     assert outputs["databasePort"] == 5432
-    assert outputs["contentBucket"] == "tenantctl-demo-preview-content"
+    assert re.fullmatch(r"tenantctl-demo-preview-content-[0-9a-f]{8}", outputs["contentBucket"])
     assert outputs["paymentParameterPath"] == "/demo/preview/payment/"
 
 

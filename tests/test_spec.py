@@ -84,7 +84,7 @@ BAD_INPUT = [
         ("database", "maxAllocatedStorageGb"),
         20,
         "tenants:database.maxAllocatedStorageGb",
-        "at least allocatedStorageGb",
+        "10% above allocatedStorageGb",
     ),
     (
         "preview",

@@ -77,6 +77,7 @@ def _register() -> None:
     """Every command module, registered explicitly (imported here, after ``main`` exists)."""
     from infra.cli import (
         billing,
+        capacity,
         changed,
         content,
         create,
@@ -93,7 +94,7 @@ def _register() -> None:
 
     modules = (
         *(create, payment, plan, reset, promote, status),
-        *(content, imports, email, rollout, billing, changed, deploy),
+        *(content, imports, email, rollout, billing, changed, deploy, capacity),
     )
     for module in modules:
         for command in module.COMMANDS:

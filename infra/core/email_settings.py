@@ -15,6 +15,7 @@ Pure logic: no Pulumi, boto3 or database imports.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from infra.core import naming
 from infra.core.spec import TenantSpec
@@ -55,9 +56,40 @@ def allow_list_parameter(spec: TenantSpec) -> str:
     return f"/{spec.slug}/{spec.stage}/email/allowed-recipients"
 
 
-def dns_records(spec: TenantSpec, dkim_tokens: Iterable[str], region: str) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class SendingIdentity:
+    """What the Email component needs to know of a stack's sending identity."""
+
+    sending_domain: str
+    mail_from_domain: str
+    from_address: str
+    configuration_set_name: str
+    uses_platform_domain: bool
+    """Records go into the platform zone (created), rather than to the client (exported)."""
+    allow_list_parameter: str | None
+    """Preview only: the SSM parameter of extra allowed recipients."""
+    initial_allow_list: tuple[str, ...]
+    """Preview only: the administrators, the allow-list's first value."""
+
+
+def sending_identity(spec: TenantSpec) -> SendingIdentity:
+    preview = spec.stage == naming.PREVIEW
+    return SendingIdentity(
+        sending_domain=sending_domain(spec),
+        mail_from_domain=mail_from_domain(spec),
+        from_address=from_address(spec),
+        configuration_set_name=configuration_set_name(spec),
+        uses_platform_domain=uses_platform_domain(spec),
+        allow_list_parameter=allow_list_parameter(spec) if preview else None,
+        initial_allow_list=tuple(sorted({a.email.lower() for a in spec.admins})) if preview else (),
+    )
+
+
+def dns_records(
+    identity: SendingIdentity, dkim_tokens: Iterable[str], region: str
+) -> list[dict[str, str]]:
     """The DNS records SES needs for the sending domain: DKIM CNAMEs, MAIL FROM MX and SPF."""
-    domain = sending_domain(spec)
+    domain = identity.sending_domain
     records = [
         {
             "name": f"{token}._domainkey.{domain}",
@@ -68,14 +100,14 @@ def dns_records(spec: TenantSpec, dkim_tokens: Iterable[str], region: str) -> li
     ]
     records.append(
         {
-            "name": mail_from_domain(spec),
+            "name": identity.mail_from_domain,
             "type": "MX",
             "value": f"10 feedback-smtp.{region}.amazonses.com",
         }
     )
     records.append(
         {
-            "name": mail_from_domain(spec),
+            "name": identity.mail_from_domain,
             "type": "TXT",
             "value": '"v=spf1 include:amazonses.com ~all"',
         }

@@ -11,6 +11,7 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Literal, get_args
@@ -139,6 +140,17 @@ def parse_stack_name(name: str) -> tuple[str, Stage]:
     )
 
 
+def qualified_stack_name(platform_stack: str, slug: str, stage: Stage) -> str:
+    """``<org>/tenants/<slug>-<stage>``: tenant stacks live in their platform stack's organisation.
+
+    The Automation API resolves a bare name against whatever backend and default
+    organisation the machine happens to have; a fully qualified name cannot land
+    anywhere else.
+    """
+    org = platform_stack.split("/", 1)[0]
+    return f"{org}/{PROJECT}/{stack_name(slug, stage)}"
+
+
 def stack_file(stacks_dir: Path, slug: str, stage: Stage) -> Path:
     return stacks_dir / f"Pulumi.{stack_name(slug, stage)}.yaml"
 
@@ -164,8 +176,26 @@ def resource_prefix(slug: str, stage: Stage) -> str:
     return stack_name(slug, stage)
 
 
-def content_bucket(slug: str, stage: Stage) -> str:
-    return f"{TOOL}-{slug}-{stage}-content"
+def installation_id(kms_key_arn: str, platform_stack: str) -> str:
+    """8 hex digits naming one installation: the platform's account, region and stack.
+
+    S3 bucket names are global across all AWS accounts; a name made only of the
+    slug would collide with the same client on another installation (a staging
+    platform, another vendor running tenantctl). The account and region come
+    from the platform's KMS key ARN (``arn:aws:kms:<region>:<account>:key/...``).
+    """
+    parts = kms_key_arn.split(":")
+    region, account = (parts[3], parts[4]) if len(parts) > 4 else ("", kms_key_arn)
+    digest = hashlib.sha256(f"{account}:{region}:{platform_stack}".encode()).hexdigest()
+    return digest[:8]
+
+
+def content_bucket(slug: str, stage: Stage, installation: str) -> str:
+    """At most 62 characters (S3 allows 63): ``tenantctl-<slug>-<stage>-content-<installation>``.
+
+    The operations never recompute it: they read the ``contentBucket`` stack output
+    (``infra.ops.stack.content_bucket_of``)."""
+    return f"{TOOL}-{slug}-{stage}-content-{installation}"
 
 
 def database_name(slug: str, stage: Stage) -> str:

@@ -17,17 +17,23 @@ Pure logic: no Pulumi, boto3 or database imports.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 PLATFORM_OUTPUTS: dict[str, str] = {
     "vpcId": "Id of the VPC the tenant databases live in.",
-    "privateSubnetIds": "List of private subnet ids (at least two availability zones) for "
-    "the database subnet groups.",
+    "databaseSubnetGroupName": "Name of the RDS DB subnet group (private subnets in at least "
+    "two availability zones) every tenant database uses.",
+    "databaseParameterGroupName": "Name of the RDS DB parameter group every tenant database "
+    "uses: family postgres16 (the program's major version) with rds.force_ssl=1.",
     "databaseSecurityGroupIds": "List of security group ids attached to tenant databases; "
     "they admit PostgreSQL (5432) from the application tier only.",
-    "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener; tenants add "
-    "a listener certificate and one host-header rule to it.",
+    "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener. Its "
+    "certificate is wildcardCertificateArn; each tenant stack adds one host-header rule, and a "
+    "live production with its own domain that domain's certificate.",
+    "wildcardCertificateArn": "ARN of the platform's issued ACM certificate for *.<zoneName> "
+    "(common name, so zoneName is at most 62 octets) and *.admin.<zoneName>, attached to the "
+    "HTTPS listener; it serves every tenant's platform hosts.",
     "loadBalancerDnsName": "DNS name of the shared load balancer; alias target of tenant "
     "hosts and the CNAME target of a client's own portal domain.",
     "loadBalancerZoneId": "Canonical hosted zone id of the shared load balancer (for alias "
@@ -47,12 +53,13 @@ PLATFORM_OUTPUTS: dict[str, str] = {
 }
 """Output name -> description of every output a tenant stack reads from the platform."""
 
-LIST_OUTPUTS = frozenset({"privateSubnetIds", "databaseSecurityGroupIds"})
+LIST_OUTPUTS = frozenset({"databaseSecurityGroupIds"})
 """Outputs whose value is a list of strings; every other output is one string."""
 
 EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "vpcId": "vpc-0a1b2c3d4e5f60718",
-    "privateSubnetIds": ["subnet-0aa11bb22cc33dd44", "subnet-0ee55ff66aa77bb88"],
+    "databaseSubnetGroupName": "platform-tenant-databases",
+    "databaseParameterGroupName": "platform-postgres16-tls",
     "databaseSecurityGroupIds": ["sg-0d4e5f60718293a4b"],
     "httpsListenerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
     "listener/app/platform/50dc6c495c0c9188/f2f7dc8efc522ab2",
@@ -65,6 +72,8 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "controlDatabaseEndpoint": "control.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
     "billingEventBusName": "billing",
+    "wildcardCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+    "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
 }
 """Plausible platform outputs: what the mocks and the offline plan read."""
 
@@ -109,20 +118,49 @@ def require_output(platform_stack: str, outputs: Mapping[str, Any], name: str) -
     return value
 
 
+PLATFORM_OUTPUTS_FILE = "platform-outputs.yaml"
+"""Beside the stack files: each platform stack's outputs, for the offline plan."""
+
+
+def platform_problem(platform_stack: str, outputs: Mapping[str, Any]) -> str | None:
+    """Why *outputs* cannot serve as *platform_stack*'s outputs, or ``None``."""
+    for name in PLATFORM_OUTPUTS:
+        try:
+            require_output(platform_stack, outputs, name)
+        except PlatformError as exc:
+            return str(exc)
+    return None
+
+
 def listener_rule_priority(stack_name: str) -> int:
     """A deterministic listener-rule priority for a tenant stack.
 
     Tenant rules match disjoint host names, so their relative order never
     matters; the listener only needs each priority to be unique. A hash of the
-    stack name spread over 49,000 values keeps that true without any shared
-    registry, but two stacks can still collide (about a 1% chance at 30
-    stacks, 10% at 100). AWS then rejects the second rule with
-    ``PriorityInUse`` at ``pulumi up``; ``find_priority_collisions`` over the
-    stack files catches it before that (a test runs it on ``stacks/``).
+    stack name spread over 49,000 values is the default, but stacks collide
+    (about 40 pairs at 1,000 clients) and AWS would reject the second rule with
+    ``PriorityInUse``; ``create`` therefore records ``free_priority`` in the
+    stack file of a stack whose default is taken (``TenantSpec.rule_priority``).
     """
     digest = hashlib.sha256(stack_name.encode("utf-8")).digest()
     span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
     return TENANT_RULE_PRIORITY_MIN + int.from_bytes(digest[:8], "big") % span
+
+
+def free_priority(stack_name: str, taken: Collection[int]) -> int:
+    """*stack_name*'s hash priority, or the next one after it (wrapping) that no stack holds.
+
+    ``create`` records the result in the stack file (``tenants:listenerRulePriority``)
+    only when the hash priority is taken: at 1,000 clients (2,000 rules over 49,000
+    priorities) about 40 pairs would collide and AWS would refuse the second rule.
+    """
+    span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
+    if len(set(taken)) >= span:
+        raise PlatformError("every tenant listener-rule priority is taken")
+    priority = listener_rule_priority(stack_name)
+    while priority in taken:
+        priority = TENANT_RULE_PRIORITY_MIN + (priority - TENANT_RULE_PRIORITY_MIN + 1) % span
+    return priority
 
 
 def find_priority_collisions(stack_names: list[str]) -> dict[int, list[str]]:

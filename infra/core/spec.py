@@ -27,7 +27,13 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra.core import naming
+from infra.core import limits, naming
+from infra.core.listener import coming_soon_page
+from infra.core.platform import (
+    TENANT_RULE_PRIORITY_MAX,
+    TENANT_RULE_PRIORITY_MIN,
+    listener_rule_priority,
+)
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
@@ -130,13 +136,25 @@ class DatabaseSpec(_Model):
         ),
     ] = Field(None, description="RDS instance class, e.g. db.t4g.medium.")
     allocated_storage_gb: int | None = Field(
-        None, ge=20, le=16384, description="Initial storage in GiB (20-16384)."
+        None,
+        ge=limits.RDS_GP3_STORAGE_MIN_GIB,
+        le=limits.RDS_GP3_STORAGE_MAX_GIB,
+        description=f"Initial storage in GiB ({limits.RDS_GP3_STORAGE_MIN_GIB}-"
+        f"{limits.RDS_GP3_STORAGE_MAX_GIB}).",
     )
     max_allocated_storage_gb: int | None = Field(
-        None, ge=20, le=65536, description="Storage autoscaling ceiling in GiB."
+        None,
+        ge=limits.RDS_GP3_STORAGE_MIN_GIB,
+        le=limits.RDS_GP3_STORAGE_MAX_GIB,
+        description="Storage autoscaling ceiling in GiB; at least "
+        f"{limits.RDS_MAX_STORAGE_MIN_GROWTH_PERCENT}% above allocatedStorageGb.",
     )
     backup_retention_days: int | None = Field(
-        None, ge=1, le=35, description="Automated backup retention in days (1-35)."
+        None,
+        ge=1,
+        le=limits.RDS_BACKUP_RETENTION_MAX_DAYS,
+        description="Automated backup retention in days "
+        f"(1-{limits.RDS_BACKUP_RETENTION_MAX_DAYS}).",
     )
 
 
@@ -261,6 +279,13 @@ class TenantSpec(_Model):
     live: bool = Field(
         False, description="Production only: true once launched (set by tenantctl promote)."
     )
+    listener_rule_priority: int | None = Field(
+        None,
+        ge=TENANT_RULE_PRIORITY_MIN,
+        le=TENANT_RULE_PRIORITY_MAX,
+        description="Priority of the stack's rule on the shared HTTPS listener; set by "
+        "tenantctl create only when the stack's default (a hash of its name) is taken.",
+    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -291,13 +316,6 @@ class TenantSpec(_Model):
                 self.database.backup_retention_days,
                 f"must be at least {PRODUCTION_MIN_BACKUP_DAYS} days in production",
             )
-        sizing = self.database_sizing
-        if sizing.max_allocated_storage_gb < sizing.allocated_storage_gb:
-            raise FieldError(
-                ("database", "maxAllocatedStorageGb"),
-                sizing.max_allocated_storage_gb,
-                f"must be at least allocatedStorageGb ({sizing.allocated_storage_gb})",
-            )
         emails = [a.email.lower() for a in self.admins]
         for index, email in enumerate(emails):
             if email in emails[:index]:
@@ -309,6 +327,59 @@ class TenantSpec(_Model):
                 ("admins",),
                 [a.email for a in self.admins],
                 "must include at least one admin with role administrator",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _aws_limits(self) -> TenantSpec:
+        """Every AWS limit a value reaches (``infra.core.limits``), named with key and limit."""
+        sizing = self.database_sizing
+        least = limits.min_max_allocated_storage(sizing.allocated_storage_gb)
+        if sizing.max_allocated_storage_gb < least:
+            raise FieldError(
+                ("database", "maxAllocatedStorageGb"),
+                sizing.max_allocated_storage_gb,
+                f"must be at least {least}: RDS storage autoscaling needs the ceiling "
+                f"{limits.RDS_MAX_STORAGE_MIN_GROWTH_PERCENT}% above allocatedStorageGb "
+                f"({sizing.allocated_storage_gb})",
+            )
+        prefix = limits.ssm_reserved_prefix(naming.payment_parameter_path(self.slug, self.stage))
+        if prefix is not None:
+            raise FieldError(
+                ("slug",),
+                self.slug,
+                f"must not begin with {prefix!r}: SSM refuses parameter names prefixed with "
+                f"{' or '.join(limits.SSM_RESERVED_NAME_PREFIXES)}",
+            )
+        # The platform's wildcard certificate is named *.<baseDomain> (its common name).
+        wildcard = f"*.{self.base_domain}"
+        if limits.octets(wildcard) > limits.ACM_COMMON_NAME_MAX_OCTETS:
+            raise FieldError(
+                ("baseDomain",),
+                self.base_domain,
+                f"makes the platform certificate name {wildcard!r} {limits.octets(wildcard)} "
+                f"octets long; an ACM certificate name is at most "
+                f"{limits.ACM_COMMON_NAME_MAX_OCTETS}",
+            )
+        if (
+            self.portal_domain is not None
+            and limits.octets(self.portal_domain) > limits.ACM_COMMON_NAME_MAX_OCTETS
+        ):
+            raise FieldError(
+                ("portalDomain",),
+                self.portal_domain,
+                f"is {limits.octets(self.portal_domain)} octets long; its ACM certificate "
+                f"name may be at most {limits.ACM_COMMON_NAME_MAX_OCTETS}",
+            )
+        page = limits.octets(coming_soon_page(self.display_name))
+        if page > limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES:
+            raise FieldError(
+                ("displayName",),
+                self.display_name,
+                f"makes the coming-soon page {page} bytes once HTML-escaped; the load "
+                "balancer's fixed response holds at most "
+                f"{limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES} (use fewer characters that need "
+                "escaping, such as & < > \" ')",
             )
         return self
 
@@ -330,6 +401,11 @@ class TenantSpec(_Model):
     def public_portal_host(self) -> str:
         """Where the public reaches the portal: the client's own domain when it has one."""
         return self.portal_domain or self.portal_host
+
+    @property
+    def rule_priority(self) -> int:
+        """The listener-rule priority: the recorded one, else the hash of the stack name."""
+        return self.listener_rule_priority or listener_rule_priority(self.stack_name)
 
     @property
     def tags(self) -> dict[str, str]:

@@ -44,8 +44,19 @@ def pulumi_config_block() -> str:
                 extra = f" Default {sub_default}." if sub_default not in ("", "(required)") else ""
                 required = " Required." if sub_default == "(required)" else ""
                 lines.append(f"  #     {field} ({sub_type}):{required} {sub_description}{extra}")
+    # Pulumi treats a declared key without a default as required on every stack, so an
+    # optional key with no default (portalDomain) may only be described, never declared.
+    optional = [row for row in rows if row[1] in _PULUMI_TYPES and row[2] == ""]
+    if optional:
+        lines.append(
+            "  # Optional keys without a default (declaring them would make Pulumi require"
+        )
+        lines.append("  # them on every stack):")
+    for key, type_name, _, description in optional:
+        if "." not in key and "[" not in key:
+            lines.append(f"  #   {naming.PROJECT}:{key} ({type_name}): {description}")
     for key, type_name, default, description in rows:
-        if "." in key or "[" in key or type_name not in _PULUMI_TYPES:
+        if "." in key or "[" in key or type_name not in _PULUMI_TYPES or default == "":
             continue
         lines.append(f"  {naming.PROJECT}:{key}:")
         lines.append(f"    type: {_PULUMI_TYPES[type_name]}")
@@ -87,6 +98,34 @@ def readme_exit_codes_table() -> str:
     return "\n".join(lines)
 
 
+def readme_stack_outputs_table() -> str:
+    from infra.program.tenant import STACK_OUTPUTS
+
+    lines = ["| output | description |", "|---|---|"]
+    lines += [f"| `{o.name}` | {o.description} |" for o in STACK_OUTPUTS]
+    return "\n".join(lines)
+
+
+def readme_capacity_table() -> str:
+    """``tenantctl capacity`` for 1,000 clients over this project's stacks/ (from the plans)."""
+    from infra import PROJECT_DIR
+    from infra.ops.capacity import DEFAULT_CLIENTS, capacity
+
+    report = capacity(PROJECT_DIR / "stacks", DEFAULT_CLIENTS)
+    lines = [
+        f"| quota | scope | per client | {DEFAULT_CLIENTS:,} clients | default | adjustable | "
+        "request |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for use in report.uses:
+        request = f"raise to {use.total:,}" if use.binds else ""
+        lines.append(
+            f"| {use.quota.name} | {use.quota.scope} | {use.per_client} | {use.total:,} | "
+            f"{use.quota.default:,} | {'yes' if use.quota.adjustable else 'no'} | {request} |"
+        )
+    return "\n".join(lines)
+
+
 def replace_between(text: str, name: str, body: str, comment: str) -> str:
     """Replace the lines between the BEGIN/END markers called *name* with *body*."""
     begin = f"{comment} {BEGIN.format(name=name)}"
@@ -107,6 +146,8 @@ GENERATED = {
         ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
         ("EXIT CODES", readme_exit_codes_table, "<!--"),
         ("IMPORT KINDS", kinds_table, "<!--"),
+        ("STACK OUTPUTS", readme_stack_outputs_table, "<!--"),
+        ("CAPACITY", readme_capacity_table, "<!--"),
     ],
     "templates/README.md": [
         ("PAGE PLACEHOLDERS", placeholders.pages_table, "<!--"),

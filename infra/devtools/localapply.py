@@ -11,6 +11,7 @@ program planned. ``LocalDeployer`` plugs this into the operations through the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from infra.ops.content import ContentStore
 from infra.ops.stack import StackHandle, open_stack
 from infra.ops.steps import Progress, quiet
 from infra.program.plan import plan_stack
+from infra.program.tenant import STACK_OUTPUTS
 
 
 class LocalDeployer:
@@ -33,7 +35,12 @@ class LocalDeployer:
     name = "local"
 
     def up(
-        self, spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress
+        self,
+        spec: TenantSpec,
+        stacks_dir: Path,
+        handle: StackHandle | None,
+        progress: Progress,
+        create: bool = False,
     ) -> tuple[StackHandle, str]:
         handle = handle or open_stack(spec, deployer=self)
         apply_local(spec, handle, progress)
@@ -41,11 +48,12 @@ class LocalDeployer:
         return handle, "applied on the local target (no Pulumi CLI)"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
-        store = ContentStore(aws.client("s3", region), naming.content_bucket(spec.slug, spec.stage))
         try:
-            return store.get_record(LOCAL_OUTPUTS_RECORD)
-        except ContentError:  # no bucket yet: never deployed
+            value = aws.client("ssm", region).get_parameter(Name=local_outputs_parameter(spec))
+        except ClientError:  # never deployed here
             return None
+        outputs: dict[str, Any] = json.loads(value["Parameter"]["Value"])
+        return outputs
 
 
 _OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
@@ -54,13 +62,18 @@ _SECRET = "aws:secretsmanager/secret:Secret"
 _CERTIFICATE = "aws:acm/certificate:Certificate"
 _EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
 _CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
-LOCAL_OUTPUTS_RECORD = "local-outputs"
+
+
+def local_outputs_parameter(spec: TenantSpec) -> str:
+    """Where the local target keeps a stack's outputs (the Pulumi backend's stand-in)."""
+    return f"/{naming.TOOL}/local-outputs/{spec.stack_name}"
 
 
 def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quiet) -> str:
     """Materialize the program's content bucket, defaults, parameters and secret locally."""
     plan = plan_stack(spec)
-    bucket = naming.content_bucket(spec.slug, spec.stage)
+    bucket = str(plan.outputs["contentBucket"])
+    content = ContentStore(handle.s3, bucket)
     created: dict[str, int] = {"bucket": 0, "objects": 0, "parameters": 0, "secret": 0}
     try:
         handle.s3.head_bucket(Bucket=bucket)
@@ -97,22 +110,31 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
                 )
                 created["secret"] = 1
     _apply_email(plan.resources, handle.region)
-    certificate = next((r for r in plan.resources if r.type == _CERTIFICATE), None)
-    outputs = handle.content.get_record(LOCAL_OUTPUTS_RECORD) or {}
-    if certificate is not None and "certificateArn" not in outputs:
+    outputs = dict(LocalDeployer().outputs(spec, handle.region) or {})
+    for certificate in plan.of_type(_CERTIFICATE):
+        custom = certificate.inputs["domainName"] == spec.portal_domain
+        key = "customDomainCertificateArn" if custom else "certificateArn"
+        if key in outputs:
+            continue
         request: dict[str, Any] = {
             "DomainName": certificate.inputs["domainName"],
             "ValidationMethod": "DNS",
         }
         if certificate.inputs.get("subjectAlternativeNames"):
             request["SubjectAlternativeNames"] = list(certificate.inputs["subjectAlternativeNames"])
-        outputs["certificateArn"] = handle.acm.request_certificate(**request)["CertificateArn"]
+        outputs[key] = handle.acm.request_certificate(**request)["CertificateArn"]
     outputs.update({k: v for k, v in plan.outputs.items() if k in _LOCAL_OUTPUT_KEYS})
-    handle.content.put_record(LOCAL_OUTPUTS_RECORD, outputs)
+    handle.ssm.put_parameter(
+        Name=local_outputs_parameter(spec),
+        Value=json.dumps(outputs, sort_keys=True),
+        Type="String",
+        Overwrite=True,
+    )
+    handle.outputs = outputs
     if files:
-        existing = _safe_manifest(handle)
+        existing = _safe_manifest(content)
         if existing != content_manifest(files):
-            handle.content.upload_defaults(files)
+            content.upload_defaults(files)
             created["objects"] = len(files)
     summary = (
         f"bucket {bucket} ({'created' if created['bucket'] else 'exists'}), "
@@ -140,25 +162,12 @@ def _apply_email(resources: Any, region: str | None) -> None:
                 raise
 
 
-_LOCAL_OUTPUT_KEYS = (
-    "slug",
-    "stage",
-    "live",
-    "adminUrl",
-    "portalUrl",
-    "contentBucket",
-    "databaseName",
-    "paymentParameterPath",
-    "customDomainValidationRecords",
-    "emailSendingDomain",
-    "emailFromAddress",
-    "emailDnsRecords",
-)
+_LOCAL_OUTPUT_KEYS = tuple(o.name for o in STACK_OUTPUTS if o.local)
 
 
-def _safe_manifest(handle: StackHandle) -> dict[str, str] | None:
+def _safe_manifest(content: ContentStore) -> dict[str, str] | None:
     try:
-        return handle.content.defaults_manifest()
+        return content.defaults_manifest()
     except ContentError:  # no manifest yet: write the defaults
         return None
 

@@ -15,7 +15,13 @@ from typing import Any
 
 from infra import PROJECT_DIR
 from infra.core import naming
-from infra.core.errors import DeployFailed, EnvironmentProblem
+from infra.core.errors import (
+    DeployFailed,
+    EnvironmentProblem,
+    LockHeld,
+    PreconditionFailed,
+    TenantctlError,
+)
 
 REDACTED = "[secret]"
 """What a secret stack output is reported as; its value never leaves Pulumi."""
@@ -34,28 +40,59 @@ def cli_missing_message(stack_name: str) -> str:
     )
 
 
-def deploy(stack_name: str, project_dir: Path, on_output: Callable[[str], None]) -> dict[str, Any]:
-    """``pulumi up`` of *stack_name* in *project_dir*; returns its outputs as plain values.
+def deploy(
+    qualified_name: str,
+    project_dir: Path,
+    on_output: Callable[[str], None],
+    *,
+    create: bool = False,
+) -> dict[str, Any]:
+    """``pulumi up`` of the stack *qualified_name* (org/project/stack); its outputs as plain values.
 
-    Progress lines go to *on_output*. Secret outputs are returned as
-    ``REDACTED``. Raises ``EnvironmentProblem`` when the CLI is absent and
+    An existing stack is only ever selected; with *create* (``tenantctl create``
+    only) a missing one is created first. Progress lines go to *on_output*;
+    secret outputs are returned as ``REDACTED``. Raises ``EnvironmentProblem``
+    when the CLI is absent, ``PreconditionFailed`` when the stack does not
+    exist, ``LockHeld`` when another update of it is running and
     ``DeployFailed`` when the update fails.
     """
-    naming.parse_stack_name(stack_name)  # only tenant stacks are deployed from here
+    naming.parse_stack_name(qualified_name.rsplit("/", 1)[-1])  # tenant stacks only
     if pulumi_cli_path() is None:
-        raise EnvironmentProblem(cli_missing_message(stack_name))
+        raise EnvironmentProblem(cli_missing_message(qualified_name))
     from pulumi import automation  # heavy import; only when actually deploying
 
     try:
-        stack = automation.create_or_select_stack(stack_name=stack_name, work_dir=str(project_dir))
+        if create:
+            stack = automation.create_or_select_stack(
+                stack_name=qualified_name, work_dir=str(project_dir)
+            )
+        else:
+            stack = automation.select_stack(stack_name=qualified_name, work_dir=str(project_dir))
         result = stack.up(on_output=on_output, on_error=on_output, show_secrets=False)
     except automation.errors.CommandError as exc:
-        raise DeployFailed(
-            f"pulumi up -s {stack_name} failed: {_last_line(exc)}; see the output above"
-        ) from None
+        raise deploy_error(exc, qualified_name) from None
     return {
         name: REDACTED if output.secret else output.value for name, output in result.outputs.items()
     }
+
+
+def deploy_error(exc: Exception, qualified_name: str) -> TenantctlError:
+    """The one-line error for a failed Automation API call on *qualified_name*."""
+    from pulumi.automation import errors
+
+    if isinstance(exc, errors.ConcurrentUpdateError):
+        return LockHeld(
+            f"another update of {qualified_name} is running; wait for it to finish and re-run "
+            f"(only if it crashed: `pulumi cancel -s {qualified_name}`)"
+        )
+    if isinstance(exc, errors.StackNotFoundError):
+        return PreconditionFailed(
+            f"stack {qualified_name} does not exist in this Pulumi backend; check "
+            "`pulumi whoami` and PULUMI_BACKEND_URL, or create the client with `tenantctl create`"
+        )
+    return DeployFailed(
+        f"pulumi up -s {qualified_name} failed: {_last_line(exc)}; see the output above"
+    )
 
 
 def _last_line(exc: Exception) -> str:
@@ -64,9 +101,23 @@ def _last_line(exc: Exception) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-def stack_outputs(stack_name: str) -> dict[str, Any]:
+def platform_outputs(platform_stack: str) -> dict[str, Any]:
+    """Outputs of the platform stack *platform_stack* (org/project/stack); needs the CLI."""
+    from pulumi import automation
+
+    workspace = automation.LocalWorkspace(work_dir=str(PROJECT_DIR))
+    try:
+        outputs = workspace.stack_outputs(platform_stack)
+    except automation.errors.CommandError as exc:
+        raise DeployFailed(
+            f"cannot read platform stack {platform_stack}: {_last_line(exc)}"
+        ) from None
+    return {k: v.value for k, v in outputs.items()}
+
+
+def stack_outputs(qualified_name: str) -> dict[str, Any]:
     """Outputs of a deployed stack (secret ones left out); needs the Pulumi CLI."""
     from pulumi import automation
 
-    stack = automation.select_stack(stack_name=stack_name, work_dir=str(PROJECT_DIR))
+    stack = automation.select_stack(stack_name=qualified_name, work_dir=str(PROJECT_DIR))
     return {k: v.value for k, v in stack.outputs().items() if not v.secret}

@@ -39,9 +39,16 @@ class Deployer(Protocol):
     """``pulumi`` or ``local``: what the JSON results report."""
 
     def up(
-        self, spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress
+        self,
+        spec: TenantSpec,
+        stacks_dir: Path,
+        handle: StackHandle | None,
+        progress: Progress,
+        create: bool = False,
     ) -> tuple[StackHandle, str]:
-        """Deploy; return a handle with fresh outputs and one line saying what was done."""
+        """Deploy; return a handle with fresh outputs and one line saying what was done.
+
+        Only ``create`` passes *create*: every other caller deploys an existing stack."""
         ...
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
@@ -55,7 +62,12 @@ class PulumiDeployer:
     name = "pulumi"
 
     def up(
-        self, spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress
+        self,
+        spec: TenantSpec,
+        stacks_dir: Path,
+        handle: StackHandle | None,
+        progress: Progress,
+        create: bool = False,
     ) -> tuple[StackHandle, str]:
         project_dir = project_dir_of(stacks_dir)
         if project_dir is None:
@@ -63,13 +75,17 @@ class PulumiDeployer:
                 f"{stacks_dir} is not the stacks/ folder of a Pulumi project, so "
                 f"{spec.stack_name} cannot be deployed from it; use the project's stacks/"
             )
-        outputs = automation.deploy(spec.stack_name, project_dir, progress)
+        outputs = automation.deploy(qualified_name(spec), project_dir, progress, create=create)
         region = handle.region if handle else None
         stack = open_stack(spec, outputs, region, deployer=self)
         return stack, f"deployed with pulumi up -s {spec.stack_name}"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
-        return automation.stack_outputs(spec.stack_name)
+        return automation.stack_outputs(qualified_name(spec))
+
+
+def qualified_name(spec: TenantSpec) -> str:
+    return naming.qualified_stack_name(spec.platform_stack, spec.slug, spec.stage)
 
 
 def current_deployer() -> Deployer | None:
@@ -109,17 +125,23 @@ def require_deployer(spec: TenantSpec) -> Deployer:
 
 
 def deploy_stack(
-    spec: TenantSpec, stacks_dir: Path, handle: StackHandle | None, progress: Progress = quiet
+    spec: TenantSpec,
+    stacks_dir: Path,
+    handle: StackHandle | None,
+    progress: Progress = quiet,
+    create: bool = False,
 ) -> tuple[StackHandle, str]:
-    """Deploy one stack the way this machine can; a handle with fresh outputs and what was done."""
-    return require_deployer(spec).up(spec, stacks_dir, handle, progress)
+    """Deploy one stack the way this machine can; a handle with fresh outputs and what was done.
+
+    Only ``create`` may pass *create*; everything else deploys a stack that exists."""
+    return require_deployer(spec).up(spec, stacks_dir, handle, progress, create=create)
 
 
 def deploy_new_stack(
     spec: TenantSpec, stacks_dir: Path, progress: Progress = quiet
 ) -> dict[str, Any]:
     """``create``'s deployment of one stack: deploy, then the post-provision step."""
-    handle, how = deploy_stack(spec, stacks_dir, None, progress)
+    handle, how = deploy_stack(spec, stacks_dir, None, progress, create=True)
     progress(f"post-provision {spec.stack_name} ...")
     return {
         "how": how,

@@ -29,7 +29,11 @@ from infra.core.errors import (
     EnvironmentProblem,
     LocalIOError,
     TenantctlError,
+    UserInputError,
 )
+from infra.core.naming import NameError_
+from infra.core.platform import PlatformError
+from infra.core.rendering import RenderError
 
 LOG_DIR_ENV = "TENANTCTL_LOG_DIR"
 
@@ -38,6 +42,9 @@ def translate(exc: BaseException) -> TenantctlError | None:
     """The user-facing error for *exc*, or ``None`` when it is not a known kind."""
     if isinstance(exc, TenantctlError):
         return exc
+    if isinstance(exc, PlatformError | RenderError | NameError_):
+        # Problems of a stack file, a template or the platform: the user's to fix.
+        return UserInputError(_one_line(exc))
     if isinstance(exc, EndpointConnectionError | ConnectionClosedError | ReadTimeoutError):
         return DependencyUnreachable(
             f"could not reach AWS ({_one_line(exc)}); check the network, AWS_ENDPOINT_URL "

@@ -1,8 +1,10 @@
 """``tenantctl plan``: a client's stacks as the Pulumi program would build them, offline.
 
 Reads and validates every asked-for stack file first (so one bad file fails
-before any planning), then evaluates the real program under Pulumi's mock
-runtime (``infra.program.plan``).
+before any planning), reads the platform outputs the tenant really uses
+(``infra.ops.platformfile``), then evaluates the real program under Pulumi's
+mock runtime (``infra.program.plan``). Anything the user can cause (a template
+that fails for this tenant, a platform that does not match) ends as one line.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.core import naming
+from infra.core.errors import UserInputError
+from infra.core.platform import PlatformError
+from infra.core.rendering import RenderError
+from infra.ops.platformfile import platform_outputs
 from infra.ops.stackfiles import read_spec
 from infra.program.plan import StackPlan, plan_stack
 
@@ -17,4 +23,11 @@ from infra.program.plan import StackPlan, plan_stack
 def plan_tenant(stacks_dir: Path, slug: str, stages: tuple[naming.Stage, ...]) -> list[StackPlan]:
     """The plan of each of *slug*'s *stages*, in order."""
     specs = [read_spec(stacks_dir, slug, stage) for stage in stages]
-    return [plan_stack(spec) for spec in specs]
+    plans = []
+    for spec in specs:
+        outputs = platform_outputs(stacks_dir, spec.platform_stack)
+        try:
+            plans.append(plan_stack(spec, platform_outputs=outputs))
+        except (PlatformError, RenderError, naming.NameError_) as exc:
+            raise UserInputError(f"{spec.stack_name}: {exc}") from None
+    return plans

@@ -106,30 +106,35 @@ def check_preconditions(preview: StackHandle, production: StackHandle) -> list[d
         check("live-credentials", False, f"production payment credentials are sandbox; {fix}")
     else:
         check("live-credentials", False, f"production has no payment credentials; {fix}")
-    check("certificates", *_certificate_check(production))
+    if production.spec.portal_domain is not None:
+        check("custom-domain-certificate", *_custom_domain_check(production))
     return checks
 
 
-def _certificate_check(production: StackHandle) -> tuple[bool, str]:
-    outputs = production.outputs
-    arn = (outputs or {}).get("certificateArn")
+def _custom_domain_check(production: StackHandle) -> tuple[bool, str]:
+    """The client's own domain must be validated before go-live: the deploy that opens the
+    portal would otherwise wait up to 75 minutes for DNS the client controls, then fail."""
+    domain = production.spec.portal_domain
+    arn = (production.outputs or {}).get("customDomainCertificateArn")
     if not arn:
         return False, (
-            f"no certificate known for {production.stack_name}: deploy production first "
+            f"no certificate known for {domain}: deploy production first "
             f"(`pulumi up -s {production.stack_name}`)"
         )
     cert = production.acm.describe_certificate(CertificateArn=arn)["Certificate"]
     status = cert.get("Status")
     if status == "ISSUED":
-        return True, "production certificate issued"
-    pending = [
+        return True, f"certificate of {domain} issued"
+    records = "; ".join(
         f"{o['ResourceRecord']['Name']} {o['ResourceRecord']['Type']} "
         f"{o['ResourceRecord']['Value']}"
         for o in cert.get("DomainValidationOptions", [])
-        if o.get("ValidationStatus") != "SUCCESS" and "ResourceRecord" in o
-    ]
-    records = "; ".join(pending) or "see the customDomainValidationRecords output"
-    return False, f"production certificate is {status}; publish the validation records: {records}"
+        if "ResourceRecord" in o
+    )
+    return False, (
+        f"certificate of {domain} is {status}; send the client these DNS records to publish "
+        f"and promote once ACM has issued it: {records or 'see customDomainValidationRecords'}"
+    )
 
 
 # ------------------------------------------------------------------------ dry run

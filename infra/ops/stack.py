@@ -47,8 +47,16 @@ class StackHandle:
         self.ssm = aws.client("ssm", self.region)
         self.secrets = aws.client("secretsmanager", self.region)
         self.acm = aws.client("acm", self.region)
-        self.content = ContentStore(self.s3, naming.content_bucket(self.spec.slug, self.spec.stage))
         self.database = StackDatabases(self.admin_url, self.spec.slug, self.spec.stage)
+
+    @property
+    def content(self) -> ContentStore:
+        """The content bucket, named by the stack's ``contentBucket`` output."""
+        bucket = content_bucket_of(self.spec, self.outputs)
+        store = self.__dict__.get("_content")
+        if store is None or store.bucket != bucket:
+            store = self.__dict__["_content"] = ContentStore(self.s3, bucket)
+        return store
 
     @property
     def stack_name(self) -> str:
@@ -88,6 +96,28 @@ def refuse_stack_names(slug: str, command: str) -> None:
             raise UnknownTenant(
                 f"{slug!r} is a stack name; pass the client slug ({client!r}) instead"
             )
+
+
+def content_bucket_of(spec: TenantSpec, outputs: Mapping[str, Any] | None) -> str:
+    """The content bucket of a stack, from its outputs: the one place operations learn it.
+
+    The name is unique per installation (``naming.content_bucket``), so it is read,
+    never recomputed."""
+    bucket = (outputs or {}).get("contentBucket")
+    if not bucket:
+        raise EnvironmentProblem(
+            f"cannot find the content bucket of {spec.stack_name}: its stack outputs cannot be "
+            "read; deploy it first, or install the Pulumi CLI (or use the local target)"
+        )
+    return str(bucket)
+
+
+def read_outputs(spec: TenantSpec, region: str | None = None) -> Mapping[str, Any] | None:
+    """The stack's outputs through this machine's deployer, or ``None``."""
+    from infra.ops.deployers import current_deployer
+
+    deployer = current_deployer()
+    return deployer.outputs(spec, region) if deployer is not None else None
 
 
 def database_admin_url(

@@ -16,7 +16,8 @@ from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.promote import ACTIVE_RECORD, LAST_RECORD
 from infra.ops.reset import RESET_RECORD
-from infra.ops.stackfiles import read_spec, tenants
+from infra.ops.stack import content_bucket_of, read_outputs
+from infra.ops.stackfiles import read_spec, stack_region, tenants
 
 
 def list_tenants(stacks_dir: Path) -> list[dict[str, Any]]:
@@ -51,7 +52,8 @@ def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> dict[str,
         "reachable": True,
     }
     try:
-        store = ContentStore(aws.client("s3"), naming.content_bucket(slug, stage))
+        bucket = content_bucket_of(spec, read_outputs(spec, stack_region(stacks_dir, slug, stage)))
+        store = ContentStore(aws.client("s3"), bucket)
         current = store.current()
         if current is not None:
             row["currentRelease"] = current.release

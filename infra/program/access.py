@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming
-from infra.core.rendering import render_content_file
-from infra.core.spec import ROLES, TenantSpec
+from infra.core.spec import ROLES, AdminSpec
+from infra.program.options import stateful
 
 PASSWORD_MIN_LENGTH = 14
 TEMPORARY_PASSWORD_DAYS = 3
@@ -33,15 +32,14 @@ def _email_configuration(
     )
 
 
-def _reset_template(spec: TenantSpec) -> aws.cognito.UserPoolVerificationMessageTemplateArgs:
+def _reset_template(args: AccessArgs) -> aws.cognito.UserPoolVerificationMessageTemplateArgs:
     """The password-reset email: the tenant's subject (email/subjects.json), Cognito's code."""
-    subjects = json.loads(render_content_file(spec, "email/subjects.json"))
     return aws.cognito.UserPoolVerificationMessageTemplateArgs(
         default_email_option="CONFIRM_WITH_CODE",
-        email_subject=subjects["password-reset"],
+        email_subject=args.reset_subject,
         email_message=(
-            f"Your {spec.display_name} admin verification code is {{####}}. "
-            f"It expires soon; if you did not ask for it, contact {spec.branding.support_email}."
+            f"Your {args.display_name} admin verification code is {{####}}. "
+            f"It expires soon; if you did not ask for it, contact {args.support_email}."
         ),
     )
 
@@ -57,8 +55,20 @@ class EmailSending:
 
 @dataclass(frozen=True)
 class AccessArgs:
-    spec: TenantSpec
+    pool_name: str
+    display_name: str
+    """How invitations name the client."""
+    admin_host: str
+    admins: Sequence[AdminSpec]
+    mfa_configuration: str
+    """``OFF``, ``ON`` or ``OPTIONAL`` (``MFA_BY_STAGE``)."""
+    durable: bool
+    """Production: deletion protection on, protected and retained (``options.stateful``)."""
     tags: Mapping[str, str]
+    reset_subject: str = "Reset your password"
+    """Subject of the password-reset email (the tenant's ``email/subjects.json``)."""
+    support_email: str = ""
+    """Where the reset email tells an administrator to write if they did not ask for it."""
     email: EmailSending | None = None
     """None: Cognito's own sender (limited to a few emails a day; tests only)."""
 
@@ -77,10 +87,8 @@ class Access(pulumi.ComponentResource):
         self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Access", name, None, opts)
-        spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        production = spec.stage == naming.PRODUCTION
-        pool_name = naming.user_pool_name(spec.slug, spec.stage)
+        pool_name = args.pool_name
 
         pool = aws.cognito.UserPool(
             f"{name}-user-pool",
@@ -93,10 +101,10 @@ class Access(pulumi.ComponentResource):
             admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
                 allow_admin_create_user_only=True,
                 invite_message_template=aws.cognito.UserPoolAdminCreateUserConfigInviteMessageTemplateArgs(
-                    email_subject=f"Your {spec.display_name} admin account",
+                    email_subject=f"Your {args.display_name} admin account",
                     email_message=(
-                        f"You have an account on the {spec.display_name} admin site, "
-                        f"https://{spec.admin_host}. Sign in as {{username}} with the "
+                        f"You have an account on the {args.display_name} admin site, "
+                        f"https://{args.admin_host}. Sign in as {{username}} with the "
                         f"temporary password {{####}} within {TEMPORARY_PASSWORD_DAYS} days."
                     ),
                 ),
@@ -109,7 +117,7 @@ class Access(pulumi.ComponentResource):
                 require_symbols=True,
                 temporary_password_validity_days=TEMPORARY_PASSWORD_DAYS,
             ),
-            mfa_configuration=MFA_BY_STAGE[spec.stage],
+            mfa_configuration=args.mfa_configuration,
             software_token_mfa_configuration=aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(
                 enabled=True
             ),
@@ -121,10 +129,11 @@ class Access(pulumi.ComponentResource):
                 ]
             ),
             email_configuration=_email_configuration(args.email),
-            verification_message_template=_reset_template(spec),
-            deletion_protection="ACTIVE" if production else "INACTIVE",
+            verification_message_template=_reset_template(args),
+            deletion_protection="ACTIVE" if args.durable else "INACTIVE",
             tags=dict(args.tags),
-            opts=child,
+            # A replaced pool would invite every administrator again and lose their MFA.
+            opts=stateful(self, args.durable),
         )
 
         groups: dict[str, aws.cognito.UserGroup] = {}
@@ -140,7 +149,7 @@ class Access(pulumi.ComponentResource):
                 opts=child,
             )
 
-        for admin in spec.admins:
+        for admin in args.admins:
             # Named by email, not list position, so reordering admins changes nothing.
             user = aws.cognito.User(
                 f"{name}-user-{admin.email.lower()}",
@@ -162,7 +171,7 @@ class Access(pulumi.ComponentResource):
         self.user_pool_arn = pool.arn
         self.user_pool_name = pool_name
         self.group_names = list(ROLES)
-        self.admin_usernames = [admin.email.lower() for admin in spec.admins]
+        self.admin_usernames = [admin.email.lower() for admin in args.admins]
         self.register_outputs(
             {
                 "user_pool_id": self.user_pool_id,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.core import naming
-from infra.core.spec import TenantSpec
+from infra.core.spec import DatabaseSizing
+from infra.program.options import stateful
 
 POSTGRES_MAJOR_VERSION = "16"
 """Major version only: RDS picks the newest minor and applies minor upgrades in the
@@ -21,9 +21,19 @@ POSTGRES_PORT = 5432
 
 @dataclass(frozen=True)
 class DatabaseArgs:
-    spec: TenantSpec
-    subnet_ids: pulumi.Input[Sequence[str]]
-    """Platform private subnets (at least two availability zones)."""
+    identifier: str
+    """RDS instance identifier (``naming.db_instance_identifier``)."""
+    database_name: str
+    """The working database created with the instance."""
+    sizing: DatabaseSizing
+    label: str
+    """What descriptions call the stack (``<slug>-<stage>``)."""
+    durable: bool
+    """Production: protected, retained on delete (``options.stateful``)."""
+    subnet_group_name: pulumi.Input[str]
+    """The platform's DB subnet group (private subnets in at least two availability zones)."""
+    parameter_group_name: pulumi.Input[str]
+    """The platform's DB parameter group: family ``PARAMETER_GROUP_FAMILY``, ``rds.force_ssl=1``."""
     security_group_ids: pulumi.Input[Sequence[str]]
     kms_key_arn: pulumi.Input[str]
     """Encrypts the storage, snapshots and the RDS-managed master-user secret."""
@@ -46,29 +56,12 @@ class Database(pulumi.ComponentResource):
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Database", name, None, opts)
-        spec = args.spec
-        sizing = spec.database_sizing
-        production = spec.stage == naming.PRODUCTION
-        identifier = naming.db_instance_identifier(spec.slug, spec.stage)
-        child = pulumi.ResourceOptions(parent=self)
+        sizing = args.sizing
+        identifier = args.identifier
 
-        parameters = aws.rds.ParameterGroup(
-            f"{name}-parameters",
-            family=PARAMETER_GROUP_FAMILY,
-            description=f"{spec.stack_name}: TLS-only connections",
-            parameters=[
-                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
-            ],
-            tags=dict(args.tags),
-            opts=child,
-        )
-        subnets = aws.rds.SubnetGroup(
-            f"{name}-subnets",
-            subnet_ids=args.subnet_ids,
-            description=f"{spec.stack_name}: platform private subnets",
-            tags=dict(args.tags),
-            opts=child,
-        )
+        # The parameter and subnet groups are the platform's, shared by every tenant:
+        # they are identical for all, and one pair per stack would exhaust the RDS
+        # quotas (50 each per region) at the 26th client (``tenantctl capacity``).
         instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=identifier,
@@ -80,15 +73,15 @@ class Database(pulumi.ComponentResource):
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=args.kms_key_arn,
-            db_name=naming.database_name(spec.slug, spec.stage),
+            db_name=args.database_name,
             username=MASTER_USERNAME,
             # RDS generates and rotates the password in Secrets Manager: nothing
             # secret ever passes through Pulumi config or state.
             manage_master_user_password=True,
             master_user_secret_kms_key_id=args.kms_key_arn,
             port=POSTGRES_PORT,
-            parameter_group_name=parameters.name,
-            db_subnet_group_name=subnets.name,
+            parameter_group_name=args.parameter_group_name,
+            db_subnet_group_name=args.subnet_group_name,
             vpc_security_group_ids=args.security_group_ids,
             publicly_accessible=False,
             multi_az=sizing.multi_az,
@@ -102,9 +95,9 @@ class Database(pulumi.ComponentResource):
             allow_major_version_upgrade=False,
             enabled_cloudwatch_logs_exports=["postgresql"],
             tags=dict(args.tags),
-            # Production data outlives mistakes: `pulumi destroy` must be made
-            # deliberate by unprotecting first.
-            opts=pulumi.ResourceOptions(parent=self, protect=production),
+            # Production data outlives mistakes: destroying or replacing it (a new
+            # platform KMS key forces replacement) must be made deliberate.
+            opts=stateful(self, args.durable),
         )
 
         self.endpoint = instance.endpoint

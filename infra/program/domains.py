@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -10,23 +9,30 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming
-from infra.core.platform import listener_rule_priority
-from infra.core.spec import TenantSpec
-
-COMING_SOON_STATUS = "503"
-COMING_SOON_CONTENT_TYPE = "text/html"
-VALIDATION_RECORD_TTL = 60
+from infra.core.listener import COMING_SOON_CONTENT_TYPE, COMING_SOON_STATUS
 
 
 @dataclass(frozen=True)
 class DomainsArgs:
-    spec: TenantSpec
+    admin_host: str
+    portal_host: str
+    portal_domain: str | None
+    """The client's own portal domain (production only)."""
+    live: bool
+    """Production is live: the client's domain is validated, attached and served."""
+    serve_application: bool
+    """Forward to the application (preview always, production once live); otherwise the
+    coming-soon page."""
+    coming_soon_page: str
+    rule_priority: int
     zone_id: pulumi.Input[str]
-    """The platform's public hosted zone (its name is ``spec.base_domain``)."""
+    """The platform's public hosted zone (its name is the tenant's base domain)."""
     https_listener_arn: pulumi.Input[str]
     load_balancer_dns_name: pulumi.Input[str]
     load_balancer_zone_id: pulumi.Input[str]
     app_target_group_arn: pulumi.Input[str]
+    wildcard_certificate_arn: pulumi.Output[str]
+    """The platform's certificate of ``*.<base>`` and ``*.admin.<base>`` on the listener."""
     tags: Mapping[str, str]
 
 
@@ -34,67 +40,34 @@ class Domains(pulumi.ComponentResource):
     """TLS and routing for a tenant's hosts on the shared load balancer.
 
     Platform hosts (``<slug>[-preview].admin.<base>``, ``<slug>[-preview].<base>``)
-    are validated and served at once. A production client's own portal domain gets
-    a certificate of its own: its validation records live in the client's DNS, so
-    they are exported for account staff to send, and the certificate is only waited
-    for and attached at go-live. One certificate for all names would block every
-    ``pulumi up`` of the stack until the client had published the records.
+    are served at once with the platform's wildcard certificate (``*.<base>``,
+    ``*.admin.<base>``): a certificate per stack would exhaust the load balancer's
+    certificate quota at the ninth client (``tenantctl capacity``). A production
+    client's own portal domain gets a certificate of its own: its validation
+    records live in the client's DNS, so they are exported for account staff to
+    send, and the certificate is only waited for and attached at go-live.
     """
 
     admin_host: str
     portal_host: str
     certificate_arn: pulumi.Output[str]
-    """The validated certificate of the platform hosts."""
+    """The platform's wildcard certificate, which serves the platform hosts."""
     custom_domain_certificate_arn: pulumi.Output[str | None]
     """The client's own portal domain's certificate (production only), else ``None``."""
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
     """``[{name, type, value}]`` the client must publish in its own DNS; empty when none."""
     listener_rule_arn: pulumi.Output[str]
+    listener_rule: pulumi.Resource
+    """The rule that serves the hosts: whatever goes live with the portal waits for it."""
     listener_rule_priority: int
 
     def __init__(
         self, name: str, args: DomainsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Domains", name, None, opts)
-        spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        platform_hosts = {"admin": spec.admin_host, "portal": spec.portal_host}
+        platform_hosts = {"admin": args.admin_host, "portal": args.portal_host}
 
-        certificate = aws.acm.Certificate(
-            f"{name}-certificate",
-            domain_name=spec.admin_host,
-            subject_alternative_names=[spec.portal_host],
-            validation_method="DNS",
-            tags=dict(args.tags),
-            opts=child,
-        )
-        validation_records = [
-            aws.route53.Record(
-                f"{name}-{label}-validation",
-                zone_id=args.zone_id,
-                name=_validation_field(certificate, host, "resource_record_name"),
-                type=_validation_field(certificate, host, "resource_record_type"),
-                records=[_validation_field(certificate, host, "resource_record_value")],
-                ttl=VALIDATION_RECORD_TTL,
-                # ACM reuses the same record when a certificate is replaced.
-                allow_overwrite=True,
-                opts=child,
-            )
-            for label, host in platform_hosts.items()
-        ]
-        validation = aws.acm.CertificateValidation(
-            f"{name}-certificate-validation",
-            certificate_arn=certificate.arn,
-            validation_record_fqdns=[record.fqdn for record in validation_records],
-            opts=child,
-        )
-        aws.lb.ListenerCertificate(
-            f"{name}-listener-certificate",
-            listener_arn=args.https_listener_arn,
-            # From the validation, so the listener only ever gets an issued certificate.
-            certificate_arn=validation.certificate_arn,
-            opts=child,
-        )
         for label, host in platform_hosts.items():
             aws.route53.Record(
                 f"{name}-{label}-alias",
@@ -111,19 +84,23 @@ class Domains(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # Go-live order: the rule opens the portal only once the client's domain is
+        # served with its issued certificate, so the public never meets a TLS error or
+        # a half-open site; a validation that fails leaves the coming-soon page up.
+        open_after: list[pulumi.Resource] = []
         custom_arn: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         custom_records: pulumi.Output[list[dict[str, str]]] = pulumi.Output.from_input([])
-        if spec.portal_domain is not None:
+        if args.portal_domain is not None:
             custom = aws.acm.Certificate(
                 f"{name}-custom-certificate",
-                domain_name=spec.portal_domain,
+                domain_name=args.portal_domain,
                 validation_method="DNS",
                 tags=dict(args.tags),
                 opts=child,
             )
             custom_arn = custom.arn
             custom_records = custom.domain_validation_options.apply(_records)
-            if spec.live:
+            if args.live:
                 # Going live requires the client's records: this waits until ACM
                 # has issued the certificate, then serves the domain with it.
                 custom_validation = aws.acm.CertificateValidation(
@@ -131,17 +108,19 @@ class Domains(pulumi.ComponentResource):
                     certificate_arn=custom.arn,
                     opts=child,
                 )
-                aws.lb.ListenerCertificate(
-                    f"{name}-custom-listener-certificate",
-                    listener_arn=args.https_listener_arn,
-                    certificate_arn=custom_validation.certificate_arn,
-                    opts=child,
+                open_after.append(
+                    aws.lb.ListenerCertificate(
+                        f"{name}-custom-listener-certificate",
+                        listener_arn=args.https_listener_arn,
+                        certificate_arn=custom_validation.certificate_arn,
+                        opts=child,
+                    )
                 )
 
-        hosts = [spec.admin_host, spec.portal_host]
-        if spec.portal_domain is not None:
-            hosts.append(spec.portal_domain)
-        priority = listener_rule_priority(spec.stack_name)
+        hosts = [args.admin_host, args.portal_host]
+        if args.portal_domain is not None:
+            hosts.append(args.portal_domain)
+        priority = args.rule_priority
         rule = aws.lb.ListenerRule(
             f"{name}-rule",
             listener_arn=args.https_listener_arn,
@@ -151,17 +130,18 @@ class Domains(pulumi.ComponentResource):
                     host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=hosts)
                 )
             ],
-            actions=[_action(spec, args.app_target_group_arn)],
+            actions=[_action(args)],
             tags=dict(args.tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=open_after),
         )
 
-        self.admin_host = spec.admin_host
-        self.portal_host = spec.portal_host
-        self.certificate_arn = validation.certificate_arn
+        self.admin_host = args.admin_host
+        self.portal_host = args.portal_host
+        self.certificate_arn = args.wildcard_certificate_arn
         self.custom_domain_certificate_arn = custom_arn
         self.custom_domain_validation_records = custom_records
         self.listener_rule_arn = rule.arn
+        self.listener_rule = rule
         self.listener_rule_priority = priority
         self.register_outputs(
             {
@@ -176,44 +156,25 @@ class Domains(pulumi.ComponentResource):
         )
 
 
-def serves_application(spec: TenantSpec) -> bool:
+def serves_application(stage: naming.Stage, live: bool) -> bool:
     """Whether the hosts reach the application: preview at once (it is for practice
     from day one), production only once it is live."""
-    return spec.stage == naming.PREVIEW or spec.live
+    return stage == naming.PREVIEW or live
 
 
-def coming_soon_page(spec: TenantSpec) -> str:
-    """The short page production hosts answer with until go-live (ALB allows 1 KiB)."""
-    title = html.escape(spec.display_name)
-    return (
-        f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title></head>"
-        f"<body><h1>{title}</h1><p>Coming soon.</p></body></html>"
-    )
-
-
-def _action(spec: TenantSpec, target_group_arn: pulumi.Input[str]) -> aws.lb.ListenerRuleActionArgs:
-    if serves_application(spec):
-        return aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group_arn)
+def _action(args: DomainsArgs) -> aws.lb.ListenerRuleActionArgs:
+    if args.serve_application:
+        return aws.lb.ListenerRuleActionArgs(
+            type="forward", target_group_arn=args.app_target_group_arn
+        )
     return aws.lb.ListenerRuleActionArgs(
         type="fixed-response",
         fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
             content_type=COMING_SOON_CONTENT_TYPE,
             status_code=COMING_SOON_STATUS,
-            message_body=coming_soon_page(spec),
+            message_body=args.coming_soon_page,
         ),
     )
-
-
-def _validation_field(
-    certificate: aws.acm.Certificate, host: str, field: str
-) -> pulumi.Output[str]:
-    def pick(options: Sequence[aws.acm.outputs.CertificateDomainValidationOption]) -> str:
-        for option in options:
-            if option.domain_name == host:
-                return str(getattr(option, field))
-        raise ValueError(f"ACM returned no validation record for {host}")
-
-    return certificate.domain_validation_options.apply(pick)
 
 
 def _records(

@@ -21,14 +21,13 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.core import email_settings, naming
-from infra.core.spec import TenantSpec
 
 BOUNCE_EVENTS = ["BOUNCE", "COMPLAINT"]
 
 
 @dataclass(frozen=True)
 class EmailArgs:
-    spec: TenantSpec
+    identity: email_settings.SendingIdentity
     zone_id: pulumi.Input[str]
     """The platform zone: records for a platform subdomain are created there."""
     tags: Mapping[str, str]
@@ -54,14 +53,14 @@ class Email(pulumi.ComponentResource):
         self, name: str, args: EmailArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Email", name, None, opts)
-        spec = args.spec
+        identity_settings = args.identity
         child = pulumi.ResourceOptions(parent=self)
-        domain = email_settings.sending_domain(spec)
+        domain = identity_settings.sending_domain
         tags = dict(args.tags)
 
         config_set = aws.sesv2.ConfigurationSet(
             f"{name}-configuration-set",
-            configuration_set_name=email_settings.configuration_set_name(spec),
+            configuration_set_name=identity_settings.configuration_set_name,
             reputation_options=aws.sesv2.ConfigurationSetReputationOptionsArgs(
                 reputation_metrics_enabled=True
             ),
@@ -99,7 +98,7 @@ class Email(pulumi.ComponentResource):
         aws.sesv2.EmailIdentityMailFromAttributes(
             f"{name}-mail-from",
             email_identity=identity.email_identity,
-            mail_from_domain=email_settings.mail_from_domain(spec),
+            mail_from_domain=identity_settings.mail_from_domain,
             behavior_on_mx_failure="USE_DEFAULT_VALUE",
             opts=child,
         )
@@ -107,8 +106,10 @@ class Email(pulumi.ComponentResource):
         tokens = identity.dkim_signing_attributes.apply(
             lambda attrs: list((attrs.tokens if attrs else None) or [])
         )
-        records = tokens.apply(lambda t: email_settings.dns_records(spec, t, args.region))
-        if email_settings.uses_platform_domain(spec):
+        records = tokens.apply(
+            lambda t: email_settings.dns_records(identity_settings, t, args.region)
+        )
+        if identity_settings.uses_platform_domain:
             # Three DKIM tokens, always: SES Easy DKIM issues exactly three.
             for index in range(3):
                 aws.route53.Record(
@@ -120,7 +121,7 @@ class Email(pulumi.ComponentResource):
                     ttl=email_settings.DKIM_RECORD_TTL,
                     opts=child,
                 )
-            mail_from = email_settings.mail_from_domain(spec)
+            mail_from = identity_settings.mail_from_domain
             for record_type, value in (
                 ("MX", f"10 feedback-smtp.{args.region}.amazonses.com"),
                 ("TXT", "v=spf1 include:amazonses.com ~all"),
@@ -135,14 +136,13 @@ class Email(pulumi.ComponentResource):
                     opts=child,
                 )
 
-        self.allow_list_parameter = None
-        if spec.stage == naming.PREVIEW:
-            self.allow_list_parameter = email_settings.allow_list_parameter(spec)
+        self.allow_list_parameter = identity_settings.allow_list_parameter
+        if self.allow_list_parameter is not None:
             aws.ssm.Parameter(
                 f"{name}-allow-list",
                 name=self.allow_list_parameter,
                 type="StringList",
-                insecure_value=",".join(sorted({a.email.lower() for a in spec.admins})),
+                insecure_value=",".join(identity_settings.initial_allow_list),
                 description="Addresses preview may email besides its administrators "
                 "(comma-separated; the vendor's staff add to it)",
                 tags=tags,
@@ -150,8 +150,8 @@ class Email(pulumi.ComponentResource):
             )
 
         self.sending_domain = domain
-        self.from_address = email_settings.from_address(spec)
-        self.configuration_set_name = email_settings.configuration_set_name(spec)
+        self.from_address = identity_settings.from_address
+        self.configuration_set_name = identity_settings.configuration_set_name
         self.identity_arn = identity.arn
         self.bounce_topic_arn = topic.arn
         self.dns_records = records

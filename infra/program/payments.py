@@ -9,19 +9,33 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming
-from infra.core.payment_settings import parameter_name, payment_parameters
 from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
-from infra.core.spec import TenantSpec
+from infra.program.options import stateful
 
+PARAMETER_TIER = "Intelligent-Tiering"
 SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 7, "production": 30}
 """A deleted production secret stays recoverable for the longest window AWS allows."""
 
 
 @dataclass(frozen=True)
 class PaymentsArgs:
-    spec: TenantSpec
+    provider: str
+    """A key of ``infra.core.providers.PROVIDERS``."""
+    secret_name: str
+    parameter_path: str
+    """``/<slug>/<stage>/payment/``; each setting is a parameter under it."""
+    settings: Mapping[str, str]
+    """Setting key (``mode``, ``merchant-id``...) -> value (``payment_settings``)."""
+    label: str
+    """What descriptions call the stack (``<slug>-<stage>``)."""
+    recovery_days: int
+    durable: bool
+    """Production: the secret is protected and retained (``options.stateful``)."""
     kms_key_arn: pulumi.Input[str]
     tags: Mapping[str, str]
+    portal_rule: pulumi.Resource | None = None
+    """The rule that opens the portal: the payment mode changes only after it, so payment
+    goes live with the portal, never before (a failed go-live leaves sandbox)."""
 
 
 class Payments(pulumi.ComponentResource):
@@ -43,43 +57,49 @@ class Payments(pulumi.ComponentResource):
         self, name: str, args: PaymentsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Payments", name, None, opts)
-        spec = args.spec
-        child = pulumi.ResourceOptions(parent=self)
-        provider = PROVIDERS[spec.payment.provider]
-        secret_name = naming.payment_secret_name(spec.slug, spec.stage)
+        provider = PROVIDERS[args.provider]
+        secret_name = args.secret_name
 
         secret = aws.secretsmanager.Secret(
             f"{name}-credentials",
             name=secret_name,
             description=(
-                f"{provider.title} credentials of {spec.stack_name} as JSON "
+                f"{provider.title} credentials of {args.label} as JSON "
                 f"({', '.join(CREDENTIAL_FIELDS)}); set with `{naming.TOOL} payment "
                 "set-credentials`, never through Pulumi."
             ),
             kms_key_id=args.kms_key_arn,
-            recovery_window_in_days=SECRET_RECOVERY_DAYS[spec.stage],
+            recovery_window_in_days=args.recovery_days,
             tags=dict(args.tags),
-            opts=child,
+            # Holds live credentials Pulumi never sees and so could never restore.
+            opts=stateful(self, args.durable),
         )
 
-        settings = payment_parameters(spec)
-        names = {key: parameter_name(spec, key) for key in settings}
+        settings = dict(args.settings)
+        names = {key: args.parameter_path + key for key in settings}
         for key, value in settings.items():
             aws.ssm.Parameter(
                 f"{name}-{key}",
                 name=names[key],
                 type="String",
+                # 1,000 clients use 14,000 parameters; the standard tier holds 10,000 per
+                # region and cannot be raised. Intelligent-Tiering stays standard (free)
+                # while that quota lasts and uses the advanced tier after it.
+                tier=PARAMETER_TIER,
                 # Not secret, and `promote --dry-run` must show a mode change:
                 # `value` would be marked secret and hidden in every diff.
                 insecure_value=value,
-                description=f"Payment {key} of {spec.stack_name}",
+                description=f"Payment {key} of {args.label}",
                 tags=dict(args.tags),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[args.portal_rule] if args.portal_rule is not None else [],
+                ),
             )
 
         self.secret_arn = secret.arn
         self.secret_name = secret_name
-        self.parameter_path = naming.payment_parameter_path(spec.slug, spec.stage)
+        self.parameter_path = args.parameter_path
         self.parameter_names = names
         self.mode = settings["mode"]
         self.register_outputs(

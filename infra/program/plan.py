@@ -69,6 +69,10 @@ class PlannedResource:
     """True for a provider resource, False for a component."""
     protect: bool = False
     """Whether Pulumi refuses to delete it (``ResourceOptions.protect``)."""
+    retain_on_delete: bool = False
+    """Whether a delete leaves it in AWS (``ResourceOptions.retain_on_delete``)."""
+    dependencies: tuple[str, ...] = ()
+    """Logical names of the resources it waits for (``depends_on`` and input dependencies)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,14 @@ class StackPlan:
         return {
             "stack": self.stack,
             "resources": [
-                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
+                {
+                    "type": r.type,
+                    "name": r.name,
+                    "parent": r.parent,
+                    "protect": r.protect,
+                    "retainOnDelete": r.retain_on_delete,
+                    "inputs": r.inputs,
+                }
                 for r in self.resources
             ],
             "outputs": self.outputs,
@@ -277,9 +288,13 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
             return None
         return parent_urn.split("::")[-1]
 
-    def _record(
-        self, request: Any, custom: bool, inputs: dict[str, Any], protect: bool = False
-    ) -> None:
+    def _record(self, request: Any, custom: bool, inputs: dict[str, Any]) -> None:
+        registered = hasattr(request, "retainOnDelete")
+        dependencies: set[str] = set()
+        if registered:
+            dependencies.update(request.dependencies)
+            for deps in request.propertyDependencies.values():
+                dependencies.update(deps.urns)
         with self._lock:
             self.planned.append(
                 PlannedResource(
@@ -288,7 +303,9 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
                     parent=self._parent_name(request.parent),
                     inputs=inputs,
                     custom=custom,
-                    protect=protect,
+                    protect=bool(getattr(request, "protect", False)),
+                    retain_on_delete=bool(registered and request.retainOnDelete),
+                    dependencies=tuple(sorted(urn.split("::")[-1] for urn in dependencies)),
                 )
             )
 
@@ -297,7 +314,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
         if request.type == _STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
         inputs = plain(request.object)
-        self._record(request, bool(request.custom), inputs, bool(request.protect))
+        self._record(request, bool(request.custom), inputs)
         if not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)
         id_, state = computed_state(request.type, request.name, inputs)

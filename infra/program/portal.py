@@ -11,12 +11,19 @@ import pulumi_aws as aws
 
 from infra.core import naming, rendering
 from infra.core.content_model import content_manifest, content_type
-from infra.core.spec import TenantSpec
+from infra.program.options import stateful
 
 
 @dataclass(frozen=True)
 class PortalArgs:
-    spec: TenantSpec
+    files: Mapping[str, bytes]
+    """The rendered ``defaults/`` baseline (``rendering.render_content``), keys relative to it."""
+    durable: bool
+    """Production: releases and promotion records live here; protected, retained, and never
+    destroyed with their content. A preview bucket may be (everything in it can be rendered
+    again)."""
+    bucket_name: pulumi.Input[str]
+    """Unique per installation (``naming.content_bucket``): S3 names are global."""
     kms_key_arn: pulumi.Input[str]
     """Default encryption of every object (with an S3 bucket key, to keep KMS calls down)."""
     tags: Mapping[str, str]
@@ -40,21 +47,16 @@ class Portal(pulumi.ComponentResource):
         self, name: str, args: PortalArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Portal", name, None, opts)
-        spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        # Rendered first: a template that fails for this tenant stops the program
-        # before any resource is registered.
-        files = rendering.render_content(spec)
+        files = args.files
         manifest = content_manifest(files)
 
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            bucket=naming.content_bucket(spec.slug, spec.stage),
-            # A preview holds nothing that cannot be rendered again; production
-            # content (releases, the go-live record) must never go with a destroy.
-            force_destroy=spec.stage == naming.PREVIEW,
+            bucket=args.bucket_name,
+            force_destroy=not args.durable,
             tags=dict(args.tags),
-            opts=child,
+            opts=stateful(self, args.durable),
         )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from infra.core import naming
+from infra.core import email_settings, naming, rendering
+from infra.core.listener import coming_soon_page
+from infra.core.payment_settings import payment_parameters
 from infra.core.platform import check_zone_name, require_output
 from infra.core.spec import TenantSpec
-from infra.program.access import Access, AccessArgs, EmailSending
+from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
 from infra.program.database import Database, DatabaseArgs
-from infra.program.domains import Domains, DomainsArgs
+from infra.program.domains import Domains, DomainsArgs, serves_application
 from infra.program.email import Email, EmailArgs
-from infra.program.payments import Payments, PaymentsArgs
+from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
 
 
@@ -27,7 +30,8 @@ class TenantArgs:
 class PlatformValues:
     """The platform stack's outputs (``infra.platform.PLATFORM_OUTPUTS``) as Pulumi outputs."""
 
-    private_subnet_ids: pulumi.Output[list[str]]
+    database_subnet_group_name: pulumi.Output[str]
+    database_parameter_group_name: pulumi.Output[str]
     database_security_group_ids: pulumi.Output[list[str]]
     https_listener_arn: pulumi.Output[str]
     load_balancer_dns_name: pulumi.Output[str]
@@ -35,6 +39,7 @@ class PlatformValues:
     app_target_group_arn: pulumi.Output[str]
     zone_id: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
+    wildcard_certificate_arn: pulumi.Output[str]
 
 
 def read_platform(
@@ -62,7 +67,8 @@ def read_platform(
         )
 
     return PlatformValues(
-        private_subnet_ids=value("privateSubnetIds"),
+        database_subnet_group_name=value("databaseSubnetGroupName"),
+        database_parameter_group_name=value("databaseParameterGroupName"),
         database_security_group_ids=value("databaseSecurityGroupIds"),
         https_listener_arn=value("httpsListenerArn"),
         load_balancer_dns_name=value("loadBalancerDnsName"),
@@ -70,6 +76,7 @@ def read_platform(
         app_target_group_arn=value("appTargetGroupArn"),
         zone_id=value("zoneId"),
         kms_key_arn=value("kmsKeyArn"),
+        wildcard_certificate_arn=value("wildcardCertificateArn"),
     )
 
 
@@ -86,6 +93,8 @@ class Tenant(pulumi.ComponentResource):
     admin_url: str
     portal_url: str
     """The public portal: the client's own domain when it has one."""
+    database_name: str
+    database_defaults_name: str
     database_endpoint: pulumi.Output[str]
     database_address: pulumi.Output[str]
     database_port: pulumi.Output[int]
@@ -96,6 +105,7 @@ class Tenant(pulumi.ComponentResource):
     payment_mode: str
     user_pool_id: pulumi.Output[str]
     certificate_arn: pulumi.Output[str]
+    custom_domain_certificate_arn: pulumi.Output[str | None]
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
     listener_rule_priority: int
 
@@ -106,13 +116,22 @@ class Tenant(pulumi.ComponentResource):
         spec = args.spec
         tags = spec.tags
         child = pulumi.ResourceOptions(parent=self)
+        production = spec.stage == naming.PRODUCTION
+        # Rendered first: a template that fails for this tenant stops the program
+        # before any resource is registered.
+        files = rendering.render_content(spec)
         platform = read_platform(name, spec.platform_stack, spec.base_domain, self)
 
         database = Database(
             f"{name}-database",
             DatabaseArgs(
-                spec=spec,
-                subnet_ids=platform.private_subnet_ids,
+                identifier=naming.db_instance_identifier(spec.slug, spec.stage),
+                database_name=naming.database_name(spec.slug, spec.stage),
+                sizing=spec.database_sizing,
+                label=spec.stack_name,
+                durable=production,
+                subnet_group_name=platform.database_subnet_group_name,
+                parameter_group_name=platform.database_parameter_group_name,
                 security_group_ids=platform.database_security_group_ids,
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
@@ -122,33 +141,82 @@ class Tenant(pulumi.ComponentResource):
         domains = Domains(
             f"{name}-domains",
             DomainsArgs(
-                spec=spec,
+                admin_host=spec.admin_host,
+                portal_host=spec.portal_host,
+                portal_domain=spec.portal_domain,
+                live=spec.live,
+                serve_application=serves_application(spec.stage, spec.live),
+                coming_soon_page=coming_soon_page(spec.display_name),
+                rule_priority=spec.rule_priority,
                 zone_id=platform.zone_id,
                 https_listener_arn=platform.https_listener_arn,
                 load_balancer_dns_name=platform.load_balancer_dns_name,
                 load_balancer_zone_id=platform.load_balancer_zone_id,
                 app_target_group_arn=platform.app_target_group_arn,
+                wildcard_certificate_arn=platform.wildcard_certificate_arn,
                 tags=tags,
             ),
             child,
         )
         payments = Payments(
             f"{name}-payments",
-            PaymentsArgs(spec=spec, kms_key_arn=platform.kms_key_arn, tags=tags),
+            PaymentsArgs(
+                provider=spec.payment.provider,
+                secret_name=naming.payment_secret_name(spec.slug, spec.stage),
+                parameter_path=naming.payment_parameter_path(spec.slug, spec.stage),
+                settings=payment_parameters(spec),
+                label=spec.stack_name,
+                recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
+                durable=production,
+                kms_key_arn=platform.kms_key_arn,
+                tags=tags,
+                portal_rule=domains.listener_rule,
+            ),
             child,
         )
         portal = Portal(
             f"{name}-portal",
-            PortalArgs(spec=spec, kms_key_arn=platform.kms_key_arn, tags=tags),
+            PortalArgs(
+                files=files,
+                durable=production,
+                bucket_name=platform.kms_key_arn.apply(
+                    lambda arn: naming.content_bucket(
+                        spec.slug, spec.stage, naming.installation_id(arn, spec.platform_stack)
+                    )
+                ),
+                kms_key_arn=platform.kms_key_arn,
+                tags=tags,
+            ),
             child,
         )
         email = Email(
             f"{name}-email",
-            EmailArgs(spec=spec, zone_id=platform.zone_id, tags=tags, region=_region()),
+            EmailArgs(
+                identity=email_settings.sending_identity(spec),
+                zone_id=platform.zone_id,
+                tags=tags,
+                region=_region(),
+            ),
             child,
         )
-        sending = EmailSending(email.identity_arn, email.from_address, email.configuration_set_name)
-        access = Access(f"{name}-access", AccessArgs(spec=spec, tags=tags, email=sending), child)
+        access = Access(
+            f"{name}-access",
+            AccessArgs(
+                pool_name=naming.user_pool_name(spec.slug, spec.stage),
+                display_name=spec.display_name,
+                admin_host=spec.admin_host,
+                admins=spec.admins,
+                mfa_configuration=MFA_BY_STAGE[spec.stage],
+                durable=production,
+                tags=tags,
+                reset_subject=json.loads(files["email/subjects.json"])["password-reset"],
+                support_email=spec.branding.support_email,
+                email=EmailSending(
+                    email.identity_arn, email.from_address, email.configuration_set_name
+                ),
+            ),
+            child,
+        )
         self.email_sending_domain = email.sending_domain
         self.email_from_address = email.from_address
         self.email_dns_records = email.dns_records
@@ -158,6 +226,8 @@ class Tenant(pulumi.ComponentResource):
         self.live = spec.live
         self.admin_url = f"https://{spec.admin_host}"
         self.portal_url = f"https://{spec.public_portal_host}"
+        self.database_name = naming.database_name(spec.slug, spec.stage)
+        self.database_defaults_name = naming.defaults_database_name(spec.slug, spec.stage)
         self.database_endpoint = database.endpoint
         self.database_address = database.address
         self.database_port = database.port
@@ -168,32 +238,108 @@ class Tenant(pulumi.ComponentResource):
         self.payment_mode = payments.mode
         self.user_pool_id = access.user_pool_id
         self.certificate_arn = domains.certificate_arn
+        self.custom_domain_certificate_arn = domains.custom_domain_certificate_arn
         self.custom_domain_validation_records = domains.custom_domain_validation_records
         self.listener_rule_priority = domains.listener_rule_priority
-        self.register_outputs(
-            {
-                "slug": self.slug,
-                "stage": self.stage,
-                "live": self.live,
-                "admin_url": self.admin_url,
-                "portal_url": self.portal_url,
-                "database_endpoint": self.database_endpoint,
-                "database_address": self.database_address,
-                "database_port": self.database_port,
-                "database_secret_arn": self.database_secret_arn,
-                "content_bucket": self.content_bucket,
-                "payment_secret_arn": self.payment_secret_arn,
-                "payment_parameter_path": self.payment_parameter_path,
-                "payment_mode": self.payment_mode,
-                "user_pool_id": self.user_pool_id,
-                "certificate_arn": self.certificate_arn,
-                "custom_domain_validation_records": self.custom_domain_validation_records,
-                "listener_rule_priority": self.listener_rule_priority,
-                "email_sending_domain": self.email_sending_domain,
-                "email_from_address": self.email_from_address,
-                "email_dns_records": self.email_dns_records,
-            }
-        )
+        self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
+
+
+@dataclass(frozen=True)
+class StackOutput:
+    """One stack output: what ``tenantctl``, CI and the README know it by."""
+
+    name: str
+    description: str
+    attribute: str
+    """The ``Tenant`` attribute holding its value."""
+    local: bool = False
+    """Known without AWS, so the local target's stand-in for ``pulumi up`` reports it too."""
+
+
+STACK_OUTPUTS: tuple[StackOutput, ...] = (
+    StackOutput("slug", "The client's slug.", "slug", local=True),
+    StackOutput("stage", "preview or production.", "stage", local=True),
+    StackOutput(
+        "live",
+        "Whether the production portal is open to the public (always false in preview).",
+        "live",
+        local=True,
+    ),
+    StackOutput("adminUrl", "https:// URL of the admin site.", "admin_url", local=True),
+    StackOutput(
+        "portalUrl",
+        "https:// URL of the public portal (the client's own domain when it has one).",
+        "portal_url",
+        local=True,
+    ),
+    StackOutput("databaseEndpoint", "host:port of the PostgreSQL server.", "database_endpoint"),
+    StackOutput("databaseAddress", "Host name of the PostgreSQL server.", "database_address"),
+    StackOutput("databasePort", "Port of the PostgreSQL server.", "database_port"),
+    StackOutput(
+        "databaseName", "The working database the application uses.", "database_name", local=True
+    ),
+    StackOutput(
+        "databaseDefaultsName",
+        "The template database reset-preview recreates the working one from.",
+        "database_defaults_name",
+    ),
+    StackOutput(
+        "databaseSecretArn",
+        "Secrets Manager secret (managed by RDS) with the master credentials.",
+        "database_secret_arn",
+    ),
+    StackOutput("contentBucket", "The portal content bucket.", "content_bucket", local=True),
+    StackOutput(
+        "paymentSecretArn",
+        "Secrets Manager secret for the payment provider's credentials.",
+        "payment_secret_arn",
+    ),
+    StackOutput(
+        "paymentParameterPath",
+        "SSM path of the non-secret payment settings.",
+        "payment_parameter_path",
+        local=True,
+    ),
+    StackOutput("paymentMode", "sandbox or live.", "payment_mode"),
+    StackOutput("userPoolId", "Cognito user pool of the admin site.", "user_pool_id"),
+    StackOutput(
+        "certificateArn",
+        "The platform's wildcard ACM certificate that serves the admin and portal hosts.",
+        "certificate_arn",
+    ),
+    StackOutput(
+        "customDomainCertificateArn",
+        "ACM certificate of the client's own portal domain (production); null when none. "
+        "promote requires it ISSUED.",
+        "custom_domain_certificate_arn",
+    ),
+    StackOutput(
+        "customDomainValidationRecords",
+        "DNS records [{name, type, value}] the client must publish for its own portal "
+        "domain; empty when it has none.",
+        "custom_domain_validation_records",
+        local=True,
+    ),
+    StackOutput(
+        "listenerRulePriority",
+        "Priority of the stack's rule on the platform HTTPS listener.",
+        "listener_rule_priority",
+    ),
+    StackOutput(
+        "emailSendingDomain",
+        "Domain the stack's email is sent from (SES identity).",
+        "email_sending_domain",
+    ),
+    StackOutput("emailFromAddress", "From address of the stack's email.", "email_from_address"),
+    StackOutput(
+        "emailDnsRecords",
+        "DNS records [{name, type, value}] of the sending domain: DKIM CNAMEs, MAIL FROM MX "
+        "and SPF; the client publishes them when the domain is its own.",
+        "email_dns_records",
+    ),
+)
+"""Every stack output, declared once: ``define_stack``, the Tenant's ``register_outputs``,
+the README table and the local target's outputs all read this."""
 
 
 def _region() -> str:

@@ -1,0 +1,57 @@
+"""``tenantctl capacity``: how many clients one platform holds, quota by quota."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from infra.cli.common import echo_json, json_option, stacks_dir_option
+
+
+@click.command()
+@click.option(
+    "--clients",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="How many clients the platform must hold.",
+)
+@stacks_dir_option
+@json_option
+def capacity(clients: int, stacks_dir: Path, as_json: bool) -> None:
+    """Per-client use of every AWS quota the stacks touch, counted from their plans.
+
+    Plans every client in the stacks folder offline (preview, and production at
+    its largest: live, with its own domain) and compares N clients' use with
+    each quota's default, whether AWS raises it, and which binds first.
+
+    \b
+    Examples:
+      tenantctl capacity
+      tenantctl capacity --clients 250 --json | jq '.quotas[] | select(.binds)'
+    """
+    from infra.ops.capacity import capacity as measure  # the Pulumi SDK loads only here
+
+    report = measure(stacks_dir, clients)
+    if as_json:
+        echo_json(report.to_json())
+        return
+    click.echo(f"{clients} clients (per client: the largest of {', '.join(report.measured_on)})")
+    click.echo(f"{'quota':<22}{'per client':>11}{'total':>10}{'default':>9}  adjustable  binds")
+    for use in report.uses:
+        click.echo(
+            f"{use.quota.key:<22}{use.per_client:>11}{use.total:>10}{use.quota.default:>9}  "
+            f"{'yes' if use.quota.adjustable else 'no':<10}  "
+            + (f"yes, at {(use.max_clients or 0) + 1} clients" if use.binds else "no")
+        )
+    binding = report.binding
+    if binding:
+        click.echo(
+            f"binds first: {binding[0].quota.key} at {(binding[0].max_clients or 0) + 1} clients"
+        )
+    else:
+        click.echo(f"no quota binds at {clients} clients")
+
+
+COMMANDS = [capacity]

@@ -1,0 +1,143 @@
+"""AWS limits a tenant's values can reach, each written once with where it comes from.
+
+Spec validation (``infra.core.spec``) checks every limit a spec value can
+reach, so ``pulumi up`` never meets one in a client's account; the policy pack
+and ``tenantctl capacity`` read the same numbers.
+
+Pure logic: no Pulumi, boto3 or database imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ------------------------------------------------------------ per-value limits
+
+ACM_COMMON_NAME_MAX_OCTETS = 64
+"""An ACM certificate's domain name (its common name) is at most 64 octets; SANs may be 253.
+Source: ACM API RequestCertificate, DomainName ("cannot exceed 64 octets ... including
+periods"), https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html"""
+
+DNS_NAME_MAX_OCTETS = 253
+DNS_LABEL_MAX_OCTETS = 63
+"""RFC 1035 section 2.3.4, as ACM RequestCertificate restates it (253 octets, labels of 63)."""
+
+ALB_HOST_HEADER_VALUE_MAX = 128
+"""Each host-header condition value is at most 128 characters.
+Source: pulumi-aws ``lb.ListenerRuleConditionHostHeaderArgs.values`` docstring (terraform
+provider ``aws_lb_listener_rule``), ELB API HostHeaderConditionConfig."""
+
+ALB_CONDITION_VALUES_PER_RULE = 5
+"""Condition values per listener rule (not adjustable). Source: "Quotas for your Application
+Load Balancers", Rules, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html"""
+
+ALB_FIXED_RESPONSE_BODY_MAX_BYTES = 1024
+"""A fixed-response action's message body is at most 1,024 bytes. Source: ELB API
+FixedResponseActionConfig.MessageBody ("Maximum length of 1024"),
+https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_FixedResponseActionConfig.html"""
+
+SSM_RESERVED_NAME_PREFIXES = ("aws", "ssm")
+"""A parameter name can't be prefixed with "aws" or "ssm" (case-insensitive); the service
+reads a leading "/" as part of the hierarchy, so "/aws..." is refused too. Source: SSM API
+PutParameter, Name, https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html"""
+
+RDS_MAX_STORAGE_MIN_GROWTH_PERCENT = 10
+"""Storage autoscaling: MaxAllocatedStorage must be at least 10% above AllocatedStorage
+(RDS answers "InvalidParameterCombination: The maximum allocated storage must be increased
+by at least 10 percent"). Source: RDS User Guide, "Managing capacity automatically with
+Amazon RDS storage autoscaling",
+https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html"""
+
+RDS_GP3_STORAGE_MIN_GIB = 20
+RDS_GP3_STORAGE_MAX_GIB = 65536
+"""gp3 storage for RDS for PostgreSQL: 20-65,536 GiB. Source: RDS User Guide, "Amazon RDS DB
+instance storage", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html"""
+
+RDS_IDENTIFIER_MAX = 63
+"""DB instance identifier: 1-63 letters, digits or hyphens. Source: RDS API CreateDBInstance,
+DBInstanceIdentifier."""
+
+RDS_BACKUP_RETENTION_MAX_DAYS = 35
+"""Source: RDS API CreateDBInstance, BackupRetentionPeriod (0-35)."""
+
+S3_BUCKET_NAME_MAX = 63
+"""Bucket names are 3-63 characters. Source: S3 User Guide, "General purpose bucket naming
+rules", https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"""
+
+COGNITO_INVITE_SUBJECT_MAX = 140
+"""Invitation email subject, 1-140 characters.
+Source: Cognito API MessageTemplateType.EmailSubject."""
+
+COGNITO_USER_POOL_NAME_MAX = 128
+"""Source: Cognito API CreateUserPool, PoolName (1-128)."""
+
+SECRETS_MANAGER_NAME_MAX = 512
+"""Source: Secrets Manager API CreateSecret, Name (1-512)."""
+
+TAG_VALUE_MAX = 256
+"""Source: AWS tagging best practices, "Tag naming limits and requirements" (values up to 256)."""
+
+
+# ------------------------------------------------------------ checks over plain values
+
+
+def octets(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def min_max_allocated_storage(allocated_gib: int) -> int:
+    """The smallest MaxAllocatedStorage RDS accepts above *allocated_gib* (10% more, rounded up)."""
+    return -(-allocated_gib * (100 + RDS_MAX_STORAGE_MIN_GROWTH_PERCENT) // 100)
+
+
+def ssm_reserved_prefix(name: str) -> str | None:
+    """The reserved prefix *name* starts with (ignoring a leading "/"), or ``None``."""
+    bare = name.lstrip("/").lower()
+    return next((p for p in SSM_RESERVED_NAME_PREFIXES if bare.startswith(p)), None)
+
+
+@dataclass(frozen=True)
+class Quota:
+    """An account or resource quota a tenant consumes (``tenantctl capacity``)."""
+
+    key: str
+    name: str
+    scope: str
+    """What the quota is counted over: ``region``, ``account``, ``load balancer``, ``zone``."""
+    default: int
+    adjustable: bool
+    source: str
+
+
+# ------------------------------------------------------------ account and resource quotas
+
+_ALB = (
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html"
+)
+_RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html"
+
+QUOTAS: tuple[Quota, ...] = (
+    Quota("alb-certificates", "Certificates per Application Load Balancer (excluding default)",
+          "load balancer", 25, True, _ALB),
+    Quota("alb-rules", "Rules per Application Load Balancer (excluding default rules)",
+          "load balancer", 100, True, _ALB),
+    Quota("route53-records", "Records per hosted zone", "zone", 10_000, True,
+          "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html"),
+    Quota("acm-certificates", "ACM certificates", "account and region", 2_500, True,
+          "https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html"),
+    Quota("cognito-user-pools", "User pools", "account and region", 1_000, True,
+          "https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html"),
+    Quota("rds-instances", "DB instances", "account and region", 40, True, _RDS),
+    Quota("rds-parameter-groups", "DB parameter groups", "account and region", 50, True, _RDS),
+    Quota("rds-subnet-groups", "DB subnet groups", "account and region", 50, True, _RDS),
+    Quota("rds-storage-gib", "Total storage for all DB instances (GiB, at autoscaling ceiling)",
+          "account and region", 100_000, True, _RDS),
+    Quota("s3-buckets", "General purpose buckets", "account", 10_000, True,
+          "https://docs.aws.amazon.com/AmazonS3/latest/userguide/BucketRestrictions.html"),
+    Quota("secrets", "Secrets (including RDS-managed master-user secrets)", "account and region",
+          500_000, False, "https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html"),
+    Quota("ssm-parameters", "Parameters (Intelligent-Tiering: 10,000 standard, then advanced)",
+          "account and region", 100_000, False, "https://docs.aws.amazon.com/general/latest/gr/ssm.html"),
+)  # fmt: skip
+"""Default quotas a tenant stack consumes (``tenantctl capacity``); ``adjustable`` says whether
+AWS raises it on request (Service Quotas)."""

@@ -1,0 +1,56 @@
+"""Go-live waits for the client's own domain: promote requires its certificate ISSUED."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from moto import settings as moto_settings
+
+from infra.core.errors import ExitCode
+from tests.helpers import STACKS
+from tests.test_operations_e2e import LIVE, SLUG, cli, ok
+
+
+def created(tmp_path: Path, wait_seconds: int, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", wait_seconds)
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    ok(cli(folder, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
+    ok(cli(folder, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+    return folder
+
+
+def custom_check(folder: Path) -> dict[str, object]:
+    result = cli(folder, "promote", SLUG, "--dry-run", "--json")
+    checks = json.loads(result.stdout)["preconditions"]
+    return next(c for c in checks if c["check"] == "custom-domain-certificate")
+
+
+def test_promote_refuses_while_the_client_domain_certificate_is_pending(
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = created(tmp_path, 3600, monkeypatch)  # the client has not published its records
+
+    check = custom_check(folder)
+    result = cli(folder, "promote", SLUG, "--yes")
+
+    assert check["ok"] is False
+    message = str(check["message"])
+    assert "parking.demo-state.example.edu is PENDING_VALIDATION" in message
+    assert "send the client these DNS records" in message and "CNAME" in message
+    assert result.exit_code == ExitCode.PRECONDITION, result.output
+    assert "tenants:live: true" not in (folder / "Pulumi.demo-production.yaml").read_text()
+
+
+def test_promote_accepts_an_issued_client_domain_certificate(
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = created(tmp_path, 0, monkeypatch)
+
+    assert custom_check(folder) == {
+        "check": "custom-domain-certificate",
+        "ok": True,
+        "message": "certificate of parking.demo-state.example.edu issued",
+    }
