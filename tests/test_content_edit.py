@@ -19,7 +19,7 @@ from infra.core.rendering import render_content
 from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.locking import client_lock
-from tests.helpers import ROOT, STACKS, demo_spec
+from tests.helpers import ROOT, STACKS, demo_bucket, demo_spec
 
 SLUG = "demo"
 SCHEMAS = ROOT / "infra" / "schemas"
@@ -42,7 +42,7 @@ def validate(command: str, output: str) -> dict:
 
 
 def store(stage: naming.Stage = "preview") -> ContentStore:
-    return ContentStore(aws.client("s3"), naming.content_bucket(SLUG, stage))
+    return ContentStore(aws.client("s3"), demo_bucket(stage))
 
 
 def served(stage: naming.Stage = "preview") -> dict[str, str]:

@@ -397,8 +397,7 @@ def test_rollout_commands_without_a_control_database_say_how_to_set_it(
 
 def test_admin_accounts_are_checked_in_each_user_pool(stacks: Path):
     """With a user pool in the stack outputs (a real deployment), the check lists users."""
-    from infra.devtools.localapply import LOCAL_OUTPUTS_RECORD
-    from infra.ops.content import ContentStore
+    from infra.devtools.localapply import local_outputs_parameter
     from infra.ops.stackfiles import read_spec
 
     idp = aws.client("cognito-idp")
@@ -412,9 +411,13 @@ def test_admin_accounts_are_checked_in_each_user_pool(stacks: Path):
                 Username=admin.email,
                 UserAttributes=[{"Name": "email", "Value": admin.email}],
             )
-        store = ContentStore(aws.client("s3"), naming.content_bucket(SLUG, stage))
-        outputs = store.get_record(LOCAL_OUTPUTS_RECORD) or {}
-        store.put_record(LOCAL_OUTPUTS_RECORD, {**outputs, "userPoolId": pool_id})
+        # What `pulumi up` would report: the local target keeps outputs in an SSM parameter.
+        ssm = aws.client("ssm")
+        name = local_outputs_parameter(read_spec(stacks, SLUG, stage))
+        outputs = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        ssm.put_parameter(
+            Name=name, Value=json.dumps({**outputs, "userPoolId": pool_id}), Overwrite=True
+        )
 
     assert task(status(stacks), "admin-accounts")["state"] == "done"
 
