@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option
+from infra.cli.common import (
+    break_lock_option,
+    echo_json,
+    err,
+    json_option,
+    locked,
+    stacks_dir_option,
+)
 from infra.core import naming
 from infra.core.providers import PROVIDERS
 from infra.core.spec import ROLES
@@ -43,6 +50,7 @@ from infra.ops.yamlfiles import display_path
 @click.option("--portal-domain", help="Production only: the client's own portal domain.")
 @click.option("--force", is_flag=True, help="Overwrite existing stack files that differ.")
 @click.option("--no-deploy", is_flag=True, help="Write the stack files only; do not run pulumi up.")
+@break_lock_option
 @stacks_dir_option
 @json_option
 def create(
@@ -51,6 +59,7 @@ def create(
     admins: tuple[str, ...],
     force: bool,
     no_deploy: bool,
+    break_lock: bool,
     stacks_dir: Path,
     as_json: bool,
     **fields: str | None,
@@ -97,14 +106,16 @@ def create(
     document: dict[str, Any] = result.to_json()
     for change in result.files:
         err(f"{change.status:9} {display_path(change.path)}")
-    document["deploy"] = _deploy(result, stacks_dir, no_deploy)
+    document["deploy"] = _deploy(result, stacks_dir, no_deploy, break_lock)
     if as_json:
         echo_json(document)
     else:
         click.echo(f"{slug}: stack files {result.status}; deploy {document['deploy']['status']}")
 
 
-def _deploy(result: create_op.CreateResult, stacks_dir: Path, no_deploy: bool) -> dict[str, Any]:
+def _deploy(
+    result: create_op.CreateResult, stacks_dir: Path, no_deploy: bool, break_lock: bool
+) -> dict[str, Any]:
     slug = result.slug
     stacks = [naming.stack_name(slug, stage) for stage in naming.STAGES]
     files = "stack files written" if result.written else "stack files unchanged"
@@ -122,10 +133,11 @@ def _deploy(result: create_op.CreateResult, stacks_dir: Path, no_deploy: bool) -
         return {"status": "skipped", "reason": "Pulumi CLI not found"}
     if deployer.name == "local":
         err("local target: the Pulumi CLI is not used; each stack is applied from its plan")
-    deployed = {
-        result.specs[stage].stack_name: deploy_new_stack(result.specs[stage], stacks_dir, err)
-        for stage in naming.STAGES
-    }
+    with locked(slug, "create", break_lock, stacks_dir):  # deploy + post-provision
+        deployed = {
+            result.specs[stage].stack_name: deploy_new_stack(result.specs[stage], stacks_dir, err)
+            for stage in naming.STAGES
+        }
     return {
         "status": "deployed" if deployer.name == "pulumi" else "applied-locally",
         "stacks": deployed,

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option, yes_option
+from infra.cli.common import (
+    break_lock_option,
+    echo_json,
+    err,
+    json_option,
+    locked,
+    stacks_dir_option,
+    yes_option,
+)
 from infra.core import naming
 
 
@@ -39,10 +47,17 @@ def _print_plan(plan: dict[str, Any]) -> None:
     "--rollback", is_flag=True, help="Return production to the previous release and configuration."
 )
 @yes_option
+@break_lock_option
 @stacks_dir_option
 @json_option
 def promote(
-    slug: str, dry_run: bool, rollback: bool, yes: bool, stacks_dir: Path, as_json: bool
+    slug: str,
+    dry_run: bool,
+    rollback: bool,
+    yes: bool,
+    break_lock: bool,
+    stacks_dir: Path,
+    as_json: bool,
 ) -> None:
     """Launch a client's production with preview's vetted content and configuration.
 
@@ -72,7 +87,8 @@ def promote(
             f"This will {what} {slug}-{naming.PRODUCTION}. Continue?", abort=True, err=True
         )
     run = ops.rollback if rollback else ops.promote
-    record = run(stacks_dir, slug, err)
+    with locked(slug, "promote --rollback" if rollback else "promote", break_lock, stacks_dir):
+        record = run(stacks_dir, slug, err)
     if as_json:
         echo_json(record)
     elif rollback:
