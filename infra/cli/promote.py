@@ -91,6 +91,11 @@ def promote(
         record = run(stacks_dir, slug, err)
     if as_json:
         echo_json(record)
+    elif record.get("unchanged"):
+        click.echo(
+            f"{slug}-{naming.PRODUCTION} is already live with promotion {record['id']}; "
+            "preview has not changed since, nothing was done"
+        )
     elif rollback:
         click.echo(f"{slug}-{naming.PRODUCTION} rolled back (promotion {record['id']})")
     else:
