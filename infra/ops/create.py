@@ -160,11 +160,12 @@ def read_tenant_file(path: Path) -> Mapping[str, Any]:
     """The plain mapping of a tenant file; ``MalformedFile`` (one line) when it is not one."""
     source = yamlfiles.display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlfiles.read_limited(path, source)
     except FileNotFoundError:
         raise stackfiles.MalformedFile(f"{source} does not exist") from None
     except OSError as exc:
         raise stackfiles.MalformedFile(f"{source}: cannot read it ({exc.strerror})") from None
+    yamlfiles.check_structure(text, source)
     try:
         data = YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
@@ -357,7 +358,7 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
     for stage in naming.STAGES:
         spec = specs[stage]
         path = naming.stack_file(stacks_dir, slug, stage)
-        old_text = path.read_text(encoding="utf-8") if path.is_file() else None
+        old_text = yamlfiles.read_limited(path) if path.is_file() else None
         source = yamlfiles.display_path(path)
         if old_text is not None:
             config = stackfiles.parse_config(old_text, source)  # MalformedFile: nothing written

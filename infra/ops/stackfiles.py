@@ -26,10 +26,12 @@ from infra.core import naming
 from infra.core.errors import TenantctlError, UnknownTenant
 from infra.core.spec import TenantSpec, spec_from_config
 from infra.ops.yamlfiles import (
+    check_structure,
     display_path,
     merge_map,
     new_node,
     plain,
+    read_limited,
     round_trip_yaml,
     write_atomically,
     yaml_problem,
@@ -64,6 +66,7 @@ class StrayFile:
 
 def load_document(text: str, source: str) -> CommentedMap:
     """Parse a stack file's text; raise ``MalformedFile`` (one line) unless it has ``config:``."""
+    check_structure(text, source)
     try:
         data = round_trip_yaml().load(text)
     except YAMLError as exc:
@@ -84,7 +87,7 @@ def parse_config(text: str, source: str) -> dict[str, Any]:
 
 def read_config(path: Path) -> dict[str, Any]:
     """The plain ``config:`` mapping of the stack file at *path*."""
-    return parse_config(path.read_text(encoding="utf-8"), display_path(path))
+    return parse_config(read_limited(path), display_path(path))
 
 
 # ---------------------------------------------------------------------- reading
@@ -236,7 +239,7 @@ def set_live(stacks_dir: Path, slug: str, live: bool) -> bool:
     """
     path = _existing_stack_file(stacks_dir, slug, naming.PRODUCTION)
     source = display_path(path)
-    old_text = path.read_text(encoding="utf-8")
+    old_text = read_limited(path, source)
     value = "true" if live else "false"
     matches = list(_LIVE_LINE.finditer(old_text))
     if len(matches) > 1:
