@@ -21,8 +21,13 @@ POINTS = (
     "reset-swapped",
     "reset-content",
     "undo-swapped",
-    "promote-step",
-    "provision-step",
+    *(
+        f"promote-{step}"
+        for step in ("copy-content", "copy-config", "switch-current", "go-live", "record")
+    ),
+    "provision-defaults-database",
+    "provision-working-database",
+    "provision-first-release",
 )
 
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from infra.core import naming
 from infra.core.errors import TenantctlError
@@ -61,7 +62,18 @@ def database_url(admin_url: str, dbname: str) -> str:
     return make_conninfo(admin_url, dbname=dbname)
 
 
+CONNECT_ATTEMPTS = 3
+"""Connection attempts before PostgreSQL counts as unreachable (exit 5)."""
+
+
+@retry(
+    retry=retry_if_exception_type(psycopg.OperationalError),
+    stop=stop_after_attempt(CONNECT_ATTEMPTS),
+    wait=wait_exponential(multiplier=0.25, max=2),
+    reraise=True,
+)
 def connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
+    """An autocommit connection; a refused or dropped connect is retried with backoff."""
     return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
 
 

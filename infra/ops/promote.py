@@ -362,7 +362,7 @@ def promote(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[str
             progress(f"  {name}: already done")
             continue
         started = time.perf_counter()
-        checkpoint("promote-step")
+        checkpoint(f"promote-{name}")
         try:
             detail = STEP_FUNCTIONS[name](promotion)
         except Exception as exc:

@@ -25,6 +25,7 @@ from ruamel.yaml.error import YAMLError
 from infra.core import naming
 from infra.core.errors import TenantctlError, UnknownTenant
 from infra.core.spec import TenantSpec, spec_from_config
+from infra.core.text_rules import shorten
 from infra.ops.yamlfiles import (
     check_structure,
     display_path,
@@ -123,8 +124,19 @@ def read_spec(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec:
 
 def stack_region(stacks_dir: Path, slug: str, stage: naming.Stage) -> str | None:
     """The stack's ``aws:region`` when its file sets one."""
-    region = read_config(_existing_stack_file(stacks_dir, slug, stage)).get("aws:region")
-    return str(region) if region else None
+    path = _existing_stack_file(stacks_dir, slug, stage)
+    region = read_config(path).get("aws:region")
+    if region is None:
+        return None
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise MalformedFile(
+            f"{display_path(path)}: aws:region = {shorten(region)} is not an AWS region "
+            "such as us-east-1"
+        )
+    return region
+
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 
 
 _NEAR_MISS = re.compile(r"^Pulumi\..+\.ya?ml$", re.IGNORECASE)
