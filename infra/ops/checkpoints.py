@@ -1,16 +1,18 @@
 """Named points inside the operations where a fault test can pause (and kill) a real run.
 
 ``TENANTCTL_TEST_PAUSE_AT=<point>[:<seconds>]`` makes the process write
-``checkpoint <point>`` to stderr when it reaches that point and sleep there
-(default 30 s), so a test can start a competing run or send SIGKILL at exactly
-that moment. Unset (always, outside the fault tests) it costs one dictionary
+``checkpoint <point>`` to stderr when it reaches that point and wait there
+(default 30 s, or until it receives SIGUSR1), so a test can start a competing
+run or send SIGKILL at exactly that moment. Unset (always, outside the fault tests) it costs one dictionary
 lookup. The points are listed in ``POINTS``.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 
 PAUSE_ENV = "TENANTCTL_TEST_PAUSE_AT"
@@ -39,6 +41,13 @@ def checkpoint(point: str) -> None:
     name, _, seconds = wanted.partition(":")
     if name != point:
         return
-    sys.stderr.write(f"checkpoint {point}\n")
-    sys.stderr.flush()
-    time.sleep(float(seconds or 30))
+    released = threading.Event()
+    previous = signal.signal(signal.SIGUSR1, lambda *_: released.set())
+    try:
+        sys.stderr.write(f"checkpoint {point}\n")
+        sys.stderr.flush()
+        deadline = time.monotonic() + float(seconds or 30)
+        while not released.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
