@@ -3,8 +3,8 @@
 ``TENANTCTL_TEST_PAUSE_AT=<point>[:<seconds>]`` makes the process write
 ``checkpoint <point>`` to stderr when it reaches that point and wait there
 (default 30 s, or until it receives SIGUSR1), so a test can start a competing
-run or send SIGKILL at exactly that moment. Unset (always, outside the fault tests) it costs one dictionary
-lookup. The points are listed in ``POINTS``.
+run or send SIGKILL at exactly that moment. Unset (always, outside the fault
+tests) it costs one dictionary lookup. The points are listed in ``POINTS``.
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ def parse_admin(text: str, index: int) -> dict[str, str]:
     """``EMAIL:NAME:ROLE`` as an admin mapping (the name may contain colons)."""
     email, _, rest = text.partition(":")
     name, _, role = rest.rpartition(":")
-    if not (email.strip() and name.strip() and role.strip()):
+    email, name, role = email.strip(" "), name.strip(" "), role.strip(" ")
+    if not (email and name and role):
         raise SpecError(
             [
                 Problem(
@@ -119,7 +120,9 @@ def parse_admin(text: str, index: int) -> dict[str, str]:
             ],
             "--admin",
         )
-    return {"email": email.strip(), "name": name.strip(), "role": role.strip()}
+    # Only spaces are trimmed: other whitespace (tabs, line separators) is reported by
+    # the spec's text rules instead of silently dropped.
+    return {"email": email, "name": name, "role": role}
 
 
 def documents_from_options(slug: str, options: CreateOptions) -> dict[naming.Stage, dict[str, Any]]:
@@ -170,6 +173,8 @@ def read_tenant_file(path: Path) -> Mapping[str, Any]:
         data = YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
         raise stackfiles.MalformedFile(f"{source}: {yamlfiles.yaml_problem(exc)}") from None
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        raise stackfiles.MalformedFile(f"{source}: invalid value ({exc})") from None
     if not isinstance(data, Mapping):
         raise stackfiles.MalformedFile(
             f"{source}: expected a mapping of tenant fields (see stacks/tenant.example.yaml)"

@@ -72,6 +72,8 @@ def load_document(text: str, source: str) -> CommentedMap:
         data = round_trip_yaml().load(text)
     except YAMLError as exc:
         raise MalformedFile(f"{source}: {yaml_problem(exc)}") from None
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        raise MalformedFile(f"{source}: invalid value ({exc})") from None
     if not isinstance(data, CommentedMap) or not isinstance(data.get(CONFIG_KEY), CommentedMap):
         raise MalformedFile(
             f"{source}: expected a top-level `{CONFIG_KEY}:` mapping of "
@@ -115,8 +117,10 @@ def read_spec(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec:
     value and rule) when the spec does not validate.
     """
     path = _existing_stack_file(stacks_dir, slug, stage)
+    config = read_config(path)
+    _region(config, display_path(path))
     return spec_from_config(
-        read_config(path),
+        config,
         expected_stack=naming.stack_name(slug, stage),
         source=display_path(path),
     )
@@ -125,13 +129,16 @@ def read_spec(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec:
 def stack_region(stacks_dir: Path, slug: str, stage: naming.Stage) -> str | None:
     """The stack's ``aws:region`` when its file sets one."""
     path = _existing_stack_file(stacks_dir, slug, stage)
-    region = read_config(path).get("aws:region")
+    return _region(read_config(path), display_path(path))
+
+
+def _region(config: dict[str, Any], source: str) -> str | None:
+    region = config.get("aws:region")
     if region is None:
         return None
     if not isinstance(region, str) or not _REGION.match(region):
         raise MalformedFile(
-            f"{display_path(path)}: aws:region = {shorten(region)} is not an AWS region "
-            "such as us-east-1"
+            f"{source}: aws:region = {shorten(region)} is not an AWS region such as us-east-1"
         )
     return region
 
