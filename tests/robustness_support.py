@@ -22,7 +22,7 @@ from infra.core import naming
 from infra.ops import aws
 from infra.ops.checkpoints import PAUSE_ENV
 from infra.ops.content import ContentStore
-from infra.ops.database import database_url
+from infra.ops.database import comment, database_url, undo_mark
 from infra.ops.locking import current_holder
 
 CLI = [sys.executable, "-c", "import sys; from infra.cli import main; sys.exit(main())"]
@@ -96,20 +96,29 @@ class Run:
             text=True,
         )
         self.stderr_lines: list[str] = []
+        self.pending = ""
 
     def wait_for_checkpoint(self, point: str, timeout: float = 60) -> bool:
-        """Read stderr until ``checkpoint <point>``; ``False`` when the process ended first."""
+        """Read stderr until ``checkpoint <point>``; ``False`` when the process ended first.
+
+        Reads the raw descriptor (no buffered readline), so a checkpoint line that
+        arrives in one chunk with earlier progress lines is not missed.
+        """
         assert self.proc.stderr is not None
+        fd = self.proc.stderr.fileno()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stderr], [], [], 0.5)
+            ready, _, _ = select.select([fd], [], [], 0.5)
             if ready:
-                line = self.proc.stderr.readline()
-                if not line:
+                chunk = os.read(fd, 65536).decode(errors="replace")
+                if not chunk:
                     return False
-                self.stderr_lines.append(line)
-                if line.strip() == f"checkpoint {point}":
-                    return True
+                self.pending += chunk
+                *lines, self.pending = self.pending.split("\n")
+                for line in lines:
+                    self.stderr_lines.append(line + "\n")
+                    if line.strip() == f"checkpoint {point}":
+                        return True
             elif self.proc.poll() is not None:
                 return False
         raise AssertionError(f"checkpoint {point} not reached in {timeout}s")
@@ -124,7 +133,7 @@ class Run:
 
     def finish(self, timeout: float = 120) -> tuple[int, str, str]:
         out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out, "".join(self.stderr_lines) + err
+        return self.proc.returncode, out, "".join(self.stderr_lines) + self.pending + err
 
 
 def run(args: list[str], stacks: Path, **kwargs: Any) -> tuple[int, str, str]:
@@ -218,7 +227,14 @@ def broken_state(
             problems.append(f"{slug}-{stage} current.json names a missing release")
     reset = store(slug, "preview").get_record("last-reset")
     undo_offered = bool(reset and reset.get("undo", {}).get("available"))
-    if undo_offered and naming.undo_database_name(slug, "preview") not in rows:
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        working_mark = comment(conn, naming.database_name(slug, "preview"))
+    undo_under_way = bool(reset) and working_mark == undo_mark(str(reset.get("id")))  # type: ignore[union-attr]
+    if (
+        undo_offered
+        and not undo_under_way
+        and naming.undo_database_name(slug, "preview") not in rows
+    ):
         problems.append("last-reset offers an undo but the undo database is missing")
     return problems
 
