@@ -80,6 +80,14 @@ def defaults_snapshot(pg_url: str) -> tuple[Any, ...]:
     return store(SLUG, "preview").defaults_manifest(), rows(database_url(pg_url, defaults))
 
 
+def bump_preview(pg_url: str) -> None:
+    """A further configuration change in preview, so the next promote has something to carry."""
+    import psycopg
+
+    with psycopg.connect(db_url(pg_url, SLUG, "preview")) as conn:
+        conn.execute("UPDATE config.lots SET capacity = capacity + 1")
+
+
 def note_state(counts: Counts, pg_url: str, where: str) -> None:
     problems = broken_state(pg_url, SLUG)
     if problems:
@@ -300,7 +308,7 @@ def test_promote_killed_at_every_step_and_at_random_finishes_once(ready: Path, p
 
     rng = random.Random(8)
     for index in range(3):  # random moments of fresh promotions
-        edit_preview(pg_env, f"round {index}")
+        bump_preview(pg_env)
         r = Run([*PROMOTE, "--break-lock"], ready)
         time.sleep(round(rng.uniform(1.0, 4.0), 2))
         r.kill()
