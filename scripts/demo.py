@@ -238,7 +238,7 @@ def main() -> int:
                 "`scripts/local-target down` to stop it."
             )
         else:
-            localtarget.stop(STATE)
+            localtarget.stop(STATE, purge=True)  # state goes together (scripts/local-target)
     return 0
 
 

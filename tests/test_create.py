@@ -189,7 +189,10 @@ def test_missing_field_says_which_option_to_pass(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     [line] = error_lines(result)
-    assert "tenants:platformStack is required: pass --platform-stack" in line
+    assert line.endswith("4 problems:")
+    problems = result.stderr.splitlines()[1:]
+    assert "  tenants:platformStack is required: pass --platform-stack" in problems
+    assert len(problems) == 4
 
 
 def test_live_in_tenant_file_is_refused(tmp_path: Path) -> None:

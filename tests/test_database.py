@@ -96,7 +96,7 @@ def test_seed_defaults_makes_a_template(server: StackDatabases) -> None:
 def test_reset_working_ends_sessions_on_the_template(server: StackDatabases, preview: str) -> None:
     reader = psycopg.connect(server.url(naming.defaults_database_name(SLUG, naming.PREVIEW)))
 
-    server.reset_working()
+    server.reset_working("r1")
 
     assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
     reader.close()
@@ -106,7 +106,7 @@ def test_seed_defaults_failure_keeps_the_old_template(server: StackDatabases, pr
     with pytest.raises(DatabaseStateError, match="old template is unchanged"):
         server.seed_defaults(SCHEMA, SEED + "INSERT INTO nowhere VALUES (1);")
 
-    server.reset_working()
+    server.reset_working("r2")
     assert query(preview, "SELECT count(*) FROM config.lots") == [(2,)]
 
 
@@ -139,9 +139,9 @@ def test_reset_working_restores_defaults_and_keeps_the_edited_db_as_undo(
     execute(preview, "UPDATE config.lots SET capacity = 7 WHERE code = 'A'")
     execute(preview, "INSERT INTO activity.permits (permit_type, plate) VALUES ('STD', 'ABC123')")
 
-    timings = server.reset_working()
+    timings = server.reset_working("r3")
 
-    assert set(timings) == {"terminate", "drop_undo", "rename", "create"}
+    assert set(timings) == {"build", "swap", "cleanup"}
     assert query(preview, "SELECT code, capacity FROM config.lots ORDER BY code") == [
         ("A", 100),
         ("B", 50),
@@ -154,7 +154,7 @@ def test_reset_working_restores_defaults_and_keeps_the_edited_db_as_undo(
 
 def test_undo_reset_restores_the_edits(server: StackDatabases, preview: str) -> None:
     execute(preview, "UPDATE config.lots SET capacity = 7 WHERE code = 'A'")
-    server.reset_working()
+    server.reset_working("r4")
 
     server.undo_reset()
 
@@ -172,7 +172,7 @@ def test_reset_working_ends_open_sessions(server: StackDatabases, preview: str) 
     idle_in_transaction = psycopg.connect(preview)
     idle_in_transaction.execute("SELECT * FROM config.lots FOR UPDATE")
 
-    server.reset_working()
+    server.reset_working("r5")
 
     for conn in (session, idle_in_transaction):
         with pytest.raises(psycopg.OperationalError):
@@ -183,7 +183,7 @@ def test_reset_working_ends_open_sessions(server: StackDatabases, preview: str) 
 
 def test_reset_working_without_defaults_fails(server: StackDatabases) -> None:
     with pytest.raises(DatabaseStateError, match="acme_preview_defaults does not exist"):
-        server.reset_working()
+        server.reset_working("r6")
 
 
 def test_reset_working_keeps_refusing_connections_while_it_runs(
@@ -201,7 +201,7 @@ def test_reset_working_keeps_refusing_connections_while_it_runs(
     worker.start()
     try:
         for _ in range(3):
-            server.reset_working()
+            server.reset_working("r7")
     finally:
         stop.set()
         worker.join()

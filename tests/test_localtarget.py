@@ -72,19 +72,28 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
     localtarget.stop(tmp_path, purge=True)
 
 
-def test_postgres_data_survives_stop_and_start(tmp_path: Path) -> None:
+def test_start_after_a_stop_resets_the_whole_state_together(tmp_path: Path) -> None:
+    """moto's buckets and parameters die with it, so the databases must not outlive them."""
     target = localtarget.start(tmp_path)
     with psycopg.connect(target.database_url, autocommit=True) as conn:
         conn.execute("CREATE DATABASE kept")
     localtarget.stop(tmp_path)
+    assert localtarget.start_mode(tmp_path) == "reset"
 
     again = localtarget.start(tmp_path)
     try:
         with psycopg.connect(again.database_url) as conn:
             names = [r[0] for r in conn.execute("SELECT datname FROM pg_database")]
-        assert "kept" in names
+        assert "kept" not in names
+        assert not target.pg_root.exists() or target.pg_root == again.pg_root
+        assert localtarget.start_mode(tmp_path) == "kept"
     finally:
         localtarget.stop(tmp_path, purge=True)
+    assert not again.pg_root.exists()
+    assert not (tmp_path / localtarget.ENV_FILE).exists()
+    assert localtarget.describe(localtarget.status(tmp_path))[0].startswith(
+        "local target: not set up"
+    )
 
 
 def test_status_without_a_start_reports_nothing_running(tmp_path: Path) -> None:

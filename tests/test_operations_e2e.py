@@ -169,7 +169,7 @@ def test_reset_restores_exactly_the_defaults_and_leaves_production_alone(stacks:
     result = ok(cli(stacks, "reset-preview", SLUG, "--yes", "--json"))
 
     report = json.loads(result.stdout)
-    assert [s["step"] for s in report["steps"]] == ["content", "database", "payment"]
+    assert [s["step"] for s in report["steps"]] == ["database", "content", "payment"]
     assert served("preview") == store("preview").defaults_manifest()
     defaults_db = db_url(pg_env, "preview", naming.defaults_database_name(SLUG, "preview"))
     assert tables(db_url(pg_env, "preview")) == tables(defaults_db)

@@ -183,7 +183,10 @@ def test_every_problem_is_listed_not_just_the_first():
         parse_spec(data)
     keys = [p.key for p in info.value.problems]
     assert keys == ["tenants:slug", "tenants:payment.currency"]
-    assert "(and 1 more)" in str(info.value)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "2 problems:"
+    assert lines[1].startswith("  tenants:slug = 'X'")
+    assert lines[2].startswith("  tenants:payment.currency = 'euro'")
 
 
 def test_stack_name_must_match_config():

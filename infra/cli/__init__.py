@@ -7,13 +7,15 @@ for machines. Known errors become one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
 import click
 
-from infra.core.errors import ExitCode, TenantctlError
+from infra.core.errors import ExitCode, TenantctlError, UserInputError
 from infra.core.spec import SpecError
+from infra.core.text_rules import ECHO_LENGTH, printable
 
 
 class TenantctlGroup(click.Group):
@@ -28,6 +30,17 @@ class TenantctlGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            if exc.option_name.startswith("-") and not exc.option_name.startswith("--"):
+                _fail(
+                    ctx,
+                    UserInputError(
+                        f"{exc.option_name!r} is not an option of this command, and no client "
+                        "slug starts with '-' (slugs start with a lowercase letter); see --help"
+                    ),
+                    ExitCode.BAD_INPUT,
+                )
+            raise
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except (TenantctlError, SpecError) as exc:
@@ -52,9 +65,23 @@ class TenantctlGroup(click.Group):
 
 
 def _fail(ctx: click.Context, exc: Exception, code: int) -> None:
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    click.echo(f"Error: {message}", err=True)
+    """Print *exc* safely: printable, long runs shortened; a ``SpecError`` one problem a line."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, SpecError):
+        lines = [_safe(line) for line in text.splitlines()]
+    else:
+        lines = [_safe(text)]  # a newline in a value must not cut the reason off
+    click.echo("Error: " + "\n".join(lines), err=True)
     ctx.exit(int(code))
+
+
+_LONG_RUN = re.compile(rf"\S{{{ECHO_LENGTH * 2},}}")
+
+
+def _safe(line: str) -> str:
+    """One printable line; a run of more than a few dozen characters without a space shortened."""
+    line = printable(line)
+    return _LONG_RUN.sub(lambda m: m.group()[:ECHO_LENGTH] + "…", line)
 
 
 @click.group(cls=TenantctlGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,3 +46,22 @@ def echo_json(data: Any) -> None:
 def err(message: str) -> None:
     """Progress and notes go to stderr so stdout stays clean for --json."""
     click.echo(message, err=True)
+
+
+def break_lock_option(f: F) -> F:
+    return click.option(
+        "--break-lock",
+        is_flag=True,
+        help="Take over this client's lock if it is stale (its lease expired or its process "
+        "is gone); the break is recorded. A live lock is never broken.",
+    )(f)
+
+
+@contextmanager
+def locked(slug: str, operation: str, break_lock: bool, stacks_dir: Path) -> Iterator[None]:
+    """Hold *slug*'s lock (``infra.ops.locking``) around a command that changes the client."""
+    from infra.ops.locking import client_lock, lock_region
+
+    region = lock_region(stacks_dir, slug)
+    with client_lock(slug, operation, region, break_stale=break_lock, progress=err):
+        yield

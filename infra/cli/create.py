@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from infra.cli.common import F, echo_json, err, json_option, stacks_dir_option
+from infra.cli.common import (
+    F,
+    break_lock_option,
+    echo_json,
+    err,
+    json_option,
+    locked,
+    stacks_dir_option,
+)
 from infra.core import naming
 from infra.core.spec import ROLES
 from infra.core.spec_docs import config_reference
@@ -52,6 +60,7 @@ def create_options(f: F) -> F:
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Contract sign-off date, YYYY-MM-DD (default: today).",
 )
+@break_lock_option
 @stacks_dir_option
 @json_option
 def create(
@@ -62,6 +71,7 @@ def create(
     no_deploy: bool,
     contract: str | None,
     signed_off: Any,
+    break_lock: bool,
     stacks_dir: Path,
     as_json: bool,
     **fields: str | None,
@@ -114,7 +124,8 @@ def create(
     else:
         from infra.ops.deployers import deploy_tenant  # heavy imports
 
-        document["deploy"] = deploy_tenant(result.specs, stacks_dir, err)
+        with locked(slug, "create", break_lock, stacks_dir):  # deploy + post-provision
+            document["deploy"] = deploy_tenant(result.specs, stacks_dir, err)
     document["rollout"] = _start_rollout(slug, contract, signed_off)
     if as_json:
         echo_json(document)

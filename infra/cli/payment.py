@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option
+from infra.cli.common import (
+    break_lock_option,
+    echo_json,
+    err,
+    json_option,
+    locked,
+    stacks_dir_option,
+)
 from infra.core import naming
 from infra.core.errors import UserInputError
 from infra.ops import stackfiles
@@ -33,10 +40,16 @@ def payment() -> None:
     metavar="VAR",
     help="Read the credentials from this environment variable instead of stdin.",
 )
+@break_lock_option
 @stacks_dir_option
 @json_option
 def set_credentials(
-    slug: str, stage: naming.Stage, env_var: str | None, stacks_dir: Path, as_json: bool
+    slug: str,
+    stage: naming.Stage,
+    env_var: str | None,
+    break_lock: bool,
+    stacks_dir: Path,
+    as_json: bool,
 ) -> None:
     """Store the payment provider credentials of one stack.
 
@@ -67,7 +80,8 @@ def set_credentials(
         text = sys.stdin.read()
     credentials = payment_op.parse_credentials(text)
     region = stackfiles.stack_region(stacks_dir, slug, stage)
-    mode = payment_op.set_credentials(aws.client("secretsmanager", region), spec, credentials)
+    with locked(slug, f"payment set-credentials --stage {stage}", break_lock, stacks_dir):
+        mode = payment_op.set_credentials(aws.client("secretsmanager", region), spec, credentials)
     secret = naming.payment_secret_name(slug, stage)
     if as_json:
         echo_json({"stack": spec.stack_name, "secret": secret, "mode": mode, "stored": True})

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option, yes_option
+from infra.cli.common import (
+    break_lock_option,
+    echo_json,
+    err,
+    json_option,
+    locked,
+    stacks_dir_option,
+    yes_option,
+)
 from infra.core import naming
 from infra.core.errors import ChangesDetected
 from infra.core.promotion import dry_run_changes
@@ -54,6 +62,7 @@ def _print_plan(plan: dict[str, Any]) -> None:
 )
 @click.option("--reason", help="Why the rollout gate is overridden (recorded in its history).")
 @yes_option
+@break_lock_option
 @stacks_dir_option
 @json_option
 def promote(
@@ -64,6 +73,7 @@ def promote(
     override_gate: bool,
     reason: str | None,
     yes: bool,
+    break_lock: bool,
     stacks_dir: Path,
     as_json: bool,
 ) -> None:
@@ -106,12 +116,19 @@ def promote(
         click.confirm(
             f"This will {what} {slug}-{naming.PRODUCTION}. Continue?", abort=True, err=True
         )
-    if rollback:
-        record = ops.rollback(stacks_dir, slug, err)
-    else:
-        record = ops.promote(stacks_dir, slug, err, reason if override_gate else None)
+    operation = "promote --rollback" if rollback else "promote"
+    with locked(slug, operation, break_lock, stacks_dir):
+        if rollback:
+            record = ops.rollback(stacks_dir, slug, err)
+        else:
+            record = ops.promote(stacks_dir, slug, err, reason if override_gate else None)
     if as_json:
         echo_json(record)
+    elif record.get("unchanged"):
+        click.echo(
+            f"{slug}-{naming.PRODUCTION} is already live with promotion {record['id']}; "
+            "preview has not changed since, nothing was done"
+        )
     elif rollback:
         click.echo(f"{slug}-{naming.PRODUCTION} rolled back (promotion {record['id']})")
     else:

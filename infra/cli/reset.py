@@ -6,16 +6,27 @@ from pathlib import Path
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option, yes_option
+from infra.cli.common import (
+    break_lock_option,
+    echo_json,
+    err,
+    json_option,
+    locked,
+    stacks_dir_option,
+    yes_option,
+)
 
 
 @click.command("reset-preview")
 @click.argument("slug")
 @click.option("--undo", is_flag=True, help="Return to the state before the last reset (once).")
 @yes_option
+@break_lock_option
 @stacks_dir_option
 @json_option
-def reset_preview(slug: str, undo: bool, yes: bool, stacks_dir: Path, as_json: bool) -> None:
+def reset_preview(
+    slug: str, undo: bool, yes: bool, break_lock: bool, stacks_dir: Path, as_json: bool
+) -> None:
     """Reset a client's preview to defaults: content, database and payment settings.
 
     Keeps domains, certificates and the database server, and keeps the state
@@ -40,8 +51,9 @@ def reset_preview(slug: str, undo: bool, yes: bool, stacks_dir: Path, as_json: b
             abort=True,
             err=True,
         )
-    err(f"{'Undoing reset of' if undo else 'Resetting'} {stack.stack_name}")
-    result = (undo_reset if undo else run_reset)(stack, err)
+    with locked(slug, "reset-preview --undo" if undo else "reset-preview", break_lock, stacks_dir):
+        err(f"{'Undoing reset of' if undo else 'Resetting'} {stack.stack_name}")
+        result = (undo_reset if undo else run_reset)(stack, err)
     if as_json:
         echo_json(result)
     else:

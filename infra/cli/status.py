@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from infra.cli.common import echo_json, json_option, stacks_dir_option
 from infra.core import naming
+from infra.core.errors import UserInputError
 
 
 @click.command()
@@ -24,19 +26,32 @@ def status(slug: str | None, stacks_dir: Path, as_json: bool) -> None:
       tenantctl status
       tenantctl status demo --json
     """
-    from infra.ops.status import tenant_status
+    from infra.ops.status import broken_files, tenant_status
 
     rows = tenant_status(stacks_dir, slug)
     if as_json:
         echo_json({"tenants": rows})
-        return
+    else:
+        _status_table(rows)
+    _fail_if_broken(broken_files(rows))
+
+
+def _fail_if_broken(count: int) -> None:
+    """After every tenant was shown: a broken stack file is still a failure (exit 2)."""
+    if count:
+        raise UserInputError(
+            f"{count} stack file(s) could not be read; each is reported above as its tenant's error"
+        )
+
+
+def _status_table(rows: list[dict[str, Any]]) -> None:
     table = Table("stack", "live", "current release", "last reset", "last promotion", "note")
     for row in rows:
         for info in row["stages"].values():
             last = info.get("lastPromotion") or {}
             table.add_row(
                 info["stack"],
-                "-" if info["live"] is None else ("yes" if info["live"] else "no"),
+                "?" if info["live"] is None else ("yes" if info["live"] else "no"),
                 info["currentRelease"] or "-",
                 info["lastReset"] or "-",
                 last.get("completedAt", "-") if last else "-",
@@ -47,7 +62,7 @@ def status(slug: str | None, stacks_dir: Path, as_json: bool) -> None:
                     else ""
                 ),
             )
-    Console(highlight=False, emoji=False, soft_wrap=True).print(table)
+    Console(highlight=False, emoji=False, markup=False, soft_wrap=True).print(table)
 
 
 @click.command("list")
@@ -61,13 +76,18 @@ def list_(stacks_dir: Path, as_json: bool) -> None:
       tenantctl list
       tenantctl list --json
     """
-    from infra.ops.status import list_tenants
+    from infra.ops.status import broken_files, list_tenants
 
     rows = list_tenants(stacks_dir)
     if as_json:
         echo_json({"tenants": rows})
-        return
-    table = Table("slug", "stages", "portal", "live")
+    else:
+        _list_table(rows)
+    _fail_if_broken(broken_files(rows))
+
+
+def _list_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("slug", "stages", "portal", "live", "note")
     for row in rows:
         stages = row["stages"]
         prod = stages.get(naming.PRODUCTION, {})
@@ -76,8 +96,11 @@ def list_(stacks_dir: Path, as_json: bool) -> None:
             ", ".join(stages),
             prod.get("portalUrl", "-"),
             "yes" if prod.get("live") else "no",
+            "; ".join(
+                f"{info['stack']}: {info['error']}" for info in stages.values() if "error" in info
+            ),
         )
-    Console(highlight=False, emoji=False, soft_wrap=True).print(table)
+    Console(highlight=False, emoji=False, markup=False, soft_wrap=True).print(table)
 
 
 COMMANDS = [status, list_]

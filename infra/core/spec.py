@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra.core import limits, naming
+from infra.core import limits, naming, text_rules
 from infra.core.listener import coming_soon_page
 from infra.core.platform import (
     TENANT_RULE_PRIORITY_MAX,
@@ -79,16 +79,28 @@ def _host_rule(value: str) -> str:
     return value
 
 
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ().-]{7,20}$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PLATFORM_STACK = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 
 Slug = Annotated[str, AfterValidator(_slug_rule)]
 Host = Annotated[str, AfterValidator(_host_rule)]
-Email = Annotated[str, _rule(_EMAIL.match, "must be an email address such as parking@example.edu")]
+
+
+def _text_rule(problem_of: Any) -> AfterValidator:
+    """An ``AfterValidator`` from a ``infra.core.text_rules`` function returning a problem."""
+
+    def validate(value: Any) -> Any:
+        problem = problem_of(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(validate)
+
+
+Email = Annotated[str, _text_rule(text_rules.email_problem)]
 Phone = Annotated[
     str, _rule(_PHONE.match, "must be a phone number of 7-20 digits, e.g. +1 555 010 2000")
 ]
@@ -107,9 +119,7 @@ HttpsOrigin = Annotated[
         "must be an https:// origin without a path, e.g. https://cdn.example.edu",
     ),
 ]
-Currency = Annotated[
-    str, _rule(_CURRENCY.match, "must be a three-letter ISO 4217 code in capitals, e.g. USD")
-]
+Currency = Annotated[str, _text_rule(text_rules.currency_problem)]
 
 
 class _Model(BaseModel):
@@ -432,11 +442,24 @@ class TenantSpec(_Model):
 
 
 def parse_spec(data: Mapping[str, Any], source: str = "") -> TenantSpec:
-    """Validate plain data (camelCase keys, no namespace) into a ``TenantSpec``."""
+    """Validate plain data (camelCase keys, no namespace) into a ``TenantSpec``.
+
+    Every problem is collected: the rules every string follows
+    (``infra.core.text_rules``) and each field's own; a key with a broken
+    string is reported once, for the string.
+    """
+    problems = [
+        Problem(config_key(path), value, rule)
+        for path, value, rule in text_rules.string_problems(data)
+    ]
     try:
-        return TenantSpec.model_validate(dict(data))
+        spec = TenantSpec.model_validate(dict(data))
     except ValidationError as exc:
-        raise SpecError(problems_from(exc, data), source) from None
+        flagged = {p.key for p in problems}
+        problems += [p for p in problems_from(exc, data) if p.key not in flagged]
+    if problems:
+        raise SpecError(problems, source)
+    return spec
 
 
 def spec_from_config(

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from infra.core import naming
+from infra.core.text_rules import shorten
 
 
 class FieldError(ValueError):
@@ -36,24 +37,32 @@ class Problem:
     rule: str
 
     def __str__(self) -> str:
+        key = shorten(self.key, 100)[1:-1]
         if self.value is MISSING:
-            return f"{self.key} is required: {self.rule}"
-        return f"{self.key} = {self.value!r}: {self.rule}"
+            return f"{key} is required: {self.rule}"
+        return f"{key} = {shorten(self.value)}: {self.rule}"
 
 
 MISSING = object()
 
 
 class SpecError(ValueError):
-    """A tenant spec that does not validate; ``problems`` lists every broken rule."""
+    """A tenant spec that does not validate; ``problems`` lists every broken rule.
+
+    One problem is one line; several are a first line counting them and one
+    indented line each, none hidden (the CLI prints every line).
+    """
 
     def __init__(self, problems: list[Problem], source: str = "") -> None:
         self.problems = problems
         self.source = source
-        where = f"{source}: " if source else ""
-        first = str(problems[0]) if problems else "invalid spec"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{where}{first}{more}")
+        where = f"{shorten(source, 200)[1:-1]}: " if source else ""
+        if len(problems) <= 1:
+            text = f"{where}{problems[0] if problems else 'invalid spec'}"
+        else:
+            lines = [f"{where}{len(problems)} problems:", *(f"  {p}" for p in problems)]
+            text = "\n".join(lines)
+        super().__init__(text)
 
 
 def config_key(loc: tuple[str | int, ...], base: tuple[str | int, ...] = ()) -> str:

@@ -368,10 +368,13 @@ def status(state_dir: Path) -> LocalStatus:
 
 
 def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
-    """Start whatever of the local target is not running; idempotent.
+    """Start the local target; idempotent while it runs.
 
-    PostgreSQL data persists across stop/start; moto keeps its state in memory,
-    so buckets and parameters are gone after a stop.
+    The target keeps its whole state together: moto holds buckets, parameters
+    and secrets in memory only, so PostgreSQL's databases are only kept while
+    moto's state is too. When either part is not running (after a stop, a
+    crash or a reboot), everything left is removed first and the target starts
+    fresh (``start_mode`` says which will happen).
     """
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -381,6 +384,9 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
         create_control(target.database_url, CONTROL_DATABASE_NAME)  # a target from before
         create_billing_bus(target.aws_endpoint_url, target.region, LOCAL_BILLING_BUS)
         return target
+    if target is not None:  # half a state is worse than none: reset it together
+        stop(state_dir, purge=True)
+        current, target = status(state_dir), None
 
     if target is not None and current.moto_running:
         moto_pid, endpoint = target.moto_pid, target.aws_endpoint_url
@@ -446,6 +452,30 @@ def create_billing_bus(endpoint_url: str, region: str, name: str) -> None:
     )
     if not any(b["Name"] == name for b in events.list_event_buses()["EventBuses"]):
         events.create_event_bus(Name=name)
+
+
+def start_mode(state_dir: Path) -> str:
+    """What ``start`` will do: ``kept`` (running), ``reset`` (partial state removed), ``fresh``."""
+    current = status(state_dir.resolve())
+    if current.target is None:
+        return "fresh"
+    return "kept" if current.running else "reset"
+
+
+def describe(current: LocalStatus) -> list[str]:
+    """``status`` for people, one fact a line."""
+    if current.target is None:
+        return ["local target: not set up (scripts/local-target up starts it)"]
+    t = current.target
+    state = "running" if current.running else "NOT running (up resets it)"
+    return [
+        f"local target: {state}",
+        f"  AWS emulator:  {t.aws_endpoint_url} ({'up' if current.moto_running else 'down'})",
+        f"  PostgreSQL:    127.0.0.1:{t.pg_port} ({'up' if current.postgres_running else 'down'}),"
+        f" data in {t.pg_root}",
+        f"  region:        {t.region}",
+        f"  settings:      source {t.state_dir / ENV_FILE}",
+    ]
 
 
 def stop(state_dir: Path, purge: bool = False) -> LocalStatus:

@@ -133,7 +133,8 @@ def parse_admin(text: str, index: int) -> dict[str, str]:
     """``EMAIL:NAME:ROLE`` as an admin mapping (the name may contain colons)."""
     email, _, rest = text.partition(":")
     name, _, role = rest.rpartition(":")
-    if not (email.strip() and name.strip() and role.strip()):
+    email, name, role = email.strip(" "), name.strip(" "), role.strip(" ")
+    if not (email and name and role):
         raise SpecError(
             [
                 Problem(
@@ -144,7 +145,9 @@ def parse_admin(text: str, index: int) -> dict[str, str]:
             ],
             "--admin",
         )
-    return {"email": email.strip(), "name": name.strip(), "role": role.strip()}
+    # Only spaces are trimmed: other whitespace (tabs, line separators) is reported by
+    # the spec's text rules instead of silently dropped.
+    return {"email": email, "name": name, "role": role}
 
 
 def documents_from_options(slug: str, options: CreateOptions) -> dict[naming.Stage, dict[str, Any]]:
@@ -174,15 +177,18 @@ def read_tenant_file(path: Path) -> Mapping[str, Any]:
     """The plain mapping of a tenant file; ``MalformedFile`` (one line) when it is not one."""
     source = yamlfiles.display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlfiles.read_limited(path, source)
     except FileNotFoundError:
         raise stackfiles.MalformedFile(f"{source} does not exist") from None
     except OSError as exc:
         raise stackfiles.MalformedFile(f"{source}: cannot read it ({exc.strerror})") from None
+    yamlfiles.check_structure(text, source)
     try:
         data = YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
         raise stackfiles.MalformedFile(f"{source}: {yamlfiles.yaml_problem(exc)}") from None
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        raise stackfiles.MalformedFile(f"{source}: invalid value ({exc})") from None
     if not isinstance(data, Mapping):
         raise stackfiles.MalformedFile(
             f"{source}: expected a mapping of tenant fields (see stacks/tenant.example.yaml)"
@@ -372,7 +378,7 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
     for stage in naming.STAGES:
         spec = specs[stage]
         path = naming.stack_file(stacks_dir, slug, stage)
-        old_text = path.read_text(encoding="utf-8") if path.is_file() else None
+        old_text = yamlfiles.read_limited(path) if path.is_file() else None
         source = yamlfiles.display_path(path)
         if old_text is not None:
             config = stackfiles.parse_config(old_text, source)  # MalformedFile: nothing written

@@ -16,7 +16,7 @@ transaction on the destination, keeping the previous rows in schema
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,9 +24,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from infra.core import naming
 from infra.core.errors import TenantctlError
+from infra.ops.checkpoints import checkpoint
 
 DATABASE_URL_ENV = "TENANTCTL_DATABASE_URL"
 """The one setting that names a PostgreSQL server directly (admin URL): local target, tunnel."""
@@ -60,7 +62,18 @@ def database_url(admin_url: str, dbname: str) -> str:
     return make_conninfo(admin_url, dbname=dbname)
 
 
+CONNECT_ATTEMPTS = 3
+"""Connection attempts before PostgreSQL counts as unreachable (exit 5)."""
+
+
+@retry(
+    retry=retry_if_exception_type(psycopg.OperationalError),
+    stop=stop_after_attempt(CONNECT_ATTEMPTS),
+    wait=wait_exponential(multiplier=0.25, max=2),
+    reraise=True,
+)
 def connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
+    """An autocommit connection; a refused or dropped connect is retried with backoff."""
     return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
 
 
@@ -85,6 +98,10 @@ class StackDatabases:
         self.working = naming.database_name(slug, stage)
         self.defaults = naming.defaults_database_name(slug, stage)
         self.undo = naming.undo_database_name(slug, stage)
+        self.staging = f"{self.working}_next"
+        """Where a reset builds the new working database before swapping it in."""
+        self.trash = f"{self.working}_old"
+        """Where a swap puts the copy it discards, dropped once the swap committed."""
 
     def __repr__(self) -> str:
         return f"StackDatabases({self.working}, <url hidden>)"
@@ -144,72 +161,119 @@ class StackDatabases:
             _create_from(conn, working, self.defaults)
         return True
 
-    def reset_working(self) -> dict[str, float]:
+    def reset_working(self, reset_id: str) -> dict[str, float]:
         """Working back to the template; the old working database becomes the undo.
 
-        Returns seconds per step: ``terminate``, ``drop_undo``, ``rename``, ``create``.
+        Crash-safe: the new working database is built under ``<working>_next``
+        while the old one keeps serving, then one transaction renames the old
+        undo away, the old working database to the undo name and the new one to
+        the working name, and marks it with *reset_id* (a database comment).
+        At every instant the working name holds the old or the new database;
+        the previous undo is discarded only once the new state is complete. A
+        re-run with the same *reset_id* after the swap does nothing.
+
+        Returns seconds per step: ``build``, ``terminate``, ``swap``, ``cleanup``.
         """
-        working = self.working
-        undo = self.undo
-        defaults = self.defaults
         timings: dict[str, float] = {}
 
         def step(name: str, started: float) -> None:
             timings[name] = round(time.perf_counter() - started, 4)
 
+        mark = reset_mark(reset_id)
         with self._admin() as conn:
             self._require_defaults(conn)
-            had_working = exists(conn, working)
+            if comment(conn, self.working) == mark:
+                _drop(conn, self.trash)
+                return {"already": 0.0}
             started = time.perf_counter()
-            if had_working:
-                _close_sessions(conn, working)
-            step("terminate", started)
+            _drop(conn, self.staging)
+            _create_from(conn, self.staging, self.defaults)
+            step("build", started)
+            checkpoint("reset-built")
 
             started = time.perf_counter()
-            _drop(conn, undo)
-            step("drop_undo", started)
+            had_working = exists(conn, self.working)
 
-            started = time.perf_counter()
-            if had_working:
-                conn.execute(
-                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(_ident(working), _ident(undo))
-                )
-            step("rename", started)
+            def swap() -> None:
+                with conn.transaction():
+                    if exists(conn, self.undo):
+                        _rename(conn, self.undo, self.trash)
+                    if had_working:
+                        _rename(conn, self.working, self.undo)
+                    _rename(conn, self.staging, self.working)
+                    _comment_on(conn, self.working, mark)
 
-            started = time.perf_counter()
             try:
-                _create_from(conn, working, defaults)
+                _swap_retrying(conn, (self.working, self.undo), swap)
             except psycopg.Error as exc:
-                if had_working:  # put the application's database back where it was
-                    conn.execute(
-                        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                            _ident(undo), _ident(working)
-                        )
-                    )
-                    _allow_connections(conn, working)
+                _drop(conn, self.staging)
                 raise DatabaseStateError(
-                    f"could not recreate {working} from {defaults}: {error_message(exc)}; "
-                    f"{working} is as it was"
+                    f"could not swap in a new {self.working}: {error_message(exc)}; "
+                    f"{self.working} is as it was"
                 ) from exc
-            step("create", started)
+            step("swap", started)
+            checkpoint("reset-swapped")
+            started = time.perf_counter()
+            _drop(conn, self.trash)
+            step("cleanup", started)
         return timings
 
-    def undo_reset(self) -> None:
-        """Put the undo database back as the working database (there is then no undo)."""
-        working = self.working
-        undo = self.undo
+    def reset_done(self, reset_id: str) -> bool:
+        """Whether the working database is the one the reset *reset_id* swapped in."""
         with self._admin() as conn:
-            if not exists(conn, undo):
+            return comment(conn, self.working) == reset_mark(reset_id)
+
+    def undo_reset(self, reset_id: str = "") -> bool:
+        """Put the undo database back as the working database (there is then no undo).
+
+        One transaction renames the working database away and the undo copy in
+        its place, so the working name is never empty. ``False`` when the undo
+        of *reset_id* already happened (a re-run after an interrupted undo).
+        """
+        mark = undo_mark(reset_id) if reset_id else None
+        with self._admin() as conn:
+            if mark and comment(conn, self.working) == mark:
+                _drop(conn, self.trash)
+                return False
+            if not exists(conn, self.undo):
                 raise DatabaseStateError(
-                    f"there is no {undo} to restore: nothing was reset since the last undo"
+                    f"there is no {self.undo} to restore: nothing was reset since the last undo"
                 )
-            if exists(conn, working):
-                _close_sessions(conn, working)
-                _drop(conn, working)
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(_ident(undo), _ident(working))
-            )
-            _allow_connections(conn, working)
+            _drop(conn, self.trash)
+
+            def swap() -> None:
+                with conn.transaction():
+                    if exists(conn, self.working):
+                        _rename(conn, self.working, self.trash)
+                    _rename(conn, self.undo, self.working)
+                    _comment_on(conn, self.working, mark)
+
+            _swap_retrying(conn, (self.working, self.undo), swap)
+            checkpoint("undo-swapped")
+            _drop(conn, self.trash)
+        return True
+
+    def recover(self) -> list[str]:
+        """Repair what an interrupted reset or undo left behind; what was repaired.
+
+        Run under the client's lock, so nothing else is building: the staging
+        copy and the discarded copy are dropped, and a database refusing
+        connections (left so by an older tenantctl) accepts them again.
+        """
+        repaired: list[str] = []
+        with self._admin() as conn:
+            for db in (self.staging, self.trash):
+                if exists(conn, db):
+                    _drop(conn, db)
+                    repaired.append(f"dropped leftover {db}")
+            for db in (self.working, self.undo):
+                row = conn.execute(
+                    "SELECT datallowconn FROM pg_database WHERE datname = %s", (db,)
+                ).fetchone()
+                if row is not None and not row[0]:
+                    _allow_connections(conn, db)
+                    repaired.append(f"{db} accepts connections again")
+        return repaired
 
     def _require_defaults(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         if not exists(conn, self.defaults):
@@ -232,6 +296,54 @@ def _drop(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:
     conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(_ident(db)))
 
 
+def reset_mark(reset_id: str) -> str:
+    return f"tenantctl reset {reset_id}"
+
+
+def undo_mark(reset_id: str) -> str:
+    return f"tenantctl undo {reset_id}"
+
+
+def comment(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> str | None:
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (db,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _comment_on(conn: psycopg.Connection[tuple[Any, ...]], db: str, text: str | None) -> None:
+    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(_ident(db), sql.Literal(text)))
+
+
+def _rename(conn: psycopg.Connection[tuple[Any, ...]], old: str, new: str) -> None:
+    conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(_ident(old), _ident(new)))
+
+
+SWAP_ATTEMPTS = 10
+
+
+def _swap_retrying(
+    conn: psycopg.Connection[tuple[Any, ...]], busy: tuple[str, ...], swap: Callable[[], None]
+) -> None:
+    """End the sessions on *busy*, then *swap*; again while a client reconnects in between.
+
+    Renaming needs a database nobody is connected to. Sessions are ended rather
+    than refused (``ALLOW_CONNECTIONS false``), so no crash can leave a database
+    that refuses connections.
+    """
+    for attempt in range(SWAP_ATTEMPTS):
+        for db in busy:
+            if exists(conn, db):
+                _terminate(conn, db)
+        try:
+            swap()
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == SWAP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 def _create_from(conn: psycopg.Connection[tuple[Any, ...]], db: str, template: str) -> None:
     _terminate(conn, template)
     conn.execute(
@@ -239,12 +351,6 @@ def _create_from(conn: psycopg.Connection[tuple[Any, ...]], db: str, template: s
             _ident(db), _ident(template), sql.SQL(CREATE_STRATEGY)
         )
     )
-
-
-def _close_sessions(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:
-    """Refuse new connections to *db*, then end the open ones and wait for them to go."""
-    conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(_ident(db)))
-    _terminate(conn, db)
 
 
 def _terminate(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:

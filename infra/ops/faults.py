@@ -19,6 +19,7 @@ from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
+    InvalidRegionError,
     NoCredentialsError,
     NoRegionError,
     ReadTimeoutError,
@@ -50,6 +51,10 @@ def translate(exc: BaseException) -> TenantctlError | None:
             f"could not reach AWS ({_one_line(exc)}); check the network, AWS_ENDPOINT_URL "
             "and the region, then re-run"
         )
+    if isinstance(exc, InvalidRegionError):
+        return EnvironmentProblem(
+            f"{_one_line(exc)}; fix aws:region in the stack file or AWS_REGION"
+        )
     if isinstance(exc, NoCredentialsError):
         return EnvironmentProblem(
             "no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
@@ -79,7 +84,7 @@ def translate(exc: BaseException) -> TenantctlError | None:
         }:
             return DependencyUnreachable(f"AWS is busy ({code}) after retries; re-run later")
         return None
-    if isinstance(exc, psycopg.OperationalError):
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return DependencyUnreachable(
             f"could not reach PostgreSQL ({_one_line(exc)}); check the server and "
             "TENANTCTL_DATABASE_URL, then re-run"

@@ -2,9 +2,20 @@
 
 The lock is an SSM parameter (``naming.lock_parameter``) created with
 ``Overwrite=False``: AWS lets exactly one caller create it, whichever machine
-it runs on. Its value says who holds it (operation, user, host, process) and
-since when, so a second caller is told exactly that. Leaving the ``with``
-block deletes it, but only while it is still this holder's.
+it runs on. Its value says who holds it (operation, user, host, process),
+since when, and until when its lease runs (``expires``). While the operation
+runs, a background thread renews the lease every third of its length, so a
+long promote keeps its lock and a killed one loses it within one lease.
+
+A second caller gets ``LockHeld`` (exit 4) naming the operation, since when and
+from where. A lock is *stale* when its lease expired or when its holder ran on
+this host and that process is gone; a stale lock is named as such, and only
+``break_stale=True`` (the CLI's ``--break-lock``) removes it. A break is
+recorded in the new holder's value (``broke``) and reported through
+``progress``; a lock that is not stale is never broken.
+
+Within one thread the lock is re-entrant: an operation that holds a client's
+lock may call another that takes it again.
 
 Reads (status, list, plan, dry runs) never take the lock.
 """
@@ -15,18 +26,52 @@ import getpass
 import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.core import naming
 from infra.core.errors import LockHeld
 from infra.ops import aws
+from infra.ops.checkpoints import checkpoint
+from infra.ops.steps import Progress, quiet
+
+LEASE_ENV = "TENANTCTL_LOCK_LEASE_SECONDS"
+"""How long a lock lives without renewal (default ``DEFAULT_LEASE_SECONDS``)."""
+
+DEFAULT_LEASE_SECONDS = 120
+
+
+def lock_region(stacks_dir: Path, slug: str) -> str:
+    """Where *slug*'s lock lives: its preview stack file's region, else the default region.
+
+    Every caller must agree on it, so it never depends on the caller's AWS_REGION.
+    """
+    from infra.ops.stackfiles import stack_region
+
+    try:
+        return stack_region(stacks_dir, slug, naming.PREVIEW) or naming.DEFAULT_REGION
+    except Exception:  # no stack file yet, or a broken one: the operation reports that itself
+        return naming.DEFAULT_REGION
+
+
+def lease_seconds() -> float:
+    try:
+        value = float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_SECONDS)
+    except ValueError:
+        value = DEFAULT_LEASE_SECONDS
+    return max(value, 3.0)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -39,24 +84,57 @@ class LockHolder:
     host: str
     pid: int
     token: str
+    expires: str = ""
+    broke: str = ""
+    """The holder this one broke, when it took the lock with ``--break-lock``."""
 
     def describe(self) -> str:
         return f"{self.operation} by {self.user}@{self.host} (pid {self.pid}) since {self.since}"
 
+    def stale_reason(self, now: datetime | None = None) -> str | None:
+        """Why this lock is stale (its lease expired, its process is gone), or ``None``."""
+        now = now or datetime.now(UTC)
+        try:
+            expires = datetime.fromisoformat(self.expires) if self.expires else None
+        except ValueError:
+            expires = None
+        if expires is not None and expires < now:
+            return f"its lease expired at {self.expires}"
+        if self.host == socket.gethostname() and self.pid > 0 and not _process_alive(self.pid):
+            return f"process {self.pid} on this host is gone"
+        if self.token == "":
+            return "its value is unreadable"
+        return None
 
-def _me(operation: str) -> LockHolder:
+    def with_lease(self, seconds: float) -> LockHolder:
+        expires = datetime.now(UTC) + timedelta(seconds=seconds)
+        return LockHolder(**{**asdict(self), "expires": _iso(expires)})
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _me(operation: str, broke: str = "") -> LockHolder:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
     return LockHolder(
         operation=operation,
-        since=datetime.now(UTC).isoformat(timespec="seconds"),
+        since=_iso(datetime.now(UTC)),
         user=user,
         host=socket.gethostname(),
         pid=os.getpid(),
         token=uuid.uuid4().hex,
-    )
+        broke=broke,
+    ).with_lease(lease_seconds())
 
 
 def current_holder(slug: str, region: str | None = None) -> LockHolder | None:
@@ -74,21 +152,27 @@ def current_holder(slug: str, region: str | None = None) -> LockHolder | None:
 def _parse(value: str) -> LockHolder:
     try:
         data: dict[str, Any] = json.loads(value)
-        return LockHolder(**data)
+        known = {k: v for k, v in data.items() if k in LockHolder.__dataclass_fields__}
+        return LockHolder(**known)
     except (ValueError, TypeError):
         return LockHolder("unknown operation", "?", "?", "?", 0, "")
 
 
-@contextmanager
-def client_lock(slug: str, operation: str, region: str | None = None) -> Iterator[LockHolder]:
-    """Hold *slug*'s lock for the block; ``LockHeld`` (exit 4) when someone else has it."""
-    ssm = aws.client("ssm", region)
-    me = _me(operation)
-    name = naming.lock_parameter(slug)
+_held = threading.local()
+
+
+def _held_here() -> dict[str, LockHolder]:
+    if not hasattr(_held, "locks"):
+        _held.locks = {}
+    locks: dict[str, LockHolder] = _held.locks
+    return locks
+
+
+def _create(ssm: Any, name: str, holder: LockHolder, slug: str) -> bool:
     try:
         ssm.put_parameter(
             Name=name,
-            Value=json.dumps(asdict(me)),
+            Value=json.dumps(asdict(holder)),
             Type="String",
             Overwrite=False,
             Description=f"{naming.TOOL} operation lock of client {slug}",
@@ -96,14 +180,99 @@ def client_lock(slug: str, operation: str, region: str | None = None) -> Iterato
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
             raise
+        return False
+    return True
+
+
+class _Renewer(threading.Thread):
+    """Extends the lease every third of its length while the operation runs."""
+
+    def __init__(self, slug: str, region: str | None, holder: LockHolder) -> None:
+        super().__init__(name=f"lock-lease-{slug}", daemon=True)
+        self.slug, self.region, self.holder = slug, region, holder
+        self.stop = threading.Event()
+        self.lost: LockHolder | None = None
+
+    def run(self) -> None:
+        interval = lease_seconds() / 3
+        ssm = aws.client("ssm", self.region)
+        name = naming.lock_parameter(self.slug)
+        while not self.stop.wait(interval):
+            try:
+                holder = current_holder(self.slug, self.region)
+                if holder is None or holder.token != self.holder.token:
+                    self.lost = holder
+                    return
+                self.holder = self.holder.with_lease(lease_seconds())
+                ssm.put_parameter(
+                    Name=name, Value=json.dumps(asdict(self.holder)), Type="String", Overwrite=True
+                )
+            except (ClientError, BotoCoreError):
+                continue  # a transient fault: the next renewal tries again within the lease
+
+
+@contextmanager
+def client_lock(
+    slug: str,
+    operation: str,
+    region: str | None = None,
+    *,
+    break_stale: bool = False,
+    progress: Progress = quiet,
+) -> Iterator[LockHolder]:
+    """Hold *slug*'s lock for the block; ``LockHeld`` (exit 4) when someone else has it.
+
+    With *break_stale*, a stale lock (lease expired, or holder process gone on
+    this host) is removed and taken over; a live one never is.
+    """
+    held = _held_here()
+    if slug in held:  # re-entrant within one thread
+        yield held[slug]
+        return
+    ssm = aws.client("ssm", region)
+    name = naming.lock_parameter(slug)
+    me = _me(operation)
+    if not _create(ssm, name, me, slug):
         holder = current_holder(slug, region)
-        who = holder.describe() if holder else "an operation that just finished"
-        raise LockHeld(
-            f"{slug} is locked by {who}; wait for it to finish and re-run (nothing was changed)"
-        ) from None
+        if holder is None:  # released between our two calls: try once more
+            if not _create(ssm, name, me, slug):
+                raise LockHeld(
+                    f"{slug} is locked by an operation that just started; re-run "
+                    "(nothing was changed)"
+                )
+        else:
+            stale = holder.stale_reason()
+            if stale is None:
+                raise LockHeld(
+                    f"{slug} is locked by {holder.describe()}, lease until {holder.expires}; "
+                    "wait for it to finish and re-run (nothing was changed)"
+                )
+            if not break_stale:
+                raise LockHeld(
+                    f"{slug} is locked by {holder.describe()}, but the lock is stale ({stale}); "
+                    "re-run with --break-lock to take it over (nothing was changed)"
+                )
+            # Delete only if it is still the stale holder's, then race for it like anyone.
+            again = current_holder(slug, region)
+            if again is not None and again.token == holder.token:
+                ssm.delete_parameter(Name=name)
+            me = _me(operation, broke=holder.describe())
+            if not _create(ssm, name, me, slug):
+                raise LockHeld(
+                    f"{slug}: another caller took the stale lock first; re-run "
+                    "(nothing was changed)"
+                )
+            progress(f"broke the stale lock of {slug}: {holder.describe()} ({stale})")
+    renewer = _Renewer(slug, region, me)
+    renewer.start()
+    held[slug] = me
     try:
+        checkpoint("lock-acquired")
         yield me
     finally:
+        held.pop(slug, None)
+        renewer.stop.set()
+        renewer.join()
         holder = current_holder(slug, region)
         if holder is not None and holder.token == me.token:
             ssm.delete_parameter(Name=name)

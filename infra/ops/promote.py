@@ -35,7 +35,9 @@ from infra.core.config_diff import diff_config
 from infra.core.content_model import ContentDiff, diff_manifests, iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.promotion import PromotedContent, promoted_content
+from infra.ops.checkpoints import checkpoint
 from infra.ops.config_tables import CONFIG_SCHEMA, copy_config, read_config, rollback_config
+from infra.ops.database import CONNECT_TIMEOUT_S
 from infra.ops.deployers import deploy_stack
 from infra.ops.payment import credentials_mode, read_parameters
 from infra.ops.stack import StackHandle, open_from_files, refuse_stack_names
@@ -141,7 +143,7 @@ def _custom_domain_check(production: StackHandle) -> tuple[bool, str]:
 
 
 def _config_of(url: str) -> dict[str, dict[Any, tuple[Any, ...]]]:
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
         return read_config(conn)
 
 
@@ -325,6 +327,22 @@ STEP_FUNCTIONS: dict[str, StepFn] = {
 }
 
 
+def _unchanged_since(
+    preview: StackHandle, production: StackHandle, last: dict[str, Any] | None
+) -> bool:
+    """Whether *last* is complete, production is live, and promoting would change nothing."""
+    if not last or last.get("status") != "complete" or not production.spec.live:
+        return False
+    current = production.content.current()
+    if current is None or current.release != f"promotion-{last['id']}":
+        return False
+    content = _content_diff(preview, production)
+    if content.added or content.changed or content.removed:
+        return False
+    config = diff_config(_config_of(preview.working_url), _config_of(production.working_url))
+    return not any(d.added or d.changed or d.removed for d in config.values())
+
+
 def promote(
     stacks_dir: Path,
     slug: str,
@@ -333,22 +351,31 @@ def promote(
 ) -> dict[str, Any]:
     """Run (or resume) the promotion of *slug*'s preview to production.
 
-    A new promotion first passes the rollout gate (``infra.ops.rollout.promote_gate``:
-    testing and training complete, or *override_reason*, which is recorded).
+    When the last promotion is complete and preview has not changed since, it
+    is a no-op that says so (``unchanged: true``): a retry after lost output
+    never replaces the rollback point. With new changes it is a new promotion
+    whose rollback point is the state it replaces. A new promotion first passes
+    the rollout gate (``infra.ops.rollout.promote_gate``: testing and training
+    complete, or *override_reason*, which is recorded).
     """
     preview, production = open_pair(stacks_dir, slug)
     store = production.content
     active = (store.get_record(ACTIVE_RECORD) or {}).get("id")
     record = store.get_record(_record_name(active)) if active else None
     if record is None:
+        last_id = (store.get_record(LAST_RECORD) or {}).get("id")
+        last = store.get_record(_record_name(last_id)) if last_id else None
+        if _unchanged_since(preview, production, last):
+            assert last is not None
+            progress(f"nothing to promote: promotion {last['id']} is live and preview is unchanged")
+            return {**last, "unchanged": True}
         from infra.ops.rollout import promote_gate
 
         unchecked = promote_gate(stacks_dir, slug, override_reason, None, progress)
         failed = [c for c in check_preconditions(preview, production) if not c["ok"]]
         if failed:
             raise PreconditionFailed(
-                f"cannot promote {slug}: {failed[0]['message']}"
-                + (f" (and {len(failed) - 1} more unmet)" if len(failed) > 1 else "")
+                f"cannot promote {slug}: " + "; ".join(c["message"] for c in failed)
             )
         if unchecked:
             progress(unchecked)
@@ -362,6 +389,7 @@ def promote(
             "sourceRelease": source.release,
             "startedAt": _now(),
             "status": "in-progress",
+            "wasLive": bool(production.spec.live),
             "steps": {name: "pending" for name in STEPS},
         }
         store.put_record(_record_name(promotion_id), record)
@@ -376,11 +404,12 @@ def promote(
             progress(f"  {name}: already done")
             continue
         started = time.perf_counter()
+        checkpoint(f"promote-{name}")
         try:
             detail = STEP_FUNCTIONS[name](promotion)
         except Exception as exc:
             record["steps"][name] = "failed"
-            record["error"] = f"{name}: {type(exc).__name__}: {exc}".splitlines()[0]
+            record["error"] = f"{name}: {type(exc).__name__}: {exc}".splitlines()[0][:300]
             promotion.save()
             raise
         record["steps"][name] = "done"
@@ -395,7 +424,15 @@ def promote(
 
 
 def rollback(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[str, Any]:
-    """Return production to the release and configuration it had before the last promotion."""
+    """Return production to the state before the last completed promotion.
+
+    That is its release and configuration tables and, when that promotion was
+    the go-live (production was not live before it), the portal closed again
+    (``tenants:live: false``) and payment back to sandbox, by redeploying
+    production. A later promotion's rollback leaves production live. Both
+    PostgreSQL and the bucket are reached before either is changed; every step
+    checks what is already done, so a re-run after a failure finishes it.
+    """
     _, production = open_pair(stacks_dir, slug)
     store = production.content
     if (store.get_record(ACTIVE_RECORD) or {}).get("id"):
@@ -406,14 +443,25 @@ def rollback(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[st
     last = store.get_record(LAST_RECORD)
     record = store.get_record(_record_name(last["id"])) if last else None
     if record is None or record.get("status") != "complete":
-        raise PreconditionFailed(f"no completed promotion of {slug} to roll back")
-    previous = record.get("previousRelease")
-    if previous:
-        current = store.current()
-        store.switch(previous, previous=current.release if current else None)
-        progress(f"  content: production serves {previous} again")
+        raise PreconditionFailed(
+            f"no completed promotion of {slug} to roll back (each promotion can be rolled "
+            "back once)"
+        )
+    # Both systems reachable before anything changes (raises DependencyUnreachable).
+    production.database.exists(production.working_database)
+    current = store.current()
+
     rollback_config(production.working_url, record["id"])
     progress("  config: previous production configuration restored")
+    previous = record.get("previousRelease")
+    if previous and (current is None or current.release != previous):
+        store.switch(previous, previous=current.release if current else None)
+        progress(f"  content: production serves {previous} again")
+    if record.get("wasLive") is False:
+        set_live(stacks_dir, slug, False)
+        spec = read_spec(stacks_dir, slug, naming.PRODUCTION)
+        _, how = deploy_stack(spec, stacks_dir, production, progress)
+        progress(f"  portal and payment: tenants:live false; {how}")
     record["status"] = "rolled-back"
     record["rolledBackAt"] = _now()
     store.put_record(_record_name(record["id"]), record)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.core import rendering
+from infra.ops.checkpoints import checkpoint
 from infra.ops.stack import StackHandle
 from infra.ops.steps import Progress, StepLog, quiet
 
@@ -38,7 +39,11 @@ def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[dict
         handle.content.switch(release.id)
         return f"release {release.id} published from defaults/ ({len(release.files)} files)"
 
-    log.run("defaults-database", defaults_db, progress)
-    log.run("working-database", working_db, progress)
-    log.run("first-release", first_release, progress)
+    for name, step in (
+        ("defaults-database", defaults_db),
+        ("working-database", working_db),
+        ("first-release", first_release),
+    ):
+        checkpoint(f"provision-{name}")
+        log.run(name, step, progress)
     return log.steps

@@ -1,10 +1,19 @@
 """reset-preview: bring a preview back to defaults, keeping one undo.
 
-What is reset: content (a new release from ``defaults/``, switched in with one
-PUT of ``current.json``), the working database (recreated from the defaults
-template after ending open sessions; the old one is kept as the undo copy),
-and the payment settings (back to the sandbox defaults the program defines).
-What is kept: domains, certificates, the database server, the bucket.
+What is reset: the working database (a new one built from the defaults
+template, swapped in by renames in one transaction; the old one becomes the
+undo copy), content (a new release from ``defaults/``, switched in with one
+PUT of ``current.json``), and the payment settings (back to the sandbox
+defaults the program defines). What is kept: domains, certificates, the
+database server, the bucket.
+
+Crash safety: before changing anything, a reset writes what it will replace
+(current release, payment settings) to the ``reset-pending`` record. Killed at
+any moment, the next ``reset-preview`` finishes that same reset, and
+``reset-preview --undo`` returns to the state before it: the database swap is
+recognised by the mark it leaves on the working database, so nothing is done
+twice. The ``last-reset`` record (what ``--undo`` restores) is replaced only
+when a reset is complete.
 
 Every function here takes a ``PreviewStack``, which cannot be built for a
 production spec.
@@ -16,99 +25,156 @@ import time
 from typing import Any
 
 from infra.core import naming
-from infra.core.content_model import iso8601, utc_now
+from infra.core.content_model import iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.payment_settings import payment_parameters
+from infra.ops.checkpoints import checkpoint
 from infra.ops.payment import read_parameters, write_parameters
 from infra.ops.stack import PreviewStack
 from infra.ops.steps import Progress, StepLog, quiet
 
 RESET_RECORD = "last-reset"
+PENDING_RECORD = "reset-pending"
+"""A reset that started and has not finished: its id and what it replaces."""
 
 
 def _now() -> str:
     return iso8601(utc_now())
 
 
+def _pending(stack: PreviewStack) -> dict[str, Any] | None:
+    record = stack.content.get_record(PENDING_RECORD)
+    return record if record and record.get("id") else None
+
+
+def _clear_pending(stack: PreviewStack) -> None:
+    stack.content.put_record(PENDING_RECORD, {"id": None, "clearedAt": _now()})
+
+
 def reset_preview(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
-    """Reset content, database and payment settings to defaults; keep the previous state."""
+    """Reset database, content and payment settings to defaults; keep the previous state."""
     spec, log = stack.spec, StepLog()
     started = time.perf_counter()
-    undo: dict[str, Any] = {}
 
+    # Both systems are reached (and leftovers repaired) before either is changed.
+    for line in stack.database.recover():
+        progress(f"  repaired: {line}")
     if not stack.database.exists(naming.defaults_database_name(spec.slug, spec.stage)):
         raise PreconditionFailed(
-            f"{spec.stack_name} has no defaults database yet; run `tenantctl create "
+            f"{stack.stack_name} has no defaults database yet; run `tenantctl create "
             f"{spec.slug}` (or its post-provision step) first"
         )
-
-    def content() -> str:
+    pending = _pending(stack)
+    if pending is not None:
+        progress(f"  resuming the interrupted reset {pending['id']}")
+    else:
         current = stack.content.current()
-        undo["release"] = current.release if current else None
-        release = stack.content.publish_from_defaults(source="reset")
-        stack.content.switch(release.id, previous=undo["release"])
-        return f"release {release.id} from defaults/ ({len(release.files)} files) now current"
+        pending = {
+            "id": new_release_id(),
+            "startedAt": _now(),
+            "undo": {
+                "release": current.release if current else None,
+                "payment": read_parameters(stack.ssm, spec),
+                "database": naming.undo_database_name(spec.slug, spec.stage),
+            },
+        }
+        stack.content.put_record(PENDING_RECORD, pending)
+    undo: dict[str, Any] = pending["undo"]
 
     def database() -> str:
-        timings = stack.database.reset_working()
-        undo["database"] = naming.undo_database_name(spec.slug, spec.stage)
+        timings = stack.database.reset_working(pending["id"])
+        if "already" in timings:
+            return f"{stack.working_database} was already recreated by this reset"
         detail = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
         return f"{stack.working_database} recreated from the defaults template ({detail})"
 
+    def content() -> str:
+        release = stack.content.publish_from_defaults(
+            source="reset", release_id=f"reset-{pending['id']}"
+        )
+        current = stack.content.current()
+        if current is None or current.release != release.id:
+            stack.content.switch(release.id, previous=undo["release"])
+        checkpoint("reset-content")
+        return f"release {release.id} from defaults/ ({len(release.files)} files) now current"
+
     def payment() -> str:
-        undo["payment"] = read_parameters(stack.ssm, spec)
         defaults = payment_parameters(spec)
         write_parameters(stack.ssm, spec, defaults)
         return f"{len(defaults)} payment settings back to defaults (mode {defaults['mode']})"
 
-    log.run("content", content, progress)
     log.run("database", database, progress)
+    log.run("content", content, progress)
     log.run("payment", payment, progress)
 
     result = {
         "stack": spec.stack_name,
         "action": "reset",
+        "id": pending["id"],
         "at": _now(),
         "seconds": round(time.perf_counter() - started, 3),
         "steps": log.steps,
         "undo": {**undo, "available": True},
     }
     stack.content.put_record(RESET_RECORD, result)
+    _clear_pending(stack)
     return result
 
 
 def undo_reset(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
-    """Return the preview to the state it had before the last reset (once)."""
+    """Return the preview to the state it had before the last reset (once).
+
+    After an interrupted reset, that is the state before the interrupted one.
+    The database goes first: when PostgreSQL cannot be reached nothing else
+    has been switched.
+    """
     spec, log = stack.spec, StepLog()
+    for line in stack.database.recover():
+        progress(f"  repaired: {line}")
+    pending = _pending(stack)
     record = stack.content.get_record(RESET_RECORD)
-    if not record or not record.get("undo", {}).get("available"):
+    if pending is not None:
+        reset_id = str(pending["id"])
+        undo = pending["undo"]
+        progress(f"  undoing the interrupted reset {reset_id}")
+    elif record and record.get("undo", {}).get("available"):
+        reset_id = str(record.get("id") or "")
+        undo = record["undo"]
+    else:
         raise PreconditionFailed(
             f"nothing to undo for {spec.stack_name}: no reset since the last undo "
             "(reset-preview keeps exactly one previous state)"
         )
-    undo = record["undo"]
     started = time.perf_counter()
+
+    def database() -> str:
+        if pending is not None and not stack.database.reset_done(reset_id):
+            return f"{stack.working_database} was not reset yet; kept as it is"
+        if not stack.database.undo_reset(reset_id):
+            return f"{stack.working_database} was already restored"
+        return f"{stack.working_database} restored from the copy kept at reset"
 
     def content() -> str:
         if not undo.get("release"):
             return "no release before the reset; content left as defaults"
         current = stack.content.current()
+        if current is not None and current.release == undo["release"]:
+            return f"release {undo['release']} is current"
         stack.content.switch(undo["release"], previous=current.release if current else None)
         return f"release {undo['release']} current again"
-
-    def database() -> str:
-        stack.database.undo_reset()
-        return f"{stack.working_database} restored from the copy kept at reset"
 
     def payment() -> str:
         write_parameters(stack.ssm, spec, undo.get("payment") or payment_parameters(spec))
         return "payment settings restored"
 
-    log.run("content", content, progress)
     log.run("database", database, progress)
+    log.run("content", content, progress)
     log.run("payment", payment, progress)
-    record["undo"] = {**undo, "available": False, "undoneAt": _now()}
-    stack.content.put_record(RESET_RECORD, record)
+    if record:
+        record["undo"] = {**record.get("undo", {}), "available": False, "undoneAt": _now()}
+        stack.content.put_record(RESET_RECORD, record)
+    if pending is not None:
+        _clear_pending(stack)
     return {
         "stack": spec.stack_name,
         "action": "undo",

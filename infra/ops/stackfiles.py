@@ -25,11 +25,14 @@ from ruamel.yaml.error import YAMLError
 from infra.core import naming
 from infra.core.errors import TenantctlError, UnknownTenant
 from infra.core.spec import TenantSpec, spec_from_config
+from infra.core.text_rules import shorten
 from infra.ops.yamlfiles import (
+    check_structure,
     display_path,
     merge_map,
     new_node,
     plain,
+    read_limited,
     round_trip_yaml,
     write_atomically,
     yaml_problem,
@@ -64,10 +67,13 @@ class StrayFile:
 
 def load_document(text: str, source: str) -> CommentedMap:
     """Parse a stack file's text; raise ``MalformedFile`` (one line) unless it has ``config:``."""
+    check_structure(text, source)
     try:
         data = round_trip_yaml().load(text)
     except YAMLError as exc:
         raise MalformedFile(f"{source}: {yaml_problem(exc)}") from None
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        raise MalformedFile(f"{source}: invalid value ({exc})") from None
     if not isinstance(data, CommentedMap) or not isinstance(data.get(CONFIG_KEY), CommentedMap):
         raise MalformedFile(
             f"{source}: expected a top-level `{CONFIG_KEY}:` mapping of "
@@ -84,7 +90,7 @@ def parse_config(text: str, source: str) -> dict[str, Any]:
 
 def read_config(path: Path) -> dict[str, Any]:
     """The plain ``config:`` mapping of the stack file at *path*."""
-    return parse_config(path.read_text(encoding="utf-8"), display_path(path))
+    return parse_config(read_limited(path), display_path(path))
 
 
 # ---------------------------------------------------------------------- reading
@@ -111,8 +117,10 @@ def read_spec(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec:
     value and rule) when the spec does not validate.
     """
     path = _existing_stack_file(stacks_dir, slug, stage)
+    config = read_config(path)
+    _region(config, display_path(path))
     return spec_from_config(
-        read_config(path),
+        config,
         expected_stack=naming.stack_name(slug, stage),
         source=display_path(path),
     )
@@ -120,8 +128,22 @@ def read_spec(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec:
 
 def stack_region(stacks_dir: Path, slug: str, stage: naming.Stage) -> str | None:
     """The stack's ``aws:region`` when its file sets one."""
-    region = read_config(_existing_stack_file(stacks_dir, slug, stage)).get("aws:region")
-    return str(region) if region else None
+    path = _existing_stack_file(stacks_dir, slug, stage)
+    return _region(read_config(path), display_path(path))
+
+
+def _region(config: dict[str, Any], source: str) -> str | None:
+    region = config.get("aws:region")
+    if region is None:
+        return None
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise MalformedFile(
+            f"{source}: aws:region = {shorten(region)} is not an AWS region such as us-east-1"
+        )
+    return region
+
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 
 
 _NEAR_MISS = re.compile(r"^Pulumi\..+\.ya?ml$", re.IGNORECASE)
@@ -236,7 +258,7 @@ def set_live(stacks_dir: Path, slug: str, live: bool) -> bool:
     """
     path = _existing_stack_file(stacks_dir, slug, naming.PRODUCTION)
     source = display_path(path)
-    old_text = path.read_text(encoding="utf-8")
+    old_text = read_limited(path, source)
     value = "true" if live else "false"
     matches = list(_LIVE_LINE.finditer(old_text))
     if len(matches) > 1:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.core import naming
-from infra.core.errors import UnknownTenant
+from infra.core.errors import TenantctlError, UnknownTenant
+from infra.core.spec import SpecError, TenantSpec
 from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.promote import ACTIVE_RECORD, LAST_RECORD
@@ -20,13 +21,35 @@ from infra.ops.stack import content_bucket_of, read_outputs
 from infra.ops.stackfiles import read_spec, stack_region, tenants
 
 
+def _read(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec | dict[str, Any]:
+    """The stage's spec, or the row that reports its broken stack file (one client's error)."""
+    try:
+        return read_spec(stacks_dir, slug, stage)
+    except (TenantctlError, SpecError) as exc:
+        return {
+            "stack": naming.stack_name(slug, stage),
+            "live": None,
+            "error": " / ".join(line.strip() for line in str(exc).splitlines()),
+            "fileError": True,
+        }
+
+
+def broken_files(rows: list[dict[str, Any]]) -> int:
+    """How many stages of *rows* have a stack file that could not be read."""
+    return sum(1 for row in rows for info in row["stages"].values() if info.get("fileError"))
+
+
 def list_tenants(stacks_dir: Path) -> list[dict[str, Any]]:
+    """Every tenant's stages from the stack files; a broken file is that stage's ``error``."""
     found = tenants(stacks_dir)
     rows = []
     for slug in sorted(found):
         stages: dict[str, Any] = {}
         for stage in found[slug]:
-            spec = read_spec(stacks_dir, slug, stage)
+            spec = _read(stacks_dir, slug, stage)
+            if isinstance(spec, dict):
+                stages[stage] = spec
+                continue
             stages[stage] = {
                 "stack": spec.stack_name,
                 "live": spec.live,
@@ -38,10 +61,12 @@ def list_tenants(stacks_dir: Path) -> list[dict[str, Any]]:
 
 
 def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> dict[str, Any]:
-    spec = read_spec(stacks_dir, slug, stage)
+    spec = _read(stacks_dir, slug, stage)
+    if isinstance(spec, dict):
+        return {**spec, "reachable": False}
     row: dict[str, Any] = {
         "stack": spec.stack_name,
-        "live": spec.live if stage == naming.PRODUCTION else None,
+        "live": spec.live,
         "portalUrl": f"https://{spec.public_portal_host}",
         "adminUrl": f"https://{spec.admin_host}",
         "currentRelease": None,
@@ -68,7 +93,7 @@ def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> dict[str,
             row["promotionInProgress"] = active.get("id") if active else None
     except Exception as exc:
         row["reachable"] = False
-        row["error"] = (str(exc).splitlines() or [type(exc).__name__])[0]
+        row["error"] = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
     return row
 
 

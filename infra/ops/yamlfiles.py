@@ -20,10 +20,88 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    NodeEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from infra.core.errors import TenantctlError
+
 NEW_FILE_MODE = 0o644
+
+MAX_FILE_BYTES = 256 * 1024
+"""The largest stack or tenant file read (the reference files are ~3 KB)."""
+
+MAX_DEPTH = 32
+"""The deepest nesting of mappings and sequences accepted (the reference files use 4)."""
+
+MAX_NODES = 20_000
+"""The most YAML nodes one file may hold."""
+
+
+class UnreadableFile(TenantctlError):
+    """A file too large, not UTF-8, or YAML past the limits (aliases, depth, size)."""
+
+
+def read_limited(path: Path, source: str | None = None) -> str:
+    """*path*'s text, refusing files over ``MAX_FILE_BYTES`` and bytes that are not UTF-8."""
+    source = source or display_path(path)
+    with path.open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableFile(
+            f"{source} is larger than {MAX_FILE_BYTES // 1024} KiB; a stack or tenant file is "
+            "a few KiB, check that it is the right file"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"{source}: byte {exc.start} is not UTF-8 text; save the file as UTF-8"
+        ) from None
+
+
+def check_structure(text: str, source: str) -> None:
+    """Refuse YAML that would expand or nest past the limits, before building any object.
+
+    Anchors and aliases (``&a`` / ``*a``, including ``<<: *a`` merges) are not
+    accepted in stack or tenant files at all: an alias bomb expands a few lines
+    into gigabytes. Nesting deeper than ``MAX_DEPTH`` and more than
+    ``MAX_NODES`` nodes are refused too. Runs on the parser's event stream,
+    which is flat, so a hostile file cannot exhaust the stack while checking.
+    """
+    if len(text) > MAX_FILE_BYTES:
+        raise UnreadableFile(f"{source} is larger than {MAX_FILE_BYTES // 1024} KiB")
+    depth = nodes = 0
+    try:
+        for event in YAML(typ="safe", pure=True).parse(text):
+            if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+                raise UnreadableFile(
+                    f"{source}: YAML anchors and aliases (&name, *name, <<: *name) are not "
+                    "accepted in stack or tenant files; write the values out"
+                )
+            if isinstance(event, MappingStartEvent | SequenceStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise UnreadableFile(
+                        f"{source}: nested more than {MAX_DEPTH} levels deep; a tenant file needs 4"
+                    )
+            elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+                depth -= 1
+            if isinstance(event, NodeEvent):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise UnreadableFile(f"{source}: more than {MAX_NODES} YAML values")
+    except YAMLError:
+        return  # a syntax error: the loader reports it with its line and column
+
+
 _QUOTED = (DoubleQuotedScalarString, SingleQuotedScalarString)
 
 

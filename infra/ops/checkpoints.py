@@ -1,0 +1,53 @@
+"""Named points inside the operations where a fault test can pause (and kill) a real run.
+
+``TENANTCTL_TEST_PAUSE_AT=<point>[:<seconds>]`` makes the process write
+``checkpoint <point>`` to stderr when it reaches that point and wait there
+(default 30 s, or until it receives SIGUSR1), so a test can start a competing
+run or send SIGKILL at exactly that moment. Unset (always, outside the fault
+tests) it costs one dictionary lookup. The points are listed in ``POINTS``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+PAUSE_ENV = "TENANTCTL_TEST_PAUSE_AT"
+
+POINTS = (
+    "lock-acquired",
+    "reset-built",
+    "reset-swapped",
+    "reset-content",
+    "undo-swapped",
+    *(
+        f"promote-{step}"
+        for step in ("copy-content", "copy-config", "switch-current", "go-live", "record")
+    ),
+    "provision-defaults-database",
+    "provision-working-database",
+    "provision-first-release",
+)
+
+
+def checkpoint(point: str) -> None:
+    """Pause here when the fault tests asked for *point*."""
+    wanted = os.environ.get(PAUSE_ENV)
+    if not wanted:
+        return
+    name, _, seconds = wanted.partition(":")
+    if name != point:
+        return
+    released = threading.Event()
+    previous = signal.signal(signal.SIGUSR1, lambda *_: released.set())
+    try:
+        sys.stderr.write(f"checkpoint {point}\n")
+        sys.stderr.flush()
+        deadline = time.monotonic() + float(seconds or 30)
+        while not released.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
