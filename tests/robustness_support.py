@@ -24,6 +24,7 @@ from infra.ops.checkpoints import PAUSE_ENV
 from infra.ops.content import ContentStore
 from infra.ops.database import comment, database_url, undo_mark
 from infra.ops.locking import current_holder
+from tests.helpers import demo_bucket
 
 CLI = [sys.executable, "-c", "import sys; from infra.cli import main; sys.exit(main())"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,7 +203,7 @@ class Proxy:
 
 
 def store(slug: str, stage: naming.Stage) -> ContentStore:
-    return ContentStore(aws.client("s3"), naming.content_bucket(slug, stage))
+    return ContentStore(aws.client("s3"), demo_bucket(stage, slug))
 
 
 def broken_state(
