@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +41,36 @@ def demo_bucket(stage: str, slug: str = "demo") -> str:
         EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"], "acme/platform/prod"
     )
     return naming.content_bucket(slug, stage, installation)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
+    """*slug*'s lock held by another thread, as another process would hold it.
+
+    The lock is re-entrant within one thread, and CliRunner runs a command in the
+    test's own thread, so holding it here would let the command through.
+    """
+    from infra.ops.locking import client_lock
+
+    taken, release = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with client_lock(slug, operation):
+                taken.set()
+                release.wait(60)
+        except BaseException as exc:  # surfaced in the test's thread below
+            failure.append(exc)
+            taken.set()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    taken.wait(30)
+    if failure:
+        raise failure[0]
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(30)

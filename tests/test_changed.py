@@ -52,6 +52,8 @@ def repo(tmp_path: Path) -> Path:
         for stage in ("preview", "production"):
             write_stack(root, slug, stage)
     shutil.copy(STACKS / "tenant.example.yaml", root / "stacks" / "tenant.example.yaml")
+    # What `tenantctl plan` reads of the platform, offline (next to the stack files).
+    shutil.copy(STACKS / "platform-outputs.yaml", root / "stacks" / "platform-outputs.yaml")
     (root / "infra" / "program" / "tenant.py").write_text("# the program\n")
     (root / "infra" / "cli" / "plan.py").write_text("# the CLI\n")
     (root / "templates" / "home.html").write_text("<h1>home</h1>\n")

@@ -18,8 +18,7 @@ from infra.core.errors import ExitCode
 from infra.core.rendering import render_content
 from infra.ops import aws
 from infra.ops.content import ContentStore
-from infra.ops.locking import client_lock
-from tests.helpers import ROOT, STACKS, demo_bucket, demo_spec
+from tests.helpers import ROOT, STACKS, demo_bucket, demo_spec, lock_held_elsewhere
 
 SLUG = "demo"
 SCHEMAS = ROOT / "infra" / "schemas"
@@ -220,7 +219,7 @@ def test_push_waits_for_nobody_and_refuses_while_locked(stacks: Path, pulled: Pa
     (pulled / "portal" / "help.html").write_text(
         (pulled / "portal" / "help.html").read_text().replace("</main>", "<p>x</p></main>")
     )
-    with client_lock(SLUG, "test holds it"):
+    with lock_held_elsewhere(SLUG, "test holds it"):
         result = cli(stacks, "content", "push", SLUG, str(pulled))
     assert result.exit_code == ExitCode.LOCKED
 

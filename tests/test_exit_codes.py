@@ -11,7 +11,7 @@ from moto import settings as moto_settings
 
 from infra.cli import main
 from infra.core.errors import EXIT_CODES, ExitCode
-from tests.helpers import STACKS
+from tests.helpers import STACKS, lock_held_elsewhere
 
 LIVE = '{"secretKey": "sk_live_exit0000000000000000000", "webhookSecret": "whsec_exit"}'
 
@@ -124,12 +124,11 @@ def test_detailed_exitcode_needs_dry_run():
 
 
 def test_a_held_client_lock_is_4_and_names_the_holder(tmp_path: Path, aws_env: str):
-    from infra.ops.locking import client_lock
 
     example = str(STACKS / "tenant.example.yaml")
     where = ("--stacks-dir", str(tmp_path))
     assert cli("create", "demo", "--from", example, "--no-deploy", *where).exit_code == 0
-    with client_lock("demo", "reset-preview"):
+    with lock_held_elsewhere("demo", "reset-preview"):
         result = cli("deploy", "demo-preview", *where)
     assert result.exit_code == ExitCode.LOCKED
     assert "reset-preview" in one_line(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ def test_real_output_of_every_operation_validates(
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
     stacks = tmp_path / "stacks"
     stacks.mkdir()
+    shutil.copy(STACKS / "platform-outputs.yaml", stacks / "platform-outputs.yaml")
     example = str(STACKS / "tenant.example.yaml")
     outputs: list[tuple[str, Any]] = [
         ("create", run(stacks, "create", "demo", "--from", example)),

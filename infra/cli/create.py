@@ -13,7 +13,6 @@ from infra.cli.common import (
     echo_json,
     err,
     json_option,
-    locked,
     stacks_dir_option,
 )
 from infra.core import naming
@@ -124,8 +123,7 @@ def create(
     else:
         from infra.ops.deployers import deploy_tenant  # heavy imports
 
-        with locked(slug, "create", break_lock, stacks_dir):  # deploy + post-provision
-            document["deploy"] = deploy_tenant(result.specs, stacks_dir, err)
+        document["deploy"] = deploy_tenant(result.specs, stacks_dir, err, break_lock)
     document["rollout"] = _start_rollout(slug, contract, signed_off)
     if as_json:
         echo_json(document)

@@ -24,6 +24,7 @@ from infra.core import naming
 from infra.core.errors import EnvironmentProblem
 from infra.core.spec import TenantSpec
 from infra.ops import automation
+from infra.ops.locking import client_lock, lock_region
 from infra.ops.provision import post_provision
 from infra.ops.stack import StackHandle, open_stack, project_dir_of
 from infra.ops.steps import Progress, quiet
@@ -151,12 +152,16 @@ def deploy_new_stack(
 
 
 def deploy_tenant(
-    specs: Mapping[naming.Stage, TenantSpec], stacks_dir: Path, progress: Progress = quiet
+    specs: Mapping[naming.Stage, TenantSpec],
+    stacks_dir: Path,
+    progress: Progress = quiet,
+    break_lock: bool = False,
 ) -> dict[str, Any]:
-    """``create``'s deployment: preview, then production, each followed by post-provision.
+    """``create``'s deployment: preview, then production, each followed by post-provision,
+    under the client's lock.
 
-    Without a deployer (real AWS, no Pulumi CLI) nothing is deployed and the
-    result says why and what to run.
+    Without a deployer (real AWS, no Pulumi CLI) nothing is deployed, no lock is
+    taken, and the result says why and what to run.
     """
     deployer = current_deployer()
     if deployer is None:
@@ -166,10 +171,13 @@ def deploy_tenant(
         return {"status": "skipped", "reason": reason}
     if deployer.name == LOCAL:
         progress("local target: the Pulumi CLI is not used; each stack is applied from its plan")
-    deployed = {
-        specs[stage].stack_name: deploy_new_stack(specs[stage], stacks_dir, progress)
-        for stage in naming.STAGES
-    }
+    slug = specs[naming.PREVIEW].slug
+    region = lock_region(stacks_dir, slug)
+    with client_lock(slug, "create", region, break_stale=break_lock, progress=progress):
+        deployed = {
+            specs[stage].stack_name: deploy_new_stack(specs[stage], stacks_dir, progress)
+            for stage in naming.STAGES
+        }
     return {
         "status": "deployed" if deployer.name == "pulumi" else "applied-locally",
         "stacks": deployed,
