@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import itertools
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +34,15 @@ from psycopg import sql
 
 from infra.core import naming
 from infra.core.errors import LocalIOError, PreconditionFailed, UserInputError
-from infra.core.import_kinds import DATA_ORDER, KINDS, Check, Kind, row_problems
+from infra.core.import_kinds import (
+    DATA_ORDER,
+    KINDS,
+    Check,
+    Kind,
+    money,
+    row_pattern,
+    row_problems,
+)
 from infra.ops.locking import client_lock
 from infra.ops.stack import PreviewStack, StackHandle
 from infra.ops.steps import Progress, quiet
@@ -118,8 +128,8 @@ def file_sha256(path: Path) -> str:
 
 
 @contextmanager
-def _csv_rows(path: Path) -> Iterator[Any]:
-    """A csv reader over *path* (UTF-8, BOM or not), its dialect sniffed from the start."""
+def _csv_file(path: Path) -> Iterator[tuple[IO[str], Any]]:
+    """*path* open as text (UTF-8, BOM or not), and its CSV dialect sniffed from the start."""
     try:
         f = path.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -131,7 +141,7 @@ def _csv_rows(path: Path) -> Iterator[Any]:
             dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t")
         except csv.Error:
             dialect = csv.excel
-        yield csv.reader(f, dialect)
+        yield f, dialect
 
 
 # ------------------------------------------------------------------ SQL per kind
@@ -169,7 +179,7 @@ _INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
             "code": "s.code",
             "name": "s.name",
             "description": "coalesce(s.description, '')",
-            "price_cents": "s.price::int",
+            "price_cents": "(s.price::numeric * 100)::int",
             "term_code": "s.term_code",
             "duration_days": "s.duration_days::int",
             "eligible_groups": "string_to_array(s.eligible_groups, ';')",
@@ -189,9 +199,9 @@ _INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
             "code": "s.code",
             "name": "s.name",
             "description": "coalesce(s.description, '')",
-            "fine_cents": "s.fine::int",
+            "fine_cents": "(s.fine::numeric * 100)::int",
             "appeal_window_days": "coalesce(s.appeal_window_days::int, 14)",
-            "late_fee_cents": "coalesce(s.late_fee::int, 0)",
+            "late_fee_cents": "coalesce((s.late_fee::numeric * 100)::int, 0)",
             "late_after_days": "coalesce(s.late_after_days::int, 30)",
             "tow_eligible": "coalesce(s.tow_eligible::boolean, false)",
             "sort_order": "coalesce(s.sort_order::int, 0)",
@@ -246,7 +256,7 @@ _INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
             "permit_type_code": "s.permit_type",
             "vehicle_id": "v.id",
             "status": "s.status",
-            "price_cents": "s.price::int",
+            "price_cents": "(s.price::numeric * 100)::int",
             "currency": "s.currency",
             "valid_from": "s.valid_from::timestamptz",
             "valid_until": "s.valid_until::timestamptz",
@@ -264,8 +274,8 @@ _INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
             "plate": "s.plate",
             "plate_state": "s.plate_state",
             "status": "s.status",
-            "fine_cents": "s.fine::int",
-            "late_fee_cents": "coalesce(s.late_fee::int, 0)",
+            "fine_cents": "(s.fine::numeric * 100)::int",
+            "late_fee_cents": "coalesce((s.late_fee::numeric * 100)::int, 0)",
             "currency": "s.currency",
             "issued_at": "s.issued_at::timestamptz",
             "issued_by": "s.issued_by",
@@ -417,7 +427,12 @@ _PERMIT_TYPE_LOTS = (
 
 
 def _stage(conn: psycopg.Connection[Any], kind: Kind, path: Path, problems: Problems) -> int:
-    """Check every row of *path* and COPY it into ``staging``; the number of data rows."""
+    """Check every row of *path* and COPY it into ``staging``; the number of data rows.
+
+    A line that one regex per kind accepts (``row_pattern``: no quotes, every field
+    valid) is copied as it is, in big chunks, with its line number in front; any
+    other record gets the per-column checks, which name each problem.
+    """
     columns = [c.name for c in kind.columns]
     conn.execute(
         sql.SQL("CREATE TEMP TABLE staging (line bigint NOT NULL, {}) ON COMMIT DROP").format(
@@ -425,7 +440,8 @@ def _stage(conn: psycopg.Connection[Any], kind: Kind, path: Path, problems: Prob
         )
     )
     rows = 0
-    with _csv_rows(path) as reader:
+    with _csv_file(path) as (f, dialect):
+        reader = csv.reader(f, dialect)
         try:
             header: list[str] = next(reader)
         except StopIteration:
@@ -445,39 +461,72 @@ def _stage(conn: psycopg.Connection[Any], kind: Kind, path: Path, problems: Prob
         width = len(header)
         plan = [(header.index(c.name), c.name, c.check, c.required) for c in kind.columns]
         needs_row_checks = kind.name == "messages"  # the other row checks run in SQL
-        copy_sql = sql.SQL("COPY staging (line, {}) FROM STDIN").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns))
+        delimiter = dialect.delimiter
+        copy_sql = sql.SQL("COPY staging (line, {}) FROM STDIN (FORMAT csv, DELIMITER {})").format(
+            sql.SQL(", ").join(map(sql.Identifier, header)), sql.Literal(delimiter)
         )
-        fast = [(position, _or_empty(check, required)) for position, _, check, required in plan]
+        checks = [(position, _or_empty(check, required)) for position, _, check, required in plan]
+        simple = dialect.quotechar == '"' and not dialect.skipinitialspace and not needs_row_checks
+        fast = row_pattern(kind, header, delimiter) if simple else None
+        match = fast.fullmatch if fast else (lambda _: None)
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        chunk: list[str] = []
+        line = reader.line_num
         with conn.cursor().copy(copy_sql) as copy:
-            last_line = 1
-            for row in reader:
-                line = last_line + 1
-                last_line = reader.line_num
-                if not row:
+            for raw in f:
+                line += 1
+                body = raw.rstrip("\r\n")
+                if match(body):  # the common case: a good, plain line
+                    rows += 1
+                    chunk.append(f"{line}{delimiter}{body}\n")
+                    if len(chunk) >= _LINES_PER_WRITE:
+                        if not problems.count:
+                            copy.write("".join(chunk))
+                        chunk.clear()
+                    continue
+                if not body:
                     continue  # a blank line
+                record = csv.reader(itertools.chain((raw,), f), dialect)
+                row = next(record)
+                number, line = line, line + record.line_num - 1  # quoted line breaks
                 rows += 1
                 if len(row) != width:
-                    problems.add(line, "", "", f"{len(row)} fields; the header has {width}")
+                    problems.add(number, "", "", f"{len(row)} fields; the header has {width}")
                     continue
-                try:  # the common case, a good row: one list comprehension
-                    out: list[Any] = [line, *[check(row[position]) for position, check in fast]]
+                try:
+                    values = [check(row[position]) for position, check in checks]
                 except ValueError:
-                    _row_problems(line, row, plan, problems)
+                    _row_problems(number, row, plan, problems)
                     continue
                 if needs_row_checks:
-                    found = row_problems(kind, dict(zip(columns, out[1:], strict=True)))
+                    found = row_problems(kind, dict(zip(columns, values, strict=True)))
                     for name, reason in found:
-                        problems.add(line, name, row[header.index(name)], reason)
+                        problems.add(number, name, row[header.index(name)], reason)
                     if found:
                         continue
-                if not problems.count:
-                    copy.write_row(out)
+                staged: list[Any] = [number, *([None] * width)]
+                for (position, _, _, _), value in zip(plan, values, strict=True):
+                    staged[position + 1] = value
+                writer.writerow(staged)
+                chunk.append(out.getvalue())
+                out.seek(0)
+                out.truncate()
+            if chunk and not problems.count:
+                copy.write("".join(chunk))
     return rows
 
 
+_LINES_PER_WRITE = 8192
+
+
 def _or_empty(check: Check, required: bool) -> Callable[[str], str | None]:
-    """*check*, with an empty field meaning NULL (optional) or a problem (required)."""
+    """*check*, with an empty field meaning NULL (optional) or a problem (required).
+
+    Amounts are staged as text (``240.00``), as the one-regex path copies them.
+    """
+    if check is money:
+        check = _dollars
     if required:
 
         def required_check(value: str) -> str:
@@ -487,6 +536,11 @@ def _or_empty(check: Check, required: bool) -> Callable[[str], str | None]:
 
         return required_check
     return lambda value: check(value) if value else None
+
+
+def _dollars(value: str) -> str:
+    cents = int(money(value))
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 def _row_problems(
