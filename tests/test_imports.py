@@ -242,6 +242,7 @@ def test_bulk_load_keeps_constraints_and_indexes(
     monkeypatch.setattr(imports, "BULK_ROWS", 10)  # the 50-row files take the bulk path
     catalog = (
         "SELECT conname FROM pg_constraint WHERE conrelid = 'activity.permits'::regclass "
+        "OR confrelid = 'activity.permits'::regclass "
         "UNION ALL SELECT indexrelid::regclass::text FROM pg_index "
         "WHERE indrelid = 'activity.permits'::regclass ORDER BY 1"
     )
@@ -253,3 +254,27 @@ def test_bulk_load_keeps_constraints_and_indexes(
     assert rows(pg_env, "SELECT count(*) FROM activity.permits")[0][0] == 50
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         rows(pg_env, "UPDATE activity.permits SET permit_type_code = 'NOPE' RETURNING 1")
+
+
+def test_a_file_with_known_keys_updates_them_and_adds_the_rest(
+    stacks: Path, pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from infra.ops import imports
+
+    monkeypatch.setattr(imports, "BULK_ROWS", 10)
+    files = accounts_vehicles_permits(tmp_path)
+    for kind, path in files:
+        ok(cli(stacks, "import", SLUG, kind, str(path)))
+    header = KINDS["permits"].header
+    with files[2][1].open(newline="") as f:
+        data = [tuple(r) for r in csv.reader(f)][1:]
+    changed = [(*r[:6], "300", *r[7:]) for r in data[:10]]  # permits 0-9 again, a new price
+    added = [(f"Q-{i}", *r[1:]) for i, r in enumerate(data[:20])]
+    path = write_csv(tmp_path / "p2.csv", header, changed + added)
+
+    ok(cli(stacks, "import", SLUG, "permits", str(path)))
+
+    prices = dict(rows(pg_env, "SELECT permit_number, price_cents FROM activity.permits"))
+    assert len(prices) == 70
+    assert [prices[f"P-{i}"] for i in range(12)] == [30000] * 10 + [24000] * 2
+    assert prices["Q-0"] == 24000
