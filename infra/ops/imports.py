@@ -1,12 +1,13 @@
 """``tenantctl import``: configuration and old-system data from CSV, whole or not at all.
 
 One pass over the file, streamed (never held): each row is checked
-(``infra.core.import_kinds``) and, while no problem has been found, written by
-COPY into a temporary staging table. Then, in the same transaction, natural
-keys are checked for duplicates and references for existence (SQL against the
-staged rows), and only when no problem was found anywhere is the staging table
-inserted into its table by natural key (``INSERT ... ON CONFLICT``) and the file
-recorded in ``stack.imports`` by (kind, SHA-256). Any problem: the transaction
+(``infra.core.import_kinds``; a plain line by one regex per kind) and, while no
+problem has been found, written by COPY into a temporary staging table. Then, in
+the same transaction, natural keys are checked for duplicates and references for
+existence (SQL against the staged rows), and only when no problem was found
+anywhere is the staging table inserted into its table by natural key (``INSERT
+... ON CONFLICT``, or a plain ``INSERT`` when no staged key is in the table yet)
+and the file recorded in ``stack.imports`` by (kind, SHA-256). Any problem: the transaction
 is rolled back, nothing is written. Same file again: nothing happens.
 
 Imports act on preview (``PreviewStack``). Configuration reaches production by
