@@ -242,6 +242,7 @@ def test_bulk_load_keeps_constraints_and_indexes(
     monkeypatch.setattr(imports, "BULK_ROWS", 10)  # the 50-row files take the bulk path
     catalog = (
         "SELECT conname FROM pg_constraint WHERE conrelid = 'activity.permits'::regclass "
+        "OR confrelid = 'activity.permits'::regclass "
         "UNION ALL SELECT indexrelid::regclass::text FROM pg_index "
         "WHERE indrelid = 'activity.permits'::regclass ORDER BY 1"
     )
@@ -253,3 +254,88 @@ def test_bulk_load_keeps_constraints_and_indexes(
     assert rows(pg_env, "SELECT count(*) FROM activity.permits")[0][0] == 50
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         rows(pg_env, "UPDATE activity.permits SET permit_type_code = 'NOPE' RETURNING 1")
+
+
+def test_a_file_with_known_keys_updates_them_and_adds_the_rest(
+    stacks: Path, pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from infra.ops import imports
+
+    monkeypatch.setattr(imports, "BULK_ROWS", 10)
+    files = accounts_vehicles_permits(tmp_path)
+    for kind, path in files:
+        ok(cli(stacks, "import", SLUG, kind, str(path)))
+    header = KINDS["permits"].header
+    with files[2][1].open(newline="") as f:
+        data = [tuple(r) for r in csv.reader(f)][1:]
+    changed = [(*r[:6], "300", *r[7:]) for r in data[:10]]  # permits 0-9 again, a new price
+    added = [(f"Q-{i}", *r[1:]) for i, r in enumerate(data[:20])]
+    path = write_csv(tmp_path / "p2.csv", header, changed + added)
+
+    ok(cli(stacks, "import", SLUG, "permits", str(path)))
+
+    prices = dict(rows(pg_env, "SELECT permit_number, price_cents FROM activity.permits"))
+    assert len(prices) == 70
+    assert [prices[f"P-{i}"] for i in range(12)] == [30000] * 10 + [24000] * 2
+    assert prices["Q-0"] == 24000
+
+
+def test_quoted_records_take_the_checked_path_and_keep_line_numbers(
+    stacks: Path, pg_env: str, tmp_path: Path
+):
+    accounts = [
+        ("a0@example.edu", "Rivera, Alex", "student", "", ""),  # quoted: a comma
+        ("a1@example.edu", "Two\nlines", "staff", "", ""),  # quoted: file lines 3-4
+        ("a2@example.edu", "Plain", "faculty", "S1", ""),
+        ("not-an-email", "Bad", "student", "", ""),  # file line 6
+    ]
+    path = write_csv(tmp_path / "a.csv", KINDS["accounts"].header, accounts)
+
+    rejected = cli(stacks, "import", SLUG, "accounts", str(path))
+    ok(
+        cli(
+            stacks,
+            "import",
+            SLUG,
+            "accounts",
+            str(write_csv(path, KINDS["accounts"].header, accounts[:3])),
+        )
+    )
+
+    problems = list(csv.reader(io.StringIO(rejected.stdout)))
+    assert problems[1:] == [["6", "email", "not-an-email", "must be an email address"]]
+    assert rows(
+        pg_env,
+        "SELECT email, full_name FROM activity.accounts WHERE email LIKE 'a_@%' ORDER BY 1",
+    ) == [
+        ("a0@example.edu", "Rivera, Alex"),
+        ("a1@example.edu", "Two\nlines"),
+        ("a2@example.edu", "Plain"),
+    ]
+
+
+def test_dates_the_regex_leaves_to_the_full_check_load_the_same(
+    stacks: Path, pg_env: str, tmp_path: Path
+):
+    files = accounts_vehicles_permits(tmp_path)
+    for kind, path in files[:2]:
+        ok(cli(stacks, "import", SLUG, kind, str(path)))
+    with files[2][1].open(newline="") as f:
+        data = [tuple(r) for r in csv.reader(f)][1:3]
+    data[0] = (*data[0][:6], "12", *data[0][7:8], "2026-08-31T00:00:00Z", "2027-02-29T00:00:00Z")
+    data[1] = (*data[1][:8], "2026-08-31T00:00:00Z", "2026-09-30T12:00:00+02:00")
+    path = write_csv(tmp_path / "p.csv", KINDS["permits"].header, data)
+
+    rejected = cli(stacks, "import", SLUG, "permits", str(path))
+    ok(
+        cli(
+            stacks,
+            "import",
+            SLUG,
+            "permits",
+            str(write_csv(path, KINDS["permits"].header, data[1:])),
+        )
+    )
+
+    assert [p["line"] for p in csv.DictReader(io.StringIO(rejected.stdout))] == ["2"]
+    assert rows(pg_env, "SELECT price_cents, valid_until FROM activity.permits")[0][0] == 24000

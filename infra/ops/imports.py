@@ -1,12 +1,13 @@
 """``tenantctl import``: configuration and old-system data from CSV, whole or not at all.
 
 One pass over the file, streamed (never held): each row is checked
-(``infra.core.import_kinds``) and, while no problem has been found, written by
-COPY into a temporary staging table. Then, in the same transaction, natural
-keys are checked for duplicates and references for existence (SQL against the
-staged rows), and only when no problem was found anywhere is the staging table
-inserted into its table by natural key (``INSERT ... ON CONFLICT``) and the file
-recorded in ``stack.imports`` by (kind, SHA-256). Any problem: the transaction
+(``infra.core.import_kinds``; a plain line by one regex per kind) and, while no
+problem has been found, written by COPY into a temporary staging table. Then, in
+the same transaction, natural keys are checked for duplicates and references for
+existence (SQL against the staged rows), and only when no problem was found
+anywhere is the staging table inserted into its table by natural key (``INSERT
+... ON CONFLICT``, or a plain ``INSERT`` when no staged key is in the table yet)
+and the file recorded in ``stack.imports`` by (kind, SHA-256). Any problem: the transaction
 is rolled back, nothing is written. Same file again: nothing happens.
 
 Imports act on preview (``PreviewStack``). Configuration reaches production by
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import itertools
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +35,15 @@ from psycopg import sql
 
 from infra.core import naming
 from infra.core.errors import LocalIOError, PreconditionFailed, UserInputError
-from infra.core.import_kinds import DATA_ORDER, KINDS, Check, Kind, row_problems
+from infra.core.import_kinds import (
+    DATA_ORDER,
+    KINDS,
+    Check,
+    Kind,
+    money,
+    row_pattern,
+    row_problems,
+)
 from infra.ops.locking import client_lock
 from infra.ops.stack import PreviewStack, StackHandle
 from infra.ops.steps import Progress, quiet
@@ -118,8 +129,8 @@ def file_sha256(path: Path) -> str:
 
 
 @contextmanager
-def _csv_rows(path: Path) -> Iterator[Any]:
-    """A csv reader over *path* (UTF-8, BOM or not), its dialect sniffed from the start."""
+def _csv_file(path: Path) -> Iterator[tuple[IO[str], Any]]:
+    """*path* open as text (UTF-8, BOM or not), and its CSV dialect sniffed from the start."""
     try:
         f = path.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -131,7 +142,7 @@ def _csv_rows(path: Path) -> Iterator[Any]:
             dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t")
         except csv.Error:
             dialect = csv.excel
-        yield csv.reader(f, dialect)
+        yield f, dialect
 
 
 # ------------------------------------------------------------------ SQL per kind
@@ -169,7 +180,7 @@ _INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
             "code": "s.code",
             "name": "s.name",
             "description": "coalesce(s.description, '')",
-            "price_cents": "s.price::int",
+            "price_cents": "(s.price::numeric * 100)::int",
             "term_code": "s.term_code",
             "duration_days": "s.duration_days::int",
             "eligible_groups": "string_to_array(s.eligible_groups, ';')",
@@ -189,9 +200,9 @@ _INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
             "code": "s.code",
             "name": "s.name",
             "description": "coalesce(s.description, '')",
-            "fine_cents": "s.fine::int",
+            "fine_cents": "(s.fine::numeric * 100)::int",
             "appeal_window_days": "coalesce(s.appeal_window_days::int, 14)",
-            "late_fee_cents": "coalesce(s.late_fee::int, 0)",
+            "late_fee_cents": "coalesce((s.late_fee::numeric * 100)::int, 0)",
             "late_after_days": "coalesce(s.late_after_days::int, 30)",
             "tow_eligible": "coalesce(s.tow_eligible::boolean, false)",
             "sort_order": "coalesce(s.sort_order::int, 0)",
@@ -246,7 +257,7 @@ _INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
             "permit_type_code": "s.permit_type",
             "vehicle_id": "v.id",
             "status": "s.status",
-            "price_cents": "s.price::int",
+            "price_cents": "(s.price::numeric * 100)::int",
             "currency": "s.currency",
             "valid_from": "s.valid_from::timestamptz",
             "valid_until": "s.valid_until::timestamptz",
@@ -264,8 +275,8 @@ _INSERTS: dict[str, tuple[str, dict[str, str], str, str]] = {
             "plate": "s.plate",
             "plate_state": "s.plate_state",
             "status": "s.status",
-            "fine_cents": "s.fine::int",
-            "late_fee_cents": "coalesce(s.late_fee::int, 0)",
+            "fine_cents": "(s.fine::numeric * 100)::int",
+            "late_fee_cents": "coalesce((s.late_fee::numeric * 100)::int, 0)",
             "currency": "s.currency",
             "issued_at": "s.issued_at::timestamptz",
             "issued_by": "s.issued_by",
@@ -392,16 +403,39 @@ _KEY_EXPRESSIONS = {
 }
 
 
-def _insert_sql(kind: Kind) -> str:
+_OVERLAP: dict[str, str] = {
+    # data kinds: the staged rows whose natural key is in the table already (an anti-join)
+    "accounts": "staging s JOIN activity.accounts t ON lower(t.email) = lower(s.email)",
+    "vehicles": "staging s JOIN activity.accounts a ON lower(a.email) = lower(s.account_email) "
+    "JOIN activity.vehicles t ON t.account_id = a.id AND t.plate_state = s.plate_state "
+    "AND t.plate = s.plate",
+    "permits": "staging s JOIN activity.permits t ON t.permit_number = s.permit_number",
+    "violations": "staging s JOIN activity.violations t ON t.citation_number = s.citation_number",
+}
+
+
+def _insert_sql(kind: Kind, upsert: bool = True) -> str:
+    """Insert or update by natural key; a plain INSERT when *upsert* is False (no key of
+    the staged rows is in the table: same result, without a speculative insert per row)."""
     source, columns, conflict, extra = _INSERTS[kind.name]
     targets = ", ".join(columns)
     exprs = ", ".join(columns.values())
+    if not upsert:
+        return f"INSERT INTO {kind.schema}.{kind.table} ({targets}) SELECT {exprs} FROM {source}"
     keys = {c.strip(" ()") for c in conflict.replace("lower(email)", "email").split(",")}
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
     return (
         f"INSERT INTO {kind.schema}.{kind.table} ({targets}) SELECT {exprs} FROM {source} "
         f"ON CONFLICT {conflict} DO UPDATE SET {updates}{extra}"
     )
+
+
+def _overlaps(conn: psycopg.Connection[Any], kind: Kind) -> bool:
+    """Whether a staged natural key is in the table already (True when not known)."""
+    join = _OVERLAP.get(kind.name)
+    if join is None:
+        return True
+    return bool(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {join})").fetchone()[0])  # type: ignore[index]
 
 
 _PERMIT_TYPE_LOTS = (
@@ -417,7 +451,12 @@ _PERMIT_TYPE_LOTS = (
 
 
 def _stage(conn: psycopg.Connection[Any], kind: Kind, path: Path, problems: Problems) -> int:
-    """Check every row of *path* and COPY it into ``staging``; the number of data rows."""
+    """Check every row of *path* and COPY it into ``staging``; the number of data rows.
+
+    A line that one regex per kind accepts (``row_pattern``: no quotes, every field
+    valid) is copied as it is, in big chunks, with its line number in front; any
+    other record gets the per-column checks, which name each problem.
+    """
     columns = [c.name for c in kind.columns]
     conn.execute(
         sql.SQL("CREATE TEMP TABLE staging (line bigint NOT NULL, {}) ON COMMIT DROP").format(
@@ -425,7 +464,8 @@ def _stage(conn: psycopg.Connection[Any], kind: Kind, path: Path, problems: Prob
         )
     )
     rows = 0
-    with _csv_rows(path) as reader:
+    with _csv_file(path) as (f, dialect):
+        reader = csv.reader(f, dialect)
         try:
             header: list[str] = next(reader)
         except StopIteration:
@@ -445,39 +485,72 @@ def _stage(conn: psycopg.Connection[Any], kind: Kind, path: Path, problems: Prob
         width = len(header)
         plan = [(header.index(c.name), c.name, c.check, c.required) for c in kind.columns]
         needs_row_checks = kind.name == "messages"  # the other row checks run in SQL
-        copy_sql = sql.SQL("COPY staging (line, {}) FROM STDIN").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns))
+        delimiter = dialect.delimiter
+        copy_sql = sql.SQL("COPY staging (line, {}) FROM STDIN (FORMAT csv, DELIMITER {})").format(
+            sql.SQL(", ").join(map(sql.Identifier, header)), sql.Literal(delimiter)
         )
-        fast = [(position, _or_empty(check, required)) for position, _, check, required in plan]
+        checks = [(position, _or_empty(check, required)) for position, _, check, required in plan]
+        simple = dialect.quotechar == '"' and not dialect.skipinitialspace and not needs_row_checks
+        fast = row_pattern(kind, header, delimiter) if simple else None
+        match = fast.fullmatch if fast else (lambda _: None)
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        chunk: list[str] = []
+        line = reader.line_num
         with conn.cursor().copy(copy_sql) as copy:
-            last_line = 1
-            for row in reader:
-                line = last_line + 1
-                last_line = reader.line_num
-                if not row:
+            for raw in f:
+                line += 1
+                body = raw.rstrip("\r\n")
+                if match(body):  # the common case: a good, plain line
+                    rows += 1
+                    chunk.append(f"{line}{delimiter}{body}\n")
+                    if len(chunk) >= _LINES_PER_WRITE:
+                        if not problems.count:
+                            copy.write("".join(chunk))
+                        chunk.clear()
+                    continue
+                if not body:
                     continue  # a blank line
+                record = csv.reader(itertools.chain((raw,), f), dialect)
+                row = next(record)
+                number, line = line, line + record.line_num - 1  # quoted line breaks
                 rows += 1
                 if len(row) != width:
-                    problems.add(line, "", "", f"{len(row)} fields; the header has {width}")
+                    problems.add(number, "", "", f"{len(row)} fields; the header has {width}")
                     continue
-                try:  # the common case, a good row: one list comprehension
-                    out: list[Any] = [line, *[check(row[position]) for position, check in fast]]
+                try:
+                    values: list[Any] = [check(row[position]) for position, check in checks]
                 except ValueError:
-                    _row_problems(line, row, plan, problems)
+                    _row_problems(number, row, plan, problems)
                     continue
                 if needs_row_checks:
-                    found = row_problems(kind, dict(zip(columns, out[1:], strict=True)))
+                    found = row_problems(kind, dict(zip(columns, values, strict=True)))
                     for name, reason in found:
-                        problems.add(line, name, row[header.index(name)], reason)
+                        problems.add(number, name, row[header.index(name)], reason)
                     if found:
                         continue
-                if not problems.count:
-                    copy.write_row(out)
+                staged: list[Any] = [number, *([None] * width)]
+                for (position, _, _, _), value in zip(plan, values, strict=True):
+                    staged[position + 1] = value
+                writer.writerow(staged)
+                chunk.append(out.getvalue())
+                out.seek(0)
+                out.truncate()
+            if chunk and not problems.count:
+                copy.write("".join(chunk))
     return rows
 
 
+_LINES_PER_WRITE = 8192
+
+
 def _or_empty(check: Check, required: bool) -> Callable[[str], str | None]:
-    """*check*, with an empty field meaning NULL (optional) or a problem (required)."""
+    """*check*, with an empty field meaning NULL (optional) or a problem (required).
+
+    Amounts are staged as text (``240.00``), as the one-regex path copies them.
+    """
+    if check is money:
+        check = _dollars
     if required:
 
         def required_check(value: str) -> str:
@@ -487,6 +560,11 @@ def _or_empty(check: Check, required: bool) -> Callable[[str], str | None]:
 
         return required_check
     return lambda value: check(value) if value else None
+
+
+def _dollars(value: str) -> str:
+    cents = int(money(value))
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 def _row_problems(
@@ -509,11 +587,16 @@ def _check_staged(conn: psycopg.Connection[Any], kind: Kind, problems: Problems)
     """Duplicate natural keys and references to rows that do not exist."""
     key = _KEY_EXPRESSIONS.get(kind.name, tuple(f"s.{c}" for c in kind.key))
     shown = " || ' ' || ".join(f"coalesce({k}, '')" for k in key)
-    duplicates = conn.execute(
-        f"SELECT line, shown, first FROM (SELECT s.line, {shown} AS shown, "
-        f"min(s.line) OVER (PARTITION BY {', '.join(key)}) AS first FROM staging s) d "
-        f"WHERE line > first ORDER BY line LIMIT {MAX_PROBLEMS_PER_CHECK}"
-    ).fetchall()
+    any_twice = conn.execute(  # a hash aggregate; the sort below only when there are some
+        f"SELECT EXISTS (SELECT 1 FROM staging s GROUP BY {', '.join(key)} HAVING count(*) > 1)"
+    ).fetchone()
+    duplicates = []
+    if any_twice and any_twice[0]:
+        duplicates = conn.execute(
+            f"SELECT line, shown, first FROM (SELECT s.line, {shown} AS shown, "
+            f"min(s.line) OVER (PARTITION BY {', '.join(key)}) AS first FROM staging s) d "
+            f"WHERE line > first ORDER BY line LIMIT {MAX_PROBLEMS_PER_CHECK}"
+        ).fetchall()
     for line, value, first in duplicates:
         problems.add(line, "+".join(kind.key), value, f"same {'+'.join(kind.key)} as line {first}")
     for column, condition, reason in _ROW_CHECKS.get(kind.name, []):
@@ -545,34 +628,42 @@ BULK_ROWS = 20_000
 
 @contextmanager
 def _foreign_keys_checked_once(
-    conn: psycopg.Connection[Any], kind: Kind, rows: int
+    conn: psycopg.Connection[Any], kind: Kind, rows: int, keys_too: bool = False
 ) -> Iterator[None]:
     """For a big file, drop the table's foreign keys and plain indexes for the insert, then
-    add them back.
+    add them back; with *keys_too* (a plain INSERT, no ON CONFLICT) its primary key and
+    unique constraints and indexes as well, with the foreign keys that point at it.
 
-    Adding a foreign key back validates every row in one set-based query, which
-    is many times faster than PostgreSQL's per-row trigger for a million rows.
-    Same transaction: a failure restores the constraints with everything else.
-    The table is locked (ACCESS EXCLUSIVE) until the commit, as a bulk load should.
+    Adding a foreign key back validates every row in one set-based query, and an
+    index built once sorts its keys, which is many times faster than PostgreSQL's
+    per-row trigger or a million inserts into a B-tree (random UUID keys above all).
+    A unique index rebuilt over a duplicate fails with a unique violation, like the
+    insert would have. Same transaction: a failure restores everything with the rest.
+    The tables are locked (ACCESS EXCLUSIVE) until the commit, as a bulk load should.
     """
     if rows < BULK_ROWS:
         yield
         return
     table = f"{kind.schema}.{kind.table}"
-    keys = conn.execute(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
-        (table,),
+    types = "('f', 'p', 'u')" if keys_too else "('f')"
+    constraints = conn.execute(  # (table, name, definition); keys first when added back
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        f"WHERE (conrelid = %s::regclass AND contype IN {types}) "
+        "OR (%s AND confrelid = %s::regclass AND contype = 'f') "
+        "ORDER BY contype = 'f', conrelid::regclass::text, conname",
+        (table, keys_too, table),
     ).fetchall()
+    owned = "NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+    unique = "" if keys_too else "AND NOT i.indisunique AND NOT i.indisprimary"
     indexes = conn.execute(
         "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-        "WHERE i.indrelid = %s::regclass AND NOT i.indisunique AND NOT i.indisprimary",
+        f"WHERE i.indrelid = %s::regclass AND {owned} {unique}",
         (table,),
     ).fetchall()
-    for name, _ in keys:
+    for owner, name, _ in reversed(constraints):  # foreign keys first
         conn.execute(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                sql.Identifier(kind.schema, kind.table), sql.Identifier(name)
+                sql.SQL(owner), sql.Identifier(name)
             )
         )
     for index_name, _ in indexes:  # rebuilt once below: faster than a million inserts into each
@@ -580,10 +671,10 @@ def _foreign_keys_checked_once(
     yield
     for _, index_definition in indexes:
         conn.execute(sql.SQL(index_definition))
-    for name, definition in keys:
+    for owner, name, definition in constraints:
         conn.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                sql.Identifier(kind.schema, kind.table), sql.Identifier(name)
+                sql.SQL(owner), sql.Identifier(name)
             )
             + sql.SQL(definition)
         )
@@ -616,8 +707,16 @@ def load(
             _check_staged(conn, kind, problems)
         if not problems.count:
             try:
-                with conn.transaction(), _foreign_keys_checked_once(conn, kind, result.rows):
-                    conn.execute(_insert_sql(kind))
+                upsert = _overlaps(conn, kind)
+                with (
+                    conn.transaction(),
+                    _foreign_keys_checked_once(conn, kind, result.rows, keys_too=not upsert),
+                ):
+                    # Hash joins: the planner misjudges the staged rows matching a join
+                    # on two columns and would look an index up once per row.
+                    conn.execute("SET LOCAL enable_nestloop = off")
+                    conn.execute(_insert_sql(kind, upsert))
+                    conn.execute("RESET enable_nestloop")
                     if kind.name == "permit-types":
                         for statement in _PERMIT_TYPE_LOTS:
                             conn.execute(statement)
