@@ -202,7 +202,7 @@ def test_set_live_touches_one_line(stacks: Path) -> None:
     path = naming.stack_file(stacks, "demo", "production")
     before = path.read_text()
 
-    assert stackfiles.set_live(stacks, "demo", True) is True
+    assert stackfiles.set_live(stacks, "demo", True)[1] is True
 
     after = path.read_text()
     changed = [
@@ -212,7 +212,7 @@ def test_set_live_touches_one_line(stacks: Path) -> None:
     ]
     assert changed == [("  tenants:live: false", "  tenants:live: true")]
     assert stackfiles.read_spec(stacks, "demo", "production").live is True
-    assert stackfiles.set_live(stacks, "demo", True) is False
+    assert stackfiles.set_live(stacks, "demo", True)[1] is False
 
 
 def test_set_live_appends_the_key_when_absent(stacks: Path) -> None:

@@ -41,7 +41,7 @@ from infra.ops.database import CONNECT_TIMEOUT_S
 from infra.ops.deployers import deploy_stack
 from infra.ops.payment import credentials_mode, read_parameters
 from infra.ops.stack import StackHandle, open_from_files, refuse_stack_names
-from infra.ops.stackfiles import read_spec, set_live
+from infra.ops.stackfiles import set_live
 from infra.ops.steps import Progress, quiet
 
 ACTIVE_RECORD = "promotion-active"
@@ -300,8 +300,7 @@ def _switch_current(p: Promotion) -> str:
 
 
 def _go_live(p: Promotion) -> str:
-    set_live(p.stacks_dir, p.production.spec.slug, True)
-    live_spec = read_spec(p.stacks_dir, p.production.spec.slug, naming.PRODUCTION)
+    live_spec, _ = set_live(p.stacks_dir, p.production.spec.slug, True)
     _, how = deploy_stack(live_spec, p.stacks_dir, p.production, p.progress)
     return f"{naming.CONFIG_NAMESPACE}live true; {how}"
 
@@ -458,8 +457,7 @@ def rollback(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[st
         store.switch(previous, previous=current.release if current else None)
         progress(f"  content: production serves {previous} again")
     if record.get("wasLive") is False:
-        set_live(stacks_dir, slug, False)
-        spec = read_spec(stacks_dir, slug, naming.PRODUCTION)
+        spec, _ = set_live(stacks_dir, slug, False)
         _, how = deploy_stack(spec, stacks_dir, production, progress)
         progress(f"  portal and payment: tenants:live false; {how}")
     record["status"] = "rolled-back"

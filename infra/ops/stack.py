@@ -26,7 +26,7 @@ from infra.core.spec import TenantSpec
 from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.database import DATABASE_URL_ENV, StackDatabases, database_url
-from infra.ops.stackfiles import read_spec, stack_region
+from infra.ops.stackfiles import read_stack
 
 if TYPE_CHECKING:
     from infra.ops.deployers import Deployer
@@ -182,15 +182,14 @@ def open_stack(
 
 
 def open_from_files(stacks_dir: Path, slug: str, stage: naming.Stage) -> StackHandle:
-    return open_stack(
-        read_spec(stacks_dir, slug, stage), region=stack_region(stacks_dir, slug, stage)
-    )
+    """A handle on ``<slug>-<stage>``; its stack file is read once."""
+    stack_file = read_stack(stacks_dir, slug, stage)
+    return open_stack(stack_file.spec, region=stack_file.region)
 
 
 def open_preview(stacks_dir: Path, slug: str, command: str) -> PreviewStack:
     refuse_stack_names(slug, command)
-    spec = read_spec(stacks_dir, slug, naming.PREVIEW)
-    region = stack_region(stacks_dir, slug, naming.PREVIEW)
-    stack = open_stack(spec, region=region, handle=PreviewStack)
+    stack_file = read_stack(stacks_dir, slug, naming.PREVIEW)
+    stack = open_stack(stack_file.spec, region=stack_file.region, handle=PreviewStack)
     assert isinstance(stack, PreviewStack)
     return stack

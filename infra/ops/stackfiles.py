@@ -109,8 +109,17 @@ def _existing_stack_file(stacks_dir: Path, slug: str, stage: naming.Stage) -> Pa
     return path
 
 
-def read_spec(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec:
-    """The validated spec of ``<slug>-<stage>`` from its stack file.
+@dataclass(frozen=True)
+class StackFile:
+    """What one read of a stack file yields: the tenant spec and the provider region."""
+
+    spec: TenantSpec
+    region: str | None
+    """``aws:region`` when the file sets one."""
+
+
+def read_stack(stacks_dir: Path, slug: str, stage: naming.Stage) -> StackFile:
+    """``<slug>-<stage>``'s stack file, read and validated once.
 
     Raises ``UnknownTenant`` when the file is missing, ``MalformedFile`` when it
     is not YAML of the right shape and ``SpecError`` (naming the file, key,
@@ -118,12 +127,18 @@ def read_spec(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec:
     """
     path = _existing_stack_file(stacks_dir, slug, stage)
     config = read_config(path)
-    _region(config, display_path(path))
-    return spec_from_config(
+    region = _region(config, display_path(path))
+    spec = spec_from_config(
         config,
         expected_stack=naming.stack_name(slug, stage),
         source=display_path(path),
     )
+    return StackFile(spec, region)
+
+
+def read_spec(stacks_dir: Path, slug: str, stage: naming.Stage) -> TenantSpec:
+    """The validated spec of ``<slug>-<stage>`` from its stack file (see ``read_stack``)."""
+    return read_stack(stacks_dir, slug, stage).spec
 
 
 def stack_region(stacks_dir: Path, slug: str, stage: naming.Stage) -> str | None:
@@ -249,8 +264,9 @@ _LIVE_LINE = re.compile(
 )
 
 
-def set_live(stacks_dir: Path, slug: str, live: bool) -> bool:
-    """Set ``tenants:live`` of the production file; return whether the file changed.
+def set_live(stacks_dir: Path, slug: str, live: bool) -> tuple[TenantSpec, bool]:
+    """Set ``tenants:live`` of the production file; return its validated spec and whether
+    the file changed.
 
     Only that one line is rewritten (or one line appended when the key is
     absent); every other byte stays as it was. The result is validated before
@@ -285,9 +301,9 @@ def set_live(stacks_dir: Path, slug: str, live: bool) -> bool:
     if spec.live is not live:  # pragma: no cover - guards the line edit above
         raise MalformedFile(f"{source}: could not set {LIVE_KEY}; edit it by hand")
     if new_text == old_text:
-        return False
+        return spec, False
     write_atomically(path, new_text)
-    return True
+    return spec, True
 
 
 def _key_indent(text: str) -> str | None:
