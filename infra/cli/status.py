@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from infra.cli.common import echo_json, json_option, stacks_dir_option
 from infra.core import naming
@@ -30,6 +28,9 @@ def status(slug: str | None, stacks_dir: Path, as_json: bool) -> None:
     if as_json:
         echo_json({"tenants": rows})
         return
+    from rich.console import Console  # only for people: --json does not pay for rich
+    from rich.table import Table
+
     table = Table("stack", "live", "current release", "last reset", "last promotion", "note")
     for row in rows:
         for info in row["stages"].values():
@@ -67,6 +68,9 @@ def list_(stacks_dir: Path, as_json: bool) -> None:
     if as_json:
         echo_json({"tenants": rows})
         return
+    from rich.console import Console  # only for people: --json does not pay for rich
+    from rich.table import Table
+
     table = Table("slug", "stages", "portal", "live")
     for row in rows:
         stages = row["stages"]
