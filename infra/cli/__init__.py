@@ -13,12 +13,13 @@ from typing import Any
 
 import click
 
+from infra.cli.lazy import LazyGroup
 from infra.core.errors import ExitCode, TenantctlError, UserInputError
-from infra.core.spec import SpecError
+from infra.core.spec_errors import SpecError
 from infra.core.text_rules import ECHO_LENGTH, printable
 
 
-class TenantctlGroup(click.Group):
+class TenantctlGroup(LazyGroup):
     """The error boundary: every failure ends as one line and a documented exit code.
 
     Errors a user or the environment can cause carry their own exit code
@@ -100,35 +101,27 @@ def main() -> None:
     """
 
 
-def _register() -> None:
-    """Every command module, registered explicitly (imported here, after ``main`` exists)."""
-    from infra.cli import (
-        billing,
-        capacity,
-        changed,
-        content,
-        create,
-        deploy,
-        email,
-        imports,
-        payment,
-        plan,
-        promote,
-        reset,
-        rollout,
-        status,
-    )
+COMMANDS = {
+    "create": "infra.cli.create:create",
+    "payment": "infra.cli.payment:payment",
+    "plan": "infra.cli.plan:plan",
+    "reset-preview": "infra.cli.reset:reset_preview",
+    "promote": "infra.cli.promote:promote",
+    "status": "infra.cli.status:status",
+    "list": "infra.cli.status:list_",
+    "content": "infra.cli.content:content",
+    "import": "infra.cli.imports:import_",
+    "email": "infra.cli.email:email",
+    "rollout": "infra.cli.rollout:rollout",
+    "billing": "infra.cli.billing:billing",
+    "changed": "infra.cli.changed:changed",
+    "deploy": "infra.cli.deploy:deploy",
+    "capacity": "infra.cli.capacity:capacity",
+}
+"""Every command, registered explicitly: name -> "module:attr" (the module's ``COMMANDS``).
+A module is imported only when its command is used (or for ``--help``)."""
 
-    modules = (
-        *(create, payment, plan, reset, promote, status),
-        *(content, imports, email, rollout, billing, changed, deploy, capacity),
-    )
-    for module in modules:
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()
+main.add_lazy_commands(COMMANDS)
 
 
 if __name__ == "__main__":  # pragma: no cover

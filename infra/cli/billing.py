@@ -33,16 +33,14 @@ def pending_cmd(as_json: bool) -> None:
       tenantctl billing pending --json
     """
     from infra.ops import billing as ops
-    from infra.ops import control
 
-    with control.connect() as conn:
-        rows = ops.pending(conn)
+    result = ops.list_pending()
     if as_json:
-        echo_json({"pending": [r.to_json() for r in rows]})
+        echo_json(result.to_json())
         return
-    if not rows:
+    if not result.rows:
         click.echo("nothing pending: every recorded milestone is published")
-    for r in rows:
+    for r in result.rows:
         click.echo(
             f"{r.client:<24} {r.contract:<16} {r.milestone:<16} {r.occurred_at:%Y-%m-%d} "
             f"attempts {r.attempts}  {r.idempotency_key}"
@@ -62,14 +60,12 @@ def publish_cmd(as_json: bool) -> None:
       tenantctl billing publish
     """
     from infra.ops import billing as ops
-    from infra.ops import control
 
-    with control.connect() as conn:
-        sent = ops.publish(conn, err)
+    result = ops.publish_pending(err)
     if as_json:
-        echo_json({"published": sent})
+        echo_json(result.to_json())
     else:
-        click.echo(f"{len(sent)} milestone event(s) published")
+        click.echo(f"{len(result.events)} milestone event(s) published")
 
 
 COMMANDS = [billing]

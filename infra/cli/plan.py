@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-from rich.console import Console
-from rich.tree import Tree
 
 from infra.cli.common import echo_json, json_option, stacks_dir_option
 from infra.core import naming
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
 
 # The properties worth a reader's attention, per resource type; everything else is in --json.
 HIGHLIGHTS: dict[str, tuple[str, ...]] = {
@@ -61,6 +62,8 @@ def _brief(value: Any) -> str:
 
 
 def _tree(plan: Any) -> Tree:
+    from rich.tree import Tree
+
     root = Tree(f"[bold]{plan.stack}[/bold]  ({len(plan.resources)} resources)")
     nodes: dict[str | None, Tree] = {None: root}
     grouped: dict[tuple[str | None, str], list[str]] = {}
@@ -113,6 +116,8 @@ def plan(slug: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
     if as_json:
         echo_json({"stacks": [p.to_json() for p in plans]})
         return
+    from rich.console import Console  # only for people: --json does not pay for rich
+
     console = Console(highlight=False, emoji=False)
     if not console.is_terminal:
         console.width = 200  # piped or captured: keep whole names rather than cut them

@@ -6,11 +6,14 @@ import json
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from infra.cli.common import echo_json, err, json_option, stacks_dir_option
+
+if TYPE_CHECKING:
+    from infra.ops.rollout import Change
 
 _by_option = click.option(
     "--by", help="Who does this (kept in the history); default: the current user."
@@ -20,26 +23,15 @@ _contract_option = click.option(
 )
 
 
-def _echo_change(change: Any, as_json: bool, billing: str | None = None) -> None:
+def _echo_change(change: Change, as_json: bool) -> None:
     if as_json:
-        document = change.to_json()
-        if billing:
-            document["billing"] = billing
-        echo_json(document)
+        echo_json(change.to_json())
         return
     click.echo(change.message)
     for milestone in change.milestones:
         click.echo(f"  milestone recorded: {milestone}")
-    if billing:
-        err(f"  billing: {billing}")
-
-
-def _publish(conn: Any) -> str:
-    """After a step that may earn a milestone: publish whatever is pending (this step's,
-    or an earlier run's that crashed before publishing)."""
-    from infra.ops import billing
-
-    return billing.publish_quietly(conn, err)
+    if change.billing:
+        err(f"  billing: {change.billing}")
 
 
 @click.group()
@@ -80,14 +72,10 @@ def start_cmd(slug: str, contract: str, signed_off: Any, by: str | None, as_json
       tenantctl rollout start demo --contract C-2026-001
       tenantctl rollout start acme --contract C-2026-014 --signed-off 2026-10-01 --json
     """
-    from infra.ops import control
     from infra.ops import rollout as ops
-    from infra.ops.locking import client_lock
 
-    day: date = signed_off.date() if signed_off else ops.today()
-    with client_lock(slug, "rollout start"), control.connect() as conn:
-        change = ops.start(conn, slug, contract, day, ops.actor(by))
-        _echo_change(change, as_json, _publish(conn))
+    day: date | None = signed_off.date() if signed_off else None
+    _echo_change(ops.start_rollout(slug, contract, day, by, err), as_json)
 
 
 @rollout.command("status")
@@ -112,45 +100,23 @@ def status_cmd(slug: str | None, check: bool | None, stacks_dir: Path, as_json: 
       tenantctl rollout status demo
     """
     from infra.core.rollout import status_line
-    from infra.ops import control
     from infra.ops import rollout as ops
 
-    schedule = ops.load_schedule()
-    with control.connect() as conn:
-        if slug is None:
-            summaries = ops.status_all(conn, schedule)
-            if check:
-                from infra.ops.observe import observer
-
-                observe = observer(stacks_dir)
-                summaries = ops.attention_order(
-                    ops.status_one(conn, schedule, s.client, observe) for s in summaries
-                )
-            if as_json:
-                # Compact: a portfolio of 1,000 rollouts is for machines.
-                click.echo(
-                    json.dumps(
-                        {
-                            "today": ops.today().isoformat(),
-                            "rollouts": [s.to_json(detail=False) for s in summaries],
-                        },
-                        separators=(",", ":"),
-                    )
-                )
-                return
-            if not summaries:
-                click.echo("no rollouts yet; `tenantctl rollout start SLUG --contract REF`")
-            for s in summaries:
-                click.echo(status_line(s))
+    result = ops.rollout_status(stacks_dir, slug, check)
+    if slug is None:
+        if as_json:
+            # Compact: a portfolio of 1,000 rollouts is for machines.
+            click.echo(json.dumps(result.to_json(), separators=(",", ":")))
             return
-        from infra.ops.observe import observer
-
-        one = ops.status_one(
-            conn, schedule, slug, observer(stacks_dir) if check is not False else None
-        )
-    if as_json:
-        echo_json({"today": ops.today().isoformat(), "rollouts": [one.to_json()]})
+        if not result.rollouts:
+            click.echo("no rollouts yet; `tenantctl rollout start SLUG --contract REF`")
+        for s in result.rollouts:
+            click.echo(status_line(s))
         return
+    if as_json:
+        echo_json(result.to_json())
+        return
+    (one,) = result.rollouts
     click.echo(status_line(one))
     for phase in one.phases:
         mark = "done" if phase.complete else ("LATE" if phase.late else "open")
@@ -211,31 +177,15 @@ def done_cmd(
         raise click.UsageError("give either TASK or --phase N")
     if override_gate and (phase is None or not (reason or "").strip()):
         raise click.UsageError("--override-gate needs --phase and --reason TEXT")
-    from infra.ops import control
     from infra.ops import rollout as ops
-    from infra.ops.locking import client_lock
-    from infra.ops.observe import observer
 
-    schedule = ops.load_schedule()
-    observe = observer(stacks_dir)
-    with client_lock(slug, "rollout done"), control.connect() as conn:
-        if task is not None:
-            change = ops.mark_done(
-                conn, schedule, slug, task, ops.actor(by), note, observe, contract
-            )
-        else:
-            assert phase is not None
-            change = ops.complete_phase(
-                conn,
-                schedule,
-                slug,
-                phase,
-                ops.actor(by),
-                observe,
-                reason if override_gate else None,
-                contract,
-            )
-        _echo_change(change, as_json, _publish(conn))
+    if task is not None:
+        change = ops.complete_task(stacks_dir, slug, task, by, note, contract, err)
+    else:
+        assert phase is not None
+        override = reason if override_gate else None
+        change = ops.close_phase(stacks_dir, slug, phase, by, override, contract, err)
+    _echo_change(change, as_json)
 
 
 @rollout.command("undo")
@@ -266,14 +216,9 @@ def undo_cmd(
     """
     if (task is None) == (phase is None):
         raise click.UsageError("give either TASK or --phase N")
-    from infra.ops import control
     from infra.ops import rollout as ops
-    from infra.ops.locking import client_lock
 
-    schedule = ops.load_schedule()
-    with client_lock(slug, "rollout undo"), control.connect() as conn:
-        change = ops.undo(conn, schedule, slug, ops.actor(by), reason, task, phase, contract)
-    _echo_change(change, as_json)
+    _echo_change(ops.undo_step(slug, by, reason, task, phase, contract), as_json)
 
 
 _DAYS = re.compile(r"^(\d{1,3})(?:-(\d{1,3}))?$")
@@ -307,14 +252,9 @@ def replan_cmd(
         raise click.BadParameter("use MIN or MIN-MAX days, e.g. 21-28", param_hint="--days")
     low = int(match[1])
     high = int(match[2] or match[1])
-    from infra.ops import control
     from infra.ops import rollout as ops
-    from infra.ops.locking import client_lock
 
-    schedule = ops.load_schedule()
-    with client_lock(slug, "rollout replan"), control.connect() as conn:
-        change = ops.replan(conn, schedule, slug, phase, low, high, reason, ops.actor(by), contract)
-    _echo_change(change, as_json)
+    _echo_change(ops.replan_phase(slug, phase, low, high, reason, by, contract), as_json)
 
 
 @rollout.command("pause")
@@ -330,13 +270,9 @@ def pause_cmd(slug: str, reason: str, by: str | None, contract: str | None, as_j
     Examples:
       tenantctl rollout pause demo --reason "client budget freeze"
     """
-    from infra.ops import control
     from infra.ops import rollout as ops
-    from infra.ops.locking import client_lock
 
-    with client_lock(slug, "rollout pause"), control.connect() as conn:
-        change = ops.pause(conn, slug, reason, ops.actor(by), contract)
-    _echo_change(change, as_json)
+    _echo_change(ops.pause_rollout(slug, reason, by, contract), as_json)
 
 
 @rollout.command("resume")
@@ -351,13 +287,9 @@ def resume_cmd(slug: str, by: str | None, contract: str | None, as_json: bool) -
     Examples:
       tenantctl rollout resume demo
     """
-    from infra.ops import control
     from infra.ops import rollout as ops
-    from infra.ops.locking import client_lock
 
-    with client_lock(slug, "rollout resume"), control.connect() as conn:
-        change = ops.resume(conn, slug, ops.actor(by), contract)
-    _echo_change(change, as_json)
+    _echo_change(ops.resume_rollout(slug, by, contract), as_json)
 
 
 @rollout.command("history")
@@ -371,15 +303,13 @@ def history_cmd(slug: str, contract: str | None, as_json: bool) -> None:
     Examples:
       tenantctl rollout history demo
     """
-    from infra.ops import control
     from infra.ops import rollout as ops
 
-    with control.connect() as conn:
-        rows = ops.history(conn, slug, contract)
+    result = ops.read_history(slug, contract)
     if as_json:
-        echo_json({"client": slug, "history": rows})
+        echo_json(result.to_json())
         return
-    for r in rows:
+    for r in result.rows:
         click.echo(f"{r['at'][:19]}  {r['actor']:<12} {r['action']} {r['subject']}".rstrip())
 
 
@@ -400,16 +330,11 @@ def report_cmd(html_file: Path) -> None:
     Examples:
       tenantctl rollout report --html rollouts.html
     """
-    from infra.ops import control
     from infra.ops import rollout as ops
-    from infra.ops.report import write_report
 
-    schedule = ops.load_schedule()
-    with control.connect() as conn:
-        summaries = ops.status_all(conn, schedule)
-    write_report(html_file, summaries, ops.today())
-    err(f"{len(summaries)} rollout(s)")
-    click.echo(str(html_file))
+    report = ops.write_portfolio_report(html_file)
+    err(f"{report.rollouts} rollout(s)")
+    click.echo(str(report.path))
 
 
 COMMANDS = [rollout]

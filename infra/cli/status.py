@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from infra.cli.common import echo_json, json_option, stacks_dir_option
 from infra.core import naming
@@ -45,6 +43,9 @@ def _fail_if_broken(count: int) -> None:
 
 
 def _status_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console  # only for people: --json does not pay for rich
+    from rich.table import Table
+
     table = Table("stack", "live", "current release", "last reset", "last promotion", "note")
     for row in rows:
         for info in row["stages"].values():
@@ -87,6 +88,9 @@ def list_(stacks_dir: Path, as_json: bool) -> None:
 
 
 def _list_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("slug", "stages", "portal", "live", "note")
     for row in rows:
         stages = row["stages"]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from pydantic import ValidationError
-from pydantic.alias_generators import to_camel
+from typing import TYPE_CHECKING, Any
 
 from infra.core import naming
 from infra.core.text_rules import shorten
+
+if TYPE_CHECKING:  # pydantic is imported where a spec is validated, not by every importer
+    from pydantic import ValidationError
 
 
 class FieldError(ValueError):
@@ -66,6 +66,8 @@ class SpecError(ValueError):
 
 
 def config_key(loc: tuple[str | int, ...], base: tuple[str | int, ...] = ()) -> str:
+    from pydantic.alias_generators import to_camel
+
     parts = [*base, *loc]
     text = naming.CONFIG_NAMESPACE
     for i, part in enumerate(parts):

@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 
 from infra.core.errors import DependencyUnreachable, EnvironmentProblem
-from infra.ops import aws
+from infra.ops import aws, control
 from infra.ops.steps import Progress, quiet
 
 BILLING_BUS_ENV = "TENANTCTL_BILLING_BUS"
@@ -131,3 +131,37 @@ def publish_quietly(conn: psycopg.Connection, progress: Progress = quiet) -> str
         text = (str(exc).splitlines() or [type(exc).__name__])[0]
         return f"billing not published yet ({text}); `tenantctl billing publish` retries"
     return f"{len(sent)} milestone(s) published" if sent else ""
+
+
+# ------------------------------------------------- one operation per CLI command
+
+
+@dataclass(frozen=True)
+class PendingMilestones:
+    """``billing pending``: milestones recorded but not confirmed published, oldest first."""
+
+    rows: list[Pending]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pending": [r.to_json() for r in self.rows]}
+
+
+def list_pending() -> PendingMilestones:
+    with control.connect() as conn:
+        return PendingMilestones(pending(conn))
+
+
+@dataclass(frozen=True)
+class Published:
+    """``billing publish``: the events sent, each with the bus's event id."""
+
+    events: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"published": self.events}
+
+
+def publish_pending(progress: Progress = quiet) -> Published:
+    """Publish every pending milestone; safe to run at any time and to kill (see above)."""
+    with control.connect() as conn:
+        return Published(publish(conn, progress))

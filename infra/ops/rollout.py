@@ -19,7 +19,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from infra.core.rollout import (
     task_status,
 )
 from infra.ops import control
+from infra.ops.steps import Progress, quiet
 
 SCHEDULE_ENV = "TENANTCTL_ROLLOUT_SCHEDULE"
 DEFAULT_SCHEDULE = PROJECT_DIR / "templates" / "rollout" / "schedule.yaml"
@@ -268,9 +269,12 @@ class Change:
     changed: bool
     message: str
     milestones: tuple[str, ...] = ()
+    billing: str = ""
+    """What publishing pending billing milestones did after the change, in one line
+    ("" when nothing was pending or the change does not publish)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "client": self.client,
             "contract": self.contract,
             "action": self.action,
@@ -279,6 +283,9 @@ class Change:
             "message": self.message,
             "milestones": list(self.milestones),
         }
+        if self.billing:
+            data["billing"] = self.billing
+        return data
 
 
 # ------------------------------------------------------------------ commands
@@ -757,3 +764,202 @@ def go_live_recorded(client: str, by: str | None, progress: Callable[[str], None
         published = billing.publish_quietly(conn, progress)
     earned = ", ".join(change.milestones) or "already recorded"
     return f"milestones {earned}; {published or 'nothing to publish'}"
+
+
+# ------------------------------------------------- one operation per CLI command
+#
+# Each opens the control database itself and, when it changes a client, holds the
+# client's lock (``infra.ops.locking``) around the whole change. Steps that may earn a
+# milestone then publish whatever is pending (this step's, or an earlier run's that
+# crashed before publishing); a publishing failure leaves it pending, not lost, and is
+# reported in ``Change.billing``.
+
+
+def _publish_after(conn: psycopg.Connection, change: Change, progress: Progress) -> Change:
+    from infra.ops import billing
+
+    return replace(change, billing=billing.publish_quietly(conn, progress))
+
+
+def start_rollout(
+    client: str,
+    contract: str,
+    signed_off: date | None,
+    by: str | None,
+    progress: Progress = quiet,
+) -> Change:
+    """``rollout start``: start the client's rollout at sign-off, then publish billing."""
+    from infra.ops.locking import client_lock
+
+    day = signed_off or today()
+    with client_lock(client, "rollout start"), control.connect() as conn:
+        change = start(conn, client, contract, day, actor(by))
+        return _publish_after(conn, change, progress)
+
+
+def complete_task(
+    stacks_dir: Path,
+    client: str,
+    task: str,
+    by: str | None,
+    note: str | None,
+    contract: str | None = None,
+    progress: Progress = quiet,
+) -> Change:
+    """``rollout done SLUG TASK``: a person marks a task done (checked against the systems
+    first when the tool observes it), then pending billing is published."""
+    from infra.ops.locking import client_lock
+    from infra.ops.observe import observer
+
+    schedule = load_schedule()
+    observe = observer(stacks_dir)
+    with client_lock(client, "rollout done"), control.connect() as conn:
+        change = mark_done(conn, schedule, client, task, actor(by), note, observe, contract)
+        return _publish_after(conn, change, progress)
+
+
+def close_phase(
+    stacks_dir: Path,
+    client: str,
+    phase: int,
+    by: str | None,
+    override_reason: str | None = None,
+    contract: str | None = None,
+    progress: Progress = quiet,
+) -> Change:
+    """``rollout done SLUG --phase N``: complete a phase through its gate (or override it
+    with a reason), recording its milestones, then publish them."""
+    from infra.ops.locking import client_lock
+    from infra.ops.observe import observer
+
+    schedule = load_schedule()
+    observe = observer(stacks_dir)
+    with client_lock(client, "rollout done"), control.connect() as conn:
+        change = complete_phase(
+            conn, schedule, client, phase, actor(by), observe, override_reason, contract
+        )
+        return _publish_after(conn, change, progress)
+
+
+def undo_step(
+    client: str,
+    by: str | None,
+    reason: str,
+    task: str | None = None,
+    phase: int | None = None,
+    contract: str | None = None,
+) -> Change:
+    """``rollout undo``: take back a task's mark or reopen the last completed phase."""
+    from infra.ops.locking import client_lock
+
+    schedule = load_schedule()
+    with client_lock(client, "rollout undo"), control.connect() as conn:
+        return undo(conn, schedule, client, actor(by), reason, task, phase, contract)
+
+
+def replan_phase(
+    client: str,
+    phase: int,
+    low: int,
+    high: int,
+    reason: str,
+    by: str | None,
+    contract: str | None = None,
+) -> Change:
+    """``rollout replan``: a new estimate for one phase of this client's rollout."""
+    from infra.ops.locking import client_lock
+
+    schedule = load_schedule()
+    with client_lock(client, "rollout replan"), control.connect() as conn:
+        return replan(conn, schedule, client, phase, low, high, reason, actor(by), contract)
+
+
+def pause_rollout(client: str, reason: str, by: str | None, contract: str | None = None) -> Change:
+    """``rollout pause``."""
+    from infra.ops.locking import client_lock
+
+    with client_lock(client, "rollout pause"), control.connect() as conn:
+        return pause(conn, client, reason, actor(by), contract)
+
+
+def resume_rollout(client: str, by: str | None, contract: str | None = None) -> Change:
+    """``rollout resume``."""
+    from infra.ops.locking import client_lock
+
+    with client_lock(client, "rollout resume"), control.connect() as conn:
+        return resume(conn, client, actor(by), contract)
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    """``rollout status``: the portfolio (``detail=False``, one summary line per client)
+    or one client in full."""
+
+    today: date
+    rollouts: list[RolloutSummary]
+    detail: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "today": self.today.isoformat(),
+            "rollouts": [s.to_json(detail=self.detail) for s in self.rollouts],
+        }
+
+
+def rollout_status(stacks_dir: Path, client: str | None, check: bool | None) -> RolloutStatus:
+    """One client's rollout with its observed tasks checked now (unless *check* is False),
+    or, with no *client*, every client's from the last observations (checked now when
+    *check* is True), attention first. Reads; takes no lock."""
+    schedule = load_schedule()
+    with control.connect() as conn:
+        if client is None:
+            summaries = status_all(conn, schedule)
+            if check:
+                from infra.ops.observe import observer
+
+                observe = observer(stacks_dir)
+                summaries = attention_order(
+                    status_one(conn, schedule, s.client, observe) for s in summaries
+                )
+            return RolloutStatus(today(), summaries, detail=False)
+        from infra.ops.observe import observer
+
+        one = status_one(
+            conn, schedule, client, observer(stacks_dir) if check is not False else None
+        )
+    return RolloutStatus(today(), [one], detail=True)
+
+
+@dataclass(frozen=True)
+class History:
+    """``rollout history``: who did what and when, oldest first."""
+
+    client: str
+    rows: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"client": self.client, "history": self.rows}
+
+
+def read_history(client: str, contract: str | None = None) -> History:
+    with control.connect() as conn:
+        return History(client, history(conn, client, contract))
+
+
+@dataclass(frozen=True)
+class Report:
+    """``rollout report``: where the portfolio page was written, for how many rollouts."""
+
+    path: Path
+    rollouts: int
+
+
+def write_portfolio_report(html_file: Path) -> Report:
+    """Write the portfolio timeline (one self-contained HTML page) to *html_file*."""
+    from infra.ops.report import write_report
+
+    schedule = load_schedule()
+    with control.connect() as conn:
+        summaries = status_all(conn, schedule)
+    write_report(html_file, summaries, today())
+    return Report(html_file, len(summaries))
