@@ -206,10 +206,19 @@ def test_reset_killed_anywhere_resumes_or_undoes_to_the_state_before(ready: Path
     production = production_snapshot(pg_env)
     edited = preview_snapshot(pg_env)
     defaults = defaults_snapshot(pg_env)
+    # Random moments inside a reset: as fractions of how long an uninterrupted one takes
+    # here and now (a fixed number of seconds would fall after the end on a fast machine,
+    # and the "re-run" would then be a second, complete reset).
+    started = time.monotonic()
+    note_exit(counts, "timed reset", run(RESET, ready), {0})
+    duration = time.monotonic() - started
+    note_exit(counts, "timed undo", run(UNDO, ready), {0})
+    assert preview_snapshot(pg_env) == edited
     moments: list[tuple[str, Any]] = [("at", p) for p in RESET_POINTS]
-    moments += [("after", round(rng.uniform(0.8, 2.5), 2)) for _ in range(3)]
+    moments += [("after", round(rng.uniform(0.2, 0.8) * duration, 2)) for _ in range(3)]
 
-    def kill(moment: tuple[str, Any]) -> None:
+    def kill(moment: tuple[str, Any]) -> bool:
+        """Kill a reset at *moment*; False when it had already finished (not a kill)."""
         kind, where = moment
         if kind == "at":
             r = Run(RESET, ready, pause_at=where)
@@ -218,13 +227,19 @@ def test_reset_killed_anywhere_resumes_or_undoes_to_the_state_before(ready: Path
         else:
             r = Run(RESET, ready)
             time.sleep(where)
+            if r.proc.poll() is not None:  # done before the kill: a complete reset
+                r.finish()
+                note_exit(counts, f"undo after a finished reset {moment}", run(UNDO, ready), {0})
+                return False
         r.kill()
         counts.cases += 1
         note_state(counts, pg_env, f"killed {moment}")
+        return True
 
     for moment in moments:
         # 1. killed, then the same reset again: defaults, and undo brings the edits back
-        kill(moment)
+        if not kill(moment):
+            continue
         note_exit(counts, f"rerun {moment}", run([*RESET, "--break-lock"], ready), {0})
         if (served("preview"), rows(db_url(pg_env, SLUG, "preview"))) != (
             defaults[0],
@@ -233,11 +248,16 @@ def test_reset_killed_anywhere_resumes_or_undoes_to_the_state_before(ready: Path
             counts.broken_states += 1
             counts.details.append(f"{moment}: re-run reset did not give defaults")
         note_exit(counts, f"undo {moment}", run(UNDO, ready), {0})
-        if preview_snapshot(pg_env) != edited:
+        after_undo = preview_snapshot(pg_env)
+        if after_undo != edited:
             counts.broken_states += 1
-            counts.details.append(f"{moment}: undo after a re-run did not restore the edits")
+            which = "content" if after_undo[0] != edited[0] else "database"
+            counts.details.append(
+                f"{moment}: undo after a re-run did not restore the edits ({which} differs)"
+            )
         # 2. killed, then undo at once: back to the state before the interrupted reset
-        kill(moment)
+        if not kill(moment):
+            continue
         note_exit(counts, f"undo-after-kill {moment}", run([*UNDO, "--break-lock"], ready), {0, 3})
         if preview_snapshot(pg_env) != edited:
             counts.broken_states += 1
