@@ -142,6 +142,8 @@ def main() -> int:
     keep = "--keep" in sys.argv
     shutil.rmtree(STACKS, ignore_errors=True)
     STACKS.mkdir(parents=True)
+    # The platform's outputs, as the project's own stacks/ carries them for offline plans.
+    shutil.copy(ROOT / "stacks" / "platform-outputs.yaml", STACKS / "platform-outputs.yaml")
     banner("Local target: AWS API emulator + PostgreSQL on 127.0.0.1")
     target = localtarget.start(STATE)
     os.environ.update(target.environment())
