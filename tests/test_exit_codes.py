@@ -75,6 +75,15 @@ def test_a_local_file_that_cannot_be_written_is_7():
     one_line(result)
 
 
+def test_a_stacks_folder_under_a_regular_file_is_7(tmp_path: Path):
+    (tmp_path / "file").write_text("not a folder\n")
+    example = str(STACKS / "tenant.example.yaml")
+    stacks = str(tmp_path / "file" / "stacks")
+    result = cli("create", "demo", "--from", example, "--no-deploy", "--stacks-dir", stacks)
+    assert result.exit_code == ExitCode.LOCAL_IO
+    assert "Not a directory" in one_line(result)
+
+
 def test_an_unreachable_aws_endpoint_is_5(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

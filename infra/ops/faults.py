@@ -100,6 +100,11 @@ def translate(exc: BaseException) -> TenantctlError | None:
         return LocalIOError(
             f"could not write{where}: {exc.strerror}; free space or fix permissions"
         )
+    if isinstance(exc, OSError) and exc.errno in {errno.ENOENT, errno.ENOTDIR, errno.EISDIR}:
+        where = f" {exc.filename}" if exc.filename else ""
+        return LocalIOError(
+            f"could not read or write{where}: {exc.strerror}; check the path (e.g. --stacks-dir)"
+        )
     return None
 
 
