@@ -74,6 +74,18 @@ def stacks_of(document: dict) -> list[str]:
     return [row["stack"] for row in document["matrix"]["include"]]
 
 
+def test_a_platform_outputs_change_affects_every_stack(repo: Path):
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / "stacks" / "platform-outputs.yaml"
+    path.write_text(path.read_text().replace('"billing"', '"billing-v2"'))
+    commit(repo, "platform outputs")
+
+    out = changed(repo, "--base", base)
+
+    assert out["everyStack"] is True
+    assert len(stacks_of(out)) == 6
+
+
 def test_a_program_change_affects_every_stack(repo: Path):
     base = git(repo, "rev-parse", "HEAD")
     (repo / "infra" / "program" / "tenant.py").write_text("# the program, changed\n")

@@ -27,6 +27,7 @@ from typing import Any
 
 from infra.core import naming
 from infra.core.errors import UserInputError
+from infra.core.platform import PLATFORM_OUTPUTS_FILE
 
 STACKS_DIR = "stacks/"
 """Where stack and tenant files live in the repository (the fixed top-level layout)."""
@@ -41,6 +42,8 @@ EVERY_STACK_PATHS: tuple[str, ...] = (
     "policy/",
     "Pulumi.yaml",
     "pyproject.toml",
+    # Every plan reads the platform's outputs (bucket names, zone, listener) from here.
+    STACKS_DIR + PLATFORM_OUTPUTS_FILE,
 )
 """Paths (exact files, or folders ending in /) whose change affects every stack: the program,
 what it imports, what it renders and what checks it. The CLI, developer tooling, tests, docs
