@@ -42,8 +42,8 @@ def changed(
 
     A change to the program, templates, policy pack, Pulumi.yaml,
     pyproject.toml or stacks/platform-outputs.yaml affects every stack; a stack
-    file its stack; a tenant file
-    (any other stacks/*.yaml) both stages of the client it names. Renames count
+    file its stack; a tenant file (any other stacks/*.yaml) both stages of the
+    client it names. Renames count
     on both sides; a deleted stack file is listed as removed, never deployed.
     With --json: {"matrix": {"include": [{"stack","slug","stage"}]}, "waves":
     [...], "slots": {...}} -- previews before productions, canaries first,
