@@ -16,6 +16,7 @@ from infra.core.errors import UserInputError
 from infra.core.platform import PLATFORM_OUTPUTS_FILE, platform_problem
 from infra.ops import automation
 from infra.ops.stackfiles import MalformedFile, display_path, plain
+from infra.ops.yamlfiles import check_structure, read_limited, yaml_problem
 
 
 def platform_outputs_file(stacks_dir: Path) -> Path:
@@ -29,10 +30,13 @@ def read_platform_file(stacks_dir: Path) -> dict[str, dict[str, Any]]:
         return {}
     from ruamel.yaml import YAML, YAMLError
 
+    source = display_path(path)
+    text = read_limited(path, source)  # the limits every file beside the stacks gets
+    check_structure(text, source)
     try:
-        data = plain(YAML(typ="rt").load(path.read_text(encoding="utf-8")))
+        data = plain(YAML(typ="rt").load(text))
     except YAMLError as exc:
-        raise MalformedFile(f"{display_path(path)}: invalid YAML: {exc}".splitlines()[0]) from None
+        raise MalformedFile(f"{source}: {yaml_problem(exc)}") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise UserInputError(
             f"{display_path(path)} must map each platform stack (org/project/stack) to its outputs"
