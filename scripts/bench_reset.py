@@ -233,7 +233,7 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
         f"tenantctl median {f:.2f} s, naive median {n:.2f} s, {n / f:.1f}x faster"
     )
     last = reset_preview(preview)
-    for step in last["steps"]:
+    for step in last.steps:
         print(f"  {step['step']:9} {step['seconds']:.2f} s  {step['detail']}")
 
     # Promote at the same size: big preview activity tables (never copied), 50 edited files.
@@ -252,7 +252,7 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
         production.secrets, production_spec, {"secretKey": "sk_live_bench000000000000000000"}
     )
     record: dict[str, object] = {}
-    seconds = timed(lambda: record.update(promote(stacks, SLUG)))
+    seconds = timed(lambda: record.update(promote(stacks, SLUG).record))
     print(f"promote ({len(files)} objects, {size:.0f} MB preview database): {seconds:.2f} s")
     for step, took in dict(record["seconds"]).items():  # type: ignore[call-overload]
         print(f"  {step:15} {took:.2f} s")

@@ -84,6 +84,14 @@ def test_a_stacks_folder_under_a_regular_file_is_7(tmp_path: Path):
     assert "Not a directory" in one_line(result)
 
 
+@pytest.mark.parametrize("command", ["list", "status"])
+def test_a_missing_stacks_folder_is_7_not_an_empty_fleet(command: str, tmp_path: Path):
+    result = cli(command, "--stacks-dir", str(tmp_path / "missing"))
+    assert result.exit_code == ExitCode.LOCAL_IO
+    line = one_line(result)
+    assert "does not exist" in line and "--stacks-dir" in line
+
+
 def test_an_unreachable_aws_endpoint_is_5(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from infra import PROJECT_DIR
+from infra.core import naming
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_STACKS_DIR = PROJECT_DIR / "stacks"
-STACKS_DIR_ENV = "TENANTCTL_STACKS_DIR"
+STACKS_DIR_ENV = naming.STACKS_DIR_ENV
 
 
 def stacks_dir_option(f: F) -> F:
@@ -55,13 +55,3 @@ def break_lock_option(f: F) -> F:
         help="Take over this client's lock if it is stale (its lease expired or its process "
         "is gone); the break is recorded. A live lock is never broken.",
     )(f)
-
-
-@contextmanager
-def locked(slug: str, operation: str, break_lock: bool, stacks_dir: Path) -> Iterator[None]:
-    """Hold *slug*'s lock (``infra.ops.locking``) around a command that changes the client."""
-    from infra.ops.locking import client_lock, lock_region
-
-    region = lock_region(stacks_dir, slug)
-    with client_lock(slug, operation, region, break_stale=break_lock, progress=err):
-        yield

@@ -13,7 +13,6 @@ from infra.cli.common import (
     echo_json,
     err,
     json_option,
-    locked,
     stacks_dir_option,
 )
 from infra.core import naming
@@ -64,7 +63,6 @@ def set_credentials(
       printf 'secretKey=%s\\n' "$KEY" | tenantctl payment set-credentials demo --stage production
       tenantctl payment set-credentials demo --stage production --from-env DEMO_STRIPE --json
     """
-    from infra.ops import aws
     from infra.ops import payment as payment_op
 
     spec = stackfiles.read_spec(stacks_dir, slug, stage)
@@ -79,14 +77,13 @@ def set_credentials(
             err("Paste the credentials (JSON or KEY=value lines), then Ctrl-D:")
         text = sys.stdin.read()
     credentials = payment_op.parse_credentials(text)
-    region = stackfiles.stack_region(stacks_dir, slug, stage)
-    with locked(slug, f"payment set-credentials --stage {stage}", break_lock, stacks_dir):
-        mode = payment_op.set_credentials(aws.client("secretsmanager", region), spec, credentials)
-    secret = naming.payment_secret_name(slug, stage)
+    stored = payment_op.store_credentials(
+        stacks_dir, spec, credentials, break_lock=break_lock, progress=err
+    )
     if as_json:
-        echo_json({"stack": spec.stack_name, "secret": secret, "mode": mode, "stored": True})
+        echo_json(stored.to_json())
     else:
-        click.echo(f"{spec.stack_name}: {mode} credentials stored in {secret}")
+        click.echo(f"{stored.stack}: {stored.mode} credentials stored in {stored.secret}")
 
 
 COMMANDS = [payment]

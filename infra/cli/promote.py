@@ -12,7 +12,6 @@ from infra.cli.common import (
     echo_json,
     err,
     json_option,
-    locked,
     stacks_dir_option,
     yes_option,
 )
@@ -116,23 +115,23 @@ def promote(
         click.confirm(
             f"This will {what} {slug}-{naming.PRODUCTION}. Continue?", abort=True, err=True
         )
-    operation = "promote --rollback" if rollback else "promote"
-    with locked(slug, operation, break_lock, stacks_dir):
-        if rollback:
-            record = ops.rollback(stacks_dir, slug, err)
-        else:
-            record = ops.promote(stacks_dir, slug, err, reason if override_gate else None)
+    if rollback:
+        outcome = ops.rollback(stacks_dir, slug, err, break_lock=break_lock)
+    else:
+        outcome = ops.promote(
+            stacks_dir, slug, err, reason if override_gate else None, break_lock=break_lock
+        )
     if as_json:
-        echo_json(record)
-    elif record.get("unchanged"):
+        echo_json(outcome.to_json())
+    elif outcome.unchanged:
         click.echo(
-            f"{slug}-{naming.PRODUCTION} is already live with promotion {record['id']}; "
+            f"{slug}-{naming.PRODUCTION} is already live with promotion {outcome.id}; "
             "preview has not changed since, nothing was done"
         )
     elif rollback:
-        click.echo(f"{slug}-{naming.PRODUCTION} rolled back (promotion {record['id']})")
+        click.echo(f"{slug}-{naming.PRODUCTION} rolled back (promotion {outcome.id})")
     else:
-        click.echo(f"{slug}-{naming.PRODUCTION} is live (promotion {record['id']})")
+        click.echo(f"{slug}-{naming.PRODUCTION} is live (promotion {outcome.id})")
 
 
 COMMANDS = [promote]

@@ -11,7 +11,6 @@ from infra.cli.common import (
     echo_json,
     err,
     json_option,
-    locked,
     stacks_dir_option,
     yes_option,
 )
@@ -51,15 +50,11 @@ def reset_preview(
             abort=True,
             err=True,
         )
-    with locked(slug, "reset-preview --undo" if undo else "reset-preview", break_lock, stacks_dir):
-        err(f"{'Undoing reset of' if undo else 'Resetting'} {stack.stack_name}")
-        result = (undo_reset if undo else run_reset)(stack, err)
+    result = (undo_reset if undo else run_reset)(stack, err, break_lock=break_lock)
     if as_json:
-        echo_json(result)
+        echo_json(result.to_json())
     else:
-        click.echo(
-            f"{stack.stack_name} {'restored' if undo else 'reset'} in {result['seconds']:.2f}s"
-        )
+        click.echo(f"{stack.stack_name} {'restored' if undo else 'reset'} in {result.seconds:.2f}s")
 
 
 COMMANDS = [reset_preview]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from infra.cli.common import echo_json, json_option, stacks_dir_option
 from infra.core import naming
 from infra.core.errors import UserInputError
+
+if TYPE_CHECKING:
+    from infra.ops.status import ListedStage, StageStatus, TenantRow
 
 
 @click.command()
@@ -28,7 +31,7 @@ def status(slug: str | None, stacks_dir: Path, as_json: bool) -> None:
 
     rows = tenant_status(stacks_dir, slug)
     if as_json:
-        echo_json({"tenants": rows})
+        echo_json({"tenants": [row.to_json() for row in rows]})
     else:
         _status_table(rows)
     _fail_if_broken(broken_files(rows))
@@ -42,26 +45,22 @@ def _fail_if_broken(count: int) -> None:
         )
 
 
-def _status_table(rows: list[dict[str, Any]]) -> None:
+def _status_table(rows: list[TenantRow[StageStatus]]) -> None:
     from rich.console import Console  # only for people: --json does not pay for rich
     from rich.table import Table
 
     table = Table("stack", "live", "current release", "last reset", "last promotion", "note")
     for row in rows:
-        for info in row["stages"].values():
-            last = info.get("lastPromotion") or {}
+        for info in row.stages.values():
+            live = info.listed.live
+            last = info.last_promotion or {}
             table.add_row(
-                info["stack"],
-                "?" if info["live"] is None else ("yes" if info["live"] else "no"),
-                info["currentRelease"] or "-",
-                info["lastReset"] or "-",
-                last.get("completedAt", "-") if last else "-",
-                info.get("error", "")
-                or (
-                    f"promotion {info['promotionInProgress']} unfinished"
-                    if info.get("promotionInProgress")
-                    else ""
-                ),
+                info.listed.stack,
+                "?" if live is None else ("yes" if live else "no"),
+                info.current_release or "-",
+                info.last_reset or "-",
+                last.get("completedAt", "-"),
+                info.note,
             )
     Console(highlight=False, emoji=False, markup=False, soft_wrap=True).print(table)
 
@@ -81,28 +80,25 @@ def list_(stacks_dir: Path, as_json: bool) -> None:
 
     rows = list_tenants(stacks_dir)
     if as_json:
-        echo_json({"tenants": rows})
+        echo_json({"tenants": [row.to_json() for row in rows]})
     else:
         _list_table(rows)
     _fail_if_broken(broken_files(rows))
 
 
-def _list_table(rows: list[dict[str, Any]]) -> None:
+def _list_table(rows: list[TenantRow[ListedStage]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table("slug", "stages", "portal", "live", "note")
     for row in rows:
-        stages = row["stages"]
-        prod = stages.get(naming.PRODUCTION, {})
+        prod = row.stages.get(naming.PRODUCTION)
         table.add_row(
-            row["slug"],
-            ", ".join(stages),
-            prod.get("portalUrl", "-"),
-            "yes" if prod.get("live") else "no",
-            "; ".join(
-                f"{info['stack']}: {info['error']}" for info in stages.values() if "error" in info
-            ),
+            row.slug,
+            ", ".join(row.stages),
+            (prod.portal_url if prod else "") or "-",
+            "yes" if prod and prod.live else "no",
+            "; ".join(f"{info.stack}: {info.error}" for info in row.stages.values() if info.error),
         )
     Console(highlight=False, emoji=False, markup=False, soft_wrap=True).print(table)
 

@@ -22,6 +22,8 @@ CONFIG_NAMESPACE = f"{PROJECT}:"
 """Prefix of the stack-config keys that make up the tenant spec (``tenants:slug``)."""
 
 TOOL = "tenantctl"
+STACKS_DIR_ENV = "TENANTCTL_STACKS_DIR"
+"""Where every command looks for the stack files when ``--stacks-dir`` is not given."""
 
 Stage = Literal["preview", "production"]
 STAGES: tuple[Stage, ...] = get_args(Stage)

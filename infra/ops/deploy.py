@@ -16,8 +16,8 @@ from typing import Any
 from infra.core import naming
 from infra.core.errors import UserInputError
 from infra.ops.deployers import deploy_new_stack
-from infra.ops.locking import client_lock
-from infra.ops.stackfiles import read_spec, stack_region
+from infra.ops.locking import client_lock, lock_region
+from infra.ops.stackfiles import read_spec
 from infra.ops.steps import Progress, quiet
 
 
@@ -33,7 +33,9 @@ def deploy(stacks_dir: Path, stack: str, progress: Progress = quiet) -> dict[str
     slug, stage = parse_stack(stack)
     spec = read_spec(stacks_dir, slug, stage)
     started = time.monotonic()
-    with client_lock(slug, "deploy", stack_region(stacks_dir, slug, stage)):
+    # The lock lives where every other operation on the client looks for it (not in
+    # a production stack's own region, which may differ from the preview's).
+    with client_lock(slug, "deploy", lock_region(stacks_dir, slug)):
         done = deploy_new_stack(spec, stacks_dir, progress)
     return {
         "stack": stack,

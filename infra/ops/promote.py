@@ -18,13 +18,15 @@ Steps, each recorded in a promotion record in the production bucket
 5. ``record``         the go-live recorded as complete
 
 Running ``promote`` again after any failure resumes the unfinished promotion:
-finished steps are skipped, nothing is done twice, nothing is lost.
+finished steps are skipped, nothing is done twice, nothing is lost. A
+promotion and a rollback hold the client's lock (``infra.ops.locking``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from infra.ops.checkpoints import checkpoint
 from infra.ops.config_tables import CONFIG_SCHEMA, copy_config, read_config, rollback_config
 from infra.ops.database import CONNECT_TIMEOUT_S
 from infra.ops.deployers import deploy_stack
+from infra.ops.locking import client_lock, lock_region
 from infra.ops.payment import credentials_mode, read_parameters
 from infra.ops.stack import StackHandle, open_from_files, refuse_stack_names
 from infra.ops.stackfiles import set_live
@@ -51,6 +54,30 @@ STEPS = ("copy-content", "copy-config", "replay-imports", "switch-current", "go-
 
 def _now() -> str:
     return iso8601(utc_now())
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """A promotion or rollback, as its record in the production bucket now reads.
+
+    ``unchanged``: nothing was done, the recorded promotion is live and preview
+    has not changed since. ``to_json`` is the ``--json`` document: the record,
+    plus ``"unchanged": true`` in that case.
+    """
+
+    record: dict[str, Any]
+    unchanged: bool = False
+
+    @property
+    def id(self) -> str:
+        return str(self.record["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.record.get("status"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.record, "unchanged": True} if self.unchanged else dict(self.record)
 
 
 def _record_name(promotion_id: str) -> str:
@@ -347,7 +374,9 @@ def promote(
     slug: str,
     progress: Progress = quiet,
     override_reason: str | None = None,
-) -> dict[str, Any]:
+    *,
+    break_lock: bool = False,
+) -> PromotionOutcome:
     """Run (or resume) the promotion of *slug*'s preview to production.
 
     When the last promotion is complete and preview has not changed since, it
@@ -357,6 +386,15 @@ def promote(
     the rollout gate (``infra.ops.rollout.promote_gate``: testing and training
     complete, or *override_reason*, which is recorded).
     """
+    with client_lock(
+        slug, "promote", lock_region(stacks_dir, slug), break_stale=break_lock, progress=progress
+    ):
+        return _promote(stacks_dir, slug, progress, override_reason)
+
+
+def _promote(
+    stacks_dir: Path, slug: str, progress: Progress, override_reason: str | None
+) -> PromotionOutcome:
     preview, production = open_pair(stacks_dir, slug)
     store = production.content
     active = (store.get_record(ACTIVE_RECORD) or {}).get("id")
@@ -367,7 +405,7 @@ def promote(
         if _unchanged_since(preview, production, last):
             assert last is not None
             progress(f"nothing to promote: promotion {last['id']} is live and preview is unchanged")
-            return {**last, "unchanged": True}
+            return PromotionOutcome(last, unchanged=True)
         from infra.ops.rollout import promote_gate
 
         unchecked = promote_gate(stacks_dir, slug, override_reason, None, progress)
@@ -419,10 +457,12 @@ def promote(
 
     store.put_record(LAST_RECORD, {"id": record["id"], "completedAt": record["completedAt"]})
     store.put_record(ACTIVE_RECORD, {"id": None, "lastCompleted": record["id"]})
-    return record
+    return PromotionOutcome(record)
 
 
-def rollback(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[str, Any]:
+def rollback(
+    stacks_dir: Path, slug: str, progress: Progress = quiet, *, break_lock: bool = False
+) -> PromotionOutcome:
     """Return production to the state before the last completed promotion.
 
     That is its release and configuration tables and, when that promotion was
@@ -432,6 +472,17 @@ def rollback(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[st
     PostgreSQL and the bucket are reached before either is changed; every step
     checks what is already done, so a re-run after a failure finishes it.
     """
+    with client_lock(
+        slug,
+        "promote --rollback",
+        lock_region(stacks_dir, slug),
+        break_stale=break_lock,
+        progress=progress,
+    ):
+        return _rollback(stacks_dir, slug, progress)
+
+
+def _rollback(stacks_dir: Path, slug: str, progress: Progress) -> PromotionOutcome:
     _, production = open_pair(stacks_dir, slug)
     store = production.content
     if (store.get_record(ACTIVE_RECORD) or {}).get("id"):
@@ -463,4 +514,4 @@ def rollback(stacks_dir: Path, slug: str, progress: Progress = quiet) -> dict[st
     record["status"] = "rolled-back"
     record["rolledBackAt"] = _now()
     store.put_record(_record_name(record["id"]), record)
-    return record
+    return PromotionOutcome(record)

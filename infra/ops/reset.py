@@ -16,19 +16,22 @@ twice. The ``last-reset`` record (what ``--undo`` restores) is replaced only
 when a reset is complete.
 
 Every function here takes a ``PreviewStack``, which cannot be built for a
-production spec.
+production spec, and holds the client's lock (``infra.ops.locking``) while it
+changes anything.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from infra.core import naming
 from infra.core.content_model import iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.payment_settings import payment_parameters
 from infra.ops.checkpoints import checkpoint
+from infra.ops.locking import client_lock
 from infra.ops.payment import read_parameters, write_parameters
 from infra.ops.stack import PreviewStack
 from infra.ops.steps import Progress, StepLog, quiet
@@ -42,6 +45,37 @@ def _now() -> str:
     return iso8601(utc_now())
 
 
+@dataclass(frozen=True)
+class ResetOutcome:
+    """What a reset (or its undo) did; ``to_json`` is its ``--json`` document.
+
+    A reset's document is also its ``last-reset`` record: ``undo`` is what
+    ``--undo`` restores (the release, payment settings and database kept).
+    """
+
+    stack: str
+    action: Literal["reset", "undo"]
+    at: str
+    seconds: float
+    steps: list[dict[str, Any]]
+    id: str | None = None
+    undo: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"stack": self.stack, "action": self.action}
+        if self.id is not None:
+            data["id"] = self.id
+        data |= {"at": self.at, "seconds": self.seconds, "steps": self.steps}
+        if self.undo is not None:
+            data["undo"] = self.undo
+        return data
+
+
+def _lock_region(stack: PreviewStack) -> str:
+    """Where the client's lock lives: the preview's region (``locking.lock_region``)."""
+    return stack.region or naming.DEFAULT_REGION
+
+
 def _pending(stack: PreviewStack) -> dict[str, Any] | None:
     record = stack.content.get_record(PENDING_RECORD)
     return record if record and record.get("id") else None
@@ -51,8 +85,22 @@ def _clear_pending(stack: PreviewStack) -> None:
     stack.content.put_record(PENDING_RECORD, {"id": None, "clearedAt": _now()})
 
 
-def reset_preview(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
+def reset_preview(
+    stack: PreviewStack, progress: Progress = quiet, *, break_lock: bool = False
+) -> ResetOutcome:
     """Reset database, content and payment settings to defaults; keep the previous state."""
+    with client_lock(
+        stack.spec.slug,
+        "reset-preview",
+        _lock_region(stack),
+        break_stale=break_lock,
+        progress=progress,
+    ):
+        progress(f"Resetting {stack.stack_name}")
+        return _reset(stack, progress)
+
+
+def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
     spec, log = stack.spec, StepLog()
     started = time.perf_counter()
 
@@ -107,27 +155,41 @@ def reset_preview(stack: PreviewStack, progress: Progress = quiet) -> dict[str, 
     log.run("content", content, progress)
     log.run("payment", payment, progress)
 
-    result = {
-        "stack": spec.stack_name,
-        "action": "reset",
-        "id": pending["id"],
-        "at": _now(),
-        "seconds": round(time.perf_counter() - started, 3),
-        "steps": log.steps,
-        "undo": {**undo, "available": True},
-    }
-    stack.content.put_record(RESET_RECORD, result)
+    result = ResetOutcome(
+        stack=spec.stack_name,
+        action="reset",
+        id=str(pending["id"]),
+        at=_now(),
+        seconds=round(time.perf_counter() - started, 3),
+        steps=log.steps,
+        undo={**undo, "available": True},
+    )
+    stack.content.put_record(RESET_RECORD, result.to_json())
     _clear_pending(stack)
     return result
 
 
-def undo_reset(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
+def undo_reset(
+    stack: PreviewStack, progress: Progress = quiet, *, break_lock: bool = False
+) -> ResetOutcome:
     """Return the preview to the state it had before the last reset (once).
 
     After an interrupted reset, that is the state before the interrupted one.
     The database goes first: when PostgreSQL cannot be reached nothing else
     has been switched.
     """
+    with client_lock(
+        stack.spec.slug,
+        "reset-preview --undo",
+        _lock_region(stack),
+        break_stale=break_lock,
+        progress=progress,
+    ):
+        progress(f"Undoing reset of {stack.stack_name}")
+        return _undo(stack, progress)
+
+
+def _undo(stack: PreviewStack, progress: Progress) -> ResetOutcome:
     spec, log = stack.spec, StepLog()
     for line in stack.database.recover():
         progress(f"  repaired: {line}")
@@ -175,10 +237,10 @@ def undo_reset(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any
         stack.content.put_record(RESET_RECORD, record)
     if pending is not None:
         _clear_pending(stack)
-    return {
-        "stack": spec.stack_name,
-        "action": "undo",
-        "at": _now(),
-        "seconds": round(time.perf_counter() - started, 3),
-        "steps": log.steps,
-    }
+    return ResetOutcome(
+        stack=spec.stack_name,
+        action="undo",
+        at=_now(),
+        seconds=round(time.perf_counter() - started, 3),
+        steps=log.steps,
+    )
