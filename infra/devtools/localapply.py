@@ -25,8 +25,6 @@ from infra.ops import aws
 from infra.ops.content import ContentStore
 from infra.ops.stack import StackHandle, open_stack
 from infra.ops.steps import Progress, quiet
-from infra.program.plan import plan_stack
-from infra.program.tenant import STACK_OUTPUTS
 
 
 class LocalDeployer:
@@ -71,6 +69,12 @@ def local_outputs_parameter(spec: TenantSpec) -> str:
 
 def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quiet) -> str:
     """Materialize the program's content bucket, defaults, parameters and secret locally."""
+    # The program (Pulumi and pulumi-aws, about 0.7 s to import) only when applying:
+    # every other command reads outputs through this deployer and needs none of it.
+    from infra.program.plan import plan_stack
+    from infra.program.tenant import STACK_OUTPUTS
+
+    local_keys = {o.name for o in STACK_OUTPUTS if o.local}
     plan = plan_stack(spec)
     bucket = str(plan.outputs["contentBucket"])
     content = ContentStore(handle.s3, bucket)
@@ -123,7 +127,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
         if certificate.inputs.get("subjectAlternativeNames"):
             request["SubjectAlternativeNames"] = list(certificate.inputs["subjectAlternativeNames"])
         outputs[key] = handle.acm.request_certificate(**request)["CertificateArn"]
-    outputs.update({k: v for k, v in plan.outputs.items() if k in _LOCAL_OUTPUT_KEYS})
+    outputs.update({k: v for k, v in plan.outputs.items() if k in local_keys})
     handle.ssm.put_parameter(
         Name=local_outputs_parameter(spec),
         Value=json.dumps(outputs, sort_keys=True),
@@ -160,9 +164,6 @@ def _apply_email(resources: Any, region: str | None) -> None:
         except ClientError as exc:
             if "AlreadyExists" not in exc.response.get("Error", {}).get("Code", ""):
                 raise
-
-
-_LOCAL_OUTPUT_KEYS = tuple(o.name for o in STACK_OUTPUTS if o.local)
 
 
 def _safe_manifest(content: ContentStore) -> dict[str, str] | None:
