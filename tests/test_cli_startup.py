@@ -83,3 +83,13 @@ def test_json_output_does_not_import_rich():
         "except SystemExit:\n    pass"
     )
     assert "rich" not in loaded_after(code)
+
+
+def test_list_reads_files_without_the_aws_or_database_clients():
+    code = (
+        "from infra.cli import main\ntry:\n"
+        f"    main(['list', '--json', '--stacks-dir', {str(STACKS)!r}])\n"
+        "except SystemExit:\n    pass"
+    )
+    loaded = loaded_after(code)
+    assert not {"boto3", "botocore", "psycopg", "pulumi"} & set(loaded), loaded
