@@ -198,6 +198,37 @@ def test_undo_restores_the_edited_state_once(stacks: Path, pg_env: str):
     assert again.exit_code == ExitCode.PRECONDITION and "nothing to undo" in again.output
 
 
+def test_a_second_reset_of_an_untouched_preview_keeps_the_undo(stacks: Path, pg_env: str):
+    edit_preview(pg_env)
+    edited_files, edited_rows = served("preview"), tables(db_url(pg_env, "preview"))
+    first = json.loads(ok(cli(stacks, "reset-preview", SLUG, "--yes", "--json")).stdout)
+
+    # A retry after lost output, or a second click: nothing changed since the first reset.
+    again = json.loads(ok(cli(stacks, "reset-preview", SLUG, "--yes", "--json")).stdout)
+
+    assert again["unchanged"] is True and again["id"] == first["id"] and again["steps"] == []
+    assert "unchanged" not in first
+    ok(cli(stacks, "reset-preview", SLUG, "--undo", "--yes"))
+    assert served("preview") == edited_files
+    assert tables(db_url(pg_env, "preview")) == edited_rows
+
+
+def test_a_reset_after_any_change_since_the_last_one_is_a_new_reset(stacks: Path, pg_env: str):
+    ok(cli(stacks, "reset-preview", SLUG, "--yes"))
+    with psycopg.connect(db_url(pg_env, "preview")) as conn:  # one change to one row only
+        conn.execute(
+            "UPDATE config.lots SET capacity = capacity + 1 "
+            "WHERE code = (SELECT min(code) FROM config.lots)"
+        )
+    changed_rows = tables(db_url(pg_env, "preview"))
+
+    again = json.loads(ok(cli(stacks, "reset-preview", SLUG, "--yes", "--json")).stdout)
+
+    assert "unchanged" not in again and again["steps"]
+    ok(cli(stacks, "reset-preview", SLUG, "--undo", "--yes"))
+    assert tables(db_url(pg_env, "preview")) == changed_rows
+
+
 def test_reset_ends_open_sessions(stacks: Path, pg_env: str):
     conn = psycopg.connect(db_url(pg_env, "preview"))
     ok(cli(stacks, "reset-preview", SLUG, "--yes"))

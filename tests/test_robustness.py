@@ -197,7 +197,7 @@ def test_reads_do_not_wait_for_the_lock(ready: Path):
 # ----------------------------------------------------------------------------- kills
 
 
-RESET_POINTS = ["lock-acquired", "reset-built", "reset-swapped", "reset-content"]
+RESET_POINTS = ["lock-acquired", "reset-built", "reset-swapped", "reset-content", "reset-finished"]
 
 
 def test_reset_killed_anywhere_resumes_or_undoes_to_the_state_before(ready: Path, pg_env: str):

@@ -30,7 +30,9 @@ def reset_preview(
 
     Keeps domains, certificates and the database server, and keeps the state
     before the reset for one --undo. Only ever acts on <slug>-preview: there is
-    no option that points it at production.
+    no option that points it at production. Safe to run twice: a preview still
+    at defaults since the last reset is left alone, and --undo still returns to
+    the state before that reset.
 
     \b
     Examples:
@@ -53,6 +55,8 @@ def reset_preview(
     result = (undo_reset if undo else run_reset)(stack, err, break_lock=break_lock)
     if as_json:
         echo_json(result.to_json())
+    elif result.unchanged:
+        click.echo(f"{stack.stack_name} was already at defaults; nothing was done")
     else:
         click.echo(f"{stack.stack_name} {'restored' if undo else 'reset'} in {result.seconds:.2f}s")
 

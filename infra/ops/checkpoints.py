@@ -22,6 +22,7 @@ POINTS = (
     "reset-built",
     "reset-swapped",
     "reset-content",
+    "reset-finished",
     "undo-swapped",
     *(
         f"promote-{step}"

@@ -15,6 +15,7 @@ transaction on the destination, keeping the previous rows in schema
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -218,6 +219,15 @@ class StackDatabases:
             step("cleanup", started)
         return timings
 
+    def same_data(self, a: str, b: str) -> bool:
+        """Whether databases *a* and *b* hold the same tables, rows and sequence values.
+
+        Reads every row of both (a digest per table, computed by the server), so
+        it costs about what reading the data costs; ``reset-preview`` asks it only
+        after the cheap checks passed.
+        """
+        return fingerprint(self.url(a)) == fingerprint(self.url(b))
+
     def reset_done(self, reset_id: str) -> bool:
         """Whether the working database is the one the reset *reset_id* swapped in."""
         with self._admin() as conn:
@@ -287,6 +297,39 @@ def exists(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> bool:
     return (
         conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone() is not None
     )
+
+
+_TABLES = """
+    SELECT n.nspname, c.relname,
+           string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+                      ORDER BY a.attnum)
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\\_%'
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+"""
+
+
+def fingerprint(url: str) -> str:
+    """A digest of a database's tables (names, columns, rows in any order) and sequences."""
+    digest = hashlib.sha256()
+    with connect(url) as conn:
+        for schema, table, columns in conn.execute(_TABLES).fetchall():
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' "
+                    "ORDER BY md5(t::text)), '')) FROM {}.{} AS t"
+                ).format(_ident(schema), _ident(table))
+            ).fetchone()
+            digest.update(f"{schema}.{table}({columns}) {rows}\n".encode())
+        for row in conn.execute(
+            "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+        ).fetchall():
+            digest.update(f"{row}\n".encode())
+    return digest.hexdigest()
 
 
 def _drop(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:

@@ -15,6 +15,11 @@ recognised by the mark it leaves on the working database, so nothing is done
 twice. The ``last-reset`` record (what ``--undo`` restores) is replaced only
 when a reset is complete.
 
+Safe to run twice: a reset of a preview still exactly as the last reset left
+it (content, payment settings and every database row equal to the defaults)
+changes nothing and keeps that reset's undo, so a retry after lost output
+never throws away the state before the first reset.
+
 Every function here takes a ``PreviewStack``, which cannot be built for a
 production spec, and holds the client's lock (``infra.ops.locking``) while it
 changes anything.
@@ -60,6 +65,8 @@ class ResetOutcome:
     steps: list[dict[str, Any]]
     id: str | None = None
     undo: dict[str, Any] | None = None
+    unchanged: bool = False
+    """Nothing was done: the preview was still as the reset ``id`` left it."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"stack": self.stack, "action": self.action}
@@ -68,6 +75,8 @@ class ResetOutcome:
         data |= {"at": self.at, "seconds": self.seconds, "steps": self.steps}
         if self.undo is not None:
             data["undo"] = self.undo
+        if self.unchanged:
+            data["unchanged"] = True
         return data
 
 
@@ -83,6 +92,29 @@ def _pending(stack: PreviewStack) -> dict[str, Any] | None:
 
 def _clear_pending(stack: PreviewStack) -> None:
     stack.content.put_record(PENDING_RECORD, {"id": None, "clearedAt": _now()})
+
+
+def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
+    """The last reset's record when the preview is still at defaults since it, else None.
+
+    Cheap checks first (the record, the database's reset mark, payment
+    settings, content); the database rows are compared with the defaults
+    template only when all of those pass.
+    """
+    last = stack.content.get_record(RESET_RECORD)
+    if not last or last.get("action") != "reset" or not last.get("undo", {}).get("available"):
+        return None
+    if not stack.database.reset_done(str(last["id"])):
+        return None
+    if read_parameters(stack.ssm, stack.spec) != payment_parameters(stack.spec):
+        return None
+    current = stack.content.current()
+    release = stack.content.release(current.release) if current else None
+    if release is None or dict(release.files) != dict(stack.content.defaults_manifest()):
+        return None
+    if not stack.database.same_data(stack.working_database, stack.database.defaults):
+        return None
+    return last
 
 
 def reset_preview(
@@ -115,6 +147,21 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
     pending = _pending(stack)
     if pending is not None:
         progress(f"  resuming the interrupted reset {pending['id']}")
+    elif (last := _untouched_since_last_reset(stack)) is not None:
+        progress(
+            f"  nothing to reset: {stack.stack_name} is as reset {last['id']} left it; "
+            "--undo still returns to the state before that reset"
+        )
+        return ResetOutcome(
+            stack=spec.stack_name,
+            action="reset",
+            id=str(last["id"]),
+            at=_now(),
+            seconds=round(time.perf_counter() - started, 3),
+            steps=[],
+            undo=last["undo"],
+            unchanged=True,
+        )
     else:
         current = stack.content.current()
         pending = {
@@ -166,6 +213,7 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
     )
     stack.content.put_record(RESET_RECORD, result.to_json())
     _clear_pending(stack)
+    checkpoint("reset-finished")  # killed here: complete, but the lock is left behind
     return result
 
 
