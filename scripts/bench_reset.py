@@ -38,10 +38,11 @@ from infra.core.spec import TenantSpec
 from infra.devtools import localtarget
 from infra.devtools.localapply import apply_local
 from infra.ops.aws import MAX_CONCURRENCY
+from infra.ops.database import reset_mark
 from infra.ops.payment import set_credentials, write_parameters
 from infra.ops.promote import promote
 from infra.ops.provision import post_provision
-from infra.ops.reset import reset_preview
+from infra.ops.reset import ResetOutcome, reset_preview
 from infra.ops.stack import PreviewStack, open_stack
 from infra.ops.stackfiles import read_spec, render_stack_file
 
@@ -235,6 +236,38 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
     last = reset_preview(preview)
     for step in last.steps:
         print(f"  {step['step']:9} {step['seconds']:.2f} s  {step['detail']}")
+
+    # Run twice: the second reset finds the preview untouched and does nothing.
+    outcome: list[ResetOutcome] = []
+    again = timed(lambda: outcome.append(reset_preview(preview)))
+    print(
+        f"reset-preview again on the untouched preview: {again:.2f} s "
+        f"(unchanged: {outcome[-1].unchanged}; rows compared with the defaults template)"
+    )
+    # The compare's worst case: only the database changed since that reset, and it is big,
+    # so every check but the last passes and the rows of the whole database are read.
+    admin(
+        admin_url,
+        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(working)),
+    )
+    admin(
+        admin_url,
+        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(working), sql.Identifier(dirty)
+        ),
+    )
+    admin(
+        admin_url,
+        sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+            sql.Identifier(working), sql.Literal(reset_mark(str(last.id)))
+        ),
+    )
+    worst = timed(lambda: outcome.append(reset_preview(preview)))
+    print(
+        f"reset-preview after database-only changes ({size:.0f} MB): {worst:.2f} s "
+        f"(unchanged: {outcome[-1].unchanged}; the compare, then a full reset; "
+        f"a reset from a dirty state above: {f:.2f} s)"
+    )
 
     # Promote at the same size: big preview activity tables (never copied), 50 edited files.
     dirty_state()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,28 +19,35 @@ from infra.core import naming
 from infra.core.errors import ChangesDetected
 from infra.core.promotion import dry_run_changes
 
+if TYPE_CHECKING:
+    from infra.ops.promote import PromotionPlan
 
-def _print_plan(plan: dict[str, Any]) -> None:
-    click.echo(f"Promotion plan for {plan['stack']}:")
-    for check in plan["preconditions"]:
-        click.echo(f"  [{'ok' if check['ok'] else 'NOT MET'}] {check['message']}")
-    content = plan["content"]
+
+def _print_plan(plan: PromotionPlan) -> None:
+    click.echo(f"Promotion plan for {plan.stack}:")
+    for check in plan.preconditions:
+        click.echo(f"  [{'ok' if check.ok else 'NOT MET'}] {check.message}")
+    content = plan.content
     click.echo(
-        f"  content: {len(content['added'])} added, {len(content['changed'])} changed, "
-        f"{len(content['removed'])} removed"
+        f"  content: {len(content.added)} added, {len(content.changed)} changed, "
+        f"{len(content.removed)} removed"
     )
-    for kind in ("added", "changed", "removed"):
-        for key in content[kind]:
+    for kind, keys in (
+        ("added", content.added),
+        ("changed", content.changed),
+        ("removed", content.removed),
+    ):
+        for key in keys:
             click.echo(f"    {kind[0].upper()} {key}")
-    for table, diff in plan["config"].items():
+    for table, diff in plan.config.items():
         click.echo(
             f"  {table}: {len(diff['added'])} added, {len(diff['changed'])} changed, "
             f"{len(diff['removed'])} removed"
         )
-    for item in plan.get("imports", []):
+    for item in plan.imports:
         click.echo(f"  replay {item['kind']}: {item['fileName']} ({item['rows']} rows)")
-    click.echo(f"  payment mode: {plan['payment']['from']} -> {plan['payment']['to']}")
-    click.echo(f"  portal: {plan['portal']['from']} -> {plan['portal']['to']}")
+    click.echo(f"  payment mode: {plan.payment_from} -> {plan.payment_to}")
+    click.echo(f"  portal: {plan.portal_from} -> {plan.portal_to}")
 
 
 @click.command()
@@ -105,8 +112,8 @@ def promote(
     if dry_run:
         preview, production = ops.open_pair(stacks_dir, slug)
         plan = ops.plan_promotion(preview, production)
-        echo_json(plan) if as_json else _print_plan(plan)
-        changes = dry_run_changes(plan)
+        echo_json(plan.to_json()) if as_json else _print_plan(plan)
+        changes = dry_run_changes(plan.to_json())
         if detailed_exitcode and changes:
             raise ChangesDetected(f"launch would change {slug}: {'; '.join(changes)}")
         return

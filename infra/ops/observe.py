@@ -151,10 +151,10 @@ def _dry_run(s: _Systems) -> Observation:
     failed = [
         c
         for c in check_preconditions(s.stack(naming.PREVIEW), s.stack(naming.PRODUCTION))
-        if not c["ok"]
+        if not c.ok
     ]
     if failed:
-        return Observation("not-done", f"promote --dry-run: {failed[0]['message']}")
+        return Observation("not-done", f"promote --dry-run: {failed[0].message}")
     return Observation("done", "promote --dry-run meets every precondition")
 
 

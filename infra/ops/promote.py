@@ -95,13 +95,25 @@ def open_pair(stacks_dir: Path, slug: str) -> tuple[StackHandle, StackHandle]:
 # ------------------------------------------------------------------ preconditions
 
 
-def check_preconditions(preview: StackHandle, production: StackHandle) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Precondition:
+    """One thing a promotion needs; *message* says how to fix it when not *ok*."""
+
+    check: str
+    ok: bool
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "ok": self.ok, "message": self.message}
+
+
+def check_preconditions(preview: StackHandle, production: StackHandle) -> list[Precondition]:
     """Each precondition with ``ok`` and a message that says how to fix it when not."""
-    checks: list[dict[str, Any]] = []
+    checks: list[Precondition] = []
     slug = preview.spec.slug
 
     def check(name: str, ok: bool, message: str) -> None:
-        checks.append({"check": name, "ok": ok, "message": message})
+        checks.append(Precondition(name, ok, message))
 
     current = preview.content.current()
     check(
@@ -187,12 +199,47 @@ def _content_diff(preview: StackHandle, production: StackHandle) -> ContentDiff:
     return diff_manifests(old, new)
 
 
-def plan_promotion(preview: StackHandle, production: StackHandle) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PromotionPlan:
+    """Exactly what a promotion would change; ``to_json`` is ``promote --dry-run --json``."""
+
+    stack: str
+    preconditions: list[Precondition]
+    content: ContentDiff
+    config: dict[str, dict[str, list[str]]]
+    """Per configuration table: the primary keys of rows ``added``, ``changed``, ``removed``."""
+    imports: list[dict[str, Any]]
+    payment_from: str | None
+    portal_from: str
+    payment_to: str = "live"
+    portal_to: str = "live"
+
+    @property
+    def ready(self) -> bool:
+        return all(c.ok for c in self.preconditions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "preconditions": [c.to_json() for c in self.preconditions],
+            "ready": self.ready,
+            "content": {
+                "added": self.content.added,
+                "changed": self.content.changed,
+                "removed": self.content.removed,
+            },
+            "config": self.config,
+            "imports": self.imports,
+            "payment": {"from": self.payment_from, "to": self.payment_to},
+            "portal": {"from": self.portal_from, "to": self.portal_to},
+        }
+
+
+def plan_promotion(preview: StackHandle, production: StackHandle) -> PromotionPlan:
     """Exactly what ``promote`` would change, changing nothing."""
     checks = check_preconditions(preview, production)
-    content = _content_diff(preview, production)
-    config: dict[str, Any] = {}
-    ok = {c["check"]: c["ok"] for c in checks}
+    config: dict[str, dict[str, list[str]]] = {}
+    ok = {c.check: c.ok for c in checks}
     if ok["preview-database"] and production.database.exists(production.working_database):
         for table, d in diff_config(
             _config_of(preview.working_url), _config_of(production.working_url)
@@ -203,20 +250,15 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> dict[str, A
                 "removed": sorted(map(str, d.removed)),
             }
     params = read_parameters(production.ssm, production.spec)
-    return {
-        "stack": production.stack_name,
-        "preconditions": checks,
-        "ready": all(c["ok"] for c in checks),
-        "content": {
-            "added": content.added,
-            "changed": content.changed,
-            "removed": content.removed,
-        },
-        "config": config,
-        "imports": _pending_imports(preview, production) if ok["preview-database"] else [],
-        "payment": {"from": params.get("mode"), "to": "live"},
-        "portal": {"from": "live" if production.spec.live else "coming soon", "to": "live"},
-    }
+    return PromotionPlan(
+        stack=production.stack_name,
+        preconditions=checks,
+        content=_content_diff(preview, production),
+        config=config,
+        imports=_pending_imports(preview, production) if ok["preview-database"] else [],
+        payment_from=params.get("mode"),
+        portal_from="live" if production.spec.live else "coming soon",
+    )
 
 
 def _pending_imports(preview: StackHandle, production: StackHandle) -> list[dict[str, Any]]:
@@ -409,10 +451,10 @@ def _promote(
         from infra.ops.rollout import promote_gate
 
         unchecked = promote_gate(stacks_dir, slug, override_reason, None, progress)
-        failed = [c for c in check_preconditions(preview, production) if not c["ok"]]
+        failed = [c for c in check_preconditions(preview, production) if not c.ok]
         if failed:
             raise PreconditionFailed(
-                f"cannot promote {slug}: " + "; ".join(c["message"] for c in failed)
+                f"cannot promote {slug}: " + "; ".join(c.message for c in failed)
             )
         if unchecked:
             progress(unchecked)
