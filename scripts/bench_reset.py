@@ -284,6 +284,8 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
     set_credentials(
         production.secrets, production_spec, {"secretKey": "sk_live_bench000000000000000000"}
     )
+    # This measures promote's data steps: no rollout gate or go-live record (control database).
+    os.environ.pop(localtarget.CONTROL_DATABASE_URL_ENV, None)
     record: dict[str, object] = {}
     seconds = timed(lambda: record.update(promote(stacks, SLUG).record))
     print(f"promote ({len(files)} objects, {size:.0f} MB preview database): {seconds:.2f} s")

@@ -21,7 +21,7 @@ from typing import Any
 from infra.core.content_checks import Problem, check_content
 from infra.core.content_model import ContentDiff, content_manifest, diff_manifests
 from infra.core.errors import LocalIOError, PreconditionFailed, UserInputError
-from infra.ops.locking import client_lock
+from infra.ops.locking import client_lock, preview_lock_region
 from infra.ops.stack import PreviewStack, StackHandle
 from infra.ops.steps import Progress, quiet
 
@@ -132,7 +132,7 @@ def push(
         release_id, served = _served(stack)
         result.update(release=release_id, changes=_diff_json(diff_manifests(served, manifest)))
         return result
-    with client_lock(stack.spec.slug, "content push", stack.region):
+    with client_lock(stack.spec.slug, "content push", preview_lock_region(stack.region)):
         release_id, served = _served(stack)
         changes = diff_manifests(served, manifest)
         result["changes"] = _diff_json(changes)
@@ -152,7 +152,7 @@ def push(
 
 def rollback(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
     """Serve the release preview served before the last switch (one PUT of current.json)."""
-    with client_lock(stack.spec.slug, "content rollback", stack.region):
+    with client_lock(stack.spec.slug, "content rollback", preview_lock_region(stack.region)):
         current = stack.content.current()
         if current is None or not current.previous:
             raise PreconditionFailed(f"{stack.stack_name} has no previous release to go back to")

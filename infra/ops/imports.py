@@ -44,7 +44,7 @@ from infra.core.import_kinds import (
     row_pattern,
     row_problems,
 )
-from infra.ops.locking import client_lock
+from infra.ops.locking import client_lock, preview_lock_region
 from infra.ops.stack import PreviewStack, StackHandle
 from infra.ops.steps import Progress, quiet
 
@@ -778,7 +778,7 @@ def import_file(
 
     if dry_run:
         return run()
-    with client_lock(stack.spec.slug, f"import {kind.name}", stack.region):
+    with client_lock(stack.spec.slug, f"import {kind.name}", preview_lock_region(stack.region)):
         return run()
 
 

@@ -57,9 +57,15 @@ def lock_region(stacks_dir: Path, slug: str) -> str:
     from infra.ops.stackfiles import stack_region
 
     try:
-        return stack_region(stacks_dir, slug, naming.PREVIEW) or naming.DEFAULT_REGION
+        return preview_lock_region(stack_region(stacks_dir, slug, naming.PREVIEW))
     except Exception:  # no stack file yet, or a broken one: the operation reports that itself
         return naming.DEFAULT_REGION
+
+
+def preview_lock_region(preview_region: str | None) -> str:
+    """``lock_region`` for a caller that holds the preview stack's region (``region`` of
+    its stack file, ``None`` when the file names none)."""
+    return preview_region or naming.DEFAULT_REGION
 
 
 def lease_seconds() -> float:

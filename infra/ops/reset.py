@@ -36,7 +36,7 @@ from infra.core.content_model import iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.payment_settings import payment_parameters
 from infra.ops.checkpoints import checkpoint
-from infra.ops.locking import client_lock
+from infra.ops.locking import client_lock, preview_lock_region
 from infra.ops.payment import read_parameters, write_parameters
 from infra.ops.stack import PreviewStack
 from infra.ops.steps import Progress, StepLog, quiet
@@ -80,11 +80,6 @@ class ResetOutcome:
         return data
 
 
-def _lock_region(stack: PreviewStack) -> str:
-    """Where the client's lock lives: the preview's region (``locking.lock_region``)."""
-    return stack.region or naming.DEFAULT_REGION
-
-
 def _pending(stack: PreviewStack) -> dict[str, Any] | None:
     record = stack.content.get_record(PENDING_RECORD)
     return record if record and record.get("id") else None
@@ -124,7 +119,7 @@ def reset_preview(
     with client_lock(
         stack.spec.slug,
         "reset-preview",
-        _lock_region(stack),
+        preview_lock_region(stack.region),
         break_stale=break_lock,
         progress=progress,
     ):
@@ -229,7 +224,7 @@ def undo_reset(
     with client_lock(
         stack.spec.slug,
         "reset-preview --undo",
-        _lock_region(stack),
+        preview_lock_region(stack.region),
         break_stale=break_lock,
         progress=progress,
     ):
