@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from infra.cli.common import echo_json, err, json_option, stacks_dir_option
 from infra.core import naming
 from infra.core.errors import ExitCode
+
+if TYPE_CHECKING:  # the checks import jinja2: only when a command runs
+    from infra.core.content_checks import Problem
+    from infra.core.content_model import ContentDiff
 
 folder_argument = click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 
@@ -58,23 +62,22 @@ def pull(slug: str, folder: Path, stage: str, stacks_dir: Path, as_json: bool) -
     stack = open_from_files(stacks_dir, slug, stage)  # type: ignore[arg-type]
     result = run_pull(stack, folder, err)
     if as_json:
-        echo_json(result)
+        echo_json(result.to_json())
     else:
-        click.echo(f"{result['files']} files of {result['release']} in {folder}")
+        click.echo(f"{result.files} files of {result.release} in {folder}")
 
 
-def _print_diff(title: str, changes: dict[str, list[str]]) -> None:
-    lines = [f"  + {k}" for k in changes["added"]] + [f"  ~ {k}" for k in changes["changed"]]
-    lines += [f"  - {k}" for k in changes["removed"]]
+def _print_diff(title: str, changes: ContentDiff) -> None:
+    lines = [f"  + {k}" for k in changes.added] + [f"  ~ {k}" for k in changes.changed]
+    lines += [f"  - {k}" for k in changes.removed]
     click.echo(f"{title}: " + ("no changes" if not lines else f"{len(lines)} file(s)"))
     for line in lines:
         click.echo(line)
 
 
-def _print_problems(problems: list[dict[str, Any]]) -> None:
-    for p in problems:
-        where = f"{p['file']}:{p['line']}" if p["line"] else p["file"]
-        click.echo(f"{where}: {p['message']}", err=True)
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
 
 
 @content.command()
@@ -97,13 +100,13 @@ def diff(slug: str, folder: Path, stacks_dir: Path, as_json: bool) -> None:
 
     result = run_diff(open_preview(stacks_dir, slug, "content diff"), folder)
     if as_json:
-        echo_json(result)
+        echo_json(result.to_json())
         return
-    _print_diff(f"against {result['release']}", result["againstCurrent"])
-    _print_diff("against defaults", result["againstDefaults"])
-    _print_problems(result["problems"])
-    if result["problems"]:
-        click.echo(f"{len(result['problems'])} problem(s): a push would be refused", err=True)
+    _print_diff(f"against {result.release}", result.against_current)
+    _print_diff("against defaults", result.against_defaults)
+    _print_problems(result.problems)
+    if result.problems:
+        click.echo(f"{len(result.problems)} problem(s): a push would be refused", err=True)
 
 
 @content.command()
@@ -135,20 +138,20 @@ def push(
     try:
         result = run_push(stack, folder, dry_run, err)
     except ContentRejected as exc:
-        problems = [p.to_json() for p in exc.problems]
         if as_json:
+            problems = [p.to_json() for p in exc.problems]
             echo_json({"stack": stack.stack_name, "dryRun": dry_run, "problems": problems})
-        _print_problems(problems)
-        click.echo(f"Error: {len(problems)} problem(s); nothing was published", err=True)
+        _print_problems(exc.problems)
+        click.echo(f"Error: {len(exc.problems)} problem(s); nothing was published", err=True)
         ctx.exit(ExitCode.BAD_INPUT)
     if as_json:
-        echo_json(result)
+        echo_json(result.to_json())
     elif dry_run:
-        _print_diff(f"checks passed; against {result['release']}", result["changes"])
-    elif result["published"]:
-        click.echo(f"{stack.stack_name} serves {result['release']} (previous {result['previous']})")
+        _print_diff(f"checks passed; against {result.release}", result.changes)
+    elif result.published:
+        click.echo(f"{stack.stack_name} serves {result.release} (previous {result.previous})")
     else:
-        click.echo(f"{stack.stack_name} already serves these files ({result['release']})")
+        click.echo(f"{stack.stack_name} already serves these files ({result.release})")
 
 
 @content.command()
@@ -168,9 +171,9 @@ def rollback(slug: str, stacks_dir: Path, as_json: bool) -> None:
 
     result = run_rollback(open_preview(stacks_dir, slug, "content rollback"), err)
     if as_json:
-        echo_json(result)
+        echo_json(result.to_json())
     else:
-        click.echo(f"serving {result['release']} again (was {result['previous']})")
+        click.echo(f"serving {result.release} again (was {result.previous})")
 
 
 @content.command()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,84 @@ def _diff_json(diff: ContentDiff) -> dict[str, list[str]]:
     return {"added": diff.added, "changed": diff.changed, "removed": diff.removed}
 
 
-def pull(stack: StackHandle, folder: Path, progress: Progress = quiet) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Pulled:
+    """A release written to a folder (``content pull``)."""
+
+    stack: str
+    release: str
+    folder: Path
+    files: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "release": self.release,
+            "folder": str(self.folder),
+            "files": self.files,
+        }
+
+
+@dataclass(frozen=True)
+class FolderDiff:
+    """What pushing a folder would change, and what a push would refuse (``content diff``)."""
+
+    stack: str
+    release: str | None
+    against_current: ContentDiff
+    against_defaults: ContentDiff
+    problems: list[Problem]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "release": self.release,
+            "againstCurrent": _diff_json(self.against_current),
+            "againstDefaults": _diff_json(self.against_defaults),
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """A checked folder, published (or, with ``dry_run``, only compared): ``content push``.
+
+    ``published`` is false for a dry run and for a folder the preview already serves.
+    """
+
+    stack: str
+    dry_run: bool
+    files: int
+    release: str | None
+    changes: ContentDiff
+    previous: str | None = None
+    published: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"stack": self.stack, "dryRun": self.dry_run, "files": self.files}
+        if self.dry_run:
+            return data | {"release": self.release, "changes": _diff_json(self.changes)}
+        return data | {
+            "changes": _diff_json(self.changes),
+            "release": self.release,
+            "previous": self.previous,
+            "published": self.published,
+        }
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """The release preview serves again, and the one it served before (``content rollback``)."""
+
+    stack: str
+    release: str
+    previous: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stack": self.stack, "release": self.release, "previous": self.previous}
+
+
+def pull(stack: StackHandle, folder: Path, progress: Progress = quiet) -> Pulled:
     """Write the stack's current release to *folder* (which must be empty or absent)."""
     release_id, files = _served(stack)
     if release_id is None:
@@ -89,32 +167,26 @@ def pull(stack: StackHandle, folder: Path, progress: Progress = quiet) -> dict[s
     except OSError as exc:
         raise LocalIOError(f"cannot write {folder}: {exc.strerror or exc}") from None
     progress(f"  {len(files)} files of release {release_id} written to {folder}")
-    return {
-        "stack": stack.stack_name,
-        "release": release_id,
-        "folder": str(folder),
-        "files": len(files),
-    }
+    return Pulled(stack.stack_name, release_id, folder, len(files))
 
 
-def diff(stack: StackHandle, folder: Path) -> dict[str, Any]:
+def diff(stack: StackHandle, folder: Path) -> FolderDiff:
     """What pushing *folder* would change: against the served release and the defaults."""
     files = read_folder(folder)
     manifest = content_manifest(files)
     release_id, served = _served(stack)
-    problems = check_content(files, stack.spec.branding.allowed_origins)
-    return {
-        "stack": stack.stack_name,
-        "release": release_id,
-        "againstCurrent": _diff_json(diff_manifests(served, manifest)),
-        "againstDefaults": _diff_json(diff_manifests(stack.content.defaults_manifest(), manifest)),
-        "problems": [p.to_json() for p in problems],
-    }
+    return FolderDiff(
+        stack=stack.stack_name,
+        release=release_id,
+        against_current=diff_manifests(served, manifest),
+        against_defaults=diff_manifests(stack.content.defaults_manifest(), manifest),
+        problems=check_content(files, stack.spec.branding.allowed_origins),
+    )
 
 
 def push(
     stack: PreviewStack, folder: Path, dry_run: bool = False, progress: Progress = quiet
-) -> dict[str, Any]:
+) -> Pushed:
     """Check *folder*; unless *dry_run*, publish it as a release and switch preview to it.
 
     Raises ``ContentRejected`` (nothing written) when any check fails. Pushing
@@ -127,30 +199,35 @@ def push(
     if problems:
         raise ContentRejected(problems)
     manifest = content_manifest(files)
-    result: dict[str, Any] = {"stack": stack.stack_name, "dryRun": dry_run, "files": len(files)}
     if dry_run:
         release_id, served = _served(stack)
-        result.update(release=release_id, changes=_diff_json(diff_manifests(served, manifest)))
-        return result
+        return Pushed(
+            stack.stack_name, True, len(files), release_id, diff_manifests(served, manifest)
+        )
     with client_lock(stack.spec.slug, "content push", preview_lock_region(stack.region)):
         release_id, served = _served(stack)
         changes = diff_manifests(served, manifest)
-        result["changes"] = _diff_json(changes)
         if changes.is_empty and release_id is not None:
             progress(f"  unchanged: {stack.stack_name} already serves these files ({release_id})")
-            result.update(release=release_id, previous=None, published=False)
-            return result
+            return Pushed(stack.stack_name, False, len(files), release_id, changes)
         release = stack.content.publish(files=files, source=f"push:{folder.name}")
         current = stack.content.switch(release.id, previous=release_id)
         stack.content.put_record(
             PUSH_RECORD, {"release": release.id, "previous": release_id, "at": current.switched_at}
         )
     progress(f"  release {release.id} published and current (previous {release_id})")
-    result.update(release=release.id, previous=release_id, published=True)
-    return result
+    return Pushed(
+        stack.stack_name,
+        False,
+        len(files),
+        release.id,
+        changes,
+        previous=release_id,
+        published=True,
+    )
 
 
-def rollback(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
+def rollback(stack: PreviewStack, progress: Progress = quiet) -> RolledBack:
     """Serve the release preview served before the last switch (one PUT of current.json)."""
     with client_lock(stack.spec.slug, "content rollback", preview_lock_region(stack.region)):
         current = stack.content.current()
@@ -158,7 +235,7 @@ def rollback(stack: PreviewStack, progress: Progress = quiet) -> dict[str, Any]:
             raise PreconditionFailed(f"{stack.stack_name} has no previous release to go back to")
         switched = stack.content.switch(current.previous, previous=current.release)
     progress(f"  {stack.stack_name} serves {switched.release} again (was {current.release})")
-    return {"stack": stack.stack_name, "release": switched.release, "previous": current.release}
+    return RolledBack(stack.stack_name, switched.release, current.release)
 
 
 def content_differs_from_defaults(stack: StackHandle) -> bool:
