@@ -155,9 +155,9 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
     )
     print(f"preview: {len(defaults)} content objects, working database {size:.0f} MB")
 
-    def dirty_state() -> None:
-        """Edited content, the big database, edited payment settings: before every reset."""
-        for db in (working, naming.undo_database_name(SLUG, naming.PREVIEW)):
+    def big_working_database(drop: tuple[str, ...] = ()) -> None:
+        """The working database replaced by a copy of the big one (*drop*: also these)."""
+        for db in (working, *drop):
             admin(
                 admin_url,
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)),
@@ -168,6 +168,10 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
                 sql.Identifier(working), sql.Identifier(dirty)
             ),
         )
+
+    def dirty_state() -> None:
+        """Edited content, the big database, edited payment settings: before every reset."""
+        big_working_database(drop=(naming.undo_database_name(SLUG, naming.PREVIEW),))
         current = preview.content.current()
         assert current is not None
         files = dict(preview.content.release(current.release).files)  # type: ignore[union-attr]
@@ -246,16 +250,7 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
     )
     # The compare's worst case: only the database changed since that reset, and it is big,
     # so every check but the last passes and the rows of the whole database are read.
-    admin(
-        admin_url,
-        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(working)),
-    )
-    admin(
-        admin_url,
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(working), sql.Identifier(dirty)
-        ),
-    )
+    big_working_database()
     admin(
         admin_url,
         sql.SQL("COMMENT ON DATABASE {} IS {}").format(

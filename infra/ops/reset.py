@@ -28,6 +28,7 @@ changes anything.
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -116,15 +117,21 @@ def reset_preview(
     stack: PreviewStack, progress: Progress = quiet, *, break_lock: bool = False
 ) -> ResetOutcome:
     """Reset database, content and payment settings to defaults; keep the previous state."""
-    with client_lock(
+    with _locked(stack, "reset-preview", break_lock, progress):
+        progress(f"Resetting {stack.stack_name}")
+        return _reset(stack, progress)
+
+
+def _locked(
+    stack: PreviewStack, operation: str, break_lock: bool, progress: Progress
+) -> AbstractContextManager[object]:
+    return client_lock(
         stack.spec.slug,
-        "reset-preview",
+        operation,
         preview_lock_region(stack.region),
         break_stale=break_lock,
         progress=progress,
-    ):
-        progress(f"Resetting {stack.stack_name}")
-        return _reset(stack, progress)
+    )
 
 
 def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
@@ -221,13 +228,7 @@ def undo_reset(
     The database goes first: when PostgreSQL cannot be reached nothing else
     has been switched.
     """
-    with client_lock(
-        stack.spec.slug,
-        "reset-preview --undo",
-        preview_lock_region(stack.region),
-        break_stale=break_lock,
-        progress=progress,
-    ):
+    with _locked(stack, "reset-preview --undo", break_lock, progress):
         progress(f"Undoing reset of {stack.stack_name}")
         return _undo(stack, progress)
 
