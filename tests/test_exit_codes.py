@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from moto import settings as moto_settings
 
 from infra.cli import main
 from infra.core.errors import EXIT_CODES, ExitCode
-from tests.helpers import STACKS, lock_held_elsewhere
+from tests.helpers import STACKS, create_demo, lock_held_elsewhere
 
 LIVE = '{"secretKey": "sk_live_exit0000000000000000000", "webhookSecret": "whsec_exit"}'
 
@@ -100,12 +99,7 @@ def test_an_unreachable_aws_endpoint_is_5(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 @pytest.fixture
 def created(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    example = str(STACKS / "tenant.example.yaml")
-    assert cli("create", "demo", "--from", example, "--stacks-dir", str(folder)).exit_code == 0
-    return folder
+    return create_demo(tmp_path, monkeypatch)
 
 
 def test_precondition_is_3_and_changes_detected_is_6_until_launched(created: Path):
