@@ -30,6 +30,7 @@ from psycopg import sql
 from infra.devtools import localtarget
 from tests.helpers import (
     CLIENTS,
+    EXAMPLE,
     LIVE,
     SLUG,
     STACKS,
@@ -142,7 +143,7 @@ def repo(tmp_path: Path) -> Path:
     for slug in CLIENTS:
         for stage in ("preview", "production"):
             write_stack(root, slug, stage)
-    shutil.copy(STACKS / "tenant.example.yaml", root / "stacks" / "tenant.example.yaml")
+    shutil.copy(EXAMPLE, root / "stacks" / "tenant.example.yaml")
     # What `tenantctl plan` reads of the platform, offline (next to the stack files).
     shutil.copy(STACKS / "platform-outputs.yaml", root / "stacks" / "platform-outputs.yaml")
     (root / "infra" / "program" / "tenant.py").write_text("# the program\n")

@@ -18,7 +18,7 @@ from moto import settings as moto_settings
 
 from infra.core import affected as rules
 from infra.ops.locking import client_lock
-from tests.helpers import ROOT, STACKS, commit, git
+from tests.helpers import EXAMPLE, ROOT, STACKS, commit, git
 
 CI = ROOT / "scripts" / "ci"
 LIVE = '{"secretKey": "sk_live_ci000000000000000000000", "webhookSecret": "whsec_ci"}'
@@ -301,7 +301,7 @@ def target(
             "create",
             "demo",
             "--from",
-            str(STACKS / "tenant.example.yaml"),
+            str(EXAMPLE),
             "--no-deploy",
         ],
         capture_output=True,

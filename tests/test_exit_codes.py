@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from infra.cli import main
 from infra.core.errors import EXIT_CODES, ExitCode
-from tests.helpers import STACKS, create_demo, lock_held_elsewhere
+from tests.helpers import EXAMPLE, STACKS, create_demo, lock_held_elsewhere
 
 LIVE = '{"secretKey": "sk_live_exit0000000000000000000", "webhookSecret": "whsec_exit"}'
 
@@ -67,7 +67,7 @@ def test_bad_input_is_2():
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's read-only /sys")
 def test_a_local_file_that_cannot_be_written_is_7():
-    example = str(STACKS / "tenant.example.yaml")
+    example = str(EXAMPLE)
     unwritable = "/sys/tenantctl-exit-code-test"  # sysfs refuses new folders, even to root
     result = cli("create", "demo", "--from", example, "--no-deploy", "--stacks-dir", unwritable)
     assert result.exit_code == ExitCode.LOCAL_IO
@@ -76,7 +76,7 @@ def test_a_local_file_that_cannot_be_written_is_7():
 
 def test_a_stacks_folder_under_a_regular_file_is_7(tmp_path: Path):
     (tmp_path / "file").write_text("not a folder\n")
-    example = str(STACKS / "tenant.example.yaml")
+    example = str(EXAMPLE)
     stacks = str(tmp_path / "file" / "stacks")
     result = cli("create", "demo", "--from", example, "--no-deploy", "--stacks-dir", stacks)
     assert result.exit_code == ExitCode.LOCAL_IO
@@ -128,7 +128,7 @@ def test_detailed_exitcode_needs_dry_run():
 
 def test_a_held_client_lock_is_4_and_names_the_holder(tmp_path: Path, aws_env: str):
 
-    example = str(STACKS / "tenant.example.yaml")
+    example = str(EXAMPLE)
     where = ("--stacks-dir", str(tmp_path))
     assert cli("create", "demo", "--from", example, "--no-deploy", *where).exit_code == 0
     with lock_held_elsewhere("demo", "reset-preview"):

@@ -20,6 +20,7 @@ from infra.ops import aws
 from infra.ops import promote as promote_ops
 from infra.ops.stackfiles import read_spec
 from tests.helpers import (
+    EXAMPLE,
     SANDBOX,
     SLUG,
     STACKS,
@@ -46,7 +47,7 @@ def test_create_provisions_both_stacks_on_the_local_target(stacks: Path, pg_env:
 def test_create_again_changes_nothing(stacks: Path):
     before = {p.name: p.read_bytes() for p in stacks.iterdir()}
     releases = store("preview").releases()
-    result = ok(cli(stacks, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
+    result = ok(cli(stacks, "create", SLUG, "--from", str(EXAMPLE)))
     assert "unchanged" in result.output
     assert {p.name: p.read_bytes() for p in stacks.iterdir()} == before
     assert store("preview").releases() == releases

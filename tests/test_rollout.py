@@ -21,10 +21,10 @@ from infra.core.rollout import milestone_key
 from infra.ops import aws, control
 from infra.ops.control import migrate
 from tests.helpers import (
+    EXAMPLE,
     LIVE,
     SANDBOX,
     SLUG,
-    STACKS,
     TENANTCTL,
     cli,
     create_demo,
@@ -133,7 +133,7 @@ def test_create_starts_the_rollout_and_publishes_the_sign_off_once(
     assert events[0]["source"] == "tenantctl.rollout"
     validate("billing-event", events[0])
 
-    ok(cli(stacks, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
+    ok(cli(stacks, "create", SLUG, "--from", str(EXAMPLE)))
     started = json.loads(ok(run("rollout", "start", SLUG, "--contract", "C-1", "--json")).stdout)
     validate("rollout-start", started)
     assert started["changed"] is False

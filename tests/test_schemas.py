@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from moto import settings as moto_settings
 
 from infra.cli import main
-from tests.helpers import SCHEMAS, STACKS, schema
+from tests.helpers import EXAMPLE, SCHEMAS, STACKS, schema
 
 LIVE = '{"secretKey": "sk_live_schema000000000000000", "webhookSecret": "whsec_schema"}'
 SANDBOX = '{"secretKey": "sk_test_schema000000000000000"}'
@@ -56,7 +56,7 @@ def test_real_output_of_every_operation_validates(
     stacks = tmp_path / "stacks"
     stacks.mkdir()
     shutil.copy(STACKS / "platform-outputs.yaml", stacks / "platform-outputs.yaml")
-    example = str(STACKS / "tenant.example.yaml")
+    example = str(EXAMPLE)
     outputs: list[tuple[str, Any]] = [
         ("create", run(stacks, "create", "demo", "--from", example)),
         ("create", run(stacks, "create", "demo", "--from", example)),
