@@ -6,19 +6,43 @@
 - ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
 - ``control_env``: a fresh control database (migrated) and billing bus for this test;
   ``TENANTCTL_CONTROL_DATABASE_URL`` and ``TENANTCTL_BILLING_BUS`` set; returns the URL.
+- ``stacks``: the demo client created on the local target, in a new stacks folder.
+- ``ready``: ``stacks``, edited in preview, with live credentials staged for production.
+- ``stack_files``: the demo client's stack files copied into a folder (nothing deployed).
+- ``repo``: a git repository with three clients' stack files and a tenant file, one commit.
+
+Plain helpers (the CLI in process, the demo client's content and databases) are in
+helpers.py.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from infra.devtools import localtarget
+from tests.helpers import (
+    CLIENTS,
+    EXAMPLE,
+    LIVE,
+    SLUG,
+    STACKS,
+    cli,
+    commit,
+    copy_demo_stack_files,
+    create_demo,
+    edit_preview,
+    git,
+    ok,
+    write_stack,
+)
 
 # Before any client can exist: nothing in this suite may sign for a real account.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -83,3 +107,48 @@ def control_env(pg_env: str, aws_env: str, monkeypatch: pytest.MonkeyPatch) -> s
     monkeypatch.setenv(localtarget.CONTROL_DATABASE_URL_ENV, url)
     monkeypatch.setenv(localtarget.BILLING_BUS_ENV, localtarget.LOCAL_BILLING_BUS)
     return url
+
+
+@pytest.fixture
+def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo client created on the local target, both stacks deployed and provisioned."""
+    return create_demo(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def ready(stacks: Path, pg_env: str) -> Path:
+    """Created, edited in preview and with live credentials staged for production."""
+    edit_preview(pg_env)
+    ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+    return stacks
+
+
+@pytest.fixture
+def stack_files(tmp_path: Path) -> Path:
+    """The demo client's stack files in tmp_path (no AWS, nothing deployed)."""
+    return copy_demo_stack_files(tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A project repository with three clients (CLIENTS) and a tenant file, one commit."""
+    root = tmp_path / "repo"
+    (root / "stacks").mkdir(parents=True)
+    (root / "infra" / "program").mkdir(parents=True)
+    (root / "infra" / "cli").mkdir(parents=True)
+    (root / "templates").mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "ci@example.com")
+    git(root, "config", "user.name", "CI")
+    for slug in CLIENTS:
+        for stage in ("preview", "production"):
+            write_stack(root, slug, stage)
+    shutil.copy(EXAMPLE, root / "stacks" / "tenant.example.yaml")
+    # What `tenantctl plan` reads of the platform, offline (next to the stack files).
+    shutil.copy(STACKS / "platform-outputs.yaml", root / "stacks" / "platform-outputs.yaml")
+    (root / "infra" / "program" / "tenant.py").write_text("# the program\n")
+    (root / "infra" / "cli" / "plan.py").write_text("# the CLI\n")
+    (root / "templates" / "home.html").write_text("<h1>home</h1>\n")
+    (root / "README.md").write_text("# readme\n")
+    commit(root, "initial")
+    return root

@@ -1,19 +1,55 @@
-"""Shared test data: the reference tenant as the stack files define it."""
+"""Shared test data and helpers: the reference tenant as the stack files define it, the
+CLI run in process, and the demo client's content and databases on the local target.
+
+Fixtures built on these are in conftest.py."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+from moto import settings as moto_settings
 from ruamel.yaml import YAML
 
+from infra.cli import main
+from infra.core import naming
 from infra.core.spec import TenantSpec, spec_from_config
+from infra.ops import aws
+from infra.ops.content import ContentStore
+from infra.ops.database import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
+SCHEMAS = ROOT / "infra" / "schemas"
+EXAMPLE = STACKS / "tenant.example.yaml"
+TENANTCTL = str(Path(sys.executable).parent / "tenantctl")
+
+SLUG = "demo"
+
+LIVE = '{"secretKey": "sk_live_e2e0000000000000000000", "webhookSecret": "whsec_e2e"}'
+SANDBOX = '{"secretKey": "sk_test_e2e0000000000000000000"}'
+
+ACME_REQUIRED_OPTIONS = [
+    "--display-name", "Acme College Parking",
+    "--platform-stack", "acme/platform/prod",
+    "--payment-provider", "stripe",
+    "--merchant-id", "acct_1AcmeCollege01",
+    "--organization", "Acme College",
+    "--support-email", "parking@acme.example.edu",
+    "--admin", "pat@acme.example.edu:Pat Lee:administrator",
+]  # fmt: skip
+"""The options `create acme` needs without a tenant file."""
 
 
 def stack_config(stage: str, slug: str = "demo") -> dict[str, Any]:
@@ -34,7 +70,6 @@ def demo_data(stage: str) -> dict[str, Any]:
 
 def demo_bucket(stage: str, slug: str = "demo") -> str:
     """The content bucket the program names for the reference platform (acme/platform/prod)."""
-    from infra.core import naming
     from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 
     installation = naming.installation_id(
@@ -74,3 +109,175 @@ def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
     finally:
         release.set()
         holder.join(30)
+
+
+# ------------------------------------------------------------------------- the CLI
+
+
+def cli(stacks: Path, *args: str, input: str | None = None) -> Result:
+    """``tenantctl *args --stacks-dir stacks``, in process."""
+    return CliRunner().invoke(main, [*args, "--stacks-dir", str(stacks)], input=input)
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def schema(name: str) -> dict[str, Any]:
+    """The JSON Schema infra/schemas/<name>.schema.json."""
+    document: dict[str, Any] = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    return document
+
+
+def validate(name: str, document: Any) -> Any:
+    """*document* checked against infra/schemas/<name>.schema.json (draft 2020-12); returned."""
+    found = schema(name)
+    jsonschema.Draft202012Validator.check_schema(found)
+    jsonschema.validate(document, found, cls=jsonschema.Draft202012Validator)
+    return document
+
+
+def create_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str, acm_wait: int = 0
+) -> Path:
+    """The demo client created from the example tenant file in a new folder tmp_path/stacks,
+    on the local target; moto issues certificates after *acm_wait* seconds (no DNS here)."""
+    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", acm_wait)
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    ok(cli(folder, "create", SLUG, "--from", str(EXAMPLE), *extra))
+    return folder
+
+
+def copy_demo_stack_files(folder: Path) -> Path:
+    """The demo client's stack files (as in stacks/) copied into *folder*."""
+    for stage in naming.STAGES:
+        shutil.copy(naming.stack_file(STACKS, "demo", stage), folder)
+    return folder
+
+
+# ------------------------------------------------------- the demo client's content
+
+
+def store(stage: naming.Stage = "preview", slug: str = SLUG) -> ContentStore:
+    """The content store of *slug*'s *stage* (the reference platform's bucket)."""
+    return ContentStore(aws.client("s3"), demo_bucket(stage, slug))
+
+
+def served(stage: naming.Stage = "preview") -> dict[str, str]:
+    """The manifest of the release the demo client's *stage* serves."""
+    s = store(stage)
+    current = s.current()
+    assert current is not None
+    release = s.release(current.release)
+    assert release is not None
+    return dict(release.files)
+
+
+def bucket_bytes(stage: naming.Stage) -> dict[str, bytes]:
+    """Every object in the demo client's *stage* bucket, by key."""
+    s3 = aws.client("s3")
+    bucket = demo_bucket(stage)
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+    ]
+    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in sorted(keys)}
+
+
+# ----------------------------------------------------- the demo client's databases
+
+
+def db_url(
+    pg_admin_url: str, stage: naming.Stage, name: str | None = None, slug: str = SLUG
+) -> str:
+    """The URL of *name*, by default *slug*'s working database of *stage*."""
+    return database_url(pg_admin_url, name or naming.database_name(slug, stage))
+
+
+def tables(
+    url: str, schemas: tuple[str, ...] = ("config", "activity", "stack")
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table in *schemas*, in a stable order."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with psycopg.connect(url) as conn:
+        names = conn.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1",
+            (list(schemas),),
+        ).fetchall()
+        for (name,) in names:
+            rows = conn.execute(f"SELECT * FROM {name}").fetchall()
+            out[name] = sorted(rows, key=repr)
+    return out
+
+
+def edit_preview(pg_admin_url: str, marker: str = "edited") -> None:
+    """What a client does in phase 3: content, configuration and some test sales."""
+    s = store("preview")
+    files = served("preview")
+    home = s.read(s.current().release, "portal/home.html").decode()  # type: ignore[union-attr]
+    release = s.publish(
+        files={
+            "portal/home.html": home.replace("</main>", f"<p>{marker}</p></main>").encode(),
+            "portal/parking-map.html": f"<h1>Map {marker}</h1>".encode(),
+        },
+        manifest={
+            k: v for k, v in files.items() if k not in ("portal/home.html", "portal/help.html")
+        },
+        source="test edit",
+    )
+    s.switch(release.id)
+    with psycopg.connect(db_url(pg_admin_url, "preview")) as conn:
+        conn.execute("UPDATE config.permit_types SET price_cents = price_cents + 1500")
+        conn.execute(
+            "INSERT INTO config.lots (code, name, capacity, kind) "
+            "VALUES ('LOT-Z', 'Stadium Overflow', 400, 'surface')"
+        )
+        conn.execute("DELETE FROM config.system_messages WHERE code = 'maintenance'")
+        conn.execute(
+            "INSERT INTO activity.accounts (email, full_name, affiliation) "
+            "VALUES ('tester@demo-state.example.edu', 'Test Student', 'student')"
+        )
+
+
+# ------------------------------------------------------------------ billing events
+
+
+def drain(url: str) -> list[dict[str, Any]]:
+    """Every message waiting in the SQS queue at *url*, parsed and deleted."""
+    sqs = aws.client("sqs")
+    found: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return found
+        for m in batch:
+            found.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+# ------------------------------------------------------------------ git histories
+
+CLIENTS = ("alpha", "bravo", "demo")
+"""The clients in the ``repo`` fixture's history."""
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def write_stack(repo: Path, slug: str, stage: str, extra: str = "") -> None:
+    """The demo client's *stage* stack file, renamed to *slug*, in repo/stacks."""
+    text = (STACKS / f"Pulumi.demo-{stage}.yaml").read_text().replace("demo", slug) + extra
+    (repo / "stacks" / f"Pulumi.{slug}-{stage}.yaml").write_text(text)

@@ -19,15 +19,12 @@ from typing import Any
 import psycopg
 
 from infra.core import naming
-from infra.ops import aws
 from infra.ops.checkpoints import PAUSE_ENV
-from infra.ops.content import ContentStore
-from infra.ops.database import comment, database_url, undo_mark
+from infra.ops.database import comment, undo_mark
 from infra.ops.locking import current_holder
-from tests.helpers import demo_bucket
+from tests.helpers import ROOT, store, tables
 
 CLI = [sys.executable, "-c", "import sys; from infra.cli import main; sys.exit(main())"]
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -202,10 +199,6 @@ class Proxy:
 # ------------------------------------------------------------------------- state
 
 
-def store(slug: str, stage: naming.Stage) -> ContentStore:
-    return ContentStore(aws.client("s3"), demo_bucket(stage, slug))
-
-
 def broken_state(
     pg_admin_url: str, slug: str, stages: tuple[str, ...] = naming.STAGES
 ) -> list[str]:
@@ -220,13 +213,13 @@ def broken_state(
         for db, allowed in rows.items():
             if db.startswith(working) and not allowed:
                 problems.append(f"{db} refuses connections")
-        s = store(slug, stage)  # type: ignore[arg-type]
+        s = store(stage, slug)  # type: ignore[arg-type]
         current = s.current()
         if current is None:
             problems.append(f"{slug}-{stage} has no current.json")
         elif s.release(current.release) is None:
             problems.append(f"{slug}-{stage} current.json names a missing release")
-    reset = store(slug, "preview").get_record("last-reset")
+    reset = store("preview", slug).get_record("last-reset")
     undo_offered = bool(reset and reset.get("undo", {}).get("available"))
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         working_mark = comment(conn, naming.database_name(slug, "preview"))
@@ -253,18 +246,6 @@ def lock_value(slug: str) -> str | None:
     return holder.describe() if holder else None
 
 
-def rows(url: str, schemas: tuple[str, ...] = ("config", "activity")) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    with psycopg.connect(url) as conn:
-        names = conn.execute(
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1",
-            (list(schemas),),
-        ).fetchall()
-        for (name,) in names:
-            out[name] = sorted(conn.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
-    return out
-
-
-def db_url(pg_admin_url: str, slug: str, stage: naming.Stage) -> str:
-    return database_url(pg_admin_url, naming.database_name(slug, stage))
+def rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the client's configuration and activity tables (not its stack records)."""
+    return tables(url, ("config", "activity"))

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +17,9 @@ from click.testing import CliRunner
 from infra.cli import main
 from infra.core.rollout import BILLING_SOURCE, milestone_key
 from infra.ops import aws
-from tests.helpers import ROOT
+from tests.helpers import ROOT, TENANTCTL, drain
 
 POINTS = ("during-record", "recorded", "before-send", "after-send", "after-commit")
-TENANTCTL = str(Path(sys.executable).parent / "tenantctl")
 
 
 def subscribe(name: str, fifo: bool) -> str:
@@ -47,18 +45,6 @@ def subscribe(name: str, fifo: bool) -> str:
         }
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[target])
     return str(url)
-
-
-def drain(url: str) -> list[dict[str, Any]]:
-    sqs = aws.client("sqs")
-    found: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return found
-        for m in batch:
-            found.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 @pytest.mark.parametrize("point", POINTS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -13,9 +12,7 @@ from infra.cli import main
 from infra.core.limits import QUOTAS
 from infra.ops.capacity import consumption
 from infra.program.plan import plan_stack
-from tests.helpers import ROOT, STACKS, demo_spec
-
-SCHEMA = json.loads((ROOT / "infra/schemas/capacity.schema.json").read_text())
+from tests.helpers import STACKS, demo_spec, validate
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +24,7 @@ def report() -> dict:  # type: ignore[type-arg]
 
 
 def test_capacity_json_matches_its_schema(report: dict) -> None:  # type: ignore[type-arg]
-    jsonschema.validate(report, SCHEMA)
+    validate("capacity", report)
 
 
 def test_every_quota_is_reported_with_its_default_and_source(report: dict) -> None:  # type: ignore[type-arg]

@@ -3,70 +3,21 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from jsonschema import Draft202012Validator
 
 from infra.cli import main
 from infra.core import affected as rules
 from infra.core.errors import ExitCode
-from tests.helpers import ROOT, STACKS
-
-CLIENTS = ("alpha", "bravo", "demo")
-SCHEMA = json.loads((ROOT / "infra" / "schemas" / "changed.schema.json").read_text())
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def commit(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-def write_stack(repo: Path, slug: str, stage: str, extra: str = "") -> None:
-    text = (STACKS / f"Pulumi.demo-{stage}.yaml").read_text().replace("demo", slug) + extra
-    (repo / "stacks" / f"Pulumi.{slug}-{stage}.yaml").write_text(text)
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A project repository with three clients and a tenant file, one commit."""
-    root = tmp_path / "repo"
-    (root / "stacks").mkdir(parents=True)
-    (root / "infra" / "program").mkdir(parents=True)
-    (root / "infra" / "cli").mkdir(parents=True)
-    (root / "templates").mkdir()
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "ci@example.com")
-    git(root, "config", "user.name", "CI")
-    for slug in CLIENTS:
-        for stage in ("preview", "production"):
-            write_stack(root, slug, stage)
-    shutil.copy(STACKS / "tenant.example.yaml", root / "stacks" / "tenant.example.yaml")
-    # What `tenantctl plan` reads of the platform, offline (next to the stack files).
-    shutil.copy(STACKS / "platform-outputs.yaml", root / "stacks" / "platform-outputs.yaml")
-    (root / "infra" / "program" / "tenant.py").write_text("# the program\n")
-    (root / "infra" / "cli" / "plan.py").write_text("# the CLI\n")
-    (root / "templates" / "home.html").write_text("<h1>home</h1>\n")
-    (root / "README.md").write_text("# readme\n")
-    commit(root, "initial")
-    return root
+from tests.helpers import CLIENTS, commit, git, validate, write_stack
 
 
 def changed(repo: Path, *args: str) -> dict:
     result = CliRunner().invoke(main, ["changed", "--repo", str(repo), "--json", *args])
     assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
-    Draft202012Validator(SCHEMA).validate(document)
+    document: dict = validate("changed", json.loads(result.stdout))
     return document
 
 

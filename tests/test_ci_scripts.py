@@ -18,8 +18,7 @@ from moto import settings as moto_settings
 
 from infra.core import affected as rules
 from infra.ops.locking import client_lock
-from tests.helpers import ROOT, STACKS
-from tests.test_changed import commit, git, repo  # noqa: F401  (repo is a fixture)
+from tests.helpers import EXAMPLE, ROOT, STACKS, commit, git
 
 CI = ROOT / "scripts" / "ci"
 LIVE = '{"secretKey": "sk_live_ci000000000000000000000", "webhookSecret": "whsec_ci"}'
@@ -75,7 +74,7 @@ def script(tmp: Path, name: str, *args: str, cwd: Path | None = None, **env: str
 # ------------------------------------------------------------ affected, pr-plan
 
 
-def test_affected_writes_the_matrix_of_every_deploy_slot(repo: Path, tmp_path: Path):  # noqa: F811
+def test_affected_writes_the_matrix_of_every_deploy_slot(repo: Path, tmp_path: Path):
     base = git(repo, "rev-parse", "HEAD")
     (repo / "templates" / "home.html").write_text("<h1>changed</h1>\n")
     commit(repo, "template")
@@ -96,7 +95,7 @@ def test_affected_writes_the_matrix_of_every_deploy_slot(repo: Path, tmp_path: P
     assert json.loads((repo / "affected.json").read_text())["count"] == 6
 
 
-def test_affected_on_a_first_push_compares_with_the_parent(repo: Path, tmp_path: Path):  # noqa: F811
+def test_affected_on_a_first_push_compares_with_the_parent(repo: Path, tmp_path: Path):
     path = repo / "stacks" / "tenant.example.yaml"
     path.write_text(path.read_text().replace("Demo State University Parking", "Demo Parking"))
     commit(repo, "tenant file")
@@ -108,7 +107,7 @@ def test_affected_on_a_first_push_compares_with_the_parent(repo: Path, tmp_path:
 
 
 def test_pr_plan_puts_production_first_and_fits_the_comment_limit(
-    repo: Path,  # noqa: F811
+    repo: Path,
     tmp_path: Path,
 ):
     base = git(repo, "rev-parse", "HEAD")
@@ -135,7 +134,7 @@ def test_pr_plan_puts_production_first_and_fits_the_comment_limit(
     assert "tenantctl plan" in run.summary
 
 
-def test_pr_plan_fails_when_a_stack_does_not_plan(repo: Path, tmp_path: Path):  # noqa: F811
+def test_pr_plan_fails_when_a_stack_does_not_plan(repo: Path, tmp_path: Path):
     base = git(repo, "rev-parse", "HEAD")
     path = repo / "stacks" / "Pulumi.bravo-preview.yaml"
     path.write_text(path.read_text().replace("tenants:stage: preview", "tenants:stage: nope"))
@@ -302,7 +301,7 @@ def target(
             "create",
             "demo",
             "--from",
-            str(STACKS / "tenant.example.yaml"),
+            str(EXAMPLE),
             "--no-deploy",
         ],
         capture_output=True,
@@ -416,7 +415,7 @@ def test_reset_preview_resets_and_undoes(tmp_path: Path, target: dict[str, str])
 
 
 def test_go_live_records_the_live_flag_on_a_branch_and_opens_a_pull_request(
-    repo: Path,  # noqa: F811
+    repo: Path,
     tmp_path: Path,
     fake_gh,
 ):

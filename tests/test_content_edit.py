@@ -6,60 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
-from click.testing import CliRunner, Result
-from moto import settings as moto_settings
 
-from infra.cli import main
 from infra.core import naming
 from infra.core.content_checks import check_content
 from infra.core.errors import ExitCode
 from infra.core.rendering import render_content
-from infra.ops import aws
-from infra.ops.content import ContentStore
-from tests.helpers import ROOT, STACKS, demo_bucket, demo_spec, lock_held_elsewhere
-
-SLUG = "demo"
-SCHEMAS = ROOT / "infra" / "schemas"
-
-
-def cli(stacks: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, [*args, "--stacks-dir", str(stacks)])
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def validate(command: str, output: str) -> dict:
-    data = json.loads(output)
-    schema = json.loads((SCHEMAS / f"{command}.schema.json").read_text())
-    jsonschema.validate(data, schema)
-    return data
-
-
-def store(stage: naming.Stage = "preview") -> ContentStore:
-    return ContentStore(aws.client("s3"), demo_bucket(stage))
-
-
-def served(stage: naming.Stage = "preview") -> dict[str, str]:
-    s = store(stage)
-    current = s.current()
-    assert current is not None
-    release = s.release(current.release)
-    assert release is not None
-    return dict(release.files)
-
-
-@pytest.fixture
-def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    ok(cli(folder, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
-    return folder
+from tests.helpers import SLUG, cli, demo_spec, lock_held_elsewhere, ok, served, store, validate
 
 
 @pytest.fixture
@@ -137,7 +90,7 @@ def test_pull_writes_exactly_the_served_release(stacks: Path, tmp_path: Path):
     folder = tmp_path / "out"
     result = ok(cli(stacks, "content", "pull", SLUG, str(folder), "--json"))
 
-    data = validate("content-pull", result.stdout)
+    data = validate("content-pull", json.loads(result.stdout))
     files = {
         p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
     }
@@ -152,7 +105,8 @@ def test_push_publishes_an_edit_and_rollback_restores(stacks: Path, pulled: Path
     home.write_text(home.read_text().replace("</main>", "<p>Welcome back, students</p></main>"))
 
     data = validate(
-        "content-push", ok(cli(stacks, "content", "push", SLUG, str(pulled), "--json")).stdout
+        "content-push",
+        json.loads(ok(cli(stacks, "content", "push", SLUG, str(pulled), "--json")).stdout),
     )
 
     assert data["published"] is True and data["changes"]["changed"] == ["portal/home.html"]
@@ -160,7 +114,8 @@ def test_push_publishes_an_edit_and_rollback_restores(stacks: Path, pulled: Path
     assert {k for k in after if after[k] != before.get(k)} == {"portal/home.html"}
     assert b"Welcome back, students" in store().read(data["release"], "portal/home.html")
     back = validate(
-        "content-rollback", ok(cli(stacks, "content", "rollback", SLUG, "--json")).stdout
+        "content-rollback",
+        json.loads(ok(cli(stacks, "content", "rollback", SLUG, "--json")).stdout),
     )
     assert back["release"] == data["previous"]
     assert served() == before
@@ -207,7 +162,8 @@ def test_diff_reports_against_current_and_defaults(stacks: Path, pulled: Path):
     )
 
     data = validate(
-        "content-diff", ok(cli(stacks, "content", "diff", SLUG, str(pulled), "--json")).stdout
+        "content-diff",
+        json.loads(ok(cli(stacks, "content", "diff", SLUG, str(pulled), "--json")).stdout),
     )
 
     assert data["againstCurrent"] == {"added": ["portal/map.html"], "changed": [], "removed": []}

@@ -14,19 +14,11 @@ from infra.core import naming
 from infra.core.errors import ExitCode
 from infra.ops import create as create_op
 from infra.ops import stackfiles
-from tests.helpers import STACKS, demo_spec
-
-EXAMPLE = STACKS / "tenant.example.yaml"
+from tests.helpers import ACME_REQUIRED_OPTIONS, EXAMPLE, STACKS, demo_spec
 
 ACME_OPTIONS = [
-    "--display-name", "Acme College Parking",
-    "--platform-stack", "acme/platform/prod",
-    "--payment-provider", "stripe",
-    "--merchant-id", "acct_1AcmeCollege01",
-    "--organization", "Acme College",
-    "--support-email", "parking@acme.example.edu",
+    *ACME_REQUIRED_OPTIONS,
     "--primary-color", "#112233",
-    "--admin", "pat@acme.example.edu:Pat Lee:administrator",
     "--admin", "sam@acme.example.edu:Sam Ortiz:cashier",
     "--portal-domain", "parking.acme.example.edu",
 ]  # fmt: skip

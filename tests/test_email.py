@@ -9,28 +9,12 @@ from email import message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-import jsonschema
-import pytest
-from click.testing import CliRunner, Result
-from moto import settings as moto_settings
-
-from infra.cli import main
 from infra.core import email_settings
 from infra.core.errors import ExitCode
 from infra.ops import aws
-from tests.helpers import ROOT, STACKS, demo_spec
+from tests.helpers import SLUG, cli, demo_spec, ok, validate
 
-SLUG = "demo"
 ADMIN = "pat.lee@demo-state.example.edu"
-
-
-def cli(stacks: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, [*args, "--stacks-dir", str(stacks)])
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def sent(endpoint: str) -> list[EmailMessage]:
@@ -41,21 +25,10 @@ def sent(endpoint: str) -> list[EmailMessage]:
     return [message_from_string(m["raw_data"], policy=policy.default) for m in raw]
 
 
-@pytest.fixture
-def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    ok(cli(folder, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
-    return folder
-
-
 def test_email_test_sends_both_bodies_from_the_stack_domain(stacks: Path, aws_env: str):
     result = ok(cli(stacks, "email", "test", SLUG, "permit-confirmation", "--to", ADMIN, "--json"))
 
-    report = json.loads(result.stdout)
-    schema = json.loads((ROOT / "infra/schemas/email-test.schema.json").read_text())
-    jsonschema.validate(report, schema)
+    report = validate("email-test", json.loads(result.stdout))
     [message] = sent(aws_env)
     spec = demo_spec("preview")
     assert message["To"] == ADMIN

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from moto import settings as moto_settings
 
 from infra.cli import main
 from infra.core.errors import EXIT_CODES, ExitCode
-from tests.helpers import STACKS, lock_held_elsewhere
+from tests.helpers import EXAMPLE, STACKS, create_demo, lock_held_elsewhere
 
 LIVE = '{"secretKey": "sk_live_exit0000000000000000000", "webhookSecret": "whsec_exit"}'
 
@@ -68,7 +67,7 @@ def test_bad_input_is_2():
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's read-only /sys")
 def test_a_local_file_that_cannot_be_written_is_7():
-    example = str(STACKS / "tenant.example.yaml")
+    example = str(EXAMPLE)
     unwritable = "/sys/tenantctl-exit-code-test"  # sysfs refuses new folders, even to root
     result = cli("create", "demo", "--from", example, "--no-deploy", "--stacks-dir", unwritable)
     assert result.exit_code == ExitCode.LOCAL_IO
@@ -77,7 +76,7 @@ def test_a_local_file_that_cannot_be_written_is_7():
 
 def test_a_stacks_folder_under_a_regular_file_is_7(tmp_path: Path):
     (tmp_path / "file").write_text("not a folder\n")
-    example = str(STACKS / "tenant.example.yaml")
+    example = str(EXAMPLE)
     stacks = str(tmp_path / "file" / "stacks")
     result = cli("create", "demo", "--from", example, "--no-deploy", "--stacks-dir", stacks)
     assert result.exit_code == ExitCode.LOCAL_IO
@@ -108,12 +107,7 @@ def test_an_unreachable_aws_endpoint_is_5(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 @pytest.fixture
 def created(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    example = str(STACKS / "tenant.example.yaml")
-    assert cli("create", "demo", "--from", example, "--stacks-dir", str(folder)).exit_code == 0
-    return folder
+    return create_demo(tmp_path, monkeypatch)
 
 
 def test_precondition_is_3_and_changes_detected_is_6_until_launched(created: Path):
@@ -142,7 +136,7 @@ def test_detailed_exitcode_needs_dry_run():
 
 def test_a_held_client_lock_is_4_and_names_the_holder(tmp_path: Path, aws_env: str):
 
-    example = str(STACKS / "tenant.example.yaml")
+    example = str(EXAMPLE)
     where = ("--stacks-dir", str(tmp_path))
     assert cli("create", "demo", "--from", example, "--no-deploy", *where).exit_code == 0
     with lock_held_elsewhere("demo", "reset-preview"):

@@ -6,18 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from moto import settings as moto_settings
 
 from infra.core.errors import ExitCode
-from tests.helpers import STACKS
-from tests.test_operations_e2e import LIVE, SLUG, cli, ok
+from tests.helpers import LIVE, SLUG, cli, create_demo, ok
 
 
 def created(tmp_path: Path, wait_seconds: int, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", wait_seconds)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    ok(cli(folder, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
+    folder = create_demo(tmp_path, monkeypatch, acm_wait=wait_seconds)
     ok(cli(folder, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
     return folder
 

@@ -21,12 +21,10 @@ from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
 from infra.cli import main
+from tests.helpers import EXAMPLE, ROOT
 from tests.robustness_support import Counts
 
 pytestmark = pytest.mark.robustness
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "stacks" / "tenant.example.yaml"
 
 HOSTILE = [
     "\x1b[2J\x1b[31mRED",

@@ -9,11 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import psycopg
 import pytest
-from click.testing import CliRunner, Result
-from moto import settings as moto_settings
+from click.testing import CliRunner
 
 from infra.cli import main
 from infra.core import naming
@@ -22,18 +20,7 @@ from infra.core.import_kinds import KINDS
 from infra.ops.database import database_url
 from infra.ops.imports import imports_recorded, pending_replays, replay_imports
 from infra.ops.stack import open_from_files
-from tests.helpers import ROOT, STACKS
-
-SLUG = "demo"
-
-
-def cli(stacks: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, [*args, "--stacks-dir", str(stacks)])
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
+from tests.helpers import ROOT, SLUG, cli, ok, validate
 
 
 def rows(pg: str, query: str, stage: naming.Stage = "preview") -> list[tuple[Any, ...]]:
@@ -54,15 +41,6 @@ def lot_rows(count: int) -> list[tuple[Any, ...]]:
         (f"X{i}", f"Lot {i}", "surface", str(100 + i), "2", "1", "", "", "", "true", str(i))
         for i in range(count)
     ]
-
-
-@pytest.fixture
-def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    ok(cli(folder, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
-    return folder
 
 
 def accounts_vehicles_permits(tmp_path: Path) -> list[tuple[str, Path]]:
@@ -125,8 +103,7 @@ def test_a_good_file_loads_whole_and_again_changes_nothing(
     path = write_csv(tmp_path / "lots.csv", KINDS["lots"].header, lot_rows(3000))
 
     first = json.loads(ok(cli(stacks, "import", SLUG, "lots", str(path), "--json")).stdout)
-    schema = json.loads((ROOT / "infra" / "schemas" / "import.schema.json").read_text())
-    jsonschema.validate(first, schema)
+    validate("import", first)
     count = rows(pg_env, "SELECT count(*) FROM config.lots WHERE code LIKE 'X%'")[0][0]
     again = json.loads(ok(cli(stacks, "import", SLUG, "lots", str(path), "--json")).stdout)
 

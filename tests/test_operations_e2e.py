@@ -11,8 +11,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from click.testing import CliRunner, Result
-from moto import settings as moto_settings
 
 from infra.cli import main
 from infra.core import naming, rendering
@@ -20,121 +18,21 @@ from infra.core.content_model import content_manifest
 from infra.core.errors import ExitCode
 from infra.ops import aws
 from infra.ops import promote as promote_ops
-from infra.ops.content import ContentStore
-from infra.ops.database import database_url
 from infra.ops.stackfiles import read_spec
-from tests.helpers import STACKS, demo_bucket
-
-SLUG = "demo"
-LIVE = '{"secretKey": "sk_live_e2e0000000000000000000", "webhookSecret": "whsec_e2e"}'
-SANDBOX = '{"secretKey": "sk_test_e2e0000000000000000000"}'
-SCHEMAS = ("config", "activity", "stack")
-
-
-# ------------------------------------------------------------------------ helpers
-
-
-def cli(stacks: Path, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, [*args, "--stacks-dir", str(stacks)], input=input)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def store(stage: naming.Stage) -> ContentStore:
-    return ContentStore(aws.client("s3"), demo_bucket(stage))
-
-
-def db_url(pg_admin_url: str, stage: naming.Stage, name: str | None = None) -> str:
-    return database_url(pg_admin_url, name or naming.database_name(SLUG, stage))
-
-
-def tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every application table, in a stable order."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    with psycopg.connect(url) as conn:
-        names = conn.execute(
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1",
-            (list(SCHEMAS),),
-        ).fetchall()
-        for (name,) in names:
-            rows = conn.execute(f"SELECT * FROM {name}").fetchall()
-            out[name] = sorted(rows, key=repr)
-    return out
-
-
-def bucket_bytes(stage: naming.Stage) -> dict[str, bytes]:
-    s3 = aws.client("s3")
-    bucket = demo_bucket(stage)
-    keys = [
-        o["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for o in page.get("Contents", [])
-    ]
-    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in sorted(keys)}
-
-
-def served(stage: naming.Stage) -> dict[str, str]:
-    s = store(stage)
-    current = s.current()
-    assert current is not None
-    release = s.release(current.release)
-    assert release is not None
-    return dict(release.files)
-
-
-def edit_preview(pg_admin_url: str, marker: str = "edited") -> None:
-    """What a client does in phase 3: content, configuration and some test sales."""
-    s = store("preview")
-    files = served("preview")
-    home = s.read(s.current().release, "portal/home.html").decode()  # type: ignore[union-attr]
-    release = s.publish(
-        files={
-            "portal/home.html": home.replace("</main>", f"<p>{marker}</p></main>").encode(),
-            "portal/parking-map.html": f"<h1>Map {marker}</h1>".encode(),
-        },
-        manifest={
-            k: v for k, v in files.items() if k not in ("portal/home.html", "portal/help.html")
-        },
-        source="test edit",
-    )
-    s.switch(release.id)
-    with psycopg.connect(db_url(pg_admin_url, "preview")) as conn:
-        conn.execute("UPDATE config.permit_types SET price_cents = price_cents + 1500")
-        conn.execute(
-            "INSERT INTO config.lots (code, name, capacity, kind) "
-            "VALUES ('LOT-Z', 'Stadium Overflow', 400, 'surface')"
-        )
-        conn.execute("DELETE FROM config.system_messages WHERE code = 'maintenance'")
-        conn.execute(
-            "INSERT INTO activity.accounts (email, full_name, affiliation) "
-            "VALUES ('tester@demo-state.example.edu', 'Test Student', 'student')"
-        )
-
-
-# ----------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The demo client created on the local target, both stacks deployed and provisioned."""
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)  # no DNS here to wait for
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    ok(cli(folder, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
-    return folder
-
-
-@pytest.fixture
-def ready(stacks: Path, pg_env: str) -> Path:
-    """Created, edited in preview and with live credentials staged for production."""
-    edit_preview(pg_env)
-    ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
-    return stacks
-
+from tests.helpers import (
+    EXAMPLE,
+    SANDBOX,
+    SLUG,
+    STACKS,
+    bucket_bytes,
+    cli,
+    db_url,
+    edit_preview,
+    ok,
+    served,
+    store,
+    tables,
+)
 
 # -------------------------------------------------------------------------- create
 
@@ -149,7 +47,7 @@ def test_create_provisions_both_stacks_on_the_local_target(stacks: Path, pg_env:
 def test_create_again_changes_nothing(stacks: Path):
     before = {p.name: p.read_bytes() for p in stacks.iterdir()}
     releases = store("preview").releases()
-    result = ok(cli(stacks, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
+    result = ok(cli(stacks, "create", SLUG, "--from", str(EXAMPLE)))
     assert "unchanged" in result.output
     assert {p.name: p.read_bytes() for p in stacks.iterdir()} == before
     assert store("preview").releases() == releases

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,7 @@ from infra.core import naming
 from infra.core.errors import ExitCode, PreconditionFailed
 from infra.core.payment_settings import payment_parameters
 from infra.ops import aws, payment, stackfiles
-from tests.helpers import STACKS, demo_spec
+from tests.helpers import demo_spec
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -27,13 +26,6 @@ WEBHOOK = "whsec_DemoWebhookSecret0000"
 
 
 @pytest.fixture
-def stacks(tmp_path: Path) -> Path:
-    for stage in naming.STAGES:
-        shutil.copy(naming.stack_file(STACKS, "demo", stage), tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def secrets(aws_env: str) -> SecretsManagerClient:
     """The payment secrets as ``pulumi up`` leaves them: created, with no value."""
     client = aws.client("secretsmanager", REGION)
@@ -42,7 +34,7 @@ def secrets(aws_env: str) -> SecretsManagerClient:
     return client
 
 
-def set_credentials(stacks: Path, stage: str, stdin: str, *extra: str) -> Result:
+def set_credentials(stack_files: Path, stage: str, stdin: str, *extra: str) -> Result:
     return CliRunner().invoke(
         main,
         [
@@ -52,7 +44,7 @@ def set_credentials(stacks: Path, stage: str, stdin: str, *extra: str) -> Result
             "--stage",
             stage,
             "--stacks-dir",
-            str(stacks),
+            str(stack_files),
             *extra,
         ],
         input=stdin,
@@ -65,10 +57,12 @@ def stored(secrets: SecretsManagerClient, stage: naming.Stage) -> dict[str, str]
     return document
 
 
-def test_stdin_json_credentials_are_stored(stacks: Path, secrets: SecretsManagerClient) -> None:
+def test_stdin_json_credentials_are_stored(
+    stack_files: Path, secrets: SecretsManagerClient
+) -> None:
     document = json.dumps({"secretKey": SANDBOX_KEY, "webhookSecret": WEBHOOK})
 
-    result = set_credentials(stacks, "preview", document)
+    result = set_credentials(stack_files, "preview", document)
 
     assert result.exit_code == 0, result.output
     assert stored(secrets, "preview") == {"secretKey": SANDBOX_KEY, "webhookSecret": WEBHOOK}
@@ -78,11 +72,11 @@ def test_stdin_json_credentials_are_stored(stacks: Path, secrets: SecretsManager
 
 
 def test_key_value_lines_are_stored_and_json_output_has_no_value(
-    stacks: Path, secrets: SecretsManagerClient
+    stack_files: Path, secrets: SecretsManagerClient
 ) -> None:
     lines = f"# staged for go-live\nSECRET_KEY={LIVE_KEY}\nwebhookSecret='{WEBHOOK}'\n"
 
-    result = set_credentials(stacks, "production", lines, "--json")
+    result = set_credentials(stack_files, "production", lines, "--json")
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
@@ -96,9 +90,9 @@ def test_key_value_lines_are_stored_and_json_output_has_no_value(
 
 
 def test_live_key_is_refused_for_preview_and_not_echoed(
-    stacks: Path, secrets: SecretsManagerClient
+    stack_files: Path, secrets: SecretsManagerClient
 ) -> None:
-    result = set_credentials(stacks, "preview", json.dumps({"secretKey": LIVE_KEY}))
+    result = set_credentials(stack_files, "preview", json.dumps({"secretKey": LIVE_KEY}))
 
     assert result.exit_code != 0
     assert "refusing live Stripe credentials for demo-preview" in result.stderr
@@ -108,19 +102,19 @@ def test_live_key_is_refused_for_preview_and_not_echoed(
 
 
 def test_sandbox_key_is_refused_for_a_live_production(
-    stacks: Path, secrets: SecretsManagerClient
+    stack_files: Path, secrets: SecretsManagerClient
 ) -> None:
-    stackfiles.set_live(stacks, "demo", True)
+    stackfiles.set_live(stack_files, "demo", True)
 
-    result = set_credentials(stacks, "production", f"secretKey={SANDBOX_KEY}\n")
+    result = set_credentials(stack_files, "production", f"secretKey={SANDBOX_KEY}\n")
 
     assert result.exit_code != 0
     assert "refusing sandbox Stripe credentials for demo-production: it is live" in result.stderr
     assert SANDBOX_KEY not in result.output
 
 
-def test_missing_secret_says_to_deploy_first(stacks: Path, aws_env: str) -> None:
-    result = set_credentials(stacks, "preview", json.dumps({"secretKey": SANDBOX_KEY}))
+def test_missing_secret_says_to_deploy_first(stack_files: Path, aws_env: str) -> None:
+    result = set_credentials(stack_files, "preview", json.dumps({"secretKey": SANDBOX_KEY}))
 
     assert result.exit_code == ExitCode.PRECONDITION
     [line] = [x for x in result.stderr.splitlines() if x.startswith("Error:")]
@@ -130,27 +124,27 @@ def test_missing_secret_says_to_deploy_first(stacks: Path, aws_env: str) -> None
 
 
 def test_env_var_path_works(
-    stacks: Path, secrets: SecretsManagerClient, monkeypatch: pytest.MonkeyPatch
+    stack_files: Path, secrets: SecretsManagerClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DEMO_STRIPE_KEY", SANDBOX_KEY)
 
-    result = set_credentials(stacks, "preview", "", "--from-env", "DEMO_STRIPE_KEY")
+    result = set_credentials(stack_files, "preview", "", "--from-env", "DEMO_STRIPE_KEY")
 
     assert result.exit_code == 0, result.output
     assert stored(secrets, "preview") == {"secretKey": SANDBOX_KEY}
 
 
-def test_unset_env_var_is_a_clear_error(stacks: Path, secrets: SecretsManagerClient) -> None:
-    result = set_credentials(stacks, "preview", "", "--from-env", "NOT_SET_ANYWHERE")
+def test_unset_env_var_is_a_clear_error(stack_files: Path, secrets: SecretsManagerClient) -> None:
+    result = set_credentials(stack_files, "preview", "", "--from-env", "NOT_SET_ANYWHERE")
 
     assert result.exit_code == 2
     assert "environment variable NOT_SET_ANYWHERE is not set" in result.stderr
 
 
 def test_unknown_key_is_refused_without_echoing_it(
-    stacks: Path, secrets: SecretsManagerClient
+    stack_files: Path, secrets: SecretsManagerClient
 ) -> None:
-    result = set_credentials(stacks, "preview", f"secretKey={SANDBOX_KEY}\n{LIVE_KEY}=x\n")
+    result = set_credentials(stack_files, "preview", f"secretKey={SANDBOX_KEY}\n{LIVE_KEY}=x\n")
 
     assert result.exit_code == 2
     assert "credentials line 2: not a known key" in result.stderr

@@ -9,19 +9,9 @@ from click.testing import CliRunner
 
 from infra.cli import main
 from infra.ops.projectconfig import check_stacks_dir, config_problems
-from tests.helpers import ROOT, STACKS
+from tests.helpers import ACME_REQUIRED_OPTIONS, ROOT, STACKS
 
 PROJECT_FILE = ROOT / "Pulumi.yaml"
-
-BASE_OPTIONS = [
-    "--display-name", "Acme College Parking",
-    "--platform-stack", "acme/platform/prod",
-    "--payment-provider", "stripe",
-    "--merchant-id", "acct_1AcmeCollege01",
-    "--organization", "Acme College",
-    "--support-email", "parking@acme.example.edu",
-    "--admin", "pat@acme.example.edu:Pat Lee:administrator",
-]  # fmt: skip
 
 
 def test_every_stack_file_in_stacks_meets_the_project_config_rules() -> None:
@@ -34,7 +24,15 @@ def test_files_create_writes_meet_the_project_config_rules(
 ) -> None:
     result = CliRunner().invoke(
         main,
-        ["create", "acme", *BASE_OPTIONS, *extra, "--stacks-dir", str(tmp_path), "--no-deploy"],
+        [
+            "create",
+            "acme",
+            *ACME_REQUIRED_OPTIONS,
+            *extra,
+            "--stacks-dir",
+            str(tmp_path),
+            "--no-deploy",
+        ],
     )
 
     assert result.exit_code == 0, result.output

@@ -26,26 +26,34 @@ import pytest
 from moto import settings as moto_settings
 
 from infra.core import naming
+from tests.helpers import (
+    EXAMPLE,
+    LIVE,
+    SLUG,
+    bucket_bytes,
+    cli,
+    db_url,
+    edit_preview,
+    ok,
+    served,
+    store,
+    tables,
+)
 from tests.robustness_support import (
     Counts,
     Proxy,
     Run,
     broken_state,
-    db_url,
     free_port,
     leftovers,
     lock_value,
     looks_like_traceback,
     rows,
     run,
-    store,
 )
-from tests.test_operations_e2e import LIVE, bucket_bytes, cli, edit_preview, ok, served, tables
 
 pytestmark = pytest.mark.robustness
 
-SLUG = "demo"
-EXAMPLE = Path(__file__).resolve().parent.parent / "stacks" / "tenant.example.yaml"
 RESET = ["reset-preview", SLUG, "--yes"]
 UNDO = ["reset-preview", SLUG, "--undo", "--yes"]
 PROMOTE = ["promote", SLUG, "--yes"]
@@ -54,38 +62,26 @@ CREDENTIALS = ["payment", "set-credentials", SLUG, "--stage", "production"]
 CREATE = ["create", SLUG, "--from", str(EXAMPLE)]
 
 
-@pytest.fixture
-def ready(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The demo client created, edited in preview, with live credentials for production."""
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    ok(cli(folder, *CREATE))
-    edit_preview(pg_env)
-    ok(cli(folder, *CREDENTIALS, input=LIVE))
-    return folder
-
-
 def production_snapshot(pg_url: str) -> tuple[Any, ...]:
-    return bucket_bytes("production"), tables(db_url(pg_url, SLUG, "production"))
+    return bucket_bytes("production"), tables(db_url(pg_url, "production"))
 
 
 def preview_snapshot(pg_url: str) -> tuple[Any, ...]:
-    return served("preview"), rows(db_url(pg_url, SLUG, "preview"))
+    return served("preview"), rows(db_url(pg_url, "preview"))
 
 
 def defaults_snapshot(pg_url: str) -> tuple[Any, ...]:
     defaults = naming.defaults_database_name(SLUG, "preview")
     from infra.ops.database import database_url
 
-    return store(SLUG, "preview").defaults_manifest(), rows(database_url(pg_url, defaults))
+    return store("preview").defaults_manifest(), rows(database_url(pg_url, defaults))
 
 
 def bump_preview(pg_url: str) -> None:
     """A further configuration change in preview, so the next promote has something to carry."""
     import psycopg
 
-    with psycopg.connect(db_url(pg_url, SLUG, "preview")) as conn:
+    with psycopg.connect(db_url(pg_url, "preview")) as conn:
         conn.execute("UPDATE config.lots SET capacity = capacity + 1")
 
 
@@ -241,7 +237,7 @@ def test_reset_killed_anywhere_resumes_or_undoes_to_the_state_before(ready: Path
         if not kill(moment):
             continue
         note_exit(counts, f"rerun {moment}", run([*RESET, "--break-lock"], ready), {0})
-        if (served("preview"), rows(db_url(pg_env, SLUG, "preview"))) != (
+        if (served("preview"), rows(db_url(pg_env, "preview"))) != (
             defaults[0],
             defaults[1],
         ):
@@ -373,7 +369,7 @@ def test_create_killed_at_every_step_finishes_on_a_re_run(
     note_exit(counts, "create re-run", run([*CREATE, "--break-lock"], folder), {0})
     note_state(counts, pg_env, "create")
     for stage in naming.STAGES:
-        s = store(SLUG, stage)
+        s = store(stage)
         current = s.current()
         if current is None or dict(s.release(current.release).files) != s.defaults_manifest():  # type: ignore[union-attr]
             counts.broken_states += 1

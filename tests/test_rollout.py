@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
-from moto import settings as moto_settings
 
 from infra.cli import main
 from infra.core import naming
@@ -23,32 +20,22 @@ from infra.core.errors import ExitCode
 from infra.core.rollout import milestone_key
 from infra.ops import aws, control
 from infra.ops.control import migrate
-from tests.helpers import ROOT, STACKS
-
-SLUG = "demo"
-LIVE = '{"secretKey": "sk_live_e2e0000000000000000000", "webhookSecret": "whsec_e2e"}'
-SANDBOX = '{"secretKey": "sk_test_e2e0000000000000000000"}'
-SCHEMAS = ROOT / "infra" / "schemas"
-TENANTCTL = str(Path(sys.executable).parent / "tenantctl")
-
-
-def cli(stacks: Path, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, [*args, "--stacks-dir", str(stacks)], input=input)
+from tests.helpers import (
+    EXAMPLE,
+    LIVE,
+    SANDBOX,
+    SLUG,
+    TENANTCTL,
+    cli,
+    create_demo,
+    drain,
+    ok,
+    validate,
+)
 
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def validate(name: str, document: Any) -> None:
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
 
 
 def subscribe_queue(name: str = "billing-tap") -> str:
@@ -68,18 +55,6 @@ def subscribe_queue(name: str = "billing-tap") -> str:
     return str(url)
 
 
-def drain(url: str) -> list[dict[str, Any]]:
-    sqs = aws.client("sqs")
-    found: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return found
-        for m in batch:
-            found.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-
-
 def history_rows(url: str, action: str, subject: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute(
@@ -96,22 +71,11 @@ def queue(control_env: str) -> str:
 
 @pytest.fixture
 def stacks(tmp_path: Path, control_env: str, queue: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The demo client created on the local target; its rollout started by create."""
-    monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    ok(
-        cli(
-            folder,
-            "create",
-            SLUG,
-            "--from",
-            str(STACKS / "tenant.example.yaml"),
-            "--contract",
-            "C-1",
-        )
-    )
-    return folder
+    """The demo client created on the local target; its rollout started by create.
+
+    Unlike conftest's ``stacks``: with a control database, the billing queue subscribed
+    before create, and a contract."""
+    return create_demo(tmp_path, monkeypatch, "--contract", "C-1")
 
 
 def complete_manual_tasks(stacks: Path, phase: int) -> None:
@@ -169,7 +133,7 @@ def test_create_starts_the_rollout_and_publishes_the_sign_off_once(
     assert events[0]["source"] == "tenantctl.rollout"
     validate("billing-event", events[0])
 
-    ok(cli(stacks, "create", SLUG, "--from", str(STACKS / "tenant.example.yaml")))
+    ok(cli(stacks, "create", SLUG, "--from", str(EXAMPLE)))
     started = json.loads(ok(run("rollout", "start", SLUG, "--contract", "C-1", "--json")).stdout)
     validate("rollout-start", started)
     assert started["changed"] is False

@@ -16,9 +16,8 @@ from jsonschema import Draft202012Validator
 from moto import settings as moto_settings
 
 from infra.cli import main
-from tests.helpers import ROOT, STACKS
+from tests.helpers import EXAMPLE, SCHEMAS, STACKS, schema
 
-SCHEMAS = ROOT / "infra" / "schemas"
 LIVE = '{"secretKey": "sk_live_schema000000000000000", "webhookSecret": "whsec_schema"}'
 SANDBOX = '{"secretKey": "sk_test_schema000000000000000"}'
 
@@ -31,10 +30,6 @@ def json_commands(group: click.Group = main, words: tuple[str, ...] = ()) -> Ite
             yield from json_commands(command, path)
         elif any("--json" in p.opts for p in command.params if isinstance(p, click.Option)):
             yield "-".join(path)
-
-
-def schema(name: str) -> dict[str, Any]:
-    return json.loads((SCHEMAS / f"{name}.schema.json").read_text())
 
 
 def test_every_command_with_json_output_has_a_valid_schema():
@@ -61,7 +56,7 @@ def test_real_output_of_every_operation_validates(
     stacks = tmp_path / "stacks"
     stacks.mkdir()
     shutil.copy(STACKS / "platform-outputs.yaml", stacks / "platform-outputs.yaml")
-    example = str(STACKS / "tenant.example.yaml")
+    example = str(EXAMPLE)
     outputs: list[tuple[str, Any]] = [
         ("create", run(stacks, "create", "demo", "--from", example)),
         ("create", run(stacks, "create", "demo", "--from", example)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,6 @@ from infra.core.providers import PROVIDERS
 from infra.core.spec import ROLES, SpecError, TenantSpec, parse_spec, spec_from_config
 from infra.ops import stackfiles, yamlfiles
 from tests.helpers import STACKS, demo_data, demo_spec
-
-
-@pytest.fixture
-def stacks(tmp_path: Path) -> Path:
-    for stage in naming.STAGES:
-        shutil.copy(naming.stack_file(STACKS, "demo", stage), tmp_path)
-    return tmp_path
 
 
 def demo_text(stage: naming.Stage) -> str:
@@ -40,8 +32,8 @@ def reparse(text: str) -> TenantSpec:
 # ------------------------------------------------------------------------ reading
 
 
-def test_read_spec_returns_the_demo_spec(stacks: Path) -> None:
-    assert stackfiles.read_spec(stacks, "demo", "production") == demo_spec("production")
+def test_read_spec_returns_the_demo_spec(stack_files: Path) -> None:
+    assert stackfiles.read_spec(stack_files, "demo", "production") == demo_spec("production")
 
 
 def test_read_spec_of_unknown_tenant_names_the_file_and_the_fix(tmp_path: Path) -> None:
@@ -54,21 +46,21 @@ def test_read_spec_of_unknown_tenant_names_the_file_and_the_fix(tmp_path: Path) 
     assert "tenantctl create acme" in message
 
 
-def test_read_spec_of_malformed_yaml_names_file_and_line(stacks: Path) -> None:
-    path = naming.stack_file(stacks, "demo", "preview")
+def test_read_spec_of_malformed_yaml_names_file_and_line(stack_files: Path) -> None:
+    path = naming.stack_file(stack_files, "demo", "preview")
     path.write_text("config:\n  tenants:slug: demo\n   tenants:stage: [preview\n")
     with pytest.raises(stackfiles.MalformedFile) as caught:
-        stackfiles.read_spec(stacks, "demo", "preview")
+        stackfiles.read_spec(stack_files, "demo", "preview")
     message = str(caught.value)
     assert "\n" not in message
     assert "Pulumi.demo-preview.yaml: invalid YAML at line" in message
 
 
-def test_read_spec_of_invalid_value_names_file_key_value_and_rule(stacks: Path) -> None:
-    path = naming.stack_file(stacks, "demo", "preview")
+def test_read_spec_of_invalid_value_names_file_key_value_and_rule(stack_files: Path) -> None:
+    path = naming.stack_file(stack_files, "demo", "preview")
     path.write_text(path.read_text().replace("parking@demo-state", "parking-at-demo-state"))
     with pytest.raises(SpecError) as caught:
-        stackfiles.read_spec(stacks, "demo", "preview")
+        stackfiles.read_spec(stack_files, "demo", "preview")
     message = str(caught.value)
     assert "Pulumi.demo-preview.yaml" in message
     assert "tenants:branding.supportEmail" in message
@@ -76,21 +68,21 @@ def test_read_spec_of_invalid_value_names_file_key_value_and_rule(stacks: Path) 
     assert "must be an email address" in message
 
 
-def test_read_spec_refuses_a_file_without_config(stacks: Path) -> None:
-    naming.stack_file(stacks, "demo", "preview").write_text("- just\n- a list\n")
+def test_read_spec_refuses_a_file_without_config(stack_files: Path) -> None:
+    naming.stack_file(stack_files, "demo", "preview").write_text("- just\n- a list\n")
     with pytest.raises(stackfiles.MalformedFile, match="expected a top-level `config:`"):
-        stackfiles.read_spec(stacks, "demo", "preview")
+        stackfiles.read_spec(stack_files, "demo", "preview")
 
 
-def test_tenants_lists_stages_and_reports_strays(stacks: Path) -> None:
-    naming.stack_file(stacks, "acme", "production").write_text("config: {}\n")
+def test_tenants_lists_stages_and_reports_strays(stack_files: Path) -> None:
+    naming.stack_file(stack_files, "acme", "production").write_text("config: {}\n")
     for name in ("Pulumi.acme-staging.yaml", "Pulumi.Acme-preview.yaml", "Pulumi.zed-preview.yml"):
-        (stacks / name).write_text("config: {}\n")
-    (stacks / "tenant.example.yaml").write_text("slug: demo\n")
-    (stacks / "README.md").write_text("hi\n")
+        (stack_files / name).write_text("config: {}\n")
+    (stack_files / "tenant.example.yaml").write_text("slug: demo\n")
+    (stack_files / "README.md").write_text("hi\n")
     strays: list[stackfiles.StrayFile] = []
 
-    found = stackfiles.tenants(stacks, strays.append)
+    found = stackfiles.tenants(stack_files, strays.append)
 
     assert found == {"acme": ["production"], "demo": ["preview", "production"]}
     assert sorted(s.path.name for s in strays) == [
@@ -99,7 +91,7 @@ def test_tenants_lists_stages_and_reports_strays(stacks: Path) -> None:
         "Pulumi.zed-preview.yml",
     ]
     assert all(s.reason for s in strays)
-    assert stackfiles.stray_files(stacks) == strays
+    assert stackfiles.stray_files(stack_files) == strays
 
 
 # ---------------------------------------------------------------------- rendering
@@ -198,11 +190,11 @@ def test_write_atomically_replaces_and_leaves_no_temp_file(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
-def test_set_live_touches_one_line(stacks: Path) -> None:
-    path = naming.stack_file(stacks, "demo", "production")
+def test_set_live_touches_one_line(stack_files: Path) -> None:
+    path = naming.stack_file(stack_files, "demo", "production")
     before = path.read_text()
 
-    assert stackfiles.set_live(stacks, "demo", True)[1] is True
+    assert stackfiles.set_live(stack_files, "demo", True)[1] is True
 
     after = path.read_text()
     changed = [
@@ -211,16 +203,16 @@ def test_set_live_touches_one_line(stacks: Path) -> None:
         if old != new
     ]
     assert changed == [("  tenants:live: false", "  tenants:live: true")]
-    assert stackfiles.read_spec(stacks, "demo", "production").live is True
-    assert stackfiles.set_live(stacks, "demo", True)[1] is False
+    assert stackfiles.read_spec(stack_files, "demo", "production").live is True
+    assert stackfiles.set_live(stack_files, "demo", True)[1] is False
 
 
-def test_set_live_appends_the_key_when_absent(stacks: Path) -> None:
-    path = naming.stack_file(stacks, "demo", "production")
+def test_set_live_appends_the_key_when_absent(stack_files: Path) -> None:
+    path = naming.stack_file(stack_files, "demo", "production")
     before = path.read_text().replace("  tenants:live: false\n", "")
     path.write_text(before)
 
-    stackfiles.set_live(stacks, "demo", True)
+    stackfiles.set_live(stack_files, "demo", True)
 
     assert path.read_text() == before + "  tenants:live: true\n"
 
