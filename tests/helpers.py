@@ -232,14 +232,16 @@ def edit_preview(pg_admin_url: str, marker: str = "edited") -> None:
     s.switch(release.id)
     with psycopg.connect(db_url(pg_admin_url, "preview")) as conn:
         conn.execute("UPDATE config.permit_types SET price_cents = price_cents + 1500")
+        # Idempotent: a second edit (after an undo brought the first back) still applies.
         conn.execute(
             "INSERT INTO config.lots (code, name, capacity, kind) "
-            "VALUES ('LOT-Z', 'Stadium Overflow', 400, 'surface')"
+            "VALUES ('LOT-Z', 'Stadium Overflow', 400, 'surface') ON CONFLICT DO NOTHING"
         )
         conn.execute("DELETE FROM config.system_messages WHERE code = 'maintenance'")
         conn.execute(
             "INSERT INTO activity.accounts (email, full_name, affiliation) "
-            "VALUES ('tester@demo-state.example.edu', 'Test Student', 'student')"
+            "VALUES ('tester@demo-state.example.edu', 'Test Student', 'student') "
+            "ON CONFLICT DO NOTHING"
         )
 
 

@@ -447,7 +447,8 @@ def test_dependency_faults_are_one_line_distinct_and_leave_state_resumable(
     note_state(counts, pg_env, "pg dies mid-reset")
     note_exit(counts, "reset after pg came back", run([*RESET, "--break-lock"], ready), {0})
 
-    # AWS dying mid-reset
+    # AWS dying mid-reset (a change first: a reset of an untouched preview does nothing)
+    bump_preview(pg_env)
     aws_port = int(aws_env.rsplit(":", 1)[1])
     proxy = Proxy(aws_port)
     r = Run(
