@@ -413,6 +413,11 @@ def test_reset_preview_resets_and_undoes(tmp_path: Path, target: dict[str, str])
     assert json.loads((tmp_path / "reset" / "reset.json").read_text())["action"] == "undo"
     assert "demo-preview: undo done" in undo.summary
 
+    assert script(tmp_path, "reset-preview", "demo", **target).code == 0
+    retried = script(tmp_path, "reset-preview", "demo", **target)  # e.g. a re-run job
+    assert retried.code == 0, retried.stderr
+    assert "demo-preview: already at defaults since reset" in retried.summary
+
 
 def test_go_live_records_the_live_flag_on_a_branch_and_opens_a_pull_request(
     repo: Path,
