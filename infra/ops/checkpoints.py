@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 PAUSE_ENV = "TENANTCTL_TEST_PAUSE_AT"
 
@@ -34,8 +35,15 @@ POINTS = (
 )
 
 
+GUARDS: list[Callable[[], None]] = []
+"""Called at every checkpoint; one raises to stop the operation at this step boundary
+(``infra.ops.locking`` adds one that stops an operation whose lock was broken)."""
+
+
 def checkpoint(point: str) -> None:
-    """Pause here when the fault tests asked for *point*."""
+    """A step boundary: run the guards, then pause here when the fault tests asked for *point*."""
+    for guard in GUARDS:
+        guard()
     wanted = os.environ.get(PAUSE_ENV)
     if not wanted:
         return

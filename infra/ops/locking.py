@@ -17,6 +17,12 @@ recorded in the new holder's value (``broke``) and reported through
 Within one thread the lock is re-entrant: an operation that holds a client's
 lock may call another that takes it again.
 
+A holder whose renewal finds the lock taken over (its lease lapsed and someone
+broke it as stale) stops at its next step boundary (``checkpoints.checkpoint``)
+with ``LockHeld``; every operation resumes from a step boundary. Renewal is a
+read then an overwrite (SSM has no compare-and-set), so a break landing between
+the two can still be overwritten; it needs a whole lease of failed renewals first.
+
 Reads (status, list, plan, dry runs) never take the lock.
 """
 
@@ -39,7 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.core import naming
 from infra.core.errors import LockHeld
-from infra.ops import aws
+from infra.ops import aws, checkpoints
 from infra.ops.checkpoints import checkpoint
 from infra.ops.steps import Progress, quiet
 
@@ -174,6 +180,33 @@ def _held_here() -> dict[str, LockHolder]:
     return locks
 
 
+def _renewers_here() -> dict[str, _Renewer]:
+    if not hasattr(_held, "renewers"):
+        _held.renewers = {}
+    renewers: dict[str, _Renewer] = _held.renewers
+    return renewers
+
+
+def _still_held() -> None:
+    """At a step boundary: stop an operation whose lock another caller took over.
+
+    That happens only when the lease lapsed (renewals failed for a whole lease,
+    or the process was suspended) and someone broke the lock as stale. Every
+    operation is resumable from a step boundary, so stopping here leaves state
+    the next run finishes.
+    """
+    for slug, renewer in _renewers_here().items():
+        if renewer.lost_event.is_set():
+            taker = renewer.lost.describe() if renewer.lost else "nobody (it was deleted)"
+            raise LockHeld(
+                f"{slug}: the lock of this operation was taken over while it ran (now held "
+                f"by {taker}); it stopped at a step boundary: re-run it once that one is done"
+            )
+
+
+checkpoints.GUARDS.append(_still_held)
+
+
 def _create(ssm: Any, name: str, holder: LockHolder, slug: str) -> bool:
     try:
         ssm.put_parameter(
@@ -198,6 +231,8 @@ class _Renewer(threading.Thread):
         self.slug, self.region, self.holder = slug, region, holder
         self.stop = threading.Event()
         self.lost: LockHolder | None = None
+        self.lost_event = threading.Event()
+        """Set when a renewal found the lock no longer ours (``lost``: who has it now)."""
 
     def run(self) -> None:
         interval = lease_seconds() / 3
@@ -208,6 +243,7 @@ class _Renewer(threading.Thread):
                 holder = current_holder(self.slug, self.region)
                 if holder is None or holder.token != self.holder.token:
                     self.lost = holder
+                    self.lost_event.set()
                     return
                 self.holder = self.holder.with_lease(lease_seconds())
                 ssm.put_parameter(
@@ -272,11 +308,13 @@ def client_lock(
     renewer = _Renewer(slug, region, me)
     renewer.start()
     held[slug] = me
+    _renewers_here()[slug] = renewer
     try:
         checkpoint("lock-acquired")
         yield me
     finally:
         held.pop(slug, None)
+        _renewers_here().pop(slug, None)
         renewer.stop.set()
         renewer.join()
         holder = current_holder(slug, region)
