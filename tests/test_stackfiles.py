@@ -190,6 +190,18 @@ def test_write_atomically_replaces_and_leaves_no_temp_file(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
+def test_staging_several_files_is_all_or_nothing(tmp_path: Path) -> None:
+    first = tmp_path / "Pulumi.acme-preview.yaml"
+    first.write_text("old\n")
+    second = tmp_path / "gone" / "Pulumi.acme-production.yaml"  # cannot be staged
+
+    with pytest.raises(FileNotFoundError):
+        yamlfiles.stage_writes([(first, "new\n"), (second, "new\n")])
+
+    assert first.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temp file left behind
+
+
 def test_set_live_touches_one_line(stack_files: Path) -> None:
     path = naming.stack_file(stack_files, "demo", "production")
     before = path.read_text()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,8 +160,12 @@ def write_atomically(path: Path, text: str) -> None:
 def stage_write(path: Path, text: str) -> Callable[[], None]:
     """Write *text* to a temp file beside *path*; the returned callable renames it into place.
 
-    Lets a caller prepare several files before replacing any of them.
+    Lets a caller prepare several files before replacing any of them (``stage_writes``).
     """
+    return _stage(path, text)[0]
+
+
+def _stage(path: Path, text: str) -> tuple[Callable[[], None], Path]:
     mode = path.stat().st_mode & 0o777 if path.exists() else NEW_FILE_MODE
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
@@ -182,7 +186,21 @@ def stage_write(path: Path, text: str) -> Callable[[], None]:
             tmp.unlink(missing_ok=True)
             raise
 
-    return commit
+    return commit, tmp
+
+
+def stage_writes(files: Sequence[tuple[Path, str]]) -> list[Callable[[], None]]:
+    """``stage_write`` for every file, or for none: when one cannot be staged (a full
+    disk, say) the ones already staged are removed and the error is raised."""
+    staged: list[tuple[Callable[[], None], Path]] = []
+    try:
+        for path, text in files:
+            staged.append(_stage(path, text))
+    except BaseException:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    return [commit for commit, _ in staged]
 
 
 def merge_map(
