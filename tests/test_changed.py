@@ -151,6 +151,18 @@ def test_an_unknown_base_is_one_line_and_exit_2(repo: Path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_force_pushed_base_affects_every_stack_when_asked_and_says_why(repo: Path):
+    gone = "0123456789abcdef0123456789abcdef01234567"  # a commit a force-push rewrote away
+
+    out = changed(repo, "--base", gone, "--all-if-base-missing")
+
+    assert out["base"] is None and out["everyStack"] is True
+    assert len(stacks_of(out)) == 6
+    assert any(gone in note and "every stack" in note for note in out["notes"])
+    refused = CliRunner().invoke(main, ["changed", "--repo", str(repo), "--base", gone])
+    assert refused.exit_code == ExitCode.BAD_INPUT
+
+
 # ------------------------------------------------------------------------ waves
 
 

@@ -14,6 +14,12 @@ from infra.core import affected as rules
 @click.option("--base", required=True, help="The commit to compare with (e.g. origin/main).")
 @click.option("--head", default="HEAD", show_default=True, help="The commit to deploy.")
 @click.option(
+    "--all-if-base-missing",
+    is_flag=True,
+    help="When --base is not in the repository (a force-push rewrote it), treat every stack "
+    'as affected (with a note; "base" is null) instead of failing.',
+)
+@click.option(
     "--repo",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=Path("."),
@@ -36,7 +42,13 @@ from infra.core import affected as rules
 )
 @json_option
 def changed(
-    base: str, head: str, repo: Path, canaries: int, chunk_size: int, as_json: bool
+    base: str,
+    head: str,
+    all_if_base_missing: bool,
+    repo: Path,
+    canaries: int,
+    chunk_size: int,
+    as_json: bool,
 ) -> None:
     """List the stacks a commit range affects, in deploy waves (for CI).
 
@@ -53,10 +65,13 @@ def changed(
     Examples:
       tenantctl changed --base origin/main
       tenantctl changed --base "$BEFORE" --head "$AFTER" --json | jq -c .matrix
+      tenantctl changed --base "$BEFORE" --all-if-base-missing --json   # after a force-push
     """
     from infra.ops.changes import affected
 
-    base_sha, head_sha, found = affected(repo, base, head)
+    base_sha, head_sha, found = affected(
+        repo, base, head, every_stack_if_base_missing=all_if_base_missing
+    )
     waves = rules.plan_waves(found.stacks, canaries=canaries, chunk_size=chunk_size)
     if as_json:
         echo_json(

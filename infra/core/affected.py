@@ -187,6 +187,18 @@ def affected_stacks(
     )
 
 
+def every_stack(existing: Iterable[StackRef], why: str) -> Affected:
+    """Every existing stack, for one reason that is not a change (e.g. an unknown base)."""
+    ordered = sorted(set(existing), key=_stage_order)
+    return Affected(
+        stacks=ordered,
+        reasons={ref.stack: [why] for ref in ordered},
+        removed=[],
+        every_stack=True,
+        notes=[why],
+    )
+
+
 # ------------------------------------------------------------------------ waves
 
 

@@ -89,9 +89,26 @@ def _slug_at(repo: Path, commit: str, path: str) -> str | None:
     return slug
 
 
-def affected(repo: Path, base: str, head: str = "HEAD") -> tuple[str, str, rules.Affected]:
-    """Resolved base and head commits and the stacks the range affects."""
-    base_sha, head_sha = resolve(repo, base), resolve(repo, head)
+def affected(
+    repo: Path, base: str, head: str = "HEAD", *, every_stack_if_base_missing: bool = False
+) -> tuple[str | None, str, rules.Affected]:
+    """Resolved base and head commits and the stacks the range affects.
+
+    When *base* is not in the repository (a force-push rewrote the history a push
+    event names) and *every_stack_if_base_missing*, the base is ``None`` and every
+    stack at head is affected, with a note saying why; otherwise that is an error.
+    """
+    head_sha = resolve(repo, head)
+    try:
+        base_sha = resolve(repo, base)
+    except UserInputError:
+        if not every_stack_if_base_missing:
+            raise
+        why = (
+            f"base {base!r} is not in this repository (history rewritten by a force-push?); "
+            "every stack is treated as affected"
+        )
+        return None, head_sha, rules.every_stack(rules.head_stacks(tree_paths(repo, head_sha)), why)
     merge_base = _git(repo, "merge-base", base_sha, head_sha).strip()
     changes = diff(repo, base_sha, head_sha)
     existing = rules.head_stacks(tree_paths(repo, head_sha))
