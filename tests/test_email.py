@@ -51,14 +51,38 @@ def test_preview_refuses_to_email_the_public(stacks: Path, aws_env: str):
 
 
 def test_staff_can_allow_an_address_for_preview(stacks: Path, aws_env: str):
-    spec = demo_spec("preview")
-    name = email_settings.allow_list_parameter(spec)
-    ssm = aws.client("ssm")
-    current = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-    ssm.put_parameter(
-        Name=name, Value=current + ",qa@vendor.example", Type="StringList", Overwrite=True
-    )
+    added = ok(cli(stacks, "email", "allow-list", SLUG, "--add", "QA@Vendor.example", "--json"))
 
+    report = validate("email-allow-list", json.loads(added.stdout))
+    assert report["added"] == ["qa@vendor.example"] and "qa@vendor.example" in report["addresses"]
+    assert ADMIN in report["administrators"]
     ok(cli(stacks, "email", "test", SLUG, "welcome", "--to", "qa@vendor.example"))
-
     assert [m["To"] for m in sent(aws_env)] == ["qa@vendor.example"]
+
+    removed = ok(cli(stacks, "email", "allow-list", SLUG, "--remove", "qa@vendor.example"))
+    assert "removed: qa@vendor.example" in removed.output
+    refused = cli(stacks, "email", "test", SLUG, "welcome", "--to", "qa@vendor.example")
+    assert refused.exit_code == ExitCode.PRECONDITION
+    stored = aws.client("ssm").get_parameter(
+        Name=email_settings.allow_list_parameter(demo_spec("preview"))
+    )["Parameter"]["Value"]
+    assert "qa@vendor.example" not in stored.split(",")
+
+
+def test_the_allow_list_refuses_what_is_not_an_address_and_changes_nothing(
+    stacks: Path, aws_env: str
+):
+    before = ok(cli(stacks, "email", "allow-list", SLUG, "--json")).stdout
+
+    result = cli(stacks, "email", "allow-list", SLUG, "--add", "ok@vendor.example", "--add", "x")
+
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert len(result.output.strip().splitlines()) == 1 and "'x'" in result.output
+    assert ok(cli(stacks, "email", "allow-list", SLUG, "--json")).stdout == before
+
+
+def test_the_allow_list_is_preview_only(stacks: Path, aws_env: str):
+    result = cli(stacks, "email", "allow-list", f"{SLUG}-production", "--add", "a@b.example")
+
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert "never touches production" in result.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli.common import echo_json, json_option, stacks_dir_option
+from infra.cli.common import echo_json, err, json_option, stacks_dir_option
 from infra.core import naming, placeholders
 
 
@@ -17,6 +17,7 @@ def email() -> None:
     \b
     Examples:
       tenantctl email test demo welcome --to pat.lee@demo-state.example.edu
+      tenantctl email allow-list demo --add tester@demo-state.example.edu
     """
 
 
@@ -50,6 +51,45 @@ def test_(slug: str, template: str, to: str, stage: str, stacks_dir: Path, as_js
         echo_json(result)
     else:
         click.echo(f"sent {template!r} to {to} from {result['from']} ({result['messageId']})")
+
+
+@email.command("allow-list")
+@click.argument("slug")
+@click.option("--add", "add", multiple=True, metavar="ADDRESS", help="Allow this address.")
+@click.option("--remove", "remove", multiple=True, metavar="ADDRESS", help="Stop allowing it.")
+@stacks_dir_option
+@json_option
+def allow_list(
+    slug: str, add: tuple[str, ...], remove: tuple[str, ...], stacks_dir: Path, as_json: bool
+) -> None:
+    """Show or change who a client's preview may email besides its administrators.
+
+    Preview never emails the public: only its administrators (the stack's
+    admins, always) and the addresses on this list, e.g. the client's testers
+    in phase 4. Without --add/--remove it shows the list. Production emails
+    anyone and has no list.
+
+    \b
+    Examples:
+      tenantctl email allow-list demo
+      tenantctl email allow-list demo --add tester@demo-state.example.edu --add qa@vendor.example
+      tenantctl email allow-list demo --remove tester@demo-state.example.edu --json
+    """
+    from infra.ops.email import change_allow_list
+    from infra.ops.stack import open_preview
+
+    result = change_allow_list(open_preview(stacks_dir, slug, "email allow-list"), add, remove, err)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    click.echo(f"{result.stack} may email, besides its administrators ({result.parameter}):")
+    for address in result.addresses:
+        mark = " (added)" if address in result.added else ""
+        click.echo(f"  {address}{mark}")
+    if not result.addresses:
+        click.echo("  nobody else")
+    for address in result.removed:
+        click.echo(f"  removed: {address}")
 
 
 COMMANDS = [email]

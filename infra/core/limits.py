@@ -36,6 +36,12 @@ ALB_FIXED_RESPONSE_BODY_MAX_BYTES = 1024
 FixedResponseActionConfig.MessageBody ("Maximum length of 1024"),
 https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_FixedResponseActionConfig.html"""
 
+SSM_STANDARD_VALUE_MAX_CHARS = 4096
+"""A standard-tier SSM parameter's value is at most 4,096 characters (advanced: 8 KB).
+Source: PutParameter's ValidationException, "Standard tier parameters support a maximum
+parameter value of 4096 characters", and "Managing parameter tiers",
+https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html"""
+
 SSM_RESERVED_NAME_PREFIXES = ("aws", "ssm")
 """A parameter name can't be prefixed with "aws" or "ssm" (case-insensitive); the service
 reads a leading "/" as part of the hierarchy, so "/aws..." is refused too. Source: SSM API

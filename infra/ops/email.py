@@ -11,26 +11,110 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.core import email_settings, placeholders
+from infra.core import email_settings, limits, placeholders
 from infra.core.errors import PreconditionFailed, UserInputError
+from infra.core.text_rules import email_problem
 from infra.ops import aws
-from infra.ops.stack import StackHandle
+from infra.ops.locking import client_lock, preview_lock_region
+from infra.ops.stack import PreviewStack, StackHandle
+from infra.ops.steps import Progress, quiet
 
 
 def allow_list(stack: StackHandle) -> list[str]:
     """The extra addresses preview may email (empty in production or when unset)."""
+    return sorted(_stored(stack, email_settings.allow_list_parameter(stack.spec)) or ())
+
+
+def _stored(stack: StackHandle, name: str) -> set[str] | None:
+    """The addresses in the allow-list parameter *name*, lower-cased; None when it is missing."""
     try:
-        value = stack.ssm.get_parameter(Name=email_settings.allow_list_parameter(stack.spec))
+        value = stack.ssm.get_parameter(Name=name)["Parameter"]["Value"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return []
+            return None
         raise
-    return [a for a in value["Parameter"]["Value"].split(",") if a.strip()]
+    return {a.strip().lower() for a in value.split(",") if a.strip()}
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Preview's extra email recipients, after a change (``added``/``removed``) or a read."""
+
+    stack: str
+    parameter: str
+    addresses: list[str]
+    added: list[str]
+    removed: list[str]
+    administrators: list[str]
+    """Always allowed, whatever the list says (from the stack's ``admins``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "parameter": self.parameter,
+            "addresses": self.addresses,
+            "added": self.added,
+            "removed": self.removed,
+            "administrators": self.administrators,
+        }
+
+
+def change_allow_list(
+    stack: PreviewStack,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    progress: Progress = quiet,
+) -> AllowList:
+    """Add and remove addresses on preview's allow-list (no change: a read, no lock).
+
+    Addresses are checked and compared lower-cased. The parameter is created by
+    ``pulumi up`` (which then leaves its value to this command); a stack not
+    deployed yet has none, and nothing is written.
+    """
+    if not isinstance(stack, PreviewStack):  # the type says so; this keeps it true at runtime
+        raise PreconditionFailed("only a preview has an allow-list; production emails anyone")
+    wanted = sorted({a.strip().lower() for a in add})
+    unwanted = sorted({a.strip().lower() for a in remove})
+    problems = [f"{a!r} {p}" for a in wanted + unwanted if (p := email_problem(a))]
+    if problems:
+        raise UserInputError("; ".join(problems))
+    spec = stack.spec
+    name = email_settings.allow_list_parameter(spec)
+    admins = sorted({a.email.lower() for a in spec.admins})
+    if not wanted and not unwanted:
+        listed = sorted(_read_allow_list(stack, name))
+        return AllowList(spec.stack_name, name, listed, [], [], admins)
+    with client_lock(spec.slug, "email allow-list", preview_lock_region(stack.region)):
+        current = _read_allow_list(stack, name)
+        new = (current | set(wanted)) - set(unwanted)
+        value = ",".join(sorted(new))
+        if len(value) > limits.SSM_STANDARD_VALUE_MAX_CHARS:
+            raise UserInputError(
+                f"the allow-list would be {len(value)} characters; an SSM parameter holds "
+                f"at most {limits.SSM_STANDARD_VALUE_MAX_CHARS}: remove addresses first"
+            )
+        if new != current:
+            stack.ssm.put_parameter(Name=name, Value=value, Type="StringList", Overwrite=True)
+    added, removed = sorted(new - current), sorted(current - new)
+    progress(f"  {spec.stack_name}: {len(added)} added, {len(removed)} removed ({len(new)} now)")
+    return AllowList(spec.stack_name, name, sorted(new), added, removed, admins)
+
+
+def _read_allow_list(stack: StackHandle, name: str) -> set[str]:
+    stored = _stored(stack, name)
+    if stored is None:
+        raise PreconditionFailed(
+            f"{stack.stack_name} has no allow-list yet ({name}); deploy it first "
+            f"(`tenantctl create {stack.spec.slug}` or `pulumi up -s {stack.stack_name}`)"
+        )
+    return stored
 
 
 def _fill_html(text: str, values: dict[str, str]) -> str:
