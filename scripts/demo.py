@@ -181,8 +181,7 @@ def main() -> int:
             "preview",
             stdin='{"secretKey": "sk_test_demo0000000000000000", "webhookSecret": "whsec_demo"}',
         )
-        # No user pool on the local target: the tool cannot see the admins, a person vouches.
-        rollout("admin-accounts")
+        # "admin-accounts" is observed: the user pools and administrators exist.
         rollout("access-list", "roles-permissions", by="Dana Cruz (client)")
         rollout(phase=2)
         show()

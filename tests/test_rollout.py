@@ -360,33 +360,25 @@ def test_rollout_commands_without_a_control_database_say_how_to_set_it(
 
 
 def test_admin_accounts_are_checked_in_each_user_pool(stacks: Path):
-    """With a user pool in the stack outputs (a real deployment), the check lists users."""
-    from infra.devtools.localapply import local_outputs_parameter
-    from infra.ops.stackfiles import read_spec
-
-    idp = aws.client("cognito-idp")
-    admins = read_spec(stacks, SLUG, "production").admins
-    for stage in naming.STAGES:
-        pool = idp.create_user_pool(PoolName=f"{SLUG}-{stage}", UsernameAttributes=["email"])
-        pool_id = pool["UserPool"]["Id"]
-        for admin in admins:
-            idp.admin_create_user(
-                UserPoolId=pool_id,
-                Username=admin.email,
-                UserAttributes=[{"Name": "email", "Value": admin.email}],
-            )
-        # What `pulumi up` would report: the local target keeps outputs in an SSM parameter.
-        ssm = aws.client("ssm")
-        name = local_outputs_parameter(read_spec(stacks, SLUG, stage))
-        outputs = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-        ssm.put_parameter(
-            Name=name, Value=json.dumps({**outputs, "userPoolId": pool_id}), Overwrite=True
-        )
+    """The user pool and administrators the program plans exist (the local target makes
+    them from the plan, as `pulumi up` would); the check lists the pool's users."""
+    from infra.ops.stack import open_from_files
 
     assert task(status(stacks), "admin-accounts")["state"] == "done"
 
-    idp.admin_delete_user(UserPoolId=pool_id, Username=admins[0].email)
+    production = open_from_files(stacks, SLUG, "production")
+    pool_id = (production.outputs or {})["userPoolId"]
+    idp = aws.client("cognito-idp")
+    listed = {  # an email-username pool keeps the email as an attribute (username: a UUID)
+        a["Value"]
+        for u in idp.list_users(UserPoolId=pool_id)["Users"]
+        for a in u["Attributes"]
+        if a["Name"] == "email"
+    }
+    assert listed == {a.email for a in production.spec.admins}
+    gone_admin = production.spec.admins[0].email
+    idp.admin_delete_user(UserPoolId=pool_id, Username=gone_admin.lower())
 
     gone = task(status(stacks), "admin-accounts")
     assert gone["state"] == "open"
-    assert f"{admins[0].email} has no account in production" in gone["how"]
+    assert f"{gone_admin} has no account in production" in gone["how"]

@@ -3,7 +3,8 @@
 ``apply_local`` evaluates the real Pulumi program under the mock runtime
 (``infra.program.plan``) and materializes the planned resources the data steps
 need — the content bucket and its ``defaults/`` objects, the payment
-parameters and the payment secret — on the AWS API emulator. No second
+parameters and the payment secret, the sending identity, the admin site's user
+pool with its role groups and administrators — on the AWS API emulator. No second
 description of the infrastructure exists: what is created is exactly what the
 program planned. ``LocalDeployer`` plugs this into the operations through the
 ``tenantctl.deployers`` entry point.
@@ -59,6 +60,10 @@ _PARAMETER = "aws:ssm/parameter:Parameter"
 _SECRET = "aws:secretsmanager/secret:Secret"
 _CERTIFICATE = "aws:acm/certificate:Certificate"
 _EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
+_USER_POOL = "aws:cognito/userPool:UserPool"
+_USER_GROUP = "aws:cognito/userGroup:UserGroup"
+_USER = "aws:cognito/user:User"
+_USER_IN_GROUP = "aws:cognito/userInGroup:UserInGroup"
 _CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 
 
@@ -128,6 +133,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
             request["SubjectAlternativeNames"] = list(certificate.inputs["subjectAlternativeNames"])
         outputs[key] = handle.acm.request_certificate(**request)["CertificateArn"]
     outputs.update({k: v for k, v in plan.outputs.items() if k in local_keys})
+    outputs["userPoolId"] = _apply_access(plan.resources, handle.region, outputs.get("userPoolId"))
     handle.ssm.put_parameter(
         Name=local_outputs_parameter(spec),
         Value=json.dumps(outputs, sort_keys=True),
@@ -164,6 +170,60 @@ def _apply_email(resources: Any, region: str | None) -> None:
         except ClientError as exc:
             if "AlreadyExists" not in exc.response.get("Error", {}).get("Code", ""):
                 raise
+
+
+def _apply_access(resources: Any, region: str | None, pool_id: str | None) -> str:
+    """The admin site's user pool, its role groups and the administrators (invitations
+    suppressed: the emulator sends nothing), as planned; the pool's id. Idempotent."""
+    idp = aws.client("cognito-idp", region)
+    if pool_id is not None:
+        try:
+            idp.describe_user_pool(UserPoolId=pool_id)
+        except ClientError:  # gone (the emulator was reset): make it again
+            pool_id = None
+    for pool in (r for r in resources if r.type == _USER_POOL):
+        if pool_id is None:
+            created = idp.create_user_pool(
+                PoolName=pool.inputs["name"],
+                UsernameAttributes=list(pool.inputs.get("usernameAttributes", [])),
+                AutoVerifiedAttributes=list(pool.inputs.get("autoVerifiedAttributes", [])),
+                UserPoolTags={k: str(v) for k, v in (pool.inputs.get("tags") or {}).items()},
+            )
+            pool_id = str(created["UserPool"]["Id"])
+    if pool_id is None:
+        raise RuntimeError("the program planned no user pool")  # a bug in the program
+    for resource in resources:
+        inputs = resource.inputs
+        try:
+            if resource.type == _USER_GROUP:
+                idp.create_group(
+                    UserPoolId=pool_id,
+                    GroupName=inputs["name"],
+                    Description=inputs.get("description", ""),
+                    Precedence=int(inputs.get("precedence", 0)),
+                )
+            elif resource.type == _USER:
+                idp.admin_create_user(
+                    UserPoolId=pool_id,
+                    Username=inputs["username"],
+                    UserAttributes=[
+                        {"Name": k, "Value": str(v)}
+                        for k, v in (inputs.get("attributes") or {}).items()
+                    ],
+                    MessageAction="SUPPRESS",
+                )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in ("GroupExistsException", "UsernameExistsException"):
+                raise
+    for resource in resources:  # users and groups exist now
+        if resource.type == _USER_IN_GROUP:
+            idp.admin_add_user_to_group(
+                UserPoolId=pool_id,
+                Username=resource.inputs["username"],
+                GroupName=resource.inputs["groupName"],
+            )
+    return pool_id
 
 
 def _safe_manifest(content: ContentStore) -> dict[str, str] | None:
