@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from infra.core import naming
+from infra.ops import database
 from infra.ops.config_tables import config_tables, copy_config, read_config, rollback_config
 from infra.ops.database import DatabaseStateError, StackDatabases, database_url
 
@@ -91,6 +92,45 @@ def test_seed_defaults_makes_a_template(server: StackDatabases) -> None:
         server.admin_url, "SELECT datistemplate FROM pg_database WHERE datname = %s", (defaults,)
     )
     assert rows == [(True,)]
+
+
+def test_a_fresh_working_database_equals_the_defaults(server: StackDatabases, preview: str):
+    assert server.working_equals_defaults()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE config.lots SET capacity = capacity + 1 WHERE code = 'A'",  # one value
+        "UPDATE config.lots SET capacity = capacity - 1 WHERE code = 'A';"
+        "UPDATE config.lots SET capacity = capacity + 1 WHERE code = 'B'",  # sums would cancel
+        "INSERT INTO activity.permits (permit_type, plate) VALUES ('STD', 'X1');"
+        "DELETE FROM activity.permits",  # rows back as they were; the sequence moved on
+        "ALTER TABLE config.lots ALTER COLUMN capacity SET DEFAULT 10",  # schema only
+        "CREATE INDEX lots_name ON config.lots (name)",  # schema only
+    ],
+)
+def test_any_change_to_the_working_database_is_seen_without_statistics(
+    server: StackDatabases, preview: str, change: str, monkeypatch: pytest.MonkeyPatch
+):
+    execute(preview, change)
+    # Statistics saying "no writes" (late, or lost in a crash): only the compare can tell.
+    monkeypatch.setattr(database, "_WRITES_COUNTED", "SELECT 0")
+
+    assert not server.working_equals_defaults()
+
+
+def test_written_counts_alone_say_changed(server: StackDatabases, preview: str):
+    execute(preview, "UPDATE config.lots SET capacity = capacity WHERE code = 'A'")  # same values
+    deadline = 50
+    while server.working_equals_defaults() and deadline:  # statistics arrive within a second
+        threading.Event().wait(0.1)
+        deadline -= 1
+    assert not server.working_equals_defaults()
+
+
+def test_an_unreachable_working_database_is_not_called_equal(server: StackDatabases) -> None:
+    assert not server.working_equals_defaults()  # no databases at all: an error, so False
 
 
 def test_reset_working_ends_sessions_on_the_template(server: StackDatabases, preview: str) -> None:

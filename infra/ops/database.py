@@ -15,7 +15,6 @@ transaction on the destination, keeping the previous rows in schema
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -219,14 +218,31 @@ class StackDatabases:
             step("cleanup", started)
         return timings
 
-    def same_data(self, a: str, b: str) -> bool:
-        """Whether databases *a* and *b* hold the same tables, rows and sequence values.
+    def working_equals_defaults(self) -> bool:
+        """Whether the working database still holds exactly the defaults template.
 
-        Reads every row of both (a digest per table, computed by the server), so
-        it costs about what reading the data costs; ``reset-preview`` asks it only
-        after the cheap checks passed.
+        ``False`` as soon as anything differs, cheapest first: writes counted in
+        the working database since it was made (statistics can be late or lost,
+        so only a count above zero is trusted), the schema (columns and their
+        defaults, constraints, indexes, views, triggers), then table by table the
+        rows (count and an order-free sum of row hashes: constant memory at any
+        size), then sequence values. Any database error is also ``False``: the
+        caller then does the full reset it would have done anyway.
         """
-        return fingerprint(self.url(a)) == fingerprint(self.url(b))
+        try:
+            with connect(self.url(self.working)) as work, connect(self.url(self.defaults)) as base:
+                if work.execute(_WRITES_COUNTED).fetchone() != (0,):
+                    return False
+                if _catalog(work) != _catalog(base):
+                    return False
+                for schema, table in work.execute(_TABLES).fetchall():
+                    if _table_digest(work, schema, table) != _table_digest(base, schema, table):
+                        return False
+                return bool(
+                    work.execute(_SEQUENCES).fetchall() == base.execute(_SEQUENCES).fetchall()
+                )
+        except psycopg.Error:
+            return False
 
     def reset_done(self, reset_id: str) -> bool:
         """Whether the working database is the one the reset *reset_id* swapped in."""
@@ -299,37 +315,60 @@ def exists(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> bool:
     )
 
 
-_TABLES = """
-    SELECT n.nspname, c.relname,
-           string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', '
-                      ORDER BY a.attnum)
-    FROM pg_class c
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-    WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg\\_%'
-    GROUP BY 1, 2
+_USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {col} NOT LIKE 'pg\\_%'"
+
+_WRITES_COUNTED = (
+    "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::int FROM pg_stat_user_tables"
+)
+
+_TABLES = f"""
+    SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND n.nspname {_USER_SCHEMAS.format(col="n.nspname")}
     ORDER BY 1, 2
 """
 
+_CATALOG = (
+    f"""SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+              a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+         AND n.nspname {_USER_SCHEMAS.format(col="n.nspname")}
+       ORDER BY 1, 2, a.attnum""",
+    f"""SELECT n.nspname, t.relname, c.conname, pg_get_constraintdef(c.oid)
+       FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+       JOIN pg_namespace n ON n.oid = t.relnamespace
+       WHERE n.nspname {_USER_SCHEMAS.format(col="n.nspname")} ORDER BY 1, 2, 3""",
+    f"""SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes
+       WHERE schemaname {_USER_SCHEMAS.format(col="schemaname")} ORDER BY 1, 2, 3""",
+    f"""SELECT schemaname, viewname, definition FROM pg_views
+       WHERE schemaname {_USER_SCHEMAS.format(col="schemaname")} ORDER BY 1, 2""",
+    f"""SELECT n.nspname, c.relname, t.tgname, pg_get_triggerdef(t.oid)
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE NOT t.tgisinternal AND n.nspname {_USER_SCHEMAS.format(col="n.nspname")}
+       ORDER BY 1, 2, 3""",
+)
 
-def fingerprint(url: str) -> str:
-    """A digest of a database's tables (names, columns, rows in any order) and sequences."""
-    digest = hashlib.sha256()
-    with connect(url) as conn:
-        for schema, table, columns in conn.execute(_TABLES).fetchall():
-            rows = conn.execute(
-                sql.SQL(
-                    "SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' "
-                    "ORDER BY md5(t::text)), '')) FROM {}.{} AS t"
-                ).format(_ident(schema), _ident(table))
-            ).fetchone()
-            digest.update(f"{schema}.{table}({columns}) {rows}\n".encode())
-        for row in conn.execute(
-            "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
-        ).fetchall():
-            digest.update(f"{row}\n".encode())
-    return digest.hexdigest()
+_SEQUENCES = "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+
+
+def _catalog(conn: psycopg.Connection[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+    """The user schema's definitions that a reset restores along with the rows."""
+    return [conn.execute(query).fetchall() for query in _CATALOG]
+
+
+def _table_digest(
+    conn: psycopg.Connection[tuple[Any, ...]], schema: str, table: str
+) -> tuple[Any, ...] | None:
+    """Row count and an order-free sum of 64-bit row hashes (constant memory)."""
+    return conn.execute(
+        sql.SQL(
+            "SELECT count(*), coalesce(sum(('x' || left(md5(ROW(tenantctl_row.*)::text), 16))"
+            "::bit(64)::bigint::numeric), 0) FROM {}.{} AS tenantctl_row"
+        ).format(_ident(schema), _ident(table))
+    ).fetchone()
 
 
 def _drop(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:

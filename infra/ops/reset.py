@@ -94,8 +94,8 @@ def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
     """The last reset's record when the preview is still at defaults since it, else None.
 
     Cheap checks first (the record, the database's reset mark, payment
-    settings, content); the database rows are compared with the defaults
-    template only when all of those pass.
+    settings, content); the database is compared with the defaults template
+    (``StackDatabases.working_equals_defaults``) only when all of those pass.
     """
     last = stack.content.get_record(RESET_RECORD)
     if not last or last.get("action") != "reset" or not last.get("undo", {}).get("available"):
@@ -108,7 +108,7 @@ def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
     release = stack.content.release(current.release) if current else None
     if release is None or dict(release.files) != dict(stack.content.defaults_manifest()):
         return None
-    if not stack.database.same_data(stack.working_database, stack.database.defaults):
+    if not stack.database.working_equals_defaults():
         return None
     return last
 
