@@ -30,3 +30,13 @@ def test_region_comes_from_the_argument_then_the_environment(
 def test_client_pool_fits_the_thread_pool(aws_env: str) -> None:
     config: Any = aws.client("s3").meta.config
     assert config.max_pool_connections > aws.MAX_CONCURRENCY
+
+
+def test_clients_share_one_model_loader_whose_search_path_does_not_grow():
+    first = aws.client("s3")
+    paths = list(aws._loader().search_paths)
+    for service in ("ssm", "s3", "secretsmanager", "s3"):
+        aws.client(service)
+    assert aws._loader().search_paths == paths
+    assert len(set(paths)) == len(paths)
+    assert first.meta.service_model.service_name == "s3"

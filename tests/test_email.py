@@ -86,3 +86,19 @@ def test_the_allow_list_is_preview_only(stacks: Path, aws_env: str):
 
     assert result.exit_code == ExitCode.BAD_INPUT
     assert "never touches production" in result.output
+
+
+def test_emptying_the_allow_list_keeps_the_administrators(stacks: Path, aws_env: str):
+    added = json.loads(
+        ok(cli(stacks, "email", "allow-list", SLUG, "--add", "qa@vendor.example", "--json")).stdout
+    )
+    everyone = ["qa@vendor.example", *added["administrators"]]
+    removals = [arg for address in everyone for arg in ("--remove", address)]
+
+    emptied = json.loads(ok(cli(stacks, "email", "allow-list", SLUG, *removals, "--json")).stdout)
+
+    assert emptied["addresses"] == [] and "qa@vendor.example" in emptied["removed"]
+    stored = aws.client("ssm").get_parameter(Name=emptied["parameter"])["Parameter"]["Value"]
+    assert sorted(stored.split(",")) == emptied["administrators"]  # SSM values are never empty
+    again = json.loads(ok(cli(stacks, "email", "allow-list", SLUG, "--json")).stdout)
+    assert again["addresses"] == []

@@ -196,10 +196,22 @@ def test_staging_several_files_is_all_or_nothing(tmp_path: Path) -> None:
     second = tmp_path / "gone" / "Pulumi.acme-production.yaml"  # cannot be staged
 
     with pytest.raises(FileNotFoundError):
-        yamlfiles.stage_writes([(first, "new\n"), (second, "new\n")])
+        yamlfiles.stage_writes([(first, "new\n"), (second, "new\n")])()
 
     assert first.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temp file left behind
+
+
+def test_a_failed_rename_leaves_no_temp_file_behind(tmp_path: Path) -> None:
+    blocked = tmp_path / "Pulumi.acme-preview.yaml"
+    blocked.mkdir()  # a folder where the file should go: its rename fails
+    second = tmp_path / "Pulumi.acme-production.yaml"
+    commit_all = yamlfiles.stage_writes([(blocked, "new\n"), (second, "new\n")])
+
+    with pytest.raises(OSError):
+        commit_all()
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [blocked.name]
 
 
 def test_set_live_touches_one_line(stack_files: Path) -> None:

@@ -56,13 +56,18 @@ def _loader() -> botocore.loaders.Loader:
     130 ms); a shared loader parses each once. Sessions stay one per call, so
     credentials and endpoints are still read from the environment each time.
     """
-    return botocore.loaders.create_loader()
+    return botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
 
 
 def session(region: str | None = None) -> boto3.session.Session:
     core = botocore.session.Session()
-    core.register_component("data_loader", _loader())
-    return boto3.session.Session(region_name=region_name(region), botocore_session=core)
+    loader = _loader()
+    core.register_component("data_loader", loader)
+    made = boto3.session.Session(region_name=region_name(region), botocore_session=core)
+    # boto3 appends its own data folder to the loader's search path on every session;
+    # shared, the list would grow by one entry per client made.
+    loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return made
 
 
 @overload

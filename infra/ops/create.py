@@ -436,9 +436,7 @@ def create_tenant(
     if not pending:
         return result
     stacks_dir.mkdir(parents=True, exist_ok=True)
-    commits = yamlfiles.stage_writes([(f.path, f.new_text) for f in pending])
-    for commit in commits:
-        commit()
+    yamlfiles.stage_writes([(f.path, f.new_text) for f in pending])()
     return CreateResult(result.slug, result.specs, result.files, written=True)
 
 

@@ -50,6 +50,7 @@ class AllowList:
     stack: str
     parameter: str
     addresses: list[str]
+    """The extra addresses: what the list holds besides the administrators."""
     added: list[str]
     removed: list[str]
     administrators: list[str]
@@ -89,22 +90,26 @@ def change_allow_list(
     name = email_settings.allow_list_parameter(spec)
     admins = sorted({a.email.lower() for a in spec.admins})
     if not wanted and not unwanted:
-        listed = sorted(_read_allow_list(stack, name))
+        listed = sorted(_read_allow_list(stack, name) - set(admins))
         return AllowList(spec.stack_name, name, listed, [], [], admins)
     with client_lock(spec.slug, "email allow-list", preview_lock_region(stack.region)):
         current = _read_allow_list(stack, name)
         new = (current | set(wanted)) - set(unwanted)
-        value = ",".join(sorted(new))
+        # An SSM value cannot be empty: an emptied list keeps the administrators, who
+        # are allowed whatever it says.
+        value = ",".join(sorted(new or admins))
         if len(value) > limits.SSM_STANDARD_VALUE_MAX_CHARS:
             raise UserInputError(
                 f"the allow-list would be {len(value)} characters; an SSM parameter holds "
                 f"at most {limits.SSM_STANDARD_VALUE_MAX_CHARS}: remove addresses first"
             )
         if new != current:
+            if not value:
+                raise UserInputError(f"{spec.stack_name} has no administrators to keep on the list")
             stack.ssm.put_parameter(Name=name, Value=value, Type="StringList", Overwrite=True)
     added, removed = sorted(new - current), sorted(current - new)
     progress(f"  {spec.stack_name}: {len(added)} added, {len(removed)} removed ({len(new)} now)")
-    return AllowList(spec.stack_name, name, sorted(new), added, removed, admins)
+    return AllowList(spec.stack_name, name, sorted(new - set(admins)), added, removed, admins)
 
 
 def _read_allow_list(stack: StackHandle, name: str) -> set[str]:

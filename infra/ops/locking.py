@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from infra.core import naming
 from infra.core.errors import LockHeld
@@ -249,7 +249,7 @@ class _Renewer(threading.Thread):
                 ssm.put_parameter(
                     Name=name, Value=json.dumps(asdict(self.holder)), Type="String", Overwrite=True
                 )
-            except (ClientError, BotoCoreError):
+            except Exception:
                 continue  # a transient fault: the next renewal tries again within the lease
 
 

@@ -114,7 +114,7 @@ def _read(
     try:
         spec = read_spec(stacks_dir, slug, stage)
     except (TenantctlError, SpecError) as exc:
-        error = " / ".join(line.strip() for line in str(exc).splitlines())
+        error = " / ".join(line.strip() for line in str(exc).splitlines()) or type(exc).__name__
         return None, ListedStage(naming.stack_name(slug, stage), None, error=error)
     return spec, ListedStage(
         spec.stack_name,
@@ -172,7 +172,8 @@ def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> StageStat
             active = store.get_record(ACTIVE_RECORD)
             facts["promotion_in_progress"] = active.get("id") if active else None
     except Exception as exc:
-        facts["error"] = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        facts["error"] = (first or type(exc).__name__)[:300]
     return StageStatus(listed, **facts)
 
 

@@ -189,9 +189,13 @@ def _stage(path: Path, text: str) -> tuple[Callable[[], None], Path]:
     return commit, tmp
 
 
-def stage_writes(files: Sequence[tuple[Path, str]]) -> list[Callable[[], None]]:
-    """``stage_write`` for every file, or for none: when one cannot be staged (a full
-    disk, say) the ones already staged are removed and the error is raised."""
+def stage_writes(files: Sequence[tuple[Path, str]]) -> Callable[[], None]:
+    """Stage every file or none, then return one callable that renames them all into place.
+
+    When one cannot be staged (a full disk, say) the ones already staged are
+    removed and the error raised; when a rename fails, the temp files not yet
+    renamed are removed too. Nothing is left behind either way.
+    """
     staged: list[tuple[Callable[[], None], Path]] = []
     try:
         for path, text in files:
@@ -200,7 +204,17 @@ def stage_writes(files: Sequence[tuple[Path, str]]) -> list[Callable[[], None]]:
         for _, tmp in staged:
             tmp.unlink(missing_ok=True)
         raise
-    return [commit for commit, _ in staged]
+
+    def commit_all() -> None:
+        for index, (commit, _) in enumerate(staged):
+            try:
+                commit()
+            except BaseException:
+                for _, tmp in staged[index + 1 :]:
+                    tmp.unlink(missing_ok=True)
+                raise
+
+    return commit_all
 
 
 def merge_map(
