@@ -61,8 +61,11 @@ def rollout() -> None:
     help="Sign-off date, YYYY-MM-DD (default: today).",
 )
 @_by_option
+@stacks_dir_option
 @json_option
-def start_cmd(slug: str, contract: str, signed_off: Any, by: str | None, as_json: bool) -> None:
+def start_cmd(
+    slug: str, contract: str, signed_off: Any, by: str | None, stacks_dir: Path, as_json: bool
+) -> None:
     """Start a client's rollout at contract sign-off (bills the sign-off milestone once).
 
     Running it again for the same client and contract changes nothing.
@@ -75,7 +78,7 @@ def start_cmd(slug: str, contract: str, signed_off: Any, by: str | None, as_json
     from infra.ops import rollout as ops
 
     day: date | None = signed_off.date() if signed_off else None
-    _echo_change(ops.start_rollout(slug, contract, day, by, err), as_json)
+    _echo_change(ops.start_rollout(stacks_dir, slug, contract, day, by, err), as_json)
 
 
 @rollout.command("status")
@@ -195,6 +198,7 @@ def done_cmd(
 @click.option("--reason", required=True, help="Why (kept in the history).")
 @_by_option
 @_contract_option
+@stacks_dir_option
 @json_option
 def undo_cmd(
     slug: str,
@@ -203,6 +207,7 @@ def undo_cmd(
     reason: str,
     by: str | None,
     contract: str | None,
+    stacks_dir: Path,
     as_json: bool,
 ) -> None:
     """Take back a task's mark or reopen the last completed phase (both kept in the history).
@@ -218,7 +223,7 @@ def undo_cmd(
         raise click.UsageError("give either TASK or --phase N")
     from infra.ops import rollout as ops
 
-    _echo_change(ops.undo_step(slug, by, reason, task, phase, contract), as_json)
+    _echo_change(ops.undo_step(stacks_dir, slug, by, reason, task, phase, contract), as_json)
 
 
 _DAYS = re.compile(r"^(\d{1,3})(?:-(\d{1,3}))?$")
@@ -231,6 +236,7 @@ _DAYS = re.compile(r"^(\d{1,3})(?:-(\d{1,3}))?$")
 @click.option("--reason", required=True, help="Why (kept with the replan).")
 @_by_option
 @_contract_option
+@stacks_dir_option
 @json_option
 def replan_cmd(
     slug: str,
@@ -239,6 +245,7 @@ def replan_cmd(
     reason: str,
     by: str | None,
     contract: str | None,
+    stacks_dir: Path,
     as_json: bool,
 ) -> None:
     """Change one phase's estimate for this client (recorded; earlier plans are kept).
@@ -254,7 +261,8 @@ def replan_cmd(
     high = int(match[2] or match[1])
     from infra.ops import rollout as ops
 
-    _echo_change(ops.replan_phase(slug, phase, low, high, reason, by, contract), as_json)
+    change = ops.replan_phase(stacks_dir, slug, phase, low, high, reason, by, contract)
+    _echo_change(change, as_json)
 
 
 @rollout.command("pause")
@@ -262,8 +270,11 @@ def replan_cmd(
 @click.option("--reason", required=True, help="Why (kept with the pause).")
 @_by_option
 @_contract_option
+@stacks_dir_option
 @json_option
-def pause_cmd(slug: str, reason: str, by: str | None, contract: str | None, as_json: bool) -> None:
+def pause_cmd(
+    slug: str, reason: str, by: str | None, contract: str | None, stacks_dir: Path, as_json: bool
+) -> None:
     """Pause a rollout: planned dates move out by the time it stays paused.
 
     \b
@@ -272,15 +283,18 @@ def pause_cmd(slug: str, reason: str, by: str | None, contract: str | None, as_j
     """
     from infra.ops import rollout as ops
 
-    _echo_change(ops.pause_rollout(slug, reason, by, contract), as_json)
+    _echo_change(ops.pause_rollout(stacks_dir, slug, reason, by, contract), as_json)
 
 
 @rollout.command("resume")
 @click.argument("slug")
 @_by_option
 @_contract_option
+@stacks_dir_option
 @json_option
-def resume_cmd(slug: str, by: str | None, contract: str | None, as_json: bool) -> None:
+def resume_cmd(
+    slug: str, by: str | None, contract: str | None, stacks_dir: Path, as_json: bool
+) -> None:
     """Resume a paused rollout.
 
     \b
@@ -289,7 +303,7 @@ def resume_cmd(slug: str, by: str | None, contract: str | None, as_json: bool) -
     """
     from infra.ops import rollout as ops
 
-    _echo_change(ops.resume_rollout(slug, by, contract), as_json)
+    _echo_change(ops.resume_rollout(stacks_dir, slug, by, contract), as_json)
 
 
 @rollout.command("history")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -781,7 +782,15 @@ def _publish_after(conn: psycopg.Connection, change: Change, progress: Progress)
     return replace(change, billing=billing.publish_quietly(conn, progress))
 
 
+def _locked(stacks_dir: Path, client: str, operation: str) -> AbstractContextManager[object]:
+    """The client's lock, where every operation on the client looks for it (``lock_region``)."""
+    from infra.ops.locking import client_lock, lock_region
+
+    return client_lock(client, operation, lock_region(stacks_dir, client))
+
+
 def start_rollout(
+    stacks_dir: Path,
     client: str,
     contract: str,
     signed_off: date | None,
@@ -789,10 +798,8 @@ def start_rollout(
     progress: Progress = quiet,
 ) -> Change:
     """``rollout start``: start the client's rollout at sign-off, then publish billing."""
-    from infra.ops.locking import client_lock
-
     day = signed_off or today()
-    with client_lock(client, "rollout start"), control.connect() as conn:
+    with _locked(stacks_dir, client, "rollout start"), control.connect() as conn:
         change = start(conn, client, contract, day, actor(by))
         return _publish_after(conn, change, progress)
 
@@ -808,12 +815,11 @@ def complete_task(
 ) -> Change:
     """``rollout done SLUG TASK``: a person marks a task done (checked against the systems
     first when the tool observes it), then pending billing is published."""
-    from infra.ops.locking import client_lock
     from infra.ops.observe import observer
 
     schedule = load_schedule()
     observe = observer(stacks_dir)
-    with client_lock(client, "rollout done"), control.connect() as conn:
+    with _locked(stacks_dir, client, "rollout done"), control.connect() as conn:
         change = mark_done(conn, schedule, client, task, actor(by), note, observe, contract)
         return _publish_after(conn, change, progress)
 
@@ -829,12 +835,11 @@ def close_phase(
 ) -> Change:
     """``rollout done SLUG --phase N``: complete a phase through its gate (or override it
     with a reason), recording its milestones, then publish them."""
-    from infra.ops.locking import client_lock
     from infra.ops.observe import observer
 
     schedule = load_schedule()
     observe = observer(stacks_dir)
-    with client_lock(client, "rollout done"), control.connect() as conn:
+    with _locked(stacks_dir, client, "rollout done"), control.connect() as conn:
         change = complete_phase(
             conn, schedule, client, phase, actor(by), observe, override_reason, contract
         )
@@ -842,6 +847,7 @@ def close_phase(
 
 
 def undo_step(
+    stacks_dir: Path,
     client: str,
     by: str | None,
     reason: str,
@@ -850,14 +856,13 @@ def undo_step(
     contract: str | None = None,
 ) -> Change:
     """``rollout undo``: take back a task's mark or reopen the last completed phase."""
-    from infra.ops.locking import client_lock
-
     schedule = load_schedule()
-    with client_lock(client, "rollout undo"), control.connect() as conn:
+    with _locked(stacks_dir, client, "rollout undo"), control.connect() as conn:
         return undo(conn, schedule, client, actor(by), reason, task, phase, contract)
 
 
 def replan_phase(
+    stacks_dir: Path,
     client: str,
     phase: int,
     low: int,
@@ -867,26 +872,24 @@ def replan_phase(
     contract: str | None = None,
 ) -> Change:
     """``rollout replan``: a new estimate for one phase of this client's rollout."""
-    from infra.ops.locking import client_lock
-
     schedule = load_schedule()
-    with client_lock(client, "rollout replan"), control.connect() as conn:
+    with _locked(stacks_dir, client, "rollout replan"), control.connect() as conn:
         return replan(conn, schedule, client, phase, low, high, reason, actor(by), contract)
 
 
-def pause_rollout(client: str, reason: str, by: str | None, contract: str | None = None) -> Change:
+def pause_rollout(
+    stacks_dir: Path, client: str, reason: str, by: str | None, contract: str | None = None
+) -> Change:
     """``rollout pause``."""
-    from infra.ops.locking import client_lock
-
-    with client_lock(client, "rollout pause"), control.connect() as conn:
+    with _locked(stacks_dir, client, "rollout pause"), control.connect() as conn:
         return pause(conn, client, reason, actor(by), contract)
 
 
-def resume_rollout(client: str, by: str | None, contract: str | None = None) -> Change:
+def resume_rollout(
+    stacks_dir: Path, client: str, by: str | None, contract: str | None = None
+) -> Change:
     """``rollout resume``."""
-    from infra.ops.locking import client_lock
-
-    with client_lock(client, "rollout resume"), control.connect() as conn:
+    with _locked(stacks_dir, client, "rollout resume"), control.connect() as conn:
         return resume(conn, client, actor(by), contract)
 
 
