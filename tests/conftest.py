@@ -53,6 +53,13 @@ os.environ.setdefault("AWS_DEFAULT_REGION", localtarget.LOCAL_REGION)
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long families first (their order otherwise kept): started last, the longest of
+    them (a minute or more each) would leave one worker running alone at the end."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("robustness") else 1)
+
+
 _SYSTEM_DATABASES = ("postgres", "template0", "template1")
 
 
