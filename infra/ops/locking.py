@@ -173,18 +173,12 @@ def _parse(value: str) -> LockHolder:
 _held = threading.local()
 
 
-def _held_here() -> dict[str, LockHolder]:
+def _held_here() -> dict[str, _Renewer]:
+    """The locks this thread holds, by slug: each one's renewer (which knows its holder)."""
     if not hasattr(_held, "locks"):
         _held.locks = {}
-    locks: dict[str, LockHolder] = _held.locks
+    locks: dict[str, _Renewer] = _held.locks
     return locks
-
-
-def _renewers_here() -> dict[str, _Renewer]:
-    if not hasattr(_held, "renewers"):
-        _held.renewers = {}
-    renewers: dict[str, _Renewer] = _held.renewers
-    return renewers
 
 
 def _still_held() -> None:
@@ -195,7 +189,7 @@ def _still_held() -> None:
     operation is resumable from a step boundary, so stopping here leaves state
     the next run finishes.
     """
-    for slug, renewer in _renewers_here().items():
+    for slug, renewer in _held_here().items():
         if renewer.lost_event.is_set():
             taker = renewer.lost.describe() if renewer.lost else "nobody (it was deleted)"
             raise LockHeld(
@@ -269,7 +263,7 @@ def client_lock(
     """
     held = _held_here()
     if slug in held:  # re-entrant within one thread
-        yield held[slug]
+        yield held[slug].holder
         return
     ssm = aws.client("ssm", region)
     name = naming.lock_parameter(slug)
@@ -307,14 +301,12 @@ def client_lock(
             progress(f"broke the stale lock of {slug}: {holder.describe()} ({stale})")
     renewer = _Renewer(slug, region, me)
     renewer.start()
-    held[slug] = me
-    _renewers_here()[slug] = renewer
+    held[slug] = renewer
     try:
         checkpoint("lock-acquired")
         yield me
     finally:
         held.pop(slug, None)
-        _renewers_here().pop(slug, None)
         renewer.stop.set()
         renewer.join()
         holder = current_holder(slug, region)
