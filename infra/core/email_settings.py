@@ -51,6 +51,11 @@ def configuration_set_name(spec: TenantSpec) -> str:
     return f"{naming.resource_prefix(spec.slug, spec.stage)}-email"
 
 
+def admin_addresses(spec: TenantSpec) -> tuple[str, ...]:
+    """The administrators' addresses, lower-cased and sorted: always allowed in preview."""
+    return tuple(sorted({a.email.lower() for a in spec.admins}))
+
+
 def allow_list_parameter(spec: TenantSpec) -> str:
     """SSM parameter (StringList) of extra addresses a preview may send to."""
     return f"/{spec.slug}/{spec.stage}/email/allowed-recipients"
@@ -81,7 +86,7 @@ def sending_identity(spec: TenantSpec) -> SendingIdentity:
         configuration_set_name=configuration_set_name(spec),
         uses_platform_domain=uses_platform_domain(spec),
         allow_list_parameter=allow_list_parameter(spec) if preview else None,
-        initial_allow_list=tuple(sorted({a.email.lower() for a in spec.admins})) if preview else (),
+        initial_allow_list=admin_addresses(spec) if preview else (),
     )
 
 
@@ -120,5 +125,5 @@ def recipient_allowed(spec: TenantSpec, address: str, allow_list: Iterable[str])
     if spec.stage == naming.PRODUCTION:
         return True
     wanted = address.strip().lower()
-    allowed = {a.email.lower() for a in spec.admins} | {a.strip().lower() for a in allow_list}
+    allowed = set(admin_addresses(spec)) | {a.strip().lower() for a in allow_list}
     return wanted in allowed

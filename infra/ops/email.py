@@ -88,7 +88,7 @@ def change_allow_list(
         raise UserInputError("; ".join(problems))
     spec = stack.spec
     name = email_settings.allow_list_parameter(spec)
-    admins = sorted({a.email.lower() for a in spec.admins})
+    admins = list(email_settings.admin_addresses(spec))
     if not wanted and not unwanted:
         listed = sorted(_read_allow_list(stack, name) - set(admins))
         return AllowList(spec.stack_name, name, listed, [], [], admins)
