@@ -4,7 +4,7 @@ Usage: .venv/bin/python scripts/bench_changed.py [--clients 1000] [--runs 5]
 
 Builds a throwaway git repository with N clients (two stack files each, as in
 stacks/) and times, for three changes (one stack file, one tenant file, a
-template), the affected-stack computation (`infra.ops.changes.affected`: one
+template), the affected-stack computation (`infra.ops.planning.changes.affected`: one
 `git diff --name-status`, one `git ls-tree`, `git show` only for changed tenant
 files) against the naive way (one `git diff --quiet` per stack over the stack's
 file and every path that affects all stacks; it cannot see tenant files). Prints numbers;
@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from infra import PROJECT_DIR
 from infra.core import affected as rules
-from infra.ops.changes import affected
+from infra.ops.planning.changes import affected
 
 STACKS = PROJECT_DIR / "stacks"
 

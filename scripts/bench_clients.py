@@ -3,7 +3,7 @@
 Usage: .venv/bin/python scripts/bench_clients.py [--clients 30] [--runs 5]
 
 Times making N clients (S3, SSM and Secrets Manager in turn) with
-``infra.ops.aws.client`` (a new session each time, botocore's service models
+``infra.ops.adapters.aws.client`` (a new session each time, botocore's service models
 parsed once per process) against a new ``boto3.session.Session().client`` each
 time (models parsed again for every client). A create makes about 30 clients.
 No request is sent. Prints numbers; asserts nothing.
@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import boto3
 
-from infra.ops import aws
+from infra.ops.adapters import aws
 
 SERVICES = ("s3", "ssm", "secretsmanager")
 

@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.core.spec import TenantSpec
-from infra.ops.stackfiles import read_spec
+from infra.ops.stacks.stackfiles import read_spec
 from infra.program.plan import plan_stack
 
 STACKS = PROJECT_DIR / "stacks"

@@ -7,7 +7,7 @@ the demo client, grows preview to --objects content objects and a working
 database of at least --mb MB, then times, each --runs times from the same
 dirty state:
 
-- tenantctl's reset (``infra.ops.reset.reset_preview``): new release from
+- tenantctl's reset (``infra.ops.lifecycle.reset.reset_preview``): new release from
   defaults (content-addressed: no object re-uploaded), working database
   recreated from the defaults template, payment settings rewritten;
 - the naive reset: drop the working database and re-run schema + seed SQL;
@@ -37,14 +37,14 @@ from infra.core.payment_settings import payment_parameters
 from infra.core.spec import TenantSpec
 from infra.devtools import localtarget
 from infra.devtools.localapply import apply_local
-from infra.ops.aws import MAX_CONCURRENCY
-from infra.ops.database import reset_mark
-from infra.ops.payment import set_credentials, write_parameters
-from infra.ops.promote import promote
-from infra.ops.provision import post_provision
-from infra.ops.reset import ResetOutcome, reset_preview
-from infra.ops.stack import PreviewStack, open_stack
-from infra.ops.stackfiles import read_spec, render_stack_file
+from infra.ops.adapters.aws import MAX_CONCURRENCY
+from infra.ops.adapters.database import reset_mark
+from infra.ops.adapters.payment_store import set_credentials, write_parameters
+from infra.ops.lifecycle.promote import promote
+from infra.ops.lifecycle.provision import post_provision
+from infra.ops.lifecycle.reset import ResetOutcome, reset_preview
+from infra.ops.stacks.handle import PreviewStack, open_stack
+from infra.ops.stacks.stackfiles import read_spec, render_stack_file
 
 SLUG = "demo"
 STACKS = PROJECT_DIR / "stacks"
@@ -97,7 +97,7 @@ def grow_working_db(admin_url: str, mb: int) -> float:
 
 
 def rendering_url(admin_url: str, db: str) -> str:
-    from infra.ops.database import database_url
+    from infra.ops.adapters.database import database_url
 
     return database_url(admin_url, db)
 

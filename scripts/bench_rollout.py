@@ -33,12 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from infra.core.rollout import CHECKS, billing_event, milestone_key  # noqa: E402
 from infra.devtools import localtarget  # noqa: E402
-from infra.ops.control import CONTROL_DATABASE_URL_ENV  # noqa: E402
-from infra.ops.rollout import load_schedule  # noqa: E402
+from infra.ops.adapters.control import CONTROL_DATABASE_URL_ENV  # noqa: E402
+from infra.ops.rollout.commands import load_schedule  # noqa: E402
 
 NAIVE = """
 import json, sys
-from infra.ops import control, rollout as ops
+from infra.ops.adapters import control
+from infra.ops.rollout import commands as ops
 schedule = ops.load_schedule()
 with control.connect() as conn:
     clients = [r[0] for r in conn.execute("SELECT DISTINCT client FROM rollouts")]

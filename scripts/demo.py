@@ -16,7 +16,7 @@ import psycopg
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.devtools import localtarget
-from infra.ops.database import database_url
+from infra.ops.adapters.database import database_url
 
 ROOT = PROJECT_DIR
 STATE = ROOT / ".local"

@@ -17,8 +17,9 @@ import sys
 from datetime import date
 from typing import Any
 
-from infra.ops import aws, billing, control
-from infra.ops import rollout as ops
+from infra.ops.adapters import aws, control
+from infra.ops.rollout import billing
+from infra.ops.rollout import commands as ops
 
 point, client = sys.argv[1], sys.argv[2]
 

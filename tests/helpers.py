@@ -25,9 +25,9 @@ from ruamel.yaml import YAML
 from infra.cli import main
 from infra.core import naming
 from infra.core.spec import TenantSpec, spec_from_config
-from infra.ops import aws
-from infra.ops.content import ContentStore
-from infra.ops.database import database_url
+from infra.ops.adapters import aws
+from infra.ops.adapters.content_store import ContentStore
+from infra.ops.adapters.database import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
@@ -85,7 +85,7 @@ def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
     The lock is re-entrant within one thread, and CliRunner runs a command in the
     test's own thread, so holding it here would let the command through.
     """
-    from infra.ops.locking import client_lock
+    from infra.ops.stacks.locking import client_lock
 
     taken, release = threading.Event(), threading.Event()
     failure: list[BaseException] = []

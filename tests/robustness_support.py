@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 
 from infra.core import naming
-from infra.ops.checkpoints import PAUSE_ENV
-from infra.ops.database import comment, undo_mark
-from infra.ops.locking import current_holder
+from infra.ops.adapters.checkpoints import PAUSE_ENV
+from infra.ops.adapters.database import comment, undo_mark
+from infra.ops.stacks.locking import current_holder
 from tests.helpers import ROOT, store, tables
 
 CLI = [sys.executable, "-c", "import sys; from infra.cli import main; sys.exit(main())"]

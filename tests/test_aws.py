@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from infra.ops import aws
+from infra.ops.adapters import aws
 
 
 def test_client_uses_the_endpoint_from_the_environment(aws_env: str) -> None:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from infra.cli import main
 from infra.core.rollout import BILLING_SOURCE, milestone_key
-from infra.ops import aws
+from infra.ops.adapters import aws
 from tests.helpers import ROOT, TENANTCTL, drain
 
 POINTS = ("during-record", "recorded", "before-send", "after-send", "after-commit")

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from infra.cli import main
 from infra.core.limits import QUOTAS
-from infra.ops.capacity import consumption
+from infra.ops.planning.capacity import consumption
 from infra.program.plan import plan_stack
 from tests.helpers import STACKS, demo_spec, validate
 

@@ -17,7 +17,7 @@ import pytest
 from moto import settings as moto_settings
 
 from infra.core import affected as rules
-from infra.ops.locking import client_lock
+from infra.ops.stacks.locking import client_lock
 from tests.helpers import EXAMPLE, ROOT, STACKS, commit, git
 
 CI = ROOT / "scripts" / "ci"

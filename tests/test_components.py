@@ -351,7 +351,7 @@ def test_custom_domain_certificate_is_attached_only_once_live() -> None:
 
 
 def test_stack_files_have_distinct_listener_rule_priorities() -> None:
-    from infra.ops.stackfiles import read_spec, tenants
+    from infra.ops.stacks.stackfiles import read_spec, tenants
 
     priorities = [
         read_spec(STACKS, slug, stage).rule_priority

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.core.errors import EnvironmentProblem
-from infra.ops.stack import content_bucket_of
+from infra.ops.stacks.handle import content_bucket_of
 from tests.helpers import demo_spec
 
 

@@ -13,8 +13,8 @@ import pytest
 from infra.core import placeholders
 from infra.core.rendering import render_content
 from infra.devtools import browser
-from infra.ops.content_edit import read_folder
-from infra.ops.content_preview import routes, serving
+from infra.ops.content.edit import read_folder
+from infra.ops.content.preview import routes, serving
 from tests.helpers import demo_spec
 
 pytestmark = pytest.mark.skipif(

@@ -11,8 +11,8 @@ import pytest
 
 from infra.core import naming
 from infra.core.content_model import ContentError
-from infra.ops import aws
-from infra.ops.content import ContentStore
+from infra.ops.adapters import aws
+from infra.ops.adapters.content_store import ContentStore
 
 DEFAULTS = {
     "portal/home.html": b"<h1>Welcome</h1>",

@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 from infra.cli import main
 from infra.core import naming
 from infra.core.errors import ExitCode
-from infra.ops import create as create_op
-from infra.ops import stackfiles
+from infra.ops.lifecycle import create as create_op
+from infra.ops.stacks import stackfiles
 from tests.helpers import ACME_REQUIRED_OPTIONS, EXAMPLE, STACKS, demo_spec
 
 ACME_OPTIONS = [

@@ -11,9 +11,14 @@ import psycopg
 import pytest
 
 from infra.core import naming
-from infra.ops import database
-from infra.ops.config_tables import config_tables, copy_config, read_config, rollback_config
-from infra.ops.database import DatabaseStateError, StackDatabases, database_url
+from infra.ops.adapters import database
+from infra.ops.adapters.config_tables import (
+    config_tables,
+    copy_config,
+    read_config,
+    rollback_config,
+)
+from infra.ops.adapters.database import DatabaseStateError, StackDatabases, database_url
 
 # permit_types is created before lots on purpose: config_tables must order by keys, not text.
 SCHEMA = """

@@ -9,7 +9,7 @@ import pytest
 
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem, LockHeld, PreconditionFailed
-from infra.ops import automation as deploy
+from infra.ops.adapters import pulumi_cli as deploy
 
 needs_cli = pytest.mark.skipif(
     shutil.which("pulumi") is None,
@@ -76,7 +76,7 @@ def test_deploying_refuses_stack_files_outside_the_project(
 ) -> None:
     # `pulumi up` reads the project's own stacks/; deploying a copy elsewhere would deploy
     # the wrong file, so it is refused before anything runs.
-    from infra.ops.deployers import PulumiDeployer, current_deployer
+    from infra.ops.stacks.deployers import PulumiDeployer, current_deployer
     from tests.helpers import demo_spec
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from infra.core import email_settings
 from infra.core.errors import ExitCode
-from infra.ops import aws
+from infra.ops.adapters import aws
 from tests.helpers import SLUG, cli, demo_spec, ok, validate
 
 ADMIN = "pat.lee@demo-state.example.edu"

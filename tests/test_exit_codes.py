@@ -36,7 +36,7 @@ def test_done_is_0():
 def test_a_bug_is_1_and_names_a_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    from infra.ops import status
+    from infra.ops.lifecycle import status
 
     def broken(stacks_dir: Path) -> None:
         raise ZeroDivisionError("boom")
@@ -48,7 +48,7 @@ def test_a_bug_is_1_and_names_a_log(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 def test_an_interrupt_is_130_and_says_how_to_resume(monkeypatch: pytest.MonkeyPatch):
-    from infra.ops import status
+    from infra.ops.lifecycle import status
 
     def interrupted(stacks_dir: Path) -> None:
         raise KeyboardInterrupt

@@ -17,9 +17,9 @@ from infra.cli import main
 from infra.core import naming
 from infra.core.errors import ExitCode
 from infra.core.import_kinds import KINDS
-from infra.ops.database import database_url
-from infra.ops.imports import imports_recorded, pending_replays, replay_imports
-from infra.ops.stack import open_from_files
+from infra.ops.adapters.database import database_url
+from infra.ops.content.imports import imports_recorded, pending_replays, replay_imports
+from infra.ops.stacks.handle import open_from_files
 from tests.helpers import ROOT, SLUG, cli, ok, validate
 
 
@@ -214,7 +214,7 @@ def test_promote_dry_run_lists_the_replays(stacks: Path, tmp_path: Path):
 def test_bulk_load_keeps_constraints_and_indexes(
     stacks: Path, pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from infra.ops import imports
+    from infra.ops.content import imports
 
     monkeypatch.setattr(imports, "BULK_ROWS", 10)  # the 50-row files take the bulk path
     catalog = (
@@ -236,7 +236,7 @@ def test_bulk_load_keeps_constraints_and_indexes(
 def test_a_file_with_known_keys_updates_them_and_adds_the_rest(
     stacks: Path, pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from infra.ops import imports
+    from infra.ops.content import imports
 
     monkeypatch.setattr(imports, "BULK_ROWS", 10)
     files = accounts_vehicles_permits(tmp_path)

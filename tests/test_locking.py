@@ -9,9 +9,9 @@ import pytest
 
 from infra.core import naming
 from infra.core.errors import ExitCode, LockHeld
-from infra.ops import aws
-from infra.ops.checkpoints import checkpoint
-from infra.ops.locking import LEASE_ENV, client_lock, current_holder
+from infra.ops.adapters import aws
+from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.stacks.locking import LEASE_ENV, client_lock, current_holder
 
 SLUG = "lock-test"
 

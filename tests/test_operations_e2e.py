@@ -16,9 +16,9 @@ from infra.cli import main
 from infra.core import naming, rendering
 from infra.core.content_model import content_manifest
 from infra.core.errors import ExitCode
-from infra.ops import aws
-from infra.ops import promote as promote_ops
-from infra.ops.stackfiles import read_spec
+from infra.ops.adapters import aws
+from infra.ops.lifecycle import promote as promote_ops
+from infra.ops.stacks.stackfiles import read_spec
 from tests.helpers import (
     EXAMPLE,
     SANDBOX,

@@ -13,7 +13,9 @@ from infra.cli import main
 from infra.core import naming
 from infra.core.errors import ExitCode, PreconditionFailed
 from infra.core.payment_settings import payment_parameters
-from infra.ops import aws, payment, stackfiles
+from infra.ops.adapters import aws
+from infra.ops.adapters import payment_store as payment
+from infra.ops.stacks import stackfiles
 from tests.helpers import demo_spec
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest
 from infra.core import naming
 from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 from infra.core.spec import ROLES, TenantSpec, parse_spec
-from infra.ops.stackfiles import read_spec, tenants
+from infra.ops.stacks.stackfiles import read_spec, tenants
 from infra.program.plan import StackPlan, plan_stack
 from policy import rules
 from tests.helpers import STACKS, demo_data

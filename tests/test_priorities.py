@@ -13,7 +13,7 @@ from infra.core.platform import (
     free_priority,
     listener_rule_priority,
 )
-from infra.ops import stackfiles
+from infra.ops.stacks import stackfiles
 
 OPTIONS = [
     "--display-name", "Example College Parking",

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli import main
-from infra.ops.projectconfig import check_stacks_dir, config_problems
+from infra.ops.stacks.projectconfig import check_stacks_dir, config_problems
 from tests.helpers import ACME_REQUIRED_OPTIONS, ROOT, STACKS
 
 PROJECT_FILE = ROOT / "Pulumi.yaml"

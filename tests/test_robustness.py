@@ -72,7 +72,7 @@ def preview_snapshot(pg_url: str) -> tuple[Any, ...]:
 
 def defaults_snapshot(pg_url: str) -> tuple[Any, ...]:
     defaults = naming.defaults_database_name(SLUG, "preview")
-    from infra.ops.database import database_url
+    from infra.ops.adapters.database import database_url
 
     return store("preview").defaults_manifest(), rows(database_url(pg_url, defaults))
 
@@ -280,7 +280,7 @@ def test_undo_killed_after_its_swap_finishes_on_a_re_run(ready: Path, pg_env: st
 
 
 def test_promote_killed_at_every_step_and_at_random_finishes_once(ready: Path, pg_env: str):
-    from infra.ops.promote import STEPS
+    from infra.ops.lifecycle.promote import STEPS
 
     counts = Counts("kill-promote")
     pre_launch = production_snapshot(pg_env)
@@ -339,7 +339,7 @@ def test_promote_killed_at_every_step_and_at_random_finishes_once(ready: Path, p
 
 
 def _live(stacks: Path) -> bool:
-    from infra.ops.stackfiles import read_spec
+    from infra.ops.stacks.stackfiles import read_spec
 
     return read_spec(stacks, SLUG, "production").live
 

@@ -18,8 +18,8 @@ from infra.cli import main
 from infra.core import naming
 from infra.core.errors import ExitCode
 from infra.core.rollout import milestone_key
-from infra.ops import aws, control
-from infra.ops.control import migrate
+from infra.ops.adapters import aws, control
+from infra.ops.adapters.control import migrate
 from tests.helpers import (
     EXAMPLE,
     LIVE,
@@ -79,7 +79,7 @@ def stacks(tmp_path: Path, control_env: str, queue: str, monkeypatch: pytest.Mon
 
 
 def complete_manual_tasks(stacks: Path, phase: int) -> None:
-    from infra.ops.rollout import load_schedule
+    from infra.ops.rollout.commands import load_schedule
 
     for task in load_schedule().phase(phase).tasks:
         if task.observe is None and task.required:
@@ -209,8 +209,8 @@ def test_two_people_completing_the_same_phase_at_once_one_wins(
 def test_two_transactions_completing_the_same_phase_record_it_once(stacks: Path, control_env: str):
     """Below the client lock: the rollout's row lock alone serializes them."""
     from infra.core.errors import PreconditionFailed
-    from infra.ops import rollout as ops
-    from infra.ops.observe import observer
+    from infra.ops.rollout import commands as ops
+    from infra.ops.rollout.observe import observer
 
     complete_manual_tasks(stacks, 1)
     schedule = ops.load_schedule()
@@ -362,7 +362,7 @@ def test_rollout_commands_without_a_control_database_say_how_to_set_it(
 def test_admin_accounts_are_checked_in_each_user_pool(stacks: Path):
     """The user pool and administrators the program plans exist (the local target makes
     them from the plan, as `pulumi up` would); the check lists the pool's users."""
-    from infra.ops.stack import open_from_files
+    from infra.ops.stacks.handle import open_from_files
 
     assert task(status(stacks), "admin-accounts")["state"] == "done"
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli import main
-from infra.ops import control
-from infra.ops import rollout as ops
+from infra.ops.adapters import control
+from infra.ops.rollout import commands as ops
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(
@@ -90,7 +90,7 @@ def test_report_of_an_empty_portfolio_is_still_a_page(control_env: str, tmp_path
 
 
 def test_report_marks_a_late_phase(portfolio: list[str]):
-    from infra.ops.report import render_report
+    from infra.ops.rollout.report import render_report
 
     with control.connect() as conn:
         summaries = ops.status_all(conn, ops.load_schedule(), date.today())

@@ -13,7 +13,8 @@ from infra.core import naming
 from infra.core.errors import UnknownTenant
 from infra.core.providers import PROVIDERS
 from infra.core.spec import ROLES, SpecError, TenantSpec, parse_spec, spec_from_config
-from infra.ops import stackfiles, yamlfiles
+from infra.ops.adapters import yamlfiles
+from infra.ops.stacks import stackfiles
 from tests.helpers import STACKS, demo_data, demo_spec
 
 

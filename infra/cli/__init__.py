@@ -24,7 +24,7 @@ class TenantctlGroup(LazyGroup):
 
     Errors a user or the environment can cause carry their own exit code
     (``infra.core.errors.ExitCode``); library errors are translated by
-    ``infra.ops.faults``; anything else is a bug, logged to a file whose path
+    ``infra.ops.adapters.faults``; anything else is a bug, logged to a file whose path
     the one line names. No traceback reaches the terminal.
     """
 
@@ -50,7 +50,7 @@ class TenantctlGroup(LazyGroup):
             click.echo("Interrupted: re-run the same command to resume.", err=True)
             ctx.exit(ExitCode.INTERRUPTED)
         except Exception as exc:
-            from infra.ops.faults import log_unexpected, translate
+            from infra.ops.adapters.faults import log_unexpected, translate
 
             known = translate(exc)
             if known is not None:

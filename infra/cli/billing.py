@@ -32,7 +32,7 @@ def pending_cmd(as_json: bool) -> None:
     Examples:
       tenantctl billing pending --json
     """
-    from infra.ops import billing as ops
+    from infra.ops.rollout import billing as ops
 
     result = ops.list_pending()
     if as_json:
@@ -59,7 +59,7 @@ def publish_cmd(as_json: bool) -> None:
     Examples:
       tenantctl billing publish
     """
-    from infra.ops import billing as ops
+    from infra.ops.rollout import billing as ops
 
     result = ops.publish_pending(err)
     if as_json:

@@ -31,7 +31,7 @@ def capacity(clients: int, stacks_dir: Path, as_json: bool) -> None:
       tenantctl capacity
       tenantctl capacity --clients 250 --json | jq '.quotas[] | select(.binds)'
     """
-    from infra.ops.capacity import capacity as measure  # the Pulumi SDK loads only here
+    from infra.ops.planning.capacity import capacity as measure  # the Pulumi SDK loads only here
 
     report = measure(stacks_dir, clients)
     if as_json:

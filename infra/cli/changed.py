@@ -67,7 +67,7 @@ def changed(
       tenantctl changed --base "$BEFORE" --head "$AFTER" --json | jq -c .matrix
       tenantctl changed --base "$BEFORE" --all-if-base-missing --json   # after a force-push
     """
-    from infra.ops.changes import affected
+    from infra.ops.planning.changes import affected
 
     base_sha, head_sha, found = affected(
         repo, base, head, every_stack_if_base_missing=all_if_base_missing

@@ -54,8 +54,8 @@ def pull(slug: str, folder: Path, stage: str, stacks_dir: Path, as_json: bool) -
       tenantctl content pull demo ./demo-content
       tenantctl content pull demo ./live-content --stage production --json
     """
-    from infra.ops.content_edit import pull as run_pull
-    from infra.ops.stack import open_from_files, refuse_stack_names
+    from infra.ops.content.edit import pull as run_pull
+    from infra.ops.stacks.handle import open_from_files, refuse_stack_names
 
     if stage == naming.PREVIEW:
         refuse_stack_names(slug, "content pull")
@@ -95,8 +95,8 @@ def diff(slug: str, folder: Path, stacks_dir: Path, as_json: bool) -> None:
       tenantctl content diff demo ./demo-content
       tenantctl content diff demo ./demo-content --json
     """
-    from infra.ops.content_edit import diff as run_diff
-    from infra.ops.stack import open_preview
+    from infra.ops.content.edit import diff as run_diff
+    from infra.ops.stacks.handle import open_preview
 
     result = run_diff(open_preview(stacks_dir, slug, "content diff"), folder)
     if as_json:
@@ -130,9 +130,9 @@ def push(
       tenantctl content push demo ./demo-content --dry-run
       tenantctl content push demo ./demo-content --json
     """
-    from infra.ops.content_edit import ContentRejected
-    from infra.ops.content_edit import push as run_push
-    from infra.ops.stack import open_preview
+    from infra.ops.content.edit import ContentRejected
+    from infra.ops.content.edit import push as run_push
+    from infra.ops.stacks.handle import open_preview
 
     stack = open_preview(stacks_dir, slug, "content push")
     try:
@@ -166,8 +166,8 @@ def rollback(slug: str, stacks_dir: Path, as_json: bool) -> None:
       tenantctl content rollback demo
       tenantctl content rollback demo --json
     """
-    from infra.ops.content_edit import rollback as run_rollback
-    from infra.ops.stack import open_preview
+    from infra.ops.content.edit import rollback as run_rollback
+    from infra.ops.stacks.handle import open_preview
 
     result = run_rollback(open_preview(stacks_dir, slug, "content rollback"), err)
     if as_json:
@@ -202,9 +202,9 @@ def preview(slug: str, stage: str, folder: Path | None, port: int, stacks_dir: P
       tenantctl content preview demo --dir ./demo-content --port 8041
       tenantctl content preview demo --stage production
     """
-    from infra.ops.content_edit import read_folder, served_files
-    from infra.ops.content_preview import serve_forever
-    from infra.ops.stack import open_from_files, refuse_stack_names
+    from infra.ops.content.edit import read_folder, served_files
+    from infra.ops.content.preview import serve_forever
+    from infra.ops.stacks.handle import open_from_files, refuse_stack_names
 
     files: Mapping[str, bytes]
     if folder is not None:

@@ -18,8 +18,8 @@ from infra.cli.common import (
 from infra.core import naming
 from infra.core.spec import ROLES
 from infra.core.spec_docs import config_reference
-from infra.ops import create as create_op
-from infra.ops.yamlfiles import display_path
+from infra.ops.adapters.yamlfiles import display_path
+from infra.ops.lifecycle import create as create_op
 
 
 def create_options(f: F) -> F:
@@ -121,7 +121,7 @@ def create(
     if no_deploy:
         document["deploy"] = {"status": "skipped", "reason": "--no-deploy"}
     else:
-        from infra.ops.deployers import deploy_tenant  # heavy imports
+        from infra.ops.stacks.deployers import deploy_tenant  # heavy imports
 
         document["deploy"] = deploy_tenant(result.specs, stacks_dir, err, break_lock)
     document["rollout"] = _start_rollout(slug, contract, signed_off)
@@ -132,7 +132,7 @@ def create(
 
 
 def _start_rollout(slug: str, contract: str | None, signed_off: Any) -> dict[str, Any]:
-    from infra.ops.rollout import start_with_create
+    from infra.ops.rollout.commands import start_with_create
 
     rollout = start_with_create(slug, contract, signed_off.date() if signed_off else None, None)
     if rollout["status"] == "started":

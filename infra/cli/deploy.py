@@ -28,7 +28,7 @@ def deploy(stack: str, yes: bool, stacks_dir: Path, as_json: bool) -> None:
       tenantctl deploy demo-preview
       tenantctl deploy demo-production --yes --json
     """
-    from infra.ops import deploy as ops
+    from infra.ops.lifecycle import deploy as ops
 
     _, stage = ops.parse_stack(stack)
     if stage == naming.PRODUCTION and not yes:

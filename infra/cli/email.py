@@ -41,8 +41,8 @@ def test_(slug: str, template: str, to: str, stage: str, stacks_dir: Path, as_js
       tenantctl email test demo welcome --to pat.lee@demo-state.example.edu
       tenantctl email test demo password-reset --to qa@vendor.example --json
     """
-    from infra.ops.email import send_test
-    from infra.ops.stack import open_from_files, refuse_stack_names
+    from infra.ops.content.email import send_test
+    from infra.ops.stacks.handle import open_from_files, refuse_stack_names
 
     if stage == naming.PREVIEW:
         refuse_stack_names(slug, "email test")
@@ -75,8 +75,8 @@ def allow_list(
       tenantctl email allow-list demo --add tester@demo-state.example.edu --add qa@vendor.example
       tenantctl email allow-list demo --remove tester@demo-state.example.edu --json
     """
-    from infra.ops.email import change_allow_list
-    from infra.ops.stack import open_preview
+    from infra.ops.content.email import change_allow_list
+    from infra.ops.stacks.handle import open_preview
 
     result = change_allow_list(open_preview(stacks_dir, slug, "email allow-list"), add, remove, err)
     if as_json:

@@ -65,8 +65,8 @@ def import_(
         return
     if not (slug and kind and file):
         raise UserInputError("give SLUG KIND FILE, or --template KIND; see --help")
-    from infra.ops.imports import import_file
-    from infra.ops.stack import open_preview
+    from infra.ops.content.imports import import_file
+    from infra.ops.stacks.handle import open_preview
 
     stack = open_preview(stacks_dir, slug, "import")
     try:

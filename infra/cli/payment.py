@@ -17,7 +17,7 @@ from infra.cli.common import (
 )
 from infra.core import naming
 from infra.core.errors import UserInputError
-from infra.ops import stackfiles
+from infra.ops.stacks import stackfiles
 
 
 @click.group()
@@ -63,7 +63,7 @@ def set_credentials(
       printf 'secretKey=%s\\n' "$KEY" | tenantctl payment set-credentials demo --stage production
       tenantctl payment set-credentials demo --stage production --from-env DEMO_STRIPE --json
     """
-    from infra.ops import payment as payment_op
+    from infra.ops.adapters import payment_store as payment_op
 
     spec = stackfiles.read_spec(stacks_dir, slug, stage)
     if env_var:

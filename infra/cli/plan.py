@@ -109,7 +109,7 @@ def plan(slug: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
       tenantctl plan demo
       tenantctl plan demo --stage production --json | jq '.stacks[0].outputs'
     """
-    from infra.ops.plan import plan_tenant  # the Pulumi SDK loads only for this command
+    from infra.ops.planning.plan import plan_tenant  # the Pulumi SDK loads only for this command
 
     stages = naming.STAGES if stage == "all" else (cast(naming.Stage, stage),)
     plans = plan_tenant(stacks_dir, slug, stages)

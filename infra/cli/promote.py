@@ -20,7 +20,7 @@ from infra.core.errors import ChangesDetected
 from infra.core.promotion import dry_run_changes
 
 if TYPE_CHECKING:
-    from infra.ops.promote import PromotionPlan
+    from infra.ops.lifecycle.promote import PromotionPlan
 
 
 def _print_plan(plan: PromotionPlan) -> None:
@@ -101,7 +101,7 @@ def promote(
     A new promotion needs the client's rollout to have completed phase 4
     (testing and training) when a control database is configured.
     """
-    from infra.ops import promote as ops
+    from infra.ops.lifecycle import promote as ops
 
     if dry_run and rollback:
         raise click.UsageError("--dry-run and --rollback cannot be combined")

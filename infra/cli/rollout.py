@@ -13,7 +13,7 @@ import click
 from infra.cli.common import echo_json, err, json_option, stacks_dir_option
 
 if TYPE_CHECKING:
-    from infra.ops.rollout import Change
+    from infra.ops.rollout.commands import Change
 
 _by_option = click.option(
     "--by", help="Who does this (kept in the history); default: the current user."
@@ -75,7 +75,7 @@ def start_cmd(
       tenantctl rollout start demo --contract C-2026-001
       tenantctl rollout start acme --contract C-2026-014 --signed-off 2026-10-01 --json
     """
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     day: date | None = signed_off.date() if signed_off else None
     _echo_change(ops.start_rollout(stacks_dir, slug, contract, day, by, err), as_json)
@@ -103,7 +103,7 @@ def status_cmd(slug: str | None, check: bool | None, stacks_dir: Path, as_json: 
       tenantctl rollout status demo
     """
     from infra.core.rollout import status_line
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     result = ops.rollout_status(stacks_dir, slug, check)
     if slug is None:
@@ -180,7 +180,7 @@ def done_cmd(
         raise click.UsageError("give either TASK or --phase N")
     if override_gate and (phase is None or not (reason or "").strip()):
         raise click.UsageError("--override-gate needs --phase and --reason TEXT")
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     if task is not None:
         change = ops.complete_task(stacks_dir, slug, task, by, note, contract, err)
@@ -221,7 +221,7 @@ def undo_cmd(
     """
     if (task is None) == (phase is None):
         raise click.UsageError("give either TASK or --phase N")
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     _echo_change(ops.undo_step(stacks_dir, slug, by, reason, task, phase, contract), as_json)
 
@@ -259,7 +259,7 @@ def replan_cmd(
         raise click.BadParameter("use MIN or MIN-MAX days, e.g. 21-28", param_hint="--days")
     low = int(match[1])
     high = int(match[2] or match[1])
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     change = ops.replan_phase(stacks_dir, slug, phase, low, high, reason, by, contract)
     _echo_change(change, as_json)
@@ -281,7 +281,7 @@ def pause_cmd(
     Examples:
       tenantctl rollout pause demo --reason "client budget freeze"
     """
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     _echo_change(ops.pause_rollout(stacks_dir, slug, reason, by, contract), as_json)
 
@@ -301,7 +301,7 @@ def resume_cmd(
     Examples:
       tenantctl rollout resume demo
     """
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     _echo_change(ops.resume_rollout(stacks_dir, slug, by, contract), as_json)
 
@@ -317,7 +317,7 @@ def history_cmd(slug: str, contract: str | None, as_json: bool) -> None:
     Examples:
       tenantctl rollout history demo
     """
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     result = ops.read_history(slug, contract)
     if as_json:
@@ -344,7 +344,7 @@ def report_cmd(html_file: Path) -> None:
     Examples:
       tenantctl rollout report --html rollouts.html
     """
-    from infra.ops import rollout as ops
+    from infra.ops.rollout import commands as ops
 
     report = ops.write_portfolio_report(html_file)
     err(f"{report.rollouts} rollout(s)")

@@ -1,7 +1,7 @@
 """Which stacks a set of changed paths affects, and the order CI deploys them in.
 
 Given the paths a commit range changed (``git diff --name-status -M``, read by
-``infra.ops.changes``), ``affected_stacks`` says which tenant stacks must be
+``infra.ops.planning.changes``), ``affected_stacks`` says which tenant stacks must be
 planned and deployed:
 
 - the program, its dependencies, the templates, the policy pack, ``Pulumi.yaml``

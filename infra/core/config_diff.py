@@ -1,7 +1,7 @@
 """What promotion would change in the configuration tables, as plain data.
 
 Configuration is read as ``{table: {primary_key: row}}`` (see
-``infra.ops.config_tables.read_config``); comparing two such snapshots says which
+``infra.ops.adapters.config_tables.read_config``); comparing two such snapshots says which
 rows promotion would add, change or remove in each table.
 
 Pure logic: no Pulumi, boto3 or database imports.

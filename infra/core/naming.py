@@ -196,7 +196,7 @@ def content_bucket(slug: str, stage: Stage, installation: str) -> str:
     """At most 62 characters (S3 allows 63): ``tenantctl-<slug>-<stage>-content-<installation>``.
 
     The operations never recompute it: they read the ``contentBucket`` stack output
-    (``infra.ops.stack.content_bucket_of``)."""
+    (``infra.ops.stacks.handle.content_bucket_of``)."""
     return f"{TOOL}-{slug}-{stage}-content-{installation}"
 
 

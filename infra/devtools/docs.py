@@ -109,7 +109,7 @@ def readme_stack_outputs_table() -> str:
 def readme_capacity_table() -> str:
     """``tenantctl capacity`` for 1,000 clients over this project's stacks/ (from the plans)."""
     from infra import PROJECT_DIR
-    from infra.ops.capacity import DEFAULT_CLIENTS, capacity
+    from infra.ops.planning.capacity import DEFAULT_CLIENTS, capacity
 
     report = capacity(PROJECT_DIR / "stacks", DEFAULT_CLIENTS)
     lines = [

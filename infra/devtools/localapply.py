@@ -22,10 +22,10 @@ from botocore.exceptions import ClientError
 from infra.core import naming
 from infra.core.content_model import ContentError, content_manifest
 from infra.core.spec import TenantSpec
-from infra.ops import aws
-from infra.ops.content import ContentStore
-from infra.ops.stack import StackHandle, open_stack
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.adapters import aws
+from infra.ops.adapters.content_store import ContentStore
+from infra.ops.stacks.handle import StackHandle, open_stack
 
 
 class LocalDeployer:

@@ -34,9 +34,9 @@ from typing import Any
 
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem
-from infra.ops.billing import BILLING_BUS_ENV
-from infra.ops.control import CONTROL_DATABASE_NAME, CONTROL_DATABASE_URL_ENV
-from infra.ops.database import DATABASE_URL_ENV, database_url
+from infra.ops.adapters.control import CONTROL_DATABASE_NAME, CONTROL_DATABASE_URL_ENV
+from infra.ops.adapters.database import DATABASE_URL_ENV, database_url
+from infra.ops.rollout.billing import BILLING_BUS_ENV
 
 PG_BIN_ENV = "TENANTCTL_PG_BIN"
 """Optional: the directory of initdb/pg_ctl, when not the Debian PostgreSQL 15 one."""
@@ -428,7 +428,7 @@ def create_control(admin_url: str, name: str) -> str:
     import psycopg
     from psycopg import sql
 
-    from infra.ops.control import migrate
+    from infra.ops.adapters.control import migrate
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()

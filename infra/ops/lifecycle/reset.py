@@ -21,7 +21,7 @@ changes nothing and keeps that reset's undo, so a retry after lost output
 never throws away the state before the first reset.
 
 Every function here takes a ``PreviewStack``, which cannot be built for a
-production spec, and holds the client's lock (``infra.ops.locking``) while it
+production spec, and holds the client's lock (``infra.ops.stacks.locking``) while it
 changes anything.
 """
 
@@ -36,11 +36,11 @@ from infra.core import naming
 from infra.core.content_model import iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.payment_settings import payment_parameters
-from infra.ops.checkpoints import checkpoint
-from infra.ops.locking import client_lock, preview_lock_region
-from infra.ops.payment import read_parameters, write_parameters
-from infra.ops.stack import PreviewStack
-from infra.ops.steps import Progress, StepLog, quiet
+from infra.core.steps import Progress, StepLog, quiet
+from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.adapters.payment_store import read_parameters, write_parameters
+from infra.ops.stacks.handle import PreviewStack
+from infra.ops.stacks.locking import client_lock, preview_lock_region
 
 RESET_RECORD = "last-reset"
 PENDING_RECORD = "reset-pending"

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from infra.core import naming
 from infra.core.errors import LocalIOError, TenantctlError, UnknownTenant
 from infra.core.spec import SpecError, TenantSpec
-from infra.ops.stackfiles import read_spec, stack_region, tenants
+from infra.ops.stacks.stackfiles import read_spec, stack_region, tenants
 
 
 @dataclass(frozen=True)
@@ -147,11 +147,11 @@ def list_tenants(stacks_dir: Path) -> list[TenantRow[ListedStage]]:
 def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> StageStatus:
     # Here, not at the top: ``list`` reads files only and should not pay for boto3,
     # psycopg and the operations (0.7 s of its start-up).
-    from infra.ops import aws
-    from infra.ops.content import ContentStore
-    from infra.ops.promote import ACTIVE_RECORD, LAST_RECORD
-    from infra.ops.reset import RESET_RECORD
-    from infra.ops.stack import content_bucket_of, read_outputs
+    from infra.ops.adapters import aws
+    from infra.ops.adapters.content_store import ContentStore
+    from infra.ops.lifecycle.promote import ACTIVE_RECORD, LAST_RECORD
+    from infra.ops.lifecycle.reset import RESET_RECORD
+    from infra.ops.stacks.handle import content_bucket_of, read_outputs
 
     spec, listed = _read(stacks_dir, slug, stage)
     if spec is None:

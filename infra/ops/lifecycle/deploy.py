@@ -15,10 +15,10 @@ from typing import Any
 
 from infra.core import naming
 from infra.core.errors import UserInputError
-from infra.ops.deployers import deploy_new_stack
-from infra.ops.locking import client_lock, lock_region
-from infra.ops.stackfiles import read_spec
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.stacks.deployers import deploy_new_stack
+from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.stackfiles import read_spec
 
 
 def parse_stack(stack: str) -> tuple[str, naming.Stage]:

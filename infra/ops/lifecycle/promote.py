@@ -19,7 +19,7 @@ Steps, each recorded in a promotion record in the production bucket
 
 Running ``promote`` again after any failure resumes the unfinished promotion:
 finished steps are skipped, nothing is done twice, nothing is lost. A
-promotion and a rollback hold the client's lock (``infra.ops.locking``).
+promotion and a rollback hold the client's lock (``infra.ops.stacks.locking``).
 """
 
 from __future__ import annotations
@@ -37,15 +37,20 @@ from infra.core.config_diff import diff_config
 from infra.core.content_model import ContentDiff, diff_manifests, iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.promotion import PromotedContent, promoted_content
-from infra.ops.checkpoints import checkpoint
-from infra.ops.config_tables import CONFIG_SCHEMA, copy_config, read_config, rollback_config
-from infra.ops.database import CONNECT_TIMEOUT_S
-from infra.ops.deployers import deploy_stack
-from infra.ops.locking import client_lock, lock_region
-from infra.ops.payment import credentials_mode, read_parameters
-from infra.ops.stack import StackHandle, open_from_files, refuse_stack_names
-from infra.ops.stackfiles import set_live
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.adapters.config_tables import (
+    CONFIG_SCHEMA,
+    copy_config,
+    read_config,
+    rollback_config,
+)
+from infra.ops.adapters.database import CONNECT_TIMEOUT_S
+from infra.ops.adapters.payment_store import credentials_mode, read_parameters
+from infra.ops.stacks.deployers import deploy_stack
+from infra.ops.stacks.handle import StackHandle, open_from_files, refuse_stack_names
+from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.stackfiles import set_live
 
 ACTIVE_RECORD = "promotion-active"
 LAST_RECORD = "last-promotion"
@@ -262,7 +267,7 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> PromotionPl
 
 
 def _pending_imports(preview: StackHandle, production: StackHandle) -> list[dict[str, Any]]:
-    from infra.ops.imports import pending_replays
+    from infra.ops.content.imports import pending_replays
 
     return [
         {k: r[k] for k in ("kind", "fileName", "rows", "sha256")}
@@ -353,7 +358,7 @@ def _copy_config(p: Promotion) -> str:
 
 
 def _replay_imports(p: Promotion) -> str:
-    from infra.ops.imports import replay_imports
+    from infra.ops.content.imports import replay_imports
 
     return replay_imports(p.preview, p.production, p.progress)
 
@@ -375,7 +380,7 @@ def _go_live(p: Promotion) -> str:
 
 
 def _finish(p: Promotion) -> str:
-    from infra.ops.rollout import go_live_recorded
+    from infra.ops.rollout.commands import go_live_recorded
 
     # Idempotent: a re-run after a crash between the database commit and this record
     # finds the milestones recorded and records nothing twice.
@@ -425,7 +430,7 @@ def promote(
     is a no-op that says so (``unchanged: true``): a retry after lost output
     never replaces the rollback point. With new changes it is a new promotion
     whose rollback point is the state it replaces. A new promotion first passes
-    the rollout gate (``infra.ops.rollout.promote_gate``: testing and training
+    the rollout gate (``infra.ops.rollout.commands.promote_gate``: testing and training
     complete, or *override_reason*, which is recorded).
     """
     with client_lock(
@@ -448,7 +453,7 @@ def _promote(
             assert last is not None
             progress(f"nothing to promote: promotion {last['id']} is live and preview is unchanged")
             return PromotionOutcome(last, unchanged=True)
-        from infra.ops.rollout import promote_gate
+        from infra.ops.rollout.commands import promote_gate
 
         unchecked = promote_gate(stacks_dir, slug, override_reason, None, progress)
         failed = [c for c in check_preconditions(preview, production) if not c.ok]

@@ -28,7 +28,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from infra.core import naming
 from infra.core.errors import TenantctlError
-from infra.ops.checkpoints import checkpoint
+from infra.ops.adapters.checkpoints import checkpoint
 
 DATABASE_URL_ENV = "TENANTCTL_DATABASE_URL"
 """The one setting that names a PostgreSQL server directly (admin URL): local target, tunnel."""

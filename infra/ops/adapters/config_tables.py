@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.types.json import Json
 
 from infra.core import naming
-from infra.ops.database import DatabaseStateError, connect, error_message
+from infra.ops.adapters.database import DatabaseStateError, connect, error_message
 
 CONFIG_SCHEMA = "config"
 """Configuration tables: what promotion carries."""

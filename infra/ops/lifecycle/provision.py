@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from infra.core import rendering
-from infra.ops.checkpoints import checkpoint
-from infra.ops.stack import StackHandle
-from infra.ops.steps import Progress, StepLog, quiet
+from infra.core.steps import Progress, StepLog, quiet
+from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.stacks.handle import StackHandle
 
 
 def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[dict[str, Any]]:

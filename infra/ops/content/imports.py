@@ -44,9 +44,9 @@ from infra.core.import_kinds import (
     row_pattern,
     row_problems,
 )
-from infra.ops.locking import client_lock, preview_lock_region
-from infra.ops.stack import PreviewStack, StackHandle
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.stacks.handle import PreviewStack, StackHandle
+from infra.ops.stacks.locking import client_lock, preview_lock_region
 
 SNIFF_BYTES = 64 * 1024
 MAX_PROBLEMS_KEPT = 20

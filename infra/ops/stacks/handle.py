@@ -23,13 +23,13 @@ from urllib.parse import quote
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem, ProductionRefused, UnknownTenant
 from infra.core.spec import TenantSpec
-from infra.ops import aws
-from infra.ops.content import ContentStore
-from infra.ops.database import DATABASE_URL_ENV, StackDatabases, database_url
-from infra.ops.stackfiles import read_stack
+from infra.ops.adapters import aws
+from infra.ops.adapters.content_store import ContentStore
+from infra.ops.adapters.database import DATABASE_URL_ENV, StackDatabases, database_url
+from infra.ops.stacks.stackfiles import read_stack
 
 if TYPE_CHECKING:
-    from infra.ops.deployers import Deployer
+    from infra.ops.stacks.deployers import Deployer
 
 
 @dataclass
@@ -114,7 +114,7 @@ def content_bucket_of(spec: TenantSpec, outputs: Mapping[str, Any] | None) -> st
 
 def read_outputs(spec: TenantSpec, region: str | None = None) -> Mapping[str, Any] | None:
     """The stack's outputs through this machine's deployer, or ``None``."""
-    from infra.ops.deployers import current_deployer
+    from infra.ops.stacks.deployers import current_deployer
 
     deployer = current_deployer()
     return deployer.outputs(spec, region) if deployer is not None else None
@@ -173,7 +173,7 @@ def open_stack(
     """
     if outputs is None:
         if deployer == "auto":
-            from infra.ops.deployers import current_deployer
+            from infra.ops.stacks.deployers import current_deployer
 
             deployer = current_deployer()
         if deployer is not None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from infra.core.errors import UserInputError
 from infra.core.platform import PLATFORM_OUTPUTS_FILE, platform_problem
-from infra.ops import automation
-from infra.ops.stackfiles import MalformedFile, display_path, plain
-from infra.ops.yamlfiles import check_structure, read_limited, yaml_problem
+from infra.ops.adapters import pulumi_cli as automation
+from infra.ops.adapters.yamlfiles import check_structure, read_limited, yaml_problem
+from infra.ops.stacks.stackfiles import MalformedFile, display_path, plain
 
 
 def platform_outputs_file(stacks_dir: Path) -> Path:

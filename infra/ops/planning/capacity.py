@@ -17,8 +17,8 @@ from infra.core import naming
 from infra.core.errors import PreconditionFailed
 from infra.core.limits import QUOTAS, Quota
 from infra.core.spec import TenantSpec
-from infra.ops.platformfile import platform_outputs
-from infra.ops.stackfiles import read_spec, tenants
+from infra.ops.planning.platformfile import platform_outputs
+from infra.ops.stacks.stackfiles import read_spec, tenants
 from infra.program.plan import PlannedResource, StackPlan, plan_stack
 
 DEFAULT_CLIENTS = 1000

@@ -2,7 +2,7 @@
 
 A ``Deployer`` brings one stack to what the Pulumi program describes and
 reports its outputs. The product ships one: ``PulumiDeployer``, ``pulumi up``
-through the Automation API (``infra.ops.automation``). The local target plugs
+through the Automation API (``infra.ops.adapters.pulumi_cli``). The local target plugs
 in its own through the ``tenantctl.deployers`` entry point (name ``local``),
 so the product never imports developer tooling.
 
@@ -23,11 +23,11 @@ from typing import Any, Protocol
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem
 from infra.core.spec import TenantSpec
-from infra.ops import automation
-from infra.ops.locking import client_lock, lock_region
-from infra.ops.provision import post_provision
-from infra.ops.stack import StackHandle, open_stack, project_dir_of
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.adapters import pulumi_cli as automation
+from infra.ops.lifecycle.provision import post_provision
+from infra.ops.stacks.handle import StackHandle, open_stack, project_dir_of
+from infra.ops.stacks.locking import client_lock, lock_region
 
 ENTRY_POINT_GROUP = "tenantctl.deployers"
 LOCAL = "local"

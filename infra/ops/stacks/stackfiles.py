@@ -26,7 +26,7 @@ from infra.core import naming
 from infra.core.errors import TenantctlError, UnknownTenant
 from infra.core.spec import TenantSpec, spec_from_config
 from infra.core.text_rules import shorten
-from infra.ops.yamlfiles import (
+from infra.ops.adapters.yamlfiles import (
     check_structure,
     display_path,
     merge_map,

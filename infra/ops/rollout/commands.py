@@ -6,9 +6,9 @@ state, appends to the history and, when the change earns a billing milestone,
 records the milestone and its outbox row too. Two people acting at once: the
 second waits for the first, then finds the state changed and gets one line
 (``PreconditionFailed``); nothing is recorded twice. Callers also hold the
-client lock (``infra.ops.locking``).
+client lock (``infra.ops.stacks.locking``).
 
-Observed tasks are checked against the real systems (``infra.ops.observe``)
+Observed tasks are checked against the real systems (``infra.ops.rollout.observe``)
 for one client's status and for every gate; the portfolio view reads the last
 observations, kept in the ``observations`` table, so that it answers from one
 round of queries.
@@ -53,8 +53,8 @@ from infra.core.rollout import (
     summarize,
     task_status,
 )
-from infra.ops import control
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.adapters import control
 
 SCHEDULE_ENV = "TENANTCTL_ROLLOUT_SCHEDULE"
 DEFAULT_SCHEDULE = PROJECT_DIR / "templates" / "rollout" / "schedule.yaml"
@@ -693,7 +693,7 @@ def start_with_create(
 ) -> dict[str, Any]:
     """``create``'s sign-off: start the client's rollout unless it has one (or no control
     database is configured); publishes the sign-off milestone."""
-    from infra.ops import billing
+    from infra.ops.rollout import billing
 
     if not control.configured():
         return {"status": "skipped", "reason": f"{control.CONTROL_DATABASE_URL_ENV} not set"}
@@ -720,7 +720,7 @@ def promote_gate(
     Returns a note when the gate could not be checked (no control database)."""
     if not control.configured():
         return f"  rollout gate not checked: {control.CONTROL_DATABASE_URL_ENV} not set"
-    from infra.ops.observe import observer
+    from infra.ops.rollout.observe import observer
 
     schedule = load_schedule()
     gate = schedule.phase(schedule.last - 1)
@@ -755,7 +755,7 @@ def promote_gate(
 
 def go_live_recorded(client: str, by: str | None, progress: Callable[[str], None]) -> str:
     """Promote's final step: the go-live phase and its milestones, then publish them."""
-    from infra.ops import billing
+    from infra.ops.rollout import billing
 
     if not control.configured():
         return f"rollout not recorded ({control.CONTROL_DATABASE_URL_ENV} not set)"
@@ -770,21 +770,21 @@ def go_live_recorded(client: str, by: str | None, progress: Callable[[str], None
 # ------------------------------------------------- one operation per CLI command
 #
 # Each opens the control database itself and, when it changes a client, holds the
-# client's lock (``infra.ops.locking``) around the whole change. Steps that may earn a
+# client's lock (``infra.ops.stacks.locking``) around the whole change. Steps that may earn a
 # milestone then publish whatever is pending (this step's, or an earlier run's that
 # crashed before publishing); a publishing failure leaves it pending, not lost, and is
 # reported in ``Change.billing``.
 
 
 def _publish_after(conn: psycopg.Connection, change: Change, progress: Progress) -> Change:
-    from infra.ops import billing
+    from infra.ops.rollout import billing
 
     return replace(change, billing=billing.publish_quietly(conn, progress))
 
 
 def _locked(stacks_dir: Path, client: str, operation: str) -> AbstractContextManager[object]:
     """The client's lock, where every operation on the client looks for it (``lock_region``)."""
-    from infra.ops.locking import client_lock, lock_region
+    from infra.ops.stacks.locking import client_lock, lock_region
 
     return client_lock(client, operation, lock_region(stacks_dir, client))
 
@@ -815,7 +815,7 @@ def complete_task(
 ) -> Change:
     """``rollout done SLUG TASK``: a person marks a task done (checked against the systems
     first when the tool observes it), then pending billing is published."""
-    from infra.ops.observe import observer
+    from infra.ops.rollout.observe import observer
 
     schedule = load_schedule()
     observe = observer(stacks_dir)
@@ -835,7 +835,7 @@ def close_phase(
 ) -> Change:
     """``rollout done SLUG --phase N``: complete a phase through its gate (or override it
     with a reason), recording its milestones, then publish them."""
-    from infra.ops.observe import observer
+    from infra.ops.rollout.observe import observer
 
     schedule = load_schedule()
     observe = observer(stacks_dir)
@@ -918,14 +918,14 @@ def rollout_status(stacks_dir: Path, client: str | None, check: bool | None) -> 
         if client is None:
             summaries = status_all(conn, schedule)
             if check:
-                from infra.ops.observe import observer
+                from infra.ops.rollout.observe import observer
 
                 observe = observer(stacks_dir)
                 summaries = attention_order(
                     status_one(conn, schedule, s.client, observe) for s in summaries
                 )
             return RolloutStatus(today(), summaries, detail=False)
-        from infra.ops.observe import observer
+        from infra.ops.rollout.observe import observer
 
         one = status_one(
             conn, schedule, client, observer(stacks_dir) if check is not False else None
@@ -959,7 +959,7 @@ class Report:
 
 def write_portfolio_report(html_file: Path) -> Report:
     """Write the portfolio timeline (one self-contained HTML page) to *html_file*."""
-    from infra.ops.report import write_report
+    from infra.ops.rollout.report import write_report
 
     schedule = load_schedule()
     with control.connect() as conn:

@@ -31,7 +31,7 @@ from infra.core.content_model import (
     parse_manifest,
     utc_now,
 )
-from infra.ops.aws import MAX_CONCURRENCY
+from infra.ops.adapters.aws import MAX_CONCURRENCY
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

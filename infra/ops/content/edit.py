@@ -22,9 +22,9 @@ from typing import Any
 from infra.core.content_checks import Problem, check_content
 from infra.core.content_model import ContentDiff, content_manifest, diff_manifests
 from infra.core.errors import LocalIOError, PreconditionFailed, UserInputError
-from infra.ops.locking import client_lock, preview_lock_region
-from infra.ops.stack import PreviewStack, StackHandle
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.stacks.handle import PreviewStack, StackHandle
+from infra.ops.stacks.locking import client_lock, preview_lock_region
 
 PUSH_RECORD = "last-content-push"
 

@@ -20,11 +20,11 @@ from botocore.exceptions import ClientError
 
 from infra.core import email_settings, limits, placeholders
 from infra.core.errors import PreconditionFailed, UserInputError
+from infra.core.steps import Progress, quiet
 from infra.core.text_rules import email_problem
-from infra.ops import aws
-from infra.ops.locking import client_lock, preview_lock_region
-from infra.ops.stack import PreviewStack, StackHandle
-from infra.ops.steps import Progress, quiet
+from infra.ops.adapters import aws
+from infra.ops.stacks.handle import PreviewStack, StackHandle
+from infra.ops.stacks.locking import client_lock, preview_lock_region
 
 
 def allow_list(stack: StackHandle) -> list[str]:

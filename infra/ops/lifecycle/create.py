@@ -43,7 +43,8 @@ from infra.core import naming
 from infra.core.errors import ConflictError
 from infra.core.platform import free_priority
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
-from infra.ops import stackfiles, yamlfiles
+from infra.ops.adapters import yamlfiles
+from infra.ops.stacks import stackfiles
 
 FileStatus = Literal["created", "updated", "unchanged"]
 CreateStatus = Literal["created", "updated", "unchanged"]

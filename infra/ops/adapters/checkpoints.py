@@ -37,7 +37,7 @@ POINTS = (
 
 GUARDS: list[Callable[[], None]] = []
 """Called at every checkpoint; one raises to stop the operation at this step boundary
-(``infra.ops.locking`` adds one that stops an operation whose lock was broken)."""
+(``infra.ops.stacks.locking`` adds one that stops an operation whose lock was broken)."""
 
 
 def checkpoint(point: str) -> None:

@@ -1,7 +1,7 @@
 """Billing milestones to the billing system's EventBridge bus, through the outbox.
 
 A milestone and its outbox row are written in the transaction of the step that
-earns it (``infra.ops.rollout``). ``publish`` sends each unpublished row and
+earns it (``infra.ops.rollout.commands``). ``publish`` sends each unpublished row and
 marks it published, one row per transaction, holding the row's lock while it
 sends, so two publishers never send the same row at once:
 
@@ -27,8 +27,8 @@ from typing import Any
 import psycopg
 
 from infra.core.errors import DependencyUnreachable, EnvironmentProblem
-from infra.ops import aws, control
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.adapters import aws, control
 
 BILLING_BUS_ENV = "TENANTCTL_BILLING_BUS"
 """Name or ARN of the billing EventBridge bus (the platform's ``billingEventBusName``)."""

@@ -8,7 +8,7 @@ through Pulumi config or state.
 
 Credential values are never logged, printed, returned or put into an
 exception message; errors name keys and line numbers only. boto3 clients are
-passed in (``infra.ops.aws.client``).
+passed in (``infra.ops.adapters.aws.client``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from infra.core.errors import PreconditionFailed, TenantctlError
 from infra.core.payment_settings import parameter_name, payment_parameters
 from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
 from infra.core.spec import TenantSpec
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -221,9 +221,9 @@ def store_credentials(
     progress: Progress = quiet,
 ) -> StoredCredentials:
     """``set_credentials`` for the stack of *spec*, under the client's lock."""
-    from infra.ops import aws
-    from infra.ops.locking import client_lock, lock_region
-    from infra.ops.stackfiles import stack_region
+    from infra.ops.adapters import aws
+    from infra.ops.stacks.locking import client_lock, lock_region
+    from infra.ops.stacks.stackfiles import stack_region
 
     region = stack_region(stacks_dir, spec.slug, spec.stage)
     operation = f"payment set-credentials --stage {spec.stage}"

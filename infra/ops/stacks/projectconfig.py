@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.core import naming
-from infra.ops.stackfiles import parse_config
+from infra.ops.stacks.stackfiles import parse_config
 
 PULUMI_TYPES = ("string", "integer", "boolean", "array")
 

@@ -45,9 +45,9 @@ from botocore.exceptions import ClientError
 
 from infra.core import naming
 from infra.core.errors import LockHeld
-from infra.ops import aws, checkpoints
-from infra.ops.checkpoints import checkpoint
-from infra.ops.steps import Progress, quiet
+from infra.core.steps import Progress, quiet
+from infra.ops.adapters import aws, checkpoints
+from infra.ops.adapters.checkpoints import checkpoint
 
 LEASE_ENV = "TENANTCTL_LOCK_LEASE_SECONDS"
 """How long a lock lives without renewal (default ``DEFAULT_LEASE_SECONDS``)."""
@@ -60,7 +60,7 @@ def lock_region(stacks_dir: Path, slug: str) -> str:
 
     Every caller must agree on it, so it never depends on the caller's AWS_REGION.
     """
-    from infra.ops.stackfiles import stack_region
+    from infra.ops.stacks.stackfiles import stack_region
 
     try:
         return preview_lock_region(stack_region(stacks_dir, slug, naming.PREVIEW))

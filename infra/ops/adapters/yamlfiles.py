@@ -5,7 +5,7 @@ and untouched keys; ``merge_map`` changes only the values that differ.
 ``stage_write``/``write_atomically`` replace a file in one rename, so a reader
 sees the old file or the new one, never half of either.
 
-Nothing here knows what a stack file is (``infra.ops.stackfiles`` does).
+Nothing here knows what a stack file is (``infra.ops.stacks.stackfiles`` does).
 """
 
 from __future__ import annotations

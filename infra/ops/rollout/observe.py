@@ -17,9 +17,9 @@ import psycopg
 from infra.core import naming
 from infra.core.config_diff import diff_config
 from infra.core.rollout import CHECKS, Observation
-from infra.ops.config_tables import read_config
-from infra.ops.payment import credentials_mode
-from infra.ops.stack import StackHandle, open_from_files
+from infra.ops.adapters.config_tables import read_config
+from infra.ops.adapters.payment_store import credentials_mode
+from infra.ops.stacks.handle import StackHandle, open_from_files
 
 _MISSING = object()
 
@@ -74,7 +74,7 @@ def _admins(s: _Systems) -> Observation:
         pool = (handle.outputs or {}).get("userPoolId")
         if not pool:
             return Observation("unknown", f"no user pool in the outputs of {handle.stack_name}")
-        from infra.ops import aws
+        from infra.ops.adapters import aws
 
         idp = aws.client("cognito-idp", handle.region)
         for admin in handle.spec.admins:
@@ -120,7 +120,7 @@ def _config_edited(s: _Systems) -> Observation:
         return Observation("not-done", "preview has no working database")
     with psycopg.connect(handle.working_url) as conn:
         working = read_config(conn)
-    from infra.ops.database import database_url
+    from infra.ops.adapters.database import database_url
 
     with psycopg.connect(database_url(handle.admin_url, defaults)) as conn:
         baseline = read_config(conn)
@@ -133,7 +133,7 @@ def _config_edited(s: _Systems) -> Observation:
 
 
 def _imports(s: _Systems) -> Observation:
-    from infra.ops.imports import recorded_imports
+    from infra.ops.content.imports import recorded_imports
 
     handle = s.stack(naming.PREVIEW)
     if not handle.database.exists(handle.working_database):
@@ -146,7 +146,7 @@ def _imports(s: _Systems) -> Observation:
 
 
 def _dry_run(s: _Systems) -> Observation:
-    from infra.ops.promote import check_preconditions
+    from infra.ops.lifecycle.promote import check_preconditions
 
     failed = [
         c
