@@ -31,25 +31,29 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from infra.core.rollout import CHECKS, billing_event, milestone_key  # noqa: E402
+from infra.core.rollout import (  # noqa: E402
+    CHECKS,
+    billing_event,
+    milestone_key,
+)
 from infra.devtools import localtarget  # noqa: E402
 from infra.ops.adapters.control import CONTROL_DATABASE_URL_ENV  # noqa: E402
-from infra.ops.rollout.commands import load_schedule  # noqa: E402
+from infra.ops.rollout.store import load_schedule  # noqa: E402
 
 NAIVE = """
 import json, sys
 from infra.ops.adapters import control
-from infra.ops.rollout import commands as ops
-schedule = ops.load_schedule()
+from infra.ops.rollout import store as rollout_store
+schedule = rollout_store.load_schedule()
 with control.connect() as conn:
     clients = [r[0] for r in conn.execute("SELECT DISTINCT client FROM rollouts")]
     out = []
     for client in clients:
-        row = ops.find(conn, client)
-        record = ops._records(conn, [row])[row.id]
-        obs = ops._stored_observations(conn, [row.id])[row.id]
-        out.append(ops.summarize(schedule, record, obs, ops.today()))
-    out = ops.attention_order(out)
+        row = rollout_store.find(conn, client)
+        record = rollout_store.records_of(conn, [row])[row.id]
+        obs = rollout_store.stored_observations(conn, [row.id])[row.id]
+        out.append(summarize(schedule, record, obs, rollout_store.today()))
+    out = attention_order(out)
     print(json.dumps({"rollouts": [s.to_json(detail=False) for s in out]}))
 """
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from infra.ops.adapters import aws, control
 from infra.ops.rollout import billing
-from infra.ops.rollout import commands as ops
+from infra.ops.rollout import transitions as rollout_transitions
 
 point, client = sys.argv[1], sys.argv[2]
 
@@ -28,7 +28,7 @@ def die(*_: Any) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-real_earn = ops._earn
+real_earn = rollout_transitions.earn
 
 
 def earn(*args: Any, **kwargs: Any) -> bool:
@@ -57,11 +57,11 @@ class Clients:
         return Events(aws.client(service, region))
 
 
-ops._earn = earn  # type: ignore[assignment]
+rollout_transitions.earn = earn  # type: ignore[assignment]
 billing.aws = Clients  # type: ignore[assignment]
 
 with control.connect() as conn:
-    ops.start(conn, client, "C-1", date(2026, 11, 2), "crash-test")
+    rollout_transitions.start(conn, client, "C-1", date(2026, 11, 2), "crash-test")
     if point == "recorded":
         die()
     billing.publish(conn, die if point == "after-commit" else billing.quiet)

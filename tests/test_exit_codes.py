@@ -36,24 +36,24 @@ def test_done_is_0():
 def test_a_bug_is_1_and_names_a_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    from infra.ops.lifecycle import status
+    from infra.ops.lifecycle import listing
 
     def broken(stacks_dir: Path) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(status, "list_tenants", broken)
+    monkeypatch.setattr(listing, "list_tenants", broken)
     result = cli("list", "--stacks-dir", str(STACKS))
     assert result.exit_code == ExitCode.INTERNAL
     assert "unexpected ZeroDivisionError" in one_line(result)
 
 
 def test_an_interrupt_is_130_and_says_how_to_resume(monkeypatch: pytest.MonkeyPatch):
-    from infra.ops.lifecycle import status
+    from infra.ops.lifecycle import listing
 
     def interrupted(stacks_dir: Path) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(status, "list_tenants", interrupted)
+    monkeypatch.setattr(listing, "list_tenants", interrupted)
     result = cli("list", "--stacks-dir", str(STACKS))
     assert result.exit_code == ExitCode.INTERRUPTED
     assert "re-run the same command to resume" in result.stderr

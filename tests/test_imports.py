@@ -19,7 +19,7 @@ from infra.core.errors import ExitCode
 from infra.core.import_kinds import KINDS
 from infra.ops.adapters.database import database_url
 from infra.ops.content.imports import imports_recorded, pending_replays, replay_imports
-from infra.ops.stacks.handle import open_from_files
+from infra.ops.stacks.opening import open_from_files
 from tests.helpers import ROOT, SLUG, cli, ok, validate
 
 

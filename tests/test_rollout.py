@@ -79,7 +79,7 @@ def stacks(tmp_path: Path, control_env: str, queue: str, monkeypatch: pytest.Mon
 
 
 def complete_manual_tasks(stacks: Path, phase: int) -> None:
-    from infra.ops.rollout.commands import load_schedule
+    from infra.ops.rollout.store import load_schedule
 
     for task in load_schedule().phase(phase).tasks:
         if task.observe is None and task.required:
@@ -209,11 +209,12 @@ def test_two_people_completing_the_same_phase_at_once_one_wins(
 def test_two_transactions_completing_the_same_phase_record_it_once(stacks: Path, control_env: str):
     """Below the client lock: the rollout's row lock alone serializes them."""
     from infra.core.errors import PreconditionFailed
-    from infra.ops.rollout import commands as ops
+    from infra.ops.rollout import store as rollout_store
+    from infra.ops.rollout import transitions as rollout_transitions
     from infra.ops.rollout.observe import observer
 
     complete_manual_tasks(stacks, 1)
-    schedule = ops.load_schedule()
+    schedule = rollout_store.load_schedule()
     observations = observer(stacks)(SLUG, None)  # checked once, outside the race
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -222,7 +223,9 @@ def test_two_transactions_completing_the_same_phase_record_it_once(stacks: Path,
         with control.connect() as conn:
             barrier.wait()
             try:
-                ops.complete_phase(conn, schedule, SLUG, 1, who, lambda *_: observations)
+                rollout_transitions.complete_phase(
+                    conn, schedule, SLUG, 1, who, lambda *_: observations
+                )
                 outcomes.append("won")
             except PreconditionFailed as exc:
                 outcomes.append(str(exc))
@@ -362,7 +365,7 @@ def test_rollout_commands_without_a_control_database_say_how_to_set_it(
 def test_admin_accounts_are_checked_in_each_user_pool(stacks: Path):
     """The user pool and administrators the program plans exist (the local target makes
     them from the plan, as `pulumi up` would); the check lists the pool's users."""
-    from infra.ops.stacks.handle import open_from_files
+    from infra.ops.stacks.opening import open_from_files
 
     assert task(status(stacks), "admin-accounts")["state"] == "done"
 

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from infra.cli import main
 from infra.ops.adapters import control
-from infra.ops.rollout import commands as ops
+from infra.ops.rollout import reads as rollout_reads
+from infra.ops.rollout import store as rollout_store
+from infra.ops.rollout import transitions as rollout_transitions
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(
@@ -41,8 +43,8 @@ def chromium(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def portfolio(control_env: str) -> list[str]:
     """Rollouts at different points: just signed, late in phase 1, and well advanced."""
-    schedule = ops.load_schedule()
-    today = ops.today()
+    schedule = rollout_store.load_schedule()
+    today = rollout_store.today()
     clients = {
         "fresh-college": today - timedelta(days=2),
         "late-university": today - timedelta(days=40),
@@ -50,9 +52,9 @@ def portfolio(control_env: str) -> list[str]:
     }
     with control.connect() as conn:
         for client, signed in clients.items():
-            ops.start(conn, client, "C-1", signed, "pat")
+            rollout_transitions.start(conn, client, "C-1", signed, "pat")
         for phase in (1, 2, 3):
-            ops.complete_phase(
+            rollout_transitions.complete_phase(
                 conn, schedule, "advanced-city", phase, "pat", None, override_reason="test data"
             )
     return list(clients)
@@ -93,7 +95,7 @@ def test_report_marks_a_late_phase(portfolio: list[str]):
     from infra.ops.rollout.report import render_report
 
     with control.connect() as conn:
-        summaries = ops.status_all(conn, ops.load_schedule(), date.today())
+        summaries = rollout_reads.status_all(conn, rollout_store.load_schedule(), date.today())
     html = render_report(summaries, date.today())
     late_row = html.split('data-client="late-university"')[1].split("</tr>")[0]
     fresh_row = html.split('data-client="fresh-college"')[1].split("</tr>")[0]

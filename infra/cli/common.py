@@ -55,3 +55,38 @@ def break_lock_option(f: F) -> F:
         help="Take over this client's lock if it is stale (its lease expired or its process "
         "is gone); the break is recorded. A live lock is never broken.",
     )(f)
+
+
+def stage_option(help: str, default: naming.Stage = naming.PREVIEW) -> Callable[[F], F]:
+    """``--stage preview|production``, given to the command as a ``naming.Stage``."""
+
+    def to_stage(_ctx: click.Context, _param: click.Parameter, value: str) -> naming.Stage:
+        return naming.PREVIEW if value == naming.PREVIEW else naming.PRODUCTION
+
+    return click.option(
+        "--stage",
+        type=click.Choice(naming.STAGES),
+        default=default,
+        show_default=True,
+        callback=to_stage,
+        help=help,
+    )
+
+
+def contract_option(help: str) -> Callable[[F], F]:
+    """``--contract REF``: which of the client's contracts (rollouts) a command acts on."""
+    return click.option("--contract", help=help)
+
+
+def signed_off_option(f: F) -> F:
+    """``--signed-off YYYY-MM-DD``, given to the command as a ``date`` (or ``None``)."""
+
+    def to_date(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        return value.date() if value is not None else None
+
+    return click.option(
+        "--signed-off",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        callback=to_date,
+        help="Contract sign-off date, YYYY-MM-DD (default: today).",
+    )(f)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option
+from infra.cli.common import echo_json, err, json_option, stacks_dir_option, stage_option
 from infra.core import naming
 from infra.core.errors import ExitCode
 
@@ -37,16 +37,10 @@ def content() -> None:
 @content.command()
 @click.argument("slug")
 @folder_argument
-@click.option(
-    "--stage",
-    type=click.Choice(naming.STAGES),
-    default=naming.PREVIEW,
-    show_default=True,
-    help="Which stack's served release to pull.",
-)
+@stage_option("Which stack's served release to pull.")
 @stacks_dir_option
 @json_option
-def pull(slug: str, folder: Path, stage: str, stacks_dir: Path, as_json: bool) -> None:
+def pull(slug: str, folder: Path, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> None:
     """Write the release a stack serves to FOLDER (new or empty), one file per content key.
 
     \b
@@ -55,11 +49,12 @@ def pull(slug: str, folder: Path, stage: str, stacks_dir: Path, as_json: bool) -
       tenantctl content pull demo ./live-content --stage production --json
     """
     from infra.ops.content.edit import pull as run_pull
-    from infra.ops.stacks.handle import open_from_files, refuse_stack_names
+    from infra.ops.stacks.handle import refuse_stack_names
+    from infra.ops.stacks.opening import open_from_files
 
     if stage == naming.PREVIEW:
         refuse_stack_names(slug, "content pull")
-    stack = open_from_files(stacks_dir, slug, stage)  # type: ignore[arg-type]
+    stack = open_from_files(stacks_dir, slug, stage)
     result = run_pull(stack, folder, err)
     if as_json:
         echo_json(result.to_json())
@@ -96,7 +91,7 @@ def diff(slug: str, folder: Path, stacks_dir: Path, as_json: bool) -> None:
       tenantctl content diff demo ./demo-content --json
     """
     from infra.ops.content.edit import diff as run_diff
-    from infra.ops.stacks.handle import open_preview
+    from infra.ops.stacks.opening import open_preview
 
     result = run_diff(open_preview(stacks_dir, slug, "content diff"), folder)
     if as_json:
@@ -132,7 +127,7 @@ def push(
     """
     from infra.ops.content.edit import ContentRejected
     from infra.ops.content.edit import push as run_push
-    from infra.ops.stacks.handle import open_preview
+    from infra.ops.stacks.opening import open_preview
 
     stack = open_preview(stacks_dir, slug, "content push")
     try:
@@ -167,7 +162,7 @@ def rollback(slug: str, stacks_dir: Path, as_json: bool) -> None:
       tenantctl content rollback demo --json
     """
     from infra.ops.content.edit import rollback as run_rollback
-    from infra.ops.stacks.handle import open_preview
+    from infra.ops.stacks.opening import open_preview
 
     result = run_rollback(open_preview(stacks_dir, slug, "content rollback"), err)
     if as_json:
@@ -178,9 +173,7 @@ def rollback(slug: str, stacks_dir: Path, as_json: bool) -> None:
 
 @content.command()
 @click.argument("slug")
-@click.option(
-    "--stage", type=click.Choice(naming.STAGES), default=naming.PREVIEW, show_default=True
-)
+@stage_option("Which stack's served release to serve.")
 @click.option(
     "--dir",
     "folder",
@@ -189,7 +182,9 @@ def rollback(slug: str, stacks_dir: Path, as_json: bool) -> None:
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8040, show_default=True)
 @stacks_dir_option
-def preview(slug: str, stage: str, folder: Path | None, port: int, stacks_dir: Path) -> None:
+def preview(
+    slug: str, stage: naming.Stage, folder: Path | None, port: int, stacks_dir: Path
+) -> None:
     """Serve the portal and every email on 127.0.0.1 with sample data, to look at in a browser.
 
     Serves the release the stack serves, or --dir FOLDER (e.g. one you pulled
@@ -204,7 +199,8 @@ def preview(slug: str, stage: str, folder: Path | None, port: int, stacks_dir: P
     """
     from infra.ops.content.edit import read_folder, served_files
     from infra.ops.content.preview import serve_forever
-    from infra.ops.stacks.handle import open_from_files, refuse_stack_names
+    from infra.ops.stacks.handle import refuse_stack_names
+    from infra.ops.stacks.opening import open_from_files
 
     files: Mapping[str, bytes]
     if folder is not None:
@@ -212,7 +208,7 @@ def preview(slug: str, stage: str, folder: Path | None, port: int, stacks_dir: P
     else:
         if stage == naming.PREVIEW:
             refuse_stack_names(slug, "content preview")
-        files = served_files(open_from_files(stacks_dir, slug, stage))  # type: ignore[arg-type]
+        files = served_files(open_from_files(stacks_dir, slug, stage))
     serve_forever(
         files,
         port,

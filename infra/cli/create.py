@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import click
 
 from infra.cli.common import (
     F,
     break_lock_option,
+    contract_option,
     echo_json,
     err,
     json_option,
+    signed_off_option,
     stacks_dir_option,
 )
 from infra.core import naming
 from infra.core.spec import ROLES
 from infra.core.spec_docs import config_reference
-from infra.ops.adapters.yamlfiles import display_path
 from infra.ops.lifecycle import create as create_op
 
 
@@ -50,15 +51,8 @@ def create_options(f: F) -> F:
 @create_options
 @click.option("--force", is_flag=True, help="Overwrite existing stack files that differ.")
 @click.option("--no-deploy", is_flag=True, help="Write the stack files only; do not run pulumi up.")
-@click.option(
-    "--contract",
-    help="Contract reference of the rollout started at sign-off (default: initial).",
-)
-@click.option(
-    "--signed-off",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Contract sign-off date, YYYY-MM-DD (default: today).",
-)
+@contract_option("Contract reference of the rollout started at sign-off (default: initial).")
+@signed_off_option
 @break_lock_option
 @stacks_dir_option
 @json_option
@@ -69,7 +63,7 @@ def create(
     force: bool,
     no_deploy: bool,
     contract: str | None,
-    signed_off: Any,
+    signed_off: date | None,
     break_lock: bool,
     stacks_dir: Path,
     as_json: bool,
@@ -106,38 +100,31 @@ def create(
     else:
         specs = create_op.specs_from_options(slug, options)
 
+    from infra.ops.rollout.signoff import create_client  # deploys: heavy imports
+
     try:
-        result = create_op.create_tenant(stacks_dir, specs, force=force)
+        created = create_client(
+            stacks_dir,
+            specs,
+            force=force,
+            deploy=not no_deploy,
+            break_lock=break_lock,
+            contract=contract,
+            signed_off=signed_off,
+            progress=err,
+        )
     except create_op.StackFilesDiffer as conflict:
         for line in conflict.diff:
             err(line)
         if as_json:
             echo_json({**conflict.result.to_json(), "status": "conflict", "written": False})
         raise
-
-    document: dict[str, Any] = result.to_json()
-    for change in result.files:
-        err(f"{change.status:9} {display_path(change.path)}")
-    if no_deploy:
-        document["deploy"] = {"status": "skipped", "reason": "--no-deploy"}
-    else:
-        from infra.ops.stacks.deployers import deploy_tenant  # heavy imports
-
-        document["deploy"] = deploy_tenant(result.specs, stacks_dir, err, break_lock)
-    document["rollout"] = _start_rollout(slug, contract, signed_off)
     if as_json:
-        echo_json(document)
+        echo_json(created.to_json())
     else:
-        click.echo(f"{slug}: stack files {result.status}; deploy {document['deploy']['status']}")
-
-
-def _start_rollout(slug: str, contract: str | None, signed_off: Any) -> dict[str, Any]:
-    from infra.ops.rollout.commands import start_with_create
-
-    rollout = start_with_create(slug, contract, signed_off.date() if signed_off else None, None)
-    if rollout["status"] == "started":
-        err(f"rollout   {rollout['message']}; billing: {rollout.get('billing', '-')}")
-    return rollout
+        click.echo(
+            f"{slug}: stack files {created.files.status}; deploy {created.deployment.status}"
+        )
 
 
 COMMANDS = [create]

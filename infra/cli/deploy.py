@@ -35,9 +35,9 @@ def deploy(stack: str, yes: bool, stacks_dir: Path, as_json: bool) -> None:
         click.confirm(f"This will deploy {stack}. Continue?", abort=True, err=True)
     result = ops.deploy(stacks_dir, stack, err)
     if as_json:
-        echo_json(result)
+        echo_json(result.to_json())
     else:
-        click.echo(f"{stack}: {result['how']} in {result['seconds']:.1f}s")
+        click.echo(f"{stack}: {result.how} in {result.seconds:.1f}s")
 
 
 COMMANDS = [deploy]

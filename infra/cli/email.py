@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option
+from infra.cli.common import echo_json, err, json_option, stacks_dir_option, stage_option
 from infra.core import naming, placeholders
 
 
@@ -25,12 +25,12 @@ def email() -> None:
 @click.argument("slug")
 @click.argument("template", type=click.Choice(list(placeholders.EMAILS)))
 @click.option("--to", "to", required=True, help="Recipient (preview: an admin or allow-listed).")
-@click.option(
-    "--stage", type=click.Choice(naming.STAGES), default=naming.PREVIEW, show_default=True
-)
+@stage_option("Which stack sends the test email.")
 @stacks_dir_option
 @json_option
-def test_(slug: str, template: str, to: str, stage: str, stacks_dir: Path, as_json: bool) -> None:
+def test_(
+    slug: str, template: str, to: str, stage: naming.Stage, stacks_dir: Path, as_json: bool
+) -> None:
     """Render TEMPLATE from the served release with sample data and send it to --to.
 
     Preview only sends to its administrators and to the addresses on its
@@ -42,11 +42,12 @@ def test_(slug: str, template: str, to: str, stage: str, stacks_dir: Path, as_js
       tenantctl email test demo password-reset --to qa@vendor.example --json
     """
     from infra.ops.content.email import send_test
-    from infra.ops.stacks.handle import open_from_files, refuse_stack_names
+    from infra.ops.stacks.handle import refuse_stack_names
+    from infra.ops.stacks.opening import open_from_files
 
     if stage == naming.PREVIEW:
         refuse_stack_names(slug, "email test")
-    result = send_test(open_from_files(stacks_dir, slug, stage), template, to)  # type: ignore[arg-type]
+    result = send_test(open_from_files(stacks_dir, slug, stage), template, to)
     if as_json:
         echo_json(result)
     else:
@@ -76,7 +77,7 @@ def allow_list(
       tenantctl email allow-list demo --remove tester@demo-state.example.edu --json
     """
     from infra.ops.content.email import change_allow_list
-    from infra.ops.stacks.handle import open_preview
+    from infra.ops.stacks.opening import open_preview
 
     result = change_allow_list(open_preview(stacks_dir, slug, "email allow-list"), add, remove, err)
     if as_json:

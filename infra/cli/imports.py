@@ -66,7 +66,7 @@ def import_(
     if not (slug and kind and file):
         raise UserInputError("give SLUG KIND FILE, or --template KIND; see --help")
     from infra.ops.content.imports import import_file
-    from infra.ops.stacks.handle import open_preview
+    from infra.ops.stacks.opening import open_preview
 
     stack = open_preview(stacks_dir, slug, "import")
     try:

@@ -63,7 +63,8 @@ def set_credentials(
       printf 'secretKey=%s\\n' "$KEY" | tenantctl payment set-credentials demo --stage production
       tenantctl payment set-credentials demo --stage production --from-env DEMO_STRIPE --json
     """
-    from infra.ops.adapters import payment_store as payment_op
+    from infra.ops.adapters.payment_store import parse_credentials
+    from infra.ops.lifecycle.payment import store_credentials
 
     spec = stackfiles.read_spec(stacks_dir, slug, stage)
     if env_var:
@@ -76,10 +77,8 @@ def set_credentials(
         if sys.stdin.isatty():
             err("Paste the credentials (JSON or KEY=value lines), then Ctrl-D:")
         text = sys.stdin.read()
-    credentials = payment_op.parse_credentials(text)
-    stored = payment_op.store_credentials(
-        stacks_dir, spec, credentials, break_lock=break_lock, progress=err
-    )
+    credentials = parse_credentials(text)
+    stored = store_credentials(stacks_dir, spec, credentials, break_lock=break_lock, progress=err)
     if as_json:
         echo_json(stored.to_json())
     else:

@@ -20,7 +20,7 @@ from infra.core.errors import ChangesDetected
 from infra.core.promotion import dry_run_changes
 
 if TYPE_CHECKING:
-    from infra.ops.lifecycle.promote import PromotionPlan
+    from infra.ops.lifecycle.promote_plan import PromotionPlan
 
 
 def _print_plan(plan: PromotionPlan) -> None:
@@ -102,6 +102,9 @@ def promote(
     (testing and training) when a control database is configured.
     """
     from infra.ops.lifecycle import promote as ops
+    from infra.ops.lifecycle.promote_plan import plan_promotion
+    from infra.ops.rollout.gate import RolloutGate
+    from infra.ops.stacks.opening import open_pair
 
     if dry_run and rollback:
         raise click.UsageError("--dry-run and --rollback cannot be combined")
@@ -110,8 +113,7 @@ def promote(
     if override_gate and not (reason or "").strip():
         raise click.UsageError("--override-gate needs --reason TEXT (it is recorded)")
     if dry_run:
-        preview, production = ops.open_pair(stacks_dir, slug)
-        plan = ops.plan_promotion(preview, production)
+        plan = plan_promotion(*open_pair(stacks_dir, slug, "promote"))
         echo_json(plan.to_json()) if as_json else _print_plan(plan)
         changes = dry_run_changes(plan.to_json())
         if detailed_exitcode and changes:
@@ -125,8 +127,9 @@ def promote(
     if rollback:
         outcome = ops.rollback(stacks_dir, slug, err, break_lock=break_lock)
     else:
+        gate = RolloutGate(stacks_dir)
         outcome = ops.promote(
-            stacks_dir, slug, err, reason if override_gate else None, break_lock=break_lock
+            stacks_dir, slug, gate, err, reason if override_gate else None, break_lock=break_lock
         )
     if as_json:
         echo_json(outcome.to_json())

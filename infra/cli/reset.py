@@ -42,7 +42,7 @@ def reset_preview(
     """
     from infra.ops.lifecycle.reset import reset_preview as run_reset
     from infra.ops.lifecycle.reset import undo_reset
-    from infra.ops.stacks.handle import open_preview
+    from infra.ops.stacks.opening import open_preview
 
     stack = open_preview(stacks_dir, slug, "reset-preview")
     what = "undo the last reset of" if undo else "reset to defaults"

@@ -6,11 +6,18 @@ import json
 import re
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option
+from infra.cli.common import (
+    contract_option,
+    echo_json,
+    err,
+    json_option,
+    signed_off_option,
+    stacks_dir_option,
+)
 
 if TYPE_CHECKING:
     from infra.ops.rollout.commands import Change
@@ -18,9 +25,7 @@ if TYPE_CHECKING:
 _by_option = click.option(
     "--by", help="Who does this (kept in the history); default: the current user."
 )
-_contract_option = click.option(
-    "--contract", help="Contract reference (default: the client's latest rollout)."
-)
+_contract_option = contract_option("Contract reference (default: the client's latest rollout).")
 
 
 def _echo_change(change: Change, as_json: bool) -> None:
@@ -55,16 +60,17 @@ def rollout() -> None:
 @rollout.command("start")
 @click.argument("slug")
 @click.option("--contract", required=True, help="Contract reference, e.g. C-2026-001.")
-@click.option(
-    "--signed-off",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Sign-off date, YYYY-MM-DD (default: today).",
-)
+@signed_off_option
 @_by_option
 @stacks_dir_option
 @json_option
 def start_cmd(
-    slug: str, contract: str, signed_off: Any, by: str | None, stacks_dir: Path, as_json: bool
+    slug: str,
+    contract: str,
+    signed_off: date | None,
+    by: str | None,
+    stacks_dir: Path,
+    as_json: bool,
 ) -> None:
     """Start a client's rollout at contract sign-off (bills the sign-off milestone once).
 
@@ -77,7 +83,7 @@ def start_cmd(
     """
     from infra.ops.rollout import commands as ops
 
-    day: date | None = signed_off.date() if signed_off else None
+    day = signed_off
     _echo_change(ops.start_rollout(stacks_dir, slug, contract, day, by, err), as_json)
 
 

@@ -12,7 +12,7 @@ from infra.core import naming
 from infra.core.errors import UserInputError
 
 if TYPE_CHECKING:
-    from infra.ops.lifecycle.status import ListedStage, StageStatus, TenantRow
+    from infra.ops.lifecycle.listing import ListedStage, StageStatus, TenantRow
 
 
 @click.command()
@@ -27,7 +27,8 @@ def status(slug: str | None, stacks_dir: Path, as_json: bool) -> None:
       tenantctl status
       tenantctl status demo --json
     """
-    from infra.ops.lifecycle.status import broken_files, tenant_status
+    from infra.ops.lifecycle.listing import broken_files
+    from infra.ops.lifecycle.status import tenant_status
 
     rows = tenant_status(stacks_dir, slug)
     if as_json:
@@ -76,7 +77,7 @@ def list_(stacks_dir: Path, as_json: bool) -> None:
       tenantctl list
       tenantctl list --json
     """
-    from infra.ops.lifecycle.status import broken_files, list_tenants
+    from infra.ops.lifecycle.listing import broken_files, list_tenants
 
     rows = list_tenants(stacks_dir)
     if as_json:

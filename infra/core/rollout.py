@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from infra.core.text_rules import first_of
+
 Owner = Literal["vendor", "client"]
 OWNERS: tuple[Owner, ...] = ("vendor", "client")
 
@@ -201,9 +203,8 @@ class ScheduleError(ValueError):
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
-        first = f"{problems[0][0]}: {problems[0][1]}" if problems else "invalid"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"schedule is invalid: {first}{more}")
+        lines = [f"{where}: {message}" for where, message in problems]
+        super().__init__(f"schedule is invalid: {first_of(lines) or 'invalid'}")
 
 
 def parse_schedule(data: Any) -> Schedule:
@@ -403,6 +404,33 @@ def task_status(
 def gate_problems(tasks: Iterable[TaskStatus]) -> list[str]:
     """Why a phase cannot complete: each required task that is not done, one line each."""
     return [f"{t.key} ({t.owner}): {t.how}" for t in tasks if t.required and t.state != "done"]
+
+
+def phase_gate(
+    phase: Phase,
+    record: RolloutRecord,
+    observations: Mapping[str, Observation],
+    *,
+    must_be_complete: bool = False,
+) -> list[str]:
+    """The one gate rule: why *phase* does not hold, one line each (empty: it holds).
+
+    Each required task must be done now, observed tasks as the systems say
+    (*observations*), the others as a person marked them. Completing a phase asks
+    only that; promotion also needs the phase recorded complete
+    (*must_be_complete*)."""
+    problems: list[str] = []
+    if must_be_complete and phase.number not in record.completions:
+        problems.append(f"phase {phase.number} {phase.title} is not complete")
+    return problems + gate_problems(
+        task_status(
+            t,
+            record.marks.get(t.key),
+            observations.get(t.observe) if t.observe else None,
+            False,
+        )
+        for t in phase.tasks
+    )
 
 
 # --------------------------------------------------------------- the summary

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 MAX_VALUE_LENGTH = 2048
@@ -139,3 +139,9 @@ def shorten(value: Any, limit: int = ECHO_LENGTH) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def first_of(items: Sequence[str]) -> str:
+    """The first of *items* as one line, saying how many more there are: ``a (and 2 more)``."""
+    more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+    return f"{items[0]}{more}" if items else ""

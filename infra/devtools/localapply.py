@@ -40,11 +40,10 @@ class LocalDeployer:
         handle: StackHandle | None,
         progress: Progress,
         create: bool = False,
-    ) -> tuple[StackHandle, str]:
-        handle = handle or open_stack(spec, deployer=self)
-        apply_local(spec, handle, progress)
-        handle.outputs = self.outputs(spec, handle.region)
-        return handle, "applied on the local target (no Pulumi CLI)"
+    ) -> tuple[Mapping[str, Any] | None, str]:
+        handle = handle or open_stack(spec, source=self)
+        apply_local(spec, handle, progress)  # leaves the outputs it wrote on the handle
+        return handle.outputs, "applied on the local target (no Pulumi CLI)"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
         try:
@@ -119,7 +118,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
                 )
                 created["secret"] = 1
     _apply_email(plan.resources, handle.region)
-    outputs = dict(LocalDeployer().outputs(spec, handle.region) or {})
+    outputs = dict(handle.outputs or {})  # as last deployed (None before the first deploy)
     for certificate in plan.of_type(_CERTIFICATE):
         custom = certificate.inputs["domainName"] == spec.portal_domain
         key = "customDomainCertificateArn" if custom else "certificateArn"

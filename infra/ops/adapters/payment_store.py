@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
 
@@ -27,7 +25,6 @@ from infra.core.errors import PreconditionFailed, TenantctlError
 from infra.core.payment_settings import parameter_name, payment_parameters
 from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
 from infra.core.spec import TenantSpec
-from infra.core.steps import Progress, quiet
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -198,46 +195,6 @@ def set_credentials(
             f"could not store the payment secret {name}: {code or 'AWS error'}"
         ) from None
     return mode
-
-
-@dataclass(frozen=True)
-class StoredCredentials:
-    """Credentials stored in a stack's payment secret (their values are never kept here)."""
-
-    stack: str
-    secret: str
-    mode: CredentialsMode
-
-    def to_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "secret": self.secret, "mode": self.mode, "stored": True}
-
-
-def store_credentials(
-    stacks_dir: Path,
-    spec: TenantSpec,
-    credentials: Mapping[str, str],
-    *,
-    break_lock: bool = False,
-    progress: Progress = quiet,
-) -> StoredCredentials:
-    """``set_credentials`` for the stack of *spec*, under the client's lock."""
-    from infra.ops.adapters import aws
-    from infra.ops.stacks.locking import client_lock, lock_region
-    from infra.ops.stacks.stackfiles import stack_region
-
-    region = stack_region(stacks_dir, spec.slug, spec.stage)
-    operation = f"payment set-credentials --stage {spec.stage}"
-    with client_lock(
-        spec.slug,
-        operation,
-        lock_region(stacks_dir, spec.slug),
-        break_stale=break_lock,
-        progress=progress,
-    ):
-        mode = set_credentials(aws.client("secretsmanager", region), spec, credentials)
-    return StoredCredentials(
-        spec.stack_name, naming.payment_secret_name(spec.slug, spec.stage), mode
-    )
 
 
 def credentials_mode(secrets: SecretsManagerClient, spec: TenantSpec) -> CredentialsMode | None:

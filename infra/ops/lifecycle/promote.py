@@ -1,60 +1,52 @@
 """promote: launch production at go-live with preview's vetted content and configuration.
 
-Steps, each recorded in a promotion record in the production bucket
-(``tenantctl/promotions/<id>``) as it finishes:
+The steps are ``STEPS`` (``STEP_FUNCTIONS``, in order; each function's docstring
+says what it does). Each is recorded in a promotion record in the production bucket
+(``tenantctl/promotions/<id>``) as it finishes. Running ``promote`` again after any
+failure resumes the unfinished promotion: finished steps are skipped, nothing is done
+twice, nothing is lost. A promotion and a rollback hold the client's lock
+(``infra.ops.stacks.locking``).
 
-1. ``copy-content``   preview's current release copied into production as a new
-                      release (only missing blobs are copied; same id on re-run)
-2. ``copy-config``    configuration tables copied in one database transaction,
-                      previous production configuration kept for rollback; the
-                      transaction itself records the promotion id, so a re-run
-                      after a crash between commit and record does not repeat it
-   ``replay-imports`` old-system data files (accounts, vehicles, permits, violations)
-                      recorded by ``tenantctl import`` in preview loaded into production
-                      from the kept files, each in one transaction with its record
-3. ``switch-current`` production ``current.json`` switched to the new release
-4. ``go-live``        ``tenants:live: true`` in the production stack file, then
-                      production deployed (payment live, portal open)
-5. ``record``         the go-live recorded as complete
-
-Running ``promote`` again after any failure resumes the unfinished promotion:
-finished steps are skipped, nothing is done twice, nothing is lost. A
-promotion and a rollback hold the client's lock (``infra.ops.stacks.locking``).
-"""
+One promotion reads each stack file once and each stack's outputs once, and
+evaluates its preconditions once (``infra.ops.lifecycle.promote_plan``); the
+rollout's gate (a ``PromotionGate``, passed in: the lifecycle never imports the
+rollout) gets them rather than reading again. The go-live step rewrites the
+production file's ``live`` line and binds the handle to the deploy's own outputs."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import psycopg
+from typing import Any, Protocol
 
 from infra.core import naming
 from infra.core.config_diff import diff_config
-from infra.core.content_model import ContentDiff, diff_manifests, iso8601, new_release_id, utc_now
+from infra.core.content_model import iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
-from infra.core.promotion import PromotedContent, promoted_content
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.adapters.config_tables import (
-    CONFIG_SCHEMA,
     copy_config,
-    read_config,
     rollback_config,
 )
-from infra.ops.adapters.database import CONNECT_TIMEOUT_S
-from infra.ops.adapters.payment_store import credentials_mode, read_parameters
+from infra.ops.content.imports import replay_imports
+from infra.ops.lifecycle.promote_plan import (
+    Precondition,
+    check_preconditions,
+    config_of,
+    content_diff,
+    promoted_release,
+)
 from infra.ops.stacks.deployers import deploy_stack
-from infra.ops.stacks.handle import StackHandle, open_from_files, refuse_stack_names
-from infra.ops.stacks.locking import client_lock, lock_region
-from infra.ops.stacks.stackfiles import set_live
+from infra.ops.stacks.handle import StackHandle, refuse_stack_names
+from infra.ops.stacks.locking import client_lock, preview_lock_region
+from infra.ops.stacks.opening import open_file
+from infra.ops.stacks.stackfiles import read_stack, set_live
 
 ACTIVE_RECORD = "promotion-active"
 LAST_RECORD = "last-promotion"
-STEPS = ("copy-content", "copy-config", "replay-imports", "switch-current", "go-live", "record")
 
 
 def _now() -> str:
@@ -89,207 +81,24 @@ def _record_name(promotion_id: str) -> str:
     return f"promotions/{promotion_id}"
 
 
-def open_pair(stacks_dir: Path, slug: str) -> tuple[StackHandle, StackHandle]:
-    refuse_stack_names(slug, "promote")
-    return (
-        open_from_files(stacks_dir, slug, naming.PREVIEW),
-        open_from_files(stacks_dir, slug, naming.PRODUCTION),
-    )
+class PromotionGate(Protocol):
+    """What stands between a promotion and the client's rollout (``RolloutGate``)."""
 
+    def check(
+        self,
+        preview: StackHandle,
+        production: StackHandle,
+        preconditions: Sequence[Precondition],
+        override_reason: str | None,
+        progress: Progress,
+    ) -> str | None:
+        """Before a new promotion: raise ``PreconditionFailed`` when the rollout does not
+        allow it (unless *override_reason*, recorded); a note when it could not check."""
+        ...
 
-# ------------------------------------------------------------------ preconditions
-
-
-@dataclass(frozen=True)
-class Precondition:
-    """One thing a promotion needs; *message* says how to fix it when not *ok*."""
-
-    check: str
-    ok: bool
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"check": self.check, "ok": self.ok, "message": self.message}
-
-
-def check_preconditions(preview: StackHandle, production: StackHandle) -> list[Precondition]:
-    """Each precondition with ``ok`` and a message that says how to fix it when not."""
-    checks: list[Precondition] = []
-    slug = preview.spec.slug
-
-    def check(name: str, ok: bool, message: str) -> None:
-        checks.append(Precondition(name, ok, message))
-
-    current = preview.content.current()
-    check(
-        "preview-content",
-        current is not None,
-        f"preview serves release {current.release}"
-        if current
-        else f"preview has no content release; run `tenantctl create {slug}` first",
-    )
-    has_db = preview.database.exists(preview.working_database)
-    check(
-        "preview-database",
-        has_db,
-        f"preview database {preview.working_database} exists"
-        if has_db
-        else f"preview database {preview.working_database} is missing; run "
-        f"`tenantctl create {slug}` or `tenantctl reset-preview {slug}`",
-    )
-    mode = credentials_mode(production.secrets, production.spec)
-    fix = f"set them with `tenantctl payment set-credentials {slug} --stage production`"
-    if mode == "live":
-        check("live-credentials", True, "production has live payment credentials")
-    elif mode == "unknown":
-        check(
-            "live-credentials",
-            True,
-            "production has payment credentials (the provider's key format does not say "
-            "whether they are live; make sure they are)",
-        )
-    elif mode == "sandbox":
-        check("live-credentials", False, f"production payment credentials are sandbox; {fix}")
-    else:
-        check("live-credentials", False, f"production has no payment credentials; {fix}")
-    if production.spec.portal_domain is not None:
-        check("custom-domain-certificate", *_custom_domain_check(production))
-    return checks
-
-
-def _custom_domain_check(production: StackHandle) -> tuple[bool, str]:
-    """The client's own domain must be validated before go-live: the deploy that opens the
-    portal would otherwise wait up to 75 minutes for DNS the client controls, then fail."""
-    domain = production.spec.portal_domain
-    arn = (production.outputs or {}).get("customDomainCertificateArn")
-    if not arn:
-        return False, (
-            f"no certificate known for {domain}: deploy production first "
-            f"(`pulumi up -s {production.stack_name}`)"
-        )
-    cert = production.acm.describe_certificate(CertificateArn=arn)["Certificate"]
-    status = cert.get("Status")
-    if status == "ISSUED":
-        return True, f"certificate of {domain} issued"
-    records = "; ".join(
-        f"{o['ResourceRecord']['Name']} {o['ResourceRecord']['Type']} "
-        f"{o['ResourceRecord']['Value']}"
-        for o in cert.get("DomainValidationOptions", [])
-        if "ResourceRecord" in o
-    )
-    return False, (
-        f"certificate of {domain} is {status}; send the client these DNS records to publish "
-        f"and promote once ACM has issued it: {records or 'see customDomainValidationRecords'}"
-    )
-
-
-# ------------------------------------------------------------------------ dry run
-
-
-def _config_of(url: str) -> dict[str, dict[Any, tuple[Any, ...]]]:
-    with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
-        return read_config(conn)
-
-
-def _content_diff(preview: StackHandle, production: StackHandle) -> ContentDiff:
-    """Production's current files against what promotion would serve (see infra.promotion)."""
-    source = preview.content.current()
-    target = production.content.current()
-    release = preview.content.release(source.release) if source else None
-    new = _promoted(preview, production, release.files).files if release else {}
-    old: dict[str, str] = {}
-    if target:
-        served = production.content.release(target.release)
-        old = dict(served.files) if served else {}
-    return diff_manifests(old, new)
-
-
-@dataclass(frozen=True)
-class PromotionPlan:
-    """Exactly what a promotion would change; ``to_json`` is ``promote --dry-run --json``."""
-
-    stack: str
-    preconditions: list[Precondition]
-    content: ContentDiff
-    config: dict[str, dict[str, list[str]]]
-    """Per configuration table: the primary keys of rows ``added``, ``changed``, ``removed``."""
-    imports: list[dict[str, Any]]
-    payment_from: str | None
-    portal_from: str
-    payment_to: str = "live"
-    portal_to: str = "live"
-
-    @property
-    def ready(self) -> bool:
-        return all(c.ok for c in self.preconditions)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stack": self.stack,
-            "preconditions": [c.to_json() for c in self.preconditions],
-            "ready": self.ready,
-            "content": {
-                "added": self.content.added,
-                "changed": self.content.changed,
-                "removed": self.content.removed,
-            },
-            "config": self.config,
-            "imports": self.imports,
-            "payment": {"from": self.payment_from, "to": self.payment_to},
-            "portal": {"from": self.portal_from, "to": self.portal_to},
-        }
-
-
-def plan_promotion(preview: StackHandle, production: StackHandle) -> PromotionPlan:
-    """Exactly what ``promote`` would change, changing nothing."""
-    checks = check_preconditions(preview, production)
-    config: dict[str, dict[str, list[str]]] = {}
-    ok = {c.check: c.ok for c in checks}
-    if ok["preview-database"] and production.database.exists(production.working_database):
-        for table, d in diff_config(
-            _config_of(preview.working_url), _config_of(production.working_url)
-        ).items():
-            config[f"{CONFIG_SCHEMA}.{table}"] = {
-                "added": sorted(map(str, d.added)),
-                "changed": sorted(map(str, d.changed)),
-                "removed": sorted(map(str, d.removed)),
-            }
-    params = read_parameters(production.ssm, production.spec)
-    return PromotionPlan(
-        stack=production.stack_name,
-        preconditions=checks,
-        content=_content_diff(preview, production),
-        config=config,
-        imports=_pending_imports(preview, production) if ok["preview-database"] else [],
-        payment_from=params.get("mode"),
-        portal_from="live" if production.spec.live else "coming soon",
-    )
-
-
-def _pending_imports(preview: StackHandle, production: StackHandle) -> list[dict[str, Any]]:
-    from infra.ops.content.imports import pending_replays
-
-    return [
-        {k: r[k] for k in ("kind", "fileName", "rows", "sha256")}
-        for r in pending_replays(preview, production)
-    ]
-
-
-def _promoted(
-    preview: StackHandle,
-    production: StackHandle,
-    files: Mapping[str, str],
-    production_defaults: Mapping[str, str] | None = None,
-) -> PromotedContent:
-    """What production would serve for preview release *files* (see infra.promotion)."""
-    return promoted_content(
-        files,
-        preview.content.defaults_manifest(),
-        production_defaults or production.content.defaults_manifest(),
-    )
-
-
-# -------------------------------------------------------------------------- steps
+    def record_go_live(self, slug: str, progress: Progress) -> str:
+        """The promotion's last step: record the go-live (idempotent); one line."""
+        ...
 
 
 StepFn = Callable[["Promotion"], str]
@@ -304,12 +113,14 @@ class Promotion:
         preview: StackHandle,
         production: StackHandle,
         record: dict[str, Any],
+        gate: PromotionGate,
         progress: Progress,
     ) -> None:
         self.stacks_dir = stacks_dir
         self.preview = preview
         self.production = production
         self.record = record
+        self.gate = gate
         self.progress = progress
 
     @property
@@ -325,6 +136,8 @@ class Promotion:
 
 
 def _copy_content(p: Promotion) -> str:
+    """Preview's current release copied into production as a new release (only missing
+    blobs are copied; the same id on a re-run)."""
     source = p.preview.content.release(p.record["sourceRelease"])
     if source is None:
         raise PreconditionFailed(
@@ -332,7 +145,7 @@ def _copy_content(p: Promotion) -> str:
             "of this promotion"
         )
     production_defaults = p.production.content.defaults_manifest()
-    promoted = _promoted(p.preview, p.production, source.files, production_defaults)
+    promoted = promoted_release(p.preview, p.production, source.files, production_defaults)
     by_digest = {d: k for k, d in production_defaults.items()}
     sources = {
         digest: (p.production.content.bucket, naming.DEFAULTS_PREFIX + by_digest[digest])
@@ -352,18 +165,23 @@ def _copy_content(p: Promotion) -> str:
 
 
 def _copy_config(p: Promotion) -> str:
+    """Configuration tables copied in one database transaction, production's previous
+    configuration kept for rollback; the transaction itself records the promotion id, so
+    a re-run after a crash between commit and record does not repeat it."""
     counts = copy_config(p.preview.working_url, p.production.working_url, p.id)
     p.record["tables"] = counts
     return ", ".join(f"{t} {n}" for t, n in counts.items()) + " rows"
 
 
 def _replay_imports(p: Promotion) -> str:
-    from infra.ops.content.imports import replay_imports
-
+    """Old-system data files (accounts, vehicles, permits, violations) recorded by
+    ``tenantctl import`` in preview, loaded into production from the kept files, each in
+    one transaction with its record."""
     return replay_imports(p.preview, p.production, p.progress)
 
 
 def _switch_current(p: Promotion) -> str:
+    """Production's ``current.json`` switched to the new release."""
     current = p.production.content.current()
     if current and current.release == p.release_id:
         return f"production already serves {p.release_id}"
@@ -374,17 +192,18 @@ def _switch_current(p: Promotion) -> str:
 
 
 def _go_live(p: Promotion) -> str:
+    """``tenants:live: true`` in the production stack file, then production deployed
+    (payment live, portal open)."""
     live_spec, _ = set_live(p.stacks_dir, p.production.spec.slug, True)
-    _, how = deploy_stack(live_spec, p.stacks_dir, p.production, p.progress)
+    p.production, how = deploy_stack(live_spec, p.stacks_dir, p.production, p.progress)
     return f"{naming.CONFIG_NAMESPACE}live true; {how}"
 
 
 def _finish(p: Promotion) -> str:
-    from infra.ops.rollout.commands import go_live_recorded
-
+    """The go-live recorded as complete, with the rollout's go-live milestones."""
     # Idempotent: a re-run after a crash between the database commit and this record
     # finds the milestones recorded and records nothing twice.
-    rollout = go_live_recorded(p.production.spec.slug, None, p.progress)
+    rollout = p.gate.record_go_live(p.production.spec.slug, p.progress)
     p.record["completedAt"] = _now()
     p.record["status"] = "complete"
     return f"go-live recorded; rollout: {rollout}"
@@ -398,6 +217,7 @@ STEP_FUNCTIONS: dict[str, StepFn] = {
     "go-live": _go_live,
     "record": _finish,
 }
+STEPS = tuple(STEP_FUNCTIONS)
 
 
 def _unchanged_since(
@@ -409,16 +229,17 @@ def _unchanged_since(
     current = production.content.current()
     if current is None or current.release != f"promotion-{last['id']}":
         return False
-    content = _content_diff(preview, production)
+    content = content_diff(preview, production)
     if content.added or content.changed or content.removed:
         return False
-    config = diff_config(_config_of(preview.working_url), _config_of(production.working_url))
+    config = diff_config(config_of(preview.working_url), config_of(production.working_url))
     return not any(d.added or d.changed or d.removed for d in config.values())
 
 
 def promote(
     stacks_dir: Path,
     slug: str,
+    gate: PromotionGate,
     progress: Progress = quiet,
     override_reason: str | None = None,
     *,
@@ -430,19 +251,33 @@ def promote(
     is a no-op that says so (``unchanged: true``): a retry after lost output
     never replaces the rollback point. With new changes it is a new promotion
     whose rollback point is the state it replaces. A new promotion first passes
-    the rollout gate (``infra.ops.rollout.commands.promote_gate``: testing and training
-    complete, or *override_reason*, which is recorded).
+    *gate* (the CLI's is the rollout's: testing and training complete, or
+    *override_reason*, which is recorded).
     """
+    refuse_stack_names(slug, "promote")
+    preview_file = read_stack(stacks_dir, slug, naming.PREVIEW)  # its region places the lock
     with client_lock(
-        slug, "promote", lock_region(stacks_dir, slug), break_stale=break_lock, progress=progress
+        slug,
+        "promote",
+        preview_lock_region(preview_file.region),
+        break_stale=break_lock,
+        progress=progress,
     ):
-        return _promote(stacks_dir, slug, progress, override_reason)
+        # Under the lock: a promotion changes the production file.
+        production = open_file(read_stack(stacks_dir, slug, naming.PRODUCTION))
+        preview = open_file(preview_file)
+        return _promote(stacks_dir, preview, production, gate, progress, override_reason)
 
 
 def _promote(
-    stacks_dir: Path, slug: str, progress: Progress, override_reason: str | None
+    stacks_dir: Path,
+    preview: StackHandle,
+    production: StackHandle,
+    gate: PromotionGate,
+    progress: Progress,
+    override_reason: str | None,
 ) -> PromotionOutcome:
-    preview, production = open_pair(stacks_dir, slug)
+    slug = preview.spec.slug
     store = production.content
     active = (store.get_record(ACTIVE_RECORD) or {}).get("id")
     record = store.get_record(_record_name(active)) if active else None
@@ -453,10 +288,9 @@ def _promote(
             assert last is not None
             progress(f"nothing to promote: promotion {last['id']} is live and preview is unchanged")
             return PromotionOutcome(last, unchanged=True)
-        from infra.ops.rollout.commands import promote_gate
-
-        unchecked = promote_gate(stacks_dir, slug, override_reason, None, progress)
-        failed = [c for c in check_preconditions(preview, production) if not c.ok]
+        preconditions = check_preconditions(preview, production)
+        unchecked = gate.check(preview, production, preconditions, override_reason, progress)
+        failed = [c for c in preconditions if not c.ok]
         if failed:
             raise PreconditionFailed(
                 f"cannot promote {slug}: " + "; ".join(c.message for c in failed)
@@ -482,7 +316,7 @@ def _promote(
     else:
         progress(f"resuming promotion {record['id']}")
 
-    promotion = Promotion(stacks_dir, preview, production, record, progress)
+    promotion = Promotion(stacks_dir, preview, production, record, gate, progress)
     for name in STEPS:
         if record["steps"].get(name) == "done":
             progress(f"  {name}: already done")
@@ -519,18 +353,21 @@ def rollback(
     PostgreSQL and the bucket are reached before either is changed; every step
     checks what is already done, so a re-run after a failure finishes it.
     """
+    refuse_stack_names(slug, "promote --rollback")
+    preview_region = read_stack(stacks_dir, slug, naming.PREVIEW).region
     with client_lock(
         slug,
         "promote --rollback",
-        lock_region(stacks_dir, slug),
+        preview_lock_region(preview_region),
         break_stale=break_lock,
         progress=progress,
     ):
-        return _rollback(stacks_dir, slug, progress)
+        production = open_file(read_stack(stacks_dir, slug, naming.PRODUCTION))
+        return _rollback(stacks_dir, production, progress)
 
 
-def _rollback(stacks_dir: Path, slug: str, progress: Progress) -> PromotionOutcome:
-    _, production = open_pair(stacks_dir, slug)
+def _rollback(stacks_dir: Path, production: StackHandle, progress: Progress) -> PromotionOutcome:
+    slug = production.spec.slug
     store = production.content
     if (store.get_record(ACTIVE_RECORD) or {}).get("id"):
         raise PreconditionFailed(
@@ -556,7 +393,7 @@ def _rollback(stacks_dir: Path, slug: str, progress: Progress) -> PromotionOutco
         progress(f"  content: production serves {previous} again")
     if record.get("wasLive") is False:
         spec, _ = set_live(stacks_dir, slug, False)
-        _, how = deploy_stack(spec, stacks_dir, production, progress)
+        production, how = deploy_stack(spec, stacks_dir, production, progress)
         progress(f"  portal and payment: tenants:live false; {how}")
     record["status"] = "rolled-back"
     record["rolledBackAt"] = _now()

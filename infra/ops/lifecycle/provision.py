@@ -1,6 +1,8 @@
-"""After a stack is deployed: the data-plane steps ``create`` finishes with.
+"""Deploying a new client's stacks and the data-plane steps that follow.
 
-``post_provision`` seeds the defaults template database from ``templates/db``,
+``deploy_tenant`` is ``create``'s deployment (preview, then production, under the
+client's lock); ``deploy_new_stack`` deploys one stack and runs ``post_provision``,
+which seeds the defaults template database from ``templates/db``,
 creates the working database from it and publishes the first content release
 from ``defaults/``. Every step checks what is already there, so running it
 again changes nothing.
@@ -8,12 +10,19 @@ again changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from infra.core import rendering
+from infra.core import naming, rendering
+from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, StepLog, quiet
+from infra.ops.adapters import pulumi_cli
 from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.stacks.deployers import LOCAL, current_deployer, deploy_stack
 from infra.ops.stacks.handle import StackHandle
+from infra.ops.stacks.locking import client_lock, lock_region
 
 
 def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[dict[str, Any]]:
@@ -47,3 +56,72 @@ def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[dict
         checkpoint(f"provision-{name}")
         log.run(name, step, progress)
     return log.steps
+
+
+@dataclass(frozen=True)
+class ProvisionedStack:
+    """One stack deployed and post-provisioned by ``create`` or ``deploy``."""
+
+    stack: str
+    how: str
+    """What deployed it (``pulumi up`` or the local target)."""
+    outputs: Mapping[str, Any]
+    steps: list[dict[str, Any]]
+    """The post-provision steps: ``step``, ``detail``, ``seconds`` each."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"how": self.how, "outputs": dict(self.outputs), "postProvision": self.steps}
+
+
+def deploy_new_stack(
+    spec: TenantSpec, stacks_dir: Path, progress: Progress = quiet
+) -> ProvisionedStack:
+    """Deploy one stack, then its post-provision step (both idempotent)."""
+    handle, how = deploy_stack(spec, stacks_dir, None, progress, create=True)
+    progress(f"post-provision {spec.stack_name} ...")
+    steps = post_provision(handle, progress)
+    return ProvisionedStack(spec.stack_name, how, dict(handle.outputs or {}), steps)
+
+
+@dataclass(frozen=True)
+class TenantDeployment:
+    """``create``'s deployment of both stacks: ``deployed`` (Pulumi), ``applied-locally``
+    (the local target) or ``skipped`` (no deployer here; *reason* says why)."""
+
+    status: str
+    stacks: list[ProvisionedStack]
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.reason is not None:
+            return {"status": self.status, "reason": self.reason}
+        return {"status": self.status, "stacks": {s.stack: s.to_json() for s in self.stacks}}
+
+
+def deploy_tenant(
+    specs: Mapping[naming.Stage, TenantSpec],
+    stacks_dir: Path,
+    progress: Progress = quiet,
+    break_lock: bool = False,
+) -> TenantDeployment:
+    """``create``'s deployment: preview, then production, each followed by post-provision,
+    under the client's lock.
+
+    Without a deployer (real AWS, no Pulumi CLI) nothing is deployed, no lock is
+    taken, and the result says why and what to run.
+    """
+    deployer = current_deployer()
+    if deployer is None:
+        names = " then ".join(f"`pulumi up -s {specs[s].stack_name}`" for s in naming.STAGES)
+        reason = pulumi_cli.cli_missing_message(specs[naming.PREVIEW].stack_name)
+        progress(f"deployment skipped: {reason}; run {names} where the CLI is")
+        return TenantDeployment("skipped", [], reason)
+    if deployer.name == LOCAL:
+        progress("local target: the Pulumi CLI is not used; each stack is applied from its plan")
+    slug = specs[naming.PREVIEW].slug
+    region = lock_region(stacks_dir, slug)
+    with client_lock(slug, "create", region, break_stale=break_lock, progress=progress):
+        deployed = [deploy_new_stack(specs[stage], stacks_dir, progress) for stage in naming.STAGES]
+    return TenantDeployment(
+        "deployed" if deployer.name == "pulumi" else "applied-locally", deployed
+    )

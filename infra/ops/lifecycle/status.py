@@ -1,165 +1,36 @@
-"""status and list: what every tenant in ``stacks/`` looks like right now.
+"""status: what every tenant in ``stacks/`` looks like right now.
 
-``list`` reads only the stack files. ``status`` adds, per stage, what the
-content bucket records: the release the portal serves, the last reset and the
-last promotion. A stage that cannot be reached is reported, not fatal.
+Per stage, the stack file (as ``list`` reads it) and what the content bucket
+records: the release the portal serves, the last reset and the last promotion. A
+stage that cannot be reached is reported in its row, not fatal.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from infra.core import naming
-from infra.core.errors import LocalIOError, TenantctlError, UnknownTenant
-from infra.core.spec import SpecError, TenantSpec
-from infra.ops.stacks.stackfiles import read_spec, stack_region, tenants
-
-
-@dataclass(frozen=True)
-class ListedStage:
-    """One stage as its stack file says; ``error`` when the file could not be read."""
-
-    stack: str
-    live: bool | None
-    portal_url: str = ""
-    admin_url: str = ""
-    error: str = ""
-
-    @property
-    def file_error(self) -> bool:
-        return bool(self.error)
-
-    def to_json(self) -> dict[str, Any]:
-        if self.error:
-            return {"stack": self.stack, "live": None, "error": self.error, "fileError": True}
-        return {
-            "stack": self.stack,
-            "live": self.live,
-            "portalUrl": self.portal_url,
-            "adminUrl": self.admin_url,
-        }
-
-
-@dataclass(frozen=True)
-class StageStatus:
-    """One stage as its content bucket records it; ``error`` when it could not be reached."""
-
-    listed: ListedStage
-    current_release: str | None = None
-    switched_at: str | None = None
-    last_reset: str | None = None
-    last_promotion: dict[str, Any] | None = None
-    promotion_in_progress: str | None = None
-    error: str = ""
-
-    @property
-    def file_error(self) -> bool:
-        return self.listed.file_error
-
-    @property
-    def reachable(self) -> bool:
-        return not (self.error or self.listed.error)
-
-    @property
-    def note(self) -> str:
-        """What a person should know first: an error, else an unfinished promotion."""
-        if self.listed.error or self.error:
-            return self.listed.error or self.error
-        if self.promotion_in_progress:
-            return f"promotion {self.promotion_in_progress} unfinished"
-        return ""
-
-    def to_json(self) -> dict[str, Any]:
-        if self.listed.error:
-            return {**self.listed.to_json(), "reachable": False}
-        row = {
-            **self.listed.to_json(),
-            "currentRelease": self.current_release,
-            "switchedAt": self.switched_at,
-            "lastReset": self.last_reset,
-            "lastPromotion": self.last_promotion,
-            "promotionInProgress": self.promotion_in_progress,
-            "reachable": self.reachable,
-        }
-        if self.error:
-            row["error"] = self.error
-        return row
-
-
-S = TypeVar("S", ListedStage, StageStatus)
-
-
-@dataclass(frozen=True)
-class TenantRow(Generic[S]):
-    """A tenant and its stages (``list`` gives ``ListedStage``, ``status`` ``StageStatus``)."""
-
-    slug: str
-    stages: dict[naming.Stage, S] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"slug": self.slug, "stages": {k: v.to_json() for k, v in self.stages.items()}}
-
-
-def broken_files(rows: list[TenantRow[ListedStage]] | list[TenantRow[StageStatus]]) -> int:
-    """How many stages of *rows* have a stack file that could not be read."""
-    return sum(1 for row in rows for info in row.stages.values() if info.file_error)
-
-
-def _read(
-    stacks_dir: Path, slug: str, stage: naming.Stage
-) -> tuple[TenantSpec | None, ListedStage]:
-    """The stage's spec and listing; no spec when its stack file is broken (one client's error)."""
-    try:
-        spec = read_spec(stacks_dir, slug, stage)
-    except (TenantctlError, SpecError) as exc:
-        error = " / ".join(line.strip() for line in str(exc).splitlines()) or type(exc).__name__
-        return None, ListedStage(naming.stack_name(slug, stage), None, error=error)
-    return spec, ListedStage(
-        spec.stack_name,
-        spec.live,
-        f"https://{spec.public_portal_host}",
-        f"https://{spec.admin_host}",
-    )
-
-
-def _tenants_in(stacks_dir: Path) -> dict[str, list[naming.Stage]]:
-    """The tenants of an existing stacks folder (a missing one is not an empty fleet)."""
-    if not stacks_dir.is_dir():
-        what = "is not a folder" if stacks_dir.exists() else "does not exist"
-        raise LocalIOError(
-            f"stacks folder {stacks_dir} {what}; pass --stacks-dir DIR (or set "
-            f"{naming.STACKS_DIR_ENV}) to the folder of Pulumi.<slug>-<stage>.yaml files"
-        )
-    return tenants(stacks_dir)
-
-
-def list_tenants(stacks_dir: Path) -> list[TenantRow[ListedStage]]:
-    """Every tenant's stages from the stack files; a broken file is that stage's ``error``."""
-    found = _tenants_in(stacks_dir)
-    return [
-        TenantRow(slug, {stage: _read(stacks_dir, slug, stage)[1] for stage in found[slug]})
-        for slug in sorted(found)
-    ]
+from infra.core.errors import UnknownTenant
+from infra.ops.adapters import aws
+from infra.ops.adapters.content_store import ContentStore
+from infra.ops.lifecycle.listing import StageStatus, TenantRow, read_stage, tenants_in
+from infra.ops.lifecycle.promote import ACTIVE_RECORD, LAST_RECORD
+from infra.ops.lifecycle.reset import RESET_RECORD
+from infra.ops.stacks.handle import content_bucket_of
+from infra.ops.stacks.opening import read_outputs
+from infra.ops.stacks.stackfiles import stack_region
 
 
 def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> StageStatus:
-    # Here, not at the top: ``list`` reads files only and should not pay for boto3,
-    # psycopg and the operations (0.7 s of its start-up).
-    from infra.ops.adapters import aws
-    from infra.ops.adapters.content_store import ContentStore
-    from infra.ops.lifecycle.promote import ACTIVE_RECORD, LAST_RECORD
-    from infra.ops.lifecycle.reset import RESET_RECORD
-    from infra.ops.stacks.handle import content_bucket_of, read_outputs
-
-    spec, listed = _read(stacks_dir, slug, stage)
+    spec, listed = read_stage(stacks_dir, slug, stage)
     if spec is None:
         return StageStatus(listed)
     facts: dict[str, Any] = {}
     try:
-        bucket = content_bucket_of(spec, read_outputs(spec, stack_region(stacks_dir, slug, stage)))
-        store = ContentStore(aws.client("s3"), bucket)
+        region = stack_region(stacks_dir, slug, stage)
+        bucket = content_bucket_of(spec, read_outputs(spec, region))
+        store = ContentStore(aws.client("s3", region), bucket)
         current = store.current()
         if current is not None:
             facts["current_release"] = current.release
@@ -178,7 +49,7 @@ def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> StageStat
 
 
 def tenant_status(stacks_dir: Path, slug: str | None = None) -> list[TenantRow[StageStatus]]:
-    found = _tenants_in(stacks_dir)
+    found = tenants_in(stacks_dir)
     if slug is not None and slug not in found:
         raise UnknownTenant(
             f"no tenant {slug!r} in {stacks_dir}; `tenantctl list` shows the tenants there"

@@ -8,36 +8,54 @@ its system says ``unknown`` with the reason; it never fails the whole status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
 from infra.core import naming
 from infra.core.config_diff import diff_config
 from infra.core.rollout import CHECKS, Observation
+from infra.ops.adapters import aws
 from infra.ops.adapters.config_tables import read_config
+from infra.ops.adapters.database import database_url
 from infra.ops.adapters.payment_store import credentials_mode
-from infra.ops.stacks.handle import StackHandle, open_from_files
+from infra.ops.content.imports import recorded_imports
+from infra.ops.lifecycle.promote_plan import Precondition, check_preconditions
+from infra.ops.stacks.handle import StackHandle
+from infra.ops.stacks.opening import open_from_files
 
 _MISSING = object()
 
 
 class _Systems:
-    """The two stacks of one client, opened lazily, once."""
+    """The two stacks of one client, opened lazily, once (or given, already open), and
+    promote's preconditions, evaluated once (or given, already evaluated)."""
 
-    def __init__(self, stacks_dir: Path, slug: str) -> None:
+    def __init__(
+        self,
+        stacks_dir: Path,
+        slug: str,
+        handles: dict[naming.Stage, StackHandle] | None = None,
+        preconditions: Sequence[Precondition] | None = None,
+    ) -> None:
         self.stacks_dir = stacks_dir
         self.slug = slug
-        self._handles: dict[str, Any] = {}
+        self._handles: dict[naming.Stage, StackHandle] = dict(handles or {})
+        self._preconditions = preconditions
 
     def stack(self, stage: naming.Stage) -> StackHandle:
         if stage not in self._handles:
             self._handles[stage] = open_from_files(self.stacks_dir, self.slug, stage)
-        handle = self._handles[stage]
-        assert isinstance(handle, StackHandle)
-        return handle
+        return self._handles[stage]
+
+    @property
+    def preconditions(self) -> Sequence[Precondition]:
+        if self._preconditions is None:
+            self._preconditions = check_preconditions(
+                self.stack(naming.PREVIEW), self.stack(naming.PRODUCTION)
+            )
+        return self._preconditions
 
 
 def _stacks_deployed(s: _Systems) -> Observation:
@@ -74,8 +92,6 @@ def _admins(s: _Systems) -> Observation:
         pool = (handle.outputs or {}).get("userPoolId")
         if not pool:
             return Observation("unknown", f"no user pool in the outputs of {handle.stack_name}")
-        from infra.ops.adapters import aws
-
         idp = aws.client("cognito-idp", handle.region)
         for admin in handle.spec.admins:
             found = idp.list_users(UserPoolId=pool, Filter=f'email = "{admin.email}"')
@@ -120,8 +136,6 @@ def _config_edited(s: _Systems) -> Observation:
         return Observation("not-done", "preview has no working database")
     with psycopg.connect(handle.working_url) as conn:
         working = read_config(conn)
-    from infra.ops.adapters.database import database_url
-
     with psycopg.connect(database_url(handle.admin_url, defaults)) as conn:
         baseline = read_config(conn)
     changed = [
@@ -133,8 +147,6 @@ def _config_edited(s: _Systems) -> Observation:
 
 
 def _imports(s: _Systems) -> Observation:
-    from infra.ops.content.imports import recorded_imports
-
     handle = s.stack(naming.PREVIEW)
     if not handle.database.exists(handle.working_database):
         return Observation("not-done", "preview has no working database")
@@ -146,13 +158,7 @@ def _imports(s: _Systems) -> Observation:
 
 
 def _dry_run(s: _Systems) -> Observation:
-    from infra.ops.lifecycle.promote import check_preconditions
-
-    failed = [
-        c
-        for c in check_preconditions(s.stack(naming.PREVIEW), s.stack(naming.PRODUCTION))
-        if not c.ok
-    ]
+    failed = [c for c in s.preconditions if not c.ok]
     if failed:
         return Observation("not-done", f"promote --dry-run: {failed[0].message}")
     return Observation("done", "promote --dry-run meets every precondition")
@@ -179,20 +185,37 @@ CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
 assert set(CHECK_FUNCTIONS) == set(CHECKS), "every check in infra.core.rollout has a function"
 
 
+def _observe(systems: _Systems, checks: set[str] | None) -> dict[str, Observation]:
+    found: dict[str, Observation] = {}
+    for name, check in CHECK_FUNCTIONS.items():
+        if checks is not None and name not in checks:
+            continue
+        try:
+            found[name] = check(systems)
+        except Exception as exc:  # a system out of reach: unknown, not a failed status
+            text = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+            found[name] = Observation("unknown", f"could not check: {text}")
+    return found
+
+
 def observer(stacks_dir: Path) -> Callable[[str, set[str] | None], dict[str, Observation]]:
     """A function checking one client's systems (all checks, or the named ones)."""
 
     def observe(slug: str, checks: set[str] | None = None) -> dict[str, Observation]:
-        systems = _Systems(stacks_dir, slug)
-        found: dict[str, Observation] = {}
-        for name, check in CHECK_FUNCTIONS.items():
-            if checks is not None and name not in checks:
-                continue
-            try:
-                found[name] = check(systems)
-            except Exception as exc:  # a system out of reach: unknown, not a failed status
-                text = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-                found[name] = Observation("unknown", f"could not check: {text}")
-        return found
+        return _observe(_Systems(stacks_dir, slug), checks)
 
     return observe
+
+
+def observe_opened(
+    stacks_dir: Path,
+    preview: StackHandle,
+    production: StackHandle,
+    preconditions: Sequence[Precondition],
+    checks: set[str] | None = None,
+) -> dict[str, Observation]:
+    """The checks on a client whose handles are open and whose promote preconditions are
+    evaluated already (promote's gate): neither is opened or evaluated again."""
+    handles = {naming.PREVIEW: preview, naming.PRODUCTION: production}
+    systems = _Systems(stacks_dir, preview.spec.slug, handles, preconditions)
+    return _observe(systems, checks)

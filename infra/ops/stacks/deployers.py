@@ -9,6 +9,10 @@ so the product never imports developer tooling.
 ``current_deployer()`` decides: an emulator endpoint (``AWS_ENDPOINT_URL``)
 means the local target; otherwise the Pulumi CLI when it is on ``PATH``;
 otherwise none (stack files only).
+
+A deployer returns the deploy's outputs; ``deploy_stack`` binds the caller's
+handle to them (``StackHandle.bind``). What ``create`` does after deploying
+(post-provision) is the lifecycle's (``infra.ops.lifecycle.provision``).
 """
 
 from __future__ import annotations
@@ -24,10 +28,8 @@ from infra.core import naming
 from infra.core.errors import EnvironmentProblem
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
-from infra.ops.adapters import pulumi_cli as automation
-from infra.ops.lifecycle.provision import post_provision
+from infra.ops.adapters import pulumi_cli
 from infra.ops.stacks.handle import StackHandle, open_stack, project_dir_of
-from infra.ops.stacks.locking import client_lock, lock_region
 
 ENTRY_POINT_GROUP = "tenantctl.deployers"
 LOCAL = "local"
@@ -46,10 +48,12 @@ class Deployer(Protocol):
         handle: StackHandle | None,
         progress: Progress,
         create: bool = False,
-    ) -> tuple[StackHandle, str]:
-        """Deploy; return a handle with fresh outputs and one line saying what was done.
+    ) -> tuple[Mapping[str, Any] | None, str]:
+        """Deploy; return the fresh outputs and one line saying what was done.
 
-        Only ``create`` passes *create*: every other caller deploys an existing stack."""
+        *handle* is the stack's handle when the caller has one (``None`` before a
+        stack's first deploy). Only ``create`` passes *create*: every other caller
+        deploys an existing stack."""
         ...
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
@@ -69,20 +73,18 @@ class PulumiDeployer:
         handle: StackHandle | None,
         progress: Progress,
         create: bool = False,
-    ) -> tuple[StackHandle, str]:
+    ) -> tuple[Mapping[str, Any] | None, str]:
         project_dir = project_dir_of(stacks_dir)
         if project_dir is None:
             raise EnvironmentProblem(
                 f"{stacks_dir} is not the stacks/ folder of a Pulumi project, so "
                 f"{spec.stack_name} cannot be deployed from it; use the project's stacks/"
             )
-        outputs = automation.deploy(qualified_name(spec), project_dir, progress, create=create)
-        region = handle.region if handle else None
-        stack = open_stack(spec, outputs, region, deployer=self)
-        return stack, f"deployed with pulumi up -s {spec.stack_name}"
+        outputs = pulumi_cli.deploy(qualified_name(spec), project_dir, progress, create=create)
+        return outputs, f"deployed with pulumi up -s {spec.stack_name}"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
-        return automation.stack_outputs(qualified_name(spec))
+        return pulumi_cli.stack_outputs(qualified_name(spec))
 
 
 def qualified_name(spec: TenantSpec) -> str:
@@ -95,7 +97,7 @@ def current_deployer() -> Deployer | None:
     Decided once per environment (the endpoint setting and ``PATH``), however
     many stacks an operation opens.
     """
-    return _deployer_for(os.environ.get("AWS_ENDPOINT_URL"), automation.pulumi_cli_path())
+    return _deployer_for(os.environ.get("AWS_ENDPOINT_URL"), pulumi_cli.pulumi_cli_path())
 
 
 @cache
@@ -121,7 +123,7 @@ def _plugin(name: str) -> Deployer:
 def require_deployer(spec: TenantSpec) -> Deployer:
     deployer = current_deployer()
     if deployer is None:
-        raise EnvironmentProblem(automation.cli_missing_message(spec.stack_name))
+        raise EnvironmentProblem(pulumi_cli.cli_missing_message(spec.stack_name))
     return deployer
 
 
@@ -132,53 +134,11 @@ def deploy_stack(
     progress: Progress = quiet,
     create: bool = False,
 ) -> tuple[StackHandle, str]:
-    """Deploy one stack the way this machine can; a handle with fresh outputs and what was done.
+    """Deploy one stack the way this machine can; a handle bound to the fresh outputs and
+    what was done.
 
     Only ``create`` may pass *create*; everything else deploys a stack that exists."""
-    return require_deployer(spec).up(spec, stacks_dir, handle, progress, create=create)
-
-
-def deploy_new_stack(
-    spec: TenantSpec, stacks_dir: Path, progress: Progress = quiet
-) -> dict[str, Any]:
-    """``create``'s deployment of one stack: deploy, then the post-provision step."""
-    handle, how = deploy_stack(spec, stacks_dir, None, progress, create=True)
-    progress(f"post-provision {spec.stack_name} ...")
-    return {
-        "how": how,
-        "outputs": dict(handle.outputs or {}),
-        "postProvision": post_provision(handle, progress),
-    }
-
-
-def deploy_tenant(
-    specs: Mapping[naming.Stage, TenantSpec],
-    stacks_dir: Path,
-    progress: Progress = quiet,
-    break_lock: bool = False,
-) -> dict[str, Any]:
-    """``create``'s deployment: preview, then production, each followed by post-provision,
-    under the client's lock.
-
-    Without a deployer (real AWS, no Pulumi CLI) nothing is deployed, no lock is
-    taken, and the result says why and what to run.
-    """
-    deployer = current_deployer()
-    if deployer is None:
-        names = " then ".join(f"`pulumi up -s {specs[s].stack_name}`" for s in naming.STAGES)
-        reason = automation.cli_missing_message(specs[naming.PREVIEW].stack_name)
-        progress(f"deployment skipped: {reason}; run {names} where the CLI is")
-        return {"status": "skipped", "reason": reason}
-    if deployer.name == LOCAL:
-        progress("local target: the Pulumi CLI is not used; each stack is applied from its plan")
-    slug = specs[naming.PREVIEW].slug
-    region = lock_region(stacks_dir, slug)
-    with client_lock(slug, "create", region, break_stale=break_lock, progress=progress):
-        deployed = {
-            specs[stage].stack_name: deploy_new_stack(specs[stage], stacks_dir, progress)
-            for stage in naming.STAGES
-        }
-    return {
-        "status": "deployed" if deployer.name == "pulumi" else "applied-locally",
-        "stacks": deployed,
-    }
+    deployer = require_deployer(spec)
+    outputs, how = deployer.up(spec, stacks_dir, handle, progress, create=create)
+    bound = handle.bind(spec, outputs) if handle is not None else open_stack(spec, outputs)
+    return bound, how

@@ -1,4 +1,4 @@
-"""How the operations reach one stack's data: content bucket, database, payment settings.
+"""A handle on one stack: how the operations reach its content bucket, database and settings.
 
 Resources are found by their deterministic names (``infra.naming``) and, for
 the database in AWS, by stack outputs plus the RDS-managed master secret.
@@ -8,6 +8,11 @@ PostgreSQL server instead.
 ``PreviewStack`` is the only handle the preview-only operations accept, and it
 cannot be built for a production spec: that is what keeps ``reset-preview``
 away from production, whatever arguments it is given.
+
+This module knows nothing of deploying: a handle is built from a spec and the
+outputs someone read (``infra.ops.stacks.opening`` reads them through this
+machine's deployer), and after a deploy it is bound to the fresh outputs
+(``StackHandle.bind``), never re-opened.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Protocol, Self
 from urllib.parse import quote
 
 from infra.core import naming
@@ -26,10 +31,12 @@ from infra.core.spec import TenantSpec
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
 from infra.ops.adapters.database import DATABASE_URL_ENV, StackDatabases, database_url
-from infra.ops.stacks.stackfiles import read_stack
 
-if TYPE_CHECKING:
-    from infra.ops.stacks.deployers import Deployer
+
+class OutputsSource(Protocol):
+    """Where a stack's last deployed outputs are read (a deployer)."""
+
+    def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None: ...
 
 
 @dataclass
@@ -61,6 +68,15 @@ class StackHandle:
     @property
     def stack_name(self) -> str:
         return self.spec.stack_name
+
+    def bind(self, spec: TenantSpec, outputs: Mapping[str, Any] | None) -> Self:
+        """This stack after a deploy: the same kind of handle, in the same region, for *spec*
+        (a deploy may have changed it, e.g. ``live``) with the deploy's fresh *outputs*.
+
+        The outputs come from the deploy itself, so nothing is read again."""
+        return type(self)(
+            spec, database_admin_url(spec, outputs, self.region), self.region, outputs
+        )
 
     @property
     def working_database(self) -> str:
@@ -112,14 +128,6 @@ def content_bucket_of(spec: TenantSpec, outputs: Mapping[str, Any] | None) -> st
     return str(bucket)
 
 
-def read_outputs(spec: TenantSpec, region: str | None = None) -> Mapping[str, Any] | None:
-    """The stack's outputs through this machine's deployer, or ``None``."""
-    from infra.ops.stacks.deployers import current_deployer
-
-    deployer = current_deployer()
-    return deployer.outputs(spec, region) if deployer is not None else None
-
-
 def database_admin_url(
     spec: TenantSpec, outputs: Mapping[str, Any] | None, region: str | None = None
 ) -> str:
@@ -164,32 +172,9 @@ def open_stack(
     outputs: Mapping[str, Any] | None = None,
     region: str | None = None,
     handle: type[StackHandle] = StackHandle,
-    deployer: Deployer | Literal["auto"] | None = "auto",
+    source: OutputsSource | None = None,
 ) -> StackHandle:
-    """A handle on one stack; its outputs are read once, here, when they can be.
-
-    Outputs come from *outputs*, else from the deployer (this machine's, unless
-    one is given), which knows where the stack was last deployed.
-    """
-    if outputs is None:
-        if deployer == "auto":
-            from infra.ops.stacks.deployers import current_deployer
-
-            deployer = current_deployer()
-        if deployer is not None:
-            outputs = deployer.outputs(spec, region)
+    """A handle on one stack with *outputs*, or with those *source* reads (once, here)."""
+    if outputs is None and source is not None:
+        outputs = source.outputs(spec, region)
     return handle(spec, database_admin_url(spec, outputs, region), region, outputs)
-
-
-def open_from_files(stacks_dir: Path, slug: str, stage: naming.Stage) -> StackHandle:
-    """A handle on ``<slug>-<stage>``; its stack file is read once."""
-    stack_file = read_stack(stacks_dir, slug, stage)
-    return open_stack(stack_file.spec, region=stack_file.region)
-
-
-def open_preview(stacks_dir: Path, slug: str, command: str) -> PreviewStack:
-    refuse_stack_names(slug, command)
-    stack_file = read_stack(stacks_dir, slug, naming.PREVIEW)
-    stack = open_stack(stack_file.spec, region=stack_file.region, handle=PreviewStack)
-    assert isinstance(stack, PreviewStack)
-    return stack

@@ -44,10 +44,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from infra.core import naming
-from infra.core.errors import LockHeld
+from infra.core.errors import LockHeld, TenantctlError
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws, checkpoints
 from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.stacks.stackfiles import stack_region
 
 LEASE_ENV = "TENANTCTL_LOCK_LEASE_SECONDS"
 """How long a lock lives without renewal (default ``DEFAULT_LEASE_SECONDS``)."""
@@ -60,11 +61,10 @@ def lock_region(stacks_dir: Path, slug: str) -> str:
 
     Every caller must agree on it, so it never depends on the caller's AWS_REGION.
     """
-    from infra.ops.stacks.stackfiles import stack_region
-
     try:
         return preview_lock_region(stack_region(stacks_dir, slug, naming.PREVIEW))
-    except Exception:  # no stack file yet, or a broken one: the operation reports that itself
+    except TenantctlError:  # no stack file yet (UnknownTenant), or an unreadable or malformed
+        # one (UnreadableFile, MalformedFile): the operation reports that itself
         return naming.DEFAULT_REGION
 
 

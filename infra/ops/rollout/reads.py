@@ -1,0 +1,87 @@
+"""Rollout reads: one client's status (observed tasks checked now), the portfolio, history.
+
+The portfolio view reads the last observations, kept in the ``observations`` table,
+so it answers from a fixed number of queries whatever the number of clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import psycopg
+
+from infra.core.rollout import (
+    RolloutSummary,
+    Schedule,
+    attention_order,
+    summarize,
+)
+from infra.ops.rollout.store import (
+    Observer,
+    find,
+    records_of,
+    row_of,
+    store_observations,
+    stored_observations,
+    today,
+)
+
+
+def status_one(
+    conn: psycopg.Connection,
+    schedule: Schedule,
+    client: str,
+    observe: Observer | None,
+    on: date | None = None,
+    contract: str | None = None,
+) -> RolloutSummary:
+    """One client's rollout, its observed tasks checked against the systems now."""
+    row = find(conn, client, contract)
+    observations = observe(client, None) if observe is not None else {}
+    with conn.transaction():
+        if observe is not None:
+            store_observations(conn, row.id, observations)
+        record = records_of(conn, [row])[row.id]
+    if observe is None:
+        observations = stored_observations(conn, [row.id])[row.id]
+    return summarize(schedule, record, observations, on or today())
+
+
+def status_all(
+    conn: psycopg.Connection, schedule: Schedule, on: date | None = None
+) -> list[RolloutSummary]:
+    """Every client's latest rollout from recorded facts and the last observations,
+    attention first. A fixed number of queries, whatever the number of clients."""
+    rows = [
+        row_of(r)
+        for r in conn.execute(
+            "SELECT DISTINCT ON (client) id, client, contract, signed_off FROM rollouts "
+            "ORDER BY client, signed_off DESC, id DESC"
+        )
+    ]
+    records = records_of(conn, rows)
+    observations = stored_observations(conn, [r.id for r in rows])
+    when = on or today()
+    return attention_order(
+        summarize(schedule, records[r.id], observations[r.id], when, detail=False) for r in rows
+    )
+
+
+def history(
+    conn: psycopg.Connection, client: str, contract: str | None = None
+) -> list[dict[str, Any]]:
+    row = find(conn, client, contract)
+    return [
+        {"at": at.isoformat(), "actor": a, "action": act, "subject": s, "detail": d}
+        for at, a, act, s, d in conn.execute(
+            "SELECT at, actor, action, subject, detail FROM history WHERE rollout_id = %s "
+            "ORDER BY id",
+            (row.id,),
+        )
+    ]
+
+
+def clients_with_rollouts(conn: psycopg.Connection) -> Iterable[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT client FROM rollouts ORDER BY client")]
