@@ -6,7 +6,7 @@ Usage: .venv/bin/python scripts/bench_import.py [--rows 1000000] [--sample 20000
 Starts a throwaway PostgreSQL cluster, builds the demo client's database
 (schema + seed), imports --accounts accounts and one vehicle each, then:
 
-1. tenantctl's import (``infra.ops.content.imports.load``) of a --rows permit file:
+1. tenantctl's import (``infra.ops.content.import_engine.load``) of a --rows permit file:
    every row checked while streamed, COPY into a staging table, duplicate and
    reference checks in SQL, one INSERT ... ON CONFLICT, one commit;
 2. the naive way on the same database: the same checks per row in Python, then
@@ -37,7 +37,7 @@ from infra.core import rendering
 from infra.core.import_kinds import KINDS
 from infra.devtools import localtarget
 from infra.ops.adapters.database import database_url
-from infra.ops.content.imports import Problems, file_sha256, load
+from infra.ops.content.import_engine import Problems, file_sha256, load
 from infra.ops.stacks.stackfiles import read_spec
 
 PERMIT_TYPE = "STU-COMM"

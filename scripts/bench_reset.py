@@ -250,7 +250,7 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
     )
     last = reset_preview(preview)
     for step in last.steps:
-        print(f"  {step['step']:9} {step['seconds']:.2f} s  {step['detail']}")
+        print(f"  {step.step:9} {step.seconds:.2f} s  {step.detail}")
 
     # Run twice: the second reset finds the preview untouched and does nothing.
     outcome: list[ResetOutcome] = []

@@ -1,7 +1,7 @@
 """Security and stage properties of the tenant program, read from its offline plan.
 
-Every test runs the real program (``infra.program.define_stack``) under Pulumi's
-mock runtime through ``infra.plan.plan_stack`` with the reference tenant's
+Every test runs the real program (``infra.program.stack.define_stack``) under Pulumi's
+mock runtime through ``infra.program.plan.plan_stack`` with the reference tenant's
 stack files, and asserts on what it registered.
 """
 

@@ -187,7 +187,7 @@ def test_old_system_data_replays_into_production_once(stacks: Path, pg_env: str,
     preview = open_from_files(stacks, SLUG, "preview")
     production = open_from_files(stacks, SLUG, "production")
     assert imports_recorded(preview) and not imports_recorded(production)
-    assert [r["kind"] for r in pending_replays(preview, production)] == [
+    assert [r.kind for r in pending_replays(preview, production)] == [
         "accounts",
         "vehicles",
         "permits",
@@ -214,9 +214,9 @@ def test_promote_dry_run_lists_the_replays(stacks: Path, tmp_path: Path):
 def test_bulk_load_keeps_constraints_and_indexes(
     stacks: Path, pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from infra.ops.content import imports
+    from infra.ops.content import import_engine
 
-    monkeypatch.setattr(imports, "BULK_ROWS", 10)  # the 50-row files take the bulk path
+    monkeypatch.setattr(import_engine, "BULK_ROWS", 10)  # the 50-row files take the bulk path
     catalog = (
         "SELECT conname FROM pg_constraint WHERE conrelid = 'activity.permits'::regclass "
         "OR confrelid = 'activity.permits'::regclass "
@@ -236,9 +236,9 @@ def test_bulk_load_keeps_constraints_and_indexes(
 def test_a_file_with_known_keys_updates_them_and_adds_the_rest(
     stacks: Path, pg_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from infra.ops.content import imports
+    from infra.ops.content import import_engine
 
-    monkeypatch.setattr(imports, "BULK_ROWS", 10)
+    monkeypatch.setattr(import_engine, "BULK_ROWS", 10)
     files = accounts_vehicles_permits(tmp_path)
     for kind, path in files:
         ok(cli(stacks, "import", SLUG, kind, str(path)))

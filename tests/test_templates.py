@@ -1,6 +1,6 @@
 """The templates in ``templates/`` rendered for the reference tenant.
 
-Pure: renders with ``infra.rendering`` and inspects the text; no AWS, no database.
+Pure: renders with ``infra.core.rendering`` and inspects the text; no AWS, no database.
 """
 
 from __future__ import annotations

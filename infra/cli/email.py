@@ -49,9 +49,9 @@ def test_(
         refuse_stack_names(slug, "email test")
     result = send_test(open_from_files(stacks_dir, slug, stage), template, to)
     if as_json:
-        echo_json(result)
+        echo_json(result.to_json())
     else:
-        click.echo(f"sent {template!r} to {to} from {result['from']} ({result['messageId']})")
+        click.echo(f"sent {template!r} to {to} from {result.sender} ({result.message_id})")
 
 
 @email.command("allow-list")

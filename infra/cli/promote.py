@@ -45,7 +45,7 @@ def _print_plan(plan: PromotionPlan) -> None:
             f"{len(diff['removed'])} removed"
         )
     for item in plan.imports:
-        click.echo(f"  replay {item['kind']}: {item['fileName']} ({item['rows']} rows)")
+        click.echo(f"  replay {item.kind}: {item.file_name} ({item.rows} rows)")
     click.echo(f"  payment mode: {plan.payment_from} -> {plan.payment_to}")
     click.echo(f"  portal: {plan.portal_from} -> {plan.portal_to}")
 

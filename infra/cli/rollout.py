@@ -330,7 +330,8 @@ def history_cmd(slug: str, contract: str | None, as_json: bool) -> None:
         echo_json(result.to_json())
         return
     for r in result.rows:
-        click.echo(f"{r['at'][:19]}  {r['actor']:<12} {r['action']} {r['subject']}".rstrip())
+        when = r.at.isoformat()[:19]
+        click.echo(f"{when}  {r.actor:<12} {r.action} {r.subject}".rstrip())
 
 
 @rollout.command("report")

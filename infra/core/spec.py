@@ -393,7 +393,7 @@ class TenantSpec(_Model):
             )
         return self
 
-    # ---- derived facts (names live in infra.naming; this just binds them)
+    # ---- derived facts (names live in infra.core.naming; this just binds them)
 
     @property
     def stack_name(self) -> str:

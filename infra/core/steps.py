@@ -15,15 +15,27 @@ def quiet(_: str) -> None:
     """A ``Progress`` that says nothing."""
 
 
+@dataclass(frozen=True)
+class Step:
+    """One finished step: its name, one line of what it did, and how long it took."""
+
+    step: str
+    detail: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "detail": self.detail, "seconds": self.seconds}
+
+
 @dataclass
 class StepLog:
     """What each step did and how long it took (seconds)."""
 
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
     def run(self, name: str, action: Callable[[], str], progress: Progress) -> None:
         started = time.perf_counter()
         detail = action()
         seconds = round(time.perf_counter() - started, 3)
-        self.steps.append({"step": name, "detail": detail, "seconds": seconds})
+        self.steps.append(Step(name, detail, seconds))
         progress(f"  {name}: {detail} ({seconds:.2f}s)")

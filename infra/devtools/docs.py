@@ -1,6 +1,6 @@
 """Generated documentation: the ``Pulumi.yaml`` config block and the README references.
 
-The tenant spec (``infra.spec``) and the platform contract (``infra.platform``)
+The tenant spec (``infra.core.spec``) and the platform contract (``infra.core.platform``)
 are the single sources; ``scripts/gen-docs`` writes their text into
 ``Pulumi.yaml`` and ``README.md`` between marker lines, and
 ``tests/test_docs.py`` fails when the files drift.

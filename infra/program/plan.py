@@ -1,8 +1,8 @@
 """The offline plan: what a tenant stack would register, without the Pulumi CLI or AWS.
 
-``plan_stack`` runs the real program (``infra.program.define_stack``) under
+``plan_stack`` runs the real program (``infra.program.stack.define_stack``) under
 Pulumi's mock runtime, with the platform stack answered by
-``infra.platform.EXAMPLE_PLATFORM_OUTPUTS`` and the attributes AWS would compute
+``infra.core.platform.EXAMPLE_PLATFORM_OUTPUTS`` and the attributes AWS would compute
 (ARNs, endpoints, ACM validation records, the RDS master-user secret) filled in
 plausibly. It records every resource as the program registered it: type,
 logical name, parent and inputs in their wire form (camelCase keys), secrets

@@ -1,6 +1,6 @@
 """The tenant stack program: spec from stack config, the Tenant, and the stack outputs.
 
-``infra/__main__.py`` runs it under the Pulumi engine; ``infra.plan`` runs the
+``infra/__main__.py`` runs it under the Pulumi engine; ``infra.program.plan`` runs the
 same ``define_stack`` under Pulumi's mock runtime for the offline plan.
 """
 

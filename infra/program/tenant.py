@@ -28,7 +28,7 @@ class TenantArgs:
 
 @dataclass(frozen=True)
 class PlatformValues:
-    """The platform stack's outputs (``infra.platform.PLATFORM_OUTPUTS``) as Pulumi outputs."""
+    """The platform stack's outputs (``infra.core.platform.PLATFORM_OUTPUTS``) as Pulumi outputs."""
 
     database_subnet_group_name: pulumi.Output[str]
     database_parameter_group_name: pulumi.Output[str]

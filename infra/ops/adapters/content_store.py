@@ -1,6 +1,6 @@
 """A stack's portal content bucket: defaults, blobs, releases and the current pointer.
 
-Releases are content-addressed (see ``infra.content_model``): a release is one
+Releases are content-addressed (see ``infra.core.content_model``): a release is one
 immutable manifest object naming a blob per key, so publishing copies only
 blobs the bucket does not have yet, and switching the portal to a release is a
 single PUT of ``current.json``.

@@ -1,6 +1,6 @@
 """A stack's PostgreSQL server: defaults template, working database, undo, config promotion.
 
-Per stack (names from ``infra.naming``):
+Per stack (names from ``infra.core.naming``):
 
 - ``<slug>_<stage>_defaults`` is a template database seeded from ``templates/db``;
 - ``<slug>_<stage>`` is the working database, created from the template;

@@ -151,7 +151,31 @@ def render_test_email(stack: StackHandle, template: str, to: str) -> EmailMessag
     return message
 
 
-def send_test(stack: StackHandle, template: str, to: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TestEmailSent:
+    """``tenantctl email test``: one sample email handed to SES."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    stack: str
+    template: str
+    to: str
+    sender: str
+    subject: str
+    message_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "template": self.template,
+            "to": self.to,
+            "from": self.sender,
+            "subject": self.subject,
+            "messageId": self.message_id,
+        }
+
+
+def send_test(stack: StackHandle, template: str, to: str) -> TestEmailSent:
     """Send *template* with sample data to *to*; refused for the public from preview."""
     spec = stack.spec
     if not email_settings.recipient_allowed(spec, to, allow_list(stack)):
@@ -167,11 +191,11 @@ def send_test(stack: StackHandle, template: str, to: str) -> dict[str, Any]:
         Content={"Raw": {"Data": message.as_bytes()}},
         ConfigurationSetName=email_settings.configuration_set_name(spec),
     )
-    return {
-        "stack": spec.stack_name,
-        "template": template,
-        "to": to,
-        "from": str(message["From"]),
-        "subject": str(message["Subject"]),
-        "messageId": response["MessageId"],
-    }
+    return TestEmailSent(
+        spec.stack_name,
+        template,
+        to,
+        str(message["From"]),
+        str(message["Subject"]),
+        response["MessageId"],
+    )

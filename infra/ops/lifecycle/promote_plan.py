@@ -24,7 +24,7 @@ from infra.ops.adapters.config_tables import (
 )
 from infra.ops.adapters.database import CONNECT_TIMEOUT_S
 from infra.ops.adapters.payment_store import credentials_mode, read_parameters
-from infra.ops.content.imports import pending_replays
+from infra.ops.content.imports import ImportRecord, pending_replays
 from infra.ops.stacks.handle import StackHandle
 
 
@@ -117,7 +117,7 @@ def config_of(url: str) -> dict[str, dict[Any, tuple[Any, ...]]]:
 
 
 def content_diff(preview: StackHandle, production: StackHandle) -> ContentDiff:
-    """Production's current files against what promotion would serve (see infra.promotion)."""
+    """Production's current files against what promotion would serve (see infra.core.promotion)."""
     source = preview.content.current()
     target = production.content.current()
     release = preview.content.release(source.release) if source else None
@@ -138,7 +138,8 @@ class PromotionPlan:
     content: ContentDiff
     config: dict[str, dict[str, list[str]]]
     """Per configuration table: the primary keys of rows ``added``, ``changed``, ``removed``."""
-    imports: list[dict[str, Any]]
+    imports: list[ImportRecord]
+    """Old-system data files promotion would replay into production, in replay order."""
     payment_from: str | None
     portal_from: str
     payment_to: str = "live"
@@ -159,7 +160,10 @@ class PromotionPlan:
                 "removed": self.content.removed,
             },
             "config": self.config,
-            "imports": self.imports,
+            "imports": [
+                {k: r.to_json()[k] for k in ("kind", "fileName", "rows", "sha256")}
+                for r in self.imports
+            ],
             "payment": {"from": self.payment_from, "to": self.payment_to},
             "portal": {"from": self.portal_from, "to": self.portal_to},
         }
@@ -185,17 +189,10 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> PromotionPl
         preconditions=checks,
         content=content_diff(preview, production),
         config=config,
-        imports=_pending_imports(preview, production) if ok["preview-database"] else [],
+        imports=pending_replays(preview, production) if ok["preview-database"] else [],
         payment_from=params.get("mode"),
         portal_from="live" if production.spec.live else "coming soon",
     )
-
-
-def _pending_imports(preview: StackHandle, production: StackHandle) -> list[dict[str, Any]]:
-    return [
-        {k: r[k] for k in ("kind", "fileName", "rows", "sha256")}
-        for r in pending_replays(preview, production)
-    ]
 
 
 def promoted_release(
@@ -204,7 +201,7 @@ def promoted_release(
     files: Mapping[str, str],
     production_defaults: Mapping[str, str] | None = None,
 ) -> PromotedContent:
-    """What production would serve for preview release *files* (see infra.promotion)."""
+    """What production would serve for preview release *files* (see infra.core.promotion)."""
     return promoted_content(
         files,
         preview.content.defaults_manifest(),

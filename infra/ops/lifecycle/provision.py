@@ -17,7 +17,7 @@ from typing import Any
 
 from infra.core import naming, rendering
 from infra.core.spec import TenantSpec
-from infra.core.steps import Progress, StepLog, quiet
+from infra.core.steps import Progress, Step, StepLog, quiet
 from infra.ops.adapters import pulumi_cli
 from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.stacks.deployers import LOCAL, current_deployer, deploy_stack
@@ -25,7 +25,7 @@ from infra.ops.stacks.handle import StackHandle
 from infra.ops.stacks.locking import client_lock, lock_region
 
 
-def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[dict[str, Any]]:
+def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[Step]:
     """Defaults database, working database and first release; idempotent."""
     spec, log, databases = handle.spec, StepLog(), handle.database
 
@@ -66,11 +66,15 @@ class ProvisionedStack:
     how: str
     """What deployed it (``pulumi up`` or the local target)."""
     outputs: Mapping[str, Any]
-    steps: list[dict[str, Any]]
-    """The post-provision steps: ``step``, ``detail``, ``seconds`` each."""
+    steps: list[Step]
+    """The post-provision steps."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"how": self.how, "outputs": dict(self.outputs), "postProvision": self.steps}
+        return {
+            "how": self.how,
+            "outputs": dict(self.outputs),
+            "postProvision": [s.to_json() for s in self.steps],
+        }
 
 
 def deploy_new_stack(

@@ -36,7 +36,7 @@ from infra.core import naming
 from infra.core.content_model import iso8601, new_release_id, utc_now
 from infra.core.errors import PreconditionFailed
 from infra.core.payment_settings import payment_parameters
-from infra.core.steps import Progress, StepLog, quiet
+from infra.core.steps import Progress, Step, StepLog, quiet
 from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.adapters.payment_store import read_parameters, write_parameters
 from infra.ops.stacks.handle import PreviewStack
@@ -63,7 +63,7 @@ class ResetOutcome:
     action: Literal["reset", "undo"]
     at: str
     seconds: float
-    steps: list[dict[str, Any]]
+    steps: list[Step]
     id: str | None = None
     undo: dict[str, Any] | None = None
     unchanged: bool = False
@@ -73,7 +73,7 @@ class ResetOutcome:
         data: dict[str, Any] = {"stack": self.stack, "action": self.action}
         if self.id is not None:
             data["id"] = self.id
-        data |= {"at": self.at, "seconds": self.seconds, "steps": self.steps}
+        data |= {"at": self.at, "seconds": self.seconds, "steps": [s.to_json() for s in self.steps]}
         if self.undo is not None:
             data["undo"] = self.undo
         if self.unchanged:

@@ -25,7 +25,7 @@ from infra.core.steps import Progress, quiet
 from infra.ops.adapters import control
 from infra.ops.rollout import billing
 from infra.ops.rollout.observe import observer
-from infra.ops.rollout.reads import history, status_all, status_one
+from infra.ops.rollout.reads import HistoryEntry, history, status_all, status_one
 from infra.ops.rollout.report import write_report
 from infra.ops.rollout.store import (
     actor,
@@ -195,10 +195,10 @@ class History:
     """``rollout history``: who did what and when, oldest first."""
 
     client: str
-    rows: list[dict[str, Any]]
+    rows: list[HistoryEntry]
 
     def to_json(self) -> dict[str, Any]:
-        return {"client": self.client, "history": self.rows}
+        return {"client": self.client, "history": [r.to_json() for r in self.rows]}
 
 
 def read_history(client: str, contract: str | None = None) -> History:

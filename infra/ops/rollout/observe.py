@@ -153,7 +153,7 @@ def _imports(s: _Systems) -> Observation:
     records = recorded_imports(handle)
     if not records:
         return Observation("not-done", "no import recorded in preview (tenantctl import)")
-    kinds = sorted({r["kind"] for r in records})
+    kinds = sorted({r.kind for r in records})
     return Observation("done", f"{len(records)} import(s) recorded in preview: {', '.join(kinds)}")
 
 

@@ -7,7 +7,8 @@ so it answers from a fixed number of queries whatever the number of clients.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -69,12 +70,33 @@ def status_all(
     )
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a rollout's append-only history."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "subject": self.subject,
+            "detail": self.detail,
+        }
+
+
 def history(
     conn: psycopg.Connection, client: str, contract: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[HistoryEntry]:
+    """The rollout's history, oldest first."""
     row = find(conn, client, contract)
     return [
-        {"at": at.isoformat(), "actor": a, "action": act, "subject": s, "detail": d}
+        HistoryEntry(at, a, act, s, d)
         for at, a, act, s, d in conn.execute(
             "SELECT at, actor, action, subject, detail FROM history WHERE rollout_id = %s "
             "ORDER BY id",

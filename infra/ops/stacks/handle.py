@@ -1,6 +1,6 @@
 """A handle on one stack: how the operations reach its content bucket, database and settings.
 
-Resources are found by their deterministic names (``infra.naming``) and, for
+Resources are found by their deterministic names (``infra.core.naming``) and, for
 the database in AWS, by stack outputs plus the RDS-managed master secret.
 Locally, one documented setting, ``TENANTCTL_DATABASE_URL``, names the
 PostgreSQL server instead.

@@ -1,7 +1,7 @@
 """Reading and writing the stack files ``stacks/Pulumi.<slug>-<stage>.yaml``.
 
 A stack file is Pulumi's own stack config: a ``config:`` mapping whose
-``tenants:<key>`` entries are the tenant spec (``infra.spec``) and whose other
+``tenants:<key>`` entries are the tenant spec (``infra.core.spec``) and whose other
 keys (``aws:region``) belong to providers. People edit these files, so writing
 one goes through a ruamel.yaml round trip that keeps comments, key order,
 quoting and untouched keys, and changes only the values that differ.
