@@ -14,7 +14,7 @@ from infra.core import naming
 from infra.core.errors import ExitCode
 from infra.ops.lifecycle import create as create_op
 from infra.ops.stacks import stackfiles
-from tests.helpers import ACME_REQUIRED_OPTIONS, EXAMPLE, STACKS, demo_spec
+from tests.helpers import ACME_REQUIRED_OPTIONS, EXAMPLE, ROOT, STACKS, demo_spec
 
 ACME_OPTIONS = [
     *ACME_REQUIRED_OPTIONS,
@@ -253,3 +253,20 @@ def test_create_tenant_reports_unchanged_without_writing(tmp_path: Path) -> None
 
     assert (first.status, first.written) == ("created", True)
     assert (second.status, second.written, second.diff) == ("unchanged", False, [])
+
+
+def test_create_refuses_a_stack_file_the_project_config_would_refuse(tmp_path: Path) -> None:
+    # Pulumi.yaml declares a key without a default: `pulumi up` would refuse every stack
+    # that does not set it, so create refuses before writing anything.
+    project = (ROOT / "Pulumi.yaml").read_text(encoding="utf-8")
+    (tmp_path / "Pulumi.yaml").write_text(
+        project + "  tenants:costCenter:\n    type: string\n", encoding="utf-8"
+    )
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+
+    result = run(stacks, "acme", *ACME_OPTIONS)
+
+    assert result.exit_code == ExitCode.PRECONDITION, result.output
+    assert "tenants:costCenter is declared in Pulumi.yaml without a default" in result.stderr
+    assert list(stacks.iterdir()) == []

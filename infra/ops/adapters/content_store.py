@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 _MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 _JSON = "application/json"
+_CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict"}
+"""What S3 answers a conditional write whose condition failed (or raced another)."""
 
 
 def _b64(hex_digest: str) -> str:
@@ -105,6 +107,19 @@ class ContentStore:
         except ClientError as exc:
             raise self._error(exc, key, "writing") from None
 
+    def _put_if(self, key: str, body: bytes, condition: Mapping[str, Any], **extra: Any) -> bool:
+        """A conditional PUT (``IfNoneMatch="*"``: only when absent; ``IfMatch=<etag>``: only
+        when unchanged); ``False`` when the condition failed (someone else wrote first)."""
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=_JSON, **condition, **extra
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _CONDITION_FAILED:
+                return False
+            raise self._error(exc, key, "writing") from None
+        return True
+
     def _keys(self, prefix: str) -> Iterable[str]:
         paginator = self.s3.get_paginator("list_objects_v2")
         try:
@@ -170,27 +185,14 @@ class ContentStore:
     def _write_release(self, release: Release) -> Release:
         """Write *release*'s manifest unless one exists; an existing equal release is reused."""
         key = naming.release_manifest_key(release.id)
-        try:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=release.to_json(),
-                ContentType=_JSON,
-                IfNoneMatch="*",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in {
-                "PreconditionFailed",
-                "ConditionalRequestConflict",
-            }:
-                raise self._error(exc, key, "writing") from None
+        if not self._put_if(key, release.to_json(), {"IfNoneMatch": "*"}):
             existing = self.release(release.id)
             if existing is not None and dict(existing.files) == dict(release.files):
                 return existing
             raise ContentError(
                 f"release {release.id!r} already exists in bucket {self.bucket!r} "
                 "with different files; releases are immutable, pick another id"
-            ) from None
+            )
         return release
 
     def _existing_release(self, release_id: str, files: Mapping[str, str]) -> Release | None:
@@ -373,25 +375,13 @@ class ContentStore:
             previous = Current.from_json(body, self._where(naming.CURRENT_KEY)).release
         current = Current(release_id, previous, iso8601(utc_now()))
         condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-        try:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=naming.CURRENT_KEY,
-                Body=current.to_json(),
-                ContentType=_JSON,
-                CacheControl="no-cache",
-                **condition,
+        if not self._put_if(
+            naming.CURRENT_KEY, current.to_json(), condition, CacheControl="no-cache"
+        ):
+            raise ContentError(
+                f"{self._where(naming.CURRENT_KEY)} changed while switching to "
+                f"{release_id!r}; someone else switched it. Check `current` and run again"
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {
-                "PreconditionFailed",
-                "ConditionalRequestConflict",
-            }:
-                raise ContentError(
-                    f"{self._where(naming.CURRENT_KEY)} changed while switching to "
-                    f"{release_id!r}; someone else switched it. Check `current` and run again"
-                ) from None
-            raise self._error(exc, naming.CURRENT_KEY, "writing") from None
         return current
 
     # ---------------------------------------------------------------------- records

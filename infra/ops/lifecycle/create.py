@@ -39,12 +39,16 @@ from typing import Any, Literal
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from infra import PROJECT_DIR
 from infra.core import naming
-from infra.core.errors import ConflictError
+from infra.core.errors import ConflictError, PreconditionFailed
 from infra.core.platform import free_priority
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
+from infra.core.text_rules import first_of
 from infra.ops.adapters import yamlfiles
 from infra.ops.stacks import stackfiles
+from infra.ops.stacks.handle import project_dir_of
+from infra.ops.stacks.projectconfig import check_stack_text
 
 FileStatus = Literal["created", "updated", "unchanged"]
 CreateStatus = Literal["created", "updated", "unchanged"]
@@ -436,6 +440,19 @@ def create_tenant(
     pending = [f for f in result.files if f.status != "unchanged"]
     if not pending:
         return result
+    # What `pulumi up` would refuse (a declared key missing, a value of the wrong type),
+    # refused here, before anything is written: the mock runtime checks neither.
+    project = (project_dir_of(stacks_dir) or PROJECT_DIR) / "Pulumi.yaml"
+    problems = [
+        problem
+        for f in pending
+        for problem in check_stack_text(project, f.new_text, yamlfiles.display_path(f.path))
+    ]
+    if problems:
+        raise PreconditionFailed(
+            f"Pulumi would refuse the new stack file: {first_of(problems)}; fix the tenant "
+            f"description or the config declared in {yamlfiles.display_path(project)}"
+        )
     stacks_dir.mkdir(parents=True, exist_ok=True)
     yamlfiles.stage_writes([(f.path, f.new_text) for f in pending])()
     return CreateResult(result.slug, result.specs, result.files, written=True)

@@ -4,8 +4,9 @@
 The engine refuses to run a stack when (a) a declared key has no default and the
 stack does not set it ("Stack '...' is missing configuration value '...'"), or
 (b) a value (set or default) is not of the declared type. Nothing in the mock
-runtime checks either, so ``check_stack_config`` does, for every file in
-``stacks/`` (tests) and every file ``create`` writes.
+runtime checks either, so ``check_stack_text`` does, for every file ``create``
+writes (``infra.ops.lifecycle.create.create_tenant``, before writing), and
+``check_stacks_dir`` for every file in ``stacks/`` (the tests).
 
 Reference: https://www.pulumi.com/docs/iac/concepts/projects/project-file/#config-options
 ("If a default value is not provided, the configuration value is required").
