@@ -8,6 +8,7 @@ from typing import Any, get_args
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from infra.core import naming
 from infra.core.providers import PROVIDERS
@@ -256,6 +257,6 @@ def test_slug_rule_never_accepts_what_hosts_cannot_carry(slug):
 
 def test_spec_is_frozen():
     spec = demo_spec("preview")
-    with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError on frozen models
+    with pytest.raises(ValidationError, match="frozen"):
         spec.slug = "other"  # type: ignore[misc]
     assert isinstance(spec, TenantSpec)
