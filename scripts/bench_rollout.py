@@ -31,17 +31,14 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from infra.core.rollout import (  # noqa: E402
-    CHECKS,
-    billing_event,
-    milestone_key,
-)
+from infra.core.rollout import CHECKS, billing_event, milestone_key  # noqa: E402
 from infra.devtools import localtarget  # noqa: E402
 from infra.ops.adapters.control import CONTROL_DATABASE_URL_ENV  # noqa: E402
 from infra.ops.rollout.store import load_schedule  # noqa: E402
 
 NAIVE = """
 import json, sys
+from infra.core.rollout_summary import attention_order, summarize
 from infra.ops.adapters import control
 from infra.ops.rollout import store as rollout_store
 schedule = rollout_store.load_schedule()

@@ -25,15 +25,14 @@ from infra.core.rollout import (
     Replan,
     RolloutRecord,
     ScheduleError,
-    attention_order,
     billing_event,
     gate_problems,
     milestone_key,
     parse_schedule,
     plan_dates,
-    summarize,
     task_status,
 )
+from infra.core.rollout_summary import attention_order, summarize
 from tests.helpers import ROOT
 
 SCHEDULE_DATA: dict[str, Any] = YAML(typ="safe").load(

@@ -108,10 +108,18 @@ def status_cmd(slug: str | None, check: bool | None, stacks_dir: Path, as_json: 
       tenantctl rollout status --json
       tenantctl rollout status demo
     """
-    from infra.core.rollout import status_line
-    from infra.ops.rollout import commands as ops
+    from infra.core.rollout_summary import status_line
+    from infra.ops.rollout.views import rollout_status
 
-    result = ops.rollout_status(stacks_dir, slug, check)
+    # One client: its observed tasks are checked now unless --no-check; the portfolio
+    # answers from the last observations unless --check (the systems of 1,000 clients).
+    checking = check is not False if slug is not None else bool(check)
+    observe = None
+    if checking:
+        from infra.ops.rollout.observe import observer  # AWS and database clients
+
+        observe = observer(stacks_dir)
+    result = rollout_status(slug, observe)
     if slug is None:
         if as_json:
             # Compact: a portfolio of 1,000 rollouts is for machines.
@@ -323,9 +331,9 @@ def history_cmd(slug: str, contract: str | None, as_json: bool) -> None:
     Examples:
       tenantctl rollout history demo
     """
-    from infra.ops.rollout import commands as ops
+    from infra.ops.rollout.views import read_history
 
-    result = ops.read_history(slug, contract)
+    result = read_history(slug, contract)
     if as_json:
         echo_json(result.to_json())
         return
@@ -351,9 +359,9 @@ def report_cmd(html_file: Path) -> None:
     Examples:
       tenantctl rollout report --html rollouts.html
     """
-    from infra.ops.rollout import commands as ops
+    from infra.ops.rollout.report import write_portfolio_report
 
-    report = ops.write_portfolio_report(html_file)
+    report = write_portfolio_report(html_file)
     err(f"{report.rollouts} rollout(s)")
     click.echo(str(report.path))
 

@@ -11,6 +11,11 @@ shown as ``"[secret]"``.
 Each call runs in its own thread, event loop and context, so it can be called
 any number of times in one process, and an exception raised by the program
 (a ``RenderError``, a ``PlatformError``) comes out of ``plan_stack`` as itself.
+
+Why one module of about 500 lines: the mock runtime, the computed attributes it
+fills in and the isolation of each call share private state (the per-call
+context and the mock monitor's records); split, that state would have to be
+passed between modules that only make sense together.
 """
 
 from __future__ import annotations

@@ -10,23 +10,16 @@ is reported in ``Change.billing``.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
-from infra.core.rollout import (
-    RolloutSummary,
-    attention_order,
-)
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import control
 from infra.ops.rollout import billing
 from infra.ops.rollout.observe import observer
-from infra.ops.rollout.reads import HistoryEntry, history, status_all, status_one
-from infra.ops.rollout.report import write_report
 from infra.ops.rollout.store import (
     actor,
     load_schedule,
@@ -152,72 +145,3 @@ def resume_rollout(
     """``rollout resume``."""
     with _locked(stacks_dir, client, "rollout resume"), control.connect() as conn:
         return resume(conn, client, actor(by), contract)
-
-
-@dataclass(frozen=True)
-class RolloutStatus:
-    """``rollout status``: the portfolio (``detail=False``, one summary line per client)
-    or one client in full."""
-
-    today: date
-    rollouts: list[RolloutSummary]
-    detail: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "today": self.today.isoformat(),
-            "rollouts": [s.to_json(detail=self.detail) for s in self.rollouts],
-        }
-
-
-def rollout_status(stacks_dir: Path, client: str | None, check: bool | None) -> RolloutStatus:
-    """One client's rollout with its observed tasks checked now (unless *check* is False),
-    or, with no *client*, every client's from the last observations (checked now when
-    *check* is True), attention first. Reads; takes no lock."""
-    schedule = load_schedule()
-    with control.connect() as conn:
-        if client is None:
-            summaries = status_all(conn, schedule)
-            if check:
-                observe = observer(stacks_dir)
-                summaries = attention_order(
-                    status_one(conn, schedule, s.client, observe) for s in summaries
-                )
-            return RolloutStatus(today(), summaries, detail=False)
-        one = status_one(
-            conn, schedule, client, observer(stacks_dir) if check is not False else None
-        )
-    return RolloutStatus(today(), [one], detail=True)
-
-
-@dataclass(frozen=True)
-class History:
-    """``rollout history``: who did what and when, oldest first."""
-
-    client: str
-    rows: list[HistoryEntry]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"client": self.client, "history": [r.to_json() for r in self.rows]}
-
-
-def read_history(client: str, contract: str | None = None) -> History:
-    with control.connect() as conn:
-        return History(client, history(conn, client, contract))
-
-
-@dataclass(frozen=True)
-class Report:
-    """``rollout report``: where the portfolio page was written, for how many rollouts."""
-
-    path: Path
-    rollouts: int
-
-
-def write_portfolio_report(html_file: Path) -> Report:
-    """Write the portfolio timeline (one self-contained HTML page) to *html_file*."""
-    schedule = load_schedule()
-    with control.connect() as conn:
-        summaries = status_all(conn, schedule)
-    write_report(html_file, summaries, today())
-    return Report(html_file, len(summaries))

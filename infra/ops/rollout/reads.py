@@ -13,12 +13,8 @@ from typing import Any
 
 import psycopg
 
-from infra.core.rollout import (
-    RolloutSummary,
-    Schedule,
-    attention_order,
-    summarize,
-)
+from infra.core.rollout import Schedule
+from infra.core.rollout_summary import RolloutSummary, attention_order, summarize
 from infra.ops.rollout.store import (
     Observer,
     find,

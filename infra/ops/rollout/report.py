@@ -7,6 +7,7 @@ external loads) so it can be opened anywhere or attached to an email.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from infra import PROJECT_DIR
-from infra.core.rollout import RolloutSummary, status_line
+from infra.core.rollout_summary import RolloutSummary, status_line
+from infra.ops.adapters import control
+from infra.ops.rollout.reads import status_all
+from infra.ops.rollout.store import load_schedule, today
 
 TEMPLATE_DIR = PROJECT_DIR / "templates" / "rollout"
 TEMPLATE = "report.html.j2"
@@ -99,3 +103,20 @@ def write_report(path: Path, summaries: Sequence[RolloutSummary], today: date) -
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class Report:
+    """``rollout report``: where the portfolio page was written, for how many rollouts."""
+
+    path: Path
+    rollouts: int
+
+
+def write_portfolio_report(html_file: Path) -> Report:
+    """Write the portfolio timeline (one self-contained HTML page) to *html_file*."""
+    schedule = load_schedule()
+    with control.connect() as conn:
+        summaries = status_all(conn, schedule)
+    write_report(html_file, summaries, today())
+    return Report(html_file, len(summaries))

@@ -20,12 +20,7 @@ import psycopg
 
 from infra.core import naming
 from infra.core.errors import PreconditionFailed, UserInputError
-from infra.core.rollout import (
-    START_MILESTONE,
-    Observation,
-    Schedule,
-    phase_gate,
-)
+from infra.core.rollout import START_MILESTONE, Observation, Schedule, phase_gate
 from infra.core.text_rules import first_of
 from infra.ops.rollout.store import (
     Observer,
