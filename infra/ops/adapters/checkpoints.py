@@ -4,7 +4,9 @@
 ``checkpoint <point>`` to stderr when it reaches that point and wait there
 (default 30 s, or until it receives SIGUSR1), so a test can start a competing
 run or send SIGKILL at exactly that moment. Unset (always, outside the fault
-tests) it costs one dictionary lookup. The points are listed in ``POINTS``.
+tests) it costs one dictionary lookup. The points are ``POINTS`` and, for each step
+of a promotion, ``promote-<step>`` (``infra.ops.lifecycle.promote.STEPS``, which this
+lowest layer cannot import: the steps are listed once, there).
 """
 
 from __future__ import annotations
@@ -25,10 +27,6 @@ POINTS = (
     "reset-content",
     "reset-finished",
     "undo-swapped",
-    *(
-        f"promote-{step}"
-        for step in ("copy-content", "copy-config", "switch-current", "go-live", "record")
-    ),
     "provision-defaults-database",
     "provision-working-database",
     "provision-first-release",
