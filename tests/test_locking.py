@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import threading
 import time
 
+import psutil
 import pytest
 
 from infra.core import naming
 from infra.core.errors import ExitCode, LockHeld
+from infra.core.steps import NOTICES
 from infra.ops.adapters import aws
 from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.stacks.locking import LEASE_ENV, client_lock, current_holder
@@ -61,3 +68,89 @@ def test_a_holder_that_keeps_its_lock_is_not_stopped(aws_env: str, monkeypatch: 
         holder = current_holder(SLUG)
         assert holder is not None and holder.token == me.token and holder.expires > me.expires
     assert current_holder(SLUG) is None
+
+
+def write_holder(slug: str, **fields: object) -> None:
+    """A lock value as another caller would have written it."""
+    value = {
+        "operation": "reset-preview",
+        "since": "2026-11-25T00:00:00+00:00",
+        "user": "other",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "token": "theirs",
+        "expires": "2999-01-01T00:00:00+00:00",
+        **fields,
+    }
+    aws.client("ssm").put_parameter(
+        Name=naming.lock_parameter(slug), Value=json.dumps(value), Type="String", Overwrite=True
+    )
+
+
+def test_a_lock_of_a_process_that_is_gone_is_taken_over_without_a_flag(aws_env: str):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_holder(SLUG, pid=dead.pid, started=time.time() - 5)
+    said: list[str] = []
+    NOTICES.clear()
+
+    with client_lock(SLUG, "promote", progress=said.append) as me:
+        holder = current_holder(SLUG)
+        assert holder is not None and holder.token == me.token
+        assert me.broke.startswith("reset-preview by other@")
+        assert f"process {dead.pid} on this host is gone" in me.broke
+
+    assert said == [f"took over the stale lock of {SLUG}: {me.broke}"]
+    assert [
+        {
+            "lockTakeover": {
+                "client": SLUG,
+                "holder": me.broke.rsplit(f" (process {dead.pid} on", 1)[0],
+                "reason": f"process {dead.pid} on this host is gone",
+            }
+        }
+    ] == NOTICES
+    assert current_holder(SLUG) is None
+    NOTICES.clear()
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_holder(aws_env: str):
+    # Our own pid, but the holder's process started at another time: it is gone.
+    write_holder(SLUG, started=123.0)
+    with client_lock(SLUG, "promote") as me:
+        assert "the pid now belongs to another process" in me.broke
+    NOTICES.clear()
+
+
+def test_a_lock_that_looks_alive_is_broken_only_with_a_reason(aws_env: str):
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        write_holder(SLUG, pid=live.pid, started=psutil.Process(live.pid).create_time())
+        with pytest.raises(LockHeld, match="--break-lock REASON"), client_lock(SLUG, "promote"):
+            pass
+        assert current_holder(SLUG).token == "theirs"  # type: ignore[union-attr]
+
+        with client_lock(SLUG, "promote", break_reason="runner lost, job cancelled") as me:
+            assert me.broke.endswith("(broken by hand: runner lost, job cancelled)")
+    finally:
+        live.kill()
+        live.wait()
+        NOTICES.clear()
+
+
+def test_a_paused_holder_that_wakes_after_a_takeover_stops_before_its_next_step(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv(LEASE_ENV, "3")
+    with pytest.raises(LockHeld, match="taken over"), client_lock(SLUG, "promote") as me:
+        renewer = next(t for t in threading.enumerate() if t.name == f"lock-lease-{SLUG}")
+        # Paused (a suspended laptop): no renewal for longer than the lease, and in the
+        # meantime another caller took the lock over. Its renewer has not noticed yet.
+        renewer.stop.set()  # asleep, as if suspended
+        renewer.join()
+        take_over(SLUG)
+        assert not renewer.lost_event.is_set()
+        checkpoint("promote-copy-config")  # the next step boundary asks AWS first
+        pytest.fail(f"{me.operation} went on after its lock was taken over")
+    holder = current_holder(SLUG)
+    assert holder is not None and holder.token == "theirs"

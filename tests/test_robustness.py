@@ -155,29 +155,35 @@ def test_concurrent_pairs_let_exactly_one_proceed(ready: Path, pg_env: str):
     counts.check()
 
 
-def test_a_stale_lock_is_named_and_only_broken_on_request(ready: Path, pg_env: str):
+def test_a_dead_holders_lock_is_taken_over_by_the_re_run_and_named(ready: Path, pg_env: str):
     holder = Run(RESET, ready, pause_at="lock-acquired")
     assert holder.wait_for_checkpoint("lock-acquired")
+    dead = holder.proc.pid
     holder.kill()
 
-    code, _, err = run(RESET, ready)
-    assert code == 4
-    assert "stale" in err and "--break-lock" in err and "is gone" in err
+    code, out, err = run([*RESET, "--json"], ready)
 
-    code, _, err = run([*RESET, "--break-lock"], ready)
     assert code == 0, err
-    assert "broke the stale lock" in err
+    assert f"took over the stale lock of {SLUG}: reset-preview by" in err
+    assert f"process {dead} on this host is gone" in err
+    takeovers = json.loads(out)["lockTakeovers"]
+    assert [t["reason"] for t in takeovers] == [f"process {dead} on this host is gone"]
     assert lock_value(SLUG) is None
     assert broken_state(pg_env, SLUG) == []
 
 
-def test_a_live_lock_is_never_broken(ready: Path):
+def test_a_live_lock_is_broken_only_with_a_reason_and_its_holder_stops(ready: Path):
     holder = Run(RESET, ready, pause_at="lock-acquired")
     assert holder.wait_for_checkpoint("lock-acquired")
-    code, _, err = run([*RESET, "--break-lock"], ready)
-    assert code == 4 and "reset-preview" in err
+    code, _, err = run(RESET, ready)
+    assert code == 4 and "reset-preview" in err and "--break-lock REASON" in err
+
+    code, _, err = run([*RESET, "--break-lock", "stuck CI job"], ready)
+    assert code == 0, err
+    assert "broke the lock" in err and "broken by hand: stuck CI job" in err
     holder.resume()
-    assert holder.finish()[0] == 0
+    code, _, err = holder.finish()
+    assert code == 4 and "taken over" in err  # stopped at its next step, changed nothing
 
 
 def test_reads_do_not_wait_for_the_lock(ready: Path):
@@ -236,7 +242,7 @@ def test_reset_killed_anywhere_resumes_or_undoes_to_the_state_before(ready: Path
         # 1. killed, then the same reset again: defaults, and undo brings the edits back
         if not kill(moment):
             continue
-        note_exit(counts, f"rerun {moment}", run([*RESET, "--break-lock"], ready), {0})
+        note_exit(counts, f"rerun {moment}", run(RESET, ready), {0})
         if (served("preview"), rows(db_url(pg_env, "preview"))) != (
             defaults[0],
             defaults[1],
@@ -254,7 +260,7 @@ def test_reset_killed_anywhere_resumes_or_undoes_to_the_state_before(ready: Path
         # 2. killed, then undo at once: back to the state before the interrupted reset
         if not kill(moment):
             continue
-        note_exit(counts, f"undo-after-kill {moment}", run([*UNDO, "--break-lock"], ready), {0, 3})
+        note_exit(counts, f"undo-after-kill {moment}", run(UNDO, ready), {0, 3})
         if preview_snapshot(pg_env) != edited:
             counts.broken_states += 1
             counts.details.append(f"{moment}: undo after a kill did not restore the edits")
@@ -274,7 +280,7 @@ def test_undo_killed_after_its_swap_finishes_on_a_re_run(ready: Path, pg_env: st
     assert r.wait_for_checkpoint("undo-swapped")
     r.kill()
     assert broken_state(pg_env, SLUG) == []
-    code, _, err = run([*UNDO, "--break-lock"], ready)
+    code, _, err = run(UNDO, ready)
     assert code == 0, err
     assert preview_snapshot(pg_env) == edited
 
@@ -287,7 +293,7 @@ def test_promote_killed_at_every_step_and_at_random_finishes_once(ready: Path, p
     pre_launch_served = served("production")
     for step in STEPS:  # one promotion, killed once at each step, each re-run resuming
         r = Run(
-            PROMOTE if step == STEPS[0] else [*PROMOTE, "--break-lock"],
+            PROMOTE,
             ready,
             pause_at=f"promote-{step}",
         )
@@ -295,7 +301,7 @@ def test_promote_killed_at_every_step_and_at_random_finishes_once(ready: Path, p
         r.kill()
         counts.cases += 1
         note_state(counts, pg_env, f"promote killed at {step}")
-    note_exit(counts, "promote re-run", run([*PROMOTE, "--break-lock"], ready), {0})
+    note_exit(counts, "promote re-run", run(PROMOTE, ready), {0})
     records = [k for k in bucket_bytes("production") if k.startswith("tenantctl/promotions/")]
     if len(records) != 1:
         counts.broken_states += 1
@@ -326,12 +332,12 @@ def test_promote_killed_at_every_step_and_at_random_finishes_once(ready: Path, p
     rng = random.Random(8)
     for index in range(3):  # random moments of fresh promotions
         bump_preview(pg_env)
-        r = Run([*PROMOTE, "--break-lock"], ready)
+        r = Run(PROMOTE, ready)
         time.sleep(round(rng.uniform(1.0, 4.0), 2))
         r.kill()
         counts.cases += 1
         note_state(counts, pg_env, f"promote killed at random #{index}")
-        note_exit(counts, f"re-run #{index}", run([*PROMOTE, "--break-lock"], ready), {0})
+        note_exit(counts, f"re-run #{index}", run(PROMOTE, ready), {0})
         if not _live(ready):
             counts.broken_states += 1
             counts.details.append(f"round {index}: not live after the re-run")
@@ -356,17 +362,17 @@ def test_create_killed_at_every_step_finishes_on_a_re_run(
         "provision-first-release",
     ]
     for point in points:
-        r = Run([*CREATE, "--break-lock"], folder, pause_at=point)
+        r = Run(CREATE, folder, pause_at=point)
         assert r.wait_for_checkpoint(point, timeout=120), r.finish()
         r.kill()
         counts.cases += 1
     rng = random.Random(8)
     for _ in range(2):
-        r = Run([*CREATE, "--break-lock"], folder)
+        r = Run(CREATE, folder)
         time.sleep(round(rng.uniform(1.0, 6.0), 2))
         r.kill()
         counts.cases += 1
-    note_exit(counts, "create re-run", run([*CREATE, "--break-lock"], folder), {0})
+    note_exit(counts, "create re-run", run(CREATE, folder), {0})
     note_state(counts, pg_env, "create")
     for stage in naming.STAGES:
         s = store(stage)
@@ -445,7 +451,7 @@ def test_dependency_faults_are_one_line_distinct_and_leave_state_resumable(
     counts.cases += 1
     note_exit(counts, "pg dies mid-reset", r.finish(), {5})
     note_state(counts, pg_env, "pg dies mid-reset")
-    note_exit(counts, "reset after pg came back", run([*RESET, "--break-lock"], ready), {0})
+    note_exit(counts, "reset after pg came back", run(RESET, ready), {0})
 
     # AWS dying mid-reset (a change first: a reset of an untouched preview does nothing)
     bump_preview(pg_env)
@@ -462,7 +468,7 @@ def test_dependency_faults_are_one_line_distinct_and_leave_state_resumable(
     r.resume()
     counts.cases += 1
     note_exit(counts, "aws dies mid-reset", r.finish(), {5})
-    note_exit(counts, "reset after aws came back", run([*RESET, "--break-lock"], ready), {0})
+    note_exit(counts, "reset after aws came back", run(RESET, ready), {0})
     note_state(counts, pg_env, "aws dies mid-reset")
 
     # PostgreSQL dying mid-promote (a new promotion: preview edited again)
@@ -479,7 +485,7 @@ def test_dependency_faults_are_one_line_distinct_and_leave_state_resumable(
     r.resume()
     counts.cases += 1
     note_exit(counts, "pg dies mid-promote", r.finish(), {5})
-    note_exit(counts, "promote resumed", run([*PROMOTE, "--break-lock"], ready), {0})
+    note_exit(counts, "promote resumed", run(PROMOTE, ready), {0})
     note_state(counts, pg_env, "pg dies mid-promote")
 
     # A bad region in a stack file

@@ -11,6 +11,7 @@ import click
 
 from infra import PROJECT_DIR
 from infra.core import naming
+from infra.core.steps import NOTICES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +41,12 @@ def yes_option(f: F) -> F:
 
 
 def echo_json(data: Any) -> None:
+    """*data* as indented JSON on stdout, with the operations' notices (``lockTakeovers``:
+    a lock taken over from a dead holder) added to a document that is an object."""
+    if isinstance(data, dict):
+        takeovers = [n["lockTakeover"] for n in NOTICES if "lockTakeover" in n]
+        if takeovers:
+            data = {**data, "lockTakeovers": takeovers}
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
@@ -51,9 +58,10 @@ def err(message: str) -> None:
 def break_lock_option(f: F) -> F:
     return click.option(
         "--break-lock",
-        is_flag=True,
-        help="Take over this client's lock if it is stale (its lease expired or its process "
-        "is gone); the break is recorded. A live lock is never broken.",
+        metavar="REASON",
+        help="Take over this client's lock although its holder looks alive (you know it is "
+        "not); REASON is recorded. A holder that is provably gone (its lease expired, or its "
+        "process on this host no longer exists) is taken over without it.",
     )(f)
 
 

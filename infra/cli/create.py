@@ -64,7 +64,7 @@ def create(
     no_deploy: bool,
     contract: str | None,
     signed_off: date | None,
-    break_lock: bool,
+    break_lock: str | None,
     stacks_dir: Path,
     as_json: bool,
     **fields: str | None,

@@ -46,7 +46,7 @@ def set_credentials(
     slug: str,
     stage: naming.Stage,
     env_var: str | None,
-    break_lock: bool,
+    break_lock: str | None,
     stacks_dir: Path,
     as_json: bool,
 ) -> None:

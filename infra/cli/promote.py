@@ -79,7 +79,7 @@ def promote(
     override_gate: bool,
     reason: str | None,
     yes: bool,
-    break_lock: bool,
+    break_lock: str | None,
     stacks_dir: Path,
     as_json: bool,
 ) -> None:

@@ -24,7 +24,7 @@ from infra.cli.common import (
 @stacks_dir_option
 @json_option
 def reset_preview(
-    slug: str, undo: bool, yes: bool, break_lock: bool, stacks_dir: Path, as_json: bool
+    slug: str, undo: bool, yes: bool, break_lock: str | None, stacks_dir: Path, as_json: bool
 ) -> None:
     """Reset a client's preview to defaults: content, database and payment settings.
 

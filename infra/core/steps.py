@@ -11,6 +11,12 @@ Progress = Callable[[str], None]
 """Where an operation reports progress (the CLI passes a stderr writer)."""
 
 
+NOTICES: list[dict[str, Any]] = []
+"""What this process's operations must tell a ``--json`` caller beside their result, one
+``{kind: detail}`` each (a lock taken over from a dead holder); the CLI adds them to the
+document it prints."""
+
+
 def quiet(_: str) -> None:
     """A ``Progress`` that says nothing."""
 

@@ -39,7 +39,8 @@ GUARDS: list[Callable[[], None]] = []
 
 
 def checkpoint(point: str) -> None:
-    """A step boundary: run the guards, then pause here when the fault tests asked for *point*."""
+    """A step boundary: run the guards, then pause here when the fault tests asked for *point*
+    (and run the guards again after the pause)."""
     for guard in GUARDS:
         guard()
     wanted = os.environ.get(PAUSE_ENV)
@@ -58,3 +59,5 @@ def checkpoint(point: str) -> None:
             time.sleep(0.05)
     finally:
         signal.signal(signal.SIGUSR1, previous)
+    for guard in GUARDS:  # paused a while: what held then may not hold now
+        guard()

@@ -38,7 +38,7 @@ def store_credentials(
     spec: TenantSpec,
     credentials: Mapping[str, str],
     *,
-    break_lock: bool = False,
+    break_lock: str | None = None,
     progress: Progress = quiet,
 ) -> StoredCredentials:
     """``set_credentials`` for the stack of *spec*, under the client's lock."""
@@ -48,7 +48,7 @@ def store_credentials(
         spec.slug,
         operation,
         lock_region(stacks_dir, spec.slug),
-        break_stale=break_lock,
+        break_reason=break_lock,
         progress=progress,
     ):
         mode = set_credentials(aws.client("secretsmanager", region), spec, credentials)

@@ -243,7 +243,7 @@ def promote(
     progress: Progress = quiet,
     override_reason: str | None = None,
     *,
-    break_lock: bool = False,
+    break_lock: str | None = None,
 ) -> PromotionOutcome:
     """Run (or resume) the promotion of *slug*'s preview to production.
 
@@ -260,7 +260,7 @@ def promote(
         slug,
         "promote",
         preview_lock_region(preview_file.region),
-        break_stale=break_lock,
+        break_reason=break_lock,
         progress=progress,
     ):
         # Under the lock: a promotion changes the production file.
@@ -342,7 +342,7 @@ def _promote(
 
 
 def rollback(
-    stacks_dir: Path, slug: str, progress: Progress = quiet, *, break_lock: bool = False
+    stacks_dir: Path, slug: str, progress: Progress = quiet, *, break_lock: str | None = None
 ) -> PromotionOutcome:
     """Return production to the state before the last completed promotion.
 
@@ -359,7 +359,7 @@ def rollback(
         slug,
         "promote --rollback",
         preview_lock_region(preview_region),
-        break_stale=break_lock,
+        break_reason=break_lock,
         progress=progress,
     ):
         production = open_file(read_stack(stacks_dir, slug, naming.PRODUCTION))

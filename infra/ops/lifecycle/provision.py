@@ -106,7 +106,7 @@ def deploy_tenant(
     specs: Mapping[naming.Stage, TenantSpec],
     stacks_dir: Path,
     progress: Progress = quiet,
-    break_lock: bool = False,
+    break_lock: str | None = None,
 ) -> TenantDeployment:
     """``create``'s deployment: preview, then production, each followed by post-provision,
     under the client's lock.
@@ -124,7 +124,7 @@ def deploy_tenant(
         progress("local target: the Pulumi CLI is not used; each stack is applied from its plan")
     slug = specs[naming.PREVIEW].slug
     region = lock_region(stacks_dir, slug)
-    with client_lock(slug, "create", region, break_stale=break_lock, progress=progress):
+    with client_lock(slug, "create", region, break_reason=break_lock, progress=progress):
         deployed = [deploy_new_stack(specs[stage], stacks_dir, progress) for stage in naming.STAGES]
     return TenantDeployment(
         "deployed" if deployer.name == "pulumi" else "applied-locally", deployed

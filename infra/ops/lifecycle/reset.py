@@ -114,7 +114,7 @@ def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
 
 
 def reset_preview(
-    stack: PreviewStack, progress: Progress = quiet, *, break_lock: bool = False
+    stack: PreviewStack, progress: Progress = quiet, *, break_lock: str | None = None
 ) -> ResetOutcome:
     """Reset database, content and payment settings to defaults; keep the previous state."""
     with _locked(stack, "reset-preview", break_lock, progress):
@@ -123,13 +123,13 @@ def reset_preview(
 
 
 def _locked(
-    stack: PreviewStack, operation: str, break_lock: bool, progress: Progress
+    stack: PreviewStack, operation: str, break_lock: str | None, progress: Progress
 ) -> AbstractContextManager[object]:
     return client_lock(
         stack.spec.slug,
         operation,
         preview_lock_region(stack.region),
-        break_stale=break_lock,
+        break_reason=break_lock,
         progress=progress,
     )
 
@@ -220,7 +220,7 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
 
 
 def undo_reset(
-    stack: PreviewStack, progress: Progress = quiet, *, break_lock: bool = False
+    stack: PreviewStack, progress: Progress = quiet, *, break_lock: str | None = None
 ) -> ResetOutcome:
     """Return the preview to the state it had before the last reset (once).
 

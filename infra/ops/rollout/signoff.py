@@ -90,7 +90,7 @@ def create_client(
     *,
     force: bool = False,
     deploy: bool = True,
-    break_lock: bool = False,
+    break_lock: str | None = None,
     contract: str | None = None,
     signed_off: date | None = None,
     by: str | None = None,

@@ -8,18 +8,25 @@ runs, a background thread renews the lease every third of its length, so a
 long promote keeps its lock and a killed one loses it within one lease.
 
 A second caller gets ``LockHeld`` (exit 4) naming the operation, since when and
-from where. A lock is *stale* when its lease expired or when its holder ran on
-this host and that process is gone; a stale lock is named as such, and only
-``break_stale=True`` (the CLI's ``--break-lock``) removes it. A break is
-recorded in the new holder's value (``broke``) and reported through
-``progress``; a lock that is not stale is never broken.
+from where, while the holder may be alive. A lock whose holder is provably gone
+is *stale* and is taken over at once, with no flag: its lease expired without
+renewal, or its holder ran on this host and that process no longer exists (the
+process's start time is kept beside its pid, so a reused pid is not mistaken for
+the holder). A re-run after a crash, a kill or a lost endpoint therefore just
+resumes. The takeover names the dead holder through ``progress`` (stderr), in the
+new holder's value (``broke``) and in ``--json`` (``lockTakeovers``, from
+``infra.core.steps.NOTICES``). A lock that looks alive is broken only with a
+reason (``break_reason``, the CLI's ``--break-lock REASON``), which is recorded the
+same way.
 
 Within one thread the lock is re-entrant: an operation that holds a client's
 lock may call another that takes it again.
 
-A holder whose renewal finds the lock taken over (its lease lapsed and someone
-broke it as stale) stops at its next step boundary (``checkpoints.checkpoint``)
-with ``LockHeld``; every operation resumes from a step boundary. Renewal is a
+A holder whose lock was taken over stops at its next step boundary
+(``checkpoints.checkpoint``) with ``LockHeld``; every operation resumes from a step
+boundary. The token is the fence: every step boundary reads the lock (one SSM
+GetParameter), so a holder that was paused (suspended, stopped) or whose lock was
+broken by hand cannot begin another step after a takeover. Renewal is a
 read then an overwrite (SSM has no compare-and-set), so a break landing between
 the two can still be overwritten; it needs a whole lease of failed renewals first.
 
@@ -41,11 +48,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 from botocore.exceptions import ClientError
 
 from infra.core import naming
 from infra.core.errors import LockHeld, TenantctlError
-from infra.core.steps import Progress, quiet
+from infra.core.steps import NOTICES, Progress, quiet
 from infra.ops.adapters import aws, checkpoints
 from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.stacks.stackfiles import stack_region
@@ -74,6 +82,39 @@ def preview_lock_region(preview_region: str | None) -> str:
     return preview_region or naming.DEFAULT_REGION
 
 
+def _take_over(
+    ssm: Any,
+    region: str | None,
+    slug: str,
+    operation: str,
+    holder: LockHolder,
+    break_reason: str | None,
+    progress: Progress,
+) -> LockHolder:
+    """Take *slug*'s lock from *holder*: at once when it is provably gone, with
+    *break_reason* when it looks alive; otherwise ``LockHeld``."""
+    stale = holder.stale_reason()
+    if stale is None and not (break_reason or "").strip():
+        raise LockHeld(
+            f"{slug} is locked by {holder.describe()}, lease until {holder.expires}; wait for "
+            "it to finish and re-run, or, if you know it is dead, re-run with "
+            "--break-lock REASON (nothing was changed)"
+        )
+    why = stale or f"broken by hand: {break_reason}"
+    # Delete only if it is still that holder's, then race for it like anyone.
+    name = naming.lock_parameter(slug)
+    again = current_holder(slug, region)
+    if again is not None and again.token == holder.token:
+        ssm.delete_parameter(Name=name)
+    me = _me(operation, broke=f"{holder.describe()} ({why})")
+    if not _create(ssm, name, me, slug):
+        raise LockHeld(f"{slug}: another caller took the lock first; re-run (nothing was changed)")
+    verb = "took over the stale lock" if stale else "broke the lock"
+    progress(f"{verb} of {slug}: {holder.describe()} ({why})")
+    NOTICES.append({"lockTakeover": {"client": slug, "holder": holder.describe(), "reason": why}})
+    return me
+
+
 def lease_seconds() -> float:
     try:
         value = float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_SECONDS)
@@ -98,7 +139,10 @@ class LockHolder:
     token: str
     expires: str = ""
     broke: str = ""
-    """The holder this one broke, when it took the lock with ``--break-lock``."""
+    """The holder this one took the lock from, and why (dead, or ``--break-lock REASON``)."""
+    started: float = 0.0
+    """When the holder's process started (seconds since the epoch): with *pid*, the
+    process itself, not whatever process reuses the pid later."""
 
     def describe(self) -> str:
         return f"{self.operation} by {self.user}@{self.host} (pid {self.pid}) since {self.since}"
@@ -112,8 +156,10 @@ class LockHolder:
             expires = None
         if expires is not None and expires < now:
             return f"its lease expired at {self.expires}"
-        if self.host == socket.gethostname() and self.pid > 0 and not _process_alive(self.pid):
-            return f"process {self.pid} on this host is gone"
+        if self.host == socket.gethostname() and self.pid > 0:
+            gone = _process_gone(self.pid, self.started)
+            if gone:
+                return gone
         if self.token == "":
             return "its value is unreadable"
         return None
@@ -123,14 +169,25 @@ class LockHolder:
         return LockHolder(**{**asdict(self), "expires": _iso(expires)})
 
 
-def _process_alive(pid: int) -> bool:
+def _start_time(pid: int) -> float | None:
+    """When process *pid* started, or ``None`` when there is no such process."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return round(psutil.Process(pid).create_time(), 2)
+    except psutil.NoSuchProcess:
+        return None
+    except psutil.Error:  # exists, but not ours to inspect: treat it as the holder
+        return 0.0
+
+
+def _process_gone(pid: int, started: float) -> str | None:
+    """Why the holder process *pid* (started at *started*) is provably gone, or ``None``."""
+    now_started = _start_time(pid)
+    if now_started is None:
+        return f"process {pid} on this host is gone"
+    # A lock written before start times were kept (started 0) is judged by the pid alone.
+    if started and now_started and abs(now_started - started) > 1.0:
+        return f"process {pid} on this host is gone (the pid now belongs to another process)"
+    return None
 
 
 def _me(operation: str, broke: str = "") -> LockHolder:
@@ -146,6 +203,7 @@ def _me(operation: str, broke: str = "") -> LockHolder:
         pid=os.getpid(),
         token=uuid.uuid4().hex,
         broke=broke,
+        started=_start_time(os.getpid()) or 0.0,
     ).with_lease(lease_seconds())
 
 
@@ -190,6 +248,11 @@ def _still_held() -> None:
     the next run finishes.
     """
     for slug, renewer in _held_here().items():
+        if not renewer.lost_event.is_set():
+            # The renewer notices a takeover only at its next renewal; a step may begin
+            # before that (after a pause, a suspended laptop, a break by hand). One read
+            # of the lock per step boundary makes the token a fence for every step.
+            renewer.verify()
         if renewer.lost_event.is_set():
             taker = renewer.lost.describe() if renewer.lost else "nobody (it was deleted)"
             raise LockHeld(
@@ -228,6 +291,16 @@ class _Renewer(threading.Thread):
         self.lost_event = threading.Event()
         """Set when a renewal found the lock no longer ours (``lost``: who has it now)."""
 
+    def verify(self) -> None:
+        """Check now that the lock is still ours; on a fault, assume nothing changed."""
+        try:
+            holder = current_holder(self.slug, self.region)
+        except Exception:
+            return
+        if holder is None or holder.token != self.holder.token:
+            self.lost = holder
+            self.lost_event.set()
+
     def run(self) -> None:
         interval = lease_seconds() / 3
         ssm = aws.client("ssm", self.region)
@@ -253,14 +326,14 @@ def client_lock(
     operation: str,
     region: str | None = None,
     *,
-    break_stale: bool = False,
+    break_reason: str | None = None,
     progress: Progress = quiet,
 ) -> Iterator[LockHolder]:
-    """Hold *slug*'s lock for the block; ``LockHeld`` (exit 4) when someone else has it.
+    """Hold *slug*'s lock for the block; ``LockHeld`` (exit 4) when someone alive has it.
 
-    With *break_stale*, a stale lock (lease expired, or holder process gone on
-    this host) is removed and taken over; a live one never is.
-    """
+    A stale lock (its holder provably gone) is taken over; a live one only with
+    *break_reason* (recorded). Either takeover is reported (``progress`` and
+    ``NOTICES``)."""
     held = _held_here()
     if slug in held:  # re-entrant within one thread
         yield held[slug].holder
@@ -277,28 +350,7 @@ def client_lock(
                     "(nothing was changed)"
                 )
         else:
-            stale = holder.stale_reason()
-            if stale is None:
-                raise LockHeld(
-                    f"{slug} is locked by {holder.describe()}, lease until {holder.expires}; "
-                    "wait for it to finish and re-run (nothing was changed)"
-                )
-            if not break_stale:
-                raise LockHeld(
-                    f"{slug} is locked by {holder.describe()}, but the lock is stale ({stale}); "
-                    "re-run with --break-lock to take it over (nothing was changed)"
-                )
-            # Delete only if it is still the stale holder's, then race for it like anyone.
-            again = current_holder(slug, region)
-            if again is not None and again.token == holder.token:
-                ssm.delete_parameter(Name=name)
-            me = _me(operation, broke=holder.describe())
-            if not _create(ssm, name, me, slug):
-                raise LockHeld(
-                    f"{slug}: another caller took the stale lock first; re-run "
-                    "(nothing was changed)"
-                )
-            progress(f"broke the stale lock of {slug}: {holder.describe()} ({stale})")
+            me = _take_over(ssm, region, slug, operation, holder, break_reason, progress)
     renewer = _Renewer(slug, region, me)
     renewer.start()
     held[slug] = renewer
