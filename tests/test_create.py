@@ -270,3 +270,53 @@ def test_create_refuses_a_stack_file_the_project_config_would_refuse(tmp_path: P
     assert result.exit_code == ExitCode.PRECONDITION, result.output
     assert "tenants:costCenter is declared in Pulumi.yaml without a default" in result.stderr
     assert list(stacks.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--platform-stack", " acme/platform/prod"),
+        ("--support-email", " parking@acme.example.edu"),
+        ("--currency", "USD "),
+        ("--display-name", "Acme College Parking "),
+    ],
+)
+def test_surrounding_whitespace_is_refused_not_stored(tmp_path: Path, option: str, value: str):
+    options = [*ACME_OPTIONS]
+    if option in options:
+        options[options.index(option) + 1] = value
+    else:
+        options += [option, value]
+
+    result = run(tmp_path, "acme", *options)
+
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert "must not begin or end with spaces, tabs or line breaks" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "tag"),
+    [
+        ("displayName: !!binary QWNtZQ==", "!!binary"),
+        ("displayName: !!timestamp 2026-12-06", "!!timestamp"),
+        ("displayName: !!python/name:os.system", "!!python/name:os.system"),
+    ],
+)
+def test_yaml_tags_outside_the_core_schema_are_refused_with_file_line_and_key(
+    tmp_path: Path, line: str, tag: str
+):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    original = next(x for x in text.splitlines() if x.startswith("displayName:"))
+    tenant = tmp_path / "tenant.yaml"
+    tenant.write_text(text.replace(original, line), encoding="utf-8")
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    number = text.splitlines().index(original) + 1
+
+    result = run(stacks, "demo", "--from", str(tenant))
+
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert f"line {number}, key displayName: the YAML tag {tag} is not accepted" in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert list(stacks.iterdir()) == []

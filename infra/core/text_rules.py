@@ -10,6 +10,8 @@ These rules apply to every string of a tenant spec, whatever its field
 - no template placeholders (``${...}``, ``{{``, ``{%``): values are
   substituted into portal and email templates, and a placeholder in a value
   would be substituted again at send time;
+- no leading or trailing whitespace (refused, never trimmed: a value is stored
+  exactly as it was checked);
 - at most ``MAX_VALUE_LENGTH`` characters.
 
 Emails are checked by ``email-validator`` and currencies against ISO 4217 from
@@ -61,11 +63,22 @@ def placeholder_problem(value: str) -> str | None:
     return None
 
 
+def whitespace_problem(value: str) -> str | None:
+    """Why *value* would be stored otherwise than it is compared: surrounding whitespace.
+
+    The one rule for every string a user types: refused, never trimmed, so what is
+    stored is exactly what was checked (``' USD'`` is not a currency, ``'acme '`` is
+    not a platform stack)."""
+    if value != value.strip():
+        return "must not begin or end with spaces, tabs or line breaks"
+    return None
+
+
 def string_problem(value: str) -> str | None:
     """The first rule *value* breaks of those every spec string follows, or ``None``."""
     if len(value) > MAX_VALUE_LENGTH:
         return f"must be at most {MAX_VALUE_LENGTH} characters (it has {len(value)})"
-    return character_problem(value) or placeholder_problem(value)
+    return character_problem(value) or whitespace_problem(value) or placeholder_problem(value)
 
 
 def string_problems(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[Any, ...]]:

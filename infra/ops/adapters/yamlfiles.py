@@ -79,8 +79,19 @@ def check_structure(text: str, source: str) -> None:
     if len(text) > MAX_FILE_BYTES:
         raise UnreadableFile(f"{source} is larger than {MAX_FILE_BYTES // 1024} KiB")
     depth = nodes = 0
+    keys = _KeyPath()
     try:
         for event in YAML(typ="safe", pure=True).parse(text):
+            tag = getattr(event, "tag", None)
+            if tag is not None and tag not in _CORE_TAGS and isinstance(event, NodeEvent):
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                shown = tag.replace(_YAML_TAG, "!!")
+                raise UnreadableFile(
+                    f"{source}, line {line}{keys.where()}: the YAML tag {shown}"
+                    " is not accepted (only plain strings, numbers, booleans, lists and maps "
+                    "are); remove the tag and quote the value (nothing was changed)"
+                )
+            keys.see(event)
             if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
                 raise UnreadableFile(
                     f"{source}: YAML anchors and aliases (&name, *name, <<: *name) are not "
@@ -100,6 +111,37 @@ def check_structure(text: str, source: str) -> None:
                     raise UnreadableFile(f"{source}: more than {MAX_NODES} YAML values")
     except YAMLError:
         return  # a syntax error: the loader reports it with its line and column
+
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_CORE_TAGS = {_YAML_TAG + name for name in ("str", "int", "float", "bool", "null", "map", "seq")}
+"""The tags of YAML's core schema: the only ones a stack or tenant file may spell out
+(``!!binary``, ``!!timestamp``, ``!!set``, ``!!python/...`` build other objects)."""
+
+
+class _KeyPath:
+    """Which key of a mapping the parser's event stream is at, for messages."""
+
+    def __init__(self) -> None:
+        self._levels: list[list[Any]] = []  # [is_mapping, next_is_key, current_key]
+
+    def see(self, event: Any) -> None:
+        top = self._levels[-1] if self._levels else None
+        if isinstance(event, MappingStartEvent | SequenceStartEvent):
+            self._levels.append([isinstance(event, MappingStartEvent), True, None])
+        elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+            self._levels.pop()
+            if self._levels and self._levels[-1][0]:
+                self._levels[-1][1] = True
+        elif isinstance(event, NodeEvent) and top is not None and top[0]:
+            if top[1]:
+                top[2], top[1] = getattr(event, "value", None), False
+            else:
+                top[1] = True
+
+    def where(self) -> str:
+        path = [str(level[2]) for level in self._levels if level[0] and level[2] is not None]
+        return f", key {'.'.join(path)}" if path else ""
 
 
 _QUOTED = (DoubleQuotedScalarString, SingleQuotedScalarString)
