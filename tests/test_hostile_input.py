@@ -44,6 +44,18 @@ HOSTILE = [
     "\udcff\udcfe",
 ]
 POSITIONS = ("prefix", "middle", "suffix")
+EDGES = [" ", "\u00a0", "\u3000", "\n"]
+"""Whitespace that is wrong only around a value (a space inside a display name is fine)."""
+
+
+def hostile_placements() -> Iterator[tuple[str, str]]:
+    """Every hostile text with every position it is wrong in."""
+    for hostile in HOSTILE:
+        for position in POSITIONS:
+            yield hostile, position
+    for edge in EDGES:
+        for position in ("prefix", "suffix"):
+            yield edge, position
 
 
 def place(valid: str, hostile: str, position: str) -> str:
@@ -86,7 +98,20 @@ FIELD_INVALID = {
     "--portal-domain": ["-bad.example", "a..b", "parking.tenants.example.com"],
     "--platform-stack": ["one", "a/b", "a/b/c/d"],
 }
-BAD_SLUGS = ["-acme", "--", "Acme", "a", "acme\nx", "acme/../../etc", "x" * 300, "admin", "a_b"]
+BAD_SLUGS = [
+    "-acme",
+    "--",
+    "Acme",
+    "a",
+    "acme\nx",
+    "acme/../../etc",
+    "x" * 300,
+    "admin",
+    "a_b",
+    "acme\n",
+    " acme",
+    "acme ",
+]
 
 
 def invoke(args: list[str]) -> Result:
@@ -111,9 +136,8 @@ def judge(counts: Counts, case: str, result: Result, must_fail: bool = True) -> 
 
 def create_cases() -> Iterator[tuple[str, list[str]]]:
     for option, valid in VALID_OPTIONS.items():
-        for hostile in HOSTILE:
-            for position in POSITIONS:
-                yield f"{option} {position}", [option, place(valid, hostile, position)]
+        for hostile, position in hostile_placements():
+            yield f"{option} {position} {hostile[:12]!r}", [option, place(valid, hostile, position)]
         for bad in FIELD_INVALID.get(option, []):
             yield f"{option} invalid", [option, bad]
 
@@ -204,6 +228,10 @@ STRUCTURAL: dict[str, bytes] = {
     "bad indentation": b"payment:\n  provider: stripe\n merchantId: x\n",
     "binary junk": bytes(range(256)) * 4,
     "unknown tag": b"displayName: !!python/object:os.system ls\n",
+    "binary tag": b"displayName: !!binary QWNtZQ==\n",
+    "timestamp tag": b"displayName: !!timestamp 2026-12-06\n",
+    "set tag": b"displayName: !!set {a: null}\n",
+    "local tag": b"displayName: !acme Acme\n",
     "huge int": b"payment: {currency: " + b"9" * 5000 + b"}\n",
     "many keys": b"".join(f"k{i}: v\n".encode() for i in range(30000)),
     "stage section not a mapping": b"production: [1, 2]\n",
@@ -214,12 +242,11 @@ STRUCTURAL: dict[str, bytes] = {
 def tenant_cases() -> Iterator[tuple[str, bytes]]:
     for path in TENANT_FIELDS:
         valid = str(get_at(example(), path))
-        for hostile in HOSTILE:
-            for position in POSITIONS:
-                data = example()
-                set_at(data, path, place(valid, hostile, position))
-                text = json.dumps(data, ensure_ascii=True)  # JSON is YAML; \\udcff stays escaped
-                yield f"{'.'.join(map(str, path))} {position} {hostile[:12]!r}", text.encode()
+        for hostile, position in hostile_placements():
+            data = example()
+            set_at(data, path, place(valid, hostile, position))
+            text = json.dumps(data, ensure_ascii=True)  # JSON is YAML; \\udcff stays escaped
+            yield f"{'.'.join(map(str, path))} {position} {hostile[:12]!r}", text.encode()
         for wrong in (None, 42, ["a"], {"a": 1}, True, ""):
             if wrong is None and path == ("production", "portalDomain"):
                 continue  # optional: leaving it out is valid
@@ -281,8 +308,8 @@ STACK_KEYS = [
 def stack_cases(text: str) -> Iterator[tuple[str, bytes]]:
     config = YAML(typ="safe").load(text)
     for key in STACK_KEYS:
-        for hostile in HOSTILE:
-            for position in POSITIONS[::2]:
+        for hostile, position in hostile_placements():
+            if position != "middle":  # a stack file's values, at either end
                 data = json.loads(json.dumps(config))
                 parts = key.split(".")
                 target = data["config"]

@@ -240,7 +240,7 @@ def undo_cmd(
     _echo_change(ops.undo_step(stacks_dir, slug, by, reason, task, phase, contract), as_json)
 
 
-_DAYS = re.compile(r"^(\d{1,3})(?:-(\d{1,3}))?$")
+_DAYS = re.compile(r"^(\d{1,3})(?:-(\d{1,3}))?\Z")
 
 
 @rollout.command("replan")

@@ -42,7 +42,7 @@ MAX_RELEASE_BYTES = 16 * 1024 * 1024
 MAX_FILES = 500
 SECTIONS = ("portal/", "email/", "messages/")
 TEXT_SUFFIXES = (".html", ".htm", ".txt", ".css", ".json", ".svg")
-_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*\Z")
 _CSS_IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?["']?([^"')\s;]+)""", re.I)
 
 
@@ -202,7 +202,7 @@ def key_problem(key: str) -> str | None:
     """Why *key* cannot be a content key, or ``None``."""
     if not key.startswith(SECTIONS):
         return f"not under {', '.join(SECTIONS)}; the portal serves nothing else"
-    if not _KEY.match(key) or ".." in key.split("/"):
+    if not _KEY.fullmatch(key) or ".." in key.split("/"):
         return "name must be lowercase letters, digits, '.', '_' and '-' in folders"
     return None
 

@@ -63,9 +63,9 @@ def content_type(key: str) -> str:
     return f"{guessed}; charset=utf-8" if textual else guessed
 
 
-RELEASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+RELEASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 """Release ids are path segments: no slashes, nothing S3 or a shell would mangle."""
-_HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+_HASH_PATTERN = re.compile(r"^[0-9a-f]{64}\Z")
 _ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
@@ -93,7 +93,7 @@ def new_release_id(now: datetime | None = None, suffix: str | None = None) -> st
 
 def release_id_problem(release_id: str) -> str | None:
     """Why *release_id* cannot name a release, or ``None`` when it can."""
-    if not RELEASE_ID_PATTERN.match(release_id):
+    if not RELEASE_ID_PATTERN.fullmatch(release_id):
         return "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
     return None
 
@@ -112,7 +112,7 @@ def parse_manifest(data: Any, where: str) -> dict[str, str]:
     for key, digest in data.items():
         if not isinstance(key, str) or not key or key.startswith("/"):
             raise ContentError(f"{where}: {key!r} is not a content key")
-        if not isinstance(digest, str) or not _HASH_PATTERN.match(digest):
+        if not isinstance(digest, str) or not _HASH_PATTERN.fullmatch(digest):
             raise ContentError(f"{where}: {key!r} has {digest!r}, not a lowercase hex sha256")
     return {key: data[key] for key in sorted(data)}
 

@@ -32,7 +32,7 @@ PRODUCTION: Stage = "production"
 
 SLUG_MIN_LENGTH = 3
 SLUG_MAX_LENGTH = 24
-SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]\Z")
 RESERVED_SLUGS = frozenset(
     {
         "admin",
@@ -79,7 +79,7 @@ RELEASE_MANIFEST_NAME = "manifest.json"
 
 MANAGED_BY_TAG = {"managed-by": TOOL}
 
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 
 class NameError_(ValueError):
@@ -90,7 +90,7 @@ def slug_problem(slug: str) -> str | None:
     """Return why *slug* is not a valid tenant slug, or ``None`` when it is."""
     if not SLUG_MIN_LENGTH <= len(slug) <= SLUG_MAX_LENGTH:
         return f"must be {SLUG_MIN_LENGTH} to {SLUG_MAX_LENGTH} characters long"
-    if not SLUG_PATTERN.match(slug):
+    if not SLUG_PATTERN.fullmatch(slug):
         return (
             "must start with a lowercase letter, end with a letter or digit, "
             "and contain only lowercase letters, digits and hyphens"
@@ -113,7 +113,7 @@ def hostname_problem(host: str) -> str | None:
     labels = host.split(".")
     if len(labels) < 2:
         return "must be a fully qualified name such as parking.example.edu"
-    if not all(_HOST_LABEL.match(label) for label in labels):
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
         return (
             "must be lowercase labels of letters, digits and inner hyphens separated by dots, "
             "such as parking.example.edu"
@@ -157,7 +157,7 @@ def stack_file(stacks_dir: Path, slug: str, stage: Stage) -> Path:
     return stacks_dir / f"Pulumi.{stack_name(slug, stage)}.yaml"
 
 
-STACK_FILE_PATTERN = re.compile(r"^Pulumi\.(?P<stack>.+)\.yaml$")
+STACK_FILE_PATTERN = re.compile(r"^Pulumi\.(?P<stack>.+)\.yaml\Z")
 
 
 def host_slug(slug: str, stage: Stage) -> str:
@@ -249,7 +249,7 @@ def release_manifest_key(release_id: str) -> str:
     return f"{release_prefix(release_id)}{RELEASE_MANIFEST_NAME}"
 
 
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def blob_key(digest: str) -> str:

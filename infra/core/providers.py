@@ -41,7 +41,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             name="stripe",
             title="Stripe",
-            merchant_id_pattern=re.compile(r"^acct_[A-Za-z0-9]{8,32}$"),
+            merchant_id_pattern=re.compile(r"^acct_[A-Za-z0-9]{8,32}\Z"),
             merchant_id_hint="a Stripe account id such as acct_1Nv0FGQ9RKHgCVdK",
             sandbox_key_prefixes=("sk_test_", "rk_test_"),
             live_key_prefixes=("sk_live_", "rk_live_"),
@@ -49,13 +49,13 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             name="square",
             title="Square",
-            merchant_id_pattern=re.compile(r"^[A-Z0-9]{10,32}$"),
+            merchant_id_pattern=re.compile(r"^[A-Z0-9]{10,32}\Z"),
             merchant_id_hint="a Square merchant id such as MLEFBHHSJGVHD",
         ),
         Provider(
             name="authorize_net",
             title="Authorize.net",
-            merchant_id_pattern=re.compile(r"^[A-Za-z0-9]{6,25}$"),
+            merchant_id_pattern=re.compile(r"^[A-Za-z0-9]{6,25}\Z"),
             merchant_id_hint="an Authorize.net API login id such as 5KP3u95bQpv",
         ),
     )

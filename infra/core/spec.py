@@ -79,10 +79,10 @@ def _host_rule(value: str) -> str:
     return value
 
 
-_PHONE = re.compile(r"^\+?[0-9 ().-]{7,20}$")
-_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_PLATFORM_STACK = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+_PHONE = re.compile(r"^\+?[0-9 ().-]{7,20}\Z")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+_PLATFORM_STACK = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+\Z")
 
 Slug = Annotated[str, AfterValidator(_slug_rule)]
 Host = Annotated[str, AfterValidator(_host_rule)]

@@ -41,10 +41,10 @@ from ruamel.yaml.error import YAMLError
 
 from infra import PROJECT_DIR
 from infra.core import naming
-from infra.core.errors import ConflictError, PreconditionFailed
+from infra.core.errors import ConflictError, PreconditionFailed, UserInputError
 from infra.core.platform import free_priority
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
-from infra.core.text_rules import first_of
+from infra.core.text_rules import first_of, shorten
 from infra.ops.adapters import yamlfiles
 from infra.ops.stacks import stackfiles
 from infra.ops.stacks.handle import project_dir_of
@@ -138,7 +138,6 @@ def parse_admin(text: str, index: int) -> dict[str, str]:
     """``EMAIL:NAME:ROLE`` as an admin mapping (the name may contain colons)."""
     email, _, rest = text.partition(":")
     name, _, role = rest.rpartition(":")
-    email, name, role = email.strip(" "), name.strip(" "), role.strip(" ")
     if not (email and name and role):
         raise SpecError(
             [
@@ -150,8 +149,8 @@ def parse_admin(text: str, index: int) -> dict[str, str]:
             ],
             "--admin",
         )
-    # Only spaces are trimmed: other whitespace (tabs, line separators) is reported by
-    # the spec's text rules instead of silently dropped.
+    # Nothing is trimmed: a part with surrounding whitespace is refused by the spec's
+    # text rules, like every other value a user types.
     return {"email": email, "name": name, "role": role}
 
 
@@ -267,12 +266,21 @@ def _restate(problem: Problem, source: str, from_file: bool) -> Problem:
     return Problem(problem.key, problem.value, rule)
 
 
+def _check_slug(slug: str) -> None:
+    """The SLUG argument first: every other message would name a client that cannot exist."""
+    problem = naming.slug_problem(slug)
+    if problem is not None:
+        raise UserInputError(f"client slug {shorten(slug)} {problem}; nothing was changed")
+
+
 def specs_from_options(slug: str, options: CreateOptions) -> dict[naming.Stage, TenantSpec]:
+    _check_slug(slug)
     source = f"{naming.TOOL} create {slug}"
     return build_specs(documents_from_options(slug, options), source, from_file=False)
 
 
 def specs_from_file(slug: str, path: Path) -> dict[naming.Stage, TenantSpec]:
+    _check_slug(slug)
     source = yamlfiles.display_path(path)
     documents = documents_from_file(slug, read_tenant_file(path), source)
     return build_specs(documents, source, from_file=True)

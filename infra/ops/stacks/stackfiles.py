@@ -151,17 +151,17 @@ def _region(config: dict[str, Any], source: str) -> str | None:
     region = config.get("aws:region")
     if region is None:
         return None
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
         raise MalformedFile(
             f"{source}: aws:region = {shorten(region)} is not an AWS region such as us-east-1"
         )
     return region
 
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
 
 
-_NEAR_MISS = re.compile(r"^Pulumi\..+\.ya?ml$", re.IGNORECASE)
+_NEAR_MISS = re.compile(r"^Pulumi\..+\.ya?ml\Z", re.IGNORECASE)
 
 
 def tenants(

@@ -27,7 +27,7 @@ CONTROL_DATABASE_NAME = "tenantctl_control"
 
 _MIGRATION_LOCK = 0x7E4A_C7_10
 """pg_advisory_lock key shared by every migration runner."""
-_NAME = re.compile(r"^(?P<version>\d{4})_[a-z0-9_]+\.sql$")
+_NAME = re.compile(r"^(?P<version>\d{4})_[a-z0-9_]+\.sql\Z")
 
 
 @dataclass(frozen=True)
