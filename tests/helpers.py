@@ -138,14 +138,22 @@ def validate(name: str, document: Any) -> Any:
     return document
 
 
+def with_platform(folder: Path) -> Path:
+    """*folder* (made if missing) with the platform outputs file every command reads the
+    tenant's platform from, as beside the reference stacks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "platform-outputs.yaml").exists():
+        shutil.copy(STACKS / "platform-outputs.yaml", folder)
+    return folder
+
+
 def create_demo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str, acm_wait: int = 0
 ) -> Path:
     """The demo client created from the example tenant file in a new folder tmp_path/stacks,
     on the local target; moto issues certificates after *acm_wait* seconds (no DNS here)."""
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", acm_wait)
-    folder = tmp_path / "stacks"
-    folder.mkdir()
+    folder = with_platform(tmp_path / "stacks")
     ok(cli(folder, "create", SLUG, "--from", str(EXAMPLE), *extra))
     return folder
 
@@ -154,7 +162,7 @@ def copy_demo_stack_files(folder: Path) -> Path:
     """The demo client's stack files (as in stacks/) copied into *folder*."""
     for stage in naming.STAGES:
         shutil.copy(naming.stack_file(STACKS, "demo", stage), folder)
-    return folder
+    return with_platform(folder)
 
 
 # ------------------------------------------------------- the demo client's content

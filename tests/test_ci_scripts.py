@@ -18,7 +18,7 @@ from moto import settings as moto_settings
 
 from infra.core import affected as rules
 from infra.ops.stacks.locking import client_lock
-from tests.helpers import EXAMPLE, ROOT, STACKS, commit, git
+from tests.helpers import EXAMPLE, ROOT, STACKS, commit, git, with_platform
 
 CI = ROOT / "scripts" / "ci"
 LIVE = '{"secretKey": "sk_live_ci000000000000000000000", "webhookSecret": "whsec_ci"}'
@@ -292,8 +292,7 @@ def target(
     """The demo client's stack files (not deployed) and the environment that reaches the
     local target, as a workflow job would have it."""
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    stacks = tmp_path / "stacks"
-    stacks.mkdir()
+    stacks = with_platform(tmp_path / "stacks")
     monkeypatch.setenv("TENANTCTL_STACKS_DIR", str(stacks))
     done = subprocess.run(
         [

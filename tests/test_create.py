@@ -14,7 +14,7 @@ from infra.core import naming
 from infra.core.errors import ExitCode
 from infra.ops.lifecycle import create as create_op
 from infra.ops.stacks import stackfiles
-from tests.helpers import ACME_REQUIRED_OPTIONS, EXAMPLE, ROOT, STACKS, demo_spec
+from tests.helpers import ACME_REQUIRED_OPTIONS, EXAMPLE, ROOT, STACKS, demo_spec, with_platform
 
 ACME_OPTIONS = [
     *ACME_REQUIRED_OPTIONS,
@@ -25,11 +25,17 @@ ACME_OPTIONS = [
 
 
 def run(stacks: Path, *args: str) -> Result:
+    """``create --no-deploy`` into *stacks*, which knows the reference platform."""
+    with_platform(stacks)
     return CliRunner().invoke(main, ["create", *args, "--stacks-dir", str(stacks), "--no-deploy"])
 
 
+def stack_files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("Pulumi.*.yaml"))
+
+
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.glob("Pulumi.*"))}
 
 
 def error_lines(result: Result) -> list[str]:
@@ -40,7 +46,7 @@ def test_create_writes_both_stack_files_that_validate(tmp_path: Path) -> None:
     result = run(tmp_path, "acme", *ACME_OPTIONS)
 
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert stack_files_in(tmp_path) == [
         "Pulumi.acme-preview.yaml",
         "Pulumi.acme-production.yaml",
     ]
@@ -131,7 +137,7 @@ def test_malformed_tenant_file_exits_2_with_one_line_and_writes_nothing(tmp_path
     assert result.exit_code == 2
     [line] = error_lines(result)
     assert "acme.yaml: invalid YAML at line" in line
-    assert not stacks.exists()
+    assert stack_files_in(stacks) == []
 
 
 def test_malformed_existing_stack_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
@@ -155,7 +161,7 @@ def test_invalid_value_exits_2_naming_the_key_and_writes_nothing(tmp_path: Path)
     assert result.exit_code == 2
     [line] = error_lines(result)
     assert "tenants:branding.supportEmail = 'parking-at-acme': must be an email address" in line
-    assert list(tmp_path.iterdir()) == []
+    assert stack_files_in(tmp_path) == []
 
 
 def test_invalid_production_override_in_file_writes_neither_file(tmp_path: Path) -> None:
@@ -173,7 +179,7 @@ def test_invalid_production_override_in_file_writes_neither_file(tmp_path: Path)
     [line] = error_lines(result)
     assert "(production)" in line
     assert "tenants:database.backupRetentionDays = 3" in line
-    assert not stacks.exists()
+    assert stack_files_in(stacks) == []
 
 
 def test_missing_field_says_which_option_to_pass(tmp_path: Path) -> None:
@@ -202,7 +208,7 @@ def test_from_and_options_together_are_refused(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "--from and --display-name cannot be combined" in result.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert stack_files_in(tmp_path) == []
 
 
 def test_json_output_parses_and_progress_stays_on_stderr(tmp_path: Path) -> None:
@@ -234,7 +240,8 @@ def test_without_the_pulumi_cli_create_says_deployment_was_skipped(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
 
     result = CliRunner().invoke(
-        main, ["create", "acme", *ACME_OPTIONS, "--stacks-dir", str(tmp_path / "stacks")]
+        main,
+        ["create", "acme", *ACME_OPTIONS, "--stacks-dir", str(with_platform(tmp_path / "stacks"))],
     )
 
     assert result.exit_code == 0, result.output
@@ -248,7 +255,7 @@ def test_without_the_pulumi_cli_create_says_deployment_was_skipped(
 
 def test_create_tenant_reports_unchanged_without_writing(tmp_path: Path) -> None:
     specs = create_op.specs_from_file("demo", EXAMPLE)
-    first = create_op.create_tenant(tmp_path, specs)
+    first = create_op.create_tenant(with_platform(tmp_path), specs)
     second = create_op.create_tenant(tmp_path, specs)
 
     assert (first.status, first.written) == ("created", True)
@@ -269,7 +276,7 @@ def test_create_refuses_a_stack_file_the_project_config_would_refuse(tmp_path: P
 
     assert result.exit_code == ExitCode.PRECONDITION, result.output
     assert "tenants:costCenter is declared in Pulumi.yaml without a default" in result.stderr
-    assert list(stacks.iterdir()) == []
+    assert stack_files_in(stacks) == []
 
 
 @pytest.mark.parametrize(
@@ -292,7 +299,7 @@ def test_surrounding_whitespace_is_refused_not_stored(tmp_path: Path, option: st
 
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert "must not begin or end with spaces, tabs or line breaks" in result.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert stack_files_in(tmp_path) == []
 
 
 @pytest.mark.parametrize(
@@ -319,4 +326,4 @@ def test_yaml_tags_outside_the_core_schema_are_refused_with_file_line_and_key(
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert f"line {number}, key displayName: the YAML tag {tag} is not accepted" in result.stderr
     assert "nothing was changed" in result.stderr
-    assert list(stacks.iterdir()) == []
+    assert stack_files_in(stacks) == []

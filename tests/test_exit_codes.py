@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from infra.cli import main
 from infra.core.errors import EXIT_CODES, ExitCode
-from tests.helpers import EXAMPLE, STACKS, create_demo, lock_held_elsewhere
+from tests.helpers import EXAMPLE, STACKS, create_demo, lock_held_elsewhere, with_platform
 
 LIVE = '{"secretKey": "sk_live_exit0000000000000000000", "webhookSecret": "whsec_exit"}'
 
@@ -137,7 +137,7 @@ def test_detailed_exitcode_needs_dry_run():
 def test_a_held_client_lock_is_4_and_names_the_holder(tmp_path: Path, aws_env: str):
 
     example = str(EXAMPLE)
-    where = ("--stacks-dir", str(tmp_path))
+    where = ("--stacks-dir", str(with_platform(tmp_path)))
     assert cli("create", "demo", "--from", example, "--no-deploy", *where).exit_code == 0
     with lock_held_elsewhere("demo", "reset-preview"):
         result = cli("deploy", "demo-preview", *where)

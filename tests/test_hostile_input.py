@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
 from infra.cli import main
-from tests.helpers import EXAMPLE, ROOT
+from tests.helpers import EXAMPLE, ROOT, with_platform
 from tests.robustness_support import Counts
 
 pytestmark = pytest.mark.robustness
@@ -144,7 +144,7 @@ def create_cases() -> Iterator[tuple[str, list[str]]]:
 
 def test_create_options_sweep(tmp_path: Path):
     counts = Counts("hostile-create-options")
-    stacks = tmp_path / "stacks"
+    stacks = with_platform(tmp_path / "stacks")
     for case, override in create_cases():
         options = dict(VALID_OPTIONS)
         options[override[0]] = override[1]
@@ -152,10 +152,11 @@ def test_create_options_sweep(tmp_path: Path):
         for option, value in options.items():
             args += [option, value]
         judge(counts, case, invoke(args))
-        if stacks.exists() and any(stacks.iterdir()):
+        if any(stacks.glob("Pulumi.*")):
             counts.invalid_accepted += 1
             counts.details.append(f"{case}: files written for invalid input")
             shutil.rmtree(stacks)
+            with_platform(stacks)
     for slug in BAD_SLUGS:
         args = ["create", slug, "--no-deploy", "--stacks-dir", str(stacks)]
         for option, value in VALID_OPTIONS.items():
@@ -258,7 +259,7 @@ def tenant_cases() -> Iterator[tuple[str, bytes]]:
 
 def test_tenant_file_sweep(tmp_path: Path):
     counts = Counts("hostile-tenant-files")
-    stacks = tmp_path / "stacks"
+    stacks = with_platform(tmp_path / "stacks")
     source = tmp_path / "tenant.yaml"
     for case, body in tenant_cases():
         source.write_bytes(body)
@@ -277,10 +278,11 @@ def test_tenant_file_sweep(tmp_path: Path):
                 ]
             ),
         )
-        if stacks.exists() and any(stacks.iterdir()):
+        if any(stacks.glob("Pulumi.*")):
             counts.invalid_accepted += 1
             counts.details.append(f"{case}: files written")
             shutil.rmtree(stacks)
+            with_platform(stacks)
     source.write_text(json.dumps(example()))
     assert (
         invoke(

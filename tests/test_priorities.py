@@ -14,6 +14,7 @@ from infra.core.platform import (
     listener_rule_priority,
 )
 from infra.ops.stacks import stackfiles
+from tests.helpers import with_platform
 
 OPTIONS = [
     "--display-name", "Example College Parking",
@@ -41,7 +42,7 @@ def colliding_slugs() -> tuple[str, str]:
 
 def create(stacks: Path, slug: str) -> None:
     result = CliRunner().invoke(
-        main, ["create", slug, *OPTIONS, "--stacks-dir", str(stacks), "--no-deploy"]
+        main, ["create", slug, *OPTIONS, "--stacks-dir", str(with_platform(stacks)), "--no-deploy"]
     )
     assert result.exit_code == 0, result.output
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from infra.cli import main
 from infra.ops.stacks.projectconfig import check_stacks_dir, config_problems
-from tests.helpers import ACME_REQUIRED_OPTIONS, ROOT, STACKS
+from tests.helpers import ACME_REQUIRED_OPTIONS, ROOT, STACKS, with_platform
 
 PROJECT_FILE = ROOT / "Pulumi.yaml"
 
@@ -30,7 +30,7 @@ def test_files_create_writes_meet_the_project_config_rules(
             *ACME_REQUIRED_OPTIONS,
             *extra,
             "--stacks-dir",
-            str(tmp_path),
+            str(with_platform(tmp_path)),
             "--no-deploy",
         ],
     )

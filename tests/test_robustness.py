@@ -38,6 +38,7 @@ from tests.helpers import (
     served,
     store,
     tables,
+    with_platform,
 )
 from tests.robustness_support import (
     Counts,
@@ -355,7 +356,7 @@ def test_create_killed_at_every_step_finishes_on_a_re_run(
 ):
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
     counts = Counts("kill-create")
-    folder = tmp_path / "stacks"
+    folder = with_platform(tmp_path / "stacks")
     points = [
         "provision-defaults-database",
         "provision-working-database",
@@ -499,8 +500,7 @@ def test_dependency_faults_are_one_line_distinct_and_leave_state_resumable(
     # A read-only stacks folder and a full disk (root: a bind mount and a tiny tmpfs)
     mounts = {"read-only folder": "ro", "full disk": "size=64k"} if os.geteuid() == 0 else {}
     for name, options in mounts.items():
-        target = tmp_path / name.replace(" ", "-")
-        target.mkdir()
+        target = with_platform(tmp_path / name.replace(" ", "-"))
         if options == "ro":
             subprocess.run(["mount", "--bind", str(target), str(target)], check=True)
             subprocess.run(["mount", "-o", "remount,ro,bind", str(target)], check=True)
@@ -508,6 +508,7 @@ def test_dependency_faults_are_one_line_distinct_and_leave_state_resumable(
             subprocess.run(
                 ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], check=True
             )
+            with_platform(target)  # the platform is known; only the disk is full
             subprocess.run(
                 ["dd", "if=/dev/zero", f"of={target}/fill", "bs=1k", "count=64"],
                 capture_output=True,

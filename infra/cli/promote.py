@@ -102,9 +102,8 @@ def promote(
     (testing and training) when a control database is configured.
     """
     from infra.ops.lifecycle import promote as ops
-    from infra.ops.lifecycle.promote_plan import plan_promotion
+    from infra.ops.lifecycle.promote_plan import dry_run as plan_dry_run
     from infra.ops.rollout.gate import RolloutGate
-    from infra.ops.stacks.opening import open_pair
 
     if dry_run and rollback:
         raise click.UsageError("--dry-run and --rollback cannot be combined")
@@ -113,7 +112,7 @@ def promote(
     if override_gate and not (reason or "").strip():
         raise click.UsageError("--override-gate needs --reason TEXT (it is recorded)")
     if dry_run:
-        plan = plan_promotion(*open_pair(stacks_dir, slug, "promote"))
+        plan = plan_dry_run(stacks_dir, slug)
         echo_json(plan.to_json()) if as_json else _print_plan(plan)
         changes = dry_run_changes(plan.to_json())
         if detailed_exitcode and changes:

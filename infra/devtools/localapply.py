@@ -25,6 +25,7 @@ from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
+from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.handle import StackHandle, open_stack
 
 
@@ -42,7 +43,10 @@ class LocalDeployer:
         create: bool = False,
     ) -> tuple[Mapping[str, Any] | None, str]:
         handle = handle or open_stack(spec, source=self)
-        apply_local(spec, handle, progress)  # leaves the outputs it wrote on the handle
+        # The platform as every command resolves it: the stacks folder's platform file.
+        apply_local(
+            spec, handle, progress, platform_outputs(stacks_dir, spec.platform_stack)
+        )  # leaves the outputs it wrote on the handle
         return handle.outputs, "applied on the local target (no Pulumi CLI)"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
@@ -71,7 +75,12 @@ def local_outputs_parameter(spec: TenantSpec) -> str:
     return f"/{naming.TOOL}/local-outputs/{spec.stack_name}"
 
 
-def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quiet) -> str:
+def apply_local(
+    spec: TenantSpec,
+    handle: StackHandle,
+    progress: Progress = quiet,
+    platform: Mapping[str, Any] | None = None,
+) -> str:
     """Materialize the program's content bucket, defaults, parameters and secret locally."""
     # The program (Pulumi and pulumi-aws, about 0.7 s to import) only when applying:
     # every other command reads outputs through this deployer and needs none of it.
@@ -79,7 +88,7 @@ def apply_local(spec: TenantSpec, handle: StackHandle, progress: Progress = quie
     from infra.program.tenant import STACK_OUTPUTS
 
     local_keys = {o.name for o in STACK_OUTPUTS if o.local}
-    plan = plan_stack(spec)
+    plan = plan_stack(spec, platform_outputs=platform)
     bucket = str(plan.outputs["contentBucket"])
     content = ContentStore(handle.s3, bucket)
     created: dict[str, int] = {"bucket": 0, "objects": 0, "parameters": 0, "secret": 0}

@@ -46,6 +46,7 @@ from infra.core.platform import free_priority
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
 from infra.core.text_rules import first_of, shorten
 from infra.ops.adapters import yamlfiles
+from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks import stackfiles
 from infra.ops.stacks.handle import project_dir_of
 from infra.ops.stacks.projectconfig import check_stack_text
@@ -437,8 +438,11 @@ def create_tenant(
     """Write both stack files for *specs* (one per stage), or refuse.
 
     Unchanged files: nothing is written, status ``unchanged``. A missing file is
-    created. An existing file that would change: ``StackFilesDiffer`` (first line
-    says what differs and to re-run with ``--force``) unless *force*. Both new
+    created. The tenant's platform must be known to every command
+    (``infra.ops.planning.platformfile.platform_outputs``) and the new texts must be
+    what Pulumi accepts, or nothing is written. An existing file that would change:
+    ``StackFilesDiffer`` (first line says what differs and to re-run with ``--force``)
+    unless *force*. Both new
     texts are prepared before either file is replaced (preview first).
     """
     result = plan_create(stacks_dir, specs)
@@ -446,6 +450,10 @@ def create_tenant(
     if differing and not force:
         raise StackFilesDiffer(_conflict_message(result.slug, differing), result)
     pending = [f for f in result.files if f.status != "unchanged"]
+    if pending:  # a folder that cannot be made is the first thing to say (exit 7)
+        stacks_dir.mkdir(parents=True, exist_ok=True)
+    for platform_stack in sorted({spec.platform_stack for spec in specs.values()}):
+        platform_outputs(stacks_dir, platform_stack)  # a platform plan would refuse: refused
     if not pending:
         return result
     # What `pulumi up` would refuse (a declared key missing, a value of the wrong type),
@@ -461,7 +469,6 @@ def create_tenant(
             f"Pulumi would refuse the new stack file: {first_of(problems)}; fix the tenant "
             f"description or the config declared in {yamlfiles.display_path(project)}"
         )
-    stacks_dir.mkdir(parents=True, exist_ok=True)
     yamlfiles.stage_writes([(f.path, f.new_text) for f in pending])()
     return CreateResult(result.slug, result.specs, result.files, written=True)
 

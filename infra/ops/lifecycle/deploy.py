@@ -18,6 +18,7 @@ from infra.core import naming
 from infra.core.errors import UserInputError
 from infra.core.steps import Progress, quiet
 from infra.ops.lifecycle.provision import ProvisionedStack, deploy_new_stack
+from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.locking import client_lock, lock_region
 from infra.ops.stacks.stackfiles import read_spec
 
@@ -60,6 +61,7 @@ def deploy(stacks_dir: Path, stack: str, progress: Progress = quiet) -> Deployed
     """Deploy *stack* (``<slug>-<stage>``) and post-provision it; what was done."""
     slug, stage = parse_stack(stack)
     spec = read_spec(stacks_dir, slug, stage)
+    platform_outputs(stacks_dir, spec.platform_stack)  # before the lock: changes nothing
     started = time.monotonic()
     # The lock lives where every other operation on the client looks for it (not in
     # a production stack's own region, which may differ from the preview's).

@@ -39,6 +39,7 @@ from infra.ops.lifecycle.promote_plan import (
     content_diff,
     promoted_release,
 )
+from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.deployers import deploy_stack
 from infra.ops.stacks.handle import StackHandle, refuse_stack_names
 from infra.ops.stacks.locking import client_lock, preview_lock_region
@@ -256,6 +257,7 @@ def promote(
     """
     refuse_stack_names(slug, "promote")
     preview_file = read_stack(stacks_dir, slug, naming.PREVIEW)  # its region places the lock
+    platform_outputs(stacks_dir, preview_file.spec.platform_stack)
     with client_lock(
         slug,
         "promote",

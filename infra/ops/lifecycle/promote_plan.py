@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from infra.core import naming
 from infra.core.config_diff import diff_config
 from infra.core.content_model import ContentDiff, diff_manifests
 from infra.core.promotion import PromotedContent, promoted_content
@@ -25,7 +27,10 @@ from infra.ops.adapters.config_tables import (
 from infra.ops.adapters.database import CONNECT_TIMEOUT_S
 from infra.ops.adapters.payment_store import credentials_mode, read_parameters
 from infra.ops.content.imports import ImportRecord, pending_replays
-from infra.ops.stacks.handle import StackHandle
+from infra.ops.planning.platformfile import platform_outputs
+from infra.ops.stacks.handle import StackHandle, refuse_stack_names
+from infra.ops.stacks.opening import open_file
+from infra.ops.stacks.stackfiles import read_stack
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,16 @@ class PromotionPlan:
             "payment": {"from": self.payment_from, "to": self.payment_to},
             "portal": {"from": self.portal_from, "to": self.portal_to},
         }
+
+
+def dry_run(stacks_dir: Path, slug: str) -> PromotionPlan:
+    """``promote --dry-run``: both stack files read once, the platform resolved as every
+    command resolves it (before anything is reached), then ``plan_promotion``."""
+    refuse_stack_names(slug, "promote")
+    files = [read_stack(stacks_dir, slug, stage) for stage in naming.STAGES]
+    platform_outputs(stacks_dir, files[-1].spec.platform_stack)
+    preview, production = (open_file(f) for f in files)
+    return plan_promotion(preview, production)
 
 
 def plan_promotion(preview: StackHandle, production: StackHandle) -> PromotionPlan:

@@ -45,7 +45,12 @@ def read_platform_file(stacks_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def platform_outputs(stacks_dir: Path, platform_stack: str) -> dict[str, Any]:
-    """*platform_stack*'s outputs, checked against the platform contract."""
+    """*platform_stack*'s outputs, checked against the platform contract.
+
+    The one way every command resolves a tenant's platform (create before writing,
+    plan, deploy, promote and its dry run, the local target's stand-in for ``pulumi
+    up``): a platform one command does not know, none accepts, with this one message
+    (``UserInputError``, exit 2)."""
     known = read_platform_file(stacks_dir)
     path = display_path(platform_outputs_file(stacks_dir))
     if platform_stack in known:
