@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli import main
+from infra.core.errors import ExitCode
 from tests.helpers import STACKS
 
 
@@ -106,3 +107,22 @@ def test_plan_output_never_contains_a_secret_value():
     # The database password is managed by RDS: no password input exists anywhere.
     assert '"password"' not in text and '"masterPassword"' not in text
     assert '"manageMasterUserPassword": true' in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rollout", "start", "demo", "--contract", " C-2026-001"],
+        ["rollout", "pause", "demo", "--reason", "waiting on the client "],
+        ["rollout", "done", "demo", "kickoff", "--by", "pat\u202e"],
+        ["promote", "demo", "--yes", "--override-gate", "--reason", "{{ x }}"],
+        ["reset-preview", "demo", "--yes", "--break-lock", " stuck"],
+        ["email", "allow-list", "demo", "--add", "pat@example.edu "],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_free_text_options_follow_the_one_rule_and_change_nothing(args: list[str]):
+    result = CliRunner().invoke(main, [*args, "--stacks-dir", str(STACKS)])
+
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert "nothing was changed" in result.stderr

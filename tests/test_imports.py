@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from infra.cli import main
 from infra.core import naming
 from infra.core.errors import ExitCode
-from infra.core.import_kinds import KINDS
+from infra.core.import_kinds import FAST, KINDS
 from infra.ops.adapters.database import database_url
 from infra.ops.content.imports import imports_recorded, pending_replays, replay_imports
 from infra.ops.stacks.opening import open_from_files
@@ -316,3 +317,15 @@ def test_dates_the_regex_leaves_to_the_full_check_load_the_same(
 
     assert [p["line"] for p in csv.DictReader(io.StringIO(rejected.stdout))] == ["2"]
     assert rows(pg_env, "SELECT price_cents, valid_until FROM activity.permits")[0][0] == 24000
+
+
+@pytest.mark.parametrize("value", [" Lot A", "Lot A ", "Lot A\u00a0"])
+def test_text_with_surrounding_whitespace_is_refused_by_the_check_and_its_fast_path(value: str):
+    # The one rule for typed strings holds for CSV cells too, on both of a column's paths
+    # (the per-field check and the whole-line regex), so a value is never stored padded.
+    name = next(c for c in KINDS["lots"].columns if c.name == "name")
+    with pytest.raises(ValueError, match="must not begin or end with spaces"):
+        name.check(value)
+    assert name.check("Lot A") == "Lot A"
+    assert re.fullmatch(FAST[name.check], value) is None
+    assert re.fullmatch(FAST[name.check], "Lot A") is not None

@@ -10,10 +10,28 @@ from typing import Any, TypeVar
 import click
 
 from infra import PROJECT_DIR
-from infra.core import naming
+from infra.core import naming, text_rules
 from infra.core.steps import NOTICES
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Text(click.ParamType):
+    """A free-text option (who, why, a note, a contract reference, an address): the one rule
+    every string a user types follows (``infra.core.text_rules.string_problem``), refused
+    as typed, never trimmed."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            problem = text_rules.string_problem(value)
+            if problem:
+                self.fail(f"{text_rules.shorten(value)} {problem}; nothing was changed", param, ctx)
+        return value
+
+
+TEXT = _Text()
 
 DEFAULT_STACKS_DIR = PROJECT_DIR / "stacks"
 STACKS_DIR_ENV = naming.STACKS_DIR_ENV
@@ -58,6 +76,7 @@ def err(message: str) -> None:
 def break_lock_option(f: F) -> F:
     return click.option(
         "--break-lock",
+        type=TEXT,
         metavar="REASON",
         help="Take over this client's lock although its holder looks alive (you know it is "
         "not); REASON is recorded. A holder that is provably gone (its lease expired, or its "
@@ -83,7 +102,7 @@ def stage_option(help: str, default: naming.Stage = naming.PREVIEW) -> Callable[
 
 def contract_option(help: str) -> Callable[[F], F]:
     """``--contract REF``: which of the client's contracts (rollouts) a command acts on."""
-    return click.option("--contract", help=help)
+    return click.option("--contract", type=TEXT, help=help)
 
 
 def signed_off_option(f: F) -> F:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli.common import echo_json, err, json_option, stacks_dir_option, stage_option
+from infra.cli.common import TEXT, echo_json, err, json_option, stacks_dir_option, stage_option
 from infra.core import naming, placeholders
 
 
@@ -24,7 +24,9 @@ def email() -> None:
 @email.command("test")
 @click.argument("slug")
 @click.argument("template", type=click.Choice(list(placeholders.EMAILS)))
-@click.option("--to", "to", required=True, help="Recipient (preview: an admin or allow-listed).")
+@click.option(
+    "--to", "to", type=TEXT, required=True, help="Recipient (preview: an admin or allow-listed)."
+)
 @stage_option("Which stack sends the test email.")
 @stacks_dir_option
 @json_option
@@ -56,8 +58,12 @@ def test_(
 
 @email.command("allow-list")
 @click.argument("slug")
-@click.option("--add", "add", multiple=True, metavar="ADDRESS", help="Allow this address.")
-@click.option("--remove", "remove", multiple=True, metavar="ADDRESS", help="Stop allowing it.")
+@click.option(
+    "--add", "add", type=TEXT, multiple=True, metavar="ADDRESS", help="Allow this address."
+)
+@click.option(
+    "--remove", "remove", type=TEXT, multiple=True, metavar="ADDRESS", help="Stop allowing it."
+)
 @stacks_dir_option
 @json_option
 def allow_list(

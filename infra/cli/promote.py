@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from infra.cli.common import (
+    TEXT,
     break_lock_option,
     echo_json,
     err,
@@ -66,7 +67,9 @@ def _print_plan(plan: PromotionPlan) -> None:
     is_flag=True,
     help="Promote although the rollout's testing phase is incomplete (needs --reason).",
 )
-@click.option("--reason", help="Why the rollout gate is overridden (recorded in its history).")
+@click.option(
+    "--reason", type=TEXT, help="Why the rollout gate is overridden (recorded in its history)."
+)
 @yes_option
 @break_lock_option
 @stacks_dir_option

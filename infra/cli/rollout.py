@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from infra.cli.common import (
+    TEXT,
     contract_option,
     echo_json,
     err,
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from infra.ops.rollout.commands import Change
 
 _by_option = click.option(
-    "--by", help="Who does this (kept in the history); default: the current user."
+    "--by", type=TEXT, help="Who does this (kept in the history); default: the current user."
 )
 _contract_option = contract_option("Contract reference (default: the client's latest rollout).")
 
@@ -59,7 +60,7 @@ def rollout() -> None:
 
 @rollout.command("start")
 @click.argument("slug")
-@click.option("--contract", required=True, help="Contract reference, e.g. C-2026-001.")
+@click.option("--contract", type=TEXT, required=True, help="Contract reference, e.g. C-2026-001.")
 @signed_off_option
 @_by_option
 @stacks_dir_option
@@ -159,9 +160,11 @@ def status_cmd(slug: str | None, check: bool | None, stacks_dir: Path, as_json: 
 @click.argument("slug")
 @click.argument("task", required=False)
 @click.option("--phase", type=int, help="Complete this phase (its gate is checked).")
-@click.option("--note", help="What was done (kept in the history).")
+@click.option("--note", type=TEXT, help="What was done (kept in the history).")
 @click.option("--override-gate", is_flag=True, help="With --phase: complete despite open tasks.")
-@click.option("--reason", help="Why the gate is overridden (required with --override-gate).")
+@click.option(
+    "--reason", type=TEXT, help="Why the gate is overridden (required with --override-gate)."
+)
 @_by_option
 @_contract_option
 @stacks_dir_option
@@ -209,7 +212,7 @@ def done_cmd(
 @click.argument("slug")
 @click.argument("task", required=False)
 @click.option("--phase", type=int, help="Reopen this phase (the last completed one).")
-@click.option("--reason", required=True, help="Why (kept in the history).")
+@click.option("--reason", type=TEXT, required=True, help="Why (kept in the history).")
 @_by_option
 @_contract_option
 @stacks_dir_option
@@ -247,7 +250,7 @@ _DAYS = re.compile(r"^(\d{1,3})(?:-(\d{1,3}))?\Z")
 @click.argument("slug")
 @click.option("--phase", type=int, required=True, help="The phase to replan.")
 @click.option("--days", required=True, metavar="MIN[-MAX]", help="New estimate in days.")
-@click.option("--reason", required=True, help="Why (kept with the replan).")
+@click.option("--reason", type=TEXT, required=True, help="Why (kept with the replan).")
 @_by_option
 @_contract_option
 @stacks_dir_option
@@ -281,7 +284,7 @@ def replan_cmd(
 
 @rollout.command("pause")
 @click.argument("slug")
-@click.option("--reason", required=True, help="Why (kept with the pause).")
+@click.option("--reason", type=TEXT, required=True, help="Why (kept with the pause).")
 @_by_option
 @_contract_option
 @stacks_dir_option

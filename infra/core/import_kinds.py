@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from infra.core import placeholders
+from infra.core.text_rules import whitespace_problem
 
 Check = Callable[[str], str]
 
@@ -61,9 +62,13 @@ def _text(max_length: int) -> Check:
             raise ValueError(f"longer than {max_length} characters")
         if "\x00" in value:
             raise ValueError("contains a NUL character")
+        problem = whitespace_problem(value)  # the rule every typed string follows
+        if problem:
+            raise ValueError(problem)
         return value
 
-    return _fast(check, f"{_CLEAN}{{1,{max_length}}}")
+    # Not starting or ending with whitespace, like the check (``\\s`` is str.isspace's set).
+    return _fast(check, f"(?!\\s){_CLEAN}{{1,{max_length}}}(?<!\\s)")
 
 
 def _integer(minimum: int, maximum: int = 2_000_000_000) -> Check:
