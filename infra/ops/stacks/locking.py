@@ -242,10 +242,10 @@ def _held_here() -> dict[str, _Renewer]:
 def _still_held() -> None:
     """At a step boundary: stop an operation whose lock another caller took over.
 
-    That happens only when the lease lapsed (renewals failed for a whole lease,
-    or the process was suspended) and someone broke the lock as stale. Every
-    operation is resumable from a step boundary, so stopping here leaves state
-    the next run finishes.
+    That happens when the lease lapsed (renewals failed for a whole lease, or the
+    process was suspended) and the next caller took the lock over as stale, or when
+    someone broke it by hand (``--break-lock REASON``). Every operation is resumable
+    from a step boundary, so stopping here leaves state the next run finishes.
     """
     for slug, renewer in _held_here().items():
         if not renewer.lost_event.is_set():
