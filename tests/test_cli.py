@@ -126,3 +126,13 @@ def test_free_text_options_follow_the_one_rule_and_change_nothing(args: list[str
 
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     assert "nothing was changed" in result.stderr
+
+
+def test_the_old_break_lock_flag_form_is_refused_not_taken_as_a_reason():
+    # `--break-lock --yes` would otherwise break a live lock for the reason "--yes".
+    result = CliRunner().invoke(
+        main, ["reset-preview", "demo", "--break-lock", "--yes", "--stacks-dir", str(STACKS)]
+    )
+
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    assert "needs a REASON" in result.stderr and "nothing was changed" in result.stderr

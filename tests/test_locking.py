@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 
-import psutil
 import pytest
 
 from infra.core import naming
@@ -18,6 +17,7 @@ from infra.core.errors import ExitCode, LockHeld
 from infra.core.steps import NOTICES
 from infra.ops.adapters import aws
 from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.stacks import locking
 from infra.ops.stacks.locking import LEASE_ENV, client_lock, current_holder
 
 SLUG = "lock-test"
@@ -125,7 +125,7 @@ def test_a_reused_pid_is_not_mistaken_for_the_holder(aws_env: str):
 def test_a_lock_that_looks_alive_is_broken_only_with_a_reason(aws_env: str):
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        write_holder(SLUG, pid=live.pid, started=psutil.Process(live.pid).create_time())
+        write_holder(SLUG, pid=live.pid, started=locking._start_time(live.pid) or 0.0)
         with pytest.raises(LockHeld, match="--break-lock REASON"), client_lock(SLUG, "promote"):
             pass
         assert current_holder(SLUG).token == "theirs"  # type: ignore[union-attr]
@@ -154,3 +154,11 @@ def test_a_paused_holder_that_wakes_after_a_takeover_stops_before_its_next_step(
         pytest.fail(f"{me.operation} went on after its lock was taken over")
     holder = current_holder(SLUG)
     assert holder is not None and holder.token == "theirs"
+
+
+def test_a_process_start_is_read_from_the_kernel_not_the_wall_clock():
+    # Ticks since boot (Linux): no clock step moves them, so a live holder never looks
+    # like a new process on the same pid.
+    mine = locking._start_time(os.getpid())
+    assert mine is not None and mine > 0 and mine == locking._start_time(os.getpid())
+    assert locking._process_gone(os.getpid(), mine) is None

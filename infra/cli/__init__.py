@@ -16,6 +16,7 @@ import click
 from infra.cli.lazy import LazyGroup
 from infra.core.errors import ExitCode, TenantctlError, UserInputError
 from infra.core.spec_errors import SpecError
+from infra.core.steps import NOTICES
 from infra.core.text_rules import ECHO_LENGTH, printable
 
 
@@ -29,6 +30,7 @@ class TenantctlGroup(LazyGroup):
     """
 
     def invoke(self, ctx: click.Context) -> Any:
+        NOTICES.clear()  # a command's --json reports only what this command did
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as exc:

@@ -74,9 +74,20 @@ def err(message: str) -> None:
 
 
 def break_lock_option(f: F) -> F:
+    def reason(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is not None and value.startswith("-"):
+            # `--break-lock --yes` (the old flag form) must not break a lock for "--yes".
+            raise click.BadParameter(
+                f"needs a REASON, got the option {value!r}; e.g. --break-lock 'CI job "
+                "cancelled'; nothing was changed",
+                param=param,
+            )
+        return value
+
     return click.option(
         "--break-lock",
         type=TEXT,
+        callback=reason,
         metavar="REASON",
         help="Take over this client's lock although its holder looks alive (you know it is "
         "not); REASON is recorded. A holder that is provably gone (its lease expired, or its "

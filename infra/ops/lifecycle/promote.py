@@ -338,6 +338,7 @@ def _promote(
         promotion.save()
         progress(f"  {name}: {detail}")
 
+    store = promotion.production.content  # bound to the go-live deploy's outputs
     store.put_record(LAST_RECORD, {"id": record["id"], "completedAt": record["completedAt"]})
     store.put_record(ACTIVE_RECORD, {"id": None, "lastCompleted": record["id"]})
     return PromotionOutcome(record)
@@ -399,5 +400,5 @@ def _rollback(stacks_dir: Path, production: StackHandle, progress: Progress) -> 
         progress(f"  portal and payment: tenants:live false; {how}")
     record["status"] = "rolled-back"
     record["rolledBackAt"] = _now()
-    store.put_record(_record_name(record["id"]), record)
+    production.content.put_record(_record_name(record["id"]), record)  # after any redeploy
     return PromotionOutcome(record)

@@ -38,8 +38,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -109,6 +111,12 @@ def _take_over(
     me = _me(operation, broke=f"{holder.describe()} ({why})")
     if not _create(ssm, name, me, slug):
         raise LockHeld(f"{slug}: another caller took the lock first; re-run (nothing was changed)")
+    # SSM has no compare-and-set: two callers taking over at once can each delete the
+    # other's new lock. Look again after a short, random pause; the one whose token is
+    # not there stops here, before it has changed anything.
+    time.sleep(random.uniform(0.2, 0.4))
+    if (current_holder(slug, region) or holder).token != me.token:
+        raise LockHeld(f"{slug}: another caller took the lock first; re-run (nothing was changed)")
     verb = "took over the stale lock" if stale else "broke the lock"
     progress(f"{verb} of {slug}: {holder.describe()} ({why})")
     NOTICES.append({"lockTakeover": {"client": slug, "holder": holder.describe(), "reason": why}})
@@ -141,8 +149,8 @@ class LockHolder:
     broke: str = ""
     """The holder this one took the lock from, and why (dead, or ``--break-lock REASON``)."""
     started: float = 0.0
-    """When the holder's process started (seconds since the epoch): with *pid*, the
-    process itself, not whatever process reuses the pid later."""
+    """When the holder's process started (``_start_time``): with *pid*, the process
+    itself, not whatever process reuses the pid later."""
 
     def describe(self) -> str:
         return f"{self.operation} by {self.user}@{self.host} (pid {self.pid}) since {self.since}"
@@ -170,7 +178,21 @@ class LockHolder:
 
 
 def _start_time(pid: int) -> float | None:
-    """When process *pid* started, or ``None`` when there is no such process."""
+    """When process *pid* started, or ``None`` when there is no such process.
+
+    On Linux: its start in clock ticks since boot (``/proc/<pid>/stat``, field 22),
+    which no change of the wall clock moves (an NTP step, a resume). Elsewhere
+    psutil's start time, which follows the wall clock: an unlucky clock step there
+    can make a live holder look gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return None  # Linux, and no such process
+    except OSError:
+        return 0.0
+    else:
+        return float(stat.rpartition(")")[2].split()[19])
     try:
         return round(psutil.Process(pid).create_time(), 2)
     except psutil.NoSuchProcess:
@@ -185,7 +207,7 @@ def _process_gone(pid: int, started: float) -> str | None:
     if now_started is None:
         return f"process {pid} on this host is gone"
     # A lock written before start times were kept (started 0) is judged by the pid alone.
-    if started and now_started and abs(now_started - started) > 1.0:
+    if started and now_started and now_started != started:
         return f"process {pid} on this host is gone (the pid now belongs to another process)"
     return None
 
