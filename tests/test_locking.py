@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import psutil
 import pytest
 
 from infra.core import naming
@@ -156,9 +157,13 @@ def test_a_paused_holder_that_wakes_after_a_takeover_stops_before_its_next_step(
     assert holder is not None and holder.token == "theirs"
 
 
-def test_a_process_start_is_read_from_the_kernel_not_the_wall_clock():
-    # Ticks since boot (Linux): no clock step moves them, so a live holder never looks
-    # like a new process on the same pid.
-    mine = locking._start_time(os.getpid())
-    assert mine is not None and mine > 0 and mine == locking._start_time(os.getpid())
-    assert locking._process_gone(os.getpid(), mine) is None
+def test_a_clock_step_does_not_make_a_live_holder_look_gone(monkeypatch: pytest.MonkeyPatch):
+    # psutil's start time follows the wall clock (an NTP step, a resume moves it); the
+    # holder's start must not, or a live holder would be taken for a reused pid.
+    recorded = locking._start_time(os.getpid())
+    assert recorded is not None and recorded > 0
+    real = psutil.Process.create_time
+    monkeypatch.setattr(psutil.Process, "create_time", lambda self: real(self) + 3600)
+
+    assert locking._start_time(os.getpid()) == recorded
+    assert locking._process_gone(os.getpid(), recorded) is None
