@@ -45,6 +45,15 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "tenants:baseDomain.",
     "kmsKeyArn": "ARN of the customer-managed KMS key that encrypts tenant databases, "
     "buckets, secrets and database master-user secrets.",
+    "emailIdentityArn": "ARN of the platform's SES domain identity for zoneName, verified "
+    "(DKIM) before any tenant deploys. Every admin user pool sends its invitations and "
+    "password resets through it (Cognito refuses an identity that is not yet verified), "
+    "except a live production on the client's own domain, whose own identity promote has "
+    "found verified.",
+    "accessLogBucketName": "Name of the S3 bucket that receives the server access logs of "
+    "every tenant content bucket (same account and region; SSE-S3 encryption, since S3 "
+    "cannot deliver logs to an SSE-KMS bucket; a bucket policy admitting "
+    "logging.s3.amazonaws.com).",
     "controlDatabaseEndpoint": "host:port of the control database (PostgreSQL) holding "
     "rollouts, their history, billing milestones and the outbox; read by tenantctl, which "
     "reaches it through TENANTCTL_CONTROL_DATABASE_URL, not by tenant stacks.",
@@ -70,6 +79,8 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "zoneId": "Z0123456789ABCDEFGHIJ",
     "zoneName": "tenants.example.com",
     "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "emailIdentityArn": "arn:aws:ses:us-east-1:123456789012:identity/tenants.example.com",
+    "accessLogBucketName": "platform-access-logs-123456789012",
     "controlDatabaseEndpoint": "control.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
     "billingEventBusName": "billing",
     "wildcardCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
