@@ -7,9 +7,11 @@ stack files, and asserts on what it registered.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -28,6 +30,7 @@ from infra.core.platform import (
 from infra.core.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
 from infra.program.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
 from infra.program.plan import PlannedResource, StackPlan, plan_stack
+from infra.program.plan_checks import ordering_problems
 from tests.helpers import STACKS, demo_bucket, demo_data, demo_spec
 
 KMS_KEY = EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"]
@@ -127,16 +130,33 @@ def test_database_uses_the_platform_subnet_group(stage: str) -> None:
     assert not plan.of_type("aws:rds/subnetGroup:SubnetGroup")
 
 
-def test_preview_database_is_small_and_disposable() -> None:
+def test_preview_database_is_small_but_keeps_the_clients_work() -> None:
     db = _one(_plan("preview"), INSTANCE)
     spec = demo_spec("preview")
     assert db["identifier"] == naming.db_instance_identifier(spec.slug, spec.stage)
     assert db["instanceClass"] == spec.database_sizing.instance_class == "db.t4g.micro"
     assert db["multiAz"] is False
-    assert db["deletionProtection"] is False
-    assert db["skipFinalSnapshot"] is True
-    assert "finalSnapshotIdentifier" not in db
+    # Weeks of phase-3 work: deleting it takes two deliberate steps and leaves a snapshot.
+    assert db["deletionProtection"] is True
+    assert db["skipFinalSnapshot"] is False
+    assert db["finalSnapshotIdentifier"].startswith("demo-preview-db-final-")
+    assert db["applyImmediately"] is True
     assert not _plan("preview").named("demo-preview-database-instance").protect
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_final_snapshot_names_are_unique_per_database_instance(stage: str) -> None:
+    """A fixed ``<id>-final`` collides with the snapshot of the instance before it (a
+    re-created client, or a replacement after a new KMS key): the second delete fails."""
+    spec = demo_spec(stage)
+    first = _one(_plan(stage), INSTANCE)["finalSnapshotIdentifier"]
+    other_key = {**EXAMPLE_PLATFORM_OUTPUTS, "kmsKeyArn": KMS_KEY.replace("1234abcd", "9999ffff")}
+    replaced = plan_stack(spec, platform_outputs=other_key)
+    second = _one(replaced, INSTANCE)["finalSnapshotIdentifier"]
+    assert first != second
+    assert first != f"{naming.db_instance_identifier(spec.slug, stage)}-final"
+    for name in (first, second):  # RDS: a letter first, letters, digits, single hyphens
+        assert re.fullmatch(r"[A-Za-z](?:-?[A-Za-z0-9])*", name) and len(name) <= 255
 
 
 def test_production_database_is_multi_az_backed_up_and_protected() -> None:
@@ -147,7 +167,9 @@ def test_production_database_is_multi_az_backed_up_and_protected() -> None:
     assert db["backupRetentionPeriod"] >= PRODUCTION_MIN_BACKUP_DAYS
     assert db["deletionProtection"] is True
     assert db["skipFinalSnapshot"] is False
-    assert db["finalSnapshotIdentifier"] == "demo-production-db-final"
+    assert db["finalSnapshotIdentifier"].startswith("demo-production-db-final-")
+    # Production serves the public: a resize waits for the maintenance window.
+    assert db["applyImmediately"] is False
     assert db["copyTagsToSnapshot"] is True
     assert db["maxAllocatedStorage"] == sizing.max_allocated_storage_gb
     assert _plan("production").named("demo-production-database-instance").protect
@@ -200,9 +222,54 @@ def test_bucket_policy_denies_requests_without_tls(stage: str) -> None:
     assert set(statement["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
 
 
-def test_only_the_preview_bucket_may_be_destroyed_with_its_content() -> None:
-    assert _one(_plan("preview"), BUCKET)["forceDestroy"] is True
-    assert _one(_plan("production"), BUCKET)["forceDestroy"] is False
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_bucket_is_destroyed_with_its_content(stage: str) -> None:
+    """A preview's bucket holds the client's releases and imports: weeks of work."""
+    assert not _one(_plan(stage), BUCKET).get("forceDestroy")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_content_bucket_logs_every_access_to_the_platform_log_bucket(stage: str) -> None:
+    logging = _one(_plan(stage), "aws:s3/bucketLogging:BucketLogging")
+    bucket = demo_bucket(stage)
+    assert logging["bucket"] == bucket
+    assert logging["targetBucket"] == EXAMPLE_PLATFORM_OUTPUTS["accessLogBucketName"]
+    assert logging["targetPrefix"] == f"{bucket}/"
+
+
+BUCKET_SETTINGS = (
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketLogging:BucketLogging",
+)
+ACCOUNTS = (
+    "aws:cognito/userGroup:UserGroup",
+    "aws:cognito/user:User",
+    "aws:cognito/userInGroup:UserInGroup",
+)
+
+
+def test_production_retains_the_buckets_settings_and_every_account() -> None:
+    """Destroying production must not leave its retained bucket unversioned, unencrypted
+    or public, nor delete every administrator's sign-in and MFA."""
+    plan = _plan("production")
+    for type_ in BUCKET_SETTINGS + ACCOUNTS:
+        found = plan.of_type(type_)
+        assert found, type_
+        for resource in found:
+            assert resource.retain_on_delete, resource.name
+    for type_ in BUCKET_SETTINGS:
+        assert all(r.protect for r in plan.of_type(type_)), type_
+    # An administrator taken out of the stack file must still deploy: retained, not protected.
+    assert not any(r.protect for t in ACCOUNTS for r in plan.of_type(t))
+
+
+def test_preview_retains_nothing_pulumi_deletes() -> None:
+    plan = _plan("preview")
+    assert not any(r.retain_on_delete for r in plan.resources)
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -410,6 +477,19 @@ def test_each_admin_is_one_user_in_the_group_of_their_role(stage: str) -> None:
         assert user["attributes"]["email_verified"] == "true"
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_an_admin_typed_in_mixed_case_gets_one_normalized_address(stage: str) -> None:
+    """The sign-in name was lower-cased and the email attribute was not: two values
+    for one person, and the invitation went to the one the user name does not match."""
+    data = demo_data(stage)
+    data["admins"] = [
+        {"email": "Pat.Lee@Demo-State.Example.EDU", "name": "Pat", "role": "administrator"}
+    ]
+    plan = plan_stack(parse_spec(data), platform_outputs=EXAMPLE_PLATFORM_OUTPUTS)
+    (user,) = [r.inputs for r in plan.of_type("aws:cognito/user:User")]
+    assert user["username"] == user["attributes"]["email"] == "pat.lee@demo-state.example.edu"
+
+
 # ---------------------------------------------------------------------- everything
 
 
@@ -497,16 +577,79 @@ def test_preview_sends_from_a_platform_subdomain_with_its_records_in_the_zone() 
     assert {r["name"] for r in plan.outputs["emailDnsRecords"]} <= zone_names
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_user_pool_sends_through_the_stack_identity(stage: str) -> None:
-    plan = _plan(stage)
-    pool = _one(plan, "aws:cognito/userPool:UserPool")
-    config_set = _one(plan, "aws:sesv2/configurationSet:ConfigurationSet")
+def _live_own_domain() -> TenantSpec:
+    return demo_spec("production").model_copy(update={"live": True})
 
-    assert pool["emailConfiguration"]["emailSendingAccount"] == "DEVELOPER"
-    assert pool["emailConfiguration"]["configurationSet"] == config_set["configurationSetName"]
-    assert plan.outputs["emailSendingDomain"] in pool["emailConfiguration"]["fromEmailAddress"]
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_user_pool_sends_through_the_platforms_verified_identity(stage: str) -> None:
+    """Cognito refuses an identity that is not verified yet, and the stack's own verifies
+    only once the DKIM records this very update exports are published: the first `up`
+    would fail at the pool, and a production on the client's domain could never exist."""
+    plan = _plan(stage)
+    pool = _one(plan, USER_POOL)
+    config_set = _one(plan, "aws:sesv2/configurationSet:ConfigurationSet")
+    sending = pool["emailConfiguration"]
+    identity = plan.of_type("aws:sesv2/emailIdentity:EmailIdentity")[0]
+
+    assert sending["emailSendingAccount"] == "DEVELOPER"
+    assert sending["sourceArn"] == EXAMPLE_PLATFORM_OUTPUTS["emailIdentityArn"]
+    assert sending["fromEmailAddress"].endswith(f"@{EXAMPLE_PLATFORM_OUTPUTS['zoneName']}>")
+    assert identity.name not in plan.named(f"demo-{stage}-access-user-pool").dependencies
+    # The pool waits for the configuration set it names (Cognito checks it exists).
+    assert sending["configurationSet"] == config_set["configurationSetName"]
+    assert (
+        f"demo-{stage}-email-configuration-set"
+        in plan.named(f"demo-{stage}-access-user-pool").dependencies
+    )
+    # The DKIM records reach the client from the first update, whatever the pool does.
+    assert len([r for r in plan.outputs["emailDnsRecords"] if r["type"] == "CNAME"]) == 3
     assert config_set["suppressionOptions"]["suppressedReasons"] == ["BOUNCE", "COMPLAINT"]
+
+
+def test_a_live_production_on_its_own_domain_sends_through_its_own_identity() -> None:
+    spec = _live_own_domain()
+    plan = plan_stack(spec, platform_outputs=EXAMPLE_PLATFORM_OUTPUTS)
+    sending = _one(plan, USER_POOL)["emailConfiguration"]
+    assert sending["sourceArn"].endswith(f":identity/{spec.portal_domain}")
+    assert sending["fromEmailAddress"].endswith(f"@{spec.portal_domain}>")
+    assert ordering_problems(plan, spec) == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_ordering_check_refuses_a_pool_on_an_identity_the_update_creates(
+    stage: str,
+) -> None:
+    spec = demo_spec(stage)
+    plan = _plan(stage)
+    assert ordering_problems(plan, spec) == []
+    identity = _one(plan, "aws:sesv2/emailIdentity:EmailIdentity")["emailIdentity"]
+    own_arn = f"arn:aws:ses:us-east-1:123456789012:identity/{identity}"
+    broken = _with_inputs(plan, USER_POOL, emailConfiguration={"sourceArn": own_arn})
+    (problem,) = ordering_problems(broken, spec)
+    assert "not verified" in problem and identity in problem
+
+
+def test_the_ordering_check_refuses_a_listener_certificate_that_does_not_wait_for_issue() -> None:
+    spec = _live_own_domain()
+    plan = plan_stack(spec, platform_outputs=EXAMPLE_PLATFORM_OUTPUTS)
+    attachment = plan.of_type("aws:lb/listenerCertificate:ListenerCertificate")[0]
+    certificate = plan.of_type("aws:acm/certificate:Certificate")[-1]
+    assert ordering_problems(plan, spec) == []
+    early = dataclasses.replace(attachment, dependencies=(certificate.name,))
+    broken = dataclasses.replace(
+        plan, resources=[early if r is attachment else r for r in plan.resources]
+    )
+    (problem,) = ordering_problems(broken, spec)
+    assert "not ISSUED" in problem
+
+
+def _with_inputs(plan: StackPlan, type_: str, **inputs: Any) -> StackPlan:
+    resources = [
+        dataclasses.replace(r, inputs={**r.inputs, **inputs}) if r.type == type_ else r
+        for r in plan.resources
+    ]
+    return dataclasses.replace(plan, resources=resources)
 
 
 def test_only_preview_has_a_recipient_allow_list() -> None:

@@ -38,9 +38,41 @@ def uses_platform_domain(spec: TenantSpec) -> bool:
     return sending_domain(spec).endswith("." + spec.base_domain)
 
 
-def from_address(spec: TenantSpec) -> str:
+def _display_name(spec: TenantSpec) -> str:
     name = spec.branding.organization_name.replace('"', "'")
-    return f'"{name} Parking" <{NO_REPLY}@{sending_domain(spec)}>'
+    return f'"{name} Parking"'
+
+
+def from_address(spec: TenantSpec) -> str:
+    return f"{_display_name(spec)} <{NO_REPLY}@{sending_domain(spec)}>"
+
+
+def normalized_email(address: str) -> str:
+    """The one form an address is sent to AWS and compared in (sign-in names, email
+    attributes, allow-lists): lower case. Domains are case-insensitive, and every
+    mail system this product meets treats local parts so too."""
+    return address.lower()
+
+
+def pool_sends_from_own_identity(spec: TenantSpec) -> bool:
+    """Whether the admin user pool sends through the stack's own SES identity.
+
+    Only a live production on the client's own domain does: promote refuses to open
+    it until that identity is verified (``promote_plan``). Every other pool sends
+    through the platform's identity (``emailIdentityArn``), verified before any
+    client deploys: Cognito refuses an identity that is not verified yet, and a
+    stack's own identity verifies only after the DKIM records its first update
+    exports are published.
+    """
+    return spec.stage == naming.PRODUCTION and spec.live and spec.portal_domain is not None
+
+
+def pool_from_address(spec: TenantSpec) -> str:
+    """The From address of the user pool's invitations and password resets: in the
+    domain of the identity it sends through (``pool_sends_from_own_identity``)."""
+    if pool_sends_from_own_identity(spec):
+        return from_address(spec)
+    return f"{_display_name(spec)} <{NO_REPLY}@{spec.base_domain}>"
 
 
 def mail_from_domain(spec: TenantSpec) -> str:
@@ -53,7 +85,7 @@ def configuration_set_name(spec: TenantSpec) -> str:
 
 def admin_addresses(spec: TenantSpec) -> tuple[str, ...]:
     """The administrators' addresses, lower-cased and sorted: always allowed in preview."""
-    return tuple(sorted({a.email.lower() for a in spec.admins}))
+    return tuple(sorted({normalized_email(a.email) for a in spec.admins}))
 
 
 def allow_list_parameter(spec: TenantSpec) -> str:

@@ -224,8 +224,9 @@ class DatabaseSizing:
     max_allocated_storage_gb: int
     backup_retention_days: int
     multi_az: bool
-    deletion_protection: bool
-    skip_final_snapshot: bool
+    apply_immediately: bool
+    """Whether a class or storage change is made at once (a short outage) or waits for
+    the weekly maintenance window (and shows as drift until then)."""
 
 
 STAGE_DATABASE_DEFAULTS: dict[naming.Stage, DatabaseSizing] = {
@@ -235,8 +236,8 @@ STAGE_DATABASE_DEFAULTS: dict[naming.Stage, DatabaseSizing] = {
         max_allocated_storage_gb=50,
         backup_retention_days=1,
         multi_az=False,
-        deletion_protection=False,
-        skip_final_snapshot=True,
+        # Preview is for testing and training: a resize happens when it is asked for.
+        apply_immediately=True,
     ),
     "production": DatabaseSizing(
         instance_class="db.t4g.medium",
@@ -244,8 +245,9 @@ STAGE_DATABASE_DEFAULTS: dict[naming.Stage, DatabaseSizing] = {
         max_allocated_storage_gb=500,
         backup_retention_days=14,
         multi_az=True,
-        deletion_protection=True,
-        skip_final_snapshot=False,
+        # Production serves the public: a resize waits for the maintenance window, and
+        # drift reports it pending until then.
+        apply_immediately=False,
     ),
 }
 PRODUCTION_MIN_BACKUP_DAYS = STAGE_DATABASE_DEFAULTS["production"].backup_retention_days

@@ -44,6 +44,8 @@ class Email(pulumi.ComponentResource):
     sending_domain: str
     from_address: str
     configuration_set_name: str
+    configuration_set: pulumi.Output[str]
+    """The configuration set's name once it exists (what a user of it waits for)."""
     identity_arn: pulumi.Output[str]
     bounce_topic_arn: pulumi.Output[str]
     dns_records: pulumi.Output[list[dict[str, str]]]
@@ -152,6 +154,7 @@ class Email(pulumi.ComponentResource):
         self.sending_domain = domain
         self.from_address = identity_settings.from_address
         self.configuration_set_name = identity_settings.configuration_set_name
+        self.configuration_set = config_set.configuration_set_name
         self.identity_arn = identity.arn
         self.bounce_topic_arn = topic.arn
         self.dns_records = records

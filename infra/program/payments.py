@@ -13,8 +13,11 @@ from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
 from infra.program.options import stateful
 
 PARAMETER_TIER = "Intelligent-Tiering"
-SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 7, "production": 30}
-"""A deleted production secret stays recoverable for the longest window AWS allows."""
+SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 0, "production": 30}
+"""A deleted production secret stays recoverable for the longest window AWS allows (and is
+retained anyway). A preview's is deleted at once (0: no recovery window) when the preview
+is destroyed on purpose, so a client re-created under the same slug can create its secret
+again; its sandbox credentials are set again with ``payment set-credentials``."""
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,11 @@ def computed_state(type_: str, name: str, inputs: Mapping[str, Any]) -> tuple[st
     service = type_.split(":")[1].split("/")[0] if type_.count(":") == 2 else "unknown"
     physical = str(inputs.get("name") or inputs.get("identifier") or inputs.get("bucket") or name)
     state: dict[str, Any] = {}
+    if type_ == "random:index/randomId:RandomId":
+        # Stable for the same keepers, as the provider's is for the life of its state.
+        keepers = repr(sorted((inputs.get("keepers") or {}).items()))
+        state["hex"] = _short_hash(name, keepers, length=2 * int(inputs.get("byteLength") or 4))
+        return state["hex"], state
     if type_ == "aws:s3/bucket:Bucket":
         state["arn"] = f"arn:aws:s3:::{physical}"
         state["bucket"] = physical

@@ -40,6 +40,8 @@ class PlatformValues:
     zone_id: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     wildcard_certificate_arn: pulumi.Output[str]
+    email_identity_arn: pulumi.Output[str]
+    access_log_bucket_name: pulumi.Output[str]
 
 
 def read_platform(
@@ -77,6 +79,8 @@ def read_platform(
         zone_id=value("zoneId"),
         kms_key_arn=value("kmsKeyArn"),
         wildcard_certificate_arn=value("wildcardCertificateArn"),
+        email_identity_arn=value("emailIdentityArn"),
+        access_log_bucket_name=value("accessLogBucketName"),
     )
 
 
@@ -185,6 +189,7 @@ class Tenant(pulumi.ComponentResource):
                     )
                 ),
                 kms_key_arn=platform.kms_key_arn,
+                access_log_bucket=platform.access_log_bucket_name,
                 tags=tags,
             ),
             child,
@@ -211,8 +216,16 @@ class Tenant(pulumi.ComponentResource):
                 tags=tags,
                 reset_subject=json.loads(files["email/subjects.json"])["password-reset"],
                 support_email=spec.branding.support_email,
+                # Never an identity that may not be verified yet: the platform's, or the
+                # stack's own once promote has found it verified (a live own domain).
                 email=EmailSending(
-                    email.identity_arn, email.from_address, email.configuration_set_name
+                    source_arn=(
+                        email.identity_arn
+                        if email_settings.pool_sends_from_own_identity(spec)
+                        else platform.email_identity_arn
+                    ),
+                    from_address=email_settings.pool_from_address(spec),
+                    configuration_set=email.configuration_set,
                 ),
             ),
             child,
