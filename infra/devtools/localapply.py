@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.core import naming
+from infra.core import naming, replacement
 from infra.core.content_model import ContentError, content_manifest
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
@@ -57,6 +57,20 @@ class LocalDeployer:
         outputs: dict[str, Any] = json.loads(value["Parameter"]["Value"])
         return outputs
 
+    def stateful_changes(
+        self, spec: TenantSpec, stacks_dir: Path, progress: Progress
+    ) -> list[replacement.StatefulChange]:
+        """The last applied stateful resources against what the program plans now."""
+        from infra.program.plan import plan_stack
+
+        try:
+            value = aws.client("ssm", None).get_parameter(Name=local_state_parameter(spec))
+        except ClientError:  # never deployed here: nothing to replace
+            return []
+        before = {k: (t, i) for k, (t, i) in json.loads(value["Parameter"]["Value"]).items()}
+        plan = plan_stack(spec, platform_outputs=platform_outputs(stacks_dir, spec.platform_stack))
+        return replacement.changes_between(before, replacement.stateful_inputs(_resources(plan)))
+
 
 _OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
 _PARAMETER = "aws:ssm/parameter:Parameter"
@@ -68,6 +82,15 @@ _USER_GROUP = "aws:cognito/userGroup:UserGroup"
 _USER = "aws:cognito/user:User"
 _USER_IN_GROUP = "aws:cognito/userInGroup:UserInGroup"
 _CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
+
+
+def local_state_parameter(spec: TenantSpec) -> str:
+    """Where the local target keeps the stateful resources it last applied (Pulumi's state)."""
+    return f"/{naming.TOOL}/local-state/{spec.stack_name}"
+
+
+def _resources(plan: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {r.name: (r.type, r.inputs) for r in plan.resources if r.custom}
 
 
 def local_outputs_parameter(spec: TenantSpec) -> str:
@@ -149,6 +172,13 @@ def apply_local(
         Overwrite=True,
     )
     handle.outputs = outputs
+    # What the next deploy compares against (``stateful_changes``): Pulumi's state here.
+    handle.ssm.put_parameter(
+        Name=local_state_parameter(spec),
+        Value=json.dumps(replacement.stateful_inputs(_resources(plan)), sort_keys=True),
+        Type="String",
+        Overwrite=True,
+    )
     if files:
         existing = _safe_manifest(content)
         if existing != content_manifest(files):
@@ -165,7 +195,8 @@ def apply_local(
 
 
 def _apply_email(resources: Any, region: str | None) -> None:
-    """The SES configuration set and identity the program planned (moto verifies at once)."""
+    """The SES configuration set and identity the program planned (moto finds Easy DKIM's
+    records at once, so the identity is verified as soon as it exists)."""
     sesv2 = aws.client("sesv2", region)
     for resource in resources:
         try:
@@ -174,7 +205,13 @@ def _apply_email(resources: Any, region: str | None) -> None:
                     ConfigurationSetName=resource.inputs["configurationSetName"]
                 )
             elif resource.type == _EMAIL_IDENTITY:
-                sesv2.create_email_identity(EmailIdentity=resource.inputs["emailIdentity"])
+                dkim = resource.inputs.get("dkimSigningAttributes") or {}
+                sesv2.create_email_identity(
+                    EmailIdentity=resource.inputs["emailIdentity"],
+                    DkimSigningAttributes={
+                        "NextSigningKeyLength": dkim.get("nextSigningKeyLength", "RSA_2048_BIT")
+                    },
+                )
         except ClientError as exc:
             if "AlreadyExists" not in exc.response.get("Error", {}).get("Code", ""):
                 raise

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from botocore.exceptions import ClientError
 
-from infra.core import naming
+from infra.core import email_settings, naming
 from infra.core.config_diff import diff_config
 from infra.core.content_model import ContentDiff, diff_manifests
 from infra.core.promotion import PromotedContent, promoted_content
@@ -87,7 +88,33 @@ def check_preconditions(preview: StackHandle, production: StackHandle) -> list[P
         check("live-credentials", False, f"production has no payment credentials; {fix}")
     if production.spec.portal_domain is not None:
         check("custom-domain-certificate", *_custom_domain_check(production))
+        check("custom-domain-email", *_custom_domain_email_check(production))
     return checks
+
+
+def _custom_domain_email_check(production: StackHandle) -> tuple[bool, str]:
+    """Going live moves the admin user pool onto the client's own SES identity
+    (``email_settings.pool_sends_from_own_identity``); Cognito refuses one that is not
+    verified, so the deploy that opens the portal would fail at the pool."""
+    domain = email_settings.sending_domain(production.spec)
+    try:
+        identity = production.sesv2.get_email_identity(EmailIdentity=domain)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NotFoundException":
+            raise
+        return False, (
+            f"no SES identity for {domain}: deploy production first "
+            f"(`pulumi up -s {production.stack_name}`)"
+        )
+    dkim = (identity.get("DkimAttributes") or {}).get("Status")
+    # A domain identity is verified for sending once its DKIM records are found.
+    if identity.get("VerifiedForSendingStatus") or dkim == "SUCCESS":
+        return True, f"email identity {domain} verified"
+    return False, (
+        f"email identity {domain} is not verified (DKIM {dkim or 'unknown'}); send the "
+        "client the emailDnsRecords stack output to publish, and promote once SES has "
+        "verified them"
+    )
 
 
 def _custom_domain_check(production: StackHandle) -> tuple[bool, str]:

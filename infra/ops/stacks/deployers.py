@@ -24,8 +24,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
-from infra.core import naming
+from infra.core import naming, replacement
 from infra.core.errors import EnvironmentProblem
+from infra.core.replacement import StatefulChange
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import pulumi_cli
@@ -60,6 +61,13 @@ class Deployer(Protocol):
         """The stack's outputs as last deployed, or ``None`` when it was never deployed."""
         ...
 
+    def stateful_changes(
+        self, spec: TenantSpec, stacks_dir: Path, progress: Progress
+    ) -> list[StatefulChange]:
+        """The stateful resources deploying *spec* now would replace or delete (a preview:
+        changes nothing); empty for a stack never deployed."""
+        ...
+
 
 class PulumiDeployer:
     """``pulumi up`` of the project's own stack, through the Automation API."""
@@ -85,6 +93,18 @@ class PulumiDeployer:
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
         return pulumi_cli.stack_outputs(qualified_name(spec))
+
+    def stateful_changes(
+        self, spec: TenantSpec, stacks_dir: Path, progress: Progress
+    ) -> list[StatefulChange]:
+        project_dir = project_dir_of(stacks_dir)
+        if project_dir is None:
+            raise EnvironmentProblem(
+                f"{stacks_dir} is not the stacks/ folder of a Pulumi project; use the project's "
+                "stacks/"
+            )
+        steps = pulumi_cli.preview_steps(qualified_name(spec), project_dir, progress)
+        return replacement.changes_from_steps(steps)
 
 
 def qualified_name(spec: TenantSpec) -> str:

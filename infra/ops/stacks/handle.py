@@ -54,6 +54,7 @@ class StackHandle:
         self.ssm = aws.client("ssm", self.region)
         self.secrets = aws.client("secretsmanager", self.region)
         self.acm = aws.client("acm", self.region)
+        self.sesv2 = aws.client("sesv2", self.region)
         self.database = StackDatabases(self.admin_url, self.spec.slug, self.spec.stage)
 
     @property
