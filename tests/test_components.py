@@ -715,3 +715,13 @@ def test_the_client_domain_certificate_is_a_stack_output() -> None:
     certificate = plan.named("demo-production-domains-custom-certificate")
     assert plan.outputs["customDomainCertificateArn"].startswith("arn:aws:acm:")
     assert certificate.inputs["domainName"] == "parking.demo-state.example.edu"
+
+
+def test_a_destroyed_preview_frees_its_secret_name_and_production_keeps_a_recovery_window():
+    """A deleted secret's name stays taken for its recovery window: a preview destroyed on
+    purpose and created again under the same slug would fail at its payment secret."""
+    windows = {
+        stage: _one(_plan(stage), "aws:secretsmanager/secret:Secret")["recoveryWindowInDays"]
+        for stage in STAGES
+    }
+    assert windows == {"preview": 0, "production": 30}
