@@ -54,6 +54,10 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "every tenant content bucket (same account and region; SSE-S3 encryption, since S3 "
     "cannot deliver logs to an SSE-KMS bucket; a bucket policy admitting "
     "logging.s3.amazonaws.com).",
+    "operationsBucketName": "Name of the platform's S3 bucket for what tenantctl keeps across "
+    "clients: each client's lock (locks/<slug>.json, taken and released with conditional "
+    "writes) and the host routing table the application reads (routing/). Versioned, "
+    "encrypted with kmsKeyArn, private; tenantctl and the application may read and write it.",
     "controlDatabaseEndpoint": "host:port of the control database (PostgreSQL) holding "
     "rollouts, their history, billing milestones and the outbox; read by tenantctl, which "
     "reaches it through TENANTCTL_CONTROL_DATABASE_URL, not by tenant stacks.",
@@ -81,6 +85,7 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "emailIdentityArn": "arn:aws:ses:us-east-1:123456789012:identity/tenants.example.com",
     "accessLogBucketName": "platform-access-logs-123456789012",
+    "operationsBucketName": "platform-tenantctl-operations-123456789012",
     "controlDatabaseEndpoint": "control.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
     "billingEventBusName": "billing",
     "wildcardCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
