@@ -16,7 +16,7 @@ from pathlib import Path
 
 from infra.core import naming
 from infra.core.errors import PreconditionFailed
-from infra.core.spec import TenantSpec
+from infra.core.spec import DatabaseSpec, TenantSpec
 from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec, tenants
 from infra.program.plan import StackPlan, plan_stack
@@ -61,10 +61,17 @@ def reference_client(stacks_dir: Path) -> str:
     return slugs[0]
 
 
-def client_shapes(stacks_dir: Path, slug: str | None = None) -> list[Shape]:
-    """Every shape in ``SHAPES``, planned from *slug* (default: ``reference_client``)."""
+def client_shapes(
+    stacks_dir: Path, slug: str | None = None, *, stage_defaults: bool = False
+) -> list[Shape]:
+    """Every shape in ``SHAPES``, planned from *slug* (default: ``reference_client``).
+
+    With *stage_defaults*, the client's own database sizing is dropped: the shape of a
+    typical new client (``STAGE_DATABASE_DEFAULTS``), not of this one."""
     slug = slug or reference_client(stacks_dir)
     specs = [read_spec(stacks_dir, slug, stage) for stage in naming.STAGES]
+    if stage_defaults:
+        specs = [spec.model_copy(update={"database": DatabaseSpec()}) for spec in specs]
     outputs = platform_outputs(stacks_dir, specs[0].platform_stack)
     shapes = []
     for name, (description, make) in SHAPES.items():
