@@ -26,6 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from infra.core import fleet as rules
 from infra.core import naming
@@ -413,6 +414,11 @@ def worker(
         client,
         task_queue=settings.task_queue,
         workflows=[FleetRun],
+        # The project's modules are imported once, not per run: the workflow uses only its
+        # pure rules, and the package's own start-up (PROJECT_DIR) is not workflow code.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("infra")
+        ),
         activities=[StackRunner(command).run_stack],
         max_concurrent_activities=max_activities,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=sticky_seconds),

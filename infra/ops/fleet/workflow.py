@@ -135,7 +135,8 @@ class FleetRun:
                 )
             accepted = False
             while not self._cancelled:
-                todo = self._retries + [s for s in wave if self._stacks[s]["state"] == m.PENDING]
+                pending = [s for s in wave if self._stacks[s]["state"] == m.PENDING]
+                todo = list(dict.fromkeys(self._retries + pending))  # a retry is pending too
                 self._retries = []
                 self._state, self._reason = m.RUNNING, None
                 await self._run_stacks(todo, spec)
