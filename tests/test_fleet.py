@@ -9,6 +9,7 @@ deploys a real stack on the local target.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 import threading
@@ -63,10 +64,18 @@ def test_failure_budget_is_a_count_or_a_percentage() -> None:
 
 
 def test_the_gate_holds_the_canary_to_every_stack_and_later_waves_to_the_budget() -> None:
-    assert rules.gate(canary=True, wave_failed=["a-preview"], failed_total=1, allowed=5,
-                      accepted=False) == "the canary failed (a-preview): the change is suspect"
-    assert rules.gate(canary=False, wave_failed=["a-preview"], failed_total=1, allowed=1,
-                      accepted=False) is None
+    assert (
+        rules.gate(
+            canary=True, wave_failed=["a-preview"], failed_total=1, allowed=5, accepted=False
+        )
+        == "the canary failed (a-preview): the change is suspect"
+    )
+    assert (
+        rules.gate(
+            canary=False, wave_failed=["a-preview"], failed_total=1, allowed=1, accepted=False
+        )
+        is None
+    )
     assert "budget breached: 2 stack(s) failed, the budget allows 1" in str(
         rules.gate(canary=False, wave_failed=[], failed_total=2, allowed=1, accepted=False)
     )
@@ -150,8 +159,14 @@ class Standin:
         self.log, self.fails, self.seconds = folder / "ops.log", folder / "fails", seconds
 
     def command(self, operation: str, stack: str) -> list[str]:
-        return [sys.executable, str(STANDIN), stack, str(self.log), str(self.fails),
-                str(self.seconds)]
+        return [
+            sys.executable,
+            str(STANDIN),
+            stack,
+            str(self.log),
+            str(self.fails),
+            str(self.seconds),
+        ]
 
     def fail(self, codes: dict[str, int]) -> None:
         self.fails.write_text("".join(f"{s} {c}\n" for s, c in codes.items()))
@@ -159,7 +174,9 @@ class Standin:
     def events(self) -> list[tuple[str, str, float]]:
         if not self.log.exists():
             return []
-        return [(k, s, float(t)) for k, s, t in (ln.split() for ln in self.log.read_text().splitlines())]
+        return [
+            (k, s, float(t)) for k, s, t in (ln.split() for ln in self.log.read_text().splitlines())
+        ]
 
     def count(self, kind: str, stack: str) -> int:
         return sum(1 for k, s, _ in self.events() if k == kind and s == stack)
@@ -227,14 +244,25 @@ def test_a_run_goes_canary_first_then_growing_waves_within_the_concurrency(
     names = names_of("waves", 10)
     folder = stack_files(tmp_path / "stacks", names)
     submitted = cli_json(
-        "run", "plan", "--all", "--canary", "1", "--wave-size", "3", "--concurrency", "2",
-        "--stacks-dir", str(folder), name="fleet-run",
+        "run",
+        "plan",
+        "--all",
+        "--canary",
+        "1",
+        "--wave-size",
+        "3",
+        "--concurrency",
+        "2",
+        "--stacks-dir",
+        str(folder),
+        name="fleet-run",
     )
     assert [len(w["stacks"]) for w in submitted["waves"]] == [1, 3, 6]
     final = wait_for(settings, submitted["run"], state_is(m.DONE))
     assert final["counts"][m.SUCCEEDED] == 10 and final["next"] is None
-    jsonschema.validate(cli_json("status", submitted["run"], name="fleet-status"),
-                        schema("fleet-status"))
+    jsonschema.validate(
+        cli_json("status", submitted["run"], name="fleet-status"), schema("fleet-status")
+    )
 
     events = standin.events()
     assert all(standin.count("start", s) == 1 for s in names)
@@ -247,7 +275,7 @@ def test_a_run_goes_canary_first_then_growing_waves_within_the_concurrency(
     # Every wave ends before the next starts.
     times = {(k, s): t for k, s, t in events}
     waves = [w["stacks"] for w in submitted["waves"]]
-    for earlier, later in zip(waves, waves[1:], strict=False):
+    for earlier, later in itertools.pairwise(waves):
         assert max(times["end", s] for s in earlier) < min(times["start", s] for s in later)
 
 
@@ -258,7 +286,9 @@ def test_a_failing_canary_pauses_the_run_and_a_retry_of_it_releases_the_run(
     standin.fail({names[0]: 3})
     run = submit(settings, names, canary=1, wave_size=3, failure_budget="5")
     paused = wait_for(settings, run, state_is(m.PAUSED))
-    assert paused["reason"] == f"after wave 1: the canary failed ({names[0]}): the change is suspect"
+    assert (
+        paused["reason"] == f"after wave 1: the canary failed ({names[0]}): the change is suspect"
+    )
     assert paused["next"].startswith(f"fix and tenantctl fleet retry {run} --stack {names[0]}")
     (canary,) = paused["waves"][0]["stacks"]
     assert canary["error"] == f"plan {names[0]} exited 3: Error: injected failure of {names[0]}"
@@ -282,7 +312,12 @@ def test_failures_beyond_the_budget_pause_the_run_and_approval_accepts_them(
         "after wave 2: failure budget breached: 2 stack(s) failed, the budget allows 1"
     )
     assert [s["state"] for s in paused["waves"][1]["stacks"]] == [
-        m.FAILED, m.FAILED, m.PENDING, m.PENDING, m.PENDING, m.PENDING
+        m.FAILED,
+        m.FAILED,
+        m.PENDING,
+        m.PENDING,
+        m.PENDING,
+        m.PENDING,
     ]
     assert cli_json("approve", run, name="fleet-approve")["wave"] == 3
     final = wait_for(settings, run, state_is(m.DONE))
@@ -295,9 +330,19 @@ def test_approval_releases_the_next_wave_and_a_duplicate_run_is_refused(
 ) -> None:
     names = names_of("approve", 4)
     folder = stack_files(tmp_path / "stacks", names)
-    args = ["run", "plan", "--select", ",".join(n.removesuffix("-preview") for n in names),
-            "--canary", "1", "--wave-size", "1", "--approve-between-waves",
-            "--stacks-dir", str(folder)]
+    args = [
+        "run",
+        "plan",
+        "--select",
+        ",".join(n.removesuffix("-preview") for n in names),
+        "--canary",
+        "1",
+        "--wave-size",
+        "1",
+        "--approve-between-waves",
+        "--stacks-dir",
+        str(folder),
+    ]
     run = json.loads(cli(*args, "--json").stdout)["run"]
     waiting = wait_for(settings, run, state_is(m.AWAITING_APPROVAL))
     assert waiting["wave"] == 2 and waiting["next"] == f"tenantctl fleet approve {run} --wave 2"
@@ -309,7 +354,9 @@ def test_approval_releases_the_next_wave_and_a_duplicate_run_is_refused(
     )
 
     cli("approve", run, "--wave", "2")
-    waiting = wait_for(settings, run, lambda s: s["state"] == m.AWAITING_APPROVAL and s["wave"] == 3)
+    waiting = wait_for(
+        settings, run, lambda s: s["state"] == m.AWAITING_APPROVAL and s["wave"] == 3
+    )
     assert standin.count("end", names[1]) == 1 and standin.count("start", names[2]) == 0
     cli("approve", run)  # the one waiting: wave 3, the last
     assert wait_for(settings, run, state_is(m.DONE))["counts"][m.SUCCEEDED] == 4
@@ -325,7 +372,7 @@ def test_a_failing_stack_is_retried_with_capped_backoff_then_marked_failed(
     assert final["counts"][m.FAILED] == 1
     starts = [t for k, s, t in standin.events() if k == "start"]
     assert len(starts) == 4
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     # 0.2 s, then 0.4 s, then capped at 0.4 s (plus the stand-in's own 0.2 s and overhead)
     assert all(gap < 0.2 + 0.4 + 1.5 for gap in gaps), gaps
 
@@ -377,8 +424,9 @@ def test_an_unknown_run_and_selection_are_bad_input(
     folder = stack_files(tmp_path / "stacks", ["acme-preview"])
     result = cli("run", "plan", "--select", "nobody", "--stacks-dir", str(folder), code=2)
     assert "no stack file for 'nobody'" in result.output
-    result = cli("run", "plan", "--all", "--failure-budget", "lots", "--stacks-dir", str(folder),
-                 code=2)
+    result = cli(
+        "run", "plan", "--all", "--failure-budget", "lots", "--stacks-dir", str(folder), code=2
+    )
     assert "--failure-budget must be a number of stacks (5) or a percentage (2%)" in result.output
 
 

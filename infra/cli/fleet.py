@@ -10,6 +10,7 @@ import click
 from infra.cli.common import TEXT, echo_json, json_option, stacks_dir_option
 from infra.core import fleet as rules
 
+
 def _settings() -> Any:
     from infra.ops.fleet.runs import Settings
 

@@ -120,8 +120,7 @@ def gate(
     """
     if failed_total > allowed:
         return (
-            f"failure budget breached: {failed_total} stack(s) failed, the budget allows "
-            f"{allowed}"
+            f"failure budget breached: {failed_total} stack(s) failed, the budget allows {allowed}"
         )
     if canary and wave_failed and not accepted:
         shown = ", ".join(sorted(wave_failed)[:5])

@@ -275,9 +275,7 @@ def with_next_step(status: dict[str, Any]) -> dict[str, Any]:
     elif state == m.PAUSED:
         retry = f"tenantctl fleet retry {run} --stack {failed[0]}" if failed else ""
         go_on = f"tenantctl fleet approve {run} --wave {wave + 1}"
-        step = (
-            f"fix and {retry}, or accept the failures with {go_on}" if retry else go_on
-        )
+        step = f"fix and {retry}, or accept the failures with {go_on}" if retry else go_on
     return {**status, "next": step}
 
 

@@ -131,7 +131,7 @@ class FleetRun:
                 await self._hold(
                     m.AWAITING_APPROVAL,
                     f"wave {n} of {len(self._waves)} ({len(wave)} stacks) waits for approval",
-                    lambda n=n: self._approved >= n,  # type: ignore[misc]
+                    lambda n=n: self._approved >= n,
                 )
             accepted = False
             while not self._cancelled:
@@ -155,7 +155,7 @@ class FleetRun:
                 await self._hold(
                     m.PAUSED,
                     f"after wave {n}: {reason}",
-                    lambda n=n: self._approved > n or bool(self._retries),  # type: ignore[misc]
+                    lambda n=n: self._approved > n or bool(self._retries),
                 )
                 if self._approved > n and not self._retries:
                     accepted = True
