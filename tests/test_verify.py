@@ -163,12 +163,13 @@ def test_the_screenshots_show_the_real_pages_at_both_widths(passing: dict[str, A
         png = s.get_evidence(f"{prefix}screenshots/page-buy-permit@{width_name}.png")
         assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
         sizes[width_name] = int.from_bytes(png[16:20], "big"), len(png)
-        assert sizes[width_name][0] == width
+        # full-page: at least the viewport; the demo's buy-permit table overflows a phone a bit
+        assert width <= sizes[width_name][0] < width + 200
         assert sizes[width_name][1] > 20_000  # a rendered page, not a blank one
     report = s.get_evidence(prefix + "report.html")
     assert report is not None
     inlined = re.findall(rb'src="data:image/png;base64,([^"]+)"', report)
-    assert len(inlined) == 2 * sum(1 for c in passing["checks"] if c["id"].startswith("links:"))
+    assert len(inlined) == sum(1 for c in passing["checks"] if c["id"].startswith("render:"))
     assert base64.b64decode(inlined[0])[:4] == b"\x89PNG"
 
 
@@ -240,7 +241,8 @@ def test_lots_and_permit_types_missing_from_the_portal_fail_naming_each(broken: 
     assert {k.split(":")[0] for k in offered} == {"permit-type", "lot"}
     assert all(checks[k]["page"] == "/buy-permit" for k in offered)
     price = next(v for k, v in offered.items() if k.startswith("permit-type:"))
-    assert re.fullmatch(r"'.+' not shown; '[0-9,]+\.[0-9]{2} USD' not shown", price)
+    # the names are still in the page's <select>; the prices were only in the table
+    assert re.fullmatch(r"'[0-9,]+\.[0-9]{2} USD' not shown", price)
     assert checks["lot:ST1"]["status"] == "not applicable"
 
 
