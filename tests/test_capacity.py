@@ -77,5 +77,8 @@ def test_each_shape_of_client_is_counted_and_the_table_takes_the_largest(report:
     assert shapes["own-domain"]["acm-certificates"] > shapes["platform-domain"]["acm-certificates"]
     for quota in report["quotas"]:
         assert quota["perClient"] == max(s[quota["quota"]] for s in shapes.values())
-    # SES is counted too (it was missed): an identity and a configuration set per stack.
-    assert shapes["platform-domain"]["ses-identities"] >= 1
+    # SES is counted too (it was missed): a configuration set per stack, and an identity
+    # only for a client's own domain (the platform's covers every address in its zone).
+    assert shapes["platform-domain"]["ses-configuration-sets"] == 2
+    assert shapes["platform-domain"]["ses-identities"] == 0
+    assert shapes["own-domain"]["ses-identities"] == 1
