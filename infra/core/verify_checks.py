@@ -15,7 +15,7 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from infra.core import placeholders as ph
@@ -30,8 +30,10 @@ WIDTHS: Mapping[str, tuple[int, int]] = {"desktop": (1280, 900), "phone": (390, 
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 """axe-core impacts that fail a page; minor and moderate findings are reported only."""
 
-PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "not applicable"
 Status = Literal["passed", "failed", "not applicable"]
+PASSED: Final = "passed"
+FAILED: Final = "failed"
+NOT_APPLICABLE: Final = "not applicable"
 
 _LEFTOVER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\{\{|\{%")
 

@@ -233,7 +233,7 @@ def _junit(run: VerifyRun) -> bytes:
         suite.add_testcase(case)
     xml = JUnitXml()
     xml.add_testsuite(suite)
-    return xml.tostring()  # type: ignore[no-any-return]
+    return xml.tostring()
 
 
 def _report(run: VerifyRun, shots: Sequence[Mapping[str, str]]) -> bytes:
