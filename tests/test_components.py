@@ -370,8 +370,9 @@ def test_no_certificate_is_requested_before_the_client_dns_team_is_ready() -> No
     assert plan.of_type(CERTIFICATE) == [] and plan.of_type(TENANT) == []
     assert plan.outputs["customDomainValidationRecords"] == []
     assert plan.outputs["customDomainCertificateArn"] is None
-    assert plan.outputs["customDomainCnameTarget"] == (
-        EXAMPLE_PLATFORM_OUTPUTS["connectionGroupRoutingEndpoint"]
+    assert (
+        plan.outputs["customDomainCnameTarget"]
+        == (EXAMPLE_PLATFORM_OUTPUTS["connectionGroupRoutingEndpoint"])
     )
 
 
@@ -432,7 +433,7 @@ def test_a_custom_domain_is_refused_without_a_portal_domain_or_attached_without_
 
 @pytest.mark.parametrize("apex", ["example.edu", "client.co.uk", "co.uk"])
 def test_an_apex_portal_domain_is_refused(apex: str) -> None:
-    with pytest.raises(SpecError, match="subdomain .*cannot take the CNAME"):
+    with pytest.raises(SpecError, match=r"subdomain .*cannot take the CNAME"):
         parse_spec({**demo_data("production"), "portalDomain": apex})
 
 

@@ -102,19 +102,6 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "emailIdentityArn": "arn:aws:ses:us-east-1:123456789012:identity/tenants.example.com",
     "accessLogBucketName": "platform-access-logs-123456789012",
     "operationsBucketName": "platform-tenantctl-operations-123456789012",
-    "multitenantDistributionId": "Id of the platform's CloudFront multi-tenant distribution "
-    "(aws.cloudfront.MultitenantDistribution) that serves clients' own portal domains: origin "
-    "the load balancer over HTTPS (Host stays the origin's name, which its certificate "
-    "covers), a cache policy, and a viewer-request CloudFront Function that copies the "
-    "viewer's Host into the X-Tenant-Host header, which the application uses for the "
-    "routing-table lookup instead of Host. Each production stack with an attached domain adds "
-    "one distribution tenant to it.",
-    "connectionGroupId": "Id of the platform's CloudFront connection group "
-    "(aws.cloudfront.ConnectionGroup) every distribution tenant joins.",
-    "connectionGroupRoutingEndpoint": "The connection group's routing endpoint (e.g. "
-    "d111111abcdef8.cloudfront.net): the CNAME target a client points its portal domain at "
-    "when it goes live.",
-    "multitenantDistributionId": "E1A2B3C4D5E6F7",
     "connectionGroupId": "cg_2oHf5JkLmN0pQrStUvWxYz1AbCd",
     "connectionGroupRoutingEndpoint": "d111111abcdef8.cloudfront.net",
     "controlDatabaseEndpoint": "control.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
