@@ -102,6 +102,7 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "emailIdentityArn": "arn:aws:ses:us-east-1:123456789012:identity/tenants.example.com",
     "accessLogBucketName": "platform-access-logs-123456789012",
     "operationsBucketName": "platform-tenantctl-operations-123456789012",
+    "multitenantDistributionId": "E1A2B3C4D5E6F7",
     "connectionGroupId": "cg_2oHf5JkLmN0pQrStUvWxYz1AbCd",
     "connectionGroupRoutingEndpoint": "d111111abcdef8.cloudfront.net",
     "controlDatabaseEndpoint": "control.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
