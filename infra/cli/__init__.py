@@ -120,6 +120,7 @@ COMMANDS = {
     "deploy": "infra.cli.deploy:deploy",
     "capacity": "infra.cli.capacity:capacity",
     "preflight": "infra.cli.preflight:preflight",
+    "domain": "infra.cli.domain:domain",
 }
 """Every command, registered explicitly: name -> "module:attr" (the module's ``COMMANDS``).
 A module is imported only when its command is used (or for ``--help``)."""

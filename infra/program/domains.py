@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
-"""CloudFront uses ACM certificates of US East (N. Virginia) only."""
+from infra.core.limits import CLOUDFRONT_CERTIFICATE_REGION
 
 
 @dataclass(frozen=True)
