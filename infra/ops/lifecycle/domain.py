@@ -20,7 +20,7 @@ made by one production deploy, under the client's lock:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,8 @@ class DomainStatus:
     dns_reason: str | None = None
     changed: bool = False
     """Whether this command deployed production."""
-    notes: list[str] = field(default_factory=list)
+    live: bool = False
+    """Production is live (its distribution tenant enabled)."""
 
     @property
     def next_step(self) -> str:
@@ -89,6 +90,8 @@ class DomainStatus:
             return f"`tenantctl domain attach {slug}`"
         if self.dns_status != VALID_DNS:
             return f"at go-live the client points {self.domain} (CNAME) at {self.cname_target}"
+        if self.live:
+            return f"live: CloudFront serves the portal on {self.domain}"
         return f"ready: `tenantctl promote {slug}` serves the portal on {self.domain}"
 
     def to_json(self) -> dict[str, Any]:
@@ -190,6 +193,7 @@ def describe(production: StackHandle, changed: bool = False) -> DomainStatus:
         dns_status=dns,
         dns_reason=reason,
         changed=changed,
+        live=production.spec.live,
     )
 
 

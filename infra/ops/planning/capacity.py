@@ -126,7 +126,11 @@ class CapacityReport:
 def _client_plans(stacks_dir: Path, slug: str) -> list[StackPlan]:
     preview = read_spec(stacks_dir, slug, naming.PREVIEW)
     production = read_spec(stacks_dir, slug, naming.PRODUCTION)
-    live = TenantSpec.model_validate({**production.model_dump(), "live": True})
+    # Live on its own domain: a certificate (us-east-1) and a CloudFront distribution tenant.
+    own_domain = {"certificate_generation": 1, "attached": True} if production.portal_domain else {}
+    live = TenantSpec.model_validate(
+        {**production.model_dump(), "live": True, "custom_domain": own_domain}
+    )
     plans = []
     for spec in (preview, production, live):
         plans.append(
