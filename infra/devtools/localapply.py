@@ -14,6 +14,7 @@ program planned. ``LocalDeployer`` plugs this into the operations through the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from infra.core.content_model import ContentError, content_manifest
 from infra.core.errors import DeployFailed
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
+from infra.devtools import localtarget
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
 from infra.ops.planning.platformfile import platform_outputs
@@ -47,8 +49,10 @@ class LocalDeployer:
         handle = handle or open_stack(spec, source=self)
         # The platform as every command resolves it: the stacks folder's platform file.
         platform = platform_outputs(stacks_dir, spec.platform_stack)
-        _ensure_platform_buckets(handle, platform)
-        _ensure_connection_group(platform)
+        # The platform stack's stand-in: what it would own, on the emulator (idempotent;
+        # moto forgets it on every reset).
+        region = handle.region or os.environ.get("AWS_DEFAULT_REGION", localtarget.LOCAL_REGION)
+        localtarget.create_platform(os.environ["AWS_ENDPOINT_URL"], region, dict(platform))
         apply_local(spec, handle, progress, platform)  # leaves the outputs it wrote on the handle
         return handle.outputs, "applied on the local target (no Pulumi CLI)"
 
@@ -88,34 +92,6 @@ _CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 _VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 _TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
 _PROVIDER = "pulumi:providers:aws"
-
-
-def _ensure_connection_group(platform: Mapping[str, Any]) -> None:
-    """The platform's CloudFront connection group on the emulator, with the id and routing
-    endpoint its outputs name (the platform stack's stand-in)."""
-    from infra.devtools.emulator import CUSTOM_ID, CUSTOM_ROUTING_ENDPOINT
-
-    cloudfront = aws.client("cloudfront")
-    group = str(platform["connectionGroupId"])
-    try:
-        cloudfront.get_connection_group(Identifier=group)
-    except ClientError:
-        endpoint = platform["connectionGroupRoutingEndpoint"]
-        tags = {CUSTOM_ID: group, CUSTOM_ROUTING_ENDPOINT: endpoint}
-        cloudfront.create_connection_group(
-            Name="platform",
-            Tags={"Items": [{"Key": k, "Value": str(v)} for k, v in tags.items()]},
-        )
-
-
-def _ensure_platform_buckets(handle: StackHandle, platform: Mapping[str, Any]) -> None:
-    """The platform's operations bucket on the emulator (the platform stack's stand-in;
-    moto forgets it on reset)."""
-    bucket = str(platform["operationsBucketName"])
-    try:
-        handle.s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        handle.s3.create_bucket(Bucket=bucket)
 
 
 def local_state_parameter(spec: TenantSpec) -> str:

@@ -492,8 +492,9 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
     """The platform resources ``stacks/platform-outputs.yaml`` names
     (``EXAMPLE_PLATFORM_OUTPUTS``) that preflight reads: its KMS key and hosted zone with
     the ids the outputs name, its SES domain identity, verified (moto finds Easy DKIM's
-    records at once when DKIM signing is asked for), and its access-log bucket (SSE-S3,
-    a policy admitting S3's logging service)."""
+    records at once when DKIM signing is asked for), its access-log bucket (SSE-S3,
+    a policy admitting S3's logging service), its operations bucket (versioned) and its
+    CloudFront connection group, with the id and routing endpoint the outputs name."""
     from botocore.exceptions import ClientError
 
     platform = outputs or EXAMPLE_PLATFORM_OUTPUTS
@@ -552,6 +553,28 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
     s3.put_bucket_policy(
         Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     )
+
+    operations = str(platform["operationsBucketName"])  # locks and host routes
+    try:
+        s3.head_bucket(Bucket=operations)
+    except ClientError:
+        s3.create_bucket(Bucket=operations)
+        s3.put_bucket_versioning(Bucket=operations, VersioningConfiguration={"Status": "Enabled"})
+
+    cloudfront = client("cloudfront")
+    group = str(platform["connectionGroupId"])
+    try:
+        cloudfront.get_connection_group(Identifier=group)
+    except ClientError:
+        chosen = {
+            emulator.CUSTOM_ID: group,
+            emulator.CUSTOM_ROUTING_ENDPOINT: str(platform["connectionGroupRoutingEndpoint"]),
+        }
+        cloudfront.create_connection_group(
+            Name="platform",
+            Ipv6Enabled=True,
+            Tags={"Items": [{"Key": k, "Value": v} for k, v in chosen.items()]},
+        )
 
 
 def request_ses_production_access(endpoint_url: str, region: str) -> None:

@@ -36,7 +36,6 @@ class PlatformValues:
     connection_group_id: pulumi.Output[str]
     connection_group_routing_endpoint: pulumi.Output[str]
     operations_bucket_name: pulumi.Output[str]
-    zone_id: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     wildcard_certificate_arn: pulumi.Output[str]
     email_identity_arn: pulumi.Output[str]
@@ -75,7 +74,6 @@ def read_platform(
         connection_group_id=value("connectionGroupId"),
         connection_group_routing_endpoint=value("connectionGroupRoutingEndpoint"),
         operations_bucket_name=value("operationsBucketName"),
-        zone_id=value("zoneId"),
         kms_key_arn=value("kmsKeyArn"),
         wildcard_certificate_arn=value("wildcardCertificateArn"),
         email_identity_arn=value("emailIdentityArn"),
@@ -197,7 +195,7 @@ class Tenant(pulumi.ComponentResource):
             f"{name}-email",
             EmailArgs(
                 identity=email_settings.sending_identity(spec),
-                zone_id=platform.zone_id,
+                platform_identity_arn=platform.email_identity_arn,
                 tags=tags,
                 region=_region(),
             ),
