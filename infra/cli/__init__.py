@@ -122,6 +122,7 @@ COMMANDS = {
     "cost": "infra.cli.cost:cost",
     "preflight": "infra.cli.preflight:preflight",
     "domain": "infra.cli.domain:domain",
+    "fleet": "infra.cli.fleet:fleet",
 }
 """Every command, registered explicitly: name -> "module:attr" (the module's ``COMMANDS``).
 A module is imported only when its command is used (or for ``--help``)."""
