@@ -41,6 +41,7 @@ from tests.helpers import (
     edit_preview,
     git,
     ok,
+    ready_for_go_live,
     write_stack,
 )
 
@@ -124,9 +125,11 @@ def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.Monkey
 
 @pytest.fixture
 def ready(stacks: Path, pg_env: str) -> Path:
-    """Created, edited in preview and with live credentials staged for production."""
+    """Created, edited in preview, with live credentials staged for production and the
+    client's own domain ready (certificate issued, attached, CNAME published)."""
     edit_preview(pg_env)
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+    ready_for_go_live(stacks)
     return stacks
 
 

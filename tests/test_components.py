@@ -27,6 +27,7 @@ from infra.core.platform import (
     PlatformError,
 )
 from infra.core.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
+from infra.core.spec_errors import SpecError
 from infra.program.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
 from infra.program.plan import PlannedResource, StackPlan, plan_stack
 from infra.program.plan_checks import ordering_problems
@@ -353,19 +354,87 @@ def test_no_stack_adds_a_listener_rule_or_a_host_record(stage: str, live: bool) 
     assert plan.outputs["operationsBucket"] == EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"]
 
 
-def test_custom_domain_validation_records_are_exported_in_production_only() -> None:
+CERTIFICATE = "aws:acm/certificate:Certificate"
+TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
+LISTENER_CERTIFICATE = "aws:lb/listenerCertificate:ListenerCertificate"
+
+
+def _domain_plan(live: bool = False, **custom_domain: Any) -> StackPlan:
+    return plan_stack(
+        parse_spec({**demo_data("production"), "live": live, "customDomain": custom_domain})
+    )
+
+
+def test_no_certificate_is_requested_before_the_client_dns_team_is_ready() -> None:
+    plan = _domain_plan()
+    assert plan.of_type(CERTIFICATE) == [] and plan.of_type(TENANT) == []
+    assert plan.outputs["customDomainValidationRecords"] == []
+    assert plan.outputs["customDomainCertificateArn"] is None
+    assert (
+        plan.outputs["customDomainCnameTarget"]
+        == (EXAMPLE_PLATFORM_OUTPUTS["connectionGroupRoutingEndpoint"])
+    )
+
+
+def test_custom_domain_certificate_is_requested_in_us_east_1_and_its_records_exported() -> None:
+    plan = _domain_plan(certificateGeneration=1)
+    (certificate,) = plan.of_type(CERTIFICATE)
+    provider = plan.named(str(certificate.provider))
+    assert provider.type == "pulumi:providers:aws" and provider.inputs["region"] == "us-east-1"
+    assert certificate.inputs["domainName"] == demo_spec("production").portal_domain
+    (record,) = plan.outputs["customDomainValidationRecords"]
+    assert record["type"] == "CNAME" and record["value"]
+    assert record["name"].rstrip(".").endswith(str(demo_spec("production").portal_domain))
     assert _plan("preview").outputs["customDomainValidationRecords"] == []
-    records = _plan("production").outputs["customDomainValidationRecords"]
-    (record,) = records
-    assert record["type"] == "CNAME"
-    assert record["name"].rstrip(".").endswith(demo_spec("production").portal_domain or "")
-    assert record["value"]
 
 
-def test_custom_domain_certificate_is_attached_only_once_live() -> None:
-    listener_certificates = "aws:lb/listenerCertificate:ListenerCertificate"
-    assert len(_plan("production").of_type(listener_certificates)) == 0
-    assert len(_plan("production", live=True).of_type(listener_certificates)) == 1
+def test_a_new_certificate_generation_names_a_new_certificate() -> None:
+    first = _domain_plan(certificateGeneration=1).of_type(CERTIFICATE)[0]
+    second = _domain_plan(certificateGeneration=2).of_type(CERTIFICATE)[0]
+    assert first.name != second.name and second.name.endswith("-2")
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_an_attached_domain_is_a_distribution_tenant_enabled_only_when_live(live: bool) -> None:
+    plan = _domain_plan(live=live, certificateGeneration=3, attached=True)
+    tenant = _one(plan, TENANT)
+    (certificate,) = plan.of_type(CERTIFICATE)
+    assert tenant["enabled"] is live
+    assert tenant["distributionId"] == EXAMPLE_PLATFORM_OUTPUTS["multitenantDistributionId"]
+    assert tenant["connectionGroupId"] == EXAMPLE_PLATFORM_OUTPUTS["connectionGroupId"]
+    assert tenant["domains"] == [{"domain": demo_spec("production").portal_domain}]
+    assert tenant["customizations"]["certificate"]["arn"].startswith("arn:aws:acm:us-east-1:")
+    assert tenant["name"] == naming.distribution_tenant_name("demo")
+    assert tenant["tags"] == naming.tags("demo", "production")
+    assert plan.outputs["distributionTenantId"]
+    validation = plan.of_type("aws:acm/certificateValidation:CertificateValidation")
+    assert [v.provider for v in validation] == [certificate.provider]
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_production_plan_has_no_listener_certificate_or_rule(live: bool) -> None:
+    """The load balancer holds no client certificate (25 per ALB bound at the 26th
+    go-live): the client's domain is a CloudFront distribution tenant."""
+    plan = _domain_plan(live=live, certificateGeneration=1, attached=True)
+    assert plan.of_type(LISTENER_CERTIFICATE) == [] and plan.of_type(LISTENER_RULE) == []
+    assert len(plan.of_type(TENANT)) == 1
+
+
+def test_a_custom_domain_is_refused_without_a_portal_domain_or_attached_without_certificate() -> (
+    None
+):
+    data = {**demo_data("production"), "customDomain": {"attached": True}}
+    with pytest.raises(SpecError, match="request-certificate"):
+        parse_spec(data)
+    data = {**demo_data("preview"), "customDomain": {"certificateGeneration": 1}}
+    with pytest.raises(SpecError, match="portalDomain"):
+        parse_spec(data)
+
+
+@pytest.mark.parametrize("apex", ["example.edu", "client.co.uk", "co.uk"])
+def test_an_apex_portal_domain_is_refused(apex: str) -> None:
+    with pytest.raises(SpecError, match=r"subdomain .*cannot take the CNAME"):
+        parse_spec({**demo_data("production"), "portalDomain": apex})
 
 
 # -------------------------------------------------------------------------- access
@@ -451,8 +520,8 @@ def test_a_platform_serving_another_zone_fails_clearly() -> None:
 
 
 def test_a_platform_missing_an_output_names_it() -> None:
-    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "httpsListenerArn"}
-    with pytest.raises(PlatformError, match="has no output httpsListenerArn"):
+    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "connectionGroupId"}
+    with pytest.raises(PlatformError, match="has no output connectionGroupId"):
         plan_stack(demo_spec("preview"), platform_outputs=outputs)
 
 
@@ -520,7 +589,13 @@ def test_preview_sends_from_the_platform_identity_and_adds_nothing_to_the_zone()
 
 
 def _live_own_domain() -> TenantSpec:
-    return demo_spec("production").model_copy(update={"live": True})
+    return parse_spec(
+        {
+            **demo_data("production"),
+            "live": True,
+            "customDomain": {"certificateGeneration": 1, "attached": True},
+        }
+    )
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -574,10 +649,10 @@ def test_the_ordering_check_refuses_a_pool_on_an_identity_the_update_creates() -
     assert "not verified" in problem and identity in problem
 
 
-def test_the_ordering_check_refuses_a_listener_certificate_that_does_not_wait_for_issue() -> None:
+def test_the_ordering_check_refuses_a_distribution_tenant_that_does_not_wait_for_issue() -> None:
     spec = _live_own_domain()
     plan = plan_stack(spec, platform_outputs=EXAMPLE_PLATFORM_OUTPUTS)
-    attachment = plan.of_type("aws:lb/listenerCertificate:ListenerCertificate")[0]
+    attachment = plan.of_type(TENANT)[0]
     certificate = plan.of_type("aws:acm/certificate:Certificate")[-1]
     assert ordering_problems(plan, spec) == []
     early = dataclasses.replace(attachment, dependencies=(certificate.name,))
@@ -638,19 +713,19 @@ def test_plan_json_shows_protect_and_retain_on_delete_of_every_resource() -> Non
 
 def test_payment_goes_live_only_after_the_client_domain_is_served() -> None:
     """The portal's route opens after the whole update (tenantctl publishes it); within
-    the update, live payment waits for the client domain's certificate on the listener."""
-    plan = _plan("production", live=True)
+    the update, live payment waits for the client domain's distribution tenant."""
+    plan = plan_stack(_live_own_domain())
 
     mode = plan.named("demo-production-payments-mode")
 
     assert mode.inputs["insecureValue"] == "live"
-    assert "demo-production-domains-custom-listener-certificate" in mode.dependencies
+    assert "demo-production-domains-distribution-tenant" in mode.dependencies
 
 
 def test_the_client_domain_certificate_is_a_stack_output() -> None:
-    plan = _plan("production")
+    plan = _domain_plan(certificateGeneration=4)
 
-    certificate = plan.named("demo-production-domains-custom-certificate")
+    certificate = plan.named("demo-production-domains-custom-certificate-4")
     assert plan.outputs["customDomainCertificateArn"].startswith("arn:aws:acm:")
     assert certificate.inputs["domainName"] == "parking.demo-state.example.edu"
 

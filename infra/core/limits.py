@@ -204,3 +204,11 @@ KMS_ACTIONS_FOR_TENANTS = (
 """What a role that deploys or operates tenants does with the platform key: S3 objects and
 Secrets Manager values (GenerateDataKey, Decrypt), RDS storage encryption (DescribeKey,
 CreateGrant). Source: "AWS KMS key policy for S3 SSE-KMS", "How Amazon RDS uses AWS KMS"."""
+
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+"""CloudFront (a distribution tenant too) uses ACM certificates of US East (N. Virginia)
+only (CloudFront Developer Guide, "Requirements for using SSL/TLS certificates")."""
+
+ACM_VALIDATION_TIMEOUT_HOURS = 72
+"""ACM retries DNS validation for 72 hours, then the certificate is VALIDATION_TIMED_OUT
+(ACM API, CertificateDetail.Status)."""

@@ -227,6 +227,12 @@ def payment_secret_name(slug: str, stage: Stage) -> str:
     return f"{TOOL}/{slug}/{stage}/payment-credentials"
 
 
+def distribution_tenant_name(slug: str) -> str:
+    """The CloudFront distribution tenant of a production's own portal domain (unique in the
+    account, as CloudFront requires; production only, so no stage in it)."""
+    return f"{TOOL}-{slug}"
+
+
 def user_pool_name(slug: str, stage: Stage) -> str:
     return f"{slug}-{stage}-admins"
 

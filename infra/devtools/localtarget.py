@@ -493,7 +493,8 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
     (``EXAMPLE_PLATFORM_OUTPUTS``) that preflight reads: its KMS key and hosted zone with
     the ids the outputs name, its SES domain identity, verified (moto finds Easy DKIM's
     records at once when DKIM signing is asked for), its access-log bucket (SSE-S3,
-    a policy admitting S3's logging service) and its operations bucket (versioned)."""
+    a policy admitting S3's logging service), its operations bucket (versioned) and its
+    CloudFront connection group, with the id and routing endpoint the outputs name."""
     from botocore.exceptions import ClientError
 
     platform = outputs or EXAMPLE_PLATFORM_OUTPUTS
@@ -559,6 +560,21 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
     except ClientError:
         s3.create_bucket(Bucket=operations)
         s3.put_bucket_versioning(Bucket=operations, VersioningConfiguration={"Status": "Enabled"})
+
+    cloudfront = client("cloudfront")
+    group = str(platform["connectionGroupId"])
+    try:
+        cloudfront.get_connection_group(Identifier=group)
+    except ClientError:
+        chosen = {
+            emulator.CUSTOM_ID: group,
+            emulator.CUSTOM_ROUTING_ENDPOINT: str(platform["connectionGroupRoutingEndpoint"]),
+        }
+        cloudfront.create_connection_group(
+            Name="platform",
+            Ipv6Enabled=True,
+            Tags={"Items": [{"Key": k, "Value": v} for k, v in chosen.items()]},
+        )
 
 
 def request_ses_production_access(endpoint_url: str, region: str) -> None:

@@ -32,7 +32,9 @@ class PlatformValues:
     database_subnet_group_name: pulumi.Output[str]
     database_parameter_group_name: pulumi.Output[str]
     database_security_group_ids: pulumi.Output[list[str]]
-    https_listener_arn: pulumi.Output[str]
+    multitenant_distribution_id: pulumi.Output[str]
+    connection_group_id: pulumi.Output[str]
+    connection_group_routing_endpoint: pulumi.Output[str]
     operations_bucket_name: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     wildcard_certificate_arn: pulumi.Output[str]
@@ -68,7 +70,9 @@ def read_platform(
         database_subnet_group_name=value("databaseSubnetGroupName"),
         database_parameter_group_name=value("databaseParameterGroupName"),
         database_security_group_ids=value("databaseSecurityGroupIds"),
-        https_listener_arn=value("httpsListenerArn"),
+        multitenant_distribution_id=value("multitenantDistributionId"),
+        connection_group_id=value("connectionGroupId"),
+        connection_group_routing_endpoint=value("connectionGroupRoutingEndpoint"),
         operations_bucket_name=value("operationsBucketName"),
         kms_key_arn=value("kmsKeyArn"),
         wildcard_certificate_arn=value("wildcardCertificateArn"),
@@ -104,6 +108,8 @@ class Tenant(pulumi.ComponentResource):
     certificate_arn: pulumi.Output[str]
     custom_domain_certificate_arn: pulumi.Output[str | None]
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
+    custom_domain_cname_target: pulumi.Output[str | None]
+    distribution_tenant_id: pulumi.Output[str | None]
     operations_bucket: pulumi.Output[str]
 
     def __init__(
@@ -141,8 +147,13 @@ class Tenant(pulumi.ComponentResource):
                 admin_host=spec.admin_host,
                 portal_host=spec.portal_host,
                 portal_domain=spec.portal_domain,
+                certificate_generation=spec.custom_domain.certificate_generation,
+                attached=spec.custom_domain.attached,
                 live=spec.live,
-                https_listener_arn=platform.https_listener_arn,
+                tenant_name=naming.distribution_tenant_name(spec.slug),
+                distribution_id=platform.multitenant_distribution_id,
+                connection_group_id=platform.connection_group_id,
+                routing_endpoint=platform.connection_group_routing_endpoint,
                 wildcard_certificate_arn=platform.wildcard_certificate_arn,
                 tags=tags,
             ),
@@ -239,6 +250,8 @@ class Tenant(pulumi.ComponentResource):
         self.certificate_arn = domains.certificate_arn
         self.custom_domain_certificate_arn = domains.custom_domain_certificate_arn
         self.custom_domain_validation_records = domains.custom_domain_validation_records
+        self.custom_domain_cname_target = domains.custom_domain_cname_target
+        self.distribution_tenant_id = domains.distribution_tenant_id
         self.operations_bucket = platform.operations_bucket_name
         self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
 
@@ -308,16 +321,29 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
     ),
     StackOutput(
         "customDomainCertificateArn",
-        "ACM certificate of the client's own portal domain (production); null when none. "
-        "promote requires it ISSUED.",
+        "ACM certificate (us-east-1) of the client's own portal domain (production); null "
+        "until `tenantctl domain request-certificate`. promote requires it ISSUED.",
         "custom_domain_certificate_arn",
     ),
     StackOutput(
         "customDomainValidationRecords",
-        "DNS records [{name, type, value}] the client must publish for its own portal "
-        "domain; empty when it has none.",
+        "DNS records [{name, type, value}] the client must publish so ACM validates that "
+        "certificate; empty when there is none.",
         "custom_domain_validation_records",
         local=True,
+    ),
+    StackOutput(
+        "customDomainCnameTarget",
+        "The platform's CloudFront routing endpoint the client points its portal domain at "
+        "(CNAME) at go-live; null without a portal domain.",
+        "custom_domain_cname_target",
+        local=True,
+    ),
+    StackOutput(
+        "distributionTenantId",
+        "CloudFront distribution tenant serving the client's own portal domain once "
+        "attached (`tenantctl domain attach`; enabled when live); null before.",
+        "distribution_tenant_id",
     ),
     StackOutput(
         "operationsBucket",
