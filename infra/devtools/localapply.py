@@ -25,7 +25,7 @@ from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
-from infra.ops.planning.platformfile import platform_outputs
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.handle import StackHandle, open_stack
 
 

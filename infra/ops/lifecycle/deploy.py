@@ -20,7 +20,7 @@ from infra.core.errors import UserInputError
 from infra.core.replacement import StatefulChange, refused
 from infra.core.steps import Progress, quiet
 from infra.ops.lifecycle.provision import ProvisionedStack, deploy_new_stack, refuse_data_loss
-from infra.ops.planning.platformfile import platform_outputs
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.deployers import require_deployer
 from infra.ops.stacks.locking import client_lock, lock_region
 from infra.ops.stacks.stackfiles import read_spec

@@ -39,7 +39,7 @@ from infra.ops.lifecycle.promote_plan import (
     content_diff,
     promoted_release,
 )
-from infra.ops.planning.platformfile import platform_outputs
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.deployers import deploy_stack
 from infra.ops.stacks.handle import StackHandle, refuse_stack_names
 from infra.ops.stacks.locking import client_lock, preview_lock_region
