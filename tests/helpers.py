@@ -78,6 +78,15 @@ def demo_bucket(stage: str, slug: str = "demo") -> str:
     return naming.content_bucket(slug, stage, installation)  # type: ignore[arg-type]
 
 
+def lock_place() -> Any:
+    """Where the local target keeps every client's lock (the example platform's
+    operations bucket, in the default region): a ``locking.LockPlace``."""
+    from infra.devtools.localtarget import LOCAL_OPERATIONS_BUCKET
+    from infra.ops.stacks.locking import LockPlace
+
+    return LockPlace(LOCAL_OPERATIONS_BUCKET, naming.DEFAULT_REGION)
+
+
 @contextlib.contextmanager
 def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
     """*slug*'s lock held by another thread, as another process would hold it.
@@ -92,7 +101,7 @@ def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
 
     def hold() -> None:
         try:
-            with client_lock(slug, operation):
+            with client_lock(slug, operation, lock_place()):
                 taken.set()
                 release.wait(60)
         except BaseException as exc:  # surfaced in the test's thread below

@@ -231,9 +231,10 @@ def user_pool_name(slug: str, stage: Stage) -> str:
     return f"{slug}-{stage}-admins"
 
 
-def lock_parameter(slug: str) -> str:
-    """The SSM parameter that holds a client's operation lock (one per client, both stages)."""
-    return f"/{TOOL}/locks/{slug}"
+def lock_key(slug: str) -> str:
+    """The object in the platform's operations bucket (``operationsBucketName``) that holds
+    a client's operation lock (one per client, both stages)."""
+    return f"locks/{slug}.json"
 
 
 def tags(slug: str, stage: Stage) -> dict[str, str]:

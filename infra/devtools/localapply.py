@@ -25,8 +25,8 @@ from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
-from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.handle import StackHandle, open_stack
+from infra.ops.stacks.platformfile import platform_outputs
 
 
 class LocalDeployer:

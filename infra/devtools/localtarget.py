@@ -34,6 +34,7 @@ from typing import Any
 
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 from infra.ops.adapters.control import CONTROL_DATABASE_NAME, CONTROL_DATABASE_URL_ENV
 from infra.ops.adapters.database import DATABASE_URL_ENV, database_url
 from infra.ops.rollout.billing import BILLING_BUS_ENV
@@ -49,6 +50,10 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 
 LOCAL_BILLING_BUS = "tenantctl-billing"
 """The billing event bus the local target creates on the emulator."""
+
+LOCAL_OPERATIONS_BUCKET = str(EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"])
+"""The platform's operations bucket (client locks), as the local platform outputs
+(``stacks/platform-outputs.yaml``, the example platform) name it; created on the emulator."""
 
 ENV_FILE = "env"
 STATE_FILE = "state.json"
@@ -383,6 +388,7 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
     if target is not None and current.running:
         create_control(target.database_url, CONTROL_DATABASE_NAME)  # a target from before
         create_billing_bus(target.aws_endpoint_url, target.region, LOCAL_BILLING_BUS)
+        create_operations_bucket(target.aws_endpoint_url, target.region)
         return target
     if target is not None:  # half a state is worse than none: reset it together
         stop(state_dir, purge=True)
@@ -415,6 +421,7 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
     (state_dir / STATE_FILE).write_text(target.to_json())
     create_control(cluster.admin_url, CONTROL_DATABASE_NAME)
     create_billing_bus(endpoint, region, LOCAL_BILLING_BUS)
+    create_operations_bucket(endpoint, region)
     exports = "".join(
         f"export {key}={shlex.quote(value)}\n" for key, value in target.environment().items()
     )
@@ -437,6 +444,34 @@ def create_control(admin_url: str, name: str) -> str:
     url = database_url(admin_url, name)
     migrate(url)
     return url
+
+
+def create_operations_bucket(
+    endpoint_url: str, region: str, name: str = LOCAL_OPERATIONS_BUCKET
+) -> None:
+    """The platform's operations bucket on the emulator, versioned as the platform's is
+    (the platform creates it in AWS; moto forgets it when it stops)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(
+                Bucket=name,
+                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+            )
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
 
 def create_billing_bus(endpoint_url: str, region: str, name: str) -> None:

@@ -24,7 +24,7 @@ from infra.core.steps import Progress, quiet
 from infra.core.text_rules import email_problem
 from infra.ops.adapters import aws
 from infra.ops.stacks.handle import PreviewStack, StackHandle
-from infra.ops.stacks.locking import client_lock, preview_lock_region
+from infra.ops.stacks.locking import client_lock, preview_place
 
 
 def allow_list(stack: StackHandle) -> list[str]:
@@ -92,7 +92,7 @@ def change_allow_list(
     if not wanted and not unwanted:
         listed = sorted(_read_allow_list(stack, name) - set(admins))
         return AllowList(spec.stack_name, name, listed, [], [], admins)
-    with client_lock(spec.slug, "email allow-list", preview_lock_region(stack.region)):
+    with client_lock(spec.slug, "email allow-list", preview_place(stack)):
         current = _read_allow_list(stack, name)
         new = (current | set(wanted)) - set(unwanted)
         # An SSM value cannot be empty: an emptied list keeps the administrators, who

@@ -46,9 +46,9 @@ from infra.core.platform import free_priority
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
 from infra.core.text_rules import first_of, shorten
 from infra.ops.adapters import yamlfiles
-from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks import stackfiles
 from infra.ops.stacks.handle import project_dir_of
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.projectconfig import check_stack_text
 
 FileStatus = Literal["created", "updated", "unchanged"]
