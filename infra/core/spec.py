@@ -28,12 +28,6 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra.core import limits, naming, text_rules
-from infra.core.listener import coming_soon_page
-from infra.core.platform import (
-    TENANT_RULE_PRIORITY_MAX,
-    TENANT_RULE_PRIORITY_MIN,
-    listener_rule_priority,
-)
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
@@ -291,13 +285,6 @@ class TenantSpec(_Model):
     live: bool = Field(
         False, description="Production only: true once launched (set by tenantctl promote)."
     )
-    listener_rule_priority: int | None = Field(
-        None,
-        ge=TENANT_RULE_PRIORITY_MIN,
-        le=TENANT_RULE_PRIORITY_MAX,
-        description="Priority of the stack's rule on the shared HTTPS listener; set by "
-        "tenantctl create only when the stack's default (a hash of its name) is taken.",
-    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -383,16 +370,6 @@ class TenantSpec(_Model):
                 f"is {limits.octets(self.portal_domain)} octets long; its ACM certificate "
                 f"name may be at most {limits.ACM_COMMON_NAME_MAX_OCTETS}",
             )
-        page = limits.octets(coming_soon_page(self.display_name))
-        if page > limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES:
-            raise FieldError(
-                ("displayName",),
-                self.display_name,
-                f"makes the coming-soon page {page} bytes once HTML-escaped; the load "
-                "balancer's fixed response holds at most "
-                f"{limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES} (use fewer characters that need "
-                "escaping, such as & < > \" ')",
-            )
         return self
 
     # ---- derived facts (names live in infra.core.naming; this just binds them)
@@ -413,11 +390,6 @@ class TenantSpec(_Model):
     def public_portal_host(self) -> str:
         """Where the public reaches the portal: the client's own domain when it has one."""
         return self.portal_domain or self.portal_host
-
-    @property
-    def rule_priority(self) -> int:
-        """The listener-rule priority: the recorded one, else the hash of the stack name."""
-        return self.listener_rule_priority or listener_rule_priority(self.stack_name)
 
     @property
     def tags(self) -> dict[str, str]:

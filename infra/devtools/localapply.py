@@ -44,9 +44,9 @@ class LocalDeployer:
     ) -> tuple[Mapping[str, Any] | None, str]:
         handle = handle or open_stack(spec, source=self)
         # The platform as every command resolves it: the stacks folder's platform file.
-        apply_local(
-            spec, handle, progress, platform_outputs(stacks_dir, spec.platform_stack)
-        )  # leaves the outputs it wrote on the handle
+        platform = platform_outputs(stacks_dir, spec.platform_stack)
+        _ensure_platform_buckets(handle, platform)
+        apply_local(spec, handle, progress, platform)  # leaves the outputs it wrote on the handle
         return handle.outputs, "applied on the local target (no Pulumi CLI)"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
@@ -82,6 +82,16 @@ _USER_GROUP = "aws:cognito/userGroup:UserGroup"
 _USER = "aws:cognito/user:User"
 _USER_IN_GROUP = "aws:cognito/userInGroup:UserInGroup"
 _CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
+
+
+def _ensure_platform_buckets(handle: StackHandle, platform: Mapping[str, Any]) -> None:
+    """The platform's operations bucket on the emulator (the platform stack's stand-in;
+    moto forgets it on reset)."""
+    bucket = str(platform["operationsBucketName"])
+    try:
+        handle.s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        handle.s3.create_bucket(Bucket=bucket)
 
 
 def local_state_parameter(spec: TenantSpec) -> str:
