@@ -219,8 +219,9 @@ def db_instance_identifier(slug: str, stage: Stage) -> str:
     return f"{slug}-{stage}-db"
 
 
-def payment_parameter_path(slug: str, stage: Stage) -> str:
-    return f"/{slug}/{stage}/payment/"
+def settings_parameter(slug: str, stage: Stage) -> str:
+    """The stack's one SSM parameter: its non-secret settings as JSON (``stack_settings``)."""
+    return f"/{slug}/{stage}/settings"
 
 
 def payment_secret_name(slug: str, stage: Stage) -> str:

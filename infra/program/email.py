@@ -7,8 +7,8 @@ client's domain the client publishes them. Either way they are exported
 (``dns_records``) so account staff can send them on or check them.
 Bounces and complaints go to an SNS topic through the configuration set, and
 the account-level suppression list keeps those addresses from being mailed
-again. Preview's allow-list of extra recipients lives in an SSM parameter the
-vendor's staff edit (its value is theirs: later changes are ignored here).
+again. Preview's allow-list of extra recipients is a key of the stack's settings
+parameter (``infra.program.settings``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ class Email(pulumi.ComponentResource):
     identity_arn: pulumi.Output[str]
     bounce_topic_arn: pulumi.Output[str]
     dns_records: pulumi.Output[list[dict[str, str]]]
-    allow_list_parameter: str | None
 
     def __init__(
         self, name: str, args: EmailArgs, opts: pulumi.ResourceOptions | None = None
@@ -138,19 +137,6 @@ class Email(pulumi.ComponentResource):
                     opts=child,
                 )
 
-        self.allow_list_parameter = identity_settings.allow_list_parameter
-        if self.allow_list_parameter is not None:
-            aws.ssm.Parameter(
-                f"{name}-allow-list",
-                name=self.allow_list_parameter,
-                type="StringList",
-                insecure_value=",".join(identity_settings.initial_allow_list),
-                description="Addresses preview may email besides its administrators "
-                "(comma-separated; the vendor's staff add to it)",
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
-            )
-
         self.sending_domain = domain
         self.from_address = identity_settings.from_address
         self.configuration_set_name = identity_settings.configuration_set_name
@@ -165,6 +151,5 @@ class Email(pulumi.ComponentResource):
             "identity_arn": self.identity_arn,
             "bounce_topic_arn": self.bounce_topic_arn,
             "dns_records": self.dns_records,
-            "allow_list_parameter": self.allow_list_parameter,
         }
         self.register_outputs(outputs)

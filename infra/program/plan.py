@@ -78,6 +78,8 @@ class PlannedResource:
     """Whether a delete leaves it in AWS (``ResourceOptions.retain_on_delete``)."""
     dependencies: tuple[str, ...] = ()
     """Logical names of the resources it waits for (``depends_on`` and input dependencies)."""
+    ignore_changes: tuple[str, ...] = ()
+    """Inputs whose later changes Pulumi ignores (``ResourceOptions.ignore_changes``)."""
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(getattr(request, "protect", False)),
                     retain_on_delete=bool(registered and request.retainOnDelete),
                     dependencies=tuple(sorted(urn.split("::")[-1] for urn in dependencies)),
+                    ignore_changes=tuple(request.ignoreChanges) if registered else (),
                 )
             )
 
