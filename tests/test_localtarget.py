@@ -43,9 +43,9 @@ def test_start_writes_an_env_file_that_reaches_both_services(
     s3.create_bucket(Bucket="local-check")
     assert sorted(b["Name"] for b in s3.list_buckets()["Buckets"]) == sorted(
         [
-            "local-check",
-            EXAMPLE_PLATFORM_OUTPUTS["accessLogBucketName"],  # the platform's
-            EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"],  # client locks, versioned
+            "local-check",  # and the platform's two:
+            EXAMPLE_PLATFORM_OUTPUTS["accessLogBucketName"],
+            EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"],
         ]
     )
     operations = str(EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"])

@@ -119,6 +119,7 @@ COMMANDS = {
     "changed": "infra.cli.changed:changed",
     "deploy": "infra.cli.deploy:deploy",
     "capacity": "infra.cli.capacity:capacity",
+    "cost": "infra.cli.cost:cost",
     "preflight": "infra.cli.preflight:preflight",
 }
 """Every command, registered explicitly: name -> "module:attr" (the module's ``COMMANDS``).

@@ -142,6 +142,13 @@ QUOTAS: tuple[Quota, ...] = (
           "https://docs.aws.amazon.com/AmazonS3/latest/userguide/BucketRestrictions.html"),
     Quota("secrets", "Secrets (including RDS-managed master-user secrets)", "account and region",
           500_000, False, "https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html"),
+    Quota("ses-identities", "Verified identities (domains and addresses)", "account and region",
+          10_000, False, "https://docs.aws.amazon.com/ses/latest/dg/quotas.html"),
+    Quota("ses-configuration-sets", "Configuration sets", "account and region", 10_000, False,
+          "https://docs.aws.amazon.com/ses/latest/dg/quotas.html"),
+    Quota("cloudfront-tenants", "Distribution tenants (CloudFront SaaS Manager)", "account",
+          10_000, True,
+          "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html"),
     Quota("ssm-parameters", "Standard parameters (one per stack, the tier named on every write)",
           "account and region", 10_000, False, "https://docs.aws.amazon.com/general/latest/gr/ssm.html"),
 )  # fmt: skip

@@ -234,9 +234,11 @@ STAGE_DATABASE_DEFAULTS: dict[naming.Stage, DatabaseSizing] = {
         apply_immediately=True,
     ),
     "production": DatabaseSizing(
-        instance_class="db.t4g.medium",
-        allocated_storage_gb=50,
-        max_allocated_storage_gb=500,
+        # A small client's production: about $52 a month Multi-AZ (`tenantctl cost`); a
+        # larger client sets tenants:database.instanceClass (the demo does).
+        instance_class="db.t4g.small",
+        allocated_storage_gb=20,
+        max_allocated_storage_gb=200,
         backup_retention_days=14,
         multi_az=True,
         # Production serves the public: a resize waits for the maintenance window, and

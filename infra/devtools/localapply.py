@@ -13,6 +13,7 @@ program planned. ``LocalDeployer`` plugs this into the operations through the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from infra.core import naming, replacement
 from infra.core.content_model import ContentError, content_manifest
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
+from infra.devtools import localtarget
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
 from infra.ops.stacks.handle import StackHandle, open_stack
@@ -45,7 +47,10 @@ class LocalDeployer:
         handle = handle or open_stack(spec, source=self)
         # The platform as every command resolves it: the stacks folder's platform file.
         platform = platform_outputs(stacks_dir, spec.platform_stack)
-        _ensure_platform_buckets(handle, platform)
+        # The platform stack's stand-in: what it would own, on the emulator (idempotent;
+        # moto forgets it on every reset).
+        region = handle.region or os.environ.get("AWS_DEFAULT_REGION", localtarget.LOCAL_REGION)
+        localtarget.create_platform(os.environ["AWS_ENDPOINT_URL"], region, dict(platform))
         apply_local(spec, handle, progress, platform)  # leaves the outputs it wrote on the handle
         return handle.outputs, "applied on the local target (no Pulumi CLI)"
 
@@ -82,16 +87,6 @@ _USER_GROUP = "aws:cognito/userGroup:UserGroup"
 _USER = "aws:cognito/user:User"
 _USER_IN_GROUP = "aws:cognito/userInGroup:UserInGroup"
 _CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
-
-
-def _ensure_platform_buckets(handle: StackHandle, platform: Mapping[str, Any]) -> None:
-    """The platform's operations bucket on the emulator (the platform stack's stand-in;
-    moto forgets it on reset)."""
-    bucket = str(platform["operationsBucketName"])
-    try:
-        handle.s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        handle.s3.create_bucket(Bucket=bucket)
 
 
 def local_state_parameter(spec: TenantSpec) -> str:

@@ -515,8 +515,8 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
     """The platform resources ``stacks/platform-outputs.yaml`` names
     (``EXAMPLE_PLATFORM_OUTPUTS``) that preflight reads: its KMS key and hosted zone with
     the ids the outputs name, its SES domain identity, verified (moto finds Easy DKIM's
-    records at once when DKIM signing is asked for), and its access-log bucket (SSE-S3,
-    a policy admitting S3's logging service), and its operations bucket (versioned)."""
+    records at once when DKIM signing is asked for), its access-log bucket (SSE-S3,
+    a policy admitting S3's logging service) and its operations bucket (versioned)."""
     from botocore.exceptions import ClientError
 
     platform = outputs or EXAMPLE_PLATFORM_OUTPUTS
@@ -576,6 +576,13 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
         Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     )
     create_operations_bucket(endpoint_url, region, str(platform["operationsBucketName"]))
+
+    operations = str(platform["operationsBucketName"])  # locks and host routes
+    try:
+        s3.head_bucket(Bucket=operations)
+    except ClientError:
+        s3.create_bucket(Bucket=operations)
+        s3.put_bucket_versioning(Bucket=operations, VersioningConfiguration={"Status": "Enabled"})
 
 
 def request_ses_production_access(endpoint_url: str, region: str) -> None:

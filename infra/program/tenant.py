@@ -34,7 +34,6 @@ class PlatformValues:
     database_security_group_ids: pulumi.Output[list[str]]
     https_listener_arn: pulumi.Output[str]
     operations_bucket_name: pulumi.Output[str]
-    zone_id: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     wildcard_certificate_arn: pulumi.Output[str]
     email_identity_arn: pulumi.Output[str]
@@ -71,7 +70,6 @@ def read_platform(
         database_security_group_ids=value("databaseSecurityGroupIds"),
         https_listener_arn=value("httpsListenerArn"),
         operations_bucket_name=value("operationsBucketName"),
-        zone_id=value("zoneId"),
         kms_key_arn=value("kmsKeyArn"),
         wildcard_certificate_arn=value("wildcardCertificateArn"),
         email_identity_arn=value("emailIdentityArn"),
@@ -194,7 +192,7 @@ class Tenant(pulumi.ComponentResource):
             f"{name}-email",
             EmailArgs(
                 identity=email_settings.sending_identity(spec),
-                zone_id=platform.zone_id,
+                platform_identity_arn=platform.email_identity_arn,
                 tags=tags,
                 region=_region(),
             ),

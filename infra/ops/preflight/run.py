@@ -80,7 +80,8 @@ def preflight(
         counted_from: list[str] = []
     else:
         model = capacity(stacks_dir if slugs else REFERENCE_STACKS, count)
-        counted_from = [f"{'' if slugs else 'reference client '}{s}" for s in model.measured_on]
+        # The client the shapes were derived from: the folder's, or the project's reference.
+        counted_from = [f"{'' if slugs else 'reference client '}{model.reference}"]
         per_client = {use.quota.key: use.per_client for use in model.uses}
         quota_checks, applied = account.quotas(per_client, count, region)
         checks += quota_checks
