@@ -1,7 +1,8 @@
 """Shared fixtures: a real AWS emulator (moto server) and a real PostgreSQL 15 cluster.
 
 - ``moto_endpoint`` (session): moto on 127.0.0.1, a free port; ``http://127.0.0.1:<port>``.
-- ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset.
+- ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset,
+  then the platform's operations bucket (client locks) created.
 - ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite.
 - ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
 - ``control_env``: a fresh control database (migrated) and billing bus for this test;
@@ -77,6 +78,8 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
+    # What the platform provides before any client exists: where client locks are kept.
+    localtarget.create_operations_bucket(moto_endpoint, localtarget.LOCAL_REGION)
     return moto_endpoint
 
 

@@ -78,6 +78,26 @@ def demo_bucket(stage: str, slug: str = "demo") -> str:
     return naming.content_bucket(slug, stage, installation)  # type: ignore[arg-type]
 
 
+def stack_settings_of(stage: str, slug: str = "demo") -> dict[str, Any]:
+    """The stack's one settings parameter (``/<slug>/<stage>/settings``), parsed."""
+    value = aws.client("ssm").get_parameter(Name=naming.settings_parameter(slug, stage))  # type: ignore[arg-type]
+    document: dict[str, Any] = json.loads(value["Parameter"]["Value"])
+    return document
+
+
+def payment_mode(stage: str, slug: str = "demo") -> str:
+    return str(stack_settings_of(stage, slug)["payment"]["mode"])
+
+
+def lock_place() -> Any:
+    """Where the local target keeps every client's lock (the example platform's
+    operations bucket, in the default region): a ``locking.LockPlace``."""
+    from infra.devtools.localtarget import LOCAL_OPERATIONS_BUCKET
+    from infra.ops.stacks.locking import LockPlace
+
+    return LockPlace(LOCAL_OPERATIONS_BUCKET, naming.DEFAULT_REGION)
+
+
 @contextlib.contextmanager
 def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
     """*slug*'s lock held by another thread, as another process would hold it.
@@ -92,7 +112,7 @@ def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
 
     def hold() -> None:
         try:
-            with client_lock(slug, operation):
+            with client_lock(slug, operation, lock_place()):
                 taken.set()
                 release.wait(60)
         except BaseException as exc:  # surfaced in the test's thread below

@@ -20,7 +20,7 @@ import pytest
 
 from infra.core import naming, rendering
 from infra.core.content_model import content_hash
-from infra.core.payment_settings import parameter_name, payment_parameters
+from infra.core.payment_settings import payment_parameters
 from infra.core.platform import (
     EXAMPLE_PLATFORM_OUTPUTS,
     PLATFORM_OUTPUTS,
@@ -310,17 +310,24 @@ def test_payment_secret_is_kms_encrypted_and_gets_no_value_from_pulumi(stage: st
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_payment_parameters_match_the_payment_settings(stage: str) -> None:
+def test_each_stack_has_one_standard_parameter_holding_its_settings(stage: str) -> None:
     spec = demo_spec(stage)
-    path = naming.payment_parameter_path(spec.slug, spec.stage)
-    planned = {
-        r.inputs["name"]: r.inputs
-        for r in _plan(stage).of_type(SSM_PARAMETER)
-        if r.inputs["name"].startswith(path)
-    }
-    expected = {parameter_name(spec, k): v for k, v in payment_parameters(spec).items()}
-    assert {name: p["insecureValue"] for name, p in planned.items()} == expected
-    assert {p["type"] for p in planned.values()} == {"String"}
+    (parameter,) = _plan(stage).of_type(SSM_PARAMETER)
+    assert parameter.inputs["name"] == f"/demo/{stage}/settings"
+    assert parameter.inputs["tier"] == "Standard"  # named, never the account's default
+    assert parameter.inputs["type"] == "String"
+    document = json.loads(parameter.inputs["insecureValue"])
+    assert document["payment"] == payment_parameters(spec)
+    if stage == "preview":
+        assert document["allowedRecipients"] == sorted(a.email.lower() for a in spec.admins)
+    else:
+        assert "allowedRecipients" not in document
+
+
+def test_the_program_leaves_the_settings_value_to_tenantctl() -> None:
+    """Staff's allow-list is in the value, and Pulumi cannot ignore part of one."""
+    (parameter,) = _plan("preview").of_type(SSM_PARAMETER)
+    assert parameter.ignore_changes == ("insecureValue",)
 
 
 @pytest.mark.parametrize(
@@ -329,9 +336,8 @@ def test_payment_parameters_match_the_payment_settings(stage: str) -> None:
 )
 def test_payment_mode_is_live_only_for_a_live_production(stage: str, live: bool, mode: str) -> None:
     plan = _plan(stage, live)
-    mode_parameter = naming.payment_parameter_path("demo", stage) + "mode"
-    planned = {r.inputs["name"]: r.inputs["insecureValue"] for r in plan.of_type(SSM_PARAMETER)}
-    assert planned[mode_parameter] == mode
+    (parameter,) = plan.of_type(SSM_PARAMETER)
+    assert json.loads(parameter.inputs["insecureValue"])["payment"]["mode"] == mode
     assert plan.outputs["paymentMode"] == mode
 
 
@@ -527,11 +533,11 @@ def test_a_platform_missing_an_output_names_it() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_component_type_token_names_its_class(stage: str) -> None:
-    from infra.program import access, database, domains, email, payments, portal, tenant
+    from infra.program import access, database, domains, email, payments, portal, settings, tenant
 
     classes = {
         cls.__name__
-        for module in (access, database, domains, email, payments, portal, tenant)
+        for module in (access, database, domains, email, payments, portal, settings, tenant)
         for cls in vars(module).values()
         if inspect.isclass(cls)
         and issubclass(cls, pulumi.ComponentResource)
@@ -539,7 +545,7 @@ def test_every_component_type_token_names_its_class(stage: str) -> None:
     }
     components = [r for r in _plan(stage).resources if not r.custom]
     assert {r.type for r in components} == {f"tenants:index:{name}" for name in classes}
-    assert len(classes) == 7
+    assert len(classes) == 8
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -671,14 +677,6 @@ def _with_inputs(plan: StackPlan, type_: str, **inputs: Any) -> StackPlan:
     return dataclasses.replace(plan, resources=resources)
 
 
-def test_only_preview_has_a_recipient_allow_list() -> None:
-    names = {
-        stage: {r.inputs["name"] for r in _plan(stage).of_type(SSM_PARAMETER)} for stage in STAGES
-    }
-    assert "/demo/preview/email/allowed-recipients" in names["preview"]
-    assert not any("/email/" in n for n in names["production"])
-
-
 STATEFUL = {
     "aws:rds/instance:Instance",
     "aws:s3/bucket:Bucket",
@@ -709,17 +707,6 @@ def test_plan_json_shows_protect_and_retain_on_delete_of_every_resource() -> Non
     assert all({"protect", "retainOnDelete"} <= set(r) for r in resources)
     bucket = next(r for r in resources if r["type"] == "aws:s3/bucket:Bucket")
     assert bucket["protect"] is True and bucket["retainOnDelete"] is True
-
-
-def test_payment_goes_live_only_after_the_client_domain_is_served() -> None:
-    """The portal's route opens after the whole update (tenantctl publishes it); within
-    the update, live payment waits for the client domain's distribution tenant."""
-    plan = plan_stack(_live_own_domain())
-
-    mode = plan.named("demo-production-payments-mode")
-
-    assert mode.inputs["insecureValue"] == "live"
-    assert "demo-production-domains-distribution-tenant" in mode.dependencies
 
 
 def test_the_client_domain_certificate_is_a_stack_output() -> None:

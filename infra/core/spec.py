@@ -413,7 +413,7 @@ class TenantSpec(_Model):
                 f"{limits.RDS_MAX_STORAGE_MIN_GROWTH_PERCENT}% above allocatedStorageGb "
                 f"({sizing.allocated_storage_gb})",
             )
-        prefix = limits.ssm_reserved_prefix(naming.payment_parameter_path(self.slug, self.stage))
+        prefix = limits.ssm_reserved_prefix(naming.settings_parameter(self.slug, self.stage))
         if prefix is not None:
             raise FieldError(
                 ("slug",),

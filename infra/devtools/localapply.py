@@ -29,8 +29,8 @@ from infra.core.steps import Progress, quiet
 from infra.devtools import localtarget
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
-from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.handle import StackHandle, open_stack
+from infra.ops.stacks.platformfile import platform_outputs
 
 
 class LocalDeployer:
@@ -150,14 +150,23 @@ def apply_local(
             if key.startswith(naming.DEFAULTS_PREFIX) and key != naming.MANIFEST_KEY:
                 files[key[len(naming.DEFAULTS_PREFIX) :]] = str(inputs["content"]).encode()
         elif resource.type == _PARAMETER:
-            handle.ssm.put_parameter(
-                Name=inputs["name"],
-                # pulumi-aws marks `value` secret; the program sets plain settings as insecureValue.
-                Value=str(inputs.get("insecureValue", inputs.get("value"))),
-                Type="String",
-                Overwrite=True,
-            )
-            created["parameters"] += 1
+            # Created once, as ``pulumi up`` does: the program ignores later changes to
+            # the settings parameter's value (tenantctl and staff write it afterwards).
+            try:
+                handle.ssm.put_parameter(
+                    Name=inputs["name"],
+                    # pulumi-aws marks `value` secret; the program sets plain settings as
+                    # insecureValue.
+                    Value=str(inputs.get("insecureValue", inputs.get("value"))),
+                    Type=inputs.get("type", "String"),
+                    Tier=inputs["tier"],
+                    Overwrite=False,
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
+                    raise
+            else:
+                created["parameters"] += 1
         elif resource.type == _SECRET:
             name = inputs["name"]
             try:
@@ -194,7 +203,7 @@ def apply_local(
     summary = (
         f"bucket {bucket} ({'created' if created['bucket'] else 'exists'}), "
         f"{created['objects']} defaults objects written, "
-        f"{created['parameters']} payment parameters, "
+        f"{created['parameters']} settings parameter(s) created, "
         f"payment secret {'created' if created['secret'] else 'exists'}"
     )
     progress(f"  local apply {spec.stack_name}: {summary}")

@@ -80,6 +80,8 @@ class PlannedResource:
     """Logical names of the resources it waits for (``depends_on`` and input dependencies)."""
     provider: str | None = None
     """Logical name of the explicit provider it is created with (e.g. one for us-east-1)."""
+    ignore_changes: tuple[str, ...] = ()
+    """Inputs whose later changes Pulumi ignores (``ResourceOptions.ignore_changes``)."""
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
                     provider=str(request.provider).split("::")[-2]
                     if registered and request.provider
                     else None,
+                    ignore_changes=tuple(request.ignoreChanges) if registered else (),
                 )
             )
 

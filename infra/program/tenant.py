@@ -8,8 +8,7 @@ from typing import Any
 
 import pulumi
 
-from infra.core import email_settings, naming, rendering
-from infra.core.payment_settings import payment_parameters
+from infra.core import email_settings, naming, rendering, stack_settings
 from infra.core.platform import check_zone_name, require_output
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
@@ -18,6 +17,7 @@ from infra.program.domains import Domains, DomainsArgs
 from infra.program.email import Email, EmailArgs
 from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
+from infra.program.settings import Settings, SettingsArgs
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class Tenant(pulumi.ComponentResource):
     database_secret_arn: pulumi.Output[str]
     content_bucket: pulumi.Output[str]
     payment_secret_arn: pulumi.Output[str]
-    payment_parameter_path: str
+    settings_parameter: str
     payment_mode: str
     user_pool_id: pulumi.Output[str]
     certificate_arn: pulumi.Output[str]
@@ -164,14 +164,22 @@ class Tenant(pulumi.ComponentResource):
             PaymentsArgs(
                 provider=spec.payment.provider,
                 secret_name=naming.payment_secret_name(spec.slug, spec.stage),
-                parameter_path=naming.payment_parameter_path(spec.slug, spec.stage),
-                settings=payment_parameters(spec),
+                mode=spec.payment_mode,
                 label=spec.stack_name,
                 recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
                 durable=production,
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
-                go_live=domains.go_live,
+            ),
+            child,
+        )
+        settings = Settings(
+            f"{name}-settings",
+            SettingsArgs(
+                parameter_name=stack_settings.parameter_name(spec),
+                document=stack_settings.initial_settings(spec),
+                label=spec.stack_name,
+                tags=tags,
             ),
             child,
         )
@@ -244,7 +252,7 @@ class Tenant(pulumi.ComponentResource):
         self.database_secret_arn = database.master_user_secret_arn
         self.content_bucket = portal.bucket_name
         self.payment_secret_arn = payments.secret_arn
-        self.payment_parameter_path = payments.parameter_path
+        self.settings_parameter = settings.parameter_name
         self.payment_mode = payments.mode
         self.user_pool_id = access.user_pool_id
         self.certificate_arn = domains.certificate_arn
@@ -307,9 +315,10 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
         "payment_secret_arn",
     ),
     StackOutput(
-        "paymentParameterPath",
-        "SSM path of the non-secret payment settings.",
-        "payment_parameter_path",
+        "settingsParameter",
+        "SSM parameter (String, standard tier) holding the stack's non-secret settings as "
+        'JSON: payment and, in preview, allowedRecipients (README "Stack settings").',
+        "settings_parameter",
         local=True,
     ),
     StackOutput("paymentMode", "sandbox or live.", "payment_mode"),

@@ -32,7 +32,7 @@ from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.stacks.deployers import deploy_stack
 from infra.ops.stacks.handle import StackHandle, refuse_stack_names
-from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.locking import client_lock, lock_place
 from infra.ops.stacks.opening import open_file, open_from_files
 from infra.ops.stacks.stackfiles import read_stack, set_custom_domain
 
@@ -227,7 +227,7 @@ def request_certificate(
     with client_lock(
         slug,
         "domain request-certificate",
-        lock_region(stacks_dir, slug),
+        lock_place(stacks_dir, slug),
         break_reason=break_lock,
         progress=progress,
     ):
@@ -279,7 +279,7 @@ def attach(
     with client_lock(
         slug,
         "domain attach",
-        lock_region(stacks_dir, slug),
+        lock_place(stacks_dir, slug),
         break_reason=break_lock,
         progress=progress,
     ):

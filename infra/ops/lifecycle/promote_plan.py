@@ -31,9 +31,9 @@ from infra.ops.adapters.database import CONNECT_TIMEOUT_S
 from infra.ops.adapters.payment_store import credentials_mode, read_parameters
 from infra.ops.content.imports import ImportRecord, pending_replays
 from infra.ops.lifecycle.domain import domain_preconditions
-from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.handle import StackHandle, refuse_stack_names
 from infra.ops.stacks.opening import open_file
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_stack
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from infra.core import naming
 from infra.core.errors import PreconditionFailed
 from infra.core.spec import CustomDomainSpec, DatabaseSpec, TenantSpec
-from infra.ops.planning.platformfile import platform_outputs
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec, tenants
 from infra.program.plan import StackPlan, plan_stack
 
