@@ -23,6 +23,8 @@ from infra.core.content_checks import check_file
 
 EVIDENCE_PREFIX = "verify/"
 """Where each run's evidence bundle goes in the stack's content bucket: ``verify/<run id>/``."""
+RUN_ID_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}\Z")
+"""A run id: its start time (UTC) and 6 random hex digits; ids sort by time."""
 
 WIDTHS: Mapping[str, tuple[int, int]] = {"desktop": (1280, 900), "phone": (390, 844)}
 """Viewport (width, height) of each screenshot; every page is loaded at each."""
@@ -269,6 +271,14 @@ def link_problems(links: Iterable[str], base: str, known: Mapping[str, int]) -> 
         if status >= 400:
             problems.append(f"link to {parts.path} answers {status}")
     return sorted(set(problems))
+
+
+def overflow_problems(document_width: int, viewport_width: int, widest: str) -> list[str]:
+    """A page wider than its viewport scrolls sideways (on a phone, half a table off-screen)."""
+    if document_width <= viewport_width:
+        return []
+    culprit = f" ({widest} reaches past the edge)" if widest else ""
+    return [f"{document_width} px wide at a {viewport_width} px viewport{culprit}"]
 
 
 def leftovers(rendered: str) -> list[str]:
