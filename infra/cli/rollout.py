@@ -54,6 +54,7 @@ def rollout() -> None:
       tenantctl rollout status demo --json      # one client, tasks checked now
       tenantctl rollout done demo discovery-call --by pat --note "call on 11/03"
       tenantctl rollout done demo --phase 1
+      tenantctl rollout accept demo --by "Dana Cruz" --evidence 20261207T020000Z-1a2b3c
       tenantctl rollout report --html rollouts.html
     """
 
@@ -206,6 +207,43 @@ def done_cmd(
         override = reason if override_gate else None
         change = ops.close_phase(stacks_dir, slug, phase, by, override, contract, err)
     _echo_change(change, as_json)
+
+
+@rollout.command("accept")
+@click.argument("slug")
+@click.option(
+    "--by", type=TEXT, required=True, help="Who accepts for the client (kept in the history)."
+)
+@click.option(
+    "--evidence",
+    "run_id",
+    type=TEXT,
+    required=True,
+    metavar="RUN",
+    help="The verify run accepted (its id, from `tenantctl verify` or `verify show`).",
+)
+@click.option("--note", type=TEXT, help="What the client tested (kept in the history).")
+@stacks_dir_option
+@json_option
+def accept_cmd(
+    slug: str, by: str, run_id: str, note: str | None, stacks_dir: Path, as_json: bool
+) -> None:
+    """Record the client's acceptance of a passing verify run of preview (phase 4).
+
+    Promote then requires that this run checked exactly the release and configuration
+    it carries: a content push, a configuration edit or import, or a reset since
+    breaks it (the gate says which), and the client verifies and accepts again. Named
+    accept, not sign-off: sign-off is the contract's, at phase 1. Refuses a run that
+    failed, is of production, or whose evidence no longer matches its recorded hash.
+
+    \b
+    Examples:
+      tenantctl verify demo                  # prints: run 20261207T020000Z-1a2b3c; ...
+      tenantctl rollout accept demo --by "Dana Cruz (client)" --evidence 20261207T020000Z-1a2b3c
+    """
+    from infra.ops.rollout.acceptance import accept_run
+
+    _echo_change(accept_run(stacks_dir, slug, run_id, by, note), as_json)
 
 
 @rollout.command("undo")

@@ -55,6 +55,9 @@ CHECKS: dict[str, str] = {
     "imports-recorded": "data imports recorded",
     "promote-dry-run-clean": "`promote --dry-run` meets every precondition",
     "live-site-launched": "production is live",
+    "verify-passed": "the latest `tenantctl verify` of preview's served release passed",
+    "verify-accepted": "the client accepted a passing verify run of exactly the release and "
+    "configuration promote would carry",
 }
 """What the tool can observe on the real systems; a task names one with ``observe``."""
 
@@ -73,13 +76,18 @@ def milestone_key(client: str, contract: str, milestone: str) -> str:
 
 
 def billing_event(
-    client: str, contract: str, milestone: str, occurred_at: datetime
+    client: str,
+    contract: str,
+    milestone: str,
+    occurred_at: datetime,
+    evidence: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The one event a milestone publishes (see ``infra/schemas/billing-event.schema.json``).
 
-    Built only from recorded facts, so every retry publishes the same bytes.
+    Built only from recorded facts, so every retry publishes the same bytes. *evidence*:
+    for go-live, the client's accepted verify run (``infra.core.acceptance``).
     """
-    return {
+    event: dict[str, Any] = {
         "source": BILLING_SOURCE,
         "detailType": BILLING_DETAIL_TYPE,
         "detail": {
@@ -90,6 +98,9 @@ def billing_event(
             "idempotencyKey": milestone_key(client, contract, milestone),
         },
     }
+    if evidence:
+        event["detail"]["evidence"] = dict(evidence)
+    return event
 
 
 # ---------------------------------------------------------------- the schedule

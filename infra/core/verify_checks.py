@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from infra.core import placeholders as ph
 from infra.core.content_checks import check_file
+from infra.core.content_model import content_hash, dump_json
 
 EVIDENCE_PREFIX = "verify/"
 """Where each run's evidence bundle goes in the stack's content bucket: ``verify/<run id>/``."""
@@ -76,6 +77,12 @@ class ClientConfig:
     lots: tuple[Lot, ...]
     permit_types: tuple[PermitType, ...]
     violation_types: tuple[ViolationType, ...]
+
+
+def release_content_hash(manifest: Mapping[str, str]) -> str:
+    """A release's content hash: the SHA-256 of its ``{key: sha256}`` manifest as canonical
+    JSON (what a verify run names, and what promotion would carry is compared with)."""
+    return content_hash(dump_json(dict(manifest)))
 
 
 def money(cents: int, currency: str) -> str:

@@ -23,6 +23,7 @@ from infra.ops.adapters.payment_store import credentials_mode
 from infra.ops.content.imports import recorded_imports
 from infra.ops.lifecycle.domain import certificate_status
 from infra.ops.lifecycle.promote_plan import Precondition, check_preconditions
+from infra.ops.rollout.acceptance import acceptance_observation, observe_testing
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.stacks.opening import open_from_files
 
@@ -171,6 +172,14 @@ def _live(s: _Systems) -> Observation:
     return Observation("not-done", "production is not live yet")
 
 
+def _verify_passed(s: _Systems) -> Observation:
+    return observe_testing(s.stack(naming.PREVIEW))
+
+
+def _verify_accepted(s: _Systems) -> Observation:
+    return acceptance_observation(s.stack(naming.PREVIEW))
+
+
 CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
     "stacks-deployed": _stacks_deployed,
     "certificates-issued": _certificates,
@@ -182,6 +191,8 @@ CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
     "imports-recorded": _imports,
     "promote-dry-run-clean": _dry_run,
     "live-site-launched": _live,
+    "verify-passed": _verify_passed,
+    "verify-accepted": _verify_accepted,
 }
 assert set(CHECK_FUNCTIONS) == set(CHECKS), "every check in infra.core.rollout has a function"
 

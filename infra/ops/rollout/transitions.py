@@ -234,8 +234,15 @@ def complete_phase(
     )
 
 
-def record_go_live(conn: psycopg.Connection, schedule: Schedule, client: str, by: str) -> Change:
-    """Promote's last step: the final phase complete and its milestones, idempotently."""
+def record_go_live(
+    conn: psycopg.Connection,
+    schedule: Schedule,
+    client: str,
+    by: str,
+    evidence: Mapping[str, str] | None = None,
+) -> Change:
+    """Promote's last step: the final phase complete and its milestones, idempotently; the
+    milestones name *evidence* (the client's accepted verify run) when there is one."""
     number = schedule.last
     with conn.transaction():
         row = lock_row(conn, client, None)
@@ -249,7 +256,9 @@ def record_go_live(conn: psycopg.Connection, schedule: Schedule, client: str, by
             )
             append_history(conn, row.id, by, "complete-phase", str(number), {"by": "promote"})
             changed = True
-        earned = tuple(m for m in schedule.phase(number).milestones if earn(conn, row, m, by))
+        earned = tuple(
+            m for m in schedule.phase(number).milestones if earn(conn, row, m, by, evidence)
+        )
     return Change(
         client,
         row.contract,

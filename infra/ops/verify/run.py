@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -67,6 +67,8 @@ class VerifyRun:
     config_hash: str
     tool_version: str
     checks: tuple[vc.CheckResult, ...]
+    config_tables: Mapping[str, str] = field(default_factory=dict)
+    """SHA-256 of each configuration table's rows (names what changed since a run)."""
     seconds: float = 0.0
     bundle: str = ""
     bundle_hash: str = ""
@@ -89,6 +91,7 @@ class VerifyRun:
             "release": self.release,
             "contentHash": self.content_hash,
             "configHash": self.config_hash,
+            "configTables": dict(self.config_tables),
             "toolVersion": self.tool_version,
             "passed": self.passed,
             "counts": vc.summary(self.checks),
@@ -302,6 +305,7 @@ def _bundle(
         "release": run.release,
         "contentHash": run.content_hash,
         "configHash": run.config_hash,
+        "configTables": dict(run.config_tables),
         "toolVersion": run.tool_version,
         "startedAt": run.started_at,
         "passed": run.passed,
@@ -342,7 +346,7 @@ def verify(
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = new_run_id(now)
     release_id, files = _release_files(stack, release)
-    config, config_hash = read_client_config(stack.working_url)
+    config, (config_hash, config_tables) = read_client_config(stack.working_url)
     visits = vc.page_visits(config, files)
     subjects_raw = files.get(ph.SUBJECTS_FILE, b"{}")
     try:
@@ -380,8 +384,9 @@ def verify(
         run_id=run_id,
         started_at=now.isoformat().replace("+00:00", "Z"),
         release=release_id,
-        content_hash=content_hash(dump_json(content_manifest(files))),
+        content_hash=vc.release_content_hash(content_manifest(files)),
         config_hash=config_hash,
+        config_tables=config_tables,
         tool_version=version("tenantctl"),
         checks=tuple(checks),
     )
