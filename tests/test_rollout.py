@@ -87,6 +87,10 @@ def complete_manual_tasks(stacks: Path, phase: int) -> None:
             ok(cli(stacks, "rollout", "done", SLUG, task.key, "--by", "pat"))
 
 
+def history(stacks: Path) -> list[dict[str, Any]]:
+    return list(json.loads(ok(run("rollout", "history", SLUG, "--json")).stdout)["history"])
+
+
 def status(stacks: Path) -> dict[str, Any]:
     document = json.loads(ok(cli(stacks, "rollout", "status", SLUG, "--json")).stdout)
     validate("rollout-status", document)
@@ -283,6 +287,9 @@ def reach_phase_5(stacks: Path) -> None:
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "preview", input=SANDBOX))
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
     for phase in (1, 2, 3, 4):
+        if phase == 4:  # testing is a passing verify of preview, accepted by the client
+            run = json.loads(cli(stacks, "verify", SLUG, "--json").stdout)
+            ok(cli(stacks, "rollout", "accept", SLUG, "--by", "dana", "--evidence", run["runId"]))
         complete_manual_tasks(stacks, phase)
         for key in ("admin-accounts", "configuration", "portal-design", "data-imports"):
             cli(stacks, "rollout", "done", SLUG, key, "--by", "pat")  # vouched or accepted
@@ -343,7 +350,12 @@ def test_promote_records_go_live_and_recurring_start_once(stacks: Path, queue: s
         "go-live",
         "recurring-start",
     ]
-    assert sorted(e["detail"]["milestone"] for e in drain(queue)) == ["go-live", "recurring-start"]
+    events = {e["detail"]["milestone"]: e["detail"] for e in drain(queue)}
+    assert sorted(events) == ["go-live", "recurring-start"]
+    (accepted,) = [h for h in history(stacks) if h["action"] == "accept"]
+    assert events["go-live"]["evidence"]["runId"] == accepted["subject"]
+    assert events["go-live"]["evidence"]["acceptedBy"] == "dana"
+    assert "evidence" not in events["recurring-start"]
 
 
 def test_portfolio_status_lists_every_client_attention_first(stacks: Path):

@@ -43,6 +43,8 @@ MILESTONES: tuple[Milestone, ...] = (
 
 START_MILESTONE: Milestone = "contract-signoff"
 """Earned by starting the rollout (contract sign-off)."""
+GO_LIVE_MILESTONE: Milestone = "go-live"
+"""The one whose event names the verify run the client accepted (its evidence)."""
 
 CHECKS: dict[str, str] = {
     "stacks-deployed": "preview and production stacks exist and were deployed",

@@ -20,7 +20,13 @@ import psycopg
 
 from infra.core import naming
 from infra.core.errors import PreconditionFailed, UserInputError
-from infra.core.rollout import START_MILESTONE, Observation, Schedule, phase_gate
+from infra.core.rollout import (
+    GO_LIVE_MILESTONE,
+    START_MILESTONE,
+    Observation,
+    Schedule,
+    phase_gate,
+)
 from infra.core.text_rules import first_of
 from infra.ops.rollout.store import (
     Observer,
@@ -257,7 +263,9 @@ def record_go_live(
             append_history(conn, row.id, by, "complete-phase", str(number), {"by": "promote"})
             changed = True
         earned = tuple(
-            m for m in schedule.phase(number).milestones if earn(conn, row, m, by, evidence)
+            m
+            for m in schedule.phase(number).milestones
+            if earn(conn, row, m, by, evidence if m == GO_LIVE_MILESTONE else None)
         )
     return Change(
         client,
