@@ -306,8 +306,12 @@ def test_promote_refuses_while_testing_is_incomplete_then_override_is_recorded(
     assert "cannot promote demo: phase 4 Testing and training is not complete" in refused.output
 
     ok(cli(stacks, "promote", SLUG, "--yes", "--override-gate", "--reason", "CEO said so"))
+    page = stacks.parent / "rollouts.html"
+    ok(run("rollout", "report", "--html", str(page)))
 
     assert history_rows(control_env, "override-gate", "4") == 1
+    assert "promote gate overridden by " in page.read_text()
+    assert ": CEO said so</div>" in page.read_text()
     assert status(stacks)["billed"] == ["contract-signoff", "go-live", "recurring-start"]
 
 
