@@ -28,6 +28,15 @@ pytestmark = pytest.mark.skipif(
 CLIENT = "Dana Cruz (client)"
 
 
+_CONTROL: list[str] = []
+
+
+@pytest.fixture
+def control_url(demo: Path) -> str:
+    """The module's control database (the ``demo`` fixture's)."""
+    return _CONTROL[0]
+
+
 @pytest.fixture(scope="module")
 def demo(
     moto_endpoint: str, pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -46,6 +55,7 @@ def demo(
         )
         mp.setenv(localtarget.CONTROL_DATABASE_URL_ENV, url)
         mp.setenv(localtarget.BILLING_BUS_ENV, localtarget.LOCAL_BILLING_BUS)
+        _CONTROL[:] = [url]
         folder = create_demo(tmp_path_factory.mktemp("acceptance"), mp, "--contract", "C-1")
         ok(cli(folder, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
         for phase in ("1", "2", "3"):
@@ -208,3 +218,41 @@ def test_promote_refuses_after_a_reset_then_verify_and_accept_again_clears_it(
     assert "(from a reset-preview; the last run checked " in refused
     assert again["passed"] is True and again["release"] != accepted["release"]
     assert task(demo, "client-acceptance")["state"] == "done"
+
+
+def test_a_failing_live_verify_is_recorded_and_names_the_rollback_command(
+    demo: Path, accepted: dict[str, Any], control_url: str
+):
+    """What promote runs right after go-live (``verify_live``), on a production serving a
+    release whose buy-permit page lost its prices."""
+    from infra.core.errors import LiveCheckFailed
+    from infra.ops.rollout.golive import verify_live
+    from infra.ops.stacks.opening import open_from_files
+
+    s = store("production")
+    current = s.current()
+    assert current is not None
+    release = s.release(current.release)
+    assert release is not None
+    files = {k: s.read(release.id, k) for k in release.files}
+    files["portal/buy-permit.html"] = files["portal/buy-permit.html"].replace(
+        b"${permit_type_table}", b""
+    )
+    s.switch(s.publish(files, source="test").id)
+    try:
+        with pytest.raises(LiveCheckFailed) as failed:
+            verify_live(open_from_files(demo, SLUG, "production"), lambda _line: None)
+    finally:
+        s.switch(current.release)
+    with psycopg.connect(control_url) as conn:
+        rows = conn.execute(
+            "SELECT detail->>'stage' FROM history WHERE action = 'verify' ORDER BY id"
+        ).fetchall()
+    stages = [r[0] for r in rows]
+
+    assert failed.value.exit_code == ExitCode.LIVE_CHECK_FAILED == 9
+    message = str(failed.value)
+    assert message.startswith("demo-production is live, but its verify run ")
+    assert "first permit-type:" in message
+    assert "roll back with `tenantctl promote demo --rollback --yes`" in message
+    assert stages[-1] == "production"

@@ -343,8 +343,13 @@ def test_removing_live_credentials_undoes_the_task_and_promote_refuses(
 def test_promote_records_go_live_and_recurring_start_once(stacks: Path, queue: str):
     reach_phase_5(stacks)
     drain(queue)
-    ok(cli(stacks, "promote", SLUG, "--yes"))
+    launched = ok(cli(stacks, "promote", SLUG, "--yes"))
     ok(cli(stacks, "promote", SLUG, "--yes"))  # a second launch bills nothing more
+
+    # right after go-live, production was verified read-only and the run recorded
+    assert "live verify passed: run " in launched.stderr
+    live = [h for h in history(stacks) if h["action"] == "verify"]
+    assert live[-1]["detail"]["stage"] == "production" and live[-1]["detail"]["passed"]
 
     summary = status(stacks)
     assert summary["phase"] is None
