@@ -151,6 +151,8 @@ def main() -> int:
     print(f"  AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}  stacks in {STACKS}")
     _fresh_control_database()
     try:
+        banner("Preflight: the account and the platform are ready for a first client")
+        run("preflight")
         banner("Phase 1 — sign-off: create both stacks; the rollout starts, sign-off is billed")
         run(
             "create",

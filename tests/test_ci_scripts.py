@@ -278,8 +278,89 @@ def test_drift_matrix_spreads_every_stack_over_at_most_the_job_limit(tmp_path: P
 
     assert run.code == 0, run.stderr
     assert json.loads(run.outputs["matrix"]) == {
-        "include": [{"shard": "1", "stacks": "demo-preview demo-production"}]
+        "include": [
+            {"shard": "1", "stacks": "acme/tenants/demo-preview acme/tenants/demo-production"}
+        ]
     }
+
+
+# ------------------------------------- finding 5: pulumi always gets the qualified stack name
+
+FAKE_PULUMI = textwrap.dedent(
+    """\
+    #!{python}
+    # A stand-in for the Pulumi CLI: records each command line, succeeds with no changes.
+    import json, sys
+    with open({log!r}, "a") as f:
+        f.write(json.dumps(sys.argv[1:]) + "\\n")
+    print("no changes")
+    """
+)
+
+
+@pytest.fixture
+def fake_pulumi(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    bin_dir = tmp_path / "pulumi-bin"
+    bin_dir.mkdir()
+    log = tmp_path / "pulumi-calls.jsonl"
+    pulumi = bin_dir / "pulumi"
+    pulumi.write_text(FAKE_PULUMI.format(python=sys.executable, log=str(log)))
+    pulumi.chmod(0o755)
+    return log, {"PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
+                 f"{os.environ['PATH']}"}  # fmt: skip
+
+
+def stacks_passed_to_pulumi(log: Path) -> list[str]:
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    return [call[call.index("--stack") + 1] for call in calls]
+
+
+def test_drift_runs_pulumi_on_the_qualified_names_its_matrix_gives(
+    tmp_path: Path, fake_pulumi: tuple[Path, dict[str, str]]
+):
+    log, env = fake_pulumi
+    stacks_dir = {"TENANTCTL_STACKS_DIR": str(STACKS)}
+    matrix = script(tmp_path, "drift", "matrix", **stacks_dir, **env)
+    shards = json.loads(matrix.outputs["matrix"])["include"]
+    stacks = [stack for shard in shards for stack in shard["stacks"].split()]
+
+    run = script(tmp_path, "drift", "check", "--results", "results", *stacks, **stacks_dir, **env)
+
+    assert run.code == 0, run.stderr
+    qualified = ["acme/tenants/demo-preview", "acme/tenants/demo-production"]
+    assert sorted(set(stacks_passed_to_pulumi(log))) == qualified  # refresh and preview each
+    result = json.loads((tmp_path / "results" / "demo-preview.json").read_text())
+    assert (result["stack"], result["qualifiedStack"]) == ("demo-preview", qualified[0])
+
+
+def test_drift_check_refuses_a_bare_stack_name(
+    tmp_path: Path, fake_pulumi: tuple[Path, dict[str, str]]
+):
+    log, env = fake_pulumi
+
+    run = script(tmp_path, "drift", "check", "demo-preview", **env)
+
+    assert run.code == 3 and "not a qualified stack name" in run.stderr
+    assert not log.exists()
+
+
+def test_pr_plan_previews_each_stack_by_its_qualified_name(
+    repo: Path, tmp_path: Path, fake_pulumi: tuple[Path, dict[str, str]]
+):
+    log, env = fake_pulumi
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / "stacks" / "Pulumi.alpha-production.yaml"
+    path.write_text(path.read_text().replace("Demo State University", "Alpha"))
+    commit(repo, "edit alpha production")
+    assert script(tmp_path, "affected", cwd=repo, BASE=base).code == 0
+    preview = {"PULUMI_PREVIEW": "1", "PULUMI_ACCESS_TOKEN": "pul-test"}
+
+    run = script(
+        tmp_path, "pr-plan", cwd=repo, TENANTCTL_STACKS_DIR=str(repo / "stacks"), **preview, **env
+    )
+
+    assert run.code == 0, run.stderr
+    assert stacks_passed_to_pulumi(log) == ["acme/tenants/alpha-production"]
 
 
 # ------------------------------------------------- the local target: deploy, go-live, reset

@@ -16,8 +16,10 @@ from infra.cli import main
 from infra.core import naming, rendering
 from infra.core.content_model import content_manifest
 from infra.core.errors import ExitCode
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 from infra.ops.adapters import aws
 from infra.ops.lifecycle import promote as promote_ops
+from infra.ops.stacks.routing import read_route
 from infra.ops.stacks.stackfiles import read_spec
 from tests.helpers import (
     EXAMPLE,
@@ -42,6 +44,28 @@ def test_create_provisions_both_stacks_on_the_local_target(stacks: Path, pg_env:
         assert served(stage) == store(stage).defaults_manifest()
         assert tables(db_url(pg_env, stage))["config.lots"]
     assert read_spec(stacks, SLUG, "production").portal_domain == "parking.demo-state.example.edu"
+    # The application finds each host's tenant in the published routes: preview serves
+    # it at once, production answers coming-soon, never the portal, until go-live.
+    assert serving(stacks, "preview") == {"application"}
+    assert serving(stacks, "production") == {"coming-soon"}
+    preview_route = route(read_spec(stacks, SLUG, "preview").portal_host)
+    assert preview_route["tenant"] == SLUG and preview_route["stage"] == "preview"
+    assert preview_route["contentBucket"] == store("preview").bucket
+    assert (
+        "Coming soon" in route(read_spec(stacks, SLUG, "production").admin_host)["comingSoonPage"]
+    )
+
+
+def route(host: str) -> dict[str, Any]:
+    found = read_route(EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"], host, None)
+    assert found is not None, host
+    return found
+
+
+def serving(stacks: Path, stage: naming.Stage) -> set[str]:
+    spec = read_spec(stacks, SLUG, stage)
+    hosts = [spec.admin_host, spec.portal_host, *filter(None, [spec.portal_domain])]
+    return {route(host)["serve"] for host in hosts}
 
 
 def test_create_again_changes_nothing(stacks: Path):
@@ -222,6 +246,7 @@ def test_promote_carries_content_and_configuration_but_no_activity(ready: Path, 
     assert config_only(production) == config_only(tables(db_url(pg_env, "preview")))
     assert {k: v for k, v in production.items() if k.startswith("activity.")} == production_activity
     assert read_spec(ready, SLUG, "production").live is True
+    assert serving(ready, "production") == {"application"}  # the client domain's too
     mode = naming.payment_parameter_path(SLUG, "production") + "mode"
     assert aws.client("ssm").get_parameter(Name=mode)["Parameter"]["Value"] == "live"
 

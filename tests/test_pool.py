@@ -302,5 +302,6 @@ def test_move_killed_mid_copy_resumes_and_lands_every_database_on_the_new_pool(
 
     # The preview works where it is now: a reset, then the same move again changes nothing.
     ok(cli(stacks, "reset-preview", SLUG, "--yes"))
-    again = json.loads(ok(cli(stacks, *move, "--json")).output)
-    assert again["unchanged"] is True
+    code, out, err = run([*move, "--json"], stacks)
+    assert code == 0, err
+    assert json.loads(out)["unchanged"] is True

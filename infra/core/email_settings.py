@@ -1,10 +1,12 @@
 """Where a stack's email comes from, and who preview may send it to.
 
-One sending identity per stack (SES): the client's own domain in production
-once it has one (its portal domain), a platform subdomain otherwise. The DKIM
-and MAIL FROM records for it are computed here and exported as stack outputs
-for account staff to send to the client, like the certificate validation
-records.
+Every stack on the platform's host names sends from the platform's own SES domain
+identity (``emailIdentityArn``, the zone's domain, verified once before any client:
+one identity covers every address in it), so such a stack creates no identity and
+no DNS record. A production on the client's own domain has an identity of its own;
+its DKIM and MAIL FROM records are computed here and exported as stack outputs for
+account staff to send to the client, like the certificate validation records, and
+its mail moves to it once it is verified (``pool_sends_from_own_identity``).
 
 Preview never emails the public: it sends only to its administrators and to
 the addresses the vendor's staff add to its allow-list (an SSM parameter).
@@ -23,19 +25,19 @@ from infra.core.spec import TenantSpec
 MAIL_FROM_LABEL = "bounce"
 """MAIL FROM subdomain of the sending domain: bounces go there, not to the client's MX."""
 NO_REPLY = "no-reply"
-DKIM_RECORD_TTL = 1800
 
 
 def sending_domain(spec: TenantSpec) -> str:
-    """The domain a stack's email is sent from."""
+    """The domain a stack's email is sent from: the client's own in production when it has
+    one, the platform's (the zone's, ``tenants:baseDomain``) otherwise."""
     if spec.stage == naming.PRODUCTION and spec.portal_domain:
         return spec.portal_domain
-    return f"mail.{spec.portal_host}"
+    return spec.base_domain
 
 
 def uses_platform_domain(spec: TenantSpec) -> bool:
-    """Whether the sending domain is in the platform's zone (records created, not sent out)."""
-    return sending_domain(spec).endswith("." + spec.base_domain)
+    """Whether the stack sends through the platform's identity (no identity of its own)."""
+    return sending_domain(spec) == spec.base_domain
 
 
 def _display_name(spec: TenantSpec) -> str:
@@ -102,7 +104,7 @@ class SendingIdentity:
     from_address: str
     configuration_set_name: str
     uses_platform_domain: bool
-    """Records go into the platform zone (created), rather than to the client (exported)."""
+    """Sends through the platform's identity: no identity, MAIL FROM or records of its own."""
     allow_list_parameter: str | None
     """Preview only: the SSM parameter of extra allowed recipients."""
     initial_allow_list: tuple[str, ...]

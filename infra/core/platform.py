@@ -16,9 +16,8 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +30,9 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "databaseSecurityGroupIds": "List of security group ids attached to tenant databases; "
     "they admit PostgreSQL (5432) from the application tier only.",
     "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener. Its "
-    "certificate is wildcardCertificateArn; each tenant stack adds one host-header rule, and a "
-    "live production with its own domain that domain's certificate.",
+    "certificate is wildcardCertificateArn, and the platform's own wildcard host rules "
+    "(*.<zoneName>, *.admin.<zoneName>) forward every tenant host to appTargetGroupArn; a "
+    "tenant stack adds no rule, only a live production's own domain certificate.",
     "wildcardCertificateArn": "ARN of the platform's issued ACM certificate for *.<zoneName> "
     "(common name, so zoneName is at most 62 octets) and *.admin.<zoneName>, attached to the "
     "HTTPS listener; it serves every tenant's platform hosts.",
@@ -40,9 +40,12 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "hosts and the CNAME target of a client's own portal domain.",
     "loadBalancerZoneId": "Canonical hosted zone id of the shared load balancer (for alias "
     "records).",
-    "appTargetGroupArn": "ARN of the target group of the multi-tenant application; live "
-    "tenant hosts forward to it.",
-    "zoneId": "Id of the public Route 53 hosted zone that holds tenant hosts.",
+    "appTargetGroupArn": "ARN of the target group of the multi-tenant application; the "
+    "wildcard host rules forward to it, and the application finds each host's tenant in the "
+    'routing table (README, "Host routing").',
+    "zoneId": "Id of the public Route 53 hosted zone of zoneName; its wildcard records "
+    "(*.<zoneName>, *.admin.<zoneName>) alias the load balancer, so tenants add no host "
+    "record.",
     "zoneName": "Name of that zone, without a trailing dot; must equal each tenant's "
     "tenants:baseDomain.",
     "kmsKeyArn": "ARN of the customer-managed KMS key that encrypts tenant databases, "
@@ -120,10 +123,6 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     ],
 }
 """Plausible platform outputs: what the mocks and the offline plan read."""
-
-TENANT_RULE_PRIORITY_MIN = 1000
-TENANT_RULE_PRIORITY_MAX = 49999
-"""Listener-rule priorities tenants may use; the platform keeps 1-999 and 50000 for its own."""
 
 
 class PlatformError(ValueError):
@@ -203,45 +202,6 @@ def platform_problem(platform_stack: str, outputs: Mapping[str, Any]) -> str | N
         except PlatformError as exc:
             return str(exc)
     return None
-
-
-def listener_rule_priority(stack_name: str) -> int:
-    """A deterministic listener-rule priority for a tenant stack.
-
-    Tenant rules match disjoint host names, so their relative order never
-    matters; the listener only needs each priority to be unique. A hash of the
-    stack name spread over 49,000 values is the default, but stacks collide
-    (about 40 pairs at 1,000 clients) and AWS would reject the second rule with
-    ``PriorityInUse``; ``create`` therefore records ``free_priority`` in the
-    stack file of a stack whose default is taken (``TenantSpec.rule_priority``).
-    """
-    digest = hashlib.sha256(stack_name.encode("utf-8")).digest()
-    span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
-    return TENANT_RULE_PRIORITY_MIN + int.from_bytes(digest[:8], "big") % span
-
-
-def free_priority(stack_name: str, taken: Collection[int]) -> int:
-    """*stack_name*'s hash priority, or the next one after it (wrapping) that no stack holds.
-
-    ``create`` records the result in the stack file (``tenants:listenerRulePriority``)
-    only when the hash priority is taken: at 1,000 clients (2,000 rules over 49,000
-    priorities) about 40 pairs would collide and AWS would refuse the second rule.
-    """
-    span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
-    if len(set(taken)) >= span:
-        raise PlatformError("every tenant listener-rule priority is taken")
-    priority = listener_rule_priority(stack_name)
-    while priority in taken:
-        priority = TENANT_RULE_PRIORITY_MIN + (priority - TENANT_RULE_PRIORITY_MIN + 1) % span
-    return priority
-
-
-def find_priority_collisions(stack_names: list[str]) -> dict[int, list[str]]:
-    """``{priority: [stacks]}`` for every priority shared by more than one stack."""
-    by_priority: dict[int, list[str]] = {}
-    for name in sorted(set(stack_names)):
-        by_priority.setdefault(listener_rule_priority(name), []).append(name)
-    return {p: names for p, names in by_priority.items() if len(names) > 1}
 
 
 # ----------------------------------------------------------- pooled preview databases

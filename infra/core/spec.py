@@ -28,13 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra.core import limits, naming, text_rules
-from infra.core.listener import coming_soon_page
-from infra.core.platform import (
-    POOL_NAME_PATTERN,
-    TENANT_RULE_PRIORITY_MAX,
-    TENANT_RULE_PRIORITY_MIN,
-    listener_rule_priority,
-)
+from infra.core.platform import POOL_NAME_PATTERN
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
@@ -241,9 +235,11 @@ STAGE_DATABASE_DEFAULTS: dict[naming.Stage, DatabaseSizing] = {
         apply_immediately=True,
     ),
     "production": DatabaseSizing(
-        instance_class="db.t4g.medium",
-        allocated_storage_gb=50,
-        max_allocated_storage_gb=500,
+        # A small client's production: about $52 a month Multi-AZ (`tenantctl cost`); a
+        # larger client sets tenants:database.instanceClass (the demo does).
+        instance_class="db.t4g.small",
+        allocated_storage_gb=20,
+        max_allocated_storage_gb=200,
         backup_retention_days=14,
         multi_az=True,
         # Production serves the public: a resize waits for the maintenance window, and
@@ -304,13 +300,6 @@ class TenantSpec(_Model):
         "previewDatabasePools) the preview's databases and role live on; recorded by "
         "tenantctl create and changed only by tenantctl preview move. Absent on a preview "
         "created before pools: it keeps a dedicated instance until moved.",
-    )
-    listener_rule_priority: int | None = Field(
-        None,
-        ge=TENANT_RULE_PRIORITY_MIN,
-        le=TENANT_RULE_PRIORITY_MAX,
-        description="Priority of the stack's rule on the shared HTTPS listener; set by "
-        "tenantctl create only when the stack's default (a hash of its name) is taken.",
     )
 
     @model_validator(mode="after")
@@ -410,16 +399,6 @@ class TenantSpec(_Model):
                 f"is {limits.octets(self.portal_domain)} octets long; its ACM certificate "
                 f"name may be at most {limits.ACM_COMMON_NAME_MAX_OCTETS}",
             )
-        page = limits.octets(coming_soon_page(self.display_name))
-        if page > limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES:
-            raise FieldError(
-                ("displayName",),
-                self.display_name,
-                f"makes the coming-soon page {page} bytes once HTML-escaped; the load "
-                "balancer's fixed response holds at most "
-                f"{limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES} (use fewer characters that need "
-                "escaping, such as & < > \" ')",
-            )
         return self
 
     # ---- derived facts (names live in infra.core.naming; this just binds them)
@@ -440,11 +419,6 @@ class TenantSpec(_Model):
     def public_portal_host(self) -> str:
         """Where the public reaches the portal: the client's own domain when it has one."""
         return self.portal_domain or self.portal_host
-
-    @property
-    def rule_priority(self) -> int:
-        """The listener-rule priority: the recorded one, else the hash of the stack name."""
-        return self.listener_rule_priority or listener_rule_priority(self.stack_name)
 
     @property
     def tags(self) -> dict[str, str]:

@@ -13,6 +13,7 @@ program planned. ``LocalDeployer`` plugs this into the operations through the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from infra.core import naming, replacement
 from infra.core.content_model import ContentError, content_manifest
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
+from infra.devtools import localtarget
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
 from infra.ops.planning.platformfile import platform_outputs
@@ -44,9 +46,12 @@ class LocalDeployer:
     ) -> tuple[Mapping[str, Any] | None, str]:
         handle = handle or open_stack(spec, source=self)
         # The platform as every command resolves it: the stacks folder's platform file.
-        apply_local(
-            spec, handle, progress, platform_outputs(stacks_dir, spec.platform_stack)
-        )  # leaves the outputs it wrote on the handle
+        platform = platform_outputs(stacks_dir, spec.platform_stack)
+        # The platform stack's stand-in: what it would own, on the emulator (idempotent;
+        # moto forgets it on every reset).
+        region = handle.region or os.environ.get("AWS_DEFAULT_REGION", localtarget.LOCAL_REGION)
+        localtarget.create_platform(os.environ["AWS_ENDPOINT_URL"], region, dict(platform))
+        apply_local(spec, handle, progress, platform)  # leaves the outputs it wrote on the handle
         return handle.outputs, "applied on the local target (no Pulumi CLI)"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -36,9 +36,10 @@ class PaymentsArgs:
     """Production: the secret is protected and retained (``options.stateful``)."""
     kms_key_arn: pulumi.Input[str]
     tags: Mapping[str, str]
-    portal_rule: pulumi.Resource | None = None
-    """The rule that opens the portal: the payment mode changes only after it, so payment
-    goes live with the portal, never before (a failed go-live leaves sandbox)."""
+    go_live: Sequence[pulumi.Resource] = ()
+    """What the portal's opening waits for (``Domains.go_live``): the payment mode changes
+    only after it, and tenantctl opens the portal's route only after the whole update, so
+    payment goes live with the portal, never before (a failed go-live leaves sandbox)."""
 
 
 class Payments(pulumi.ComponentResource):
@@ -96,7 +97,7 @@ class Payments(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[args.portal_rule] if args.portal_rule is not None else [],
+                    depends_on=list(args.go_live),
                 ),
             )
 

@@ -9,13 +9,12 @@ from typing import Any
 import pulumi
 
 from infra.core import email_settings, naming, rendering
-from infra.core.listener import coming_soon_page
 from infra.core.payment_settings import payment_parameters
 from infra.core.platform import check_zone_name, require_output
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
 from infra.program.database import Database, DatabaseArgs, PooledDatabase, PooledDatabaseArgs
-from infra.program.domains import Domains, DomainsArgs, serves_application
+from infra.program.domains import Domains, DomainsArgs
 from infra.program.email import Email, EmailArgs
 from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
@@ -34,10 +33,7 @@ class PlatformValues:
     database_parameter_group_name: pulumi.Output[str]
     database_security_group_ids: pulumi.Output[list[str]]
     https_listener_arn: pulumi.Output[str]
-    load_balancer_dns_name: pulumi.Output[str]
-    load_balancer_zone_id: pulumi.Output[str]
-    app_target_group_arn: pulumi.Output[str]
-    zone_id: pulumi.Output[str]
+    operations_bucket_name: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     wildcard_certificate_arn: pulumi.Output[str]
     email_identity_arn: pulumi.Output[str]
@@ -74,10 +70,7 @@ def read_platform(
         database_parameter_group_name=value("databaseParameterGroupName"),
         database_security_group_ids=value("databaseSecurityGroupIds"),
         https_listener_arn=value("httpsListenerArn"),
-        load_balancer_dns_name=value("loadBalancerDnsName"),
-        load_balancer_zone_id=value("loadBalancerZoneId"),
-        app_target_group_arn=value("appTargetGroupArn"),
-        zone_id=value("zoneId"),
+        operations_bucket_name=value("operationsBucketName"),
         kms_key_arn=value("kmsKeyArn"),
         wildcard_certificate_arn=value("wildcardCertificateArn"),
         email_identity_arn=value("emailIdentityArn"),
@@ -116,7 +109,7 @@ class Tenant(pulumi.ComponentResource):
     certificate_arn: pulumi.Output[str]
     custom_domain_certificate_arn: pulumi.Output[str | None]
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
-    listener_rule_priority: int
+    operations_bucket: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
@@ -139,14 +132,7 @@ class Tenant(pulumi.ComponentResource):
                 portal_host=spec.portal_host,
                 portal_domain=spec.portal_domain,
                 live=spec.live,
-                serve_application=serves_application(spec.stage, spec.live),
-                coming_soon_page=coming_soon_page(spec.display_name),
-                rule_priority=spec.rule_priority,
-                zone_id=platform.zone_id,
                 https_listener_arn=platform.https_listener_arn,
-                load_balancer_dns_name=platform.load_balancer_dns_name,
-                load_balancer_zone_id=platform.load_balancer_zone_id,
-                app_target_group_arn=platform.app_target_group_arn,
                 wildcard_certificate_arn=platform.wildcard_certificate_arn,
                 tags=tags,
             ),
@@ -164,7 +150,7 @@ class Tenant(pulumi.ComponentResource):
                 durable=production,
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
-                portal_rule=domains.listener_rule,
+                go_live=domains.go_live,
             ),
             child,
         )
@@ -188,7 +174,7 @@ class Tenant(pulumi.ComponentResource):
             f"{name}-email",
             EmailArgs(
                 identity=email_settings.sending_identity(spec),
-                zone_id=platform.zone_id,
+                platform_identity_arn=platform.email_identity_arn,
                 tags=tags,
                 region=_region(),
             ),
@@ -250,7 +236,7 @@ class Tenant(pulumi.ComponentResource):
         self.certificate_arn = domains.certificate_arn
         self.custom_domain_certificate_arn = domains.custom_domain_certificate_arn
         self.custom_domain_validation_records = domains.custom_domain_validation_records
-        self.listener_rule_priority = domains.listener_rule_priority
+        self.operations_bucket = platform.operations_bucket_name
         self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
 
 
@@ -394,9 +380,11 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
         local=True,
     ),
     StackOutput(
-        "listenerRulePriority",
-        "Priority of the stack's rule on the platform HTTPS listener.",
-        "listener_rule_priority",
+        "operationsBucket",
+        "The platform's operations bucket, where tenantctl publishes the stack's host "
+        'routes (routing/v1/<host>.json, README "Host routing").',
+        "operations_bucket",
+        local=True,
     ),
     StackOutput(
         "emailSendingDomain",

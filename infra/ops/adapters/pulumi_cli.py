@@ -81,7 +81,8 @@ def preview_steps(
     qualified_name: str, project_dir: Path, on_output: Callable[[str], None]
 ) -> list[Step]:
     """The steps ``pulumi preview`` of *qualified_name* reports (op, type, name, the keys
-    forcing a replacement); changes nothing. Raises like ``deploy``."""
+    forcing a replacement); changes nothing. A stack that does not exist yet (``create``'s
+    first deploy) has nothing to replace: no steps. Otherwise raises like ``deploy``."""
     naming.parse_stack_name(qualified_name.rsplit("/", 1)[-1])
     if pulumi_cli_path() is None:
         raise EnvironmentProblem(cli_missing_message(qualified_name))
@@ -99,6 +100,11 @@ def preview_steps(
 
     try:
         stack = automation.select_stack(stack_name=qualified_name, work_dir=str(project_dir))
+    except automation.errors.StackNotFoundError:
+        return []
+    except automation.errors.CommandError as exc:
+        raise deploy_error(exc, qualified_name) from None
+    try:
         stack.preview(on_output=on_output, on_error=on_output, on_event=on_event)
     except automation.errors.CommandError as exc:
         raise deploy_error(exc, qualified_name) from None

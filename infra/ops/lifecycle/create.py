@@ -48,7 +48,6 @@ from infra.core.platform import (
     choose_pool,
     database_pools,
     find_pool,
-    free_priority,
 )
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
 from infra.core.text_rules import first_of, shorten
@@ -395,7 +394,6 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
     slug = slugs.pop()
     changes: list[FileChange] = []
     final_specs: dict[naming.Stage, TenantSpec] = {}
-    taken = _taken_priorities(stacks_dir, slug)
     for stage in naming.STAGES:
         spec = specs[stage]
         path = naming.stack_file(stacks_dir, slug, stage)
@@ -417,27 +415,12 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
                 find_pool(spec.platform_stack, pools, spec.database_pool)
             except PlatformError as exc:
                 raise UserInputError(f"{exc}; nothing was changed") from None
-            recorded = config.get(PRIORITY_KEY)
-            if recorded is not None and spec.listener_rule_priority is None:
-                # The rule exists at that priority; moving it would only risk a collision.
-                spec = TenantSpec.model_validate(
-                    {**spec.model_dump(), "listener_rule_priority": recorded}
-                )
-        if spec.rule_priority in taken:
-            spec = TenantSpec.model_validate(
-                {
-                    **spec.model_dump(),
-                    "listener_rule_priority": free_priority(spec.stack_name, taken),
-                }
-            )
-        taken.add(spec.rule_priority)
         new_text = stackfiles.render_stack_file(spec, old_text, source)
         changes.append(FileChange(stage, path, old_text, new_text))
         final_specs[stage] = spec
     return CreateResult(slug, final_specs, changes)
 
 
-PRIORITY_KEY = f"{naming.PROJECT}:listenerRulePriority"
 POOL_KEY = f"{naming.PROJECT}:databasePool"
 
 
@@ -480,17 +463,6 @@ def _choose_pool(stacks_dir: Path, spec: TenantSpec) -> DatabasePool:
             "was changed: the platform must add a pool server to previewDatabasePools"
         )
     return chosen
-
-
-def _taken_priorities(stacks_dir: Path, slug: str) -> set[int]:
-    """Listener-rule priorities of every other client's stacks in *stacks_dir*."""
-    taken: set[int] = set()
-    for other, stages in stackfiles.tenants(stacks_dir).items():
-        if other == slug:
-            continue
-        for stage in stages:
-            taken.add(stackfiles.read_spec(stacks_dir, other, stage).rule_priority)
-    return taken
 
 
 def create_tenant(

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from infra.core import email_settings, naming
 from infra.core.config_diff import diff_config
 from infra.core.content_model import ContentDiff, diff_manifests
+from infra.core.preflight import identity_verified
 from infra.core.promotion import PromotedContent, promoted_content
 from infra.ops.adapters.config_tables import (
     CONFIG_SCHEMA,
@@ -107,8 +108,7 @@ def _custom_domain_email_check(production: StackHandle) -> tuple[bool, str]:
             f"(`pulumi up -s {production.stack_name}`)"
         )
     dkim = (identity.get("DkimAttributes") or {}).get("Status")
-    # A domain identity is verified for sending once its DKIM records are found.
-    if identity.get("VerifiedForSendingStatus") or dkim == "SUCCESS":
+    if identity_verified(identity):
         return True, f"email identity {domain} verified"
     return False, (
         f"email identity {domain} is not verified (DKIM {dkim or 'unknown'}); send the "

@@ -31,6 +31,7 @@ from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import pulumi_cli
 from infra.ops.stacks.handle import StackHandle, open_stack, project_dir_of
+from infra.ops.stacks.routing import publish_routes
 
 ENTRY_POINT_GROUP = "tenantctl.deployers"
 LOCAL = "local"
@@ -161,4 +162,8 @@ def deploy_stack(
     deployer = require_deployer(spec)
     outputs, how = deployer.up(spec, stacks_dir, handle, progress, create=create)
     bound = handle.bind(spec, outputs) if handle is not None else open_stack(spec, outputs)
-    return bound, how
+    # Only after the whole update: a production's portal opens last, and a failed
+    # update leaves the routes as they were.
+    routes = publish_routes(spec, bound.outputs, bound.region)
+    serving = ", ".join(sorted({r.serve for r in routes}))
+    return bound, f"{how}; {len(routes)} routes published ({serving})"
