@@ -122,6 +122,8 @@ COMMANDS = {
     "capacity": "infra.cli.capacity:capacity",
     "cost": "infra.cli.cost:cost",
     "preflight": "infra.cli.preflight:preflight",
+    "fleet": "infra.cli.fleet:fleet",
+    "verify": "infra.cli.verify:verify",
 }
 """Every command, registered explicitly: name -> "module:attr" (the module's ``COMMANDS``).
 A module is imported only when its command is used (or for ``--help``)."""

@@ -32,8 +32,8 @@ from typing import Any
 
 import pulumi
 
-# The project installs no protobuf stubs; pulumi's own wire types are untyped too.
-from google.protobuf import struct_pb2  # type: ignore[import-untyped]
+# protobuf is typed (types-protobuf comes with temporalio); pulumi's own wire types are not.
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_runtime_resource
 from pulumi.runtime import settings as pulumi_settings

@@ -105,7 +105,7 @@ def _last_line(text: str) -> str:
 def _served(pack_dir: Path) -> tuple[str | None, list[str] | None, str | None]:
     """The pack's name and policies as its analyzer reports them, or why it did not start."""
     import grpc  # type: ignore[import-untyped]
-    from google.protobuf import empty_pb2  # type: ignore[import-untyped]
+    from google.protobuf import empty_pb2
     from pulumi.runtime.proto import analyzer_pb2_grpc
 
     process = subprocess.Popen(
