@@ -98,6 +98,7 @@ TAGGABLE = frozenset(
         "aws:rds/parameterGroup:ParameterGroup",
         "aws:rds/subnetGroup:SubnetGroup",
         "aws:acm/certificate:Certificate",
+        "aws:cloudfront/distributionTenant:DistributionTenant",
         "aws:lb/listenerRule:ListenerRule",
         *BUCKETS,
         "aws:s3/bucketObjectv2:BucketObjectv2",

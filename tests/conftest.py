@@ -1,7 +1,8 @@
 """Shared fixtures: a real AWS emulator (moto server) and a real PostgreSQL 15 cluster.
 
 - ``moto_endpoint`` (session): moto on 127.0.0.1, a free port; ``http://127.0.0.1:<port>``.
-- ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset.
+- ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset,
+  then the platform's operations bucket (client locks) created.
 - ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite.
 - ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
 - ``control_env``: a fresh control database (migrated) and billing bus for this test;
@@ -41,6 +42,7 @@ from tests.helpers import (
     edit_preview,
     git,
     ok,
+    ready_for_go_live,
     write_stack,
 )
 
@@ -76,6 +78,8 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
+    # What the platform provides before any client exists: where client locks are kept.
+    localtarget.create_operations_bucket(moto_endpoint, localtarget.LOCAL_REGION)
     return moto_endpoint
 
 
@@ -124,9 +128,11 @@ def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.Monkey
 
 @pytest.fixture
 def ready(stacks: Path, pg_env: str) -> Path:
-    """Created, edited in preview and with live credentials staged for production."""
+    """Created, edited in preview, with live credentials staged for production and the
+    client's own domain ready (certificate issued, attached, CNAME published)."""
     edit_preview(pg_env)
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+    ready_for_go_live(stacks)
     return stacks
 
 

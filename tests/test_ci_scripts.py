@@ -18,7 +18,16 @@ from moto import settings as moto_settings
 
 from infra.core import affected as rules
 from infra.ops.stacks.locking import client_lock
-from tests.helpers import EXAMPLE, ROOT, STACKS, commit, git, with_platform
+from tests.helpers import (
+    EXAMPLE,
+    ROOT,
+    STACKS,
+    commit,
+    git,
+    lock_place,
+    ready_for_go_live,
+    with_platform,
+)
 
 CI = ROOT / "scripts" / "ci"
 LIVE = '{"secretKey": "sk_live_ci000000000000000000000", "webhookSecret": "whsec_ci"}'
@@ -437,7 +446,7 @@ def test_deploy_stack_runs_again_without_failing(tmp_path: Path, target: dict[st
 def test_deploy_stack_retries_while_the_client_is_locked_then_exits_4(
     tmp_path: Path, target: dict[str, str]
 ):
-    with client_lock("demo", "reset-preview"):
+    with client_lock("demo", "reset-preview", lock_place()):
         run = script(
             tmp_path,
             "deploy-stack",
@@ -462,6 +471,7 @@ def test_go_live_dry_run_then_promote(tmp_path: Path, target: dict[str, str]):
          "--stage", "production"],
         input=LIVE, text=True, check=True, capture_output=True,
     )  # fmt: skip
+    ready_for_go_live(Path(target["TENANTCTL_STACKS_DIR"]))
     dry = script(tmp_path, "go-live", "dry-run", "demo", **target)
     live = script(tmp_path, "go-live", "promote", "demo", **target)
 

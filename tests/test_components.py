@@ -20,13 +20,14 @@ import pytest
 
 from infra.core import naming, rendering
 from infra.core.content_model import content_hash
-from infra.core.payment_settings import parameter_name, payment_parameters
+from infra.core.payment_settings import payment_parameters
 from infra.core.platform import (
     EXAMPLE_PLATFORM_OUTPUTS,
     PLATFORM_OUTPUTS,
     PlatformError,
 )
 from infra.core.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
+from infra.core.spec_errors import SpecError
 from infra.program.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
 from infra.program.plan import PlannedResource, StackPlan, plan_stack
 from infra.program.plan_checks import ordering_problems
@@ -309,17 +310,24 @@ def test_payment_secret_is_kms_encrypted_and_gets_no_value_from_pulumi(stage: st
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_payment_parameters_match_the_payment_settings(stage: str) -> None:
+def test_each_stack_has_one_standard_parameter_holding_its_settings(stage: str) -> None:
     spec = demo_spec(stage)
-    path = naming.payment_parameter_path(spec.slug, spec.stage)
-    planned = {
-        r.inputs["name"]: r.inputs
-        for r in _plan(stage).of_type(SSM_PARAMETER)
-        if r.inputs["name"].startswith(path)
-    }
-    expected = {parameter_name(spec, k): v for k, v in payment_parameters(spec).items()}
-    assert {name: p["insecureValue"] for name, p in planned.items()} == expected
-    assert {p["type"] for p in planned.values()} == {"String"}
+    (parameter,) = _plan(stage).of_type(SSM_PARAMETER)
+    assert parameter.inputs["name"] == f"/demo/{stage}/settings"
+    assert parameter.inputs["tier"] == "Standard"  # named, never the account's default
+    assert parameter.inputs["type"] == "String"
+    document = json.loads(parameter.inputs["insecureValue"])
+    assert document["payment"] == payment_parameters(spec)
+    if stage == "preview":
+        assert document["allowedRecipients"] == sorted(a.email.lower() for a in spec.admins)
+    else:
+        assert "allowedRecipients" not in document
+
+
+def test_the_program_leaves_the_settings_value_to_tenantctl() -> None:
+    """Staff's allow-list is in the value, and Pulumi cannot ignore part of one."""
+    (parameter,) = _plan("preview").of_type(SSM_PARAMETER)
+    assert parameter.ignore_changes == ("insecureValue",)
 
 
 @pytest.mark.parametrize(
@@ -328,9 +336,8 @@ def test_payment_parameters_match_the_payment_settings(stage: str) -> None:
 )
 def test_payment_mode_is_live_only_for_a_live_production(stage: str, live: bool, mode: str) -> None:
     plan = _plan(stage, live)
-    mode_parameter = naming.payment_parameter_path("demo", stage) + "mode"
-    planned = {r.inputs["name"]: r.inputs["insecureValue"] for r in plan.of_type(SSM_PARAMETER)}
-    assert planned[mode_parameter] == mode
+    (parameter,) = plan.of_type(SSM_PARAMETER)
+    assert json.loads(parameter.inputs["insecureValue"])["payment"]["mode"] == mode
     assert plan.outputs["paymentMode"] == mode
 
 
@@ -353,19 +360,87 @@ def test_no_stack_adds_a_listener_rule_or_a_host_record(stage: str, live: bool) 
     assert plan.outputs["operationsBucket"] == EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"]
 
 
-def test_custom_domain_validation_records_are_exported_in_production_only() -> None:
+CERTIFICATE = "aws:acm/certificate:Certificate"
+TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
+LISTENER_CERTIFICATE = "aws:lb/listenerCertificate:ListenerCertificate"
+
+
+def _domain_plan(live: bool = False, **custom_domain: Any) -> StackPlan:
+    return plan_stack(
+        parse_spec({**demo_data("production"), "live": live, "customDomain": custom_domain})
+    )
+
+
+def test_no_certificate_is_requested_before_the_client_dns_team_is_ready() -> None:
+    plan = _domain_plan()
+    assert plan.of_type(CERTIFICATE) == [] and plan.of_type(TENANT) == []
+    assert plan.outputs["customDomainValidationRecords"] == []
+    assert plan.outputs["customDomainCertificateArn"] is None
+    assert (
+        plan.outputs["customDomainCnameTarget"]
+        == (EXAMPLE_PLATFORM_OUTPUTS["connectionGroupRoutingEndpoint"])
+    )
+
+
+def test_custom_domain_certificate_is_requested_in_us_east_1_and_its_records_exported() -> None:
+    plan = _domain_plan(certificateGeneration=1)
+    (certificate,) = plan.of_type(CERTIFICATE)
+    provider = plan.named(str(certificate.provider))
+    assert provider.type == "pulumi:providers:aws" and provider.inputs["region"] == "us-east-1"
+    assert certificate.inputs["domainName"] == demo_spec("production").portal_domain
+    (record,) = plan.outputs["customDomainValidationRecords"]
+    assert record["type"] == "CNAME" and record["value"]
+    assert record["name"].rstrip(".").endswith(str(demo_spec("production").portal_domain))
     assert _plan("preview").outputs["customDomainValidationRecords"] == []
-    records = _plan("production").outputs["customDomainValidationRecords"]
-    (record,) = records
-    assert record["type"] == "CNAME"
-    assert record["name"].rstrip(".").endswith(demo_spec("production").portal_domain or "")
-    assert record["value"]
 
 
-def test_custom_domain_certificate_is_attached_only_once_live() -> None:
-    listener_certificates = "aws:lb/listenerCertificate:ListenerCertificate"
-    assert len(_plan("production").of_type(listener_certificates)) == 0
-    assert len(_plan("production", live=True).of_type(listener_certificates)) == 1
+def test_a_new_certificate_generation_names_a_new_certificate() -> None:
+    first = _domain_plan(certificateGeneration=1).of_type(CERTIFICATE)[0]
+    second = _domain_plan(certificateGeneration=2).of_type(CERTIFICATE)[0]
+    assert first.name != second.name and second.name.endswith("-2")
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_an_attached_domain_is_a_distribution_tenant_enabled_only_when_live(live: bool) -> None:
+    plan = _domain_plan(live=live, certificateGeneration=3, attached=True)
+    tenant = _one(plan, TENANT)
+    (certificate,) = plan.of_type(CERTIFICATE)
+    assert tenant["enabled"] is live
+    assert tenant["distributionId"] == EXAMPLE_PLATFORM_OUTPUTS["multitenantDistributionId"]
+    assert tenant["connectionGroupId"] == EXAMPLE_PLATFORM_OUTPUTS["connectionGroupId"]
+    assert tenant["domains"] == [{"domain": demo_spec("production").portal_domain}]
+    assert tenant["customizations"]["certificate"]["arn"].startswith("arn:aws:acm:us-east-1:")
+    assert tenant["name"] == naming.distribution_tenant_name("demo")
+    assert tenant["tags"] == naming.tags("demo", "production")
+    assert plan.outputs["distributionTenantId"]
+    validation = plan.of_type("aws:acm/certificateValidation:CertificateValidation")
+    assert [v.provider for v in validation] == [certificate.provider]
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_production_plan_has_no_listener_certificate_or_rule(live: bool) -> None:
+    """The load balancer holds no client certificate (25 per ALB bound at the 26th
+    go-live): the client's domain is a CloudFront distribution tenant."""
+    plan = _domain_plan(live=live, certificateGeneration=1, attached=True)
+    assert plan.of_type(LISTENER_CERTIFICATE) == [] and plan.of_type(LISTENER_RULE) == []
+    assert len(plan.of_type(TENANT)) == 1
+
+
+def test_a_custom_domain_is_refused_without_a_portal_domain_or_attached_without_certificate() -> (
+    None
+):
+    data = {**demo_data("production"), "customDomain": {"attached": True}}
+    with pytest.raises(SpecError, match="request-certificate"):
+        parse_spec(data)
+    data = {**demo_data("preview"), "customDomain": {"certificateGeneration": 1}}
+    with pytest.raises(SpecError, match="portalDomain"):
+        parse_spec(data)
+
+
+@pytest.mark.parametrize("apex", ["example.edu", "client.co.uk", "co.uk"])
+def test_an_apex_portal_domain_is_refused(apex: str) -> None:
+    with pytest.raises(SpecError, match=r"subdomain .*cannot take the CNAME"):
+        parse_spec({**demo_data("production"), "portalDomain": apex})
 
 
 # -------------------------------------------------------------------------- access
@@ -451,18 +526,18 @@ def test_a_platform_serving_another_zone_fails_clearly() -> None:
 
 
 def test_a_platform_missing_an_output_names_it() -> None:
-    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "httpsListenerArn"}
-    with pytest.raises(PlatformError, match="has no output httpsListenerArn"):
+    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "connectionGroupId"}
+    with pytest.raises(PlatformError, match="has no output connectionGroupId"):
         plan_stack(demo_spec("preview"), platform_outputs=outputs)
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_component_type_token_names_its_class(stage: str) -> None:
-    from infra.program import access, database, domains, email, payments, portal, tenant
+    from infra.program import access, database, domains, email, payments, portal, settings, tenant
 
     classes = {
         cls.__name__
-        for module in (access, database, domains, email, payments, portal, tenant)
+        for module in (access, database, domains, email, payments, portal, settings, tenant)
         for cls in vars(module).values()
         if inspect.isclass(cls)
         and issubclass(cls, pulumi.ComponentResource)
@@ -470,7 +545,7 @@ def test_every_component_type_token_names_its_class(stage: str) -> None:
     }
     components = [r for r in _plan(stage).resources if not r.custom]
     assert {r.type for r in components} == {f"tenants:index:{name}" for name in classes}
-    assert len(classes) == 7
+    assert len(classes) == 8
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -520,7 +595,13 @@ def test_preview_sends_from_the_platform_identity_and_adds_nothing_to_the_zone()
 
 
 def _live_own_domain() -> TenantSpec:
-    return demo_spec("production").model_copy(update={"live": True})
+    return parse_spec(
+        {
+            **demo_data("production"),
+            "live": True,
+            "customDomain": {"certificateGeneration": 1, "attached": True},
+        }
+    )
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -574,10 +655,10 @@ def test_the_ordering_check_refuses_a_pool_on_an_identity_the_update_creates() -
     assert "not verified" in problem and identity in problem
 
 
-def test_the_ordering_check_refuses_a_listener_certificate_that_does_not_wait_for_issue() -> None:
+def test_the_ordering_check_refuses_a_distribution_tenant_that_does_not_wait_for_issue() -> None:
     spec = _live_own_domain()
     plan = plan_stack(spec, platform_outputs=EXAMPLE_PLATFORM_OUTPUTS)
-    attachment = plan.of_type("aws:lb/listenerCertificate:ListenerCertificate")[0]
+    attachment = plan.of_type(TENANT)[0]
     certificate = plan.of_type("aws:acm/certificate:Certificate")[-1]
     assert ordering_problems(plan, spec) == []
     early = dataclasses.replace(attachment, dependencies=(certificate.name,))
@@ -594,14 +675,6 @@ def _with_inputs(plan: StackPlan, type_: str, **inputs: Any) -> StackPlan:
         for r in plan.resources
     ]
     return dataclasses.replace(plan, resources=resources)
-
-
-def test_only_preview_has_a_recipient_allow_list() -> None:
-    names = {
-        stage: {r.inputs["name"] for r in _plan(stage).of_type(SSM_PARAMETER)} for stage in STAGES
-    }
-    assert "/demo/preview/email/allowed-recipients" in names["preview"]
-    assert not any("/email/" in n for n in names["production"])
 
 
 STATEFUL = {
@@ -636,21 +709,10 @@ def test_plan_json_shows_protect_and_retain_on_delete_of_every_resource() -> Non
     assert bucket["protect"] is True and bucket["retainOnDelete"] is True
 
 
-def test_payment_goes_live_only_after_the_client_domain_is_served() -> None:
-    """The portal's route opens after the whole update (tenantctl publishes it); within
-    the update, live payment waits for the client domain's certificate on the listener."""
-    plan = _plan("production", live=True)
-
-    mode = plan.named("demo-production-payments-mode")
-
-    assert mode.inputs["insecureValue"] == "live"
-    assert "demo-production-domains-custom-listener-certificate" in mode.dependencies
-
-
 def test_the_client_domain_certificate_is_a_stack_output() -> None:
-    plan = _plan("production")
+    plan = _domain_plan(certificateGeneration=4)
 
-    certificate = plan.named("demo-production-domains-custom-certificate")
+    certificate = plan.named("demo-production-domains-custom-certificate-4")
     assert plan.outputs["customDomainCertificateArn"].startswith("arn:aws:acm:")
     assert certificate.inputs["domainName"] == "parking.demo-state.example.edu"
 

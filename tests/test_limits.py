@@ -42,6 +42,7 @@ def test_longest_slug_with_a_long_base_domain_plans_no_certificate_name_over_64_
     data = demo_data("production")
     data["slug"] = "a" * 24
     data["baseDomain"] = "tenants-" + "b" * 14 + ".com"  # 26 characters
+    data["customDomain"] = {"certificateGeneration": 1}
     spec = parse_spec(data)
 
     plan = plan_stack(

@@ -48,6 +48,8 @@ def test_start_writes_an_env_file_that_reaches_both_services(
             EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"],
         ]
     )
+    operations = str(EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"])
+    assert s3.get_bucket_versioning(Bucket=operations)["Status"] == "Enabled"
     sesv2 = boto3.client(
         "sesv2",
         endpoint_url=env["AWS_ENDPOINT_URL"],

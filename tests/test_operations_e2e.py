@@ -18,6 +18,7 @@ from infra.core.content_model import content_manifest
 from infra.core.errors import ExitCode
 from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 from infra.ops.adapters import aws
+from infra.ops.adapters.payment_store import write_parameters
 from infra.ops.lifecycle import promote as promote_ops
 from infra.ops.stacks.routing import read_route
 from infra.ops.stacks.stackfiles import read_spec
@@ -29,8 +30,10 @@ from tests.helpers import (
     bucket_bytes,
     cli,
     db_url,
+    demo_spec,
     edit_preview,
     ok,
+    payment_mode,
     served,
     store,
     tables,
@@ -101,10 +104,11 @@ def test_reset_restores_exactly_the_defaults_and_leaves_production_alone(stacks:
 
 def test_reset_puts_payment_settings_back_to_sandbox_defaults(stacks: Path):
     ssm = aws.client("ssm")
-    name = naming.payment_parameter_path(SLUG, "preview") + "mode"
-    ssm.put_parameter(Name=name, Value="live", Type="String", Overwrite=True)
+    spec = demo_spec("preview")
+    write_parameters(ssm, spec, {"mode": "live"})
+    assert payment_mode("preview") == "live"
     ok(cli(stacks, "reset-preview", SLUG, "--yes"))
-    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "sandbox"
+    assert payment_mode("preview") == "sandbox"
 
 
 def test_undo_restores_the_edited_state_once(stacks: Path, pg_env: str):
@@ -247,8 +251,7 @@ def test_promote_carries_content_and_configuration_but_no_activity(ready: Path, 
     assert {k: v for k, v in production.items() if k.startswith("activity.")} == production_activity
     assert read_spec(ready, SLUG, "production").live is True
     assert serving(ready, "production") == {"application"}  # the client domain's too
-    mode = naming.payment_parameter_path(SLUG, "production") + "mode"
-    assert aws.client("ssm").get_parameter(Name=mode)["Parameter"]["Value"] == "live"
+    assert payment_mode("production") == "live"
 
 
 def test_production_keeps_its_own_rendering_of_unedited_files(ready: Path):

@@ -122,6 +122,7 @@ COMMANDS = {
     "capacity": "infra.cli.capacity:capacity",
     "cost": "infra.cli.cost:cost",
     "preflight": "infra.cli.preflight:preflight",
+    "domain": "infra.cli.domain:domain",
     "fleet": "infra.cli.fleet:fleet",
     "verify": "infra.cli.verify:verify",
 }

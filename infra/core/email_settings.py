@@ -9,7 +9,8 @@ account staff to send to the client, like the certificate validation records, an
 its mail moves to it once it is verified (``pool_sends_from_own_identity``).
 
 Preview never emails the public: it sends only to its administrators and to
-the addresses the vendor's staff add to its allow-list (an SSM parameter).
+the addresses the vendor's staff add to its allow-list (``allowedRecipients`` of the
+stack's settings parameter, ``infra.core.stack_settings``).
 
 Pure logic: no Pulumi, boto3 or database imports.
 """
@@ -90,11 +91,6 @@ def admin_addresses(spec: TenantSpec) -> tuple[str, ...]:
     return tuple(sorted({normalized_email(a.email) for a in spec.admins}))
 
 
-def allow_list_parameter(spec: TenantSpec) -> str:
-    """SSM parameter (StringList) of extra addresses a preview may send to."""
-    return f"/{spec.slug}/{spec.stage}/email/allowed-recipients"
-
-
 @dataclass(frozen=True)
 class SendingIdentity:
     """What the Email component needs to know of a stack's sending identity."""
@@ -105,22 +101,15 @@ class SendingIdentity:
     configuration_set_name: str
     uses_platform_domain: bool
     """Sends through the platform's identity: no identity, MAIL FROM or records of its own."""
-    allow_list_parameter: str | None
-    """Preview only: the SSM parameter of extra allowed recipients."""
-    initial_allow_list: tuple[str, ...]
-    """Preview only: the administrators, the allow-list's first value."""
 
 
 def sending_identity(spec: TenantSpec) -> SendingIdentity:
-    preview = spec.stage == naming.PREVIEW
     return SendingIdentity(
         sending_domain=sending_domain(spec),
         mail_from_domain=mail_from_domain(spec),
         from_address=from_address(spec),
         configuration_set_name=configuration_set_name(spec),
         uses_platform_domain=uses_platform_domain(spec),
-        allow_list_parameter=allow_list_parameter(spec) if preview else None,
-        initial_allow_list=admin_addresses(spec) if preview else (),
     )
 
 

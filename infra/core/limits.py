@@ -149,8 +149,8 @@ QUOTAS: tuple[Quota, ...] = (
     Quota("cloudfront-tenants", "Distribution tenants (CloudFront SaaS Manager)", "account",
           10_000, True,
           "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html"),
-    Quota("ssm-parameters", "Parameters (Intelligent-Tiering: 10,000 standard, then advanced)",
-          "account and region", 100_000, False, "https://docs.aws.amazon.com/general/latest/gr/ssm.html"),
+    Quota("ssm-parameters", "Standard parameters (one per stack, the tier named on every write)",
+          "account and region", 10_000, False, "https://docs.aws.amazon.com/general/latest/gr/ssm.html"),
 )  # fmt: skip
 """Default quotas a tenant stack consumes (``tenantctl capacity``); ``adjustable`` says whether
 AWS raises it on request (Service Quotas)."""
@@ -189,9 +189,10 @@ sandbox)", https://docs.aws.amazon.com/ses/latest/dg/request-production-access.h
 SSM_DEFAULT_TIER_SETTING = "/ssm/parameter-store/default-parameter-tier"
 SSM_TIERS = ("Standard", "Advanced", "Intelligent-Tiering")
 SSM_STANDARD_PARAMETERS_PER_REGION = 10_000
-"""The default tier applies to every parameter created without one (tenantctl's locks,
-allow-lists and payment settings); Standard holds 10,000 parameters per account and region
-and cannot be raised, Intelligent-Tiering moves a parameter to Advanced only when needed.
+"""The default tier applies to every parameter created without one (tenantctl names the
+Standard tier on every write of its one settings parameter per stack, and its locks are S3
+objects); Standard holds 10,000 parameters per account and region and cannot be raised,
+Intelligent-Tiering moves a parameter to Advanced only when needed.
 Source: "Managing parameter tiers" and "Changing the default parameter tier",
 https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html"""
 
@@ -204,3 +205,11 @@ KMS_ACTIONS_FOR_TENANTS = (
 """What a role that deploys or operates tenants does with the platform key: S3 objects and
 Secrets Manager values (GenerateDataKey, Decrypt), RDS storage encryption (DescribeKey,
 CreateGrant). Source: "AWS KMS key policy for S3 SSE-KMS", "How Amazon RDS uses AWS KMS"."""
+
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+"""CloudFront (a distribution tenant too) uses ACM certificates of US East (N. Virginia)
+only (CloudFront Developer Guide, "Requirements for using SSL/TLS certificates")."""
+
+ACM_VALIDATION_TIMEOUT_HOURS = 72
+"""ACM retries DNS validation for 72 hours, then the certificate is VALIDATION_TIMED_OUT
+(ACM API, CertificateDetail.Status)."""

@@ -32,12 +32,13 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener. Its "
     "certificate is wildcardCertificateArn, and the platform's own wildcard host rules "
     "(*.<zoneName>, *.admin.<zoneName>) forward every tenant host to appTargetGroupArn; a "
-    "tenant stack adds no rule, only a live production's own domain certificate.",
+    "tenant stack adds no rule and no certificate (a client's own domain is served by "
+    "CloudFront, multitenantDistributionId).",
     "wildcardCertificateArn": "ARN of the platform's issued ACM certificate for *.<zoneName> "
     "(common name, so zoneName is at most 62 octets) and *.admin.<zoneName>, attached to the "
     "HTTPS listener; it serves every tenant's platform hosts.",
-    "loadBalancerDnsName": "DNS name of the shared load balancer; alias target of tenant "
-    "hosts and the CNAME target of a client's own portal domain.",
+    "loadBalancerDnsName": "DNS name of the shared load balancer; alias target of the "
+    "platform's wildcard host records and the origin of multitenantDistributionId.",
     "loadBalancerZoneId": "Canonical hosted zone id of the shared load balancer (for alias "
     "records).",
     "appTargetGroupArn": "ARN of the target group of the multi-tenant application; the "
@@ -63,6 +64,18 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "clients: each client's lock (locks/<slug>.json, taken and released with conditional "
     "writes) and the host routing table the application reads (routing/). Versioned, "
     "encrypted with kmsKeyArn, private; tenantctl and the application may read and write it.",
+    "multitenantDistributionId": "Id of the platform's CloudFront multi-tenant distribution "
+    "(aws.cloudfront.MultitenantDistribution) that serves clients' own portal domains: origin "
+    "the load balancer over HTTPS (Host stays the origin's name, which its certificate "
+    "covers), a cache policy, and a viewer-request CloudFront Function that copies the "
+    "viewer's Host into the X-Tenant-Host header, which the application uses for the "
+    "routing-table lookup instead of Host. Each production stack with an attached domain adds "
+    "one distribution tenant to it.",
+    "connectionGroupId": "Id of the platform's CloudFront connection group "
+    "(aws.cloudfront.ConnectionGroup) every distribution tenant joins.",
+    "connectionGroupRoutingEndpoint": "The connection group's routing endpoint (e.g. "
+    "d111111abcdef8.cloudfront.net): the CNAME target a client points its portal domain at "
+    "when it goes live.",
     "controlDatabaseEndpoint": "host:port of the control database (PostgreSQL) holding "
     "rollouts, their history, billing milestones and the outbox; read by tenantctl, which "
     "reaches it through TENANTCTL_CONTROL_DATABASE_URL, not by tenant stacks.",
@@ -108,6 +121,9 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "emailIdentityArn": "arn:aws:ses:us-east-1:123456789012:identity/tenants.example.com",
     "accessLogBucketName": "platform-access-logs-123456789012",
     "operationsBucketName": "platform-tenantctl-operations-123456789012",
+    "multitenantDistributionId": "E1A2B3C4D5E6F7",
+    "connectionGroupId": "cg_2oHf5JkLmN0pQrStUvWxYz1AbCd",
+    "connectionGroupRoutingEndpoint": "d111111abcdef8.cloudfront.net",
     "controlDatabaseEndpoint": "control.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
     "billingEventBusName": "billing",
     "wildcardCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"

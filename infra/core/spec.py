@@ -12,6 +12,7 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -209,6 +210,57 @@ class AdminSpec(_Model):
     role: Role = Field(description="One of: " + ", ".join(ROLES) + ".")
 
 
+class CustomDomainSpec(_Model):
+    """The client's own portal domain on the platform's CloudFront distribution (production).
+
+    Set by ``tenantctl domain request-certificate`` and ``tenantctl domain attach``; an
+    operator never needs to edit it by hand."""
+
+    certificate_generation: int | None = Field(
+        None,
+        ge=1,
+        description="Which ACM certificate (us-east-1) the portal domain has: absent until "
+        "the client's DNS team is ready (no certificate requested yet); each new generation "
+        "replaces the certificate (ACM gives up validating after 72 hours).",
+    )
+    attached: bool = Field(
+        False,
+        description="The domain is a tenant of the platform's CloudFront distribution "
+        "(disabled until live); needs an issued certificate.",
+    )
+
+    @model_validator(mode="after")
+    def _attached_needs_certificate(self) -> CustomDomainSpec:
+        if self.attached and self.certificate_generation is None:
+            raise FieldError(
+                ("attached",),
+                self.attached,
+                "needs a certificate first; run `tenantctl domain request-certificate`",
+            )
+        return self
+
+
+@functools.cache
+def _public_suffixes() -> Any:
+    # The list bundled with the package (no network); loaded once, only for a portal domain.
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def apex_problem(domain: str) -> str | None:
+    """Why *domain* cannot be a client's portal domain, or ``None``: a registrable domain
+    (``example.edu``, ``example.co.uk``: its apex, per the Public Suffix List) or a public
+    suffix cannot take the CNAME that points it at CloudFront."""
+    registrable = _public_suffixes().privatesuffix(domain)
+    if registrable is None or registrable == domain:
+        return (
+            "must be a subdomain such as parking." + domain + ": an apex domain cannot take "
+            "the CNAME that points it at the platform (CloudFront)"
+        )
+    return None
+
+
 # ------------------------------------------------------------------- stage defaults
 
 
@@ -273,6 +325,11 @@ class TenantSpec(_Model):
         None,
         description="Production only: the client's own portal domain, e.g. parking.example.edu.",
     )
+    custom_domain: CustomDomainSpec = Field(
+        default_factory=CustomDomainSpec,
+        description="Production only, with portalDomain: its certificate generation and "
+        "whether it is attached (set by `tenantctl domain`).",
+    )
     platform_stack: Annotated[
         str,
         _rule(_PLATFORM_STACK.match, "must be a fully qualified stack name org/project/stack"),
@@ -328,6 +385,18 @@ class TenantSpec(_Model):
                 self.database_pool,
                 "is preview only; a production database is a dedicated instance",
             )
+        if self.custom_domain != CustomDomainSpec() and self.portal_domain is None:
+            raise FieldError(
+                ("customDomain",),
+                self.custom_domain.model_dump(by_alias=True, exclude_defaults=True),
+                "needs portalDomain (production only); remove it",
+            )
+        if self.portal_domain is not None and not self.portal_domain.endswith(
+            "." + self.base_domain
+        ):
+            apex = apex_problem(self.portal_domain)
+            if apex:
+                raise FieldError(("portalDomain",), self.portal_domain, apex)
         if self.portal_domain is not None and self.portal_domain.endswith("." + self.base_domain):
             raise FieldError(
                 ("portalDomain",),
@@ -371,7 +440,7 @@ class TenantSpec(_Model):
                 f"{limits.RDS_MAX_STORAGE_MIN_GROWTH_PERCENT}% above allocatedStorageGb "
                 f"({sizing.allocated_storage_gb})",
             )
-        prefix = limits.ssm_reserved_prefix(naming.payment_parameter_path(self.slug, self.stage))
+        prefix = limits.ssm_reserved_prefix(naming.settings_parameter(self.slug, self.stage))
         if prefix is not None:
             raise FieldError(
                 ("slug",),

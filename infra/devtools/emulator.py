@@ -14,6 +14,16 @@ outputs name (``stacks/platform-outputs.yaml``), as moto's ``_custom_id_`` tag d
 other resources: ``kms CreateKey`` honours a ``_custom_id_`` tag, and ``route53
 CreateHostedZone`` a caller reference ``_custom_id_:<zone id>``.
 
+CloudFront SaaS Manager is missing from moto 5 too: ``install()`` adds connection groups
+(``CreateConnectionGroup``/``GetConnectionGroup``; a ``_custom_id_`` tag chooses the id
+and a ``_custom_routing_endpoint_`` tag the routing endpoint, so the platform's group
+can be the one its outputs name), distribution tenants (``Create``/``Get``/
+``UpdateDistributionTenant``) and ``VerifyDnsConfiguration``, which answers from the
+emulator's own Route 53: ``valid-configuration`` when a hosted zone holds a CNAME for the
+domain pointing at the tenant's connection group's routing endpoint (a test, or the
+demo, publishes the client's CNAME by creating that record), else
+``invalid-configuration``.
+
 ``python -m infra.devtools.emulator [moto.server options]`` runs moto's server with
 these installed (the local target's background emulator); ``localtarget.in_process``
 installs them in the test process.
@@ -54,6 +64,7 @@ def install() -> None:
     _install_sesv2_account()
     _install_ssm_service_settings()
     _install_custom_ids()
+    _install_cloudfront_tenants()
     _installed = True
 
 
@@ -210,6 +221,173 @@ def _install_custom_ids() -> None:
 
     KmsBackend.create_key = create_key_with_id  # type: ignore[method-assign]
     Route53Backend.create_hosted_zone = create_zone_with_id  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------ CloudFront SaaS Manager
+
+CUSTOM_ROUTING_ENDPOINT = "_custom_routing_endpoint_"
+"""The emulator's tag key for a connection group's routing endpoint chosen by the caller."""
+
+
+def _install_cloudfront_tenants() -> None:
+    import hashlib
+
+    from moto.cloudfront.exceptions import CloudFrontException
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult
+    from moto.route53.models import route53_backends
+
+    class EntityNotFound(CloudFrontException):
+        def __init__(self, what: str) -> None:
+            super().__init__("EntityNotFound", f"{what} does not exist")
+
+    class PreconditionFailed(CloudFrontException):
+        def __init__(self) -> None:
+            super().__init__("PreconditionFailed", "the If-Match version is not the current one")
+
+    def state(response: CloudFrontResponse) -> dict[str, dict[str, dict[str, Any]]]:
+        found: dict[str, dict[str, dict[str, Any]]] = response.backend.__dict__.setdefault(
+            "_tenantctl_saas", {"groups": {}, "tenants": {}}
+        )
+        return found
+
+    def tags_of(response: CloudFrontResponse) -> list[dict[str, str]]:
+        return list((response._get_param("Tags") or {}).get("Items") or [])
+
+    def arn(response: CloudFrontResponse, kind: str, id_: str) -> str:
+        return f"arn:aws:cloudfront::{response.current_account}:{kind}/{id_}"
+
+    def short(*parts: str) -> str:
+        return hashlib.sha256("/".join(parts).encode()).hexdigest()[:13]
+
+    def create_connection_group(self: CloudFrontResponse) -> ActionResult:
+        name = str(self._get_param("Name"))
+        tags = tags_of(self)
+        chosen = {t["Key"]: t.get("Value", "") for t in tags}
+        id_ = chosen.get(CUSTOM_ID) or f"cg_{short(self.current_account, name)}"
+        now = datetime.now(UTC)
+        group = {
+            "Id": id_,
+            "Name": name,
+            "Arn": arn(self, "connection-group", id_),
+            "CreatedTime": now,
+            "LastModifiedTime": now,
+            "Ipv6Enabled": bool(self._get_param("Ipv6Enabled", True)),
+            "RoutingEndpoint": chosen.get(CUSTOM_ROUTING_ENDPOINT)
+            or f"d{short(id_)}.cloudfront.net",
+            "Status": "Deployed",
+            "Enabled": bool(self._get_param("Enabled", True)),
+            "IsDefault": False,
+            "Tags": {
+                "Items": [t for t in tags if t["Key"] not in (CUSTOM_ID, CUSTOM_ROUTING_ENDPOINT)]
+            },
+        }
+        state(self)["groups"][id_] = group
+        return ActionResult({"ConnectionGroup": group, "ETag": "E1"})
+
+    def get_connection_group(self: CloudFrontResponse) -> ActionResult:
+        wanted = str(self._get_param("Identifier"))
+        for group in state(self)["groups"].values():
+            if wanted in (group["Id"], group["Name"], group["Arn"]):
+                return ActionResult({"ConnectionGroup": group, "ETag": "E1"})
+        raise EntityNotFound(f"connection group {wanted}")
+
+    def find_tenant(response: CloudFrontResponse, wanted: str) -> dict[str, Any]:
+        for tenant in state(response)["tenants"].values():
+            if wanted in (tenant["Id"], tenant["Name"], tenant["Arn"]):
+                return tenant
+        raise EntityNotFound(f"distribution tenant {wanted}")
+
+    def tenant_result(tenant: dict[str, Any]) -> ActionResult:
+        body = {k: v for k, v in tenant.items() if k != "_etag"}
+        return ActionResult({"DistributionTenant": body, "ETag": tenant["_etag"]})
+
+    def domains_of(response: CloudFrontResponse) -> list[dict[str, str]]:
+        return [
+            {"Domain": d["Domain"], "Status": "active"}
+            for d in response._get_param("Domains") or []
+        ]
+
+    def create_distribution_tenant(self: CloudFrontResponse) -> ActionResult:
+        name = str(self._get_param("Name"))
+        if any(t["Name"] == name for t in state(self)["tenants"].values()):
+            raise CloudFrontException(
+                "EntityAlreadyExists", f"a distribution tenant named {name} exists"
+            )
+        group = str(self._get_param("ConnectionGroupId") or "")
+        if group and group not in state(self)["groups"]:
+            raise EntityNotFound(f"connection group {group}")
+        id_ = f"dt_{short(self.current_account, name)}"
+        now = datetime.now(UTC)
+        tenant = {
+            "Id": id_,
+            "DistributionId": self._get_param("DistributionId"),
+            "Name": name,
+            "Arn": arn(self, "distribution-tenant", id_),
+            "Domains": domains_of(self),
+            "Tags": {"Items": tags_of(self)},
+            "Customizations": self._get_param("Customizations") or {},
+            "ConnectionGroupId": group,
+            "Enabled": bool(self._get_param("Enabled", True)),
+            "Status": "Deployed",
+            "CreatedTime": now,
+            "LastModifiedTime": now,
+            "_etag": "E1",
+        }
+        state(self)["tenants"][id_] = tenant
+        return tenant_result(tenant)
+
+    def get_distribution_tenant(self: CloudFrontResponse) -> ActionResult:
+        return tenant_result(find_tenant(self, str(self._get_param("Identifier"))))
+
+    def update_distribution_tenant(self: CloudFrontResponse) -> ActionResult:
+        tenant = find_tenant(self, str(self._get_param("Id")))
+        if self._get_param("IfMatch") != tenant["_etag"]:
+            raise PreconditionFailed()
+        for key in ("DistributionId", "Customizations", "ConnectionGroupId", "Enabled"):
+            value = self._get_param(key)
+            if value is not None:
+                tenant[key] = value
+        if self._get_param("Domains"):
+            tenant["Domains"] = domains_of(self)
+        tenant["LastModifiedTime"] = datetime.now(UTC)
+        tenant["_etag"] = f"E{int(tenant['_etag'][1:]) + 1}"
+        return tenant_result(tenant)
+
+    def cname_of(account: str, domain: str) -> str | None:
+        for zone in route53_backends[account]["aws"].zones.values():
+            for record in zone.rrsets:
+                if record.type == "CNAME" and record.name.rstrip(".") == domain.rstrip("."):
+                    values = [str(v) for v in record.records]
+                    return values[0].rstrip(".") if values else None
+        return None
+
+    def verify_dns_configuration(self: CloudFrontResponse) -> ActionResult:
+        tenant = find_tenant(self, str(self._get_param("Identifier")))
+        group = state(self)["groups"].get(tenant["ConnectionGroupId"])
+        endpoint = group["RoutingEndpoint"] if group else None
+        asked = self._get_param("Domain")
+        found = []
+        for domain in [d["Domain"] for d in tenant["Domains"] if asked in (None, d["Domain"])]:
+            target = cname_of(self.current_account, domain)
+            if endpoint is not None and target == endpoint:
+                found.append({"Domain": domain, "Status": "valid-configuration"})
+            else:
+                reason = f"CNAME points to {target}" if target else "no CNAME record found"
+                found.append(
+                    {"Domain": domain, "Status": "invalid-configuration", "Reason": reason}
+                )
+        return ActionResult({"DnsConfigurationList": found})
+
+    for method in (
+        create_connection_group,
+        get_connection_group,
+        create_distribution_tenant,
+        get_distribution_tenant,
+        update_distribution_tenant,
+        verify_dns_configuration,
+    ):
+        setattr(CloudFrontResponse, method.__name__, method)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,6 +52,11 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 LOCAL_BILLING_BUS = "tenantctl-billing"
 """The billing event bus the local target creates on the emulator."""
 
+LOCAL_OPERATIONS_BUCKET = str(EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"])
+"""The platform's operations bucket (client locks, the routing table), as the local platform
+outputs (``stacks/platform-outputs.yaml``, the example platform) name it; created on the
+emulator."""
+
 EMULATOR_MODULE = "infra.devtools.emulator"
 """What the background emulator runs (moto's server plus ``emulator.install()``); its
 command line names it, which is how ``status`` and ``stop`` recognise the process."""
@@ -448,6 +453,24 @@ def create_control(admin_url: str, name: str) -> str:
     return url
 
 
+def create_operations_bucket(
+    endpoint_url: str, region: str, name: str = LOCAL_OPERATIONS_BUCKET
+) -> None:
+    """The platform's operations bucket on the emulator (client locks, the routing table),
+    versioned as the platform's is; idempotent (moto forgets it when it stops)."""
+    from botocore.exceptions import ClientError
+
+    s3 = _emulator_client(endpoint_url, region, "s3")
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
 def create_billing_bus(endpoint_url: str, region: str, name: str) -> None:
     """The billing event bus on the emulator (moto forgets it when it stops)."""
     import boto3
@@ -493,7 +516,8 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
     (``EXAMPLE_PLATFORM_OUTPUTS``) that preflight reads: its KMS key and hosted zone with
     the ids the outputs name, its SES domain identity, verified (moto finds Easy DKIM's
     records at once when DKIM signing is asked for), its access-log bucket (SSE-S3,
-    a policy admitting S3's logging service) and its operations bucket (versioned)."""
+    a policy admitting S3's logging service), its operations bucket (versioned) and its
+    CloudFront connection group, with the id and routing endpoint the outputs name."""
     from botocore.exceptions import ClientError
 
     platform = outputs or EXAMPLE_PLATFORM_OUTPUTS
@@ -552,6 +576,7 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
     s3.put_bucket_policy(
         Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
     )
+    create_operations_bucket(endpoint_url, region, str(platform["operationsBucketName"]))
 
     operations = str(platform["operationsBucketName"])  # locks and host routes
     try:
@@ -559,6 +584,21 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
     except ClientError:
         s3.create_bucket(Bucket=operations)
         s3.put_bucket_versioning(Bucket=operations, VersioningConfiguration={"Status": "Enabled"})
+
+    cloudfront = client("cloudfront")
+    group = str(platform["connectionGroupId"])
+    try:
+        cloudfront.get_connection_group(Identifier=group)
+    except ClientError:
+        chosen = {
+            emulator.CUSTOM_ID: group,
+            emulator.CUSTOM_ROUTING_ENDPOINT: str(platform["connectionGroupRoutingEndpoint"]),
+        }
+        cloudfront.create_connection_group(
+            Name="platform",
+            Ipv6Enabled=True,
+            Tags={"Items": [{"Key": k, "Value": v} for k, v in chosen.items()]},
+        )
 
 
 def request_ses_production_access(endpoint_url: str, region: str) -> None:

@@ -8,8 +8,8 @@ its DKIM and MAIL FROM records, which are exported (``dns_records``) so account
 staff can send them on or check them.
 Bounces and complaints go to an SNS topic through the configuration set, and
 the account-level suppression list keeps those addresses from being mailed
-again. Preview's allow-list of extra recipients lives in an SSM parameter the
-vendor's staff edit (its value is theirs: later changes are ignored here).
+again. Preview's allow-list of extra recipients is a key of the stack's settings
+parameter (``infra.program.settings``).
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ class Email(pulumi.ComponentResource):
     identity_arn: pulumi.Output[str]
     bounce_topic_arn: pulumi.Output[str]
     dns_records: pulumi.Output[list[dict[str, str]]]
-    allow_list_parameter: str | None
 
     def __init__(
         self, name: str, args: EmailArgs, opts: pulumi.ResourceOptions | None = None
@@ -113,19 +112,6 @@ class Email(pulumi.ComponentResource):
             )
             identity_arn = identity.arn
 
-        self.allow_list_parameter = identity_settings.allow_list_parameter
-        if self.allow_list_parameter is not None:
-            aws.ssm.Parameter(
-                f"{name}-allow-list",
-                name=self.allow_list_parameter,
-                type="StringList",
-                insecure_value=",".join(identity_settings.initial_allow_list),
-                description="Addresses preview may email besides its administrators "
-                "(comma-separated; the vendor's staff add to it)",
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
-            )
-
         self.sending_domain = domain
         self.from_address = identity_settings.from_address
         self.configuration_set_name = identity_settings.configuration_set_name
@@ -140,6 +126,5 @@ class Email(pulumi.ComponentResource):
             "identity_arn": self.identity_arn,
             "bounce_topic_arn": self.bounce_topic_arn,
             "dns_records": self.dns_records,
-            "allow_list_parameter": self.allow_list_parameter,
         }
         self.register_outputs(outputs)

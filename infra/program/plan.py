@@ -78,6 +78,10 @@ class PlannedResource:
     """Whether a delete leaves it in AWS (``ResourceOptions.retain_on_delete``)."""
     dependencies: tuple[str, ...] = ()
     """Logical names of the resources it waits for (``depends_on`` and input dependencies)."""
+    provider: str | None = None
+    """Logical name of the explicit provider it is created with (e.g. one for us-east-1)."""
+    ignore_changes: tuple[str, ...] = ()
+    """Inputs whose later changes Pulumi ignores (``ResourceOptions.ignore_changes``)."""
 
 
 @dataclass(frozen=True)
@@ -316,6 +320,11 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(getattr(request, "protect", False)),
                     retain_on_delete=bool(registered and request.retainOnDelete),
                     dependencies=tuple(sorted(urn.split("::")[-1] for urn in dependencies)),
+                    # a provider reference is "<urn>::<id>"; the urn ends in the name
+                    provider=str(request.provider).split("::")[-2]
+                    if registered and request.provider
+                    else None,
+                    ignore_changes=tuple(request.ignoreChanges) if registered else (),
                 )
             )
 

@@ -10,9 +10,9 @@ created, and an update that creates both in one go fails half-way:
   update's outputs are the first to deliver). Only a live production on the
   client's own domain sends through its own identity, and promote has checked it
   verified (``email_settings.pool_sends_from_own_identity``);
-- a listener certificate that attaches an ACM certificate this stack requests
-  without waiting for its ``CertificateValidation`` (the listener refuses a
-  certificate that is not ISSUED).
+- a CloudFront distribution tenant that uses an ACM certificate this stack
+  requests without waiting for its ``CertificateValidation`` (CloudFront refuses
+  a certificate that is not ISSUED).
 
 ``ordering_problems`` returns one line per violation; ``tenantctl plan`` and
 ``tenantctl deploy`` refuse a plan that has any.
@@ -28,7 +28,7 @@ USER_POOL = "aws:cognito/userPool:UserPool"
 EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
 CERTIFICATE = "aws:acm/certificate:Certificate"
 CERTIFICATE_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
-LISTENER_CERTIFICATE = "aws:lb/listenerCertificate:ListenerCertificate"
+DISTRIBUTION_TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
 
 
 def _identity_arn_suffix(domain: str) -> str:
@@ -53,17 +53,17 @@ def unverified_pool_senders(plan: StackPlan, spec: TenantSpec) -> list[str]:
     return problems
 
 
-def unissued_listener_certificates(plan: StackPlan) -> list[str]:
-    """Listener certificates that attach a certificate of this stack before it is issued."""
+def unissued_tenant_certificates(plan: StackPlan) -> list[str]:
+    """Distribution tenants that use a certificate of this stack before it is issued."""
     validations = {r.name for r in plan.of_type(CERTIFICATE_VALIDATION)}
     requested = {r.name for r in plan.of_type(CERTIFICATE)}
     problems = []
-    for attachment in plan.of_type(LISTENER_CERTIFICATE):
+    for attachment in plan.of_type(DISTRIBUTION_TENANT):
         deps = set(attachment.dependencies)
         if deps & requested and not deps & validations:
             problems.append(
-                f"{attachment.name}: attaches a certificate this stack requests without "
-                "waiting for its CertificateValidation; the listener refuses a certificate "
+                f"{attachment.name}: uses a certificate this stack requests without "
+                "waiting for its CertificateValidation; CloudFront refuses a certificate "
                 "that is not ISSUED"
             )
     return problems
@@ -71,4 +71,4 @@ def unissued_listener_certificates(plan: StackPlan) -> list[str]:
 
 def ordering_problems(plan: StackPlan, spec: TenantSpec) -> list[str]:
     """Every resource that needs another to be verified or issued, and does not wait."""
-    return unverified_pool_senders(plan, spec) + unissued_listener_certificates(plan)
+    return unverified_pool_senders(plan, spec) + unissued_tenant_certificates(plan)

@@ -8,8 +8,7 @@ from typing import Any
 
 import pulumi
 
-from infra.core import email_settings, naming, rendering
-from infra.core.payment_settings import payment_parameters
+from infra.core import email_settings, naming, rendering, stack_settings
 from infra.core.platform import check_zone_name, require_output
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
@@ -18,6 +17,7 @@ from infra.program.domains import Domains, DomainsArgs
 from infra.program.email import Email, EmailArgs
 from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
+from infra.program.settings import Settings, SettingsArgs
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class PlatformValues:
     database_subnet_group_name: pulumi.Output[str]
     database_parameter_group_name: pulumi.Output[str]
     database_security_group_ids: pulumi.Output[list[str]]
-    https_listener_arn: pulumi.Output[str]
+    multitenant_distribution_id: pulumi.Output[str]
+    connection_group_id: pulumi.Output[str]
+    connection_group_routing_endpoint: pulumi.Output[str]
     operations_bucket_name: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     wildcard_certificate_arn: pulumi.Output[str]
@@ -69,7 +71,9 @@ def read_platform(
         database_subnet_group_name=value("databaseSubnetGroupName"),
         database_parameter_group_name=value("databaseParameterGroupName"),
         database_security_group_ids=value("databaseSecurityGroupIds"),
-        https_listener_arn=value("httpsListenerArn"),
+        multitenant_distribution_id=value("multitenantDistributionId"),
+        connection_group_id=value("connectionGroupId"),
+        connection_group_routing_endpoint=value("connectionGroupRoutingEndpoint"),
         operations_bucket_name=value("operationsBucketName"),
         kms_key_arn=value("kmsKeyArn"),
         wildcard_certificate_arn=value("wildcardCertificateArn"),
@@ -103,12 +107,14 @@ class Tenant(pulumi.ComponentResource):
     database_role_secret_arn: pulumi.Output[str] | None
     content_bucket: pulumi.Output[str]
     payment_secret_arn: pulumi.Output[str]
-    payment_parameter_path: str
+    settings_parameter: str
     payment_mode: str
     user_pool_id: pulumi.Output[str]
     certificate_arn: pulumi.Output[str]
     custom_domain_certificate_arn: pulumi.Output[str | None]
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
+    custom_domain_cname_target: pulumi.Output[str | None]
+    distribution_tenant_id: pulumi.Output[str | None]
     operations_bucket: pulumi.Output[str]
 
     def __init__(
@@ -131,8 +137,13 @@ class Tenant(pulumi.ComponentResource):
                 admin_host=spec.admin_host,
                 portal_host=spec.portal_host,
                 portal_domain=spec.portal_domain,
+                certificate_generation=spec.custom_domain.certificate_generation,
+                attached=spec.custom_domain.attached,
                 live=spec.live,
-                https_listener_arn=platform.https_listener_arn,
+                tenant_name=naming.distribution_tenant_name(spec.slug),
+                distribution_id=platform.multitenant_distribution_id,
+                connection_group_id=platform.connection_group_id,
+                routing_endpoint=platform.connection_group_routing_endpoint,
                 wildcard_certificate_arn=platform.wildcard_certificate_arn,
                 tags=tags,
             ),
@@ -143,14 +154,22 @@ class Tenant(pulumi.ComponentResource):
             PaymentsArgs(
                 provider=spec.payment.provider,
                 secret_name=naming.payment_secret_name(spec.slug, spec.stage),
-                parameter_path=naming.payment_parameter_path(spec.slug, spec.stage),
-                settings=payment_parameters(spec),
+                mode=spec.payment_mode,
                 label=spec.stack_name,
                 recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
                 durable=production,
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
-                go_live=domains.go_live,
+            ),
+            child,
+        )
+        settings = Settings(
+            f"{name}-settings",
+            SettingsArgs(
+                parameter_name=stack_settings.parameter_name(spec),
+                document=stack_settings.initial_settings(spec),
+                label=spec.stack_name,
+                tags=tags,
             ),
             child,
         )
@@ -230,12 +249,14 @@ class Tenant(pulumi.ComponentResource):
         )
         self.content_bucket = portal.bucket_name
         self.payment_secret_arn = payments.secret_arn
-        self.payment_parameter_path = payments.parameter_path
+        self.settings_parameter = settings.parameter_name
         self.payment_mode = payments.mode
         self.user_pool_id = access.user_pool_id
         self.certificate_arn = domains.certificate_arn
         self.custom_domain_certificate_arn = domains.custom_domain_certificate_arn
         self.custom_domain_validation_records = domains.custom_domain_validation_records
+        self.custom_domain_cname_target = domains.custom_domain_cname_target
+        self.distribution_tenant_id = domains.distribution_tenant_id
         self.operations_bucket = platform.operations_bucket_name
         self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
 
@@ -354,9 +375,10 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
         "payment_secret_arn",
     ),
     StackOutput(
-        "paymentParameterPath",
-        "SSM path of the non-secret payment settings.",
-        "payment_parameter_path",
+        "settingsParameter",
+        "SSM parameter (String, standard tier) holding the stack's non-secret settings as "
+        'JSON: payment and, in preview, allowedRecipients (README "Stack settings").',
+        "settings_parameter",
         local=True,
     ),
     StackOutput("paymentMode", "sandbox or live.", "payment_mode"),
@@ -368,16 +390,29 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
     ),
     StackOutput(
         "customDomainCertificateArn",
-        "ACM certificate of the client's own portal domain (production); null when none. "
-        "promote requires it ISSUED.",
+        "ACM certificate (us-east-1) of the client's own portal domain (production); null "
+        "until `tenantctl domain request-certificate`. promote requires it ISSUED.",
         "custom_domain_certificate_arn",
     ),
     StackOutput(
         "customDomainValidationRecords",
-        "DNS records [{name, type, value}] the client must publish for its own portal "
-        "domain; empty when it has none.",
+        "DNS records [{name, type, value}] the client must publish so ACM validates that "
+        "certificate; empty when there is none.",
         "custom_domain_validation_records",
         local=True,
+    ),
+    StackOutput(
+        "customDomainCnameTarget",
+        "The platform's CloudFront routing endpoint the client points its portal domain at "
+        "(CNAME) at go-live; null without a portal domain.",
+        "custom_domain_cname_target",
+        local=True,
+    ),
+    StackOutput(
+        "distributionTenantId",
+        "CloudFront distribution tenant serving the client's own portal domain once "
+        "attached (`tenantctl domain attach`; enabled when live); null before.",
+        "distribution_tenant_id",
     ),
     StackOutput(
         "operationsBucket",

@@ -52,9 +52,9 @@ from infra.core.platform import (
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
 from infra.core.text_rules import first_of, shorten
 from infra.ops.adapters import yamlfiles
-from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks import stackfiles
 from infra.ops.stacks.handle import project_dir_of
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.projectconfig import check_stack_text
 
 FileStatus = Literal["created", "updated", "unchanged"]
@@ -472,7 +472,7 @@ def create_tenant(
 
     Unchanged files: nothing is written, status ``unchanged``. A missing file is
     created. The tenant's platform must be known to every command
-    (``infra.ops.planning.platformfile.platform_outputs``) and the new texts must be
+    (``infra.ops.stacks.platformfile.platform_outputs``) and the new texts must be
     what Pulumi accepts, or nothing is written. An existing file that would change:
     ``StackFilesDiffer`` (first line says what differs and to re-run with ``--force``)
     unless *force*. Both new

@@ -20,9 +20,9 @@ from infra.core.errors import UserInputError
 from infra.core.replacement import StatefulChange, refused
 from infra.core.steps import Progress, quiet
 from infra.ops.lifecycle.provision import ProvisionedStack, deploy_new_stack, refuse_data_loss
-from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.deployers import require_deployer
-from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.locking import client_lock, lock_place
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec
 
 
@@ -96,7 +96,7 @@ def deploy(
     started = time.monotonic()
     # The lock lives where every other operation on the client looks for it (not in
     # a production stack's own region, which may differ from the preview's).
-    with client_lock(slug, "deploy", lock_region(stacks_dir, slug)):
+    with client_lock(slug, "deploy", lock_place(stacks_dir, slug)):
         changes = require_deployer(spec).stateful_changes(spec, stacks_dir, progress)
         refuse_data_loss(stack, refused(changes, allow_replace))
         allowed = [c for c in changes if c.name in set(allow_replace)]

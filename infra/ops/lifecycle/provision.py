@@ -25,7 +25,7 @@ from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.adapters.database_role import role_credentials
 from infra.ops.stacks.deployers import LOCAL, current_deployer, deploy_stack
 from infra.ops.stacks.handle import StackHandle
-from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.locking import client_lock, lock_place
 
 
 def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[Step]:
@@ -144,8 +144,8 @@ def deploy_tenant(
     if deployer.name == LOCAL:
         progress("local target: the Pulumi CLI is not used; each stack is applied from its plan")
     slug = specs[naming.PREVIEW].slug
-    region = lock_region(stacks_dir, slug)
-    with client_lock(slug, "create", region, break_reason=break_lock, progress=progress):
+    place = lock_place(stacks_dir, slug)
+    with client_lock(slug, "create", place, break_reason=break_lock, progress=progress):
         for stage in naming.STAGES:  # re-running create never destroys data either
             spec = specs[stage]
             refuse_data_loss(spec.stack_name, deployer.stateful_changes(spec, stacks_dir, progress))

@@ -16,8 +16,8 @@ from typing import Any
 from infra.core import naming
 from infra.core.cost import AccountUse, CostLine, UnpricedResource, fleet_cost, stack_cost, total
 from infra.core.errors import UserInputError
-from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.planning.shapes import Shape, client_shapes, reference_client
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec
 from infra.program.plan import StackPlan, plan_stack
 

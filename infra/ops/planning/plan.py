@@ -2,7 +2,7 @@
 
 Reads and validates every asked-for stack file first (so one bad file fails
 before any planning), reads the platform outputs the tenant really uses
-(``infra.ops.planning.platformfile``), then evaluates the real program under Pulumi's
+(``infra.ops.stacks.platformfile``), then evaluates the real program under Pulumi's
 mock runtime (``infra.program.plan``). Anything the user can cause (a template
 that fails for this tenant, a platform that does not match) ends as one line.
 """
@@ -15,7 +15,7 @@ from infra.core import naming
 from infra.core.errors import DeployFailed, UserInputError
 from infra.core.platform import PlatformError
 from infra.core.rendering import RenderError
-from infra.ops.planning.platformfile import platform_outputs
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec
 from infra.program.plan import StackPlan, plan_stack
 from infra.program.plan_checks import ordering_problems

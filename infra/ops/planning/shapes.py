@@ -16,8 +16,8 @@ from pathlib import Path
 
 from infra.core import naming
 from infra.core.errors import PreconditionFailed
-from infra.core.spec import DatabaseSpec, TenantSpec
-from infra.ops.planning.platformfile import platform_outputs
+from infra.core.spec import CustomDomainSpec, DatabaseSpec, TenantSpec
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec, tenants
 from infra.program.plan import StackPlan, plan_stack
 
@@ -34,13 +34,19 @@ def _own_domain(spec: TenantSpec) -> TenantSpec:
     if spec.stage == naming.PREVIEW:
         return spec
     domain = spec.portal_domain or f"parking.{spec.slug}.example.edu"
-    return spec.model_copy(update={"portal_domain": domain, "live": True})
+    # Live on it: its certificate (us-east-1) issued and attached as a distribution tenant.
+    attached = CustomDomainSpec(certificate_generation=1, attached=True)
+    return spec.model_copy(
+        update={"portal_domain": domain, "live": True, "custom_domain": attached}
+    )
 
 
 def _platform_domain(spec: TenantSpec) -> TenantSpec:
     if spec.stage == naming.PREVIEW:
         return spec
-    return spec.model_copy(update={"portal_domain": None, "live": True})
+    return spec.model_copy(
+        update={"portal_domain": None, "live": True, "custom_domain": CustomDomainSpec()}
+    )
 
 
 SHAPES: dict[str, tuple[str, Callable[[TenantSpec], TenantSpec]]] = {

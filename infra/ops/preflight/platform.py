@@ -1,7 +1,7 @@
 """The platform's side of preflight: its outputs, KMS key, SES identity and log bucket.
 
 The outputs are the platform as every command resolves it
-(``infra.ops.planning.platformfile.platform_outputs``); when that refuses them, the raw
+(``infra.ops.stacks.platformfile.platform_outputs``); when that refuses them, the raw
 entry of the platform file (if any) is read again only to list every problem at once.
 """
 
@@ -19,12 +19,12 @@ from infra.core import preflight as rules
 from infra.core.errors import UserInputError
 from infra.core.preflight import Check
 from infra.ops.adapters import aws
-from infra.ops.planning.platformfile import (
+from infra.ops.preflight.account import client_error
+from infra.ops.stacks.platformfile import (
     platform_outputs,
     platform_outputs_file,
     read_platform_file,
 )
-from infra.ops.preflight.account import client_error
 from infra.ops.stacks.stackfiles import display_path
 
 

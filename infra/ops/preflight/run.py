@@ -19,8 +19,8 @@ from infra.core.errors import UserInputError
 from infra.core.preflight import Check, PreflightReport
 from infra.ops.adapters import aws
 from infra.ops.planning.capacity import capacity
-from infra.ops.planning.platformfile import read_platform_file
 from infra.ops.preflight import account, platform, tooling
+from infra.ops.stacks.platformfile import read_platform_file
 from infra.ops.stacks.stackfiles import read_spec, tenants
 
 REFERENCE_STACKS = PROJECT_DIR / "stacks"

@@ -26,10 +26,16 @@ from typing import Any, Protocol
 
 from infra.core import naming, replacement
 from infra.core.errors import EnvironmentProblem
+from infra.core.payment_settings import payment_parameters
 from infra.core.replacement import StatefulChange
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
-from infra.ops.adapters import pulumi_cli
+from infra.ops.adapters import aws, pulumi_cli
+from infra.ops.adapters.payment_store import (
+    carry_allow_list,
+    legacy_allow_list,
+    write_parameters,
+)
 from infra.ops.stacks.handle import StackHandle, open_stack, project_dir_of
 from infra.ops.stacks.routing import publish_routes
 
@@ -160,10 +166,19 @@ def deploy_stack(
 
     Only ``create`` may pass *create*; everything else deploys a stack that exists."""
     deployer = require_deployer(spec)
+    # A stack from before the settings parameter: the update deletes its old allow-list.
+    legacy = legacy_allow_list(handle.ssm if handle else aws.client("ssm"), spec)
     outputs, how = deployer.up(spec, stacks_dir, handle, progress, create=create)
     bound = handle.bind(spec, outputs) if handle is not None else open_stack(spec, outputs)
     # Only after the whole update: a production's portal opens last, and a failed
-    # update leaves the routes as they were.
+    # update leaves the routes and the payment settings as they were (payment goes
+    # live with the portal, never before). The program leaves the settings parameter's
+    # value to tenantctl after creating it, so staff's allow-list in it is kept.
     routes = publish_routes(spec, bound.outputs, bound.region)
     serving = ", ".join(sorted({r.serve for r in routes}))
-    return bound, f"{how}; {len(routes)} routes published ({serving})"
+    payment = payment_parameters(spec)
+    changed = write_parameters(bound.ssm, spec, payment)
+    settings = f"payment settings {'written' if changed else 'unchanged'} (mode {payment['mode']})"
+    if legacy and carry_allow_list(bound.ssm, spec, legacy):
+        settings += f"; {len(legacy)} allow-list addresses carried over"
+    return bound, f"{how}; {len(routes)} routes published ({serving}); {settings}"
