@@ -50,7 +50,7 @@ from infra.ops.stacks.handle import (
     open_stack,
     pool_admin_url,
 )
-from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.locking import client_lock, lock_place
 
 MOVE_RECORD = "move-pending"
 """A move that started and has not finished: its id, where from and where to."""
@@ -104,7 +104,7 @@ def move_preview(
     pools = platform_pools(stacks_dir, spec.platform_stack)
     target = _pool(spec, pools, pool)
     with client_lock(
-        slug, "preview move", lock_region(stacks_dir, slug), break_reason=break_lock,
+        slug, "preview move", lock_place(stacks_dir, slug), break_reason=break_lock,
         progress=progress,
     ):  # fmt: skip
         handle = open_stack(spec, handle=PreviewStack, source=current_deployer())
