@@ -49,7 +49,7 @@ from infra.core.platform import (
     database_pools,
     find_pool,
 )
-from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
+from infra.core.spec import CustomDomainSpec, Problem, SpecError, TenantSpec, parse_spec
 from infra.core.text_rules import first_of, shorten
 from infra.ops.adapters import yamlfiles
 from infra.ops.stacks import stackfiles
@@ -403,6 +403,12 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
             config = stackfiles.parse_config(old_text, source)  # MalformedFile: nothing written
             if stage == naming.PRODUCTION and config.get(stackfiles.LIVE_KEY) is True:
                 spec = TenantSpec.model_validate({**spec.model_dump(), "live": True})
+            # What `tenantctl domain` recorded is tenantctl's state, like `live`: kept.
+            recorded = config.get(f"{naming.CONFIG_NAMESPACE}customDomain")
+            if stage == naming.PRODUCTION and recorded and spec.custom_domain == CustomDomainSpec():
+                spec = spec.model_copy(
+                    update={"custom_domain": CustomDomainSpec.model_validate(recorded)}
+                )
             if stage == naming.PREVIEW and spec.database_pool is None:
                 # Stable: the preview's databases are there (or, absent, on its own
                 # instance); only `preview move` changes where they live.
