@@ -61,8 +61,9 @@ def test_the_preview_plan_has_no_rds_instance_and_uses_its_pool_server():
     assert plan.outputs["databaseSecretArn"] == pool["masterSecretArn"]
     assert plan.outputs["databasePool"] == "previews-1"
     assert plan.outputs["databaseRole"] == "demo_preview_app"
-    secrets = [r.inputs["name"] for r in plan.of_type("aws:secretsmanager/secret:Secret")]
-    assert naming.database_role_secret_name(SLUG, "preview") in secrets
+    secrets = {r.inputs["name"]: r.inputs for r in plan.of_type("aws:secretsmanager/secret:Secret")}
+    role_secret = secrets[naming.database_role_secret_name(SLUG, "preview")]
+    assert role_secret["kmsKeyId"] == EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"]
 
 
 def test_production_keeps_its_own_instance():

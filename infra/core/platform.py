@@ -227,6 +227,24 @@ POOL_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\Z")
 
 
 @dataclass(frozen=True)
+class PoolServer:
+    """What one pool server is, for cost and capacity: the platform owns it, so the
+    contract names only its endpoint and capacity, and the model assumes this."""
+
+    instance_class: str
+    multi_az: bool
+    storage_gb: int
+    managed_master_secret: bool = True
+    """RDS keeps its master password in a secret (``masterSecretArn``)."""
+
+
+REFERENCE_POOL_SERVER = PoolServer("db.t4g.medium", multi_az=False, storage_gb=100)
+"""The server a pool's ``capacity`` (about 40 previews) is sized for: a db.t4g.medium,
+Single-AZ (previews need no standby), 100 GB gp3 (40 previews of a few hundred MB,
+three databases each, with room to grow)."""
+
+
+@dataclass(frozen=True)
 class DatabasePool:
     """One shared PostgreSQL server previews live on (an item of ``previewDatabasePools``)."""
 
