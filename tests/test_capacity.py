@@ -9,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli import main
+from infra.core.errors import ExitCode
 from infra.core.limits import QUOTAS
-from infra.ops.planning.capacity import consumption
+from infra.core.preflight import AppliedQuota
+from infra.ops.planning.capacity import QuotaUse, consumption
 from infra.program.plan import plan_stack
 from tests.helpers import STACKS, demo_spec, validate
 
@@ -88,3 +90,48 @@ def test_each_shape_of_client_is_counted_and_the_table_takes_the_largest(report:
     assert shapes["platform-domain"]["ses-configuration-sets"] == 2
     assert shapes["platform-domain"]["ses-identities"] == 0
     assert shapes["own-domain"]["ses-identities"] == 1
+
+
+def _rds(clients: int, applied: AppliedQuota | None = None) -> QuotaUse:
+    quota = next(q for q in QUOTAS if q.key == "rds-instances")
+    return QuotaUse(quota, 1, clients, per_pool_server=1, pool_capacity=40, applied=applied)
+
+
+def test_preview_pool_servers_count_once_for_the_whole_fleet() -> None:
+    assert [_rds(n).shared for n in (1, 40, 41, 1000)] == [1, 1, 2, 25]
+    # 39 productions and one pool server fill the default 40; the 40th client needs 41.
+    assert _rds(1000).max_clients == 39 and _rds(39).binds is False and _rds(40).binds
+
+
+def test_an_applied_value_from_service_quotas_is_the_limit_it_binds_against() -> None:
+    raised = _rds(1000, AppliedQuota(1100.0, "Service Quotas rds/L-7B6409FD"))
+    assert (raised.limit, raised.binds, raised.max_clients_at_limit) == (1100, False, 1073)
+    assert raised.max_clients == 39  # still reported against the default
+    document = raised.to_json()
+    assert document["limitSource"] == "Service Quotas rds/L-7B6409FD"
+    unread = _rds(1000, AppliedQuota(None, "service-quotas: AccessDenied", readable=False))
+    assert (unread.limit, unread.binds) == (40, True)  # unknown: the default stands
+
+
+def test_capacity_reads_the_accounts_service_quotas_with_account(aws_env: str) -> None:
+    result = CliRunner().invoke(
+        main, ["capacity", "--account", "--json", "--stacks-dir", str(STACKS)]
+    )
+    assert result.exit_code == 0, result.output
+    document = validate("capacity", json.loads(result.stdout))
+    sources = {q["quota"]: q["limitSource"] for q in document["quotas"]}
+    # Every quota was asked about (or is one Service Quotas does not hold).
+    assert all(s != "documented default" for s in sources.values()), sources
+    assert sources["ssm-parameters"] == "documented default, not in Service Quotas"
+
+
+def test_capacity_account_with_the_endpoint_unreachable_is_one_line_exit_5(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    result = CliRunner().invoke(main, ["capacity", "--account", "--stacks-dir", str(STACKS)])
+    assert result.exit_code == ExitCode.UNREACHABLE, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

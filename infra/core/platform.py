@@ -175,13 +175,13 @@ def require_output(platform_stack: str, outputs: Mapping[str, Any], name: str) -
             f"platform stack {platform_stack}: output {name} must be a list, got {value!r}"
         )
     if name in OBJECT_LIST_OUTPUTS:
-        problem = _object_list_problem(value, OBJECT_LIST_OUTPUTS[name])
+        problem = object_list_problem(value, OBJECT_LIST_OUTPUTS[name])
         if problem is not None:
             raise PlatformError(f"platform stack {platform_stack}: output {name} {problem}")
     return value
 
 
-def _object_list_problem(value: Any, fields: Mapping[str, type]) -> str | None:
+def object_list_problem(value: Any, fields: Mapping[str, type]) -> str | None:
     """Why *value* is not a list of objects with exactly *fields* (of their types), or None."""
     shape = "{" + ", ".join(fields) + "}"
     if not isinstance(value, list):

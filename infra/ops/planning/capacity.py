@@ -18,6 +18,9 @@ from typing import Any
 
 from infra.core.limits import QUOTAS, Quota
 from infra.core.platform import REFERENCE_POOL_SERVER, PoolServer
+from infra.core.preflight import AppliedQuota
+from infra.ops.adapters import aws
+from infra.ops.adapters.service_quotas import applied_quotas
 from infra.ops.planning.shapes import client_shapes, reference_client
 from infra.program.plan import PlannedResource, StackPlan
 
@@ -87,6 +90,19 @@ class QuotaUse:
     """What one preview pool server consumes of this quota (shared, counted once)."""
     pool_capacity: int | None = None
     """Previews per pool server; ``None`` when previews have instances of their own."""
+    applied: AppliedQuota | None = None
+    """What the account's Service Quotas said (``--account``); ``None``: not read."""
+
+    @property
+    def limit(self) -> int:
+        """The account's applied value when read, else the documented default."""
+        if self.applied is not None and self.applied.value is not None:
+            return int(self.applied.value)
+        return self.quota.default
+
+    @property
+    def limit_source(self) -> str:
+        return self.applied.source if self.applied is not None else "documented default"
 
     def pool_servers(self, clients: int) -> int:
         return math.ceil(clients / self.pool_capacity) if self.pool_capacity else 0
@@ -99,21 +115,36 @@ class QuotaUse:
         return self.total_for(self.clients)
 
     @property
+    def shared(self) -> int:
+        """What the platform's preview pool servers for these clients use of the quota."""
+        return self.total - self.per_client * self.clients
+
+    @property
     def max_clients(self) -> int | None:
         """Clients that fit under the default limit; ``None`` when a client uses none."""
+        return self.fitting(self.quota.default)
+
+    @property
+    def max_clients_at_limit(self) -> int | None:
+        """Clients that fit under ``limit`` (the applied value when read)."""
+        return self.fitting(self.limit)
+
+    def fitting(self, limit: int) -> int | None:
+        """The most clients whose total stays within *limit*; ``None`` when they use none."""
         if not self.per_client and not (self.per_pool_server and self.pool_capacity):
             return None
-        low, high = 0, self.quota.default  # each client adds at least one pool server's share
+        low, high = 0, limit  # each client adds at least one, or a pool server's share
         if not self.per_client:
-            high = self.quota.default * (self.pool_capacity or 1)
-        while low < high:  # the largest n with total_for(n) <= default
+            high = limit * (self.pool_capacity or 1)
+        while low < high:  # the largest n with total_for(n) <= limit
             mid = (low + high + 1) // 2
-            low, high = (mid, high) if self.total_for(mid) <= self.quota.default else (low, mid - 1)
+            low, high = (mid, high) if self.total_for(mid) <= limit else (low, mid - 1)
         return low
 
     @property
     def binds(self) -> bool:
-        return self.total > self.quota.default
+        """Whether the clients exceed the limit (the applied value when read)."""
+        return self.total > self.limit
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,11 +152,14 @@ class QuotaUse:
             "name": self.quota.name,
             "scope": self.quota.scope,
             "perClient": self.per_client,
-            "sharedByPoolServers": self.total - self.per_client * self.clients,
+            "sharedByPoolServers": self.shared,
             "total": self.total,
             "defaultLimit": self.quota.default,
+            "limit": self.limit,
+            "limitSource": self.limit_source,
             "adjustable": self.quota.adjustable,
             "maxClientsAtDefault": self.max_clients,
+            "maxClientsAtLimit": self.max_clients_at_limit,
             "binds": self.binds,
             "increaseTo": self.total if self.binds else None,
             "source": self.quota.source,
@@ -146,7 +180,7 @@ class CapacityReport:
     @property
     def binding(self) -> list[QuotaUse]:
         """Quotas the clients exceed at their defaults, first-binding first."""
-        return sorted((u for u in self.uses if u.binds), key=lambda u: u.max_clients or 0)
+        return sorted((u for u in self.uses if u.binds), key=lambda u: u.max_clients_at_limit or 0)
 
     def to_json(self) -> dict[str, Any]:
         first = self.binding[0] if self.binding else None
@@ -157,12 +191,17 @@ class CapacityReport:
             "shapes": self.by_shape,
             "quotas": [u.to_json() for u in self.uses],
             "bindsFirst": first.quota.key if first else None,
-            "bindsFirstAtClients": (first.max_clients or 0) + 1 if first else None,
+            "bindsFirstAtClients": (first.max_clients_at_limit or 0) + 1 if first else None,
         }
 
 
-def capacity(stacks_dir: Path, clients: int = DEFAULT_CLIENTS) -> CapacityReport:
-    """Each quota's use by *clients* clients of the most demanding shape, per quota."""
+def capacity(
+    stacks_dir: Path, clients: int = DEFAULT_CLIENTS, *, read_account: bool = False
+) -> CapacityReport:
+    """Each quota's use by *clients* clients of the most demanding shape, per quota,
+    against the documented defaults or, *read_account*, the values the account's Service
+    Quotas report (``infra.ops.adapters.service_quotas``, as preflight reads them)."""
+    applied = applied_quotas(aws.region_name()) if read_account else None
     reference = reference_client(stacks_dir)
     shapes = client_shapes(stacks_dir, reference)
     by_shape = {shape.name: consumption(list(shape.plans)) for shape in shapes}
@@ -171,6 +210,14 @@ def capacity(stacks_dir: Path, clients: int = DEFAULT_CLIENTS) -> CapacityReport
     pool_capacity = min((c for c in capacities if c), default=None)
     server = pool_server_use(REFERENCE_POOL_SERVER)
     uses = [
-        QuotaUse(q, per_client[q.key], clients, server.get(q.key, 0), pool_capacity) for q in QUOTAS
+        QuotaUse(
+            q,
+            per_client[q.key],
+            clients,
+            server.get(q.key, 0),
+            pool_capacity,
+            applied.get(q.key) if applied is not None else None,
+        )
+        for q in QUOTAS
     ]
     return CapacityReport(clients, [s.name for s in shapes], reference, uses, by_shape)
