@@ -12,7 +12,7 @@ from infra.cli import main
 from infra.core.errors import ExitCode
 from infra.core.limits import QUOTAS
 from infra.core.preflight import AppliedQuota
-from infra.ops.planning.capacity import QuotaUse, consumption
+from infra.ops.planning.capacity import PoolShare, QuotaUse, consumption
 from infra.program.plan import plan_stack
 from tests.helpers import STACKS, demo_spec, validate
 
@@ -81,10 +81,16 @@ def test_a_handful_of_clients_fits_the_defaults() -> None:
 def test_each_shape_of_client_is_counted_and_the_table_takes_the_largest(report: dict) -> None:  # type: ignore[type-arg]
     """A fleet mixes clients on the platform's names with clients on their own domain."""
     shapes = report["shapes"]
-    assert set(shapes) == {"platform-domain", "own-domain"} and report["reference"] == "demo"
+    assert set(shapes) == {"platform-domain", "own-domain", "pooled-production"}
+    assert report["reference"] == "demo"
     assert shapes["own-domain"]["acm-certificates"] > shapes["platform-domain"]["acm-certificates"]
-    for quota in report["quotas"]:
-        assert quota["perClient"] == max(s[quota["quota"]] for s in shapes.values())
+    for quota in report["quotas"]:  # the shape that needs the most at 1,000 clients
+        assert quota["perClient"] == shapes[quota["shape"]][quota["quota"]]
+        assert quota["total"] >= max(s[quota["quota"]] for s in shapes.values()) * 1000
+    by_key = {q["quota"]: q for q in report["quotas"]}
+    # A pooled production has no instance: its share of a Multi-AZ server (1 per 5).
+    assert shapes["pooled-production"]["rds-instances"] == 0
+    assert by_key["rds-instances"]["shape"] != "pooled-production"
     # SES is counted too (it was missed): a configuration set per stack, and an identity
     # only for a client's own domain (the platform's covers every address in its zone).
     assert shapes["platform-domain"]["ses-configuration-sets"] == 2
@@ -94,7 +100,7 @@ def test_each_shape_of_client_is_counted_and_the_table_takes_the_largest(report:
 
 def _rds(clients: int, applied: AppliedQuota | None = None) -> QuotaUse:
     quota = next(q for q in QUOTAS if q.key == "rds-instances")
-    return QuotaUse(quota, 1, clients, per_pool_server=1, pool_capacity=40, applied=applied)
+    return QuotaUse(quota, 1, clients, (PoolShare(1, 40),), applied)
 
 
 def test_preview_pool_servers_count_once_for_the_whole_fleet() -> None:

@@ -13,7 +13,7 @@ from infra.cli import main
 from infra.core import prices
 from infra.core.cost import AccountUse, fleet_cost, stack_cost, total
 from infra.core.errors import ExitCode
-from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, REFERENCE_POOL_SERVER
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, REFERENCE_POOL_SERVERS
 from infra.ops.planning.cost import GOALS_USD
 from infra.program.plan import plan_stack
 from tests.helpers import STACKS, copy_demo_stack_files, demo_spec, validate
@@ -45,7 +45,7 @@ def test_a_preview_on_its_own_instance_is_priced_by_its_class_hours_and_storage(
 
 
 def test_a_pooled_preview_pays_its_share_of_the_pool_server(report: Any) -> None:
-    server = REFERENCE_POOL_SERVER
+    server = REFERENCE_POOL_SERVERS["preview"]
     capacity = EXAMPLE_PLATFORM_OUTPUTS["previewDatabasePools"][0]["capacity"]
     whole = prices.RDS_INSTANCE_HOUR[(server.instance_class, server.multi_az)].usd * 730
     whole += prices.RDS_GP3_GB_MONTH[server.multi_az].usd * server.storage_gb
@@ -60,7 +60,7 @@ def test_a_pooled_preview_pays_its_share_of_the_pool_server(report: Any) -> None
 
 def test_each_shape_is_priced_and_the_fleet_is_the_dearest_shape_times_n(report: Any) -> None:
     shapes = {s["shape"]: s for s in report["shapes"]}
-    assert set(shapes) == {"platform-domain", "own-domain"}
+    assert set(shapes) == {"platform-domain", "own-domain", "pooled-production"}
     dearest = max(s["perClientUsd"] for s in shapes.values())
     assert report["fleetUsdPerMonth"] == pytest.approx(dearest * report["clients"], abs=0.01)
     for shape in shapes.values():
@@ -72,6 +72,21 @@ def test_each_shape_is_priced_and_the_fleet_is_the_dearest_shape_times_n(report:
 def test_a_dedicated_production_at_the_stage_defaults_meets_its_goal(report: Any) -> None:
     for shape in report["shapes"]:
         assert shape["stacks"]["production"]["usd"] <= GOALS_USD["production-dedicated"]
+
+
+def test_a_pooled_production_pays_a_fifth_of_a_multi_az_server_and_meets_its_goal(
+    report: Any,
+) -> None:
+    (pooled,) = [s for s in report["shapes"] if s["shape"] == "pooled-production"]
+    lines = pooled["stacks"]["production"]["lines"]
+    share = [line for line in lines if "(pool server, 1/5)" in line["item"]]
+    assert [line["item"].split(" (")[0] for line in share] == [
+        "RDS db.t4g.medium Multi-AZ",
+        "RDS gp3 storage Multi-AZ",
+        "RDS master-user secret",
+    ]
+    assert not [line for line in lines if line["item"].startswith("RDS") and line not in share]
+    assert pooled["stacks"]["production"]["usd"] <= GOALS_USD["production-pooled"]
 
 
 def test_one_client_is_priced_as_its_stack_files_say() -> None:

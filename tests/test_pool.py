@@ -35,6 +35,7 @@ from infra.ops.stacks.stackfiles import read_spec
 from infra.program.plan import plan_stack
 from tests.helpers import (
     ACME_REQUIRED_OPTIONS,
+    EXAMPLE,
     SLUG,
     cli,
     demo_data,
@@ -116,8 +117,9 @@ def test_a_new_preview_goes_to_the_least_full_pool_with_room():
 
 
 def test_the_spec_keeps_pools_to_previews_without_instance_sizing():
-    with pytest.raises(SpecError, match=r"databasePool.*preview only"):
-        parse_spec({**demo_data("production"), "databasePool": "previews-1"})
+    production = {k: v for k, v in demo_data("production").items() if k != "database"}
+    with pytest.raises(SpecError, match=r"databasePool.*only with databaseTier: pooled"):
+        parse_spec({**production, "databasePool": "previews-1"})
     with pytest.raises(SpecError, match="sizes a dedicated instance"):
         parse_spec({**demo_data("preview"), "database": {"instanceClass": "db.t4g.micro"}})
 
@@ -306,3 +308,110 @@ def test_move_killed_mid_copy_resumes_and_lands_every_database_on_the_new_pool(
     code, out, err = run([*move, "--json"], stacks)
     assert code == 0, err
     assert json.loads(out)["unchanged"] is True
+
+
+# ----------------------------------------------------------- the pooled production tier
+
+PRODUCTION_POOL = EXAMPLE_PLATFORM_OUTPUTS["productionDatabasePools"][0]
+
+
+def _pooled_production_file(tmp_path: Path, slug: str = "acme") -> Path:
+    """The example tenant as *slug*, a small client: its production databaseTier pooled."""
+    yaml = YAML()
+    data = yaml.load(EXAMPLE.read_text())
+    data["slug"] = slug
+    del data["production"]["database"]
+    del data["production"]["portalDomain"]
+    data["production"]["databaseTier"] = "pooled"
+    path = tmp_path / f"{slug}.yaml"
+    with path.open("w") as out:
+        yaml.dump(data, out)
+    return path
+
+
+def test_the_spec_keeps_the_pooled_tier_to_productions_without_instance_sizing():
+    production = {k: v for k, v in demo_data("production").items() if k != "database"}
+    parse_spec({**production, "databaseTier": "pooled", "databasePool": "production-1"})
+    with pytest.raises(SpecError, match=r"databaseTier.*production only"):
+        parse_spec({**demo_data("preview"), "databaseTier": "pooled"})
+    with pytest.raises(SpecError, match=r"databasePool.*only with databaseTier: pooled"):
+        parse_spec({**production, "databasePool": "production-1"})
+    with pytest.raises(SpecError, match="sizes a dedicated instance"):
+        parse_spec({**demo_data("production"), "databaseTier": "pooled"})
+
+
+def test_a_pooled_production_plans_no_instance_and_keeps_its_role_secret():
+    production = {k: v for k, v in demo_data("production").items() if k != "database"}
+    spec = parse_spec({**production, "databaseTier": "pooled", "databasePool": "production-1"})
+    plan = plan_stack(spec)
+    assert not plan.of_type(RDS_INSTANCE)
+    assert plan.outputs["databaseEndpoint"] == PRODUCTION_POOL["endpoint"]
+    assert plan.outputs["databaseSecretArn"] == PRODUCTION_POOL["masterSecretArn"]
+    assert plan.outputs["databaseRole"] == "demo_production_app"
+    role_secret = plan.named("demo-production-database-role-secret")
+    # A production's: protected, retained and recoverable, like its payment secret.
+    assert role_secret.protect and role_secret.retain_on_delete
+    assert role_secret.inputs["recoveryWindowInDays"] == 30
+
+
+def test_a_pooled_production_on_a_platform_without_production_pools_fails_its_plan():
+    production = {k: v for k, v in demo_data("production").items() if k != "database"}
+    spec = parse_spec({**production, "databaseTier": "pooled", "databasePool": "production-1"})
+    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "productionDatabasePools"}
+    with pytest.raises(Exception, match="has no output productionDatabasePools"):
+        plan_stack(spec, platform_outputs=outputs)
+    # Every other stack is served without it: the output is optional.
+    assert plan_stack(demo_spec("production"), platform_outputs=outputs).of_type(RDS_INSTANCE)
+
+
+def test_create_places_a_pooled_production_and_refuses_a_full_tier(tmp_path: Path):
+    folder = with_platform(tmp_path / "stacks")
+    source = _pooled_production_file(tmp_path)
+    ok(cli(folder, "create", "acme", "--from", str(source)))
+    assert read_spec(folder, "acme", "production").database_pool == "production-1"
+    assert read_spec(folder, "acme", "preview").database_pool == "previews-1"
+    path, data = _platform_file(folder)
+    data[PLATFORM]["productionDatabasePools"] = [{**PRODUCTION_POOL, "capacity": 1}]
+    with path.open("w") as out:
+        YAML().dump(data, out)
+    result = cli(
+        folder, "create", "bravo", "--from", str(_pooled_production_file(tmp_path, "bravo"))
+    )
+    assert result.exit_code == 3, result.output
+    assert "every production database pool" in result.output
+    assert "production-1 1/1" in result.output and "productionDatabasePools" in result.output
+    assert not (folder / "Pulumi.bravo-production.yaml").exists()
+
+
+def test_an_existing_dedicated_production_does_not_switch_tier(tmp_path: Path):
+    folder = with_platform(tmp_path / "stacks")
+    ok(cli(folder, "create", "acme", *ACME_REQUIRED_OPTIONS))
+    before = (folder / "Pulumi.acme-production.yaml").read_text()
+    result = cli(folder, "create", "acme", "--from", str(_pooled_production_file(tmp_path)))
+    assert result.exit_code == 2, result.output
+    assert "data move" in result.output and "nothing was changed" in result.output
+    assert (folder / "Pulumi.acme-production.yaml").read_text() == before
+
+
+def test_a_pooled_productions_role_reaches_only_its_own_database(
+    stacks: Path, pg_env: str, tmp_path: Path
+):
+    """On the local target (its one server is every pool): acme's pooled production has
+    its own role, which connects to acme's production database and not to the databases
+    of a pooled neighbour (its preview's here), nor the neighbour's role to its own."""
+    ok(cli(stacks, "create", "acme", "--from", str(_pooled_production_file(tmp_path))))
+    assert read_spec(stacks, "acme", "production").database_pool == "production-1"
+    stored = aws.client("secretsmanager").get_secret_value(
+        SecretId=naming.database_role_secret_name("acme", "production")
+    )
+    creds = json.loads(stored["SecretString"])
+
+    def as_role(dbname: str) -> str:
+        url = database_url(pg_env, dbname)
+        return make_conninfo(url, user=creds["username"], password=creds["password"])
+
+    with psycopg.connect(as_role(naming.database_name("acme", "production"))) as conn:
+        assert conn.execute("select current_user").fetchone() == (creds["username"],)
+    assert "permission denied" in _cannot_connect(as_role(naming.database_name("acme", "preview")))
+    neighbour = _role_url(pg_env, "acme", naming.database_name("acme", "production"))
+    assert "permission denied" in _cannot_connect(neighbour)

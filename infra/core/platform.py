@@ -87,19 +87,30 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "secret with its master username and password, which creates roles and databases; "
     "SSL required) and capacity (how many previews it holds; about 40 on a db.t4g.medium). "
     "tenantctl create places each new preview on the least-full pool with room.",
+    "productionDatabasePools": "List of the shared Multi-AZ PostgreSQL servers of the "
+    "pooled production tier (a production with tenants:databaseTier pooled), each {name, "
+    "endpoint, masterSecretArn, capacity} as in previewDatabasePools (capacity: about 5 "
+    "productions on a Multi-AZ db.t4g.medium). tenantctl create places a pooled production "
+    "on the least-full one with room.",
 }
 """Output name -> description of every output a tenant stack reads from the platform."""
+
+OPTIONAL_OUTPUTS = frozenset({"productionDatabasePools"})
+"""Outputs only some stacks read (a pooled production): a platform without them serves
+every other stack, and a stack that needs one fails its plan naming it."""
 
 LIST_OUTPUTS = frozenset({"databaseSecurityGroupIds"})
 """Outputs whose value is a list of strings."""
 
+_POOL_FIELDS: dict[str, type] = {
+    "name": str,
+    "endpoint": str,
+    "masterSecretArn": str,
+    "capacity": int,
+}
 OBJECT_LIST_OUTPUTS: dict[str, dict[str, type]] = {
-    "previewDatabasePools": {
-        "name": str,
-        "endpoint": str,
-        "masterSecretArn": str,
-        "capacity": int,
-    },
+    "previewDatabasePools": _POOL_FIELDS,
+    "productionDatabasePools": _POOL_FIELDS,
 }
 """Outputs whose value is a list of objects: output -> each object's fields and their type.
 Every other output (neither here nor in ``LIST_OUTPUTS``) is one string."""
@@ -135,6 +146,15 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
             "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
             "rds!db-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9-AbCdEf",
             "capacity": 40,
+        }
+    ],
+    "productionDatabasePools": [
+        {
+            "name": "production-1",
+            "endpoint": "production-1.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
+            "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+            "rds!db-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f9a0-BcDeFg",
+            "capacity": 5,
         }
     ],
 }
@@ -213,6 +233,8 @@ PLATFORM_OUTPUTS_FILE = "platform-outputs.yaml"
 def platform_problem(platform_stack: str, outputs: Mapping[str, Any]) -> str | None:
     """Why *outputs* cannot serve as *platform_stack*'s outputs, or ``None``."""
     for name in PLATFORM_OUTPUTS:
+        if name in OPTIONAL_OUTPUTS and outputs.get(name) is None:
+            continue
         try:
             require_output(platform_stack, outputs, name)
         except PlatformError as exc:
@@ -238,10 +260,21 @@ class PoolServer:
     """RDS keeps its master password in a secret (``masterSecretArn``)."""
 
 
-REFERENCE_POOL_SERVER = PoolServer("db.t4g.medium", multi_az=False, storage_gb=100)
-"""The server a pool's ``capacity`` (about 40 previews) is sized for: a db.t4g.medium,
-Single-AZ (previews need no standby), 100 GB gp3 (40 previews of a few hundred MB,
-three databases each, with room to grow)."""
+REFERENCE_POOL_SERVERS: dict[str, PoolServer] = {
+    "preview": PoolServer("db.t4g.medium", multi_az=False, storage_gb=100),
+    "production": PoolServer("db.t4g.medium", multi_az=True, storage_gb=100),
+}
+"""Stage -> the server a pool's ``capacity`` is sized for. Previews: a db.t4g.medium,
+Single-AZ (previews need no standby), 100 GB gp3 (about 40 previews of a few hundred MB,
+three databases each, with room to grow). The pooled production tier: a Multi-AZ
+db.t4g.medium, 100 GB (about 5 small productions, each with its standby and the
+server's automated backups)."""
+
+POOL_OUTPUTS: dict[str, str] = {
+    "preview": "previewDatabasePools",
+    "production": "productionDatabasePools",
+}
+"""Stage -> the platform output listing that stage's pool servers."""
 
 
 @dataclass(frozen=True)
@@ -263,13 +296,17 @@ class DatabasePool:
         return int(self.endpoint.rsplit(":", 1)[1])
 
 
-def database_pools(platform_stack: str, outputs: Mapping[str, Any]) -> list[DatabasePool]:
-    """The platform's preview database pools, checked: names unique and well formed,
-    endpoints ``host:port``, capacities positive; a ``PlatformError`` otherwise."""
-    items = require_output(platform_stack, outputs, "previewDatabasePools")
+def database_pools(
+    platform_stack: str, outputs: Mapping[str, Any], stage: str = "preview"
+) -> list[DatabasePool]:
+    """The platform's database pools for *stage* (``POOL_OUTPUTS``), checked: names unique
+    and well formed, endpoints ``host:port``, capacities positive; a ``PlatformError``
+    otherwise."""
+    output = POOL_OUTPUTS[stage]
+    items = require_output(platform_stack, outputs, output)
     pools: list[DatabasePool] = []
     for index, item in enumerate(items):
-        where = f"platform stack {platform_stack}: previewDatabasePools[{index}]"
+        where = f"platform stack {platform_stack}: {output}[{index}]"
         name, endpoint, capacity = item["name"], item["endpoint"], _typed(item["capacity"], int)
         if not POOL_NAME_PATTERN.match(name):
             raise PlatformError(f"{where}.name {name!r} must be 1-32 of a-z, 0-9 and -")

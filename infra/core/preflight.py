@@ -20,6 +20,7 @@ from infra.core.limits import Quota
 from infra.core.platform import (
     LIST_OUTPUTS,
     OBJECT_LIST_OUTPUTS,
+    OPTIONAL_OUTPUTS,
     PLATFORM_OUTPUTS,
     object_list_problem,
 )
@@ -312,6 +313,8 @@ def output_problems(outputs: Mapping[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
     for name in PLATFORM_OUTPUTS:
         value = outputs.get(name)
+        if value is None and name in OPTIONAL_OUTPUTS:
+            continue
         if value is None or value == "" or value == []:
             problems[name] = "missing"
         elif name in LIST_OUTPUTS:

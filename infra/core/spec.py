@@ -353,10 +353,19 @@ class TenantSpec(_Model):
         ),
     ] = Field(
         None,
-        description="Preview only: the platform's shared PostgreSQL server (a name in its "
-        "previewDatabasePools) the preview's databases and role live on; recorded by "
-        "tenantctl create and changed only by tenantctl preview move. Absent on a preview "
-        "created before pools: it keeps a dedicated instance until moved.",
+        description="The platform's shared PostgreSQL server the stack's databases and role "
+        "live on: for a preview a name in its previewDatabasePools, for a pooled production "
+        "(databaseTier: pooled) one in productionDatabasePools; recorded by tenantctl create "
+        "and changed only by tenantctl preview move (previews). Absent on a preview created "
+        "before pools: it keeps a dedicated instance until moved.",
+    )
+    database_tier: Literal["dedicated", "pooled"] | None = Field(
+        None,
+        description="Production only: pooled puts a small client's production on one of the "
+        "platform's shared Multi-AZ servers (productionDatabasePools, about 5 a server; a "
+        "fraction of a dedicated instance's cost), with its own role as a pooled preview "
+        "has; dedicated (the default) gives it an instance of its own. Chosen when the "
+        "production is created: an existing production does not change tier.",
     )
 
     @model_validator(mode="after")
@@ -372,18 +381,35 @@ class TenantSpec(_Model):
                 raise FieldError(
                     ("live",), self.live, "is production only; a preview is never live"
                 )
-            if self.database_pool is not None and self.database.model_dump(exclude_none=True):
+            if self.database_tier is not None:
                 raise FieldError(
-                    ("database",),
-                    self.database.model_dump(by_alias=True, exclude_none=True),
-                    "sizes a dedicated instance; a pooled preview runs on its pool server "
-                    f"({self.database_pool}): remove it",
+                    ("databaseTier",),
+                    self.database_tier,
+                    "is production only; a preview lives on a pool server",
                 )
-        if self.stage == naming.PRODUCTION and self.database_pool is not None:
+        if self.database_pool is not None and self.database.model_dump(exclude_none=True):
+            raise FieldError(
+                ("database",),
+                self.database.model_dump(by_alias=True, exclude_none=True),
+                f"sizes a dedicated instance; a pooled {self.stage} runs on its pool server "
+                f"({self.database_pool}): remove it",
+            )
+        if (
+            self.stage == naming.PRODUCTION
+            and self.database_pool is not None
+            and self.database_tier != "pooled"
+        ):
             raise FieldError(
                 ("databasePool",),
                 self.database_pool,
-                "is preview only; a production database is a dedicated instance",
+                "places a production on a pool server only with databaseTier: pooled",
+            )
+        if self.database_tier == "pooled" and self.database.model_dump(exclude_none=True):
+            raise FieldError(
+                ("database",),
+                self.database.model_dump(by_alias=True, exclude_none=True),
+                "sizes a dedicated instance; databaseTier pooled runs on a shared server: "
+                "remove one of them",
             )
         if self.custom_domain != CustomDomainSpec() and self.portal_domain is None:
             raise FieldError(

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.core.platform import DatabasePool, database_pools, find_pool
+from infra.core.platform import POOL_OUTPUTS, DatabasePool, database_pools, find_pool
 from infra.core.spec import DatabaseSizing
 from infra.program.options import stateful
 
@@ -139,14 +139,18 @@ class Database(pulumi.ComponentResource):
 class PooledDatabaseArgs:
     pool_name: str
     """The pool server the stack's databases live on (``tenants:databasePool``)."""
+    pool_output: str
+    """The platform output listing the stage's pools (``POOL_OUTPUTS``)."""
     pools: pulumi.Input[Sequence[Mapping[str, object]]]
-    """The platform's ``previewDatabasePools``."""
+    """That output's value."""
     platform_stack: str
     role_secret_name: str
     """``naming.database_role_secret_name``: tenantctl sets its value, Pulumi never sees it."""
     label: str
     kms_key_arn: pulumi.Input[str]
     recovery_days: int
+    durable: bool
+    """A pooled production's role secret is protected and retained like its other secrets."""
     tags: Mapping[str, str]
 
 
@@ -169,7 +173,7 @@ class PooledDatabase(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tenants:index:PooledDatabase", name, None, opts)
         pool = pulumi.Output.from_input(args.pools).apply(
-            lambda pools: _pool(args.platform_stack, pools, args.pool_name)
+            lambda pools: _pool(args.platform_stack, args.pool_output, pools, args.pool_name)
         )
         role_secret = aws.secretsmanager.Secret(
             f"{name}-role-secret",
@@ -179,9 +183,9 @@ class PooledDatabase(pulumi.ComponentResource):
             kms_key_id=args.kms_key_arn,
             recovery_window_in_days=args.recovery_days,
             tags=dict(args.tags),
-            # A preview's (never durable): deleted at once with the preview, like its
-            # payment secret, so a client re-created under the slug can make it again.
-            opts=stateful(self, False),
+            # A preview's is deleted at once with the preview, like its payment secret, so
+            # a client re-created under the slug can make it again; a production's stays.
+            opts=stateful(self, args.durable),
         )
         self.endpoint = pool.apply(lambda p: p.endpoint)
         self.address = pool.apply(lambda p: p.address)
@@ -199,8 +203,11 @@ class PooledDatabase(pulumi.ComponentResource):
         )
 
 
-def _pool(platform_stack: str, pools: Sequence[Mapping[str, object]], name: str) -> DatabasePool:
-    checked = database_pools(platform_stack, {"previewDatabasePools": list(pools)})
+def _pool(
+    platform_stack: str, output: str, pools: Sequence[Mapping[str, object]], name: str
+) -> DatabasePool:
+    stage = next(stage for stage, name_ in POOL_OUTPUTS.items() if name_ == output)
+    checked = database_pools(platform_stack, {output: list(pools)}, stage)
     return find_pool(platform_stack, checked, name)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from infra.core import email_settings, naming, rendering, stack_settings
-from infra.core.platform import check_zone_name, require_output
+from infra.core.platform import POOL_OUTPUTS, check_zone_name, require_output
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
 from infra.program.database import Database, DatabaseArgs, PooledDatabase, PooledDatabaseArgs
@@ -40,11 +40,17 @@ class PlatformValues:
     wildcard_certificate_arn: pulumi.Output[str]
     email_identity_arn: pulumi.Output[str]
     access_log_bucket_name: pulumi.Output[str]
-    preview_database_pools: pulumi.Output[list[dict[str, Any]]]
+    database_pools: pulumi.Output[list[dict[str, Any]]] | None
+    """The pool servers of the stack's stage (``POOL_OUTPUTS``); read only by a pooled
+    stack, so a platform without production pools serves every dedicated production."""
 
 
 def read_platform(
-    name: str, platform_stack: str, base_domain: str, parent: pulumi.Resource
+    name: str,
+    platform_stack: str,
+    base_domain: str,
+    parent: pulumi.Resource,
+    pool_output: str | None = None,
 ) -> PlatformValues:
     """Read the platform stack, failing with a ``PlatformError`` when its zone is not
     *base_domain* or an output is missing.
@@ -79,7 +85,7 @@ def read_platform(
         wildcard_certificate_arn=value("wildcardCertificateArn"),
         email_identity_arn=value("emailIdentityArn"),
         access_log_bucket_name=value("accessLogBucketName"),
-        preview_database_pools=value("previewDatabasePools"),
+        database_pools=value(pool_output) if pool_output else None,
     )
 
 
@@ -128,7 +134,8 @@ class Tenant(pulumi.ComponentResource):
         # Rendered first: a template that fails for this tenant stops the program
         # before any resource is registered.
         files = rendering.render_content(spec)
-        platform = read_platform(name, spec.platform_stack, spec.base_domain, self)
+        pools = POOL_OUTPUTS[spec.stage] if spec.pooled else None
+        platform = read_platform(name, spec.platform_stack, spec.base_domain, self, pools)
 
         database = _database(name, spec, platform, child)
         domains = Domains(
@@ -264,18 +271,20 @@ class Tenant(pulumi.ComponentResource):
 def _database(
     name: str, spec: TenantSpec, platform: PlatformValues, child: pulumi.ResourceOptions
 ) -> Database | PooledDatabase:
-    """A pooled preview's place on its pool server, or a dedicated instance."""
-    if spec.database_pool is not None:
+    """A pooled stack's place on its pool server, or a dedicated instance."""
+    if spec.database_pool is not None and platform.database_pools is not None:
         return PooledDatabase(
             f"{name}-database",
             PooledDatabaseArgs(
                 pool_name=spec.database_pool,
-                pools=platform.preview_database_pools,
+                pool_output=POOL_OUTPUTS[spec.stage],
+                pools=platform.database_pools,
                 platform_stack=spec.platform_stack,
                 role_secret_name=naming.database_role_secret_name(spec.slug, spec.stage),
                 label=spec.stack_name,
                 kms_key_arn=platform.kms_key_arn,
                 recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
+                durable=spec.stage == naming.PRODUCTION,
                 tags=spec.tags,
             ),
             child,

@@ -43,6 +43,7 @@ from infra import PROJECT_DIR
 from infra.core import naming
 from infra.core.errors import ConflictError, PreconditionFailed, UserInputError
 from infra.core.platform import (
+    POOL_OUTPUTS,
     DatabasePool,
     PlatformError,
     choose_pool,
@@ -409,14 +410,21 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
                 spec = spec.model_copy(
                     update={"custom_domain": CustomDomainSpec.model_validate(recorded)}
                 )
-            if stage == naming.PREVIEW and spec.database_pool is None:
-                # Stable: the preview's databases are there (or, absent, on its own
-                # instance); only `preview move` changes where they live.
+            if _wants_pool(spec) and spec.database_pool is None:
+                # Stable: the stack's databases are there (or, absent, on its own
+                # instance); only `preview move` changes where a preview's live.
                 spec = _with_pool(spec, config.get(POOL_KEY), source)
-        elif stage == naming.PREVIEW and spec.database_pool is None:
+                if spec.database_pool is None and stage == naming.PRODUCTION:
+                    raise UserInputError(
+                        f"{source}: this production has an instance of its own; moving an "
+                        "existing production to databaseTier pooled is a data move tenantctl "
+                        "does not make; nothing was changed (remove databaseTier, or create "
+                        "the client as pooled from the start)"
+                    )
+        elif _wants_pool(spec) and spec.database_pool is None:
             spec = _with_pool(spec, _choose_pool(stacks_dir, spec).name, source)
-        elif stage == naming.PREVIEW and spec.database_pool is not None:
-            pools = platform_pools(stacks_dir, spec.platform_stack)
+        elif _wants_pool(spec) and spec.database_pool is not None:
+            pools = platform_pools(stacks_dir, spec.platform_stack, stage)
             try:  # named by the tenant file: it must be one of the platform's
                 find_pool(spec.platform_stack, pools, spec.database_pool)
             except PlatformError as exc:
@@ -430,6 +438,11 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
 POOL_KEY = f"{naming.PROJECT}:databasePool"
 
 
+def _wants_pool(spec: TenantSpec) -> bool:
+    """A preview lives on a pool server; a production only with databaseTier pooled."""
+    return spec.stage == naming.PREVIEW or spec.database_tier == "pooled"
+
+
 def _with_pool(spec: TenantSpec, pool: Any, source: str) -> TenantSpec:
     if pool is None:
         return spec
@@ -437,36 +450,44 @@ def _with_pool(spec: TenantSpec, pool: Any, source: str) -> TenantSpec:
     return parse_spec({**data, "databasePool": pool}, source)
 
 
-def pool_placements(stacks_dir: Path, platform_stack: str) -> dict[str, int]:
-    """How many previews of *platform_stack* each pool holds, as their stack files record."""
+def pool_placements(
+    stacks_dir: Path, platform_stack: str, stage: naming.Stage = naming.PREVIEW
+) -> dict[str, int]:
+    """How many *stage* stacks of *platform_stack* each of that stage's pools holds, as
+    their stack files record."""
     placed: dict[str, int] = {}
     for slug, stages in stackfiles.tenants(stacks_dir).items():
-        if naming.PREVIEW not in stages:
+        if stage not in stages:
             continue
-        spec = stackfiles.read_spec(stacks_dir, slug, naming.PREVIEW)
+        spec = stackfiles.read_spec(stacks_dir, slug, stage)
         if spec.platform_stack == platform_stack and spec.database_pool is not None:
             placed[spec.database_pool] = placed.get(spec.database_pool, 0) + 1
     return placed
 
 
-def platform_pools(stacks_dir: Path, platform_stack: str) -> list[DatabasePool]:
-    """The platform's preview database pools (``UserInputError`` when it lists none usable)."""
+def platform_pools(
+    stacks_dir: Path, platform_stack: str, stage: naming.Stage = naming.PREVIEW
+) -> list[DatabasePool]:
+    """The platform's database pools for *stage* (``UserInputError`` when it lists none
+    usable)."""
     try:
-        return database_pools(platform_stack, platform_outputs(stacks_dir, platform_stack))
+        outputs = platform_outputs(stacks_dir, platform_stack)
+        return database_pools(platform_stack, outputs, stage)
     except PlatformError as exc:
         raise UserInputError(str(exc)) from None
 
 
 def _choose_pool(stacks_dir: Path, spec: TenantSpec) -> DatabasePool:
-    """Where a new preview's databases go: the least-full pool with room."""
-    pools = platform_pools(stacks_dir, spec.platform_stack)
-    placed = pool_placements(stacks_dir, spec.platform_stack)
+    """Where a new pooled stack's databases go: the least-full pool of its stage with room."""
+    pools = platform_pools(stacks_dir, spec.platform_stack, spec.stage)
+    placed = pool_placements(stacks_dir, spec.platform_stack, spec.stage)
     chosen = choose_pool(pools, placed)
     if chosen is None:
         full = ", ".join(f"{p.name} {placed.get(p.name, 0)}/{p.capacity}" for p in pools)
         raise PreconditionFailed(
-            f"every preview database pool of {spec.platform_stack} is full ({full}); nothing "
-            "was changed: the platform must add a pool server to previewDatabasePools"
+            f"every {spec.stage} database pool of {spec.platform_stack} is full ({full}); "
+            f"nothing was changed: the platform must add a pool server to "
+            f"{POOL_OUTPUTS[spec.stage]}"
         )
     return chosen
 

@@ -11,13 +11,13 @@ the program, never a hand-kept list.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.core.limits import QUOTAS, Quota
-from infra.core.platform import REFERENCE_POOL_SERVER, PoolServer
+from infra.core.platform import REFERENCE_POOL_SERVERS, PoolServer
 from infra.core.preflight import AppliedQuota
 from infra.ops.adapters import aws
 from infra.ops.adapters.service_quotas import applied_quotas
@@ -72,6 +72,13 @@ def consumption(plans: list[StackPlan]) -> dict[str, int]:
     }
 
 
+def _pools(capacities: Mapping[str, int], quota: str) -> tuple[PoolShare, ...]:
+    return tuple(
+        PoolShare(pool_server_use(REFERENCE_POOL_SERVERS[stage]).get(quota, 0), capacity)
+        for stage, capacity in sorted(capacities.items())
+    )
+
+
 def pool_server_use(server: PoolServer) -> dict[str, int]:
     """What one preview pool server (the platform's) consumes of each quota."""
     return {
@@ -82,16 +89,27 @@ def pool_server_use(server: PoolServer) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class PoolShare:
+    """Stacks sharing a pool server: what one server uses of a quota, and how many share it."""
+
+    per_server: int
+    capacity: int
+
+    def use(self, clients: int) -> int:
+        return math.ceil(clients / self.capacity) * self.per_server
+
+
+@dataclass(frozen=True)
 class QuotaUse:
     quota: Quota
     per_client: int
     clients: int
-    per_pool_server: int = 0
-    """What one preview pool server consumes of this quota (shared, counted once)."""
-    pool_capacity: int | None = None
-    """Previews per pool server; ``None`` when previews have instances of their own."""
+    pools: tuple[PoolShare, ...] = ()
+    """The pool servers the clients' pooled stacks share (the platform's, counted once)."""
     applied: AppliedQuota | None = None
     """What the account's Service Quotas said (``--account``); ``None``: not read."""
+    shape: str = ""
+    """The shape of client this use is of (the most demanding for this quota)."""
 
     @property
     def limit(self) -> int:
@@ -104,11 +122,8 @@ class QuotaUse:
     def limit_source(self) -> str:
         return self.applied.source if self.applied is not None else "documented default"
 
-    def pool_servers(self, clients: int) -> int:
-        return math.ceil(clients / self.pool_capacity) if self.pool_capacity else 0
-
     def total_for(self, clients: int) -> int:
-        return self.per_client * clients + self.per_pool_server * self.pool_servers(clients)
+        return self.per_client * clients + sum(pool.use(clients) for pool in self.pools)
 
     @property
     def total(self) -> int:
@@ -131,11 +146,12 @@ class QuotaUse:
 
     def fitting(self, limit: int) -> int | None:
         """The most clients whose total stays within *limit*; ``None`` when they use none."""
-        if not self.per_client and not (self.per_pool_server and self.pool_capacity):
+        pools = [pool for pool in self.pools if pool.per_server]
+        if not self.per_client and not pools:
             return None
         low, high = 0, limit  # each client adds at least one, or a pool server's share
         if not self.per_client:
-            high = limit * (self.pool_capacity or 1)
+            high = limit * max(pool.capacity for pool in pools)
         while low < high:  # the largest n with total_for(n) <= limit
             mid = (low + high + 1) // 2
             low, high = (mid, high) if self.total_for(mid) <= limit else (low, mid - 1)
@@ -149,6 +165,7 @@ class QuotaUse:
     def to_json(self) -> dict[str, Any]:
         return {
             "quota": self.quota.key,
+            "shape": self.shape,
             "name": self.quota.name,
             "scope": self.quota.scope,
             "perClient": self.per_client,
@@ -205,19 +222,18 @@ def capacity(
     reference = reference_client(stacks_dir)
     shapes = client_shapes(stacks_dir, reference)
     by_shape = {shape.name: consumption(list(shape.plans)) for shape in shapes}
-    per_client = {key: max(used[key] for used in by_shape.values()) for key in COUNTERS}
-    capacities = {shape.pool_capacity for shape in shapes}
-    pool_capacity = min((c for c in capacities if c), default=None)
-    server = pool_server_use(REFERENCE_POOL_SERVER)
-    uses = [
-        QuotaUse(
-            q,
-            per_client[q.key],
-            clients,
-            server.get(q.key, 0),
-            pool_capacity,
-            applied.get(q.key) if applied is not None else None,
-        )
-        for q in QUOTAS
-    ]
+    uses = []
+    for q in QUOTAS:  # per quota, the shape that needs the most of it at this many clients
+        candidates = [
+            QuotaUse(
+                q,
+                by_shape[shape.name][q.key],
+                clients,
+                _pools(shape.pool_capacities, q.key),
+                applied.get(q.key) if applied is not None else None,
+                shape.name,
+            )
+            for shape in shapes
+        ]
+        uses.append(max(candidates, key=lambda use: (use.total, use.per_client)))
     return CapacityReport(clients, [s.name for s in shapes], reference, uses, by_shape)

@@ -10,8 +10,8 @@ its largest state (live, attached): what it holds once it has gone live.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,14 @@ class Shape:
     description: str
     plans: tuple[StackPlan, ...]
     """Preview, then production as it is once live."""
-    pool_capacity: int | None = None
-    """How many previews share the preview's pool server; ``None`` on its own instance."""
+    pool_capacities: Mapping[str, int] = field(default_factory=dict)
+    """Stage -> how many stacks share that stage's pool server, for each pooled stage."""
 
 
-def _own_domain(spec: TenantSpec) -> TenantSpec:
+Outputs = Mapping[str, Any]
+
+
+def _own_domain(spec: TenantSpec, outputs: Outputs) -> TenantSpec:
     if spec.stage == naming.PREVIEW:
         return spec
     domain = spec.portal_domain or f"parking.{spec.slug}.example.edu"
@@ -45,7 +48,7 @@ def _own_domain(spec: TenantSpec) -> TenantSpec:
     )
 
 
-def _platform_domain(spec: TenantSpec) -> TenantSpec:
+def _platform_domain(spec: TenantSpec, outputs: Outputs) -> TenantSpec:
     if spec.stage == naming.PREVIEW:
         return spec
     return spec.model_copy(
@@ -53,11 +56,27 @@ def _platform_domain(spec: TenantSpec) -> TenantSpec:
     )
 
 
-SHAPES: dict[str, tuple[str, Callable[[TenantSpec], TenantSpec]]] = {
+def _pooled_production(spec: TenantSpec, outputs: Outputs) -> TenantSpec:
+    if spec.stage == naming.PREVIEW:
+        return spec
+    first = database_pools(spec.platform_stack, outputs, naming.PRODUCTION)[0]
+    return _platform_domain(spec, outputs).model_copy(
+        update={"database_tier": "pooled", "database_pool": first.name, "database": DatabaseSpec()}
+    )
+
+
+SHAPES: dict[str, tuple[str, Callable[[TenantSpec, Outputs], TenantSpec]]] = {
     "platform-domain": ("portal on the platform's host names", _platform_domain),
     "own-domain": ("portal on the client's own domain (a distribution tenant)", _own_domain),
+    "pooled-production": (
+        "a small client: production on a shared Multi-AZ server (databaseTier pooled)",
+        _pooled_production,
+    ),
 }
 """Shape name -> (what it is, how a real client's spec becomes it)."""
+
+NEEDS_OUTPUT = {"pooled-production": "productionDatabasePools"}
+"""Shapes the platform offers only with an (optional) output: left out without it."""
 
 
 def reference_client(stacks_dir: Path) -> str:
@@ -83,17 +102,22 @@ def client_shapes(
     if stage_defaults:
         specs = [spec.model_copy(update={"database": DatabaseSpec()}) for spec in specs]
     outputs = platform_outputs(stacks_dir, specs[0].platform_stack)
-    capacity = pool_capacity(specs[0], outputs)
     shapes = []
     for name, (description, make) in SHAPES.items():
-        plans = tuple(plan_stack(make(spec), platform_outputs=outputs) for spec in specs)
-        shapes.append(Shape(name, description, plans, capacity))
+        if name in NEEDS_OUTPUT and outputs.get(NEEDS_OUTPUT[name]) is None:
+            continue
+        made = [make(spec, outputs) for spec in specs]
+        plans = tuple(plan_stack(spec, platform_outputs=outputs) for spec in made)
+        shapes.append(Shape(name, description, plans, pool_capacities(made, outputs)))
     return shapes
 
 
-def pool_capacity(preview: TenantSpec, outputs: Mapping[str, Any]) -> int | None:
-    """The capacity of the pool server *preview* is on (``None`` on its own instance)."""
-    if preview.database_pool is None:
-        return None
-    pools = database_pools(preview.platform_stack, outputs)
-    return find_pool(preview.platform_stack, pools, preview.database_pool).capacity
+def pool_capacities(specs: Iterable[TenantSpec], outputs: Outputs) -> dict[str, int]:
+    """Stage -> the capacity of the pool server each pooled stack of *specs* is on."""
+    capacities: dict[str, int] = {}
+    for spec in specs:
+        if spec.database_pool is not None:
+            pools = database_pools(spec.platform_stack, outputs, spec.stage)
+            pool = find_pool(spec.platform_stack, pools, spec.database_pool)
+            capacities[spec.stage] = pool.capacity
+    return capacities
