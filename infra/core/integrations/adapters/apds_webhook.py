@@ -51,7 +51,7 @@ def parse(payload: bytes, context: AdapterContext) -> AdapterResult:
         count = 0
         for n, event in enumerate(events):
             topic = event.get("topic") if isinstance(event, Mapping) else None
-            if topic not in TOPICS:
+            if not isinstance(topic, str) or topic not in TOPICS:
                 rejections.append(
                     Rejection(f"event {n}", f"topic {topic!r} is not a session topic")
                 )
