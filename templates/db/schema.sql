@@ -297,7 +297,8 @@ CREATE INDEX payments_violation_idx ON activity.payments (violation_id);
 -- Parking sessions from the client's integrations (mobile-parking app, meters), one row
 -- per (integration, source id): the vendor's latest version of it, or its cancellation
 -- (infra/ops/integrations/store.py keeps the rule: a CANCEL is final, else the higher
--- version wins, so redelivered and reordered deliveries change nothing). Activity:
+-- version wins, so redelivered and reordered deliveries change nothing; a cancelled row
+-- keeps the description it had when the cancel arrived). Activity:
 -- never promoted, and a reset clears it (the defaults hold none). No foreign key to
 -- config.lots: lot_code is resolved against it on ingestion, and a lot's retirement
 -- must never block a vendor's deliveries. TEST sessions are stored, never authorize.
@@ -307,9 +308,9 @@ CREATE TABLE activity.sessions (
     version        bigint NOT NULL CHECK (version >= 1),
     kind           text NOT NULL CHECK (kind IN ('NEW', 'EXTEND', 'UPDATE', 'CANCEL', 'TEST')),
     plate          text NOT NULL CHECK (plate ~ '^[A-Z0-9]{0,10}$'),
-    region         text,
-    country        char(2),
-    space          text,
+    region         text CHECK (region ~ '^[A-Z]{2,3}$'),
+    country        char(2) CHECK (country ~ '^[A-Z]{2}$'),
+    space          text CHECK (length(space) BETWEEN 1 AND 40),
     vendor_zone    text NOT NULL,
     lot_code       text,
     starts_at      timestamptz NOT NULL,

@@ -169,16 +169,16 @@ def assign_lots(
     """Each record with its lot (from *zone_map*: vendor zone → lot code), or held back.
 
     A record naming its lot already keeps it if the lot exists. A CANCEL needs no lot
-    (it finds its session by source id). Returns the placed records and, for the
-    others, the reason (for the quarantine)."""
+    (it finds its session by source id; it gets one if its zone maps). Returns the
+    placed records and, for the others, the reason (for the quarantine)."""
     known = set(lots)
     placed: list[SessionRecord] = []
     held: list[tuple[SessionRecord, str]] = []
     for record in records:
-        if record.kind is EventKind.CANCEL:
-            placed.append(record)
-            continue
         lot = record.lot or zone_map.get(record.vendor_zone)
+        if record.kind is EventKind.CANCEL:
+            placed.append(record if lot is None or lot not in known else replace(record, lot=lot))
+            continue
         if lot is None:
             held.append((record, f"vendor zone {record.vendor_zone!r} is mapped to no lot"))
         elif lot not in known:

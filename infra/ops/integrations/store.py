@@ -120,9 +120,9 @@ def lots_and_zones(conn: Connection) -> tuple[set[str], dict[str, str]]:
 
 def _hold(
     conn: Connection, held: Sequence[tuple[SessionRecord, str]], policy: UnmatchedPolicy
-) -> int:
+) -> None:
     if policy == "drop" or not held:
-        return 0
+        return
     with conn.cursor() as cur:
         cur.executemany(
             _QUARANTINE,
@@ -131,7 +131,6 @@ def _hold(
                 for r, why in held
             ],
         )
-    return len(held)
 
 
 def _result(
@@ -177,7 +176,7 @@ def ingest(
                         copy.write_row(_row(record))
                 cur.execute(_upsert(_FROM_INCOMING))
                 flags = [bool(r[0]) for r in cur.fetchall()]
-            count = _hold(conn, held, policy)
+            _hold(conn, held, policy)
     except psycopg.OperationalError as exc:
         raise DependencyUnreachable(
             f"the stage database went away while ingesting; nothing of the batch was stored, "
@@ -187,7 +186,7 @@ def ingest(
         raise IngestFailed(
             f"the database refused the batch (nothing was stored): {error_message(exc)}"
         ) from None
-    return _result(len(records), flags, count, policy)
+    return _result(len(records), flags, len(held), policy)
 
 
 def ingest_row_by_row(
@@ -208,10 +207,10 @@ def ingest_row_by_row(
                 cur.execute(statement, _row(record))
                 flags.extend(bool(r[0]) for r in cur.fetchall())
         with conn.transaction():
-            count = _hold(conn, held, policy)
+            _hold(conn, held, policy)
     except psycopg.Error as exc:
         raise IngestFailed(f"the database refused a session: {error_message(exc)}") from None
-    return _result(len(records), flags, count, policy)
+    return _result(len(records), flags, len(held), policy)
 
 
 @dataclass(frozen=True)
