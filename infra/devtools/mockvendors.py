@@ -100,6 +100,8 @@ class MockPullAPI:
     page_size: int = 2
     mode: Mode = "ok"
     slow_s: float = 5.0
+    token: str | None = None
+    """When set, a request without ``Authorization: Bearer <token>`` gets HTTP 401."""
     requests: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -120,6 +122,9 @@ class MockPullAPI:
                 parts = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(parts.query))
                 api.requests.append(self.path)
+                if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
+                    self.send_error(401)
+                    return
                 if api.mode == "slow":
                     time.sleep(api.slow_s)
                 if api.mode == "flaky" and self.path not in seen:
