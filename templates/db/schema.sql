@@ -322,10 +322,9 @@ CREATE TABLE activity.sessions (
     PRIMARY KEY (integration, source_id),
     CHECK (kind = 'CANCEL' OR (lot_code IS NOT NULL AND ends_at IS NOT NULL AND plate <> ''))
 );
--- "Is plate P paid in lot L at T": equality on plate and lot, then a range on ends_at;
--- only the kinds that authorize are indexed (the index is also the planner's hint).
-CREATE INDEX sessions_lookup_idx ON activity.sessions (plate, lot_code, ends_at)
-    WHERE kind IN ('NEW', 'EXTEND', 'UPDATE');
+-- "Is plate P paid in lot L at T": equality on plate and lot, then a range on ends_at
+-- (not partial: the lookup also reads a plate's ended and TEST sessions for its reason).
+CREATE INDEX sessions_lookup_idx ON activity.sessions (plate, lot_code, ends_at);
 
 -- Sessions held back on ingestion (a vendor zone mapped to no lot), with the reason,
 -- once per (integration, source id, version); visible through

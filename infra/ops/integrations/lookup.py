@@ -11,10 +11,11 @@ A permit is reported before a session (it is the stronger right); among sessions
 paid longest. When nothing allows the plate, the answer says what came closest: a
 session that ended beyond the grace, or a TEST session (which never authorizes).
 
-Index design: ``sessions_lookup_idx (plate, lot_code, ends_at) WHERE kind IN (...)``
-turns the session half into one index range scan (equality on plate and lot, then
-``ends_at >= T - grace``), reading only that plate's sessions in that lot; the permit
-half goes through ``vehicles_plate_key_idx`` and ``permits_vehicle_idx``.
+Index design: ``sessions_lookup_idx (plate, lot_code, ends_at)`` turns the session
+questions into one index range scan each (equality on plate and lot, then ``ends_at >=
+T - grace``), reading only that plate's sessions in that lot; the permit question goes
+through ``vehicles_plate_key_idx`` and ``permits_vehicle_idx``. All three are asked in
+one statement, one round trip.
 """
 
 from __future__ import annotations
@@ -51,16 +52,24 @@ WHERE plate = %(plate)s AND lot_code = %(lot)s AND kind = ANY(%(kinds)s)
   AND ends_at >= %(at)s - %(grace)s AND starts_at <= %(at)s
 ORDER BY ends_at DESC LIMIT 1
 """
-"""``kind = ANY(...)`` with the authorizing kinds is what lets the planner use the
-partial index (its predicate is implied by the query's)."""
 
 NEAREST_SQL = """
-SELECT integration, source_id, kind, ends_at
+SELECT integration, source_id, version, kind, ends_at, NULL::bigint, NULL::text
 FROM activity.sessions
-WHERE plate = %(plate)s AND lot_code = %(lot)s AND starts_at <= %(at)s
-  AND kind IN ('NEW', 'EXTEND', 'UPDATE', 'TEST')
+WHERE plate = %(plate)s AND lot_code = %(lot)s AND starts_at <= %(at)s AND kind <> 'CANCEL'
 ORDER BY (kind = 'TEST'), ends_at DESC LIMIT 1
 """
+"""What came closest when nothing allows the plate: an ended session, else a TEST one."""
+
+ANSWER_SQL = f"""
+WITH permit AS ({PERMIT_SQL}), paid AS ({SESSION_SQL}), nearest AS ({NEAREST_SQL})
+SELECT 'permit', permit_number, permit_type_code, NULL::bigint, NULL::text, valid_until,
+       NULL::bigint, NULL::text FROM permit
+UNION ALL SELECT 'session', * FROM paid
+UNION ALL SELECT 'nearest', * FROM nearest
+"""
+"""The three questions in one round trip: each is an index range scan over one plate's
+rows (``vehicles_plate_key_idx`` then ``permits_vehicle_idx``; ``sessions_lookup_idx``)."""
 
 
 @dataclass(frozen=True)
@@ -102,13 +111,12 @@ def lookup(
     grace = timedelta(minutes=grace_minutes)
     params = {"plate": key, "lot": lot, "at": at, "grace": grace, "kinds": _KINDS}
     try:
-        permit = conn.execute(PERMIT_SQL, params).fetchone()
-        session = None if permit else conn.execute(SESSION_SQL, params).fetchone()
-        nearest = None if permit or session else conn.execute(NEAREST_SQL, params).fetchone()
+        found = {row[0]: row[1:] for row in conn.execute(ANSWER_SQL, params).fetchall()}
     except psycopg.OperationalError as exc:
         raise DependencyUnreachable(f"the stage database: {error_message(exc)}") from None
+    permit, session, nearest = found.get("permit"), found.get("session"), found.get("nearest")
     if permit:
-        number, type_code, until = permit
+        number, type_code, _, _, until, _, _ = permit
         return LookupAnswer(
             key,
             lot,
@@ -135,7 +143,7 @@ def lookup(
             ends,
         )
     if nearest:
-        integration, source_id, kind, ends = nearest
+        integration, source_id, _, kind, ends, _, _ = nearest
         why = (
             f"only a TEST session ({integration}/{source_id}); TEST sessions never authorize"
             if kind == "TEST"
