@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from infra.core import naming
-from infra.core.errors import UserInputError
+from infra.core.errors import ExitCode, UserInputError
 from infra.core.integrations.adapters import generic_push
 from infra.core.integrations.adapters.base import AdapterContext
 from infra.core.integrations.record import EventKind, SessionRecord
@@ -138,7 +138,7 @@ def test_a_cancel_is_final_even_against_a_later_version(conn: Any, where: dict[s
 def test_a_batch_the_database_refuses_stores_nothing(conn: Any, where: dict[str, Any]) -> None:
     bad = replace(session("x", 1), region="not a region")  # adapters check it; the table too
 
-    with pytest.raises(store.IngestFailed, match="nothing was stored"):
+    with pytest.raises(store.SessionStoreRefused, match="nothing was stored"):
         store.ingest(conn, [session("ok", 1), bad], **where)
 
     assert stored(conn) == []
@@ -340,3 +340,15 @@ def test_reset_preview_clears_sessions_and_quarantine(
         assert stored(fresh) == []
         assert store.quarantined(fresh) == []
         assert store.lots_and_zones(fresh)[1][ZONE_N2] == "N2"  # configuration kept
+
+
+def test_a_database_without_the_sessions_tables_is_one_line_not_a_traceback(conn: Any) -> None:
+    conn.execute("DROP TABLE activity.sessions")
+
+    with pytest.raises(store.SessionStoreRefused) as caught:
+        lookup.lookup(conn, "ABC123", "N2", T0)
+
+    assert caught.value.exit_code is ExitCode.PRECONDITION
+    assert str(caught.value) == (
+        'the stage database refused answering a lookup: relation "activity.sessions" does not exist'
+    )

@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 import psycopg
 
-from infra.core.errors import DependencyUnreachable, UserInputError
+from infra.core.errors import UserInputError
 from infra.core.integrations.record import AUTHORIZING_KINDS, normalize_plate
-from infra.ops.adapters.database import error_message
+from infra.ops.integrations.store import database_errors
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 Basis = Literal["permit", "session", "none"]
@@ -110,10 +110,8 @@ def lookup(
     key = normalize_plate(plate)
     grace = timedelta(minutes=grace_minutes)
     params = {"plate": key, "lot": lot, "at": at, "grace": grace, "kinds": _KINDS}
-    try:
+    with database_errors("answering a lookup"):
         found = {row[0]: row[1:] for row in conn.execute(ANSWER_SQL, params).fetchall()}
-    except psycopg.OperationalError as exc:
-        raise DependencyUnreachable(f"the stage database: {error_message(exc)}") from None
     permit, session, nearest = found.get("permit"), found.get("session"), found.get("nearest")
     if permit:
         number, type_code, _, _, until, _, _ = permit
@@ -173,7 +171,7 @@ def naive_session_lookup(conn: Connection, plate: str, lot: str, at: datetime, g
         "grace": timedelta(minutes=grace),
         "kinds": _KINDS,
     }
-    with conn.transaction():
+    with database_errors("answering a lookup"), conn.transaction():
         conn.execute("SET LOCAL enable_indexscan = off")
         conn.execute("SET LOCAL enable_bitmapscan = off")
         conn.execute("SET LOCAL enable_indexonlyscan = off")

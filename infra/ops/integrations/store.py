@@ -16,14 +16,15 @@ one commit per record: the naive consumer, kept for the benchmark's other side).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from infra.core.errors import DependencyUnreachable, TenantctlError
+from infra.core.errors import DependencyUnreachable, ExitCode, TenantctlError
 from infra.core.integrations.record import SessionRecord
 from infra.core.integrations.zones import UnmatchedPolicy, assign_lots
 from infra.ops.adapters.database import error_message
@@ -64,8 +65,11 @@ class IngestResult:
         }
 
 
-class IngestFailed(TenantctlError):
-    """The database refused a batch (nothing of it was stored)."""
+class SessionStoreRefused(TenantctlError):
+    """The stage database refused a statement (a batch: nothing of it was stored); its
+    schema predates the sessions tables, or a value broke one of its checks."""
+
+    exit_code = ExitCode.PRECONDITION
 
 
 def _row(record: SessionRecord) -> tuple[Any, ...]:
@@ -111,8 +115,28 @@ _QUARANTINE = (
 )
 
 
+@contextmanager
+def database_errors(what: str) -> Iterator[None]:
+    """psycopg errors while doing *what* as one line: unreachable (exit 5) or refused."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise DependencyUnreachable(
+            f"the stage database went away while {what}; safe to retry: {error_message(exc)}"
+        ) from None
+    except psycopg.Error as exc:
+        raise SessionStoreRefused(
+            f"the stage database refused {what}: {error_message(exc)}"
+        ) from None
+
+
 def lots_and_zones(conn: Connection) -> tuple[set[str], dict[str, str]]:
     """The stage's lot codes and its ``config.zones`` map (zone → lot code)."""
+    with database_errors("reading lots and zones"):
+        return _lots_and_zones(conn)
+
+
+def _lots_and_zones(conn: Connection) -> tuple[set[str], dict[str, str]]:
     lots = {r[0] for r in conn.execute("SELECT code FROM config.lots WHERE active")}
     zones: dict[str, str] = dict(conn.execute("SELECT zone, lot_code FROM config.zones").fetchall())
     return lots, zones
@@ -183,7 +207,7 @@ def ingest(
             f"re-deliver it: {error_message(exc)}"
         ) from None
     except psycopg.Error as exc:
-        raise IngestFailed(
+        raise SessionStoreRefused(
             f"the database refused the batch (nothing was stored): {error_message(exc)}"
         ) from None
     return _result(len(records), flags, len(held), policy)
@@ -209,7 +233,7 @@ def ingest_row_by_row(
         with conn.transaction():
             _hold(conn, held, policy)
     except psycopg.Error as exc:
-        raise IngestFailed(f"the database refused a session: {error_message(exc)}") from None
+        raise SessionStoreRefused(f"the database refused a session: {error_message(exc)}") from None
     return _result(len(records), flags, len(held), policy)
 
 
@@ -235,10 +259,11 @@ class Quarantined:
 
 def quarantined(conn: Connection, integration: str | None = None) -> list[Quarantined]:
     """What the quarantine holds (for one integration, or all), oldest first."""
-    rows = conn.execute(
-        "SELECT integration, source_id, version, vendor_zone, reason, record "
-        "FROM activity.session_quarantine WHERE %(i)s::text IS NULL OR integration = %(i)s "
-        "ORDER BY received_at, integration, source_id, version",
-        {"i": integration},
-    ).fetchall()
+    with database_errors("reading the quarantine"):
+        rows = conn.execute(
+            "SELECT integration, source_id, version, vendor_zone, reason, record "
+            "FROM activity.session_quarantine WHERE %(i)s::text IS NULL OR integration = %(i)s "
+            "ORDER BY received_at, integration, source_id, version",
+            {"i": integration},
+        ).fetchall()
     return [Quarantined(*row) for row in rows]
