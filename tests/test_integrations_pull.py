@@ -3,8 +3,6 @@ retries, a vendor that times out and one that pages forever."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from infra.core.errors import DependencyUnreachable, ExitCode
@@ -58,18 +56,18 @@ def test_pull_retries_a_vendor_that_fails_once_per_page() -> None:
 
 
 def test_a_vendor_that_does_not_answer_times_out_and_says_so() -> None:
-    with MockPullAPI(SESSIONS, mode="slow", slow_s=3) as api:
-        started = time.monotonic()
-        with pytest.raises(DependencyUnreachable) as caught:
-            pull(api.url + "/apds/sessions", adapter_for("apds", "pull"), CONTEXT, 0,
-                 timeout_s=0.3, attempts=2, backoff_s=0.01)  # fmt: skip
-        elapsed = time.monotonic() - started
+    # The vendor answers after 3 s: had the timeout not applied, the pull would succeed.
+    with (
+        MockPullAPI(SESSIONS, mode="slow", slow_s=3) as api,
+        pytest.raises(DependencyUnreachable) as caught,
+    ):
+        pull(api.url + "/apds/sessions", adapter_for("apds", "pull"), CONTEXT, 0,
+             timeout_s=0.3, attempts=2, backoff_s=0.01)  # fmt: skip
 
     message = str(caught.value)
     assert caught.value.exit_code is ExitCode.UNREACHABLE
     assert "did not answer" in message and "after 2 attempts of 0.3 s" in message
     assert "nothing was stored" in message
-    assert elapsed < 2.5  # both attempts gave up long before the vendor answered
     assert len(api.requests) == 2
 
 

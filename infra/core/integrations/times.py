@@ -45,8 +45,7 @@ def localize(naive: datetime, tz: ZoneInfo, side: Side) -> datetime:
             f"{naive.isoformat()} does not exist in {tz.key} (clocks skipped it at a DST "
             "change); send the time with its UTC offset"
         )
-    chosen = early if side == "start" else late
-    return chosen
+    return early if side == "start" else late
 
 
 def parse_time(value: object, tz: ZoneInfo, side: Side = "start") -> datetime:
