@@ -64,7 +64,7 @@ def assert_aware(records: tuple[SessionRecord, ...]) -> None:
 # ------------------------------------------------------------------ round trips
 
 
-@settings(max_examples=60)
+@settings(deadline=None, max_examples=60)
 @given(ids, st.integers(1, 10**6), kinds, plates, zones, instants, durations, cents)
 def test_generic_push_round_trips_a_session(
     source: str, version: int, kind: EventKind, plate: str, zone: str,
@@ -89,7 +89,7 @@ def test_generic_push_round_trips_a_session(
     assert record.is_test == (kind is EventKind.TEST)
 
 
-@settings(max_examples=60)
+@settings(deadline=None, max_examples=60)
 @given(ids, st.integers(1, 10**6), plates, zones, instants, durations, cents)
 def test_apds_webhook_round_trips_each_topic(
     source: str, version: int, plate: str, zone: str, start: datetime, length: timedelta,
@@ -117,7 +117,7 @@ def test_apds_webhook_round_trips_each_topic(
         )  # fmt: skip
 
 
-@settings(max_examples=40)
+@settings(deadline=None, max_examples=40)
 @given(
     st.lists(st.tuples(ids, plates, zones, instants, durations), min_size=1, max_size=8),
     st.sampled_from([",", ";", "\t"]),
@@ -191,7 +191,7 @@ KEYS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(sorted(PARSERS)),
     st.one_of(
@@ -211,8 +211,7 @@ def test_no_adapter_raises_or_produces_a_naive_time_on_any_payload(
     assert all(r.reason.strip() and r.item for r in result.rejections)
 
 
-@settings(max_examples=60)
-@given(st.sampled_from(sorted(PARSERS)))
+@pytest.mark.parametrize("name", sorted(PARSERS))
 def test_oversized_payloads_are_refused_whole(name: str) -> None:
     limit = csv_drop.MAX_FILE_BYTES if name == "csv" else MAX_PAYLOAD_BYTES
     result = PARSERS[name](b" " * (limit + 1), CONTEXT)
@@ -298,7 +297,7 @@ def test_csv_drop_refuses_a_header_without_the_required_columns() -> None:
 # ------------------------------------------------------------------ times
 
 
-@settings(max_examples=300)
+@settings(deadline=None, max_examples=300)
 @given(st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30)))
 def test_a_naive_local_time_is_refused_or_read_as_that_wall_time(naive: datetime) -> None:
     naive = naive.replace(microsecond=0)
