@@ -404,6 +404,7 @@ def test_zone_matcher_refuses_to_guess_between_two_lots() -> None:
     assert (proposal.match, proposal.lot, proposal.candidates) == ("ambiguous", None, ("A1", "A2"))
 
 
+@settings(deadline=None)  # no per-example deadline: the machine is shared
 @given(
     st.sampled_from(LOTS), st.lists(st.sampled_from(["upper", "lower", "pad", "dash"]), max_size=3)
 )
