@@ -15,12 +15,14 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from infra.core import naming
 from infra.core.errors import ExitCode, UserInputError
 from infra.core.integrations.adapters import generic_push
 from infra.core.integrations.adapters.base import AdapterContext
-from infra.core.integrations.record import EventKind, SessionRecord
+from infra.core.integrations.record import EventKind, SessionRecord, supersede_key
 from infra.core.integrations.times import timezone
 from infra.core.rendering import render_db_schema, render_db_seed
 from infra.devtools import mockvendors
@@ -354,3 +356,35 @@ def test_a_database_without_the_sessions_tables_is_one_line_not_a_traceback(conn
     assert str(caught.value) == (
         'the stage database refused answering a lookup: relation "activity.sessions" does not exist'
     )
+
+
+@settings(
+    deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.integers(1, 4),
+            st.sampled_from([EventKind.NEW, EventKind.EXTEND, EventKind.UPDATE, EventKind.CANCEL]),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(1, 12),
+)
+def test_the_stored_version_is_the_largest_by_the_supersede_rule(
+    conn: Any, where: dict[str, Any], deliveries: list[tuple[str, int, EventKind]], cut: int
+) -> None:
+    conn.execute("TRUNCATE activity.sessions")
+    records = [session(source, version, kind) for source, version, kind in deliveries]
+
+    store.ingest(conn, records[:cut], **where)
+    store.ingest_row_by_row(conn, records[cut:], **where)
+
+    expected = {}
+    for r in records:
+        best = expected.get(r.source_id)
+        if best is None or supersede_key(r.kind, r.version) > supersede_key(*best):
+            expected[r.source_id] = (r.kind, r.version)
+    assert {row[0]: (EventKind(row[2]), row[1]) for row in stored(conn)} == expected

@@ -3,10 +3,11 @@
 One row per (integration, source id) holds the winning delivery by
 ``infra.core.integrations.record.supersede_key``: a CANCEL is final, otherwise the
 higher version wins; a redelivery, or an earlier version arriving late, changes
-nothing. The database applies the rule itself (``ON CONFLICT ... DO UPDATE ... WHERE``),
-so concurrent consumers agree without a lock. Records whose vendor zone maps to no lot
-go to ``activity.session_quarantine`` with the reason (policy ``quarantine``) or are
-counted and dropped (``drop``).
+nothing (nor does a second delivery of a stored version with other content: a
+version is stored once, as first received). The database applies the rule itself
+(``ON CONFLICT ... DO UPDATE ... WHERE``), so concurrent consumers agree without a
+lock. Records whose vendor zone maps to no lot go to ``activity.session_quarantine``
+with the reason (policy ``quarantine``) or are counted and dropped (``drop``).
 
 Two paths, the same rule: ``ingest`` (COPY into a temporary table, one set-based merge,
 one transaction: the queue consumer's path) and ``ingest_row_by_row`` (one INSERT and
@@ -105,7 +106,9 @@ def _upsert(source: sql.Composable) -> sql.Composed:
 
 _FROM_INCOMING = sql.SQL(
     "SELECT DISTINCT ON (integration, source_id) {cols} FROM incoming "
-    "ORDER BY integration, source_id, (kind = 'CANCEL') DESC, version DESC"
+    # a batch's winner per session by the same rule; between two deliveries of the same
+    # version the first delivered wins, as it would have had they come one by one
+    "ORDER BY integration, source_id, (kind = 'CANCEL') DESC, version DESC, seq"
 ).format(cols=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
 _VALUES = sql.SQL("VALUES ({})").format(sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)))
 _QUARANTINE = (
@@ -188,16 +191,16 @@ def ingest(
     try:
         with conn.transaction():
             conn.execute(
-                "CREATE TEMP TABLE incoming (LIKE activity.sessions INCLUDING DEFAULTS) "
-                "ON COMMIT DROP"
+                "CREATE TEMP TABLE incoming (LIKE activity.sessions INCLUDING DEFAULTS, "
+                "seq bigint NOT NULL) ON COMMIT DROP"
             )
-            copy_sql = sql.SQL("COPY incoming ({}) FROM STDIN").format(
+            copy_sql = sql.SQL("COPY incoming ({}, seq) FROM STDIN").format(
                 sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
             )
             with conn.cursor() as cur:
                 with cur.copy(copy_sql) as copy:
-                    for record in placed:
-                        copy.write_row(_row(record))
+                    for seq, record in enumerate(placed):
+                        copy.write_row((*_row(record), seq))
                 cur.execute(_upsert(_FROM_INCOMING))
                 flags = [bool(r[0]) for r in cur.fetchall()]
             _hold(conn, held, policy)
