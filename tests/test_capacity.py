@@ -41,8 +41,13 @@ def test_consumption_follows_the_resources_the_program_plans() -> None:
     assert used["alb-rules"] == types["aws:lb/listenerRule:ListenerRule"]
     assert used["ssm-parameters"] == types["aws:ssm/parameter:Parameter"]
     assert used["route53-records"] == types["aws:route53/record:Record"]
-    # RDS keeps the master password in a secret of its own, beside the payment secret.
-    assert used["secrets"] == types["aws:secretsmanager/secret:Secret"] + 1
+    assert used["rds-instances"] == types["aws:rds/instance:Instance"] == 0  # pooled
+    # The pooled preview's role secret beside the payment secret; the pool server's own
+    # master secret is the platform's (``sharedByPoolServers``).
+    assert used["secrets"] == types["aws:secretsmanager/secret:Secret"] == 2
+    production = consumption([plan_stack(demo_spec("production"))])
+    assert production["rds-instances"] == 1
+    assert production["secrets"] == 2  # payment, and RDS's managed master secret
 
 
 def test_the_first_binding_quota_is_named_with_the_increase_needed(report: dict) -> None:  # type: ignore[type-arg]
@@ -55,7 +60,8 @@ def test_the_first_binding_quota_is_named_with_the_increase_needed(report: dict)
         q["maxClientsAtDefault"] is None or q["maxClientsAtDefault"] >= first["maxClientsAtDefault"]
         for q in report["quotas"]
     )
-    assert first["increaseTo"] == first["perClient"] * report["clients"]
+    assert first["increaseTo"] == first["total"]
+    assert first["total"] == first["perClient"] * report["clients"] + first["sharedByPoolServers"]
 
 
 def test_no_quota_that_cannot_be_raised_binds_at_1000_clients(report: dict) -> None:  # type: ignore[type-arg]

@@ -108,6 +108,7 @@ COMMANDS = {
     "payment": "infra.cli.payment:payment",
     "plan": "infra.cli.plan:plan",
     "reset-preview": "infra.cli.reset:reset_preview",
+    "preview": "infra.cli.preview:preview",
     "promote": "infra.cli.promote:promote",
     "status": "infra.cli.status:status",
     "list": "infra.cli.status:list_",

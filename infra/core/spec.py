@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra.core import limits, naming, text_rules
+from infra.core.platform import POOL_NAME_PATTERN
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
@@ -344,6 +345,19 @@ class TenantSpec(_Model):
     live: bool = Field(
         False, description="Production only: true once launched (set by tenantctl promote)."
     )
+    database_pool: Annotated[
+        str | None,
+        _rule(
+            lambda v: v is None or POOL_NAME_PATTERN.match(v),
+            "must be a pool name: 1-32 of a-z, 0-9 and -",
+        ),
+    ] = Field(
+        None,
+        description="Preview only: the platform's shared PostgreSQL server (a name in its "
+        "previewDatabasePools) the preview's databases and role live on; recorded by "
+        "tenantctl create and changed only by tenantctl preview move. Absent on a preview "
+        "created before pools: it keeps a dedicated instance until moved.",
+    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -358,6 +372,19 @@ class TenantSpec(_Model):
                 raise FieldError(
                     ("live",), self.live, "is production only; a preview is never live"
                 )
+            if self.database_pool is not None and self.database.model_dump(exclude_none=True):
+                raise FieldError(
+                    ("database",),
+                    self.database.model_dump(by_alias=True, exclude_none=True),
+                    "sizes a dedicated instance; a pooled preview runs on its pool server "
+                    f"({self.database_pool}): remove it",
+                )
+        if self.stage == naming.PRODUCTION and self.database_pool is not None:
+            raise FieldError(
+                ("databasePool",),
+                self.database_pool,
+                "is preview only; a production database is a dedicated instance",
+            )
         if self.custom_domain != CustomDomainSpec() and self.portal_domain is None:
             raise FieldError(
                 ("customDomain",),
@@ -469,6 +496,11 @@ class TenantSpec(_Model):
     @property
     def payment_mode(self) -> PaymentMode:
         return "live" if self.stage == naming.PRODUCTION and self.live else "sandbox"
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the stack's databases live on a shared pool server (no instance of its own)."""
+        return self.database_pool is not None
 
     @property
     def database_sizing(self) -> DatabaseSizing:

@@ -12,7 +12,7 @@ from infra.core import email_settings, naming, rendering, stack_settings
 from infra.core.platform import check_zone_name, require_output
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
-from infra.program.database import Database, DatabaseArgs
+from infra.program.database import Database, DatabaseArgs, PooledDatabase, PooledDatabaseArgs
 from infra.program.domains import Domains, DomainsArgs
 from infra.program.email import Email, EmailArgs
 from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
@@ -40,6 +40,7 @@ class PlatformValues:
     wildcard_certificate_arn: pulumi.Output[str]
     email_identity_arn: pulumi.Output[str]
     access_log_bucket_name: pulumi.Output[str]
+    preview_database_pools: pulumi.Output[list[dict[str, Any]]]
 
 
 def read_platform(
@@ -78,6 +79,7 @@ def read_platform(
         wildcard_certificate_arn=value("wildcardCertificateArn"),
         email_identity_arn=value("emailIdentityArn"),
         access_log_bucket_name=value("accessLogBucketName"),
+        preview_database_pools=value("previewDatabasePools"),
     )
 
 
@@ -100,6 +102,9 @@ class Tenant(pulumi.ComponentResource):
     database_address: pulumi.Output[str]
     database_port: pulumi.Output[int]
     database_secret_arn: pulumi.Output[str]
+    database_pool: str | None
+    database_role: str | None
+    database_role_secret_arn: pulumi.Output[str] | None
     content_bucket: pulumi.Output[str]
     payment_secret_arn: pulumi.Output[str]
     settings_parameter: str
@@ -125,22 +130,7 @@ class Tenant(pulumi.ComponentResource):
         files = rendering.render_content(spec)
         platform = read_platform(name, spec.platform_stack, spec.base_domain, self)
 
-        database = Database(
-            f"{name}-database",
-            DatabaseArgs(
-                identifier=naming.db_instance_identifier(spec.slug, spec.stage),
-                database_name=naming.database_name(spec.slug, spec.stage),
-                sizing=spec.database_sizing,
-                label=spec.stack_name,
-                durable=production,
-                subnet_group_name=platform.database_subnet_group_name,
-                parameter_group_name=platform.database_parameter_group_name,
-                security_group_ids=platform.database_security_group_ids,
-                kms_key_arn=platform.kms_key_arn,
-                tags=tags,
-            ),
-            child,
-        )
+        database = _database(name, spec, platform, child)
         domains = Domains(
             f"{name}-domains",
             DomainsArgs(
@@ -250,6 +240,13 @@ class Tenant(pulumi.ComponentResource):
         self.database_address = database.address
         self.database_port = database.port
         self.database_secret_arn = database.master_user_secret_arn
+        self.database_pool = spec.database_pool
+        self.database_role = (
+            naming.database_role_name(spec.slug, spec.stage) if spec.pooled else None
+        )
+        self.database_role_secret_arn = (
+            database.role_secret_arn if isinstance(database, PooledDatabase) else None
+        )
         self.content_bucket = portal.bucket_name
         self.payment_secret_arn = payments.secret_arn
         self.settings_parameter = settings.parameter_name
@@ -262,6 +259,43 @@ class Tenant(pulumi.ComponentResource):
         self.distribution_tenant_id = domains.distribution_tenant_id
         self.operations_bucket = platform.operations_bucket_name
         self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
+
+
+def _database(
+    name: str, spec: TenantSpec, platform: PlatformValues, child: pulumi.ResourceOptions
+) -> Database | PooledDatabase:
+    """A pooled preview's place on its pool server, or a dedicated instance."""
+    if spec.database_pool is not None:
+        return PooledDatabase(
+            f"{name}-database",
+            PooledDatabaseArgs(
+                pool_name=spec.database_pool,
+                pools=platform.preview_database_pools,
+                platform_stack=spec.platform_stack,
+                role_secret_name=naming.database_role_secret_name(spec.slug, spec.stage),
+                label=spec.stack_name,
+                kms_key_arn=platform.kms_key_arn,
+                recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
+                tags=spec.tags,
+            ),
+            child,
+        )
+    return Database(
+        f"{name}-database",
+        DatabaseArgs(
+            identifier=naming.db_instance_identifier(spec.slug, spec.stage),
+            database_name=naming.database_name(spec.slug, spec.stage),
+            sizing=spec.database_sizing,
+            label=spec.stack_name,
+            durable=spec.stage == naming.PRODUCTION,
+            subnet_group_name=platform.database_subnet_group_name,
+            parameter_group_name=platform.database_parameter_group_name,
+            security_group_ids=platform.database_security_group_ids,
+            kms_key_arn=platform.kms_key_arn,
+            tags=spec.tags,
+        ),
+        child,
+    )
 
 
 @dataclass(frozen=True)
@@ -292,9 +326,33 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
         "portal_url",
         local=True,
     ),
-    StackOutput("databaseEndpoint", "host:port of the PostgreSQL server.", "database_endpoint"),
+    StackOutput(
+        "databaseEndpoint",
+        "host:port of the PostgreSQL server: the stack's own instance, or its pool server.",
+        "database_endpoint",
+    ),
     StackOutput("databaseAddress", "Host name of the PostgreSQL server.", "database_address"),
     StackOutput("databasePort", "Port of the PostgreSQL server.", "database_port"),
+    StackOutput(
+        "databasePool",
+        "The pool server a pooled preview lives on (tenants:databasePool); null for a "
+        "dedicated instance.",
+        "database_pool",
+        local=True,
+    ),
+    StackOutput(
+        "databaseRole",
+        "A pooled stack's own PostgreSQL login role, the only one that may connect to its "
+        "databases; null for a dedicated instance.",
+        "database_role",
+        local=True,
+    ),
+    StackOutput(
+        "databaseRoleSecretArn",
+        "Secrets Manager secret with that role's username and password (what the "
+        "application connects with; set by tenantctl); null for a dedicated instance.",
+        "database_role_secret_arn",
+    ),
     StackOutput(
         "databaseName", "The working database the application uses.", "database_name", local=True
     ),
@@ -305,7 +363,9 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
     ),
     StackOutput(
         "databaseSecretArn",
-        "Secrets Manager secret (managed by RDS) with the master credentials.",
+        "Secrets Manager secret (managed by RDS) with the master credentials of the "
+        "PostgreSQL server: the stack's own instance's, or the pool server's (the "
+        "platform's masterSecretArn).",
         "database_secret_arn",
     ),
     StackOutput("contentBucket", "The portal content bucket.", "content_bucket", local=True),

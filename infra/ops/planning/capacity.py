@@ -10,12 +10,14 @@ the program, never a hand-kept list.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.core.limits import QUOTAS, Quota
+from infra.core.platform import REFERENCE_POOL_SERVER, PoolServer
 from infra.ops.planning.shapes import client_shapes, reference_client
 from infra.program.plan import PlannedResource, StackPlan
 
@@ -67,20 +69,47 @@ def consumption(plans: list[StackPlan]) -> dict[str, int]:
     }
 
 
+def pool_server_use(server: PoolServer) -> dict[str, int]:
+    """What one preview pool server (the platform's) consumes of each quota."""
+    return {
+        "rds-instances": 1,
+        "rds-storage-gib": server.storage_gb,
+        "secrets": 1 if server.managed_master_secret else 0,
+    }
+
+
 @dataclass(frozen=True)
 class QuotaUse:
     quota: Quota
     per_client: int
     clients: int
+    per_pool_server: int = 0
+    """What one preview pool server consumes of this quota (shared, counted once)."""
+    pool_capacity: int | None = None
+    """Previews per pool server; ``None`` when previews have instances of their own."""
+
+    def pool_servers(self, clients: int) -> int:
+        return math.ceil(clients / self.pool_capacity) if self.pool_capacity else 0
+
+    def total_for(self, clients: int) -> int:
+        return self.per_client * clients + self.per_pool_server * self.pool_servers(clients)
 
     @property
     def total(self) -> int:
-        return self.per_client * self.clients
+        return self.total_for(self.clients)
 
     @property
     def max_clients(self) -> int | None:
         """Clients that fit under the default limit; ``None`` when a client uses none."""
-        return self.quota.default // self.per_client if self.per_client else None
+        if not self.per_client and not (self.per_pool_server and self.pool_capacity):
+            return None
+        low, high = 0, self.quota.default  # each client adds at least one pool server's share
+        if not self.per_client:
+            high = self.quota.default * (self.pool_capacity or 1)
+        while low < high:  # the largest n with total_for(n) <= default
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if self.total_for(mid) <= self.quota.default else (low, mid - 1)
+        return low
 
     @property
     def binds(self) -> bool:
@@ -92,6 +121,7 @@ class QuotaUse:
             "name": self.quota.name,
             "scope": self.quota.scope,
             "perClient": self.per_client,
+            "sharedByPoolServers": self.total - self.per_client * self.clients,
             "total": self.total,
             "defaultLimit": self.quota.default,
             "adjustable": self.quota.adjustable,
@@ -137,5 +167,10 @@ def capacity(stacks_dir: Path, clients: int = DEFAULT_CLIENTS) -> CapacityReport
     shapes = client_shapes(stacks_dir, reference)
     by_shape = {shape.name: consumption(list(shape.plans)) for shape in shapes}
     per_client = {key: max(used[key] for used in by_shape.values()) for key in COUNTERS}
-    uses = [QuotaUse(q, per_client[q.key], clients) for q in QUOTAS]
+    capacities = {shape.pool_capacity for shape in shapes}
+    pool_capacity = min((c for c in capacities if c), default=None)
+    server = pool_server_use(REFERENCE_POOL_SERVER)
+    uses = [
+        QuotaUse(q, per_client[q.key], clients, server.get(q.key, 0), pool_capacity) for q in QUOTAS
+    ]
     return CapacityReport(clients, [s.name for s in shapes], reference, uses, by_shape)

@@ -10,12 +10,14 @@ its largest state (live, attached): what it holds once it has gone live.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.core import naming
 from infra.core.errors import PreconditionFailed
+from infra.core.platform import database_pools, find_pool
 from infra.core.spec import CustomDomainSpec, DatabaseSpec, TenantSpec
 from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec, tenants
@@ -28,6 +30,8 @@ class Shape:
     description: str
     plans: tuple[StackPlan, ...]
     """Preview, then production as it is once live."""
+    pool_capacity: int | None = None
+    """How many previews share the preview's pool server; ``None`` on its own instance."""
 
 
 def _own_domain(spec: TenantSpec) -> TenantSpec:
@@ -79,8 +83,17 @@ def client_shapes(
     if stage_defaults:
         specs = [spec.model_copy(update={"database": DatabaseSpec()}) for spec in specs]
     outputs = platform_outputs(stacks_dir, specs[0].platform_stack)
+    capacity = pool_capacity(specs[0], outputs)
     shapes = []
     for name, (description, make) in SHAPES.items():
         plans = tuple(plan_stack(make(spec), platform_outputs=outputs) for spec in specs)
-        shapes.append(Shape(name, description, plans))
+        shapes.append(Shape(name, description, plans, capacity))
     return shapes
+
+
+def pool_capacity(preview: TenantSpec, outputs: Mapping[str, Any]) -> int | None:
+    """The capacity of the pool server *preview* is on (``None`` on its own instance)."""
+    if preview.database_pool is None:
+        return None
+    pools = database_pools(preview.platform_stack, outputs)
+    return find_pool(preview.platform_stack, pools, preview.database_pool).capacity
