@@ -16,6 +16,7 @@ from pathlib import Path
 
 from infra.core import naming
 from infra.core.errors import PreconditionFailed
+from infra.core.integration_config import IntegrationSpec
 from infra.core.spec import CustomDomainSpec, DatabaseSpec, TenantSpec
 from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec, tenants
@@ -49,9 +50,37 @@ def _platform_domain(spec: TenantSpec) -> TenantSpec:
     )
 
 
+SHAPE_INTEGRATIONS: tuple[dict[str, object], ...] = (
+    {
+        "id": "parkmobile",
+        "vendor": "parkmobile",
+        "mode": "pull",
+        "scheduleMinutes": 5,
+        "timezone": "America/Chicago",
+        "endpoints": {
+            "preview": "https://sandbox.api.parkmobile.example",
+            "production": "https://api.parkmobile.example",
+        },
+    },
+    {"id": "meters", "vendor": "generic-push", "mode": "push", "timezone": "America/Chicago"},
+)
+"""The integrations of the "integrations" shape: a pulled mobile-parking app and pushed
+meters, the phase-3 pair of a typical client."""
+
+
+def _with_integrations(spec: TenantSpec) -> TenantSpec:
+    base = _platform_domain(spec)
+    integrations = [IntegrationSpec.model_validate(i) for i in SHAPE_INTEGRATIONS]
+    return base.model_copy(update={"integrations": integrations})
+
+
 SHAPES: dict[str, tuple[str, Callable[[TenantSpec], TenantSpec]]] = {
     "platform-domain": ("portal on the platform's host names", _platform_domain),
     "own-domain": ("portal on the client's own domain (a distribution tenant)", _own_domain),
+    "integrations": (
+        "platform host names, with a pulled app and pushed meters (2 integrations)",
+        _with_integrations,
+    ),
 }
 """Shape name -> (what it is, how a real client's spec becomes it)."""
 
