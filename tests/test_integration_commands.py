@@ -57,10 +57,13 @@ def test_add_is_validated_locked_and_safe_to_rerun(stacks: Path) -> None:
     assert held.exit_code == 4 and "reset-preview" in held.output
     assert (stacks / "Pulumi.demo-preview.yaml").read_text() == before
 
-    listing = validate("integration-list", _json(cli(stacks, "integration", "list", SLUG, "--json")))
+    listing = validate(
+        "integration-list", _json(cli(stacks, "integration", "list", SLUG, "--json"))
+    )
     assert listing["integrations"][0]["endpoint"] == "https://sandbox.api.parkmobile.example"
     removed = validate(
-        "integration-remove", _json(cli(stacks, "integration", "remove", SLUG, "parkmobile", "--json"))
+        "integration-remove",
+        _json(cli(stacks, "integration", "remove", SLUG, "parkmobile", "--json")),
     )
     gone = _json(cli(stacks, "integration", "remove", SLUG, "parkmobile", "--json"))
     assert (removed["changed"], gone["changed"]) == (True, False)
@@ -127,7 +130,11 @@ def test_reset_keeps_and_promote_carries_the_integration(
     ok(cli(stacks, *ADD))
     zones = tmp_path / "zones.csv"
     zones.write_text("id,name\n101,North Garage\n")
-    ok(cli(stacks, "integration", "map-zones", SLUG, "parkmobile", "--zones", str(zones), "--write"))
+    ok(
+        cli(
+            stacks, "integration", "map-zones", SLUG, "parkmobile", "--zones", str(zones), "--write"
+        )
+    )
     configured = _integrations(stacks)
     ok(cli(stacks, "reset-preview", SLUG, "--yes"))
     assert _integrations(stacks) == configured
