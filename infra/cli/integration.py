@@ -183,6 +183,20 @@ def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> No
     required=True,
     help="The vendor's zone list: CSV (id,name header) or JSON ([{id, name}, ...]).",
 )
+@click.option(
+    "--map",
+    "mapped",
+    multiple=True,
+    metavar="ZONE=LOT",
+    help="Map vendor zone ZONE onto lot code LOT (wins over any match); repeatable.",
+)
+@click.option(
+    "--ignore",
+    "ignored",
+    multiple=True,
+    metavar="ZONE",
+    help="Ignore vendor zone ZONE on purpose (its sessions are dropped); repeatable.",
+)
 @click.option("--write", is_flag=True, help="Save the proposed map into the preview stack file.")
 @break_lock_option
 @stacks_dir_option
@@ -191,6 +205,8 @@ def map_zones(
     slug: str,
     integration_id: str,
     zones_file: Path,
+    mapped: tuple[str, ...],
+    ignored: tuple[str, ...],
     write: bool,
     break_lock: str | None,
     stacks_dir: Path,
@@ -202,12 +218,15 @@ def map_zones(
     near misses (different only in case, whitespace or punctuation, which an
     exact-name import silently drops) are proposed and flagged; the rest stay
     unmapped until mapped by hand or ignored (the go-live gate names them).
-    Existing lots and ignores in the map are kept, so a re-run changes nothing.
+    Existing lots and ignores in the map are kept, so a re-run changes nothing;
+    --map and --ignore record a person's decision for one zone.
 
     \b
     Examples:
       tenantctl integration map-zones demo parkmobile --zones zones.csv
       tenantctl integration map-zones demo parkmobile --zones zones.json --write --json
+      tenantctl integration map-zones demo parkmobile --zones zones.csv --write \
+          --map 104=C2 --ignore 999
     """
     from infra.core.zone_matching import parse_zone_list
     from infra.ops.lifecycle.integration_config import map_zones as propose_map
@@ -221,6 +240,12 @@ def map_zones(
     except OSError as exc:
         raise LocalIOError(f"cannot read {zones_file}: {exc.strerror or exc}") from None
     zones = parse_zone_list(data, str(zones_file))
+    choices: dict[str, str | None] = {zone: None for zone in ignored}
+    for item in mapped:
+        zone, equals, lot = item.partition("=")
+        if not equals or not zone.strip() or not lot.strip():
+            raise UserInputError(f"--map {item!r} is not ZONE=LOT, e.g. --map 104=C2")
+        choices[zone.strip()] = lot.strip()
     stack = open_preview(stacks_dir, slug, "integration map-zones")
     lots = read_lots(stack.working_url)
     result = propose_map(
@@ -229,6 +254,7 @@ def map_zones(
         integration_id,
         zones,
         lots,
+        choices=choices,
         write=write,
         break_lock=break_lock,
         progress=err,

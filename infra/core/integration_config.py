@@ -400,3 +400,12 @@ def zone_coverage(integration: IntegrationSpec, lots: set[str]) -> ZoneCoverage:
         ),
         unknown_lots=tuple(sorted(integration.lots() - lots)),
     )
+
+
+def readiness_problems(integrations: list[IntegrationSpec], lots: set[str]) -> list[str]:
+    """What keeps *integrations* from going live, one line each (the rollout's
+    "integrations verified" task and so the go-live gate): a vendor zone unmapped (named),
+    a zone map onto a lot the client does not have, no zone list recorded. Empty: ready,
+    or no integrations at all."""
+    found = (zone_coverage(i, lots).problem() for i in integrations)
+    return [p for p in found if p]

@@ -234,17 +234,33 @@ def map_zones(
     zones: Iterable[VendorZone],
     lots: list[Lot],
     *,
+    choices: Mapping[str, str | None] | None = None,
     write: bool = False,
     break_lock: str | None = None,
     progress: Progress = quiet,
 ) -> ZoneProposal:
     """Propose a map of *zones* onto *lots* (the preview's ``config.lots``); with *write*,
     save it as the integration's zone map: exact and near-miss matches mapped, ignored
-    zones kept, the rest recorded unmapped (the go-live gate names them)."""
+    zones kept, the rest recorded unmapped (the go-live gate names them).
+
+    *choices* are a person's decisions, ``{vendor zone id: lot code, or None to ignore
+    it}``; they win over the existing map and any match. Each names a zone of *zones*
+    and an existing lot."""
     spec = stackfiles.read_spec(stacks_dir, slug, naming.PREVIEW)
     integration = find(spec, integration_id)
     zones = list(zones)
     existing = {z.vendor_zone_id: (z.lot, z.ignore) for z in integration.zones}
+    ids = {z.id for z in zones}
+    codes = {lot.code for lot in lots}
+    for zone_id, lot in (choices or {}).items():
+        if zone_id not in ids:
+            raise UserInputError(f"zone {zone_id!r} is not in the vendor's zone list")
+        if lot is not None and lot not in codes:
+            raise UserInputError(
+                f"lot {lot!r} does not exist in {spec.stack_name} "
+                f"(lots: {', '.join(sorted(codes))})"
+            )
+        existing[zone_id] = (lot, lot is None)
     proposals = propose(zones, lots, existing)
     counts: dict[str, int] = {}
     for p in proposals:
