@@ -533,11 +533,22 @@ def test_a_platform_missing_an_output_names_it() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_component_type_token_names_its_class(stage: str) -> None:
-    from infra.program import access, database, domains, email, payments, portal, settings, tenant
+    from infra.program import (
+        access,
+        database,
+        domains,
+        email,
+        integrations,
+        payments,
+        portal,
+        settings,
+        tenant,
+    )
 
+    modules = (access, database, domains, email, integrations, payments, portal, settings, tenant)
     classes = {
         cls.__name__
-        for module in (access, database, domains, email, payments, portal, settings, tenant)
+        for module in modules
         for cls in vars(module).values()
         if inspect.isclass(cls)
         and issubclass(cls, pulumi.ComponentResource)
@@ -545,7 +556,7 @@ def test_every_component_type_token_names_its_class(stage: str) -> None:
     }
     components = [r for r in _plan(stage).resources if not r.custom]
     assert {r.type for r in components} == {f"tenants:index:{name}" for name in classes}
-    assert len(classes) == 8
+    assert len(classes) == 9
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -46,7 +46,7 @@ def test_a_preview_database_is_priced_by_its_class_hours_and_storage() -> None:
 
 def test_each_shape_is_priced_and_the_fleet_is_the_dearest_shape_times_n(report: Any) -> None:
     shapes = {s["shape"]: s for s in report["shapes"]}
-    assert set(shapes) == {"platform-domain", "own-domain"}
+    assert set(shapes) == {"platform-domain", "own-domain", "integrations"}
     dearest = max(s["perClientUsd"] for s in shapes.values())
     assert report["fleetUsdPerMonth"] == pytest.approx(dearest * report["clients"], abs=0.01)
     for shape in shapes.values():

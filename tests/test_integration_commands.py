@@ -150,3 +150,7 @@ def test_reset_keeps_and_promote_carries_the_integration(
     assert production.integrations[0].endpoint("production", True) == (
         "https://api.parkmobile.example"
     )
+
+    ok(cli(stacks, "promote", SLUG, "--rollback", "--yes"))  # the go-live undone
+    closed = read_spec(stacks, SLUG, "production")
+    assert not closed.live and list(closed.integrations) == configured  # schedules DISABLED
