@@ -144,6 +144,9 @@ def test_reset_keeps_and_promote_carries_the_integration(
     edit_preview(pg_env)
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
     ready_for_go_live(stacks)
+    plan = json.loads(ok(cli(stacks, "promote", SLUG, "--dry-run", "--json")).stdout)
+    validate("promote", plan)
+    assert plan["integrations"] == {"added": ["parkmobile"], "changed": [], "removed": []}
     ok(cli(stacks, "promote", SLUG, "--yes"))
     production = read_spec(stacks, SLUG, "production")
     assert production.live and list(production.integrations) == configured

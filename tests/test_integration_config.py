@@ -308,3 +308,20 @@ def test_the_policy_pack_refuses_an_unencrypted_queue():
 
     assert encryption("aws:sqs/queue:Queue", {"name": "q"}, {}) != []
     assert encryption("aws:sqs/queue:Queue", {"sqsManagedSseEnabled": True}, {}) == []
+
+
+def test_promotion_diff_of_integrations_names_ids_and_counts_as_a_change():
+    from infra.core.integration_config import diff_integrations
+    from infra.core.promotion import dry_run_changes
+
+    preview = [IntegrationSpec.model_validate(PULL), IntegrationSpec.model_validate(PUSH)]
+    production = [IntegrationSpec.model_validate({**PULL, "graceMinutes": 30})]
+    diff = diff_integrations(preview, production)
+    assert diff == {"added": ["meters"], "changed": ["parkmobile"], "removed": []}
+    plan = {"content": {"added": [], "changed": [], "removed": []}, "config": {},
+            "payment": {"from": "live", "to": "live"}, "portal": {"from": "live", "to": "live"},
+            "integrations": diff}  # fmt: skip
+    assert dry_run_changes(plan) == [
+        "integrations added: meters",
+        "integrations changed: parkmobile",
+    ]

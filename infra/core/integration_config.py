@@ -409,3 +409,17 @@ def readiness_problems(integrations: list[IntegrationSpec], lots: set[str]) -> l
     or no integrations at all."""
     found = (zone_coverage(i, lots).problem() for i in integrations)
     return [p for p in found if p]
+
+
+def diff_integrations(
+    source: list[IntegrationSpec], target: list[IntegrationSpec]
+) -> dict[str, list[str]]:
+    """Integration ids promotion would add, change (any setting or zone) or remove going
+    from *target*'s integrations (production) to *source*'s (preview)."""
+    old = {i.id: i for i in target}
+    new = {i.id: i for i in source}
+    return {
+        "added": sorted(set(new) - set(old)),
+        "changed": sorted(k for k in new if k in old and new[k] != old[k]),
+        "removed": sorted(set(old) - set(new)),
+    }
