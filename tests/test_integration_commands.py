@@ -57,6 +57,13 @@ def test_add_is_validated_locked_and_safe_to_rerun(stacks: Path) -> None:
     assert held.exit_code == 4 and "reset-preview" in held.output
     assert (stacks / "Pulumi.demo-preview.yaml").read_text() == before
 
+    # re-running create keeps what `integration add` recorded (tenantctl's state, like live)
+    from tests.helpers import EXAMPLE
+
+    again_create = _json(cli(stacks, "create", SLUG, "--from", str(EXAMPLE), "--json"))
+    assert again_create["status"] == "unchanged", again_create
+    assert [i.id for i in _integrations(stacks)] == ["parkmobile"]
+
     listing = validate(
         "integration-list", _json(cli(stacks, "integration", "list", SLUG, "--json"))
     )

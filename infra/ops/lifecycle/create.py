@@ -402,6 +402,12 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
                 spec = spec.model_copy(
                     update={"custom_domain": CustomDomainSpec.model_validate(recorded)}
                 )
+            # So are the integrations `tenantctl integration` (and promote) recorded.
+            integrations = config.get(f"{naming.CONFIG_NAMESPACE}integrations")
+            if integrations and not spec.integrations:
+                spec = TenantSpec.model_validate(
+                    {**spec.model_dump(), "integrations": integrations}
+                )
         new_text = stackfiles.render_stack_file(spec, old_text, source)
         changes.append(FileChange(stage, path, old_text, new_text))
         final_specs[stage] = spec
