@@ -81,8 +81,12 @@ def test_a_handful_of_clients_fits_the_defaults() -> None:
 def test_each_shape_of_client_is_counted_and_the_table_takes_the_largest(report: dict) -> None:  # type: ignore[type-arg]
     """A fleet mixes clients on the platform's names with clients on their own domain."""
     shapes = report["shapes"]
-    assert set(shapes) == {"platform-domain", "own-domain", "pooled-production"}
+    assert set(shapes) == {"platform-domain", "own-domain", "pooled-production", "integrations"}
     assert report["reference"] == "demo"
+    assert (
+        shapes["integrations"]["scheduler-schedules"]
+        > shapes["platform-domain"]["scheduler-schedules"]
+    )
     assert shapes["own-domain"]["acm-certificates"] > shapes["platform-domain"]["acm-certificates"]
     for quota in report["quotas"]:  # the shape that needs the most at 1,000 clients
         assert quota["perClient"] == shapes[quota["shape"]][quota["quota"]]

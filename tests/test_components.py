@@ -547,11 +547,22 @@ def test_a_platform_missing_an_output_names_it() -> None:
 
 
 def test_every_component_type_token_names_its_class() -> None:
-    from infra.program import access, database, domains, email, payments, portal, settings, tenant
+    from infra.program import (
+        access,
+        database,
+        domains,
+        email,
+        integrations,
+        payments,
+        portal,
+        settings,
+        tenant,
+    )
 
+    modules = (access, database, domains, email, integrations, payments, portal, settings, tenant)
     classes = {
         cls.__name__
-        for module in (access, database, domains, email, payments, portal, settings, tenant)
+        for module in modules
         for cls in vars(module).values()
         if inspect.isclass(cls)
         and issubclass(cls, pulumi.ComponentResource)
@@ -562,7 +573,7 @@ def test_every_component_type_token_names_its_class() -> None:
         for stage in (*STAGES, OWN_INSTANCE)
     }
     assert set().union(*used.values()) == {f"tenants:index:{name}" for name in classes}
-    assert len(classes) == 9
+    assert len(classes) == 10
     # A stack's database is one of the two: on a pool server, or an instance of its own.
     assert "tenants:index:PooledDatabase" in used["preview"]
     assert "tenants:index:Database" not in used["preview"]

@@ -125,6 +125,7 @@ COMMANDS = {
     "domain": "infra.cli.domain:domain",
     "fleet": "infra.cli.fleet:fleet",
     "verify": "infra.cli.verify:verify",
+    "integration": "infra.cli.integration:integration",
 }
 """Every command, registered explicitly: name -> "module:attr" (the module's ``COMMANDS``).
 A module is imported only when its command is used (or for ``--help``)."""

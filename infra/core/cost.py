@@ -115,6 +115,10 @@ def stack_cost(resources: Iterable[Resource]) -> list[CostLine]:
         elif r.type == "aws:cloudfront/distributionTenant:DistributionTenant":
             price = prices.CLOUDFRONT_TENANT_MONTH
             lines.append(CostLine("CloudFront tenant", 1, price.unit, price.usd, price.checked))
+        elif r.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            price = prices.CLOUDWATCH_ALARM_MONTH
+            item = f"alarm {r.inputs.get('name', '')}".strip()
+            lines.append(CostLine(item, 1, price.unit, price.usd, price.checked))
     return lines
 
 

@@ -29,6 +29,12 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra.core import limits, naming, text_rules
+from infra.core.integration_config import (
+    IntegrationSpec,
+    integration_names,
+    integrations_problem,
+    names_problem,
+)
 from infra.core.platform import POOL_NAME_PATTERN
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
@@ -367,6 +373,11 @@ class TenantSpec(_Model):
         "has; dedicated (the default) gives it an instance of its own. Chosen when the "
         "production is created: an existing production does not change tier.",
     )
+    integrations: list[IntegrationSpec] = Field(
+        default_factory=list,
+        description="Vendor feeds (mobile-parking apps, meters): `tenantctl integration add`; "
+        "a production's are carried from preview by promote.",
+    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -439,6 +450,13 @@ class TenantSpec(_Model):
                 self.database.backup_retention_days,
                 f"must be at least {PRODUCTION_MIN_BACKUP_DAYS} days in production",
             )
+        problem = integrations_problem(self.integrations)
+        if problem:
+            raise FieldError(("integrations",), [i.id for i in self.integrations], problem)
+        for index, integration in enumerate(self.integrations):
+            too_long = names_problem(integration_names(self.slug, self.stage, integration.id))
+            if too_long:
+                raise FieldError(("integrations", index, "id"), integration.id, too_long)
         emails = [a.email.lower() for a in self.admins]
         for index, email in enumerate(emails):
             if email in emails[:index]:

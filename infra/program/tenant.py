@@ -15,6 +15,7 @@ from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
 from infra.program.database import Database, DatabaseArgs, PooledDatabase, PooledDatabaseArgs
 from infra.program.domains import Domains, DomainsArgs
 from infra.program.email import Email, EmailArgs
+from infra.program.integrations import Integrations, IntegrationsArgs
 from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
 from infra.program.settings import Settings, SettingsArgs
@@ -122,6 +123,7 @@ class Tenant(pulumi.ComponentResource):
     custom_domain_cname_target: pulumi.Output[str | None]
     distribution_tenant_id: pulumi.Output[str | None]
     operations_bucket: pulumi.Output[str]
+    integrations: pulumi.Output[dict[str, dict[str, str]]]
 
     def __init__(
         self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
@@ -162,6 +164,21 @@ class Tenant(pulumi.ComponentResource):
                 provider=spec.payment.provider,
                 secret_name=naming.payment_secret_name(spec.slug, spec.stage),
                 mode=spec.payment_mode,
+                label=spec.stack_name,
+                recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
+                durable=production,
+                kms_key_arn=platform.kms_key_arn,
+                tags=tags,
+            ),
+            child,
+        )
+        integrations = Integrations(
+            f"{name}-integrations",
+            IntegrationsArgs(
+                slug=spec.slug,
+                stage=spec.stage,
+                live=spec.live,
+                integrations=tuple(spec.integrations),
                 label=spec.stack_name,
                 recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
                 durable=production,
@@ -265,6 +282,7 @@ class Tenant(pulumi.ComponentResource):
         self.custom_domain_cname_target = domains.custom_domain_cname_target
         self.distribution_tenant_id = domains.distribution_tenant_id
         self.operations_bucket = platform.operations_bucket_name
+        self.integrations = integrations.outputs
         self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
 
 
@@ -441,6 +459,12 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
         "DNS records [{name, type, value}] of the sending domain: DKIM CNAMEs, MAIL FROM MX "
         "and SPF; the client publishes them when the domain is its own.",
         "email_dns_records",
+    ),
+    StackOutput(
+        "integrations",
+        "Per integration id: queueUrl, deadLetterQueueUrl, secretArn, secretName and "
+        "dropPrefix (file drops, a prefix of the content bucket); {} without integrations.",
+        "integrations",
     ),
 )
 """Every stack output, declared once: ``define_stack``, the Tenant's ``register_outputs``,

@@ -410,6 +410,12 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
                 spec = spec.model_copy(
                     update={"custom_domain": CustomDomainSpec.model_validate(recorded)}
                 )
+            # So are the integrations `tenantctl integration` (and promote) recorded.
+            integrations = config.get(f"{naming.CONFIG_NAMESPACE}integrations")
+            if integrations and not spec.integrations:
+                spec = TenantSpec.model_validate(
+                    {**spec.model_dump(), "integrations": integrations}
+                )
             if _wants_pool(spec) and spec.database_pool is None:
                 # Stable: the stack's databases are there (or, absent, on its own
                 # instance); only `preview move` changes where a preview's live.

@@ -60,6 +60,8 @@ COUNTERS: dict[str, Callable[[PlannedResource], int]] = {
     "ses-identities": _count("aws:sesv2/emailIdentity:EmailIdentity"),
     "ses-configuration-sets": _count("aws:sesv2/configurationSet:ConfigurationSet"),
     "cloudfront-tenants": _count("aws:cloudfront/distributionTenant:DistributionTenant"),
+    "iam-roles": _count("aws:iam/role:Role"),
+    "scheduler-schedules": _count("aws:scheduler/schedule:Schedule"),
 }
 """Quota key -> how much one planned resource consumes of it."""
 

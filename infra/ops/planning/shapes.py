@@ -17,6 +17,7 @@ from typing import Any
 
 from infra.core import naming
 from infra.core.errors import PreconditionFailed
+from infra.core.integration_config import IntegrationSpec
 from infra.core.platform import database_pools, find_pool
 from infra.core.spec import CustomDomainSpec, DatabaseSpec, TenantSpec
 from infra.ops.stacks.platformfile import platform_outputs
@@ -65,12 +66,40 @@ def _pooled_production(spec: TenantSpec, outputs: Outputs) -> TenantSpec:
     )
 
 
+SHAPE_INTEGRATIONS: tuple[dict[str, object], ...] = (
+    {
+        "id": "parkmobile",
+        "vendor": "parkmobile",
+        "mode": "pull",
+        "scheduleMinutes": 5,
+        "timezone": "America/Chicago",
+        "endpoints": {
+            "preview": "https://sandbox.api.parkmobile.example",
+            "production": "https://api.parkmobile.example",
+        },
+    },
+    {"id": "meters", "vendor": "generic-push", "mode": "push", "timezone": "America/Chicago"},
+)
+"""The integrations of the "integrations" shape: a pulled mobile-parking app and pushed
+meters, the phase-3 pair of a typical client."""
+
+
+def _with_integrations(spec: TenantSpec, outputs: Outputs) -> TenantSpec:
+    base = _platform_domain(spec, outputs)
+    integrations = [IntegrationSpec.model_validate(i) for i in SHAPE_INTEGRATIONS]
+    return base.model_copy(update={"integrations": integrations})
+
+
 SHAPES: dict[str, tuple[str, Callable[[TenantSpec, Outputs], TenantSpec]]] = {
     "platform-domain": ("portal on the platform's host names", _platform_domain),
     "own-domain": ("portal on the client's own domain (a distribution tenant)", _own_domain),
     "pooled-production": (
         "a small client: production on a shared Multi-AZ server (databaseTier pooled)",
         _pooled_production,
+    ),
+    "integrations": (
+        "platform host names, with a pulled app and pushed meters (2 integrations)",
+        _with_integrations,
     ),
 }
 """Shape name -> (what it is, how a real client's spec becomes it)."""
