@@ -108,6 +108,7 @@ COMMANDS = {
     "payment": "infra.cli.payment:payment",
     "plan": "infra.cli.plan:plan",
     "reset-preview": "infra.cli.reset:reset_preview",
+    "preview": "infra.cli.preview:preview",
     "promote": "infra.cli.promote:promote",
     "status": "infra.cli.status:status",
     "list": "infra.cli.status:list_",
@@ -124,6 +125,7 @@ COMMANDS = {
     "domain": "infra.cli.domain:domain",
     "fleet": "infra.cli.fleet:fleet",
     "verify": "infra.cli.verify:verify",
+    "integration": "infra.cli.integration:integration",
 }
 """Every command, registered explicitly: name -> "module:attr" (the module's ``COMMANDS``).
 A module is imported only when its command is used (or for ``--help``)."""
