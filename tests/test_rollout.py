@@ -281,15 +281,22 @@ def test_undo_reopens_a_task_and_keeps_both_in_the_history(stacks: Path, control
 # -------------------------------------------------------------- gate and regressions
 
 
+def verify_and_accept(stacks: Path) -> None:
+    """Phase 4's testing: a passing verify of preview, accepted by the client."""
+    result = cli(stacks, "verify", SLUG, "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    run_id = json.loads(result.stdout)["runId"]
+    ok(cli(stacks, "rollout", "accept", SLUG, "--by", "dana", "--evidence", run_id))
+
+
 def reach_phase_5(stacks: Path) -> None:
     """Phases 1-4 complete the way account staff would, with the systems ready."""
     ready_for_go_live(stacks)
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "preview", input=SANDBOX))
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
     for phase in (1, 2, 3, 4):
-        if phase == 4:  # testing is a passing verify of preview, accepted by the client
-            run = json.loads(cli(stacks, "verify", SLUG, "--json").stdout)
-            ok(cli(stacks, "rollout", "accept", SLUG, "--by", "dana", "--evidence", run["runId"]))
+        if phase == 4:
+            verify_and_accept(stacks)
         complete_manual_tasks(stacks, phase)
         for key in ("admin-accounts", "configuration", "portal-design", "data-imports"):
             cli(stacks, "rollout", "done", SLUG, key, "--by", "pat")  # vouched or accepted
