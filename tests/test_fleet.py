@@ -27,8 +27,8 @@ from temporalio.testing import WorkflowEnvironment
 from infra.cli import main
 from infra.core import fleet as rules
 from infra.core.affected import StackRef
+from infra.ops.fleet import embedded, runs
 from infra.ops.fleet import model as m
-from infra.ops.fleet import runs
 from infra.ops.fleet.activities import Command, tenantctl_command
 from tests.helpers import schema
 
@@ -96,7 +96,7 @@ def temporal_address() -> Iterator[str]:
     """A Temporal dev server for this test session, from the installed binary (no download)."""
     loop = asyncio.new_event_loop()
     env = loop.run_until_complete(
-        WorkflowEnvironment.start_local(dev_server_existing_path=str(runs.temporal_binary()))
+        WorkflowEnvironment.start_local(dev_server_existing_path=str(embedded.temporal_binary()))
     )
     try:
         yield env.client.service_client.config.target_host
@@ -417,8 +417,8 @@ def test_an_unreachable_server_is_one_line_and_exit_5(monkeypatch: pytest.Monkey
     monkeypatch.setenv(runs.ADDRESS_ENV, "127.0.0.1:9")
     result = cli("status", "fleet-plan-000000000000", code=5)
     assert result.output == (
-        "Error: cannot reach the Temporal server at 127.0.0.1:9 (connection refused); start it "
-        "(temporal server start-dev) or set TENANTCTL_TEMPORAL_ADDRESS, then re-run\n"
+        "Error: cannot reach the Temporal server at 127.0.0.1:9 (connection refused); check "
+        "TENANTCTL_TEMPORAL_ADDRESS (or unset it for the embedded server), then re-run\n"
     )
 
 
