@@ -8,7 +8,9 @@ The stacks run the stand-in operation (tests/fleet_standin.py, one process per s
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli import main
+from infra.ops.adapters import control
 from infra.ops.fleet import embedded, runs
 from infra.ops.fleet import model as m
+from infra.ops.rollout.transitions import start
 from tests.helpers import schema
 from tests.test_fleet import Standin, names_of, stack_files
 
@@ -157,3 +161,81 @@ def test_an_unreadable_client_certificate_is_one_line_and_exit_7(
         "directory); fix TENANTCTL_TEMPORAL_TLS_CERT, TENANTCTL_TEMPORAL_TLS_KEY or "
         "TENANTCTL_TEMPORAL_TLS_CA\n"
     )
+
+
+# ------------------------------------------------------------------------ selections
+
+
+def test_each_criterion_narrows_the_selection(tmp_path: Path) -> None:
+    folder = stack_files(
+        tmp_path / "stacks", ["acme-preview", "acme-production", "bolt-preview", "cora-preview"]
+    )
+    assert runs.select(folder, runs.Selection(stage="production")) == ["acme-production"]
+    assert runs.select(folder, runs.Selection(("acme", "bolt"), stage="preview")) == [
+        "acme-preview",
+        "bolt-preview",
+    ]
+    chosen = runs.Selection(clients=frozenset({"cora", "acme"}), stage="preview")
+    assert runs.select(folder, chosen) == ["acme-preview", "cora-preview"]
+    with pytest.raises(runs.UserInputError, match="the selection matches no stack"):
+        runs.select(folder, runs.Selection(("bolt",), stage="production"))
+    with pytest.raises(runs.UserInputError, match="nothing selected: pass --select"):
+        runs.select(folder, runs.Selection())
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_changed_since_runs_the_stacks_the_commits_affect(
+    tmp_path: Path, state: Path, standin: Standin
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    folder = stack_files(repo / "stacks", ["acme-preview", "acme-production", "bolt-preview"])
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "one")
+    (folder / "Pulumi.bolt-preview.yaml").write_text("config: {tenants:x: 1}\n")
+    git(repo, "commit", "-q", "-am", "two")
+    document = fleet_json(
+        "run",
+        "plan",
+        "--changed-since",
+        "HEAD~1",
+        "--canary",
+        "0",
+        "--stacks-dir",
+        str(folder),
+        name="fleet-run",
+    )
+    assert [w["stacks"] for w in document["waves"]] == [["bolt-preview"]]
+    assert standin.count("end", "bolt-preview") == 1 and standin.count("start", "acme-preview") == 0
+    bad = fleet("run", "plan", "--changed-since", "nope", "--stacks-dir", str(folder), code=2)
+    assert "git revision 'nope' not found" in bad.output
+
+
+def test_phase_selects_the_clients_whose_rollout_is_in_it(
+    tmp_path: Path, state: Path, standin: Standin, control_env: str
+) -> None:
+    folder = stack_files(tmp_path / "stacks", ["acme-preview", "acme-production", "bolt-preview"])
+    with control.connect() as conn:
+        start(conn, "acme", "C-1", date(2026, 1, 5), "pat")
+    document = fleet_json(
+        "run",
+        "plan",
+        "--phase",
+        "1",
+        "--canary",
+        "0",
+        "--stacks-dir",
+        str(folder),
+        name="fleet-run",
+    )
+    assert [w["stacks"] for w in document["waves"]] == [["acme-preview", "acme-production"]]
+    none = fleet("run", "plan", "--phase", "2", "--stacks-dir", str(folder), code=2)
+    assert "the selection matches no stack" in none.output

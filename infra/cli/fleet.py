@@ -6,12 +6,13 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
 from infra.cli.common import TEXT, echo_json, json_option, stacks_dir_option
 from infra.core import fleet as rules
+from infra.core import naming
 
 
 def _settings() -> Any:
@@ -121,6 +122,18 @@ def _csv(ctx: click.Context, param: click.Parameter, value: str | None) -> list[
     help="Clients (both stacks) or stacks (SLUG-STAGE), comma-separated.",
 )
 @click.option("--all", "every", is_flag=True, help="Every stack in the stacks folder.")
+@click.option("--stage", type=click.Choice(naming.STAGES), help="Only the stacks of this stage.")
+@click.option(
+    "--phase",
+    type=click.IntRange(min=1),
+    help="Only the clients whose rollout is in this phase (the control database).",
+)
+@click.option(
+    "--changed-since",
+    type=TEXT,
+    metavar="REF",
+    help="Only the stacks the commits since REF affect (as `tenantctl changed --base REF`).",
+)
 @click.option(
     "--canary",
     type=int,
@@ -165,10 +178,17 @@ def run(
     concurrency: int,
     failure_budget: str,
     approve_between_waves: bool,
+    stage: str | None,
+    phase: int | None,
+    changed_since: str | None,
     stacks_dir: Path,
     as_json: bool,
 ) -> None:
     """Submit a fleet run of OPERATION over the selected stacks.
+
+    Each of --select, --stage, --phase and --changed-since narrows the stacks
+    of the stacks folder (they combine); --all takes every stack. (Tenant files
+    have no labels, so there is no --label.)
 
     The run's id is deterministic from its intent: submitting the same run while
     it is going is refused (exit 3). On the embedded server (no
@@ -181,12 +201,22 @@ def run(
     Examples:
       tenantctl fleet run plan --all --json
       tenantctl fleet run deploy --select demo --canary 1 --failure-budget 2%
+      tenantctl fleet run deploy --changed-since origin/main~1 --stage preview
+      tenantctl fleet run plan --phase 3 --stage production
     """
     from infra.ops.fleet import runs
 
-    if every and select:
-        raise click.UsageError("pass --select or --all, not both")
-    stacks = runs.select(stacks_dir, select, every)
+    if every and (select or stage or phase or changed_since):
+        raise click.UsageError("--all selects every stack; pass it alone")
+    clients = None
+    if phase is not None:
+        from infra.ops.rollout.views import rollout_status
+
+        rollouts = rollout_status(None, None).rollouts
+        clients = frozenset(r.client for r in rollouts if r.phase == phase)
+    where = cast("naming.Stage | None", stage)  # click.Choice of naming.STAGES
+    chosen = runs.Selection(tuple(select), every, where, clients, changed_since)
+    stacks = runs.select(stacks_dir, chosen)
     spec = runs.new_run(
         operation,
         stacks,

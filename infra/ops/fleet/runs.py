@@ -51,6 +51,7 @@ from infra.ops.fleet import embedded
 from infra.ops.fleet import model as m
 from infra.ops.fleet.activities import Command, StackRunner, tenantctl_command
 from infra.ops.fleet.workflow import FleetRun
+from infra.ops.planning import changes
 from infra.ops.stacks.stackfiles import tenants
 
 ADDRESS_ENV = "TENANTCTL_TEMPORAL_ADDRESS"
@@ -194,30 +195,73 @@ def _run(
 # ------------------------------------------------------------------------ selection
 
 
-def select(stacks_dir: Path, selection: Iterable[str], every: bool) -> list[str]:
-    """The stacks a run covers, in rollout order: ``--all``, or slugs (both stages) and
-    stack names (``SLUG-STAGE``), each of which must have a stack file."""
+@dataclass(frozen=True)
+class Selection:
+    """Which stacks a run covers: every criterion given narrows the stacks with a stack file
+    (``every`` alone: all of them). At least one is needed; a run never selects by default.
+    The spec has no labels, so there is no ``--label``."""
+
+    items: tuple[str, ...] = ()
+    """``--select``: slugs (both stages) and stack names (``SLUG-STAGE``)."""
+    every: bool = False
+    stage: naming.Stage | None = None
+    clients: frozenset[str] | None = None
+    """``--phase``: the clients whose rollout is in that phase (the control database)."""
+    changed_since: str | None = None
+    """``--changed-since REF``: the stacks the commits since REF affect, by the rules of
+    `tenantctl changed` (``infra.core.affected``), in the repository holding the stacks."""
+
+    @property
+    def empty(self) -> bool:
+        return (
+            not (self.items or self.every or self.stage or self.clients is not None)
+            and self.changed_since is None
+        )
+
+
+def select(
+    stacks_dir: Path, selection: Iterable[str] | Selection, every: bool = False
+) -> list[str]:
+    """The stacks a run covers, in rollout order (see ``Selection``); every slug or stack
+    named must have a stack file."""
+    chosen_by = (
+        selection if isinstance(selection, Selection) else Selection(tuple(selection), every)
+    )
+    if chosen_by.empty:
+        raise UserInputError(
+            "nothing selected: pass --select SLUG,..., --stage, --phase, --changed-since REF "
+            "or --all"
+        )
     existing = tenants(stacks_dir)
     known = {StackRef(slug, stage) for slug, stages in existing.items() for stage in stages}
-    if every:
-        chosen = set(known)
-    else:
-        chosen = set()
-        for item in selection:
+    chosen = set(known)
+    if chosen_by.items:
+        named: set[StackRef] = set()
+        for item in chosen_by.items:
             try:
                 slug, stage = naming.parse_stack_name(item)
                 refs = {StackRef(slug, stage)}
             except naming.NameError_:
                 refs = {StackRef(item, stage) for stage in existing.get(item, [])}
-            missing = not refs or not refs <= known
-            if missing:
+            if not refs or not refs <= known:
                 raise UserInputError(
                     f"no stack file for {item!r} in {stacks_dir}; `tenantctl list` shows the "
                     "clients"
                 )
-            chosen |= refs
+            named |= refs
+        chosen &= named
+    if chosen_by.stage is not None:
+        chosen = {ref for ref in chosen if ref.stage == chosen_by.stage}
+    if chosen_by.clients is not None:
+        chosen = {ref for ref in chosen if ref.slug in chosen_by.clients}
+    if chosen_by.changed_since is not None:
+        repo = stacks_dir.resolve().parent
+        _, _, found = changes.affected(repo, chosen_by.changed_since)
+        chosen &= set(found.stacks)
     if not chosen:
-        raise UserInputError("nothing selected: pass --select SLUG,... or --all")
+        raise UserInputError(
+            "the selection matches no stack (nothing to run); widen it or check `tenantctl list`"
+        )
     return [ref.stack for ref in rollout_order(chosen)]
 
 
