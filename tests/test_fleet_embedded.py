@@ -23,7 +23,7 @@ from infra.ops.adapters import control
 from infra.ops.fleet import embedded, runs
 from infra.ops.fleet import model as m
 from infra.ops.rollout.transitions import start
-from tests.helpers import schema
+from tests.helpers import STACKS, schema
 from tests.test_fleet import Standin, names_of, stack_files
 
 
@@ -239,3 +239,49 @@ def test_phase_selects_the_clients_whose_rollout_is_in_it(
     assert [w["stacks"] for w in document["waves"]] == [["acme-preview", "acme-production"]]
     none = fleet("run", "plan", "--phase", "2", "--stacks-dir", str(folder), code=2)
     assert "the selection matches no stack" in none.output
+
+
+# ------------------------------------------------------------------------ operations
+
+
+def client_files(folder: Path, slug: str, nightly_reset: bool) -> None:
+    """*slug*'s two stack files, copies of the reference tenant's."""
+    folder.mkdir(exist_ok=True)
+    for stage in ("preview", "production"):
+        text = (STACKS / f"Pulumi.demo-{stage}.yaml").read_text()
+        text = text.replace("tenants:slug: demo", f"tenants:slug: {slug}")
+        if nightly_reset and stage == "preview":
+            text = text.replace("config:\n", "config:\n  tenants:nightlyReset: true\n", 1)
+        (folder / f"Pulumi.{slug}-{stage}.yaml").write_text(text)
+
+
+def test_a_fleet_reset_preview_resets_only_the_previews_that_opted_in(
+    tmp_path: Path, state: Path, standin: Standin
+) -> None:
+    folder = tmp_path / "stacks"
+    client_files(folder, "acme", nightly_reset=True)
+    client_files(folder, "bolt", nightly_reset=False)
+    result = fleet(
+        "run", "reset-preview", "--all", "--canary", "0", "--stacks-dir", str(folder), "--json"
+    )
+    document = json.loads(result.stdout)
+    assert [w["stacks"] for w in document["waves"]] == [["acme-preview"]]
+    assert [line for line in result.stderr.splitlines() if line.startswith("left out")] == [
+        "left out bolt-preview: not opted in (tenants:nightlyReset: true)",
+        "left out acme-production: a production stack is never reset",
+        "left out bolt-production: a production stack is never reset",
+    ]
+    assert standin.count("end", "acme-preview") == 1
+    refused = fleet("run", "reset-preview", "--select", "bolt", "--stacks-dir", str(folder), code=2)
+    assert "no selected stack may be reset" in refused.output
+
+
+def test_nightly_reset_is_a_preview_only_setting(tmp_path: Path) -> None:
+    folder = tmp_path / "stacks"
+    client_files(folder, "acme", nightly_reset=False)
+    production = folder / "Pulumi.acme-production.yaml"
+    text = production.read_text().replace("config:\n", "config:\n  tenants:nightlyReset: true\n")
+    production.write_text(text)
+    result = CliRunner().invoke(main, ["plan", "acme", "--stacks-dir", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "nightlyReset" in result.output and "preview only" in result.output

@@ -186,9 +186,12 @@ def run(
 ) -> None:
     """Submit a fleet run of OPERATION over the selected stacks.
 
-    Each of --select, --stage, --phase and --changed-since narrows the stacks
-    of the stacks folder (they combine); --all takes every stack. (Tenant files
-    have no labels, so there is no --label.)
+    OPERATION: plan (offline), deploy, verify (read-only acceptance checks) or
+    reset-preview (only previews whose stack file sets tenants:nightlyReset:
+    true; the rest are left out, and said so). Each of --select, --stage,
+    --phase and --changed-since narrows the stacks of the stacks folder (they
+    combine); --all takes every stack. (Tenant files have no labels, so there
+    is no --label.)
 
     The run's id is deterministic from its intent: submitting the same run while
     it is going is refused (exit 3). On the embedded server (no
@@ -216,7 +219,9 @@ def run(
         clients = frozenset(r.client for r in rollouts if r.phase == phase)
     where = cast("naming.Stage | None", stage)  # click.Choice of naming.STAGES
     chosen = runs.Selection(tuple(select), every, where, clients, changed_since)
-    stacks = runs.select(stacks_dir, chosen)
+    stacks, left_out = runs.eligible(stacks_dir, operation, runs.select(stacks_dir, chosen))
+    for why in left_out:
+        click.echo(f"left out {why}", err=True)
     spec = runs.new_run(
         operation,
         stacks,

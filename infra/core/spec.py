@@ -344,6 +344,11 @@ class TenantSpec(_Model):
     live: bool = Field(
         False, description="Production only: true once launched (set by tenantctl promote)."
     )
+    nightly_reset: bool = Field(
+        False,
+        description="Preview only: true lets a scheduled `tenantctl fleet run reset-preview` "
+        "reset this preview to defaults (a person's reset-preview needs no opt-in).",
+    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -358,6 +363,10 @@ class TenantSpec(_Model):
                 raise FieldError(
                     ("live",), self.live, "is production only; a preview is never live"
                 )
+        elif self.nightly_reset:
+            raise FieldError(
+                ("nightlyReset",), True, "is preview only; a production stack is never reset"
+            )
         if self.custom_domain != CustomDomainSpec() and self.portal_domain is None:
             raise FieldError(
                 ("customDomain",),

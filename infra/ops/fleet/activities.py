@@ -54,7 +54,8 @@ def tenantctl_executable() -> list[str]:
 
 
 def tenantctl_command(stacks_dir: Path) -> Command:
-    """The real operations: ``tenantctl plan`` (offline) and ``tenantctl deploy``."""
+    """The real operations: ``tenantctl plan`` (offline), ``deploy``, ``verify`` and
+    ``reset-preview`` (a preview only)."""
     base = tenantctl_executable()
 
     def command(operation: str, stack: str) -> list[str]:
@@ -64,6 +65,10 @@ def tenantctl_command(stacks_dir: Path) -> Command:
             return [*base, "plan", slug, "--stage", stage, *where]
         if operation == "deploy":
             return [*base, "deploy", stack, "--yes", *where]
+        if operation == "verify":
+            return [*base, "verify", slug, "--stage", stage, *where]
+        if operation == "reset-preview" and stage == naming.PREVIEW:
+            return [*base, "reset-preview", slug, "--yes", *where]
         raise ApplicationError(f"unknown fleet operation {operation!r}", type=m.USER_ERROR)
 
     return command

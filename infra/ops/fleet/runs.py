@@ -52,7 +52,7 @@ from infra.ops.fleet import model as m
 from infra.ops.fleet.activities import Command, StackRunner, tenantctl_command
 from infra.ops.fleet.workflow import FleetRun
 from infra.ops.planning import changes
-from infra.ops.stacks.stackfiles import tenants
+from infra.ops.stacks.stackfiles import read_spec, tenants
 
 ADDRESS_ENV = "TENANTCTL_TEMPORAL_ADDRESS"
 NAMESPACE_ENV = "TENANTCTL_TEMPORAL_NAMESPACE"
@@ -263,6 +263,31 @@ def select(
             "the selection matches no stack (nothing to run); widen it or check `tenantctl list`"
         )
     return [ref.stack for ref in rollout_order(chosen)]
+
+
+def eligible(stacks_dir: Path, operation: str, stacks: list[str]) -> tuple[list[str], list[str]]:
+    """The stacks of *stacks* *operation* may run on, and why each other one is left out.
+
+    Only ``reset-preview`` narrows: a fleet resets only the previews whose tenant config
+    opted in (``tenants:nightlyReset: true``), never a production stack."""
+    if operation != rules.RESET_PREVIEW:
+        return stacks, []
+    kept: list[str] = []
+    left_out: list[str] = []
+    for stack in stacks:
+        slug, stage = naming.parse_stack_name(stack)
+        if stage != naming.PREVIEW:
+            left_out.append(f"{stack}: a production stack is never reset")
+        elif not read_spec(stacks_dir, slug, stage).nightly_reset:
+            left_out.append(f"{stack}: not opted in (tenants:nightlyReset: true)")
+        else:
+            kept.append(stack)
+    if not kept:
+        raise UserInputError(
+            "no selected stack may be reset: a fleet resets only previews whose stack file "
+            "sets tenants:nightlyReset: true"
+        )
+    return kept, left_out
 
 
 # ------------------------------------------------------------------------ submit
