@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from infra.core import naming
 from infra.core.errors import ExitCode
@@ -127,6 +127,8 @@ class StackRunner:
             f"{task.operation} {task.stack} exited {code}: {reason}",
             type=m.USER_ERROR if code in NOT_RETRIED else m.STACK_FAILED,
             non_retryable=code in NOT_RETRIED,
+            # A failed stack is a result the run reports, not a worker fault: no traceback.
+            category=ApplicationErrorCategory.BENIGN,
         )
 
 

@@ -23,6 +23,7 @@ error is translated here into a ``TenantctlError``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,7 @@ from typing import Any, TypeVar
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -140,12 +142,30 @@ def _tls(settings: Settings) -> TLSConfig | bool:
         ) from None
 
 
+_runtime: Runtime | None = None
+
+
+def _quiet_runtime() -> Runtime:
+    """The SDK's core runtime without its log forwarding: a short-lived command would
+    otherwise crash at exit when the core's thread forwards a log line while Python is
+    finalizing (temporalio/sdk-python#300, "PyGILState_Release")."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(telemetry=TelemetryConfig(logging=None, metrics=None))
+    return _runtime
+
+
 async def connect(settings: Settings) -> Client:
     if not settings.address:
         settings, _ = start_server(settings)
     try:
         return await asyncio.wait_for(
-            Client.connect(settings.address, namespace=settings.namespace, tls=_tls(settings)),
+            Client.connect(
+                settings.address,
+                namespace=settings.namespace,
+                tls=_tls(settings),
+                runtime=_quiet_runtime(),
+            ),
             CONNECT_SECONDS,
         )
     except (TimeoutError, RuntimeError, RPCError) as exc:
@@ -451,18 +471,28 @@ class _serving:
     def __init__(self, client: Client, settings: Settings, command: Command | None) -> None:
         self._worker: Worker | None = None
         self._task: asyncio.Future[None] | None = None
+        self._folder = settings.embedded
+        self._log: logging.Handler | None = None
         if settings.embedded is not None:
             # A short sticky timeout: the next command's worker takes the run over at once.
             self._worker = worker(client, settings, command, sticky_seconds=1.0)
 
     async def __aenter__(self) -> asyncio.Future[None] | None:
-        if self._worker is not None:
+        if self._worker is not None and self._folder is not None:
+            # The SDK's own log lines go to a file beside the server's, not to the person.
+            self._log = logging.FileHandler(self._folder / "worker.log")
+            logging.getLogger("temporalio").addHandler(self._log)
+            logging.getLogger("temporalio").propagate = False
             self._task = asyncio.ensure_future(self._worker.run())
         return self._task
 
     async def __aexit__(self, *exc: object) -> None:
         if self._worker is not None and self._task is not None and not self._task.done():
             await self._worker.shutdown()
+        if self._log is not None:
+            logging.getLogger("temporalio").removeHandler(self._log)
+            logging.getLogger("temporalio").propagate = True
+            self._log.close()
 
 
 def with_next_step(status: dict[str, Any]) -> dict[str, Any]:
