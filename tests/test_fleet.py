@@ -508,3 +508,23 @@ def test_a_fleet_deploy_deploys_a_real_stack_on_the_local_target(
         running.stop()
     (stack,) = final["waves"][0]["stacks"]
     assert stack["state"] == m.SUCCEEDED, stack
+
+
+def test_a_fleet_reset_preview_resets_an_opted_in_preview_on_the_local_target(
+    stacks: Path, settings: runs.Settings
+) -> None:
+    preview = stacks / "Pulumi.demo-preview.yaml"
+    preview.write_text(
+        preview.read_text().replace("config:\n", "config:\n  tenants:nightlyReset: true\n", 1)
+    )
+    chosen, left_out = runs.eligible(stacks, "reset-preview", runs.select(stacks, ["demo"]))
+    assert chosen == ["demo-preview"]
+    assert left_out == ["demo-production: a production stack is never reset"]
+    running = InProcessWorker(settings, tenantctl_command(stacks)).start()
+    try:
+        run = submit(settings, chosen, operation="reset-preview", canary=0)
+        final = wait_for(settings, run, state_is(m.DONE), seconds=240)
+    finally:
+        running.stop()
+    (stack,) = final["waves"][0]["stacks"]
+    assert stack["state"] == m.SUCCEEDED, stack
