@@ -13,6 +13,7 @@ import click
 from infra.cli.common import TEXT, echo_json, json_option, stacks_dir_option
 from infra.core import fleet as rules
 from infra.core import naming
+from infra.core.errors import ExitCode
 
 
 def _settings() -> Any:
@@ -62,14 +63,23 @@ def _following(stacks_dir: Path, as_json: bool) -> Iterator[Any]:
     from infra.ops.fleet import runs
 
     command = runs.stack_command(stacks_dir)
-    if as_json or not sys.stdout.isatty():
-        yield runs.Following(command)
-        return
-    from rich.console import Console
-    from rich.live import Live
+    try:
+        if as_json or not sys.stdout.isatty():
+            yield runs.Following(command)
+            return
+        from rich.console import Console
+        from rich.live import Live
 
-    with Live(console=Console(), refresh_per_second=4, transient=True) as live:
-        yield runs.Following(command, lambda st: live.update("\n".join(_lines(st))))
+        with Live(console=Console(), refresh_per_second=4, transient=True) as live:
+            yield runs.Following(command, lambda st: live.update("\n".join(_lines(st))))
+    except KeyboardInterrupt:
+        # Not "re-run the same command": a run submitted again is refused as a duplicate.
+        click.echo(
+            "Interrupted: the run is kept where it was (stacks in flight were stopped and "
+            "run again later); `tenantctl fleet status RUN --follow` goes on with it.",
+            err=True,
+        )
+        raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
@@ -252,19 +262,25 @@ def run(
 
 @fleet.command("status")
 @click.argument("run_id", metavar="[RUN]", required=False)
+@click.option(
+    "--follow/--once",
+    default=None,
+    help="Follow the run until it finishes or waits for a person (default on a terminal).",
+)
 @stacks_dir_option
 @json_option
-def status(run_id: str | None, stacks_dir: Path, as_json: bool) -> None:
+def status(run_id: str | None, follow: bool | None, stacks_dir: Path, as_json: bool) -> None:
     """Show a run's waves and stacks, and what a person must do; without RUN, the runs.
 
     On a terminal, a live display until the run finishes or waits for a person
     (on the embedded server this command runs the stacks meanwhile); with --json
-    or in a pipe, the status once.
+    or in a pipe, the status once, unless --follow.
 
     \b
     Examples:
       tenantctl fleet status
       tenantctl fleet status fleet-deploy-3f9a1c2b4d5e --json
+      tenantctl fleet status fleet-deploy-3f9a1c2b4d5e --follow --json
     """
     from infra.ops.fleet import runs
 
@@ -279,11 +295,13 @@ def status(run_id: str | None, stacks_dir: Path, as_json: bool) -> None:
         if not found:
             click.echo("no fleet runs")
         return
-    if as_json or not sys.stdout.isatty():
+    if follow is None:
+        follow = sys.stdout.isatty() and not as_json
+    if not follow:
         _show(runs.status(settings, run_id), as_json)
-    else:
-        with _following(stacks_dir, as_json=False) as following:
-            _show(runs.follow(settings, run_id, following), as_json=False)
+        return
+    with _following(stacks_dir, as_json) as following:
+        _show(runs.follow(settings, run_id, following), as_json)
 
 
 def _signalled(done: Any, as_json: bool, said: str) -> None:
