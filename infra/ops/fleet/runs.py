@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -156,28 +157,37 @@ def _quiet_runtime() -> Runtime:
 
 
 async def connect(settings: Settings) -> Client:
+    """A client of *settings*' server. The embedded server may have just started (its
+    port opens before its frontend answers, later still when it reopens a large
+    database), so it is given ``embedded.START_SECONDS``, tried again until then."""
     if not settings.address:
         settings, _ = start_server(settings)
-    try:
-        return await asyncio.wait_for(
-            Client.connect(
-                settings.address,
-                namespace=settings.namespace,
-                tls=_tls(settings),
-                runtime=_quiet_runtime(),
-            ),
-            CONNECT_SECONDS,
-        )
-    except (TimeoutError, RuntimeError, RPCError) as exc:
-        why = "connection refused" if "refused" in str(exc).lower() else "no answer"
-        raise DependencyUnreachable(
-            f"cannot reach {settings.where} ({why}); "
-            + (
-                f"see {settings.embedded / 'server.log'}, then re-run"
-                if settings.embedded
-                else f"check {ADDRESS_ENV} (or unset it for the embedded server), then re-run"
+    patience = embedded.START_SECONDS if settings.embedded else 0.0
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return await asyncio.wait_for(
+                Client.connect(
+                    settings.address,
+                    namespace=settings.namespace,
+                    tls=_tls(settings),
+                    runtime=_quiet_runtime(),
+                ),
+                CONNECT_SECONDS,
             )
-        ) from None
+        except (TimeoutError, RuntimeError, RPCError) as exc:
+            if time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                continue
+            why = "connection refused" if "refused" in str(exc).lower() else "no answer"
+            raise DependencyUnreachable(
+                f"cannot reach {settings.where} ({why}); "
+                + (
+                    f"see {settings.embedded / 'server.log'}, then re-run"
+                    if settings.embedded
+                    else f"check {ADDRESS_ENV} (or unset it for the embedded server), then re-run"
+                )
+            ) from None
 
 
 @dataclass(frozen=True)
