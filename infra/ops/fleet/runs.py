@@ -423,7 +423,10 @@ async def _status(client: Client, settings: Settings, run: str) -> dict[str, Any
         return {"run": run, "state": name, "reason": f"the workflow {name}", "waves": []}
     try:
         answer: dict[str, Any] = await handle.query(
-            m.STATUS_QUERY, rpc_timeout=timedelta(seconds=QUERY_SECONDS)
+            m.STATUS_QUERY,
+            # The embedded worker has just started in this command: on a busy machine its
+            # first poll, and a replay of the run's history, may take a while.
+            rpc_timeout=timedelta(seconds=QUERY_SECONDS * (3 if settings.embedded else 1)),
         )
     except RPCError as exc:
         raise DependencyUnreachable(
