@@ -306,13 +306,15 @@ BROKEN_LINK = '<a href="/no-such-page">x</a>'
 MISSING_ASSET = '<img src="/missing-logo.png" alt="Logo">'
 NO_ALT = '<img id="hero-photo" src="/_preview/external-image.svg">'
 WIDE = '<pre id="wide-code">' + "PERMIT-" * 80 + "</pre>"
+FAINT = '<p id="faint-note" style="color:#d0d0d0;background:#ffffff">Office hours</p>'
 
 
 @pytest.fixture(scope="module")
 def broken(demo: Path) -> dict[str, Any]:
     """One run on a release broken on a different page in each way (each page's checks are
     independent, so one run shows each failure): a broken link on help, a missing asset on
-    pay-violation, an image without alt text on home, the permit table lost from buy-permit,
+    pay-violation, an image without alt text on home (critical for axe-core), text too faint
+    to read on account (serious), the permit table lost from buy-permit,
     an unknown placeholder in the welcome email, a line that cannot wrap on sign-in."""
     s = store()
     current = s.current()
@@ -327,6 +329,7 @@ def broken(demo: Path) -> dict[str, Any]:
         page("pay-violation"): add("pay-violation", MISSING_ASSET),
         page("home"): add("home", NO_ALT),
         page("sign-in"): add("sign-in", WIDE),
+        page("account"): add("account", FAINT),
         page("buy-permit"): read_page("buy-permit").replace("${permit_type_table}", "").encode(),
         "email/welcome.html": (welcome + "${no_such_value}").encode(),
     }
@@ -351,9 +354,16 @@ def test_an_image_without_alt_text_fails_accessibility_naming_the_element(
     broken: dict[str, Any],
 ):
     found = failures(broken)
-    a11y = sorted(k for k in found if k.startswith("a11y:"))
+    a11y = sorted(k for k in found if k.startswith("a11y:page-home"))
     assert a11y == ["a11y:page-home@desktop", "a11y:page-home@phone"]
     assert found["a11y:page-home@desktop"].startswith("image-alt (critical) on #hero-photo")
+
+
+def test_a_serious_accessibility_finding_fails_naming_the_element(broken: dict[str, Any]):
+    found = failures(broken)
+    a11y = sorted(k for k in found if k.startswith("a11y:"))
+    assert a11y == [f"a11y:page-{p}@{w}" for p in ("account", "home") for w in vc.WIDTHS]
+    assert found["a11y:page-account@phone"].startswith("color-contrast (serious) on #faint-note")
 
 
 def test_lots_and_permit_types_missing_from_the_portal_fail_naming_each(broken: dict[str, Any]):
@@ -399,3 +409,48 @@ def test_a_missing_browser_is_one_line(demo: Path, monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 3
     assert result.stderr.count("\n") == 1
     assert "no headless Chromium at /nonexistent/chromium" in result.stderr
+
+
+# ------------------------------------------------------------------ imports reconcile
+
+ACCOUNTS = (
+    "email,full_name,affiliation,campus_id,phone\n"
+    "ana.lee@example.edu,Ana Lee,student,S1000001,+1 555 010 2001\n"
+    "bo.kim@example.edu,Bo Kim,staff,E1000002,+1 555 010 2002\n"
+    "cy.diaz@example.edu,Cy Diaz,faculty,F1000003,+1 555 010 2003\n"
+)
+
+
+def test_nothing_imported_is_listed_as_not_applicable(passing: dict[str, Any]):
+    checks = {c["id"]: c for c in passing["checks"]}
+    assert checks["imports:*"]["status"] == "not applicable"
+    assert checks["imports:*"]["detail"] == "nothing was imported"
+
+
+def test_imports_reconcile_and_a_lost_row_fails_naming_its_key(
+    demo: Path, pg_admin_url: str, tmp_path: Path
+):
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text(ACCOUNTS)
+    emails = ["ana.lee@example.edu", "bo.kim@example.edu", "cy.diaz@example.edu"]
+    url = db_url(pg_admin_url, "preview")
+    imported = cli(demo, "import", SLUG, "accounts", str(csv_file))
+    assert imported.exit_code == 0, imported.output + imported.stderr
+    try:
+        before = cli(demo, "verify", SLUG, "--json")
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM activity.accounts WHERE email = %s", (emails[1],))
+        after = cli(demo, "verify", SLUG, "--json")
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM activity.accounts WHERE email = ANY(%s)", (emails,))
+            conn.execute("DELETE FROM stack.imports WHERE kind = 'accounts'")
+
+    assert before.exit_code == 0, before.output + before.stderr
+    checks = {c["id"]: c for c in json.loads(before.stdout)["checks"]}
+    assert checks["imports:accounts"]["status"] == "passed"
+    assert "imports:*" not in checks
+    assert after.exit_code == 3, after.output
+    assert failures(json.loads(after.stdout)) == {
+        "imports:accounts": "1 of 3 imported accounts rows not in the database (bo.kim@example.edu)"
+    }

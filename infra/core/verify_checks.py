@@ -340,3 +340,18 @@ def summary(results: Sequence[CheckResult]) -> dict[str, int]:
     for r in results:
         counts[r.status] += 1
     return counts
+
+
+def import_reconciliation(
+    kind: str, imported: int, missing: Sequence[str], file_problems: Sequence[str] = ()
+) -> CheckResult:
+    """Check ``imports:<kind>``: every row the recorded files of *kind* imported (by natural
+    key) is still in the preview; failed naming how many are not and the first few keys,
+    or a recorded file that can no longer be read."""
+    problems = list(file_problems)
+    if missing:
+        shown = ", ".join(sorted(missing)[:3])
+        problems.append(
+            f"{len(missing)} of {imported} imported {kind} rows not in the database ({shown})"
+        )
+    return result(f"imports:{kind}", "imports reconcile", kind, problems)

@@ -42,6 +42,7 @@ from infra.ops.adapters.aws import MAX_CONCURRENCY
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.verify import browser
 from infra.ops.verify.configuration import read_client_config
+from infra.ops.verify.imports import reconcile
 from infra.ops.verify.site import VISIT_PARAMETER, VerifySite, serving
 
 TEMPLATE_DIR = PROJECT_DIR / "templates" / "verify"
@@ -357,6 +358,7 @@ def verify(
         files, subjects if isinstance(subjects, dict) else {}
     )
     checks += _applicability(config)
+    checks += reconcile(stack)
     if not config.currency:
         checks.append(vc.result("setting:currency", "setting", "locale.currency", ["not set"]))
     progress(f"  {len(visits)} page visits at {len(vc.WIDTHS)} widths in headless Chromium")
