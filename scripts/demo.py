@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -159,6 +160,26 @@ def rollout(*tasks: str, phase: int | None = None, by: str = "Pat Lee") -> None:
         run("rollout", "done", SLUG, task, "--by", by)
     if phase is not None:
         run("rollout", "done", SLUG, "--phase", str(phase), "--by", by)
+
+
+def training() -> None:
+    """Phase 4's training: a session scheduled (yesterday 10:00, the client's time), the
+    client's calendar exported, the session recorded as held (the training task sees it)."""
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    args = ["rollout", "training", "add", SLUG, "--when", f"{yesterday}T10:00",
+            "--duration", "90", "--topic", "Permit desk: issuing, refunds and appeals",
+            "--attendee", "clerk@example.edu", "--attendee", "lead@example.edu"]  # fmt: skip
+    print(f"{DIM}$ tenantctl {shlex.join(args)}{RESET}", flush=True)
+    added = subprocess.run(
+        [str(ROOT / ".venv/bin/tenantctl"), *args, "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    change = json.loads(added.stdout)
+    print(f"  {change['message']}")
+    run("rollout", "training", "list", SLUG, "--ics", str(STATE / "training.ics"))
+    run("rollout", "training", "done", SLUG, change["subject"], "--by", "Pat Lee")
 
 
 def verify_and_accept(previous: str | None = None) -> str:
@@ -314,7 +335,9 @@ def main() -> int:
         run("promote", SLUG, "--dry-run")
         banner("Phase 4 — verify preview: the acceptance suite generated from its configuration")
         accepted = verify_and_accept()
-        rollout("training", "issues-resolved")
+        banner("Phase 4 — training: a session scheduled in the client's time zone, then held")
+        training()
+        rollout("issues-resolved")
         rollout(phase=4)
         show()
         banner("Phase 4 — a late edit after the acceptance: promote refuses and says what changed")

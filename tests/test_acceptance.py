@@ -20,6 +20,7 @@ from infra.core.errors import ExitCode
 from infra.devtools import localtarget
 from infra.ops.verify import browser
 from tests.helpers import LIVE, SLUG, cli, create_demo, db_url, ok, store, validate
+from tests.test_rollout import complete_manual_tasks
 from tests.test_verify import _fresh_local_target
 
 pytestmark = pytest.mark.skipif(
@@ -97,8 +98,7 @@ def accepted(demo: Path) -> dict[str, Any]:
     assert result.exit_code == 0, result.output
     change = validate("rollout-accept", json.loads(result.stdout))
     assert change["action"] == "accept" and change["subject"] == run["runId"]
-    for key in ("training", "issues-resolved"):
-        ok(cli(demo, "rollout", "done", SLUG, key, "--by", "pat"))
+    complete_manual_tasks(demo, 4)  # issues resolved; a training session held
     ok(cli(demo, "rollout", "done", SLUG, "--phase", "4", "--override-gate", "--reason",
            "dry-run needs the client's domain, not part of this test"))  # fmt: skip
     return run

@@ -85,6 +85,11 @@ def complete_manual_tasks(stacks: Path, phase: int) -> None:
     for task in load_schedule().phase(phase).tasks:
         if task.observe is None and task.required:
             ok(cli(stacks, "rollout", "done", SLUG, task.key, "--by", "pat"))
+        if task.observe == "training-held":  # people hold a session; the tool sees it
+            added = cli(stacks, "rollout", "training", "add", SLUG, "--when", "2026-12-01T10:00",
+                        "--duration", "60", "--topic", "Permit desk", "--json")  # fmt: skip
+            session = json.loads(ok(added).stdout)["subject"]
+            ok(cli(stacks, "rollout", "training", "done", SLUG, session, "--by", "pat"))
 
 
 def history(stacks: Path) -> list[dict[str, Any]]:
@@ -266,15 +271,15 @@ def test_replan_and_pause_are_recorded_and_move_the_plan(stacks: Path, control_e
 
 
 def test_undo_reopens_a_task_and_keeps_both_in_the_history(stacks: Path, control_env: str):
-    ok(cli(stacks, "rollout", "done", SLUG, "training", "--by", "pat"))
-    ok(run("rollout", "undo", SLUG, "training", "--reason", "cancelled"))
-    assert task(status(stacks), "training")["state"] == "open"
+    ok(cli(stacks, "rollout", "done", SLUG, "issues-resolved", "--by", "pat"))
+    ok(run("rollout", "undo", SLUG, "issues-resolved", "--reason", "cancelled"))
+    assert task(status(stacks), "issues-resolved")["state"] == "open"
     history = json.loads(ok(run("rollout", "history", SLUG, "--json")).stdout)
     validate("rollout-history", history)
     people = [h for h in history["history"] if h["action"] in ("done", "undo")]
     assert [(h["action"], h["subject"]) for h in people] == [
-        ("done", "training"),
-        ("undo", "training"),
+        ("done", "issues-resolved"),
+        ("undo", "issues-resolved"),
     ]
 
 

@@ -271,7 +271,7 @@ def undo_cmd(
 
     \b
     Examples:
-      tenantctl rollout undo demo training --reason "session cancelled"
+      tenantctl rollout undo demo issues-resolved --reason "a new bug came in"
       tenantctl rollout undo demo --phase 4 --reason "found a blocker"
     """
     if (task is None) == (phase is None):
@@ -405,6 +405,120 @@ def report_cmd(html_file: Path) -> None:
     report = write_portfolio_report(html_file)
     err(f"{report.rollouts} rollout(s)")
     click.echo(str(report.path))
+
+
+@rollout.group("training")
+def training() -> None:
+    """Phase 4's training sessions: schedule, list (and export as .ics), record as held.
+
+    Times are the client's (its preview's locale.timezone) unless given with an offset.
+    The rollout's training task is done once at least one session was held.
+
+    \b
+    Examples:
+      tenantctl rollout training add demo --when 2026-12-09T10:00 --duration 90 \\
+          --topic "Permit desk: issuing and refunds" --attendee clerk@example.edu
+      tenantctl rollout training list demo --ics demo-training.ics
+      tenantctl rollout training done demo 1 --note "8 staff attended"
+    """
+
+
+@training.command("add")
+@click.argument("slug")
+@click.option(
+    "--when",
+    "when",
+    required=True,
+    metavar="ISO",
+    help="Start, ISO 8601: 2026-12-09T10:00 (the client's time) or with an offset.",
+)
+@click.option("--duration", type=int, required=True, metavar="MIN", help="How long, in minutes.")
+@click.option("--topic", type=TEXT, required=True, help="The module taught, one line.")
+@click.option(
+    "--attendee",
+    "attendees",
+    type=TEXT,
+    multiple=True,
+    metavar="EMAIL",
+    help="Who is invited (repeat the option); they are the .ics attendees.",
+)
+@_by_option
+@stacks_dir_option
+@json_option
+def training_add_cmd(
+    slug: str,
+    when: str,
+    duration: int,
+    topic: str,
+    attendees: tuple[str, ...],
+    by: str | None,
+    stacks_dir: Path,
+    as_json: bool,
+) -> None:
+    """Schedule a training session for the client (kept in the rollout history).
+
+    \b
+    Examples:
+      tenantctl rollout training add demo --when 2026-12-09T10:00 --duration 90 \\
+          --topic "Enforcement: citations and appeals" --attendee officer@example.edu
+      tenantctl rollout training add demo --when 2026-12-10T15:00+00:00 --duration 60 \\
+          --topic "Reports" --json
+    """
+    from infra.ops.rollout.training import add_session
+
+    _echo_change(add_session(stacks_dir, slug, when, duration, topic, attendees, by), as_json)
+
+
+@training.command("list")
+@click.argument("slug")
+@click.option(
+    "--ics",
+    "ics_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the sessions here as one iCalendar (.ics) file.",
+)
+@json_option
+def training_list_cmd(slug: str, ics_file: Path | None, as_json: bool) -> None:
+    """The client's training sessions, in its time zone; optionally as an .ics calendar.
+
+    \b
+    Examples:
+      tenantctl rollout training list demo
+      tenantctl rollout training list demo --ics demo-training.ics --json
+    """
+    from infra.ops.rollout.training import list_sessions
+
+    result = list_sessions(slug, ics_file)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    if not result.sessions:
+        click.echo(f"no training session scheduled for {slug}")
+    for session in result.sessions:
+        click.echo(session.line())
+    if result.ics:
+        err(f"calendar written to {result.ics}")
+
+
+@training.command("done")
+@click.argument("slug")
+@click.argument("session_id", metavar="ID", type=int)
+@click.option("--note", type=TEXT, help="How it went (kept in the history).")
+@_by_option
+@stacks_dir_option
+@json_option
+def training_done_cmd(
+    slug: str, session_id: int, note: str | None, by: str | None, stacks_dir: Path, as_json: bool
+) -> None:
+    """Record that a training session was held (after its start; once).
+
+    \b
+    Examples:
+      tenantctl rollout training done demo 1 --by pat --note "8 staff attended"
+    """
+    from infra.ops.rollout.training import mark_held
+
+    _echo_change(mark_held(stacks_dir, slug, session_id, by, note), as_json)
 
 
 COMMANDS = [rollout]

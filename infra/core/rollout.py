@@ -62,6 +62,7 @@ CHECKS: dict[str, str] = {
     "verify-passed": "the latest `tenantctl verify` of preview's served release passed",
     "verify-accepted": "the client accepted a passing verify run of exactly the release and "
     "configuration promote would carry",
+    "training-held": "at least one training session was held (`tenantctl rollout training`)",
 }
 """What the tool can observe on the real systems; a task names one with ``observe``."""
 

@@ -26,6 +26,7 @@ from infra.ops.lifecycle.domain import certificate_status
 from infra.ops.lifecycle.integration_config import read_lots
 from infra.ops.lifecycle.promote_plan import Precondition, check_preconditions
 from infra.ops.rollout.acceptance import acceptance_observation, observe_testing
+from infra.ops.rollout.training import observe_training
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.stacks.opening import open_from_files
 
@@ -200,6 +201,10 @@ def _verify_accepted(s: _Systems) -> Observation:
     return acceptance_observation(s.stack(naming.PREVIEW))
 
 
+def _training_held(s: _Systems) -> Observation:
+    return observe_training(s.slug)
+
+
 CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
     "stacks-deployed": _stacks_deployed,
     "certificates-issued": _certificates,
@@ -214,6 +219,7 @@ CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
     "live-site-launched": _live,
     "verify-passed": _verify_passed,
     "verify-accepted": _verify_accepted,
+    "training-held": _training_held,
 }
 assert set(CHECK_FUNCTIONS) == set(CHECKS), "every check in infra.core.rollout has a function"
 

@@ -20,6 +20,7 @@ from infra.core.rollout_summary import RolloutSummary, status_line
 from infra.ops.adapters import control
 from infra.ops.rollout.reads import status_all
 from infra.ops.rollout.store import load_schedule, today
+from infra.ops.rollout.training import training_notes
 
 TEMPLATE_DIR = PROJECT_DIR / "templates" / "rollout"
 TEMPLATE = "report.html.j2"
@@ -165,5 +166,7 @@ def write_portfolio_report(html_file: Path) -> Report:
     with control.connect() as conn:
         summaries = status_all(conn, schedule)
         notes = gate_notes(conn)
+        for client, lines in training_notes(conn).items():
+            notes.setdefault(client, []).extend(lines)
     write_report(html_file, summaries, today(), notes)
     return Report(html_file, len(summaries))
