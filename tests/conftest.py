@@ -4,6 +4,8 @@
 - ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset.
 - ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite.
 - ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
+- ``steps`` (session): what the state fixtures below built, kept to restore for the next
+  test (tests/snapshots.py): each test still gets the state afresh, in a fraction of the time.
 - ``control_env``: a fresh control database (migrated) and billing bus for this test;
   ``TENANTCTL_CONTROL_DATABASE_URL`` and ``TENANTCTL_BILLING_BUS`` set; returns the URL.
 - ``stacks``: the demo client created on the local target, in a new stacks folder.
@@ -25,7 +27,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from infra.devtools import localtarget
 from tests.helpers import (
@@ -43,6 +44,7 @@ from tests.helpers import (
     ok,
     write_stack,
 )
+from tests.snapshots import Steps, drop_database, user_databases
 
 # Before any client can exist: nothing in this suite may sign for a real account.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -58,9 +60,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The long families first (their order otherwise kept): started last, the longest of
     them (a minute or more each) would leave one worker running alone at the end."""
     items.sort(key=lambda item: 0 if item.get_closest_marker("robustness") else 1)
-
-
-_SYSTEM_DATABASES = ("postgres", "template0", "template1")
 
 
 @pytest.fixture(scope="session")
@@ -93,40 +92,48 @@ def pg_admin_url() -> Iterator[str]:
 def pg_env(pg_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(localtarget.DATABASE_URL_ENV, pg_admin_url)
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        leftovers = [
-            row[0]
-            for row in conn.execute(
-                "SELECT datname FROM pg_database WHERE datname <> ALL(%s)",
-                (list(_SYSTEM_DATABASES),),
-            )
-        ]
-        for name in leftovers:
-            db = sql.Identifier(name)
-            conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(db))
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(db))
+        for name in user_databases(conn):  # not the steps' template copies
+            drop_database(conn, name)
     return pg_admin_url
 
 
+@pytest.fixture(scope="session")
+def steps(moto_endpoint: str, pg_admin_url: str) -> Steps:
+    return Steps(pg_admin_url)
+
+
 @pytest.fixture
-def control_env(pg_env: str, aws_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = localtarget.create_control(pg_env, "tenantctl_control")
-    localtarget.create_billing_bus(aws_env, localtarget.LOCAL_REGION, localtarget.LOCAL_BILLING_BUS)
+def control_env(pg_env: str, aws_env: str, steps: Steps, monkeypatch: pytest.MonkeyPatch) -> str:
+    def build() -> str:
+        url = localtarget.create_control(pg_env, "tenantctl_control")
+        localtarget.create_billing_bus(
+            aws_env, localtarget.LOCAL_REGION, localtarget.LOCAL_BILLING_BUS
+        )
+        return url
+
+    url = steps.run("control database and billing bus", build)
     monkeypatch.setenv(localtarget.CONTROL_DATABASE_URL_ENV, url)
     monkeypatch.setenv(localtarget.BILLING_BUS_ENV, localtarget.LOCAL_BILLING_BUS)
     return url
 
 
 @pytest.fixture
-def stacks(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def stacks(
+    tmp_path: Path, aws_env: str, pg_env: str, steps: Steps, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """The demo client created on the local target, both stacks deployed and provisioned."""
-    return create_demo(tmp_path, monkeypatch)
+    return create_demo(tmp_path, monkeypatch, steps=steps)
 
 
 @pytest.fixture
-def ready(stacks: Path, pg_env: str) -> Path:
+def ready(stacks: Path, pg_env: str, steps: Steps) -> Path:
     """Created, edited in preview and with live credentials staged for production."""
-    edit_preview(pg_env)
-    ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+
+    def build() -> None:
+        edit_preview(pg_env)
+        ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+
+    steps.run("edit preview, stage live credentials", build, stacks)
     return stacks
 
 

@@ -28,6 +28,7 @@ from infra.core.spec import TenantSpec, spec_from_config
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
 from infra.ops.adapters.database import database_url
+from tests.snapshots import Steps
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
@@ -148,13 +149,28 @@ def with_platform(folder: Path) -> Path:
 
 
 def create_demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str, acm_wait: int = 0
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *extra: str,
+    acm_wait: int = 0,
+    steps: Steps | None = None,
 ) -> Path:
     """The demo client created from the example tenant file in a new folder tmp_path/stacks,
-    on the local target; moto issues certificates after *acm_wait* seconds (no DNS here)."""
+    on the local target; moto issues certificates after *acm_wait* seconds (no DNS here).
+
+    With *steps*, a create run earlier in this process from the same state is restored
+    instead (tests/snapshots.py); not with a wait, which counts from the request."""
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", acm_wait)
-    folder = with_platform(tmp_path / "stacks")
-    ok(cli(folder, "create", SLUG, "--from", str(EXAMPLE), *extra))
+    folder = tmp_path / "stacks"
+
+    def build() -> None:
+        with_platform(folder)
+        ok(cli(folder, "create", SLUG, "--from", str(EXAMPLE), *extra))
+
+    if steps is None or acm_wait:
+        build()
+    else:
+        steps.run(f"create {SLUG} --from {EXAMPLE.name} {' '.join(extra)}".strip(), build, folder)
     return folder
 
 
