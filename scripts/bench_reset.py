@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -142,7 +143,9 @@ def run(args: argparse.Namespace, state: Path, admin_url: str) -> None:
     stacks.mkdir()
     for spec in (preview_spec, production_spec):
         (stacks / f"Pulumi.{spec.stack_name}.yaml").write_text(render_stack_file(spec, None))
-    preview = PreviewStack(preview_spec, admin_url)
+    # The platform this client runs on: its outputs name the bucket the client's lock is in.
+    shutil.copy(PROJECT_DIR / "stacks" / "platform-outputs.yaml", stacks)
+    preview = PreviewStack(preview_spec, admin_url, stacks_dir=stacks)
     production = open_stack(production_spec)
 
     print("setting up ...", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -16,6 +17,7 @@ import psycopg
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.devtools import localtarget
+from infra.ops.adapters import aws
 from infra.ops.adapters.database import database_url
 
 ROOT = PROJECT_DIR
@@ -32,6 +34,33 @@ def banner(text: str) -> None:
 def run(*args: str, stdin: str | None = None) -> None:
     print(f"{DIM}$ tenantctl {shlex.join(args)}{RESET}", flush=True)
     subprocess.run([str(ROOT / ".venv/bin/tenantctl"), *args], check=True, input=stdin, text=True)
+
+
+def publish_client_cname() -> None:
+    """What the client's DNS team does at go-live: point the portal domain (CNAME) at the
+    routing endpoint `tenantctl domain status` names, here in the emulator's Route 53."""
+    status = json.loads(
+        subprocess.run(
+            [str(ROOT / ".venv/bin/tenantctl"), "domain", "status", SLUG, "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    domain, target = status["domain"], status["cnameTarget"]
+    parent = domain.split(".", 1)[1]
+    print(f"{DIM}(client DNS) {domain} CNAME {target}{RESET}", flush=True)
+    route53 = aws.client("route53")
+    zones = route53.list_hosted_zones_by_name(DNSName=parent)["HostedZones"]
+    zone = next((z["Id"] for z in zones if z["Name"].rstrip(".") == parent), None)
+    if zone is None:
+        made = route53.create_hosted_zone(Name=parent, CallerReference=f"client-{parent}")
+        zone = made["HostedZone"]["Id"]
+    record = {"Name": domain, "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": target}]}
+    route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
+    )
 
 
 def edit_preview(round_: int) -> Path:
@@ -151,6 +180,8 @@ def main() -> int:
     print(f"  AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}  stacks in {STACKS}")
     _fresh_control_database()
     try:
+        banner("Preflight: the account and the platform are ready for a first client")
+        run("preflight")
         banner("Phase 1 — sign-off: create both stacks; the rollout starts, sign-off is billed")
         run(
             "create",
@@ -181,6 +212,14 @@ def main() -> int:
             "preview",
             stdin='{"secretKey": "sk_test_demo0000000000000000", "webhookSecret": "whsec_demo"}',
         )
+        banner(
+            "Phase 2 — the client's DNS team is ready: the portal domain's certificate "
+            "(us-east-1); its validation record goes to the client"
+        )
+        run("domain", "request-certificate", SLUG)
+        banner("Phase 2 — ACM issued it: the domain becomes a disabled CloudFront tenant")
+        run("domain", "attach", SLUG)
+        # "domains" is observed: the certificate is issued.
         # "admin-accounts" is observed: the user pools and administrators exist.
         rollout("access-list", "roles-permissions", by="Dana Cruz (client)")
         rollout(phase=2)
@@ -220,6 +259,9 @@ def main() -> int:
             "--from-env",
             "DEMO_LIVE_CREDENTIALS",
         )
+        banner("Phase 4 — the client points its domain at CloudFront; CloudFront verifies it")
+        publish_client_cname()
+        run("domain", "status", SLUG)
         run("promote", SLUG, "--dry-run")
         rollout("training", "issues-resolved")
         rollout("testing", by="Dana Cruz (client)")

@@ -1,7 +1,8 @@
 """Shared fixtures: a real AWS emulator (moto server) and a real PostgreSQL 15 cluster.
 
 - ``moto_endpoint`` (session): moto on 127.0.0.1, a free port; ``http://127.0.0.1:<port>``.
-- ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset.
+- ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset,
+  then the platform's operations bucket (client locks) created.
 - ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite.
 - ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
 - ``steps`` (session): what the state fixtures below built, kept to restore for the next
@@ -32,19 +33,15 @@ from infra.devtools import localtarget
 from tests.helpers import (
     CLIENTS,
     EXAMPLE,
-    LIVE,
-    SLUG,
     STACKS,
-    cli,
     commit,
     copy_demo_stack_files,
     create_demo,
-    edit_preview,
     git,
-    ok,
+    make_ready,
     write_stack,
 )
-from tests.snapshots import Steps, drop_database, user_databases
+from tests.snapshots import READY_STEP, Steps, drop_database, user_databases
 
 # Before any client can exist: nothing in this suite may sign for a real account.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -68,13 +65,23 @@ def moto_endpoint() -> Iterator[str]:
         yield endpoint
 
 
+@pytest.fixture(scope="session")
+def steps() -> Steps:
+    """This worker's steps, on its moto server and (as each test's pg_env names it) its
+    PostgreSQL cluster."""
+    return Steps()
+
+
 @pytest.fixture
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def aws_env(moto_endpoint: str, steps: Steps, monkeypatch: pytest.MonkeyPatch) -> str:
     for key, value in localtarget.aws_environment(moto_endpoint).items():
         monkeypatch.setenv(key, value)
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
+    # What the platform provides before any client exists: where client locks are kept.
+    localtarget.create_operations_bucket(moto_endpoint, localtarget.LOCAL_REGION)
+    steps.moto_base()
     return moto_endpoint
 
 
@@ -95,11 +102,6 @@ def pg_env(pg_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
         for name in user_databases(conn):  # not the steps' template copies
             drop_database(conn, name)
     return pg_admin_url
-
-
-@pytest.fixture(scope="session")
-def steps(moto_endpoint: str, pg_admin_url: str) -> Steps:
-    return Steps(pg_admin_url)
 
 
 @pytest.fixture
@@ -127,13 +129,10 @@ def stacks(
 
 @pytest.fixture
 def ready(stacks: Path, pg_env: str, steps: Steps) -> Path:
-    """Created, edited in preview and with live credentials staged for production."""
+    """Created, edited in preview, with live credentials staged for production and the
+    client's own domain ready (certificate issued, attached, CNAME published)."""
 
-    def build() -> None:
-        edit_preview(pg_env)
-        ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
-
-    steps.run("edit preview, stage live credentials", build, stacks)
+    steps.run(READY_STEP, lambda: make_ready(stacks, pg_env), stacks)
     return stacks
 
 

@@ -79,6 +79,26 @@ def demo_bucket(stage: str, slug: str = "demo") -> str:
     return naming.content_bucket(slug, stage, installation)  # type: ignore[arg-type]
 
 
+def stack_settings_of(stage: str, slug: str = "demo") -> dict[str, Any]:
+    """The stack's one settings parameter (``/<slug>/<stage>/settings``), parsed."""
+    value = aws.client("ssm").get_parameter(Name=naming.settings_parameter(slug, stage))  # type: ignore[arg-type]
+    document: dict[str, Any] = json.loads(value["Parameter"]["Value"])
+    return document
+
+
+def payment_mode(stage: str, slug: str = "demo") -> str:
+    return str(stack_settings_of(stage, slug)["payment"]["mode"])
+
+
+def lock_place() -> Any:
+    """Where the local target keeps every client's lock (the example platform's
+    operations bucket, in the default region): a ``locking.LockPlace``."""
+    from infra.devtools.localtarget import LOCAL_OPERATIONS_BUCKET
+    from infra.ops.stacks.locking import LockPlace
+
+    return LockPlace(LOCAL_OPERATIONS_BUCKET, naming.DEFAULT_REGION)
+
+
 @contextlib.contextmanager
 def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
     """*slug*'s lock held by another thread, as another process would hold it.
@@ -93,7 +113,7 @@ def lock_held_elsewhere(slug: str, operation: str) -> Iterator[None]:
 
     def hold() -> None:
         try:
-            with client_lock(slug, operation):
+            with client_lock(slug, operation, lock_place()):
                 taken.set()
                 release.wait(60)
         except BaseException as exc:  # surfaced in the test's thread below
@@ -172,6 +192,59 @@ def create_demo(
     else:
         steps.run(f"create {SLUG} --from {EXAMPLE.name} {' '.join(extra)}".strip(), build, folder)
     return folder
+
+
+def publish_client_cname(domain: str, target: str | None = None) -> None:
+    """What the client's DNS team does at go-live: *domain* CNAME *target* (by default the
+    platform's routing endpoint), in a zone of the emulator's Route 53 for the domain's
+    parent (where ``VerifyDnsConfiguration`` looks on the local target)."""
+    from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
+
+    route53 = aws.client("route53")
+    parent = domain.split(".", 1)[1]
+    zones = route53.list_hosted_zones_by_name(DNSName=parent)["HostedZones"]
+    zone = next((z["Id"] for z in zones if z["Name"].rstrip(".") == parent), None)
+    if zone is None:
+        zone = route53.create_hosted_zone(Name=parent, CallerReference=f"client-{parent}")[
+            "HostedZone"
+        ]["Id"]
+    record = {
+        "Name": domain,
+        "Type": "CNAME",
+        "TTL": 300,
+        "ResourceRecords": [
+            {"Value": target or EXAMPLE_PLATFORM_OUTPUTS["connectionGroupRoutingEndpoint"]}
+        ],
+    }
+    route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
+    )
+
+
+def ready_for_go_live(folder: Path, slug: str = SLUG) -> None:
+    """The client's own domain made ready for promote on the local target: certificate
+    requested (moto issues it after ``ACM_VALIDATION_WAIT``, 0 in ``create_demo``),
+    attached to CloudFront, and the client's CNAME published."""
+    ok(cli(folder, "domain", "request-certificate", slug))
+    ok(cli(folder, "domain", "attach", slug))
+    domain = spec_from_config(
+        dict(
+            YAML(typ="safe").load(naming.stack_file(folder, slug, "production").read_text())[
+                "config"
+            ]
+        )
+    ).portal_domain
+    assert domain is not None
+    publish_client_cname(domain)
+
+
+def make_ready(stacks: Path, pg_admin_url: str) -> None:
+    """What the ``ready`` fixture adds to a created client: edited in preview, live
+    credentials staged for production, the client's own domain ready."""
+    edit_preview(pg_admin_url)
+    ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+    ready_for_go_live(stacks)
 
 
 def copy_demo_stack_files(folder: Path) -> Path:

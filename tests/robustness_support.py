@@ -22,7 +22,7 @@ from infra.core import naming
 from infra.ops.adapters.checkpoints import PAUSE_ENV
 from infra.ops.adapters.database import comment, undo_mark
 from infra.ops.stacks.locking import current_holder
-from tests.helpers import ROOT, store, tables
+from tests.helpers import ROOT, lock_place, store, tables
 
 CLI = [sys.executable, "-c", "import sys; from infra.cli import main; sys.exit(main())"]
 
@@ -242,7 +242,7 @@ def leftovers(pg_admin_url: str, slug: str) -> list[str]:
 
 
 def lock_value(slug: str) -> str | None:
-    holder = current_holder(slug, naming.DEFAULT_REGION)
+    holder = current_holder(slug, lock_place())
     return holder.describe() if holder else None
 
 

@@ -9,15 +9,15 @@ the step left, to restore for the next test that runs the same step from the sam
 
 - moto: every backend of this process (moto serves from them), pickled; a copy for
   each test is unpickled (a few ms). Registries, functions and immutable key and
-  certificate objects are kept by reference; locks are made anew; moto's defaultdicts
-  with a custom constructor are rebuilt field by field.
+  certificate objects are kept by reference; locks are made anew; dict subclasses are
+  rebuilt from their raw items (moto's override how an item is set).
 - PostgreSQL: each database copied once into a template (``CREATE DATABASE ...
   TEMPLATE``, names starting ``SNAPSHOT_PREFIX``, which ``pg_env`` keeps), then cloned
   back with its template flag, connection flag and comment.
 - the folder: its files.
 
-A step restores only from a known state: a pristine one (moto just reset, no database
-but the system ones and the templates) or exactly what the previous step left (moto's
+A step restores only from a known state: a pristine one (moto as ``aws_env`` left it, no
+database but the system ones and the templates) or exactly what the previous step left (moto's
 pickle unchanged byte for byte, the same databases). Anything else (a fixture that is
 not a step changed something in between) builds for real and keeps nothing, so a
 restore is never a guess. The key is the chain of steps from the pristine state, each
@@ -38,7 +38,7 @@ import threading
 import types
 import uuid
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +49,16 @@ from moto.core.base_backend import AccountSpecificBackend, BackendDict, backend_
 from moto.core.model_instances import reset_model_data
 from psycopg import sql
 
+from infra.ops.adapters.database import DATABASE_URL_ENV
+
 SNAPSHOT_PREFIX = "zz_snapshot_"
 """Template copies of the databases a step left; the per-test cleanup keeps them."""
 SYSTEM_DATABASES = ("postgres", "template0", "template1")
 FRESH_ENV = "TENANTCTL_TEST_FRESH_STATE"
 _ENV_PREFIXES = ("AWS_", "TENANTCTL_")
+
+READY_STEP = "edit preview, stage live credentials, ready the domain"
+"""The step of conftest's ``ready`` (named here for tests/test_snapshots.py)."""
 
 Key = tuple[Any, ...]
 T = TypeVar("T")
@@ -80,10 +85,12 @@ class _Pickler(pickle.Pickler):
         return None
 
     def reducer_override(self, obj: Any) -> Any:
-        # A defaultdict subclass whose __init__ takes other arguments (ssm's ParameterDict)
-        # cannot be rebuilt the default way.
-        if isinstance(obj, defaultdict) and type(obj) is not defaultdict:
-            return _defaultdict, (type(obj), obj.default_factory, dict(obj), vars(obj))
+        # A dict subclass is rebuilt from its raw items: moto's override __setitem__ (s3's
+        # versioned key store appends a version on each) or __init__ (ssm's ParameterDict).
+        if isinstance(obj, dict) and not isinstance(obj, OrderedDict):
+            factory = obj.default_factory if isinstance(obj, defaultdict) else None
+            state = (list(dict.items(obj)), getattr(obj, "__dict__", {}))
+            return _new_dict, (type(obj), factory), state, None, None, _fill_dict
         # A lock (sqs queues have one) is made anew, unheld, for each copy.
         if type(obj) in _LOCK_TYPES:
             return _LOCK_TYPES[type(obj)], ()
@@ -96,14 +103,18 @@ _LOCK_TYPES: dict[type, Callable[[], Any]] = {
 }
 
 
-def _defaultdict(
-    cls: type[defaultdict[Any, Any]], factory: Any, items: dict[Any, Any], attrs: dict[str, Any]
-) -> defaultdict[Any, Any]:
-    made = defaultdict.__new__(cls)
-    defaultdict.__init__(made, factory)
-    made.update(items)
-    made.__dict__.update(attrs)
+def _new_dict(cls: type[dict[Any, Any]], factory: Any) -> dict[Any, Any]:
+    made = dict.__new__(cls)
+    if isinstance(made, defaultdict):
+        defaultdict.__init__(made, factory)
     return made
+
+
+def _fill_dict(made: dict[Any, Any], state: tuple[list[Any], dict[str, Any]]) -> None:
+    items, attrs = state
+    dict.update(made, items)
+    if attrs:
+        made.__dict__.update(attrs)
 
 
 @dataclass(frozen=True)
@@ -143,10 +154,6 @@ def _moto_restore(saved: _Moto) -> None:
         in_account = backends[account]  # made and registered on first use
         with backend_lock:
             dict.__setitem__(in_account, region, backend)
-
-
-def _moto_pristine() -> bool:
-    return not BackendDict._instances
 
 
 # ------------------------------------------------------------------ PostgreSQL
@@ -257,13 +264,24 @@ class _Mark:
 class Steps:
     """The snapshots of one test process, on its moto server and PostgreSQL cluster."""
 
-    def __init__(self, admin_url: str) -> None:
-        self.admin_url = admin_url
+    def __init__(self, admin_url: str | None = None) -> None:
+        self._admin_url = admin_url
         self.snapshots: dict[Key, _Snapshot] = {}
         self.mark: _Mark | None = None
+        self.base: bytes | None = None
         self.fresh = os.environ.get(FRESH_ENV) == "1"
         self.counts = {"built": 0, "restored": 0, "unknown state": 0}
         self._names = (f"{SNAPSHOT_PREFIX}{uuid.uuid4().hex[:8]}_{n}" for n in itertools.count())
+
+    @property
+    def admin_url(self) -> str:
+        """The cluster's admin URL: as given, else the one ``pg_env`` sets for the test."""
+        return self._admin_url or os.environ[DATABASE_URL_ENV]
+
+    def moto_base(self) -> None:
+        """moto is as every test begins (reset, then what aws_env makes): the pristine state,
+        with no database but the system ones, that a chain of steps starts from."""
+        self.base = _moto_dump().data
 
     def discard(self) -> None:
         """Drop this instance's template copies and forget its snapshots."""
@@ -286,6 +304,9 @@ class Steps:
             return build()
         key = (*base, (name, _environment()))
         saved = self.snapshots.get(key)
+        if saved is not None and not self._intact(saved):
+            del self.snapshots[key]  # someone dropped its template copies: build again
+            saved = None
         if saved is None:
             value = build()
             self.counts["built"] += 1
@@ -313,11 +334,22 @@ class Steps:
         mark = self.mark
         if mark is not None and databases == mark.databases and _moto_dump().data == mark.moto:
             return mark.key
-        if _moto_pristine() and not databases:
+        if self.base is not None and not databases and _moto_dump().data == self.base:
             return ()
         return None
 
     # -- taking and restoring
+
+    def _intact(self, saved: _Snapshot) -> bool:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            found = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname = ANY(%s)",
+                    ([db.template for db in saved.databases],),
+                )
+            }
+        return found == {db.template for db in saved.databases}
 
     def _take(self, folder: Path | None, value: Any) -> _Snapshot:
         moto = _moto_dump()  # first: what cannot be kept fails before any copy is made

@@ -68,3 +68,17 @@ def test_a_handful_of_clients_fits_the_defaults() -> None:
 
     assert result.exit_code == 0, result.output
     assert "no quota binds at 5 clients" in result.stdout
+
+
+def test_each_shape_of_client_is_counted_and_the_table_takes_the_largest(report: dict) -> None:  # type: ignore[type-arg]
+    """A fleet mixes clients on the platform's names with clients on their own domain."""
+    shapes = report["shapes"]
+    assert set(shapes) == {"platform-domain", "own-domain"} and report["reference"] == "demo"
+    assert shapes["own-domain"]["acm-certificates"] > shapes["platform-domain"]["acm-certificates"]
+    for quota in report["quotas"]:
+        assert quota["perClient"] == max(s[quota["quota"]] for s in shapes.values())
+    # SES is counted too (it was missed): a configuration set per stack, and an identity
+    # only for a client's own domain (the platform's covers every address in its zone).
+    assert shapes["platform-domain"]["ses-configuration-sets"] == 2
+    assert shapes["platform-domain"]["ses-identities"] == 0
+    assert shapes["own-domain"]["ses-identities"] == 1

@@ -18,7 +18,16 @@ from moto import settings as moto_settings
 
 from infra.core import affected as rules
 from infra.ops.stacks.locking import client_lock
-from tests.helpers import EXAMPLE, ROOT, STACKS, commit, git, with_platform
+from tests.helpers import (
+    EXAMPLE,
+    ROOT,
+    STACKS,
+    commit,
+    git,
+    lock_place,
+    ready_for_go_live,
+    with_platform,
+)
 
 CI = ROOT / "scripts" / "ci"
 LIVE = '{"secretKey": "sk_live_ci000000000000000000000", "webhookSecret": "whsec_ci"}'
@@ -278,8 +287,89 @@ def test_drift_matrix_spreads_every_stack_over_at_most_the_job_limit(tmp_path: P
 
     assert run.code == 0, run.stderr
     assert json.loads(run.outputs["matrix"]) == {
-        "include": [{"shard": "1", "stacks": "demo-preview demo-production"}]
+        "include": [
+            {"shard": "1", "stacks": "acme/tenants/demo-preview acme/tenants/demo-production"}
+        ]
     }
+
+
+# ------------------------------------- finding 5: pulumi always gets the qualified stack name
+
+FAKE_PULUMI = textwrap.dedent(
+    """\
+    #!{python}
+    # A stand-in for the Pulumi CLI: records each command line, succeeds with no changes.
+    import json, sys
+    with open({log!r}, "a") as f:
+        f.write(json.dumps(sys.argv[1:]) + "\\n")
+    print("no changes")
+    """
+)
+
+
+@pytest.fixture
+def fake_pulumi(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    bin_dir = tmp_path / "pulumi-bin"
+    bin_dir.mkdir()
+    log = tmp_path / "pulumi-calls.jsonl"
+    pulumi = bin_dir / "pulumi"
+    pulumi.write_text(FAKE_PULUMI.format(python=sys.executable, log=str(log)))
+    pulumi.chmod(0o755)
+    return log, {"PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
+                 f"{os.environ['PATH']}"}  # fmt: skip
+
+
+def stacks_passed_to_pulumi(log: Path) -> list[str]:
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    return [call[call.index("--stack") + 1] for call in calls]
+
+
+def test_drift_runs_pulumi_on_the_qualified_names_its_matrix_gives(
+    tmp_path: Path, fake_pulumi: tuple[Path, dict[str, str]]
+):
+    log, env = fake_pulumi
+    stacks_dir = {"TENANTCTL_STACKS_DIR": str(STACKS)}
+    matrix = script(tmp_path, "drift", "matrix", **stacks_dir, **env)
+    shards = json.loads(matrix.outputs["matrix"])["include"]
+    stacks = [stack for shard in shards for stack in shard["stacks"].split()]
+
+    run = script(tmp_path, "drift", "check", "--results", "results", *stacks, **stacks_dir, **env)
+
+    assert run.code == 0, run.stderr
+    qualified = ["acme/tenants/demo-preview", "acme/tenants/demo-production"]
+    assert sorted(set(stacks_passed_to_pulumi(log))) == qualified  # refresh and preview each
+    result = json.loads((tmp_path / "results" / "demo-preview.json").read_text())
+    assert (result["stack"], result["qualifiedStack"]) == ("demo-preview", qualified[0])
+
+
+def test_drift_check_refuses_a_bare_stack_name(
+    tmp_path: Path, fake_pulumi: tuple[Path, dict[str, str]]
+):
+    log, env = fake_pulumi
+
+    run = script(tmp_path, "drift", "check", "demo-preview", **env)
+
+    assert run.code == 3 and "not a qualified stack name" in run.stderr
+    assert not log.exists()
+
+
+def test_pr_plan_previews_each_stack_by_its_qualified_name(
+    repo: Path, tmp_path: Path, fake_pulumi: tuple[Path, dict[str, str]]
+):
+    log, env = fake_pulumi
+    base = git(repo, "rev-parse", "HEAD")
+    path = repo / "stacks" / "Pulumi.alpha-production.yaml"
+    path.write_text(path.read_text().replace("Demo State University", "Alpha"))
+    commit(repo, "edit alpha production")
+    assert script(tmp_path, "affected", cwd=repo, BASE=base).code == 0
+    preview = {"PULUMI_PREVIEW": "1", "PULUMI_ACCESS_TOKEN": "pul-test"}
+
+    run = script(
+        tmp_path, "pr-plan", cwd=repo, TENANTCTL_STACKS_DIR=str(repo / "stacks"), **preview, **env
+    )
+
+    assert run.code == 0, run.stderr
+    assert stacks_passed_to_pulumi(log) == ["acme/tenants/alpha-production"]
 
 
 # ------------------------------------------------- the local target: deploy, go-live, reset
@@ -356,7 +446,7 @@ def test_deploy_stack_runs_again_without_failing(tmp_path: Path, target: dict[st
 def test_deploy_stack_retries_while_the_client_is_locked_then_exits_4(
     tmp_path: Path, target: dict[str, str]
 ):
-    with client_lock("demo", "reset-preview"):
+    with client_lock("demo", "reset-preview", lock_place()):
         run = script(
             tmp_path,
             "deploy-stack",
@@ -381,6 +471,7 @@ def test_go_live_dry_run_then_promote(tmp_path: Path, target: dict[str, str]):
          "--stage", "production"],
         input=LIVE, text=True, check=True, capture_output=True,
     )  # fmt: skip
+    ready_for_go_live(Path(target["TENANTCTL_STACKS_DIR"]))
     dry = script(tmp_path, "go-live", "dry-run", "demo", **target)
     live = script(tmp_path, "go-live", "promote", "demo", **target)
 

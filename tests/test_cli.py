@@ -78,7 +78,7 @@ def test_plan_one_stage_in_human_form_shows_what_matters():
         "storageEncrypted: true",
         "mfaConfiguration: ON",
         "parking.demo-state.example.edu",
-        "insecureValue: sandbox",
+        "name: /demo/production/settings",
     ):
         assert fact in out, fact
 

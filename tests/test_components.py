@@ -7,9 +7,11 @@ stack files, and asserts on what it registered.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -18,17 +20,18 @@ import pytest
 
 from infra.core import naming, rendering
 from infra.core.content_model import content_hash
-from infra.core.payment_settings import parameter_name, payment_parameters
+from infra.core.payment_settings import payment_parameters
 from infra.core.platform import (
     EXAMPLE_PLATFORM_OUTPUTS,
     PLATFORM_OUTPUTS,
     PlatformError,
-    listener_rule_priority,
 )
 from infra.core.spec import PRODUCTION_MIN_BACKUP_DAYS, ROLES, TenantSpec, parse_spec
+from infra.core.spec_errors import SpecError
 from infra.program.database import PARAMETER_GROUP_FAMILY, POSTGRES_MAJOR_VERSION
 from infra.program.plan import PlannedResource, StackPlan, plan_stack
-from tests.helpers import STACKS, demo_bucket, demo_data, demo_spec
+from infra.program.plan_checks import ordering_problems
+from tests.helpers import demo_bucket, demo_data, demo_spec
 
 KMS_KEY = EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"]
 STAGES = list(naming.STAGES)
@@ -127,16 +130,33 @@ def test_database_uses_the_platform_subnet_group(stage: str) -> None:
     assert not plan.of_type("aws:rds/subnetGroup:SubnetGroup")
 
 
-def test_preview_database_is_small_and_disposable() -> None:
+def test_preview_database_is_small_but_keeps_the_clients_work() -> None:
     db = _one(_plan("preview"), INSTANCE)
     spec = demo_spec("preview")
     assert db["identifier"] == naming.db_instance_identifier(spec.slug, spec.stage)
     assert db["instanceClass"] == spec.database_sizing.instance_class == "db.t4g.micro"
     assert db["multiAz"] is False
-    assert db["deletionProtection"] is False
-    assert db["skipFinalSnapshot"] is True
-    assert "finalSnapshotIdentifier" not in db
+    # Weeks of phase-3 work: deleting it takes two deliberate steps and leaves a snapshot.
+    assert db["deletionProtection"] is True
+    assert db["skipFinalSnapshot"] is False
+    assert db["finalSnapshotIdentifier"].startswith("demo-preview-db-final-")
+    assert db["applyImmediately"] is True
     assert not _plan("preview").named("demo-preview-database-instance").protect
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_final_snapshot_names_are_unique_per_database_instance(stage: str) -> None:
+    """A fixed ``<id>-final`` collides with the snapshot of the instance before it (a
+    re-created client, or a replacement after a new KMS key): the second delete fails."""
+    spec = demo_spec(stage)
+    first = _one(_plan(stage), INSTANCE)["finalSnapshotIdentifier"]
+    other_key = {**EXAMPLE_PLATFORM_OUTPUTS, "kmsKeyArn": KMS_KEY.replace("1234abcd", "9999ffff")}
+    replaced = plan_stack(spec, platform_outputs=other_key)
+    second = _one(replaced, INSTANCE)["finalSnapshotIdentifier"]
+    assert first != second
+    assert first != f"{naming.db_instance_identifier(spec.slug, stage)}-final"
+    for name in (first, second):  # RDS: a letter first, letters, digits, single hyphens
+        assert re.fullmatch(r"[A-Za-z](?:-?[A-Za-z0-9])*", name) and len(name) <= 255
 
 
 def test_production_database_is_multi_az_backed_up_and_protected() -> None:
@@ -147,7 +167,9 @@ def test_production_database_is_multi_az_backed_up_and_protected() -> None:
     assert db["backupRetentionPeriod"] >= PRODUCTION_MIN_BACKUP_DAYS
     assert db["deletionProtection"] is True
     assert db["skipFinalSnapshot"] is False
-    assert db["finalSnapshotIdentifier"] == "demo-production-db-final"
+    assert db["finalSnapshotIdentifier"].startswith("demo-production-db-final-")
+    # Production serves the public: a resize waits for the maintenance window.
+    assert db["applyImmediately"] is False
     assert db["copyTagsToSnapshot"] is True
     assert db["maxAllocatedStorage"] == sizing.max_allocated_storage_gb
     assert _plan("production").named("demo-production-database-instance").protect
@@ -200,9 +222,54 @@ def test_bucket_policy_denies_requests_without_tls(stage: str) -> None:
     assert set(statement["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
 
 
-def test_only_the_preview_bucket_may_be_destroyed_with_its_content() -> None:
-    assert _one(_plan("preview"), BUCKET)["forceDestroy"] is True
-    assert _one(_plan("production"), BUCKET)["forceDestroy"] is False
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_bucket_is_destroyed_with_its_content(stage: str) -> None:
+    """A preview's bucket holds the client's releases and imports: weeks of work."""
+    assert not _one(_plan(stage), BUCKET).get("forceDestroy")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_content_bucket_logs_every_access_to_the_platform_log_bucket(stage: str) -> None:
+    logging = _one(_plan(stage), "aws:s3/bucketLogging:BucketLogging")
+    bucket = demo_bucket(stage)
+    assert logging["bucket"] == bucket
+    assert logging["targetBucket"] == EXAMPLE_PLATFORM_OUTPUTS["accessLogBucketName"]
+    assert logging["targetPrefix"] == f"{bucket}/"
+
+
+BUCKET_SETTINGS = (
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketLogging:BucketLogging",
+)
+ACCOUNTS = (
+    "aws:cognito/userGroup:UserGroup",
+    "aws:cognito/user:User",
+    "aws:cognito/userInGroup:UserInGroup",
+)
+
+
+def test_production_retains_the_buckets_settings_and_every_account() -> None:
+    """Destroying production must not leave its retained bucket unversioned, unencrypted
+    or public, nor delete every administrator's sign-in and MFA."""
+    plan = _plan("production")
+    for type_ in BUCKET_SETTINGS + ACCOUNTS:
+        found = plan.of_type(type_)
+        assert found, type_
+        for resource in found:
+            assert resource.retain_on_delete, resource.name
+    for type_ in BUCKET_SETTINGS:
+        assert all(r.protect for r in plan.of_type(type_)), type_
+    # An administrator taken out of the stack file must still deploy: retained, not protected.
+    assert not any(r.protect for t in ACCOUNTS for r in plan.of_type(t))
+
+
+def test_preview_retains_nothing_pulumi_deletes() -> None:
+    plan = _plan("preview")
+    assert not any(r.retain_on_delete for r in plan.resources)
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -243,17 +310,24 @@ def test_payment_secret_is_kms_encrypted_and_gets_no_value_from_pulumi(stage: st
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_payment_parameters_match_the_payment_settings(stage: str) -> None:
+def test_each_stack_has_one_standard_parameter_holding_its_settings(stage: str) -> None:
     spec = demo_spec(stage)
-    path = naming.payment_parameter_path(spec.slug, spec.stage)
-    planned = {
-        r.inputs["name"]: r.inputs
-        for r in _plan(stage).of_type(SSM_PARAMETER)
-        if r.inputs["name"].startswith(path)
-    }
-    expected = {parameter_name(spec, k): v for k, v in payment_parameters(spec).items()}
-    assert {name: p["insecureValue"] for name, p in planned.items()} == expected
-    assert {p["type"] for p in planned.values()} == {"String"}
+    (parameter,) = _plan(stage).of_type(SSM_PARAMETER)
+    assert parameter.inputs["name"] == f"/demo/{stage}/settings"
+    assert parameter.inputs["tier"] == "Standard"  # named, never the account's default
+    assert parameter.inputs["type"] == "String"
+    document = json.loads(parameter.inputs["insecureValue"])
+    assert document["payment"] == payment_parameters(spec)
+    if stage == "preview":
+        assert document["allowedRecipients"] == sorted(a.email.lower() for a in spec.admins)
+    else:
+        assert "allowedRecipients" not in document
+
+
+def test_the_program_leaves_the_settings_value_to_tenantctl() -> None:
+    """Staff's allow-list is in the value, and Pulumi cannot ignore part of one."""
+    (parameter,) = _plan("preview").of_type(SSM_PARAMETER)
+    assert parameter.ignore_changes == ("insecureValue",)
 
 
 @pytest.mark.parametrize(
@@ -262,104 +336,111 @@ def test_payment_parameters_match_the_payment_settings(stage: str) -> None:
 )
 def test_payment_mode_is_live_only_for_a_live_production(stage: str, live: bool, mode: str) -> None:
     plan = _plan(stage, live)
-    mode_parameter = naming.payment_parameter_path("demo", stage) + "mode"
-    planned = {r.inputs["name"]: r.inputs["insecureValue"] for r in plan.of_type(SSM_PARAMETER)}
-    assert planned[mode_parameter] == mode
+    (parameter,) = plan.of_type(SSM_PARAMETER)
+    assert json.loads(parameter.inputs["insecureValue"])["payment"]["mode"] == mode
     assert plan.outputs["paymentMode"] == mode
 
 
 # ------------------------------------------------------------------------- domains
 
 
-def test_production_answers_coming_soon_until_live() -> None:
-    (action,) = _one(_plan("production"), LISTENER_RULE)["actions"]
-    assert action["type"] == "fixed-response"
-    assert action["fixedResponse"]["statusCode"] == "503"
-    assert action["fixedResponse"]["contentType"] == "text/html"
-    assert len(action["fixedResponse"]["messageBody"].encode()) <= 1024
-
-
-def test_live_production_forwards_to_the_application() -> None:
-    (action,) = _one(_plan("production", live=True), LISTENER_RULE)["actions"]
-    assert action == {
-        "type": "forward",
-        "targetGroupArn": EXAMPLE_PLATFORM_OUTPUTS["appTargetGroupArn"],
-    }
-
-
-def test_preview_forwards_to_the_application_from_day_one() -> None:
-    (action,) = _one(_plan("preview"), LISTENER_RULE)["actions"]
-    assert action["type"] == "forward"
-
-
+@pytest.mark.parametrize("live", [False, True])
 @pytest.mark.parametrize("stage", STAGES)
-def test_listener_rule_matches_the_stack_hosts_at_its_own_priority(stage: str) -> None:
-    spec = demo_spec(stage)
-    rule = _one(_plan(stage), LISTENER_RULE)
-    (condition,) = rule["conditions"]
-    hosts = [
-        spec.admin_host,
-        spec.portal_host,
-        *([spec.portal_domain] if spec.portal_domain else []),
-    ]
-    assert condition["hostHeader"]["values"] == hosts
-    assert rule["listenerArn"] == EXAMPLE_PLATFORM_OUTPUTS["httpsListenerArn"]
-    assert rule["priority"] == listener_rule_priority(spec.stack_name)
+def test_no_stack_adds_a_listener_rule_or_a_host_record(stage: str, live: bool) -> None:
+    """Platform hosts are routed by the platform's wildcard rules, certificate and records:
+    a rule per stack bound at the 51st preview (100 rules per ALB) and its priority raced
+    between parallel deploys; a record per host filled the zone at the 715th client."""
+    if stage == "preview" and live:
+        return
+    plan = _plan(stage, live)
+    assert plan.of_type(LISTENER_RULE) == []
+    hosts = {demo_spec(stage).admin_host, demo_spec(stage).portal_host}
+    assert not [r for r in plan.of_type(RECORD) if r.inputs["name"].rstrip(".") in hosts]
+    assert "listenerRulePriority" not in plan.outputs
+    assert plan.outputs["operationsBucket"] == EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_platform_zone_gets_records_for_platform_names_only(stage: str) -> None:
-    records = _plan(stage).of_type(RECORD)
-    base = demo_spec(stage).base_domain
-    assert records
-    for record in records:
-        assert record.inputs["zoneId"] == EXAMPLE_PLATFORM_OUTPUTS["zoneId"]
-        assert record.inputs["name"].rstrip(".").endswith("." + base), record.inputs["name"]
+CERTIFICATE = "aws:acm/certificate:Certificate"
+TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
+LISTENER_CERTIFICATE = "aws:lb/listenerCertificate:ListenerCertificate"
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_admin_and_portal_hosts_alias_the_platform_load_balancer(stage: str) -> None:
-    spec = demo_spec(stage)
-    aliases = {
-        r.inputs["name"]: r.inputs["aliases"]
-        for r in _plan(stage).of_type(RECORD)
-        if r.inputs["type"] == "A"
-    }
-    expected = [
-        {
-            "name": EXAMPLE_PLATFORM_OUTPUTS["loadBalancerDnsName"],
-            "zoneId": EXAMPLE_PLATFORM_OUTPUTS["loadBalancerZoneId"],
-            "evaluateTargetHealth": True,
-        }
-    ]
-    assert aliases == {spec.admin_host: expected, spec.portal_host: expected}
+def _domain_plan(live: bool = False, **custom_domain: Any) -> StackPlan:
+    return plan_stack(
+        parse_spec({**demo_data("production"), "live": live, "customDomain": custom_domain})
+    )
 
 
-def test_custom_domain_validation_records_are_exported_in_production_only() -> None:
+def test_no_certificate_is_requested_before_the_client_dns_team_is_ready() -> None:
+    plan = _domain_plan()
+    assert plan.of_type(CERTIFICATE) == [] and plan.of_type(TENANT) == []
+    assert plan.outputs["customDomainValidationRecords"] == []
+    assert plan.outputs["customDomainCertificateArn"] is None
+    assert (
+        plan.outputs["customDomainCnameTarget"]
+        == (EXAMPLE_PLATFORM_OUTPUTS["connectionGroupRoutingEndpoint"])
+    )
+
+
+def test_custom_domain_certificate_is_requested_in_us_east_1_and_its_records_exported() -> None:
+    plan = _domain_plan(certificateGeneration=1)
+    (certificate,) = plan.of_type(CERTIFICATE)
+    provider = plan.named(str(certificate.provider))
+    assert provider.type == "pulumi:providers:aws" and provider.inputs["region"] == "us-east-1"
+    assert certificate.inputs["domainName"] == demo_spec("production").portal_domain
+    (record,) = plan.outputs["customDomainValidationRecords"]
+    assert record["type"] == "CNAME" and record["value"]
+    assert record["name"].rstrip(".").endswith(str(demo_spec("production").portal_domain))
     assert _plan("preview").outputs["customDomainValidationRecords"] == []
-    records = _plan("production").outputs["customDomainValidationRecords"]
-    (record,) = records
-    assert record["type"] == "CNAME"
-    assert record["name"].rstrip(".").endswith(demo_spec("production").portal_domain or "")
-    assert record["value"]
 
 
-def test_custom_domain_certificate_is_attached_only_once_live() -> None:
-    listener_certificates = "aws:lb/listenerCertificate:ListenerCertificate"
-    assert len(_plan("production").of_type(listener_certificates)) == 0
-    assert len(_plan("production", live=True).of_type(listener_certificates)) == 1
+def test_a_new_certificate_generation_names_a_new_certificate() -> None:
+    first = _domain_plan(certificateGeneration=1).of_type(CERTIFICATE)[0]
+    second = _domain_plan(certificateGeneration=2).of_type(CERTIFICATE)[0]
+    assert first.name != second.name and second.name.endswith("-2")
 
 
-def test_stack_files_have_distinct_listener_rule_priorities() -> None:
-    from infra.ops.stacks.stackfiles import read_spec, tenants
+@pytest.mark.parametrize("live", [False, True])
+def test_an_attached_domain_is_a_distribution_tenant_enabled_only_when_live(live: bool) -> None:
+    plan = _domain_plan(live=live, certificateGeneration=3, attached=True)
+    tenant = _one(plan, TENANT)
+    (certificate,) = plan.of_type(CERTIFICATE)
+    assert tenant["enabled"] is live
+    assert tenant["distributionId"] == EXAMPLE_PLATFORM_OUTPUTS["multitenantDistributionId"]
+    assert tenant["connectionGroupId"] == EXAMPLE_PLATFORM_OUTPUTS["connectionGroupId"]
+    assert tenant["domains"] == [{"domain": demo_spec("production").portal_domain}]
+    assert tenant["customizations"]["certificate"]["arn"].startswith("arn:aws:acm:us-east-1:")
+    assert tenant["name"] == naming.distribution_tenant_name("demo")
+    assert tenant["tags"] == naming.tags("demo", "production")
+    assert plan.outputs["distributionTenantId"]
+    validation = plan.of_type("aws:acm/certificateValidation:CertificateValidation")
+    assert [v.provider for v in validation] == [certificate.provider]
 
-    priorities = [
-        read_spec(STACKS, slug, stage).rule_priority
-        for slug, stages in tenants(STACKS).items()
-        for stage in stages
-    ]
-    assert priorities
-    assert len(set(priorities)) == len(priorities)
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_production_plan_has_no_listener_certificate_or_rule(live: bool) -> None:
+    """The load balancer holds no client certificate (25 per ALB bound at the 26th
+    go-live): the client's domain is a CloudFront distribution tenant."""
+    plan = _domain_plan(live=live, certificateGeneration=1, attached=True)
+    assert plan.of_type(LISTENER_CERTIFICATE) == [] and plan.of_type(LISTENER_RULE) == []
+    assert len(plan.of_type(TENANT)) == 1
+
+
+def test_a_custom_domain_is_refused_without_a_portal_domain_or_attached_without_certificate() -> (
+    None
+):
+    data = {**demo_data("production"), "customDomain": {"attached": True}}
+    with pytest.raises(SpecError, match="request-certificate"):
+        parse_spec(data)
+    data = {**demo_data("preview"), "customDomain": {"certificateGeneration": 1}}
+    with pytest.raises(SpecError, match="portalDomain"):
+        parse_spec(data)
+
+
+@pytest.mark.parametrize("apex", ["example.edu", "client.co.uk", "co.uk"])
+def test_an_apex_portal_domain_is_refused(apex: str) -> None:
+    with pytest.raises(SpecError, match=r"subdomain .*cannot take the CNAME"):
+        parse_spec({**demo_data("production"), "portalDomain": apex})
 
 
 # -------------------------------------------------------------------------- access
@@ -410,6 +491,19 @@ def test_each_admin_is_one_user_in_the_group_of_their_role(stage: str) -> None:
         assert user["attributes"]["email_verified"] == "true"
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_an_admin_typed_in_mixed_case_gets_one_normalized_address(stage: str) -> None:
+    """The sign-in name was lower-cased and the email attribute was not: two values
+    for one person, and the invitation went to the one the user name does not match."""
+    data = demo_data(stage)
+    data["admins"] = [
+        {"email": "Pat.Lee@Demo-State.Example.EDU", "name": "Pat", "role": "administrator"}
+    ]
+    plan = plan_stack(parse_spec(data), platform_outputs=EXAMPLE_PLATFORM_OUTPUTS)
+    (user,) = [r.inputs for r in plan.of_type("aws:cognito/user:User")]
+    assert user["username"] == user["attributes"]["email"] == "pat.lee@demo-state.example.edu"
+
+
 # ---------------------------------------------------------------------- everything
 
 
@@ -432,18 +526,18 @@ def test_a_platform_serving_another_zone_fails_clearly() -> None:
 
 
 def test_a_platform_missing_an_output_names_it() -> None:
-    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "httpsListenerArn"}
-    with pytest.raises(PlatformError, match="has no output httpsListenerArn"):
+    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "connectionGroupId"}
+    with pytest.raises(PlatformError, match="has no output connectionGroupId"):
         plan_stack(demo_spec("preview"), platform_outputs=outputs)
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_component_type_token_names_its_class(stage: str) -> None:
-    from infra.program import access, database, domains, email, payments, portal, tenant
+    from infra.program import access, database, domains, email, payments, portal, settings, tenant
 
     classes = {
         cls.__name__
-        for module in (access, database, domains, email, payments, portal, tenant)
+        for module in (access, database, domains, email, payments, portal, settings, tenant)
         for cls in vars(module).values()
         if inspect.isclass(cls)
         and issubclass(cls, pulumi.ComponentResource)
@@ -451,7 +545,7 @@ def test_every_component_type_token_names_its_class(stage: str) -> None:
     }
     components = [r for r in _plan(stage).resources if not r.custom]
     assert {r.type for r in components} == {f"tenants:index:{name}" for name in classes}
-    assert len(classes) == 7
+    assert len(classes) == 8
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -487,34 +581,100 @@ def test_production_sends_from_the_client_domain_and_exports_its_records() -> No
     )
 
 
-def test_preview_sends_from_a_platform_subdomain_with_its_records_in_the_zone() -> None:
+def test_preview_sends_from_the_platform_identity_and_adds_nothing_to_the_zone() -> None:
+    """One verified platform identity covers every address in its domain: a stack on the
+    platform's names needs no identity, no DKIM or MAIL FROM records (5 per stack filled
+    the zone at 1,000 clients)."""
     spec = demo_spec("preview")
     plan = _plan("preview")
-    identity = _one(plan, "aws:sesv2/emailIdentity:EmailIdentity")
-    zone_names = {str(r.inputs["name"]) for r in plan.of_type("aws:route53/record:Record")}
+    assert plan.of_type("aws:sesv2/emailIdentity:EmailIdentity") == []
+    assert plan.of_type("aws:route53/record:Record") == []
+    assert plan.outputs["emailSendingDomain"] == spec.base_domain
+    assert plan.outputs["emailDnsRecords"] == []
+    assert plan.outputs["emailFromAddress"].endswith(f"<no-reply@{spec.base_domain}>")
 
-    assert identity["emailIdentity"].endswith("." + spec.base_domain)
-    assert {r["name"] for r in plan.outputs["emailDnsRecords"]} <= zone_names
+
+def _live_own_domain() -> TenantSpec:
+    return parse_spec(
+        {
+            **demo_data("production"),
+            "live": True,
+            "customDomain": {"certificateGeneration": 1, "attached": True},
+        }
+    )
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_user_pool_sends_through_the_stack_identity(stage: str) -> None:
+def test_user_pool_sends_through_the_platforms_verified_identity(stage: str) -> None:
+    """Cognito refuses an identity that is not verified yet, and the stack's own verifies
+    only once the DKIM records this very update exports are published: the first `up`
+    would fail at the pool, and a production on the client's domain could never exist."""
     plan = _plan(stage)
-    pool = _one(plan, "aws:cognito/userPool:UserPool")
+    pool = _one(plan, USER_POOL)
     config_set = _one(plan, "aws:sesv2/configurationSet:ConfigurationSet")
+    sending = pool["emailConfiguration"]
+    own = plan.of_type("aws:sesv2/emailIdentity:EmailIdentity")  # production's own domain
 
-    assert pool["emailConfiguration"]["emailSendingAccount"] == "DEVELOPER"
-    assert pool["emailConfiguration"]["configurationSet"] == config_set["configurationSetName"]
-    assert plan.outputs["emailSendingDomain"] in pool["emailConfiguration"]["fromEmailAddress"]
+    assert sending["emailSendingAccount"] == "DEVELOPER"
+    assert sending["sourceArn"] == EXAMPLE_PLATFORM_OUTPUTS["emailIdentityArn"]
+    assert sending["fromEmailAddress"].endswith(f"@{EXAMPLE_PLATFORM_OUTPUTS['zoneName']}>")
+    assert not {i.name for i in own} & set(
+        plan.named(f"demo-{stage}-access-user-pool").dependencies
+    )
+    # The pool waits for the configuration set it names (Cognito checks it exists).
+    assert sending["configurationSet"] == config_set["configurationSetName"]
+    assert (
+        f"demo-{stage}-email-configuration-set"
+        in plan.named(f"demo-{stage}-access-user-pool").dependencies
+    )
+    # A client domain's DKIM records reach the client from the first update, whatever the
+    # pool does.
+    dkim = [r for r in plan.outputs["emailDnsRecords"] if r["type"] == "CNAME"]
+    assert len(dkim) == (3 if own else 0)
     assert config_set["suppressionOptions"]["suppressedReasons"] == ["BOUNCE", "COMPLAINT"]
 
 
-def test_only_preview_has_a_recipient_allow_list() -> None:
-    names = {
-        stage: {r.inputs["name"] for r in _plan(stage).of_type(SSM_PARAMETER)} for stage in STAGES
-    }
-    assert "/demo/preview/email/allowed-recipients" in names["preview"]
-    assert not any("/email/" in n for n in names["production"])
+def test_a_live_production_on_its_own_domain_sends_through_its_own_identity() -> None:
+    spec = _live_own_domain()
+    plan = plan_stack(spec, platform_outputs=EXAMPLE_PLATFORM_OUTPUTS)
+    sending = _one(plan, USER_POOL)["emailConfiguration"]
+    assert sending["sourceArn"].endswith(f":identity/{spec.portal_domain}")
+    assert sending["fromEmailAddress"].endswith(f"@{spec.portal_domain}>")
+    assert ordering_problems(plan, spec) == []
+
+
+def test_the_ordering_check_refuses_a_pool_on_an_identity_the_update_creates() -> None:
+    stage = "production"  # the stage with an identity of its own (the client's domain)
+    spec = demo_spec(stage)
+    plan = _plan(stage)
+    assert ordering_problems(plan, spec) == []
+    identity = _one(plan, "aws:sesv2/emailIdentity:EmailIdentity")["emailIdentity"]
+    own_arn = f"arn:aws:ses:us-east-1:123456789012:identity/{identity}"
+    broken = _with_inputs(plan, USER_POOL, emailConfiguration={"sourceArn": own_arn})
+    (problem,) = ordering_problems(broken, spec)
+    assert "not verified" in problem and identity in problem
+
+
+def test_the_ordering_check_refuses_a_distribution_tenant_that_does_not_wait_for_issue() -> None:
+    spec = _live_own_domain()
+    plan = plan_stack(spec, platform_outputs=EXAMPLE_PLATFORM_OUTPUTS)
+    attachment = plan.of_type(TENANT)[0]
+    certificate = plan.of_type("aws:acm/certificate:Certificate")[-1]
+    assert ordering_problems(plan, spec) == []
+    early = dataclasses.replace(attachment, dependencies=(certificate.name,))
+    broken = dataclasses.replace(
+        plan, resources=[early if r is attachment else r for r in plan.resources]
+    )
+    (problem,) = ordering_problems(broken, spec)
+    assert "not ISSUED" in problem
+
+
+def _with_inputs(plan: StackPlan, type_: str, **inputs: Any) -> StackPlan:
+    resources = [
+        dataclasses.replace(r, inputs={**r.inputs, **inputs}) if r.type == type_ else r
+        for r in plan.resources
+    ]
+    return dataclasses.replace(plan, resources=resources)
 
 
 STATEFUL = {
@@ -549,26 +709,19 @@ def test_plan_json_shows_protect_and_retain_on_delete_of_every_resource() -> Non
     assert bucket["protect"] is True and bucket["retainOnDelete"] is True
 
 
-def test_going_live_opens_the_portal_only_after_the_client_domain_is_served() -> None:
-    plan = _plan("production", live=True)
-
-    rule = plan.named("demo-production-domains-rule")
-
-    assert "demo-production-domains-custom-listener-certificate" in rule.dependencies
-
-
-def test_payment_goes_live_only_after_the_portal_rule() -> None:
-    plan = _plan("production", live=True)
-
-    mode = plan.named("demo-production-payments-mode")
-
-    assert mode.inputs["insecureValue"] == "live"
-    assert "demo-production-domains-rule" in mode.dependencies
-
-
 def test_the_client_domain_certificate_is_a_stack_output() -> None:
-    plan = _plan("production")
+    plan = _domain_plan(certificateGeneration=4)
 
-    certificate = plan.named("demo-production-domains-custom-certificate")
+    certificate = plan.named("demo-production-domains-custom-certificate-4")
     assert plan.outputs["customDomainCertificateArn"].startswith("arn:aws:acm:")
     assert certificate.inputs["domainName"] == "parking.demo-state.example.edu"
+
+
+def test_a_destroyed_preview_frees_its_secret_name_and_production_keeps_a_recovery_window():
+    """A deleted secret's name stays taken for its recovery window: a preview destroyed on
+    purpose and created again under the same slug would fail at its payment secret."""
+    windows = {
+        stage: _one(_plan(stage), "aws:secretsmanager/secret:Secret")["recoveryWindowInDays"]
+        for stage in STAGES
+    }
+    assert windows == {"preview": 0, "production": 30}

@@ -103,6 +103,20 @@ def test_deploy_of_a_missing_stack_refuses_instead_of_creating_it(
     assert not list((tmp_path / "state").rglob("acme-preview*"))
 
 
+@pytest.mark.pulumi_cli
+@needs_cli
+def test_the_replacement_preview_of_a_stack_not_created_yet_has_no_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """create's first deploy asks what it would replace before the stack exists."""
+    (tmp_path / "Pulumi.yaml").write_text("name: deploytest\nruntime: yaml\n")
+    monkeypatch.setenv("PULUMI_BACKEND_URL", (tmp_path / "state").as_uri())
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+    (tmp_path / "state").mkdir()
+
+    assert deploy.preview_steps("organization/deploytest/acme-preview", tmp_path, print) == []
+
+
 def _command_result(stderr: str):  # type: ignore[no-untyped-def]
     from pulumi.automation._cmd import CommandResult
 

@@ -10,7 +10,14 @@ from click.testing import CliRunner, Result
 
 from infra.cli import main
 from infra.core.errors import EXIT_CODES, ExitCode
-from tests.helpers import EXAMPLE, STACKS, create_demo, lock_held_elsewhere, with_platform
+from tests.helpers import (
+    EXAMPLE,
+    STACKS,
+    create_demo,
+    lock_held_elsewhere,
+    ready_for_go_live,
+    with_platform,
+)
 from tests.snapshots import Steps
 
 LIVE = '{"secretKey": "sk_live_exit0000000000000000000", "webhookSecret": "whsec_exit"}'
@@ -127,6 +134,7 @@ def test_precondition_is_3_and_changes_detected_is_6_until_launched(created: Pat
 
     live = cli("payment", "set-credentials", "demo", "--stage", "production", *where, input=LIVE)
     assert live.exit_code == 0, live.output
+    ready_for_go_live(created)
     assert cli("promote", "demo", "--yes", *where).exit_code == ExitCode.OK
     after = cli("promote", "demo", "--dry-run", "--detailed-exitcode", *where)
     assert after.exit_code == ExitCode.OK, after.output

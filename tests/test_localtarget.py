@@ -9,6 +9,7 @@ import boto3
 import psycopg
 import pytest
 
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 from infra.devtools import localtarget
 
 
@@ -40,7 +41,24 @@ def test_start_writes_an_env_file_that_reaches_both_services(
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
     s3.create_bucket(Bucket="local-check")
-    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["local-check"]
+    assert sorted(b["Name"] for b in s3.list_buckets()["Buckets"]) == sorted(
+        [
+            "local-check",  # and the platform's two:
+            EXAMPLE_PLATFORM_OUTPUTS["accessLogBucketName"],
+            EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"],
+        ]
+    )
+    operations = str(EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"])
+    assert s3.get_bucket_versioning(Bucket=operations)["Status"] == "Enabled"
+    sesv2 = boto3.client(
+        "sesv2",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    # the emulator answers the account APIs moto lacks, set up as preflight wants them
+    assert sesv2.get_account()["ProductionAccessEnabled"] is True
     with psycopg.connect(env[localtarget.DATABASE_URL_ENV]) as conn:
         assert conn.info.server_version // 10000 == 15
 

@@ -37,7 +37,7 @@ def test_parse_stack_name_rejects_non_tenant_stacks():
 
 
 def test_payment_names_live_under_the_stack_path():
-    assert naming.payment_parameter_path("demo", "preview") == "/demo/preview/payment/"
+    assert naming.settings_parameter("demo", "preview") == "/demo/preview/settings"
     assert naming.payment_secret_name("demo", "production").endswith(
         "demo/production/payment-credentials"
     )

@@ -16,8 +16,11 @@ from infra.cli import main
 from infra.core import naming, rendering
 from infra.core.content_model import content_manifest
 from infra.core.errors import ExitCode
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 from infra.ops.adapters import aws
+from infra.ops.adapters.payment_store import write_parameters
 from infra.ops.lifecycle import promote as promote_ops
+from infra.ops.stacks.routing import read_route
 from infra.ops.stacks.stackfiles import read_spec
 from tests.helpers import (
     EXAMPLE,
@@ -27,8 +30,10 @@ from tests.helpers import (
     bucket_bytes,
     cli,
     db_url,
+    demo_spec,
     edit_preview,
     ok,
+    payment_mode,
     served,
     store,
     tables,
@@ -42,6 +47,28 @@ def test_create_provisions_both_stacks_on_the_local_target(stacks: Path, pg_env:
         assert served(stage) == store(stage).defaults_manifest()
         assert tables(db_url(pg_env, stage))["config.lots"]
     assert read_spec(stacks, SLUG, "production").portal_domain == "parking.demo-state.example.edu"
+    # The application finds each host's tenant in the published routes: preview serves
+    # it at once, production answers coming-soon, never the portal, until go-live.
+    assert serving(stacks, "preview") == {"application"}
+    assert serving(stacks, "production") == {"coming-soon"}
+    preview_route = route(read_spec(stacks, SLUG, "preview").portal_host)
+    assert preview_route["tenant"] == SLUG and preview_route["stage"] == "preview"
+    assert preview_route["contentBucket"] == store("preview").bucket
+    assert (
+        "Coming soon" in route(read_spec(stacks, SLUG, "production").admin_host)["comingSoonPage"]
+    )
+
+
+def route(host: str) -> dict[str, Any]:
+    found = read_route(EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"], host, None)
+    assert found is not None, host
+    return found
+
+
+def serving(stacks: Path, stage: naming.Stage) -> set[str]:
+    spec = read_spec(stacks, SLUG, stage)
+    hosts = [spec.admin_host, spec.portal_host, *filter(None, [spec.portal_domain])]
+    return {route(host)["serve"] for host in hosts}
 
 
 def test_create_again_changes_nothing(stacks: Path):
@@ -77,10 +104,11 @@ def test_reset_restores_exactly_the_defaults_and_leaves_production_alone(stacks:
 
 def test_reset_puts_payment_settings_back_to_sandbox_defaults(stacks: Path):
     ssm = aws.client("ssm")
-    name = naming.payment_parameter_path(SLUG, "preview") + "mode"
-    ssm.put_parameter(Name=name, Value="live", Type="String", Overwrite=True)
+    spec = demo_spec("preview")
+    write_parameters(ssm, spec, {"mode": "live"})
+    assert payment_mode("preview") == "live"
     ok(cli(stacks, "reset-preview", SLUG, "--yes"))
-    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "sandbox"
+    assert payment_mode("preview") == "sandbox"
 
 
 def test_undo_restores_the_edited_state_once(stacks: Path, pg_env: str):
@@ -222,8 +250,8 @@ def test_promote_carries_content_and_configuration_but_no_activity(ready: Path, 
     assert config_only(production) == config_only(tables(db_url(pg_env, "preview")))
     assert {k: v for k, v in production.items() if k.startswith("activity.")} == production_activity
     assert read_spec(ready, SLUG, "production").live is True
-    mode = naming.payment_parameter_path(SLUG, "production") + "mode"
-    assert aws.client("ssm").get_parameter(Name=mode)["Parameter"]["Value"] == "live"
+    assert serving(ready, "production") == {"application"}  # the client domain's too
+    assert payment_mode("production") == "live"
 
 
 def test_production_keeps_its_own_rendering_of_unedited_files(ready: Path):

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from infra.cli import main
-from infra.core import naming
+from infra.core import naming, stack_settings
 from infra.core.errors import ExitCode, PreconditionFailed
 from infra.core.payment_settings import payment_parameters
 from infra.ops.adapters import aws
@@ -203,15 +203,45 @@ def test_credentials_mode_is_unknown_when_the_format_does_not_tell(
     assert payment.credentials_mode(secrets, spec) == "unknown"
 
 
-def test_payment_parameters_round_trip(aws_env: str) -> None:
+def test_payment_parameters_round_trip_and_keep_the_allow_list(aws_env: str) -> None:
     ssm = aws.client("ssm", REGION)
     spec = demo_spec("preview")
+    with pytest.raises(PreconditionFailed, match=r"no settings parameter yet.*deploy it first"):
+        payment.write_parameters(ssm, spec, {"mode": "sandbox"})
+    seeded = {**stack_settings.initial_settings(spec), "allowedRecipients": ["qa@vendor.example"]}
+    payment.write_settings(ssm, spec, seeded)  # as the program and then staff left it
     values = payment_parameters(spec)
 
-    payment.write_parameters(ssm, spec, values)
-    payment.write_parameters(ssm, spec, {"mode": "sandbox"})
+    assert payment.write_parameters(ssm, spec, {**values, "mode": "live"}) is True
+    assert payment.write_parameters(ssm, spec, {"mode": "sandbox"}) is True
+    assert payment.write_parameters(ssm, spec, {"mode": "sandbox"}) is False  # nothing written
 
     assert payment.read_parameters(ssm, spec) == values
     assert payment.read_parameters(ssm, demo_spec("production")) == {}
+    stored = ssm.get_parameter(Name="/demo/preview/settings")["Parameter"]
+    assert json.loads(stored["Value"])["allowedRecipients"] == ["qa@vendor.example"]
+    assert stored["Type"] == "String"
     with pytest.raises(PreconditionFailed, match="unknown payment parameter"):
         payment.write_parameters(ssm, spec, {"api-key": "x"})
+
+
+def test_settings_over_the_standard_tier_limit_are_refused_before_any_write(
+    aws_env: str,
+) -> None:
+    ssm = aws.client("ssm", REGION)
+    spec = demo_spec("preview")
+    payment.write_settings(ssm, spec, stack_settings.initial_settings(spec))
+    before = ssm.get_parameter(Name="/demo/preview/settings")["Parameter"]
+    too_many = [f"tester{n:04}@vendor.example" for n in range(200)]
+
+    with pytest.raises(stack_settings.SettingsTooLarge) as refused:
+        payment.write_settings(
+            ssm,
+            spec,
+            stack_settings.with_recipients(stack_settings.initial_settings(spec), too_many),
+        )
+
+    assert refused.value.exit_code == ExitCode.BAD_INPUT
+    assert "one standard-tier SSM parameter holds at most 4,096" in str(refused.value)
+    after = ssm.get_parameter(Name="/demo/preview/settings")["Parameter"]
+    assert after["Version"] == before["Version"] and after["Value"] == before["Value"]

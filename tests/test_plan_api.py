@@ -40,7 +40,7 @@ def test_outputs_include_what_later_commands_need() -> None:
     assert outputs["databaseDefaultsName"] == "demo_preview_defaults"
     assert outputs["databasePort"] == 5432
     assert re.fullmatch(r"tenantctl-demo-preview-content-[0-9a-f]{8}", outputs["contentBucket"])
-    assert outputs["paymentParameterPath"] == "/demo/preview/payment/"
+    assert outputs["settingsParameter"] == "/demo/preview/settings"
 
 
 def test_production_portal_url_is_the_clients_own_domain() -> None:

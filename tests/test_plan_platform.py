@@ -15,7 +15,7 @@ from tests.helpers import STACKS
 
 OTHER_ZONE = "parking.example.net"
 OTHER_PLATFORM = "beta/platform/prod"
-OTHER_LISTENER = "arn:aws:elasticloadbalancing:eu-west-1:210987654321:listener/app/beta/1111/2222"
+OTHER_OPERATIONS = "beta-platform-operations-210987654321"
 
 
 def other_tenant(folder: Path, platform_zone: str = OTHER_ZONE, with_file: bool = True) -> None:
@@ -29,7 +29,7 @@ def other_tenant(folder: Path, platform_zone: str = OTHER_ZONE, with_file: bool 
         outputs = {
             **EXAMPLE_PLATFORM_OUTPUTS,
             "zoneName": platform_zone,
-            "httpsListenerArn": OTHER_LISTENER,
+            "operationsBucketName": OTHER_OPERATIONS,
         }
         (folder / PLATFORM_OUTPUTS_FILE).write_text(
             f"{OTHER_PLATFORM}:\n"
@@ -54,9 +54,8 @@ def test_plan_of_a_tenant_on_another_platform_reads_its_outputs_from_the_file(
     result = plan(tmp_path, "--stage", "production", "--json")
 
     assert result.exit_code == 0, result.output
-    resources = json.loads(result.stdout)["stacks"][0]["resources"]
-    rule = next(r for r in resources if r["type"] == "aws:lb/listenerRule:ListenerRule")
-    assert rule["inputs"]["listenerArn"] == OTHER_LISTENER
+    stack = json.loads(result.stdout)["stacks"][0]
+    assert stack["outputs"]["operationsBucket"] == OTHER_OPERATIONS
 
 
 def test_plan_without_known_platform_outputs_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """A tenant on a platform no command knows is refused by every command, the same way.
 
 The platform a tenant runs on is resolved by one function
-(``infra.ops.planning.platformfile.platform_outputs``): create (before writing),
+(``infra.ops.stacks.platformfile.platform_outputs``): create (before writing),
 plan, deploy, promote and its dry run, and the local target's stand-in for
 ``pulumi up`` all read it, so what one accepts every other accepts.
 """

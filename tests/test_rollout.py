@@ -30,6 +30,7 @@ from tests.helpers import (
     create_demo,
     drain,
     ok,
+    ready_for_go_live,
     validate,
 )
 from tests.snapshots import Steps
@@ -281,6 +282,7 @@ def test_undo_reopens_a_task_and_keeps_both_in_the_history(stacks: Path, control
 
 def reach_phase_5(stacks: Path) -> None:
     """Phases 1-4 complete the way account staff would, with the systems ready."""
+    ready_for_go_live(stacks)
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "preview", input=SANDBOX))
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
     for phase in (1, 2, 3, 4):
@@ -294,6 +296,7 @@ def test_promote_refuses_while_testing_is_incomplete_then_override_is_recorded(
     stacks: Path, control_env: str
 ):
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+    ready_for_go_live(stacks)
     refused = cli(stacks, "promote", SLUG, "--yes")
     assert refused.exit_code == ExitCode.PRECONDITION
     assert "cannot promote demo: phase 4 Testing and training is not complete" in refused.output

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from moto import settings as moto_settings
 
 from infra.cli import main
-from tests.helpers import EXAMPLE, SCHEMAS, STACKS, schema
+from tests.helpers import EXAMPLE, SCHEMAS, STACKS, publish_client_cname, schema
 
 LIVE = '{"secretKey": "sk_live_schema000000000000000", "webhookSecret": "whsec_schema"}'
 SANDBOX = '{"secretKey": "sk_test_schema000000000000000"}'
@@ -41,6 +41,12 @@ def test_every_command_with_json_output_has_a_valid_schema():
         document = schema(name)
         Draft202012Validator.check_schema(document)
         assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def _with_client_cname(stacks: Path) -> Any:
+    """``domain status`` once the client has pointed its domain at CloudFront."""
+    publish_client_cname("parking.demo-state.example.edu")
+    return run(stacks, "domain", "status", "demo")
 
 
 def run(stacks: Path, *args: str, input: str | None = None, code: int = 0) -> Any:
@@ -70,6 +76,10 @@ def test_real_output_of_every_operation_validates(
             "payment-set-credentials",
             run(stacks, "payment", "set-credentials", "demo", "--stage", "production", input=LIVE),
         ),
+        ("domain-status", run(stacks, "domain", "status", "demo")),
+        ("domain-request-certificate", run(stacks, "domain", "request-certificate", "demo")),
+        ("domain-attach", run(stacks, "domain", "attach", "demo")),
+        ("domain-status", _with_client_cname(stacks)),
         ("promote", run(stacks, "promote", "demo", "--dry-run")),
         ("promote", run(stacks, "promote", "demo", "--yes")),
         ("promote", run(stacks, "promote", "demo", "--rollback", "--yes")),

@@ -3,6 +3,7 @@ and a step restores only from a state it knows."""
 
 from __future__ import annotations
 
+import json
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,24 +12,29 @@ from typing import Any
 import psycopg
 import pytest
 
+from infra.devtools import localtarget
 from infra.ops.adapters import aws
-from tests.helpers import create_demo, tables
-from tests.snapshots import Steps, user_databases
+from tests.helpers import create_demo, make_ready, tables
+from tests.snapshots import READY_STEP, Steps, user_databases
 
 
 @pytest.fixture
 def own_steps(pg_admin_url: str) -> Iterator[Steps]:
     """Steps of this test alone (the suite's keep what earlier tests built)."""
     made = Steps(pg_admin_url)
+    made.moto_base()  # aws_env ran before, for the suite's steps
     yield made
     made.discard()
 
 
-def pristine(endpoint: str, admin_url: str) -> None:
-    """What aws_env and pg_env leave: moto reset, only the system databases."""
+def pristine(endpoint: str, admin_url: str, steps: Steps) -> None:
+    """What aws_env and pg_env leave: moto reset (and the operations bucket), only the
+    system databases."""
     request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
         pass
+    localtarget.create_operations_bucket(endpoint, localtarget.LOCAL_REGION)
+    steps.moto_base()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for name in user_databases(conn):
             conn.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE false')
@@ -41,11 +47,12 @@ def everything(admin_url: str, folder: Path) -> dict[str, Any]:
     idp, acm, sesv2 = aws.client("cognito-idp"), aws.client("acm"), aws.client("sesv2")
     seen: dict[str, Any] = {"buckets": {}}
     for bucket in sorted(b["Name"] for b in s3.list_buckets()["Buckets"]):
-        versions = s3.list_object_versions(Bucket=bucket).get("Versions", [])
+        listed = s3.list_object_versions(Bucket=bucket)
         seen["buckets"][bucket] = {
             "versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
             "objects": sorted(
-                (v["Key"], v["VersionId"], v["IsLatest"], v["ETag"]) for v in versions
+                (v["Key"], v["VersionId"], v["IsLatest"], v.get("ETag", "deleted"))
+                for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])
             ),
         }
     names = [p["Name"] for p in ssm.describe_parameters(MaxResults=50)["Parameters"]]
@@ -69,6 +76,23 @@ def everything(admin_url: str, folder: Path) -> dict[str, Any]:
         (c["CertificateArn"], c["DomainName"], c["Status"])
         for c in acm.list_certificates()["CertificateSummaryList"]
     )
+    route53 = aws.client("route53")
+    seen["records"] = sorted(
+        (r["Name"], r["Type"], str(r.get("ResourceRecords")))
+        for z in route53.list_hosted_zones()["HostedZones"]
+        for r in route53.list_resource_record_sets(HostedZoneId=z["Id"])["ResourceRecordSets"]
+    )
+    cloudfront = aws.client("cloudfront")  # moto lists no tenants: by the ids the target kept
+    ids = [
+        i
+        for name, value, _ in seen["parameters"]
+        if "/local-ids/" in name
+        for i in json.loads(value).values()
+        if isinstance(i, str) and not i.startswith("arn:")
+    ]
+    seen["distribution tenants"] = sorted(
+        str(cloudfront.get_distribution_tenant(Identifier=i)["DistributionTenant"]) for i in ids
+    )
     seen["identities"] = sorted(
         i["IdentityName"] for i in sesv2.list_email_identities()["EmailIdentities"]
     )
@@ -88,21 +112,31 @@ def everything(admin_url: str, folder: Path) -> dict[str, Any]:
     return seen
 
 
-def test_a_restored_create_is_exactly_what_the_create_left(
+@pytest.mark.parametrize("ready", [False, True], ids=["created", "ready"])
+def test_a_restored_state_fixture_is_exactly_what_building_it_left(
     tmp_path: Path,
     aws_env: str,
     pg_env: str,
     own_steps: Steps,
     monkeypatch: pytest.MonkeyPatch,
+    ready: bool,
 ):
-    built = create_demo(tmp_path / "built", monkeypatch, steps=own_steps)
+    def build(folder: Path) -> Path:
+        stacks = create_demo(folder, monkeypatch, steps=own_steps)
+        if ready:
+            own_steps.run(READY_STEP, lambda: make_ready(stacks, pg_env), stacks)
+        return stacks
+
+    built = build(tmp_path / "built")
     expected = everything(pg_env, built)
-    pristine(aws_env, pg_env)
+    pristine(aws_env, pg_env, own_steps)
 
-    restored = create_demo(tmp_path / "restored", monkeypatch, steps=own_steps)
+    restored = build(tmp_path / "restored")
 
-    assert own_steps.counts == {"built": 1, "restored": 1, "unknown state": 0}
+    steps = 2 if ready else 1
+    assert own_steps.counts == {"built": steps, "restored": steps, "unknown state": 0}
     assert expected["buckets"] and expected["pools"] and len(expected["databases"]) == 4
+    assert any(kind == "CNAME" for _, kind, _ in expected["records"]) == ready
     assert everything(pg_env, restored) == expected
 
 
@@ -124,20 +158,20 @@ def test_a_step_restores_only_from_the_state_it_was_built_from(
         return own_steps.run(name, build)
 
     assert (step("one"), step("two")) == ("one", "two")
-    pristine(aws_env, pg_env)
+    pristine(aws_env, pg_env, own_steps)
     assert (step("one"), step("two")) == ("one", "two")  # both restored
     assert ran == ["one", "two"]
 
-    pristine(aws_env, pg_env)
+    pristine(aws_env, pg_env, own_steps)
     step("one")
     _put("/outside", "a change no step made")
     step("two")  # from a state no step left: built, and not kept
-    pristine(aws_env, pg_env)
+    pristine(aws_env, pg_env, own_steps)
     step("one")
     with psycopg.connect(pg_env, autocommit=True) as conn:
         conn.execute("CREATE DATABASE made_outside")
     step("two")
-    pristine(aws_env, pg_env)
+    pristine(aws_env, pg_env, own_steps)
     monkeypatch.setenv("TENANTCTL_SOMETHING", "else")
     step("one")  # another environment: another step
 

@@ -205,7 +205,7 @@ def test_stage_defaults_apply_under_overrides():
     data = demo_data("production")
     del data["database"]
     sizing = parse_spec(data).database_sizing
-    assert sizing.multi_az and sizing.deletion_protection and not sizing.skip_final_snapshot
+    assert sizing.multi_az and not sizing.apply_immediately
     assert sizing.backup_retention_days >= 14
     data["database"] = {"instanceClass": "db.r7g.large"}
     assert parse_spec(data).database_sizing.instance_class == "db.r7g.large"

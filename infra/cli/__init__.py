@@ -119,6 +119,11 @@ COMMANDS = {
     "changed": "infra.cli.changed:changed",
     "deploy": "infra.cli.deploy:deploy",
     "capacity": "infra.cli.capacity:capacity",
+    "cost": "infra.cli.cost:cost",
+    "preflight": "infra.cli.preflight:preflight",
+    "domain": "infra.cli.domain:domain",
+    "fleet": "infra.cli.fleet:fleet",
+    "verify": "infra.cli.verify:verify",
 }
 """Every command, registered explicitly: name -> "module:attr" (the module's ``COMMANDS``).
 A module is imported only when its command is used (or for ``--help``)."""

@@ -22,9 +22,11 @@ from infra.cli.common import echo_json, json_option, stacks_dir_option
 def capacity(clients: int, stacks_dir: Path, as_json: bool) -> None:
     """Per-client use of every AWS quota the stacks touch, counted from their plans.
 
-    Plans every client in the stacks folder offline (preview, and production at
-    its largest: live, with its own domain) and compares N clients' use with
-    each quota's default, whether AWS raises it, and which binds first.
+    Plans each shape of client offline (on the platform's host names, on its own
+    domain; preview and live production), derived from the first client in the
+    stacks folder, and compares N clients of the most demanding shape with each
+    quota's default, whether AWS raises it, and which binds first. `tenantctl
+    preflight` reads the account's applied values for the same quotas.
 
     \b
     Examples:
@@ -37,7 +39,10 @@ def capacity(clients: int, stacks_dir: Path, as_json: bool) -> None:
     if as_json:
         echo_json(report.to_json())
         return
-    click.echo(f"{clients} clients (per client: the largest of {', '.join(report.measured_on)})")
+    click.echo(
+        f"{clients} clients (per client: the largest of the shapes "
+        f"{', '.join(report.measured_on)}, derived from {report.reference})"
+    )
     click.echo(f"{'quota':<22}{'per client':>11}{'total':>10}{'default':>9}  adjustable  binds")
     for use in report.uses:
         click.echo(

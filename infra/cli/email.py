@@ -36,7 +36,7 @@ def test_(
     """Render TEMPLATE from the served release with sample data and send it to --to.
 
     Preview only sends to its administrators and to the addresses on its
-    allow-list (SSM parameter /<slug>/preview/email/allowed-recipients).
+    allow-list (allowedRecipients of the SSM parameter /<slug>/preview/settings).
 
     \b
     Examples:

@@ -86,6 +86,11 @@ def _stage_order(ref: StackRef) -> tuple[int, str]:
     return (naming.STAGES.index(ref.stage), ref.slug)
 
 
+def rollout_order(stacks: Iterable[StackRef]) -> list[StackRef]:
+    """*stacks* once each, in the order a fleet-wide change rolls out: previews first, by slug."""
+    return sorted(set(stacks), key=_stage_order)
+
+
 @dataclass
 class Affected:
     """The stacks to plan and deploy (existing at head), why, and stacks whose file is gone."""

@@ -1,13 +1,16 @@
 """Where a stack's email comes from, and who preview may send it to.
 
-One sending identity per stack (SES): the client's own domain in production
-once it has one (its portal domain), a platform subdomain otherwise. The DKIM
-and MAIL FROM records for it are computed here and exported as stack outputs
-for account staff to send to the client, like the certificate validation
-records.
+Every stack on the platform's host names sends from the platform's own SES domain
+identity (``emailIdentityArn``, the zone's domain, verified once before any client:
+one identity covers every address in it), so such a stack creates no identity and
+no DNS record. A production on the client's own domain has an identity of its own;
+its DKIM and MAIL FROM records are computed here and exported as stack outputs for
+account staff to send to the client, like the certificate validation records, and
+its mail moves to it once it is verified (``pool_sends_from_own_identity``).
 
 Preview never emails the public: it sends only to its administrators and to
-the addresses the vendor's staff add to its allow-list (an SSM parameter).
+the addresses the vendor's staff add to its allow-list (``allowedRecipients`` of the
+stack's settings parameter, ``infra.core.stack_settings``).
 
 Pure logic: no Pulumi, boto3 or database imports.
 """
@@ -23,24 +26,56 @@ from infra.core.spec import TenantSpec
 MAIL_FROM_LABEL = "bounce"
 """MAIL FROM subdomain of the sending domain: bounces go there, not to the client's MX."""
 NO_REPLY = "no-reply"
-DKIM_RECORD_TTL = 1800
 
 
 def sending_domain(spec: TenantSpec) -> str:
-    """The domain a stack's email is sent from."""
+    """The domain a stack's email is sent from: the client's own in production when it has
+    one, the platform's (the zone's, ``tenants:baseDomain``) otherwise."""
     if spec.stage == naming.PRODUCTION and spec.portal_domain:
         return spec.portal_domain
-    return f"mail.{spec.portal_host}"
+    return spec.base_domain
 
 
 def uses_platform_domain(spec: TenantSpec) -> bool:
-    """Whether the sending domain is in the platform's zone (records created, not sent out)."""
-    return sending_domain(spec).endswith("." + spec.base_domain)
+    """Whether the stack sends through the platform's identity (no identity of its own)."""
+    return sending_domain(spec) == spec.base_domain
+
+
+def _display_name(spec: TenantSpec) -> str:
+    name = spec.branding.organization_name.replace('"', "'")
+    return f'"{name} Parking"'
 
 
 def from_address(spec: TenantSpec) -> str:
-    name = spec.branding.organization_name.replace('"', "'")
-    return f'"{name} Parking" <{NO_REPLY}@{sending_domain(spec)}>'
+    return f"{_display_name(spec)} <{NO_REPLY}@{sending_domain(spec)}>"
+
+
+def normalized_email(address: str) -> str:
+    """The one form an address is sent to AWS and compared in (sign-in names, email
+    attributes, allow-lists): lower case. Domains are case-insensitive, and every
+    mail system this product meets treats local parts so too."""
+    return address.lower()
+
+
+def pool_sends_from_own_identity(spec: TenantSpec) -> bool:
+    """Whether the admin user pool sends through the stack's own SES identity.
+
+    Only a live production on the client's own domain does: promote refuses to open
+    it until that identity is verified (``promote_plan``). Every other pool sends
+    through the platform's identity (``emailIdentityArn``), verified before any
+    client deploys: Cognito refuses an identity that is not verified yet, and a
+    stack's own identity verifies only after the DKIM records its first update
+    exports are published.
+    """
+    return spec.stage == naming.PRODUCTION and spec.live and spec.portal_domain is not None
+
+
+def pool_from_address(spec: TenantSpec) -> str:
+    """The From address of the user pool's invitations and password resets: in the
+    domain of the identity it sends through (``pool_sends_from_own_identity``)."""
+    if pool_sends_from_own_identity(spec):
+        return from_address(spec)
+    return f"{_display_name(spec)} <{NO_REPLY}@{spec.base_domain}>"
 
 
 def mail_from_domain(spec: TenantSpec) -> str:
@@ -53,12 +88,7 @@ def configuration_set_name(spec: TenantSpec) -> str:
 
 def admin_addresses(spec: TenantSpec) -> tuple[str, ...]:
     """The administrators' addresses, lower-cased and sorted: always allowed in preview."""
-    return tuple(sorted({a.email.lower() for a in spec.admins}))
-
-
-def allow_list_parameter(spec: TenantSpec) -> str:
-    """SSM parameter (StringList) of extra addresses a preview may send to."""
-    return f"/{spec.slug}/{spec.stage}/email/allowed-recipients"
+    return tuple(sorted({normalized_email(a.email) for a in spec.admins}))
 
 
 @dataclass(frozen=True)
@@ -70,23 +100,16 @@ class SendingIdentity:
     from_address: str
     configuration_set_name: str
     uses_platform_domain: bool
-    """Records go into the platform zone (created), rather than to the client (exported)."""
-    allow_list_parameter: str | None
-    """Preview only: the SSM parameter of extra allowed recipients."""
-    initial_allow_list: tuple[str, ...]
-    """Preview only: the administrators, the allow-list's first value."""
+    """Sends through the platform's identity: no identity, MAIL FROM or records of its own."""
 
 
 def sending_identity(spec: TenantSpec) -> SendingIdentity:
-    preview = spec.stage == naming.PREVIEW
     return SendingIdentity(
         sending_domain=sending_domain(spec),
         mail_from_domain=mail_from_domain(spec),
         from_address=from_address(spec),
         configuration_set_name=configuration_set_name(spec),
         uses_platform_domain=uses_platform_domain(spec),
-        allow_list_parameter=allow_list_parameter(spec) if preview else None,
-        initial_allow_list=admin_addresses(spec) if preview else (),
     )
 
 

@@ -142,8 +142,74 @@ QUOTAS: tuple[Quota, ...] = (
           "https://docs.aws.amazon.com/AmazonS3/latest/userguide/BucketRestrictions.html"),
     Quota("secrets", "Secrets (including RDS-managed master-user secrets)", "account and region",
           500_000, False, "https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html"),
-    Quota("ssm-parameters", "Parameters (Intelligent-Tiering: 10,000 standard, then advanced)",
-          "account and region", 100_000, False, "https://docs.aws.amazon.com/general/latest/gr/ssm.html"),
+    Quota("ses-identities", "Verified identities (domains and addresses)", "account and region",
+          10_000, False, "https://docs.aws.amazon.com/ses/latest/dg/quotas.html"),
+    Quota("ses-configuration-sets", "Configuration sets", "account and region", 10_000, False,
+          "https://docs.aws.amazon.com/ses/latest/dg/quotas.html"),
+    Quota("cloudfront-tenants", "Distribution tenants (CloudFront SaaS Manager)", "account",
+          10_000, True,
+          "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html"),
+    Quota("ssm-parameters", "Standard parameters (one per stack, the tier named on every write)",
+          "account and region", 10_000, False, "https://docs.aws.amazon.com/general/latest/gr/ssm.html"),
 )  # fmt: skip
 """Default quotas a tenant stack consumes (``tenantctl capacity``); ``adjustable`` says whether
 AWS raises it on request (Service Quotas)."""
+
+SERVICE_QUOTA_CODES: dict[str, tuple[str, str]] = {
+    "alb-certificates": ("elasticloadbalancing", "L-9365A611"),
+    "alb-rules": ("elasticloadbalancing", "L-7EED9B64"),
+    "route53-records": ("route53", "L-E209CC9F"),
+    "acm-certificates": ("acm", "L-F141DD1D"),
+    "cognito-user-pools": ("cognito-idp", "L-66E6DF30"),
+    "rds-instances": ("rds", "L-7B6409FD"),
+    "rds-parameter-groups": ("rds", "L-DE55804A"),
+    "rds-subnet-groups": ("rds", "L-48C6BF61"),
+    "rds-storage-gib": ("rds", "L-7ADDB58A"),
+    "s3-buckets": ("s3", "L-DC2B2D3D"),
+    "secrets": ("secretsmanager", "L-2F66C23C"),
+}
+"""Quota key -> (service code, quota code) in Service Quotas, where AWS exposes the quota
+there (``tenantctl preflight`` reads the applied value); a quota without one (SSM's
+parameter count) is checked against its documented default. Sources: the Service Quotas
+links of "Quotas for your Application Load Balancers" and "Quotas and constraints for
+Amazon RDS" (AWS documentation); the route53, acm, cognito-idp, s3 and secretsmanager codes
+as published quota lists give them (not checked against an account from here: `aws
+service-quotas list-service-quotas --service-code <code>` shows them). A wrong code reads
+as "not exposed" and falls back to the documented default."""
+
+GLOBAL_QUOTA_REGION = "us-east-1"
+"""Service Quotas answers for global services (Route 53) in us-east-1 only."""
+
+SES_SANDBOX_MAX_24_HOUR_SEND = 200
+SES_SANDBOX_MAX_SEND_RATE = 1
+"""An SES account in the sandbox sends at most 200 messages a day, 1 a second, and only to
+verified addresses. Source: "Request production access (Moving out of the Amazon SES
+sandbox)", https://docs.aws.amazon.com/ses/latest/dg/request-production-access.html"""
+
+SSM_DEFAULT_TIER_SETTING = "/ssm/parameter-store/default-parameter-tier"
+SSM_TIERS = ("Standard", "Advanced", "Intelligent-Tiering")
+SSM_STANDARD_PARAMETERS_PER_REGION = 10_000
+"""The default tier applies to every parameter created without one (tenantctl names the
+Standard tier on every write of its one settings parameter per stack, and its locks are S3
+objects); Standard holds 10,000 parameters per account and region and cannot be raised,
+Intelligent-Tiering moves a parameter to Advanced only when needed.
+Source: "Managing parameter tiers" and "Changing the default parameter tier",
+https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html"""
+
+KMS_ACTIONS_FOR_TENANTS = (
+    "kms:DescribeKey",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+    "kms:CreateGrant",
+)
+"""What a role that deploys or operates tenants does with the platform key: S3 objects and
+Secrets Manager values (GenerateDataKey, Decrypt), RDS storage encryption (DescribeKey,
+CreateGrant). Source: "AWS KMS key policy for S3 SSE-KMS", "How Amazon RDS uses AWS KMS"."""
+
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+"""CloudFront (a distribution tenant too) uses ACM certificates of US East (N. Virginia)
+only (CloudFront Developer Guide, "Requirements for using SSL/TLS certificates")."""
+
+ACM_VALIDATION_TIMEOUT_HOURS = 72
+"""ACM retries DNS validation for 72 hours, then the certificate is VALIDATION_TIMED_OUT
+(ACM API, CertificateDetail.Status)."""

@@ -219,21 +219,29 @@ def db_instance_identifier(slug: str, stage: Stage) -> str:
     return f"{slug}-{stage}-db"
 
 
-def payment_parameter_path(slug: str, stage: Stage) -> str:
-    return f"/{slug}/{stage}/payment/"
+def settings_parameter(slug: str, stage: Stage) -> str:
+    """The stack's one SSM parameter: its non-secret settings as JSON (``stack_settings``)."""
+    return f"/{slug}/{stage}/settings"
 
 
 def payment_secret_name(slug: str, stage: Stage) -> str:
     return f"{TOOL}/{slug}/{stage}/payment-credentials"
 
 
+def distribution_tenant_name(slug: str) -> str:
+    """The CloudFront distribution tenant of a production's own portal domain (unique in the
+    account, as CloudFront requires; production only, so no stage in it)."""
+    return f"{TOOL}-{slug}"
+
+
 def user_pool_name(slug: str, stage: Stage) -> str:
     return f"{slug}-{stage}-admins"
 
 
-def lock_parameter(slug: str) -> str:
-    """The SSM parameter that holds a client's operation lock (one per client, both stages)."""
-    return f"/{TOOL}/locks/{slug}"
+def lock_key(slug: str) -> str:
+    """The object in the platform's operations bucket (``operationsBucketName``) that holds
+    a client's operation lock (one per client, both stages)."""
+    return f"locks/{slug}.json"
 
 
 def tags(slug: str, stage: Stage) -> dict[str, str]:

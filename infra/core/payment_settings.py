@@ -1,15 +1,14 @@
 """The non-secret payment settings of a stack, derived from its spec.
 
-One function serves three callers: the Pulumi ``Payments`` component creates
-the SSM parameters from it, ``reset-preview`` writes the same values back (the
-sandbox defaults), and the local target materializes them.
+One function serves every writer of the ``payment`` key of the stack's settings
+parameter (``infra.core.stack_settings``): the program's first value, the write after
+every deploy, and ``reset-preview`` (the sandbox defaults).
 
 Pure logic: no Pulumi, boto3 or database imports.
 """
 
 from __future__ import annotations
 
-from infra.core import naming
 from infra.core.spec import TenantSpec
 
 PAYMENT_PATHS = {
@@ -20,7 +19,7 @@ PAYMENT_PATHS = {
 
 
 def payment_parameters(spec: TenantSpec) -> dict[str, str]:
-    """``{name: value}`` of every SSM parameter under ``/<slug>/<stage>/payment/``."""
+    """``{name: value}`` of every payment setting (the settings parameter's ``payment``)."""
     base = f"https://{spec.public_portal_host}"
     return {
         "provider": spec.payment.provider,
@@ -29,7 +28,3 @@ def payment_parameters(spec: TenantSpec) -> dict[str, str]:
         "mode": spec.payment_mode,
         **{name: base + path for name, path in PAYMENT_PATHS.items()},
     }
-
-
-def parameter_name(spec: TenantSpec, key: str) -> str:
-    return naming.payment_parameter_path(spec.slug, spec.stage) + key

@@ -16,8 +16,7 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 PLATFORM_OUTPUTS: dict[str, str] = {
@@ -29,18 +28,23 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "databaseSecurityGroupIds": "List of security group ids attached to tenant databases; "
     "they admit PostgreSQL (5432) from the application tier only.",
     "httpsListenerArn": "ARN of the shared load balancer's HTTPS (443) listener. Its "
-    "certificate is wildcardCertificateArn; each tenant stack adds one host-header rule, and a "
-    "live production with its own domain that domain's certificate.",
+    "certificate is wildcardCertificateArn, and the platform's own wildcard host rules "
+    "(*.<zoneName>, *.admin.<zoneName>) forward every tenant host to appTargetGroupArn; a "
+    "tenant stack adds no rule and no certificate (a client's own domain is served by "
+    "CloudFront, multitenantDistributionId).",
     "wildcardCertificateArn": "ARN of the platform's issued ACM certificate for *.<zoneName> "
     "(common name, so zoneName is at most 62 octets) and *.admin.<zoneName>, attached to the "
     "HTTPS listener; it serves every tenant's platform hosts.",
-    "loadBalancerDnsName": "DNS name of the shared load balancer; alias target of tenant "
-    "hosts and the CNAME target of a client's own portal domain.",
+    "loadBalancerDnsName": "DNS name of the shared load balancer; alias target of the "
+    "platform's wildcard host records and the origin of multitenantDistributionId.",
     "loadBalancerZoneId": "Canonical hosted zone id of the shared load balancer (for alias "
     "records).",
-    "appTargetGroupArn": "ARN of the target group of the multi-tenant application; live "
-    "tenant hosts forward to it.",
-    "zoneId": "Id of the public Route 53 hosted zone that holds tenant hosts.",
+    "appTargetGroupArn": "ARN of the target group of the multi-tenant application; the "
+    "wildcard host rules forward to it, and the application finds each host's tenant in the "
+    'routing table (README, "Host routing").',
+    "zoneId": "Id of the public Route 53 hosted zone of zoneName; its wildcard records "
+    "(*.<zoneName>, *.admin.<zoneName>) alias the load balancer, so tenants add no host "
+    "record.",
     "zoneName": "Name of that zone, without a trailing dot; must equal each tenant's "
     "tenants:baseDomain.",
     "kmsKeyArn": "ARN of the customer-managed KMS key that encrypts tenant databases, "
@@ -54,6 +58,22 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "every tenant content bucket (same account and region; SSE-S3 encryption, since S3 "
     "cannot deliver logs to an SSE-KMS bucket; a bucket policy admitting "
     "logging.s3.amazonaws.com).",
+    "operationsBucketName": "Name of the platform's S3 bucket for what tenantctl keeps across "
+    "clients: each client's lock (locks/<slug>.json, taken and released with conditional "
+    "writes) and the host routing table the application reads (routing/). Versioned, "
+    "encrypted with kmsKeyArn, private; tenantctl and the application may read and write it.",
+    "multitenantDistributionId": "Id of the platform's CloudFront multi-tenant distribution "
+    "(aws.cloudfront.MultitenantDistribution) that serves clients' own portal domains: origin "
+    "the load balancer over HTTPS (Host stays the origin's name, which its certificate "
+    "covers), a cache policy, and a viewer-request CloudFront Function that copies the "
+    "viewer's Host into the X-Tenant-Host header, which the application uses for the "
+    "routing-table lookup instead of Host. Each production stack with an attached domain adds "
+    "one distribution tenant to it.",
+    "connectionGroupId": "Id of the platform's CloudFront connection group "
+    "(aws.cloudfront.ConnectionGroup) every distribution tenant joins.",
+    "connectionGroupRoutingEndpoint": "The connection group's routing endpoint (e.g. "
+    "d111111abcdef8.cloudfront.net): the CNAME target a client points its portal domain at "
+    "when it goes live.",
     "controlDatabaseEndpoint": "host:port of the control database (PostgreSQL) holding "
     "rollouts, their history, billing milestones and the outbox; read by tenantctl, which "
     "reaches it through TENANTCTL_CONTROL_DATABASE_URL, not by tenant stacks.",
@@ -81,16 +101,16 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "emailIdentityArn": "arn:aws:ses:us-east-1:123456789012:identity/tenants.example.com",
     "accessLogBucketName": "platform-access-logs-123456789012",
+    "operationsBucketName": "platform-tenantctl-operations-123456789012",
+    "multitenantDistributionId": "E1A2B3C4D5E6F7",
+    "connectionGroupId": "cg_2oHf5JkLmN0pQrStUvWxYz1AbCd",
+    "connectionGroupRoutingEndpoint": "d111111abcdef8.cloudfront.net",
     "controlDatabaseEndpoint": "control.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
     "billingEventBusName": "billing",
     "wildcardCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
     "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
 }
 """Plausible platform outputs: what the mocks and the offline plan read."""
-
-TENANT_RULE_PRIORITY_MIN = 1000
-TENANT_RULE_PRIORITY_MAX = 49999
-"""Listener-rule priorities tenants may use; the platform keeps 1-999 and 50000 for its own."""
 
 
 class PlatformError(ValueError):
@@ -141,42 +161,3 @@ def platform_problem(platform_stack: str, outputs: Mapping[str, Any]) -> str | N
         except PlatformError as exc:
             return str(exc)
     return None
-
-
-def listener_rule_priority(stack_name: str) -> int:
-    """A deterministic listener-rule priority for a tenant stack.
-
-    Tenant rules match disjoint host names, so their relative order never
-    matters; the listener only needs each priority to be unique. A hash of the
-    stack name spread over 49,000 values is the default, but stacks collide
-    (about 40 pairs at 1,000 clients) and AWS would reject the second rule with
-    ``PriorityInUse``; ``create`` therefore records ``free_priority`` in the
-    stack file of a stack whose default is taken (``TenantSpec.rule_priority``).
-    """
-    digest = hashlib.sha256(stack_name.encode("utf-8")).digest()
-    span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
-    return TENANT_RULE_PRIORITY_MIN + int.from_bytes(digest[:8], "big") % span
-
-
-def free_priority(stack_name: str, taken: Collection[int]) -> int:
-    """*stack_name*'s hash priority, or the next one after it (wrapping) that no stack holds.
-
-    ``create`` records the result in the stack file (``tenants:listenerRulePriority``)
-    only when the hash priority is taken: at 1,000 clients (2,000 rules over 49,000
-    priorities) about 40 pairs would collide and AWS would refuse the second rule.
-    """
-    span = TENANT_RULE_PRIORITY_MAX - TENANT_RULE_PRIORITY_MIN + 1
-    if len(set(taken)) >= span:
-        raise PlatformError("every tenant listener-rule priority is taken")
-    priority = listener_rule_priority(stack_name)
-    while priority in taken:
-        priority = TENANT_RULE_PRIORITY_MIN + (priority - TENANT_RULE_PRIORITY_MIN + 1) % span
-    return priority
-
-
-def find_priority_collisions(stack_names: list[str]) -> dict[int, list[str]]:
-    """``{priority: [stacks]}`` for every priority shared by more than one stack."""
-    by_priority: dict[int, list[str]] = {}
-    for name in sorted(set(stack_names)):
-        by_priority.setdefault(listener_rule_priority(name), []).append(name)
-    return {p: names for p, names in by_priority.items() if len(names) > 1}

@@ -12,6 +12,7 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,12 +29,6 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra.core import limits, naming, text_rules
-from infra.core.listener import coming_soon_page
-from infra.core.platform import (
-    TENANT_RULE_PRIORITY_MAX,
-    TENANT_RULE_PRIORITY_MIN,
-    listener_rule_priority,
-)
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
@@ -214,6 +209,57 @@ class AdminSpec(_Model):
     role: Role = Field(description="One of: " + ", ".join(ROLES) + ".")
 
 
+class CustomDomainSpec(_Model):
+    """The client's own portal domain on the platform's CloudFront distribution (production).
+
+    Set by ``tenantctl domain request-certificate`` and ``tenantctl domain attach``; an
+    operator never needs to edit it by hand."""
+
+    certificate_generation: int | None = Field(
+        None,
+        ge=1,
+        description="Which ACM certificate (us-east-1) the portal domain has: absent until "
+        "the client's DNS team is ready (no certificate requested yet); each new generation "
+        "replaces the certificate (ACM gives up validating after 72 hours).",
+    )
+    attached: bool = Field(
+        False,
+        description="The domain is a tenant of the platform's CloudFront distribution "
+        "(disabled until live); needs an issued certificate.",
+    )
+
+    @model_validator(mode="after")
+    def _attached_needs_certificate(self) -> CustomDomainSpec:
+        if self.attached and self.certificate_generation is None:
+            raise FieldError(
+                ("attached",),
+                self.attached,
+                "needs a certificate first; run `tenantctl domain request-certificate`",
+            )
+        return self
+
+
+@functools.cache
+def _public_suffixes() -> Any:
+    # The list bundled with the package (no network); loaded once, only for a portal domain.
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def apex_problem(domain: str) -> str | None:
+    """Why *domain* cannot be a client's portal domain, or ``None``: a registrable domain
+    (``example.edu``, ``example.co.uk``: its apex, per the Public Suffix List) or a public
+    suffix cannot take the CNAME that points it at CloudFront."""
+    registrable = _public_suffixes().privatesuffix(domain)
+    if registrable is None or registrable == domain:
+        return (
+            "must be a subdomain such as parking." + domain + ": an apex domain cannot take "
+            "the CNAME that points it at the platform (CloudFront)"
+        )
+    return None
+
+
 # ------------------------------------------------------------------- stage defaults
 
 
@@ -224,8 +270,9 @@ class DatabaseSizing:
     max_allocated_storage_gb: int
     backup_retention_days: int
     multi_az: bool
-    deletion_protection: bool
-    skip_final_snapshot: bool
+    apply_immediately: bool
+    """Whether a class or storage change is made at once (a short outage) or waits for
+    the weekly maintenance window (and shows as drift until then)."""
 
 
 STAGE_DATABASE_DEFAULTS: dict[naming.Stage, DatabaseSizing] = {
@@ -235,17 +282,20 @@ STAGE_DATABASE_DEFAULTS: dict[naming.Stage, DatabaseSizing] = {
         max_allocated_storage_gb=50,
         backup_retention_days=1,
         multi_az=False,
-        deletion_protection=False,
-        skip_final_snapshot=True,
+        # Preview is for testing and training: a resize happens when it is asked for.
+        apply_immediately=True,
     ),
     "production": DatabaseSizing(
-        instance_class="db.t4g.medium",
-        allocated_storage_gb=50,
-        max_allocated_storage_gb=500,
+        # A small client's production: about $52 a month Multi-AZ (`tenantctl cost`); a
+        # larger client sets tenants:database.instanceClass (the demo does).
+        instance_class="db.t4g.small",
+        allocated_storage_gb=20,
+        max_allocated_storage_gb=200,
         backup_retention_days=14,
         multi_az=True,
-        deletion_protection=True,
-        skip_final_snapshot=False,
+        # Production serves the public: a resize waits for the maintenance window, and
+        # drift reports it pending until then.
+        apply_immediately=False,
     ),
 }
 PRODUCTION_MIN_BACKUP_DAYS = STAGE_DATABASE_DEFAULTS["production"].backup_retention_days
@@ -274,6 +324,11 @@ class TenantSpec(_Model):
         None,
         description="Production only: the client's own portal domain, e.g. parking.example.edu.",
     )
+    custom_domain: CustomDomainSpec = Field(
+        default_factory=CustomDomainSpec,
+        description="Production only, with portalDomain: its certificate generation and "
+        "whether it is attached (set by `tenantctl domain`).",
+    )
     platform_stack: Annotated[
         str,
         _rule(_PLATFORM_STACK.match, "must be a fully qualified stack name org/project/stack"),
@@ -289,13 +344,6 @@ class TenantSpec(_Model):
     live: bool = Field(
         False, description="Production only: true once launched (set by tenantctl promote)."
     )
-    listener_rule_priority: int | None = Field(
-        None,
-        ge=TENANT_RULE_PRIORITY_MIN,
-        le=TENANT_RULE_PRIORITY_MAX,
-        description="Priority of the stack's rule on the shared HTTPS listener; set by "
-        "tenantctl create only when the stack's default (a hash of its name) is taken.",
-    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -310,6 +358,18 @@ class TenantSpec(_Model):
                 raise FieldError(
                     ("live",), self.live, "is production only; a preview is never live"
                 )
+        if self.custom_domain != CustomDomainSpec() and self.portal_domain is None:
+            raise FieldError(
+                ("customDomain",),
+                self.custom_domain.model_dump(by_alias=True, exclude_defaults=True),
+                "needs portalDomain (production only); remove it",
+            )
+        if self.portal_domain is not None and not self.portal_domain.endswith(
+            "." + self.base_domain
+        ):
+            apex = apex_problem(self.portal_domain)
+            if apex:
+                raise FieldError(("portalDomain",), self.portal_domain, apex)
         if self.portal_domain is not None and self.portal_domain.endswith("." + self.base_domain):
             raise FieldError(
                 ("portalDomain",),
@@ -353,7 +413,7 @@ class TenantSpec(_Model):
                 f"{limits.RDS_MAX_STORAGE_MIN_GROWTH_PERCENT}% above allocatedStorageGb "
                 f"({sizing.allocated_storage_gb})",
             )
-        prefix = limits.ssm_reserved_prefix(naming.payment_parameter_path(self.slug, self.stage))
+        prefix = limits.ssm_reserved_prefix(naming.settings_parameter(self.slug, self.stage))
         if prefix is not None:
             raise FieldError(
                 ("slug",),
@@ -381,16 +441,6 @@ class TenantSpec(_Model):
                 f"is {limits.octets(self.portal_domain)} octets long; its ACM certificate "
                 f"name may be at most {limits.ACM_COMMON_NAME_MAX_OCTETS}",
             )
-        page = limits.octets(coming_soon_page(self.display_name))
-        if page > limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES:
-            raise FieldError(
-                ("displayName",),
-                self.display_name,
-                f"makes the coming-soon page {page} bytes once HTML-escaped; the load "
-                "balancer's fixed response holds at most "
-                f"{limits.ALB_FIXED_RESPONSE_BODY_MAX_BYTES} (use fewer characters that need "
-                "escaping, such as & < > \" ')",
-            )
         return self
 
     # ---- derived facts (names live in infra.core.naming; this just binds them)
@@ -411,11 +461,6 @@ class TenantSpec(_Model):
     def public_portal_host(self) -> str:
         """Where the public reaches the portal: the client's own domain when it has one."""
         return self.portal_domain or self.portal_host
-
-    @property
-    def rule_priority(self) -> int:
-        """The listener-rule priority: the recorded one, else the hash of the stack name."""
-        return self.listener_rule_priority or listener_rule_priority(self.stack_name)
 
     @property
     def tags(self) -> dict[str, str]:

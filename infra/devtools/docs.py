@@ -126,6 +126,26 @@ def readme_capacity_table() -> str:
     return "\n".join(lines)
 
 
+def readme_cost_table() -> str:
+    """``tenantctl cost`` for 1,000 clients at the stage defaults, and the demo as sized."""
+    from infra import PROJECT_DIR
+    from infra.ops.planning.cost import DEFAULT_CLIENTS, cost
+
+    stacks = PROJECT_DIR / "stacks"
+    lines = [
+        f"| shape | sizing | preview | production | per client | {DEFAULT_CLIENTS:,} clients |",
+        "|---|---|---|---|---|---|",
+    ]
+    for report in (cost(stacks, DEFAULT_CLIENTS), cost(stacks, DEFAULT_CLIENTS, "demo")):
+        for shape in report.shapes:
+            lines.append(
+                f"| {shape.shape} | {report.sizing} | ${shape.stage_total('preview'):,.2f} | "
+                f"${shape.stage_total('production'):,.2f} | ${shape.per_client:,.2f} | "
+                f"${shape.per_client * DEFAULT_CLIENTS:,.0f} |"
+            )
+    return "\n".join(lines)
+
+
 def replace_between(text: str, name: str, body: str, comment: str) -> str:
     """Replace the lines between the BEGIN/END markers called *name* with *body*."""
     begin = f"{comment} {BEGIN.format(name=name)}"
@@ -148,6 +168,7 @@ GENERATED = {
         ("IMPORT KINDS", kinds_table, "<!--"),
         ("STACK OUTPUTS", readme_stack_outputs_table, "<!--"),
         ("CAPACITY", readme_capacity_table, "<!--"),
+        ("COST", readme_cost_table, "<!--"),
     ],
     "templates/README.md": [
         ("PAGE PLACEHOLDERS", placeholders.pages_table, "<!--"),

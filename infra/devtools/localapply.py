@@ -4,7 +4,8 @@
 (``infra.program.plan``) and materializes the planned resources the data steps
 need — the content bucket and its ``defaults/`` objects, the payment
 parameters and the payment secret, the sending identity, the admin site's user
-pool with its role groups and administrators — on the AWS API emulator. No second
+pool with its role groups and administrators, the client domain's certificate
+(us-east-1) and its CloudFront distribution tenant — on the AWS API emulator. No second
 description of the infrastructure exists: what is created is exactly what the
 program planned. ``LocalDeployer`` plugs this into the operations through the
 ``tenantctl.deployers`` entry point.
@@ -13,20 +14,23 @@ program planned. ``LocalDeployer`` plugs this into the operations through the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.core import naming
+from infra.core import naming, replacement
 from infra.core.content_model import ContentError, content_manifest
+from infra.core.errors import DeployFailed
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
+from infra.devtools import localtarget
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
-from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.handle import StackHandle, open_stack
+from infra.ops.stacks.platformfile import platform_outputs
 
 
 class LocalDeployer:
@@ -44,9 +48,12 @@ class LocalDeployer:
     ) -> tuple[Mapping[str, Any] | None, str]:
         handle = handle or open_stack(spec, source=self)
         # The platform as every command resolves it: the stacks folder's platform file.
-        apply_local(
-            spec, handle, progress, platform_outputs(stacks_dir, spec.platform_stack)
-        )  # leaves the outputs it wrote on the handle
+        platform = platform_outputs(stacks_dir, spec.platform_stack)
+        # The platform stack's stand-in: what it would own, on the emulator (idempotent;
+        # moto forgets it on every reset).
+        region = handle.region or os.environ.get("AWS_DEFAULT_REGION", localtarget.LOCAL_REGION)
+        localtarget.create_platform(os.environ["AWS_ENDPOINT_URL"], region, dict(platform))
+        apply_local(spec, handle, progress, platform)  # leaves the outputs it wrote on the handle
         return handle.outputs, "applied on the local target (no Pulumi CLI)"
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
@@ -56,6 +63,20 @@ class LocalDeployer:
             return None
         outputs: dict[str, Any] = json.loads(value["Parameter"]["Value"])
         return outputs
+
+    def stateful_changes(
+        self, spec: TenantSpec, stacks_dir: Path, progress: Progress
+    ) -> list[replacement.StatefulChange]:
+        """The last applied stateful resources against what the program plans now."""
+        from infra.program.plan import plan_stack
+
+        try:
+            value = aws.client("ssm", None).get_parameter(Name=local_state_parameter(spec))
+        except ClientError:  # never deployed here: nothing to replace
+            return []
+        before = {k: (t, i) for k, (t, i) in json.loads(value["Parameter"]["Value"]).items()}
+        plan = plan_stack(spec, platform_outputs=platform_outputs(stacks_dir, spec.platform_stack))
+        return replacement.changes_between(before, replacement.stateful_inputs(_resources(plan)))
 
 
 _OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
@@ -68,6 +89,24 @@ _USER_GROUP = "aws:cognito/userGroup:UserGroup"
 _USER = "aws:cognito/user:User"
 _USER_IN_GROUP = "aws:cognito/userInGroup:UserInGroup"
 _CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
+_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
+_TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
+_PROVIDER = "pulumi:providers:aws"
+
+
+def local_state_parameter(spec: TenantSpec) -> str:
+    """Where the local target keeps the stateful resources it last applied (Pulumi's state)."""
+    return f"/{naming.TOOL}/local-state/{spec.stack_name}"
+
+
+def _resources(plan: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {r.name: (r.type, r.inputs) for r in plan.resources if r.custom}
+
+
+def local_ids_parameter(spec: TenantSpec) -> str:
+    """Where the local target keeps the ids of what it created by logical name (certificates,
+    the distribution tenant): Pulumi's state of them."""
+    return f"/{naming.TOOL}/local-ids/{spec.stack_name}"
 
 
 def local_outputs_parameter(spec: TenantSpec) -> str:
@@ -101,6 +140,8 @@ def apply_local(
         )
         created["bucket"] = 1
 
+    # First, as in Pulumi's order: live payment waits for the client domain's tenant.
+    custom_domain = _apply_custom_domain(spec, plan, handle)
     files: dict[str, bytes] = {}
     for resource in plan.resources:
         inputs = resource.inputs
@@ -109,14 +150,23 @@ def apply_local(
             if key.startswith(naming.DEFAULTS_PREFIX) and key != naming.MANIFEST_KEY:
                 files[key[len(naming.DEFAULTS_PREFIX) :]] = str(inputs["content"]).encode()
         elif resource.type == _PARAMETER:
-            handle.ssm.put_parameter(
-                Name=inputs["name"],
-                # pulumi-aws marks `value` secret; the program sets plain settings as insecureValue.
-                Value=str(inputs.get("insecureValue", inputs.get("value"))),
-                Type="String",
-                Overwrite=True,
-            )
-            created["parameters"] += 1
+            # Created once, as ``pulumi up`` does: the program ignores later changes to
+            # the settings parameter's value (tenantctl and staff write it afterwards).
+            try:
+                handle.ssm.put_parameter(
+                    Name=inputs["name"],
+                    # pulumi-aws marks `value` secret; the program sets plain settings as
+                    # insecureValue.
+                    Value=str(inputs.get("insecureValue", inputs.get("value"))),
+                    Type=inputs.get("type", "String"),
+                    Tier=inputs["tier"],
+                    Overwrite=False,
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
+                    raise
+            else:
+                created["parameters"] += 1
         elif resource.type == _SECRET:
             name = inputs["name"]
             try:
@@ -128,18 +178,7 @@ def apply_local(
                 created["secret"] = 1
     _apply_email(plan.resources, handle.region)
     outputs = dict(handle.outputs or {})  # as last deployed (None before the first deploy)
-    for certificate in plan.of_type(_CERTIFICATE):
-        custom = certificate.inputs["domainName"] == spec.portal_domain
-        key = "customDomainCertificateArn" if custom else "certificateArn"
-        if key in outputs:
-            continue
-        request: dict[str, Any] = {
-            "DomainName": certificate.inputs["domainName"],
-            "ValidationMethod": "DNS",
-        }
-        if certificate.inputs.get("subjectAlternativeNames"):
-            request["SubjectAlternativeNames"] = list(certificate.inputs["subjectAlternativeNames"])
-        outputs[key] = handle.acm.request_certificate(**request)["CertificateArn"]
+    outputs.update(custom_domain)
     outputs.update({k: v for k, v in plan.outputs.items() if k in local_keys})
     outputs["userPoolId"] = _apply_access(plan.resources, handle.region, outputs.get("userPoolId"))
     handle.ssm.put_parameter(
@@ -149,6 +188,13 @@ def apply_local(
         Overwrite=True,
     )
     handle.outputs = outputs
+    # What the next deploy compares against (``stateful_changes``): Pulumi's state here.
+    handle.ssm.put_parameter(
+        Name=local_state_parameter(spec),
+        Value=json.dumps(replacement.stateful_inputs(_resources(plan)), sort_keys=True),
+        Type="String",
+        Overwrite=True,
+    )
     if files:
         existing = _safe_manifest(content)
         if existing != content_manifest(files):
@@ -157,15 +203,84 @@ def apply_local(
     summary = (
         f"bucket {bucket} ({'created' if created['bucket'] else 'exists'}), "
         f"{created['objects']} defaults objects written, "
-        f"{created['parameters']} payment parameters, "
+        f"{created['parameters']} settings parameter(s) created, "
         f"payment secret {'created' if created['secret'] else 'exists'}"
     )
     progress(f"  local apply {spec.stack_name}: {summary}")
     return summary
 
 
+def _apply_custom_domain(spec: TenantSpec, plan: Any, handle: StackHandle) -> dict[str, Any]:
+    """The client domain's certificate (in its provider's region, us-east-1) and, attached,
+    its distribution tenant, as planned; their outputs. A certificate is requested once per
+    logical name (a new generation is a new one); a validation fails, as Pulumi's would
+    after its wait, when the certificate is not ISSUED; the tenant is created, or updated to
+    the planned certificate and ``enabled``."""
+    try:
+        value = handle.ssm.get_parameter(Name=local_ids_parameter(spec))["Parameter"]["Value"]
+        ids: dict[str, str] = json.loads(value)
+    except ClientError:  # nothing created yet
+        ids = {}
+    regions = {r.name: r.inputs.get("region") for r in plan.of_type(_PROVIDER)}
+    found: dict[str, Any] = {"customDomainCertificateArn": None, "distributionTenantId": None}
+    for certificate in plan.of_type(_CERTIFICATE):
+        acm = aws.client("acm", regions.get(certificate.provider or "") or handle.region)
+        if certificate.name not in ids:
+            ids[certificate.name] = acm.request_certificate(
+                DomainName=certificate.inputs["domainName"],
+                ValidationMethod="DNS",
+                Tags=_tags(certificate.inputs),
+            )["CertificateArn"]
+        arn = found["customDomainCertificateArn"] = ids[certificate.name]
+        for _ in plan.of_type(_VALIDATION):
+            status = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"]
+            if status != "ISSUED":
+                raise DeployFailed(
+                    f"{spec.stack_name}: certificate of {spec.portal_domain} is {status}, not "
+                    "ISSUED; the deploy waited for its validation and failed (check it with "
+                    f"`tenantctl domain status {spec.slug}`)"
+                )
+    cloudfront = aws.client("cloudfront")
+    for tenant in plan.of_type(_TENANT):
+        inputs = tenant.inputs
+        customizations = {"Certificate": {"Arn": found["customDomainCertificateArn"]}}
+        existing = None
+        if tenant.name in ids:
+            try:
+                existing = cloudfront.get_distribution_tenant(Identifier=ids[tenant.name])
+            except ClientError:  # gone (the emulator was reset): make it again
+                existing = None
+        if existing is None:
+            created = cloudfront.create_distribution_tenant(
+                DistributionId=inputs["distributionId"],
+                Name=inputs["name"],
+                Domains=[{"Domain": d["domain"]} for d in inputs["domains"]],
+                ConnectionGroupId=inputs["connectionGroupId"],
+                Customizations=customizations,
+                Enabled=bool(inputs["enabled"]),
+                Tags={"Items": _tags(inputs)},
+            )
+            ids[tenant.name] = created["DistributionTenant"]["Id"]
+        elif (
+            existing["DistributionTenant"]["Enabled"] is not bool(inputs["enabled"])
+            or existing["DistributionTenant"].get("Customizations") != customizations
+        ):
+            cloudfront.update_distribution_tenant(
+                Id=ids[tenant.name],
+                IfMatch=existing["ETag"],
+                Customizations=customizations,
+                Enabled=bool(inputs["enabled"]),
+            )
+        found["distributionTenantId"] = ids[tenant.name]
+    handle.ssm.put_parameter(
+        Name=local_ids_parameter(spec), Value=json.dumps(ids), Type="String", Overwrite=True
+    )
+    return found
+
+
 def _apply_email(resources: Any, region: str | None) -> None:
-    """The SES configuration set and identity the program planned (moto verifies at once)."""
+    """The SES configuration set and identity the program planned (moto finds Easy DKIM's
+    records at once, so the identity is verified as soon as it exists)."""
     sesv2 = aws.client("sesv2", region)
     for resource in resources:
         try:
@@ -174,7 +289,13 @@ def _apply_email(resources: Any, region: str | None) -> None:
                     ConfigurationSetName=resource.inputs["configurationSetName"]
                 )
             elif resource.type == _EMAIL_IDENTITY:
-                sesv2.create_email_identity(EmailIdentity=resource.inputs["emailIdentity"])
+                dkim = resource.inputs.get("dkimSigningAttributes") or {}
+                sesv2.create_email_identity(
+                    EmailIdentity=resource.inputs["emailIdentity"],
+                    DkimSigningAttributes={
+                        "NextSigningKeyLength": dkim.get("nextSigningKeyLength", "RSA_2048_BIT")
+                    },
+                )
         except ClientError as exc:
             if "AlreadyExists" not in exc.response.get("Error", {}).get("Code", ""):
                 raise

@@ -34,6 +34,8 @@ from typing import Any
 
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
+from infra.devtools import emulator
 from infra.ops.adapters.control import CONTROL_DATABASE_NAME, CONTROL_DATABASE_URL_ENV
 from infra.ops.adapters.database import DATABASE_URL_ENV, database_url
 from infra.ops.rollout.billing import BILLING_BUS_ENV
@@ -49,6 +51,15 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 
 LOCAL_BILLING_BUS = "tenantctl-billing"
 """The billing event bus the local target creates on the emulator."""
+
+LOCAL_OPERATIONS_BUCKET = str(EXAMPLE_PLATFORM_OUTPUTS["operationsBucketName"])
+"""The platform's operations bucket (client locks, the routing table), as the local platform
+outputs (``stacks/platform-outputs.yaml``, the example platform) name it; created on the
+emulator."""
+
+EMULATOR_MODULE = "infra.devtools.emulator"
+"""What the background emulator runs (moto's server plus ``emulator.install()``); its
+command line names it, which is how ``status`` and ``stop`` recognise the process."""
 
 ENV_FILE = "env"
 STATE_FILE = "state.json"
@@ -85,6 +96,7 @@ def in_process() -> Iterator[str]:
     """moto in a thread of this process on a free port; yields ``http://127.0.0.1:<port>``."""
     from moto.server import ThreadedMotoServer
 
+    emulator.install()
     # werkzeug logs every request at INFO; tests want failures, not access logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -109,7 +121,7 @@ def _start_moto(log_path: Path) -> tuple[int, str]:
     endpoint = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", EMULATOR_MODULE, "-H", "127.0.0.1", "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -124,7 +136,7 @@ def _start_moto(log_path: Path) -> tuple[int, str]:
         if _moto_ready(endpoint):
             return process.pid, endpoint
         time.sleep(0.1)
-    _kill(process.pid, "moto.server")
+    _kill(process.pid, EMULATOR_MODULE)
     raise EnvironmentProblem(
         f"moto server did not answer within {START_TIMEOUT_S}s; see {log_path}"
     )
@@ -362,7 +374,7 @@ def status(state_dir: Path) -> LocalStatus:
         return LocalStatus(None, False, False)
     return LocalStatus(
         target,
-        _is_process(target.moto_pid, "moto.server") and _moto_ready(target.aws_endpoint_url),
+        _is_process(target.moto_pid, EMULATOR_MODULE) and _moto_ready(target.aws_endpoint_url),
         target.postgres.running(),
     )
 
@@ -383,6 +395,7 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
     if target is not None and current.running:
         create_control(target.database_url, CONTROL_DATABASE_NAME)  # a target from before
         create_billing_bus(target.aws_endpoint_url, target.region, LOCAL_BILLING_BUS)
+        prepare_account(target.aws_endpoint_url, target.region)
         return target
     if target is not None:  # half a state is worse than none: reset it together
         stop(state_dir, purge=True)
@@ -400,7 +413,7 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
             cluster = PostgresCluster.create(_pg_root(state_dir))
             cluster.start()
         except Exception:
-            _kill(moto_pid, "moto.server")
+            _kill(moto_pid, EMULATOR_MODULE)
             raise
 
     target = LocalTarget(
@@ -415,6 +428,7 @@ def start(state_dir: Path, region: str = LOCAL_REGION) -> LocalTarget:
     (state_dir / STATE_FILE).write_text(target.to_json())
     create_control(cluster.admin_url, CONTROL_DATABASE_NAME)
     create_billing_bus(endpoint, region, LOCAL_BILLING_BUS)
+    prepare_account(endpoint, region)
     exports = "".join(
         f"export {key}={shlex.quote(value)}\n" for key, value in target.environment().items()
     )
@@ -439,6 +453,24 @@ def create_control(admin_url: str, name: str) -> str:
     return url
 
 
+def create_operations_bucket(
+    endpoint_url: str, region: str, name: str = LOCAL_OPERATIONS_BUCKET
+) -> None:
+    """The platform's operations bucket on the emulator (client locks, the routing table),
+    versioned as the platform's is; idempotent (moto forgets it when it stops)."""
+    from botocore.exceptions import ClientError
+
+    s3 = _emulator_client(endpoint_url, region, "s3")
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
 def create_billing_bus(endpoint_url: str, region: str, name: str) -> None:
     """The billing event bus on the emulator (moto forgets it when it stops)."""
     import boto3
@@ -452,6 +484,140 @@ def create_billing_bus(endpoint_url: str, region: str, name: str) -> None:
     )
     if not any(b["Name"] == name for b in events.list_event_buses()["EventBuses"]):
         events.create_event_bus(Name=name)
+
+
+# ------------------------------------------- the account and platform `preflight` checks
+
+
+def prepare_account(endpoint_url: str, region: str) -> None:
+    """What a platform engineer sets up before the first client (the README's "Real
+    deployment"), on the emulator, so ``tenantctl preflight`` passes on the local target:
+    the platform's resources, SES production access and the default parameter tier.
+    Idempotent; moto forgets all of it when it stops."""
+    create_platform(endpoint_url, region)
+    request_ses_production_access(endpoint_url, region)
+    set_default_parameter_tier(endpoint_url, region)
+
+
+def _emulator_client(endpoint_url: str, region: str, service: str) -> Any:
+    import boto3
+
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | None = None) -> None:
+    """The platform resources ``stacks/platform-outputs.yaml`` names
+    (``EXAMPLE_PLATFORM_OUTPUTS``) that preflight reads: its KMS key and hosted zone with
+    the ids the outputs name, its SES domain identity, verified (moto finds Easy DKIM's
+    records at once when DKIM signing is asked for), its access-log bucket (SSE-S3,
+    a policy admitting S3's logging service), its operations bucket (versioned) and its
+    CloudFront connection group, with the id and routing endpoint the outputs name."""
+    from botocore.exceptions import ClientError
+
+    platform = outputs or EXAMPLE_PLATFORM_OUTPUTS
+
+    def client(service: str) -> Any:
+        return _emulator_client(endpoint_url, region, service)
+
+    key_id = str(platform["kmsKeyArn"]).rsplit("/", 1)[-1]
+    kms = client("kms")
+    try:
+        kms.describe_key(KeyId=key_id)
+    except ClientError:
+        kms.create_key(
+            Description="platform key (local target)",
+            Tags=[{"TagKey": emulator.CUSTOM_ID, "TagValue": key_id}],
+        )
+
+    zone = str(platform["zoneName"])
+    route53 = client("route53")
+    try:
+        route53.get_hosted_zone(Id=str(platform["zoneId"]))
+    except ClientError:
+        route53.create_hosted_zone(
+            Name=zone, CallerReference=f"{emulator.CUSTOM_ID}:{platform['zoneId']}"
+        )
+
+    sesv2 = client("sesv2")
+    identity = str(platform["emailIdentityArn"]).rsplit("/", 1)[-1]
+    try:
+        sesv2.get_email_identity(EmailIdentity=identity)
+    except ClientError:
+        sesv2.create_email_identity(
+            EmailIdentity=identity,
+            DkimSigningAttributes={"NextSigningKeyLength": "RSA_2048_BIT"},
+        )
+
+    bucket = str(platform["accessLogBucketName"])
+    s3 = client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    statement = {
+        "Sid": "S3ServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
+    s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    create_operations_bucket(endpoint_url, region, str(platform["operationsBucketName"]))
+
+    operations = str(platform["operationsBucketName"])  # locks and host routes
+    try:
+        s3.head_bucket(Bucket=operations)
+    except ClientError:
+        s3.create_bucket(Bucket=operations)
+        s3.put_bucket_versioning(Bucket=operations, VersioningConfiguration={"Status": "Enabled"})
+
+    cloudfront = client("cloudfront")
+    group = str(platform["connectionGroupId"])
+    try:
+        cloudfront.get_connection_group(Identifier=group)
+    except ClientError:
+        chosen = {
+            emulator.CUSTOM_ID: group,
+            emulator.CUSTOM_ROUTING_ENDPOINT: str(platform["connectionGroupRoutingEndpoint"]),
+        }
+        cloudfront.create_connection_group(
+            Name="platform",
+            Ipv6Enabled=True,
+            Tags={"Items": [{"Key": k, "Value": v} for k, v in chosen.items()]},
+        )
+
+
+def request_ses_production_access(endpoint_url: str, region: str) -> None:
+    """Out of the SES sandbox (AWS reviews the request; the emulator grants it at once)."""
+    zone = str(EXAMPLE_PLATFORM_OUTPUTS["zoneName"])
+    _emulator_client(endpoint_url, region, "sesv2").put_account_details(
+        MailType="TRANSACTIONAL",
+        WebsiteURL=f"https://{zone}",
+        UseCaseDescription="Administrator invitations and portal emails of each client",
+        ProductionAccessEnabled=True,
+    )
+
+
+def set_default_parameter_tier(
+    endpoint_url: str, region: str, tier: str = "Intelligent-Tiering"
+) -> None:
+    _emulator_client(endpoint_url, region, "ssm").update_service_setting(
+        SettingId=emulator.TIER_SETTING, SettingValue=tier
+    )
 
 
 def start_mode(state_dir: Path) -> str:
@@ -484,7 +650,7 @@ def stop(state_dir: Path, purge: bool = False) -> LocalStatus:
     target = _load(state_dir)
     if target is None:
         return LocalStatus(None, False, False)
-    _kill(target.moto_pid, "moto.server")
+    _kill(target.moto_pid, EMULATOR_MODULE)
     cluster = target.postgres
     if purge:
         cluster.remove()

@@ -9,8 +9,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.core import naming
+from infra.core.email_settings import normalized_email
 from infra.core.spec import ROLES, AdminSpec
-from infra.program.options import stateful
+from infra.program.options import retained, stateful
 
 PASSWORD_MIN_LENGTH = 14
 TEMPORARY_PASSWORD_DAYS = 3
@@ -46,11 +47,19 @@ def _reset_template(args: AccessArgs) -> aws.cognito.UserPoolVerificationMessage
 
 @dataclass(frozen=True)
 class EmailSending:
-    """How the user pool sends email: through the stack's SES identity."""
+    """How the user pool sends email: through a *verified* SES identity.
+
+    Cognito refuses an identity that is not verified yet (CreateUserPool: "Email
+    address is not verified"), and a stack's own identity verifies only after its
+    DKIM records are published, which the first update's outputs deliver: so a pool
+    sends through the platform's verified identity (``emailIdentityArn``), except a
+    live production on the client's own domain, whose identity promote has found
+    verified (``email_settings.pool_sends_from_own_identity``).
+    """
 
     source_arn: pulumi.Input[str]
     from_address: str
-    configuration_set: str
+    configuration_set: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,9 @@ class Access(pulumi.ComponentResource):
         self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Access", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Production's groups, accounts and memberships are retained with the pool: a
+        # destroyed stack must not take every administrator's sign-in and MFA with it.
+        child = retained(self, args.durable)
         pool_name = args.pool_name
 
         pool = aws.cognito.UserPool(
@@ -150,17 +161,21 @@ class Access(pulumi.ComponentResource):
             )
 
         for admin in args.admins:
+            # One normalized address for the user name and the email attribute: the
+            # invitation goes where the sign-in name says (addresses are compared
+            # without case everywhere else too).
+            address = normalized_email(admin.email)
             # Named by email, not list position, so reordering admins changes nothing.
             user = aws.cognito.User(
-                f"{name}-user-{admin.email.lower()}",
+                f"{name}-user-{address}",
                 user_pool_id=pool.id,
-                username=admin.email.lower(),
-                attributes={"email": admin.email, "email_verified": "true", "name": admin.name},
+                username=address,
+                attributes={"email": address, "email_verified": "true", "name": admin.name},
                 desired_delivery_mediums=["EMAIL"],
                 opts=child,
             )
             aws.cognito.UserInGroup(
-                f"{name}-user-{admin.email.lower()}-{admin.role}",
+                f"{name}-user-{address}-{admin.role}",
                 user_pool_id=pool.id,
                 group_name=groups[admin.role].name,
                 username=user.username,
@@ -171,7 +186,7 @@ class Access(pulumi.ComponentResource):
         self.user_pool_arn = pool.arn
         self.user_pool_name = pool_name
         self.group_names = list(ROLES)
-        self.admin_usernames = [admin.email.lower() for admin in args.admins]
+        self.admin_usernames = [normalized_email(admin.email) for admin in args.admins]
         self.register_outputs(
             {
                 "user_pool_id": self.user_pool_id,

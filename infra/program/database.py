@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra.core.spec import DatabaseSizing
 from infra.program.options import stateful
@@ -16,6 +17,7 @@ POSTGRES_MAJOR_VERSION = "16"
 maintenance window, so the parameter-group family below never drifts from it."""
 PARAMETER_GROUP_FAMILY = f"postgres{POSTGRES_MAJOR_VERSION}"
 MASTER_USERNAME = "tenantctl"
+SNAPSHOT_SUFFIX_BYTES = 4
 POSTGRES_PORT = 5432
 
 
@@ -29,7 +31,8 @@ class DatabaseArgs:
     label: str
     """What descriptions call the stack (``<slug>-<stage>``)."""
     durable: bool
-    """Production: protected, retained on delete (``options.stateful``)."""
+    """Production: protected, retained on delete (``options.stateful``). Every stage has
+    deletion protection and a final snapshot: a preview holds weeks of a client's work."""
     subnet_group_name: pulumi.Input[str]
     """The platform's DB subnet group (private subnets in at least two availability zones)."""
     parameter_group_name: pulumi.Input[str]
@@ -59,6 +62,16 @@ class Database(pulumi.ComponentResource):
         sizing = args.sizing
         identifier = args.identifier
 
+        # The final snapshot's name is unique per instance: a fixed "<id>-final" would
+        # make the next instance of that name (a re-created client, or a replacement
+        # after a new KMS key) fail to delete. The suffix changes exactly when the
+        # instance would be replaced (its keepers are the inputs that force that).
+        snapshot_suffix = random.RandomId(
+            f"{name}-final-snapshot-suffix",
+            byte_length=SNAPSHOT_SUFFIX_BYTES,
+            keepers={"identifier": identifier, "kmsKeyId": args.kms_key_arn},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         # The parameter and subnet groups are the platform's, shared by every tenant:
         # they are identical for all, and one pair per stack would exhaust the RDS
         # quotas (50 each per region) at the 26th client (``tenantctl capacity``).
@@ -87,9 +100,13 @@ class Database(pulumi.ComponentResource):
             multi_az=sizing.multi_az,
             backup_retention_period=sizing.backup_retention_days,
             copy_tags_to_snapshot=True,
-            deletion_protection=sizing.deletion_protection,
-            skip_final_snapshot=sizing.skip_final_snapshot,
-            final_snapshot_identifier=None if sizing.skip_final_snapshot else f"{identifier}-final",
+            deletion_protection=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=snapshot_suffix.hex.apply(
+                lambda suffix: final_snapshot_identifier(identifier, suffix)
+            ),
+            # Per stage (``DatabaseSizing.apply_immediately``), never the provider default.
+            apply_immediately=sizing.apply_immediately,
             auto_minor_version_upgrade=True,
             # The major version is pinned above; a major upgrade is a deliberate change.
             allow_major_version_upgrade=False,
@@ -120,3 +137,9 @@ def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | No
     if not secrets or not secrets[0].secret_arn:
         raise ValueError("RDS reported no master-user secret although it manages the password")
     return secrets[0].secret_arn
+
+
+def final_snapshot_identifier(identifier: str, suffix: str) -> str:
+    """``<identifier>-final-<hex>``: RDS snapshot ids start with a letter, hold letters,
+    digits and single hyphens, and are at most 255 characters (the identifier is 63)."""
+    return f"{identifier}-final-{suffix}"

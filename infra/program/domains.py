@@ -1,4 +1,13 @@
-"""Admin and portal host names, their TLS certificates and the load-balancer rule."""
+"""Admin and portal host names, and the client's own portal domain on CloudFront.
+
+The platform routes every platform host by wildcard (``infra.core.routing``): a
+stack adds no listener rule, listener certificate or DNS record for them, needs no
+rule priority, and the application finds the tenant in the routing table
+tenantctl publishes. A production client's own portal domain is served by the
+platform's CloudFront multi-tenant distribution (SaaS Manager): the stack adds one
+ACM certificate in us-east-1 (CloudFront reads tenant certificates only there) and,
+once attached, one distribution tenant. The load balancer never holds a client
+certificate."""
 
 from __future__ import annotations
 
@@ -8,8 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.core import naming
-from infra.core.listener import COMING_SOON_CONTENT_TYPE, COMING_SOON_STATUS
+from infra.core.limits import CLOUDFRONT_CERTIFICATE_REGION
 
 
 @dataclass(frozen=True)
@@ -18,34 +26,34 @@ class DomainsArgs:
     portal_host: str
     portal_domain: str | None
     """The client's own portal domain (production only)."""
+    certificate_generation: int | None
+    """Which certificate the portal domain has; ``None``: none requested yet. A new
+    generation is a new certificate (a timed-out or failed one is replaced)."""
+    attached: bool
+    """The portal domain is a tenant of the platform's distribution (needs a generation)."""
     live: bool
-    """Production is live: the client's domain is validated, attached and served."""
-    serve_application: bool
-    """Forward to the application (preview always, production once live); otherwise the
-    coming-soon page."""
-    coming_soon_page: str
-    rule_priority: int
-    zone_id: pulumi.Input[str]
-    """The platform's public hosted zone (its name is the tenant's base domain)."""
-    https_listener_arn: pulumi.Input[str]
-    load_balancer_dns_name: pulumi.Input[str]
-    load_balancer_zone_id: pulumi.Input[str]
-    app_target_group_arn: pulumi.Input[str]
+    """Production is live: the distribution tenant serves the domain."""
+    tenant_name: str
+    """The distribution tenant's name (``naming.distribution_tenant_name``)."""
+    distribution_id: pulumi.Input[str]
+    connection_group_id: pulumi.Input[str]
+    routing_endpoint: pulumi.Input[str]
+    """The connection group's routing endpoint: what the client CNAMEs its domain to."""
     wildcard_certificate_arn: pulumi.Output[str]
     """The platform's certificate of ``*.<base>`` and ``*.admin.<base>`` on the listener."""
     tags: Mapping[str, str]
 
 
 class Domains(pulumi.ComponentResource):
-    """TLS and routing for a tenant's hosts on the shared load balancer.
+    """TLS and serving for a tenant's hosts.
 
     Platform hosts (``<slug>[-preview].admin.<base>``, ``<slug>[-preview].<base>``)
-    are served at once with the platform's wildcard certificate (``*.<base>``,
-    ``*.admin.<base>``): a certificate per stack would exhaust the load balancer's
-    certificate quota at the ninth client (``tenantctl capacity``). A production
-    client's own portal domain gets a certificate of its own: its validation
-    records live in the client's DNS, so they are exported for account staff to
-    send, and the certificate is only waited for and attached at go-live.
+    are served at once by the platform's wildcard rule and certificate. A production
+    client's own portal domain goes in three steps, each a deploy tenantctl makes:
+    a certificate (``domain request-certificate``: its validation records live in the
+    client's DNS, so they are exported for account staff to send), a disabled
+    distribution tenant once ACM has issued it (``domain attach``), and the tenant
+    enabled at go-live (``promote``).
     """
 
     admin_host: str
@@ -53,96 +61,78 @@ class Domains(pulumi.ComponentResource):
     certificate_arn: pulumi.Output[str]
     """The platform's wildcard certificate, which serves the platform hosts."""
     custom_domain_certificate_arn: pulumi.Output[str | None]
-    """The client's own portal domain's certificate (production only), else ``None``."""
+    """The client's own portal domain's certificate (us-east-1), else ``None``."""
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
     """``[{name, type, value}]`` the client must publish in its own DNS; empty when none."""
-    listener_rule_arn: pulumi.Output[str]
-    listener_rule: pulumi.Resource
-    """The rule that serves the hosts: whatever goes live with the portal waits for it."""
-    listener_rule_priority: int
+    custom_domain_cname_target: pulumi.Output[str | None]
+    """Where the client points its portal domain (CNAME) at go-live, else ``None``."""
+    distribution_tenant_id: pulumi.Output[str | None]
+    """The distribution tenant serving the portal domain once attached, else ``None``."""
+    go_live: list[pulumi.Resource]
+    """What must be in place before the portal opens (the client domain's distribution
+    tenant); whatever goes live with the portal waits for it."""
 
     def __init__(
         self, name: str, args: DomainsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Domains", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        platform_hosts = {"admin": args.admin_host, "portal": args.portal_host}
 
-        for label, host in platform_hosts.items():
-            aws.route53.Record(
-                f"{name}-{label}-alias",
-                zone_id=args.zone_id,
-                name=host,
-                type="A",
-                aliases=[
-                    aws.route53.RecordAliasArgs(
-                        name=args.load_balancer_dns_name,
-                        zone_id=args.load_balancer_zone_id,
-                        evaluate_target_health=True,
-                    )
-                ],
-                opts=child,
-            )
-
-        # Go-live order: the rule opens the portal only once the client's domain is
-        # served with its issued certificate, so the public never meets a TLS error or
-        # a half-open site; a validation that fails leaves the coming-soon page up.
-        open_after: list[pulumi.Resource] = []
-        custom_arn: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        go_live: list[pulumi.Resource] = []
+        none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        custom_arn, tenant_id, cname_target = none, none, none
         custom_records: pulumi.Output[list[dict[str, str]]] = pulumi.Output.from_input([])
         if args.portal_domain is not None:
+            cname_target = pulumi.Output.from_input(args.routing_endpoint)
+        if args.portal_domain is not None and args.certificate_generation is not None:
+            east = aws.Provider(
+                f"{name}-{CLOUDFRONT_CERTIFICATE_REGION}",
+                region=CLOUDFRONT_CERTIFICATE_REGION,
+                opts=child,
+            )
+            in_east = pulumi.ResourceOptions(parent=self, provider=east)
+            # The generation is in the logical name: a new one is a new certificate, created
+            # before the old is deleted, so a timed-out request is replaced, never retried.
             custom = aws.acm.Certificate(
-                f"{name}-custom-certificate",
+                f"{name}-custom-certificate-{args.certificate_generation}",
                 domain_name=args.portal_domain,
                 validation_method="DNS",
                 tags=dict(args.tags),
-                opts=child,
+                opts=in_east,
             )
             custom_arn = custom.arn
             custom_records = custom.domain_validation_options.apply(_records)
-            if args.live:
-                # Going live requires the client's records: this waits until ACM
-                # has issued the certificate, then serves the domain with it.
-                custom_validation = aws.acm.CertificateValidation(
-                    f"{name}-custom-certificate-validation",
+            if args.attached:
+                # Waits until ACM has issued it (tenantctl attaches only an issued one).
+                validation = aws.acm.CertificateValidation(
+                    f"{name}-custom-certificate-{args.certificate_generation}-validation",
                     certificate_arn=custom.arn,
+                    opts=in_east,
+                )
+                # Disabled until live: CloudFront then serves the domain, so the public
+                # never meets it before the portal opens.
+                tenant = aws.cloudfront.DistributionTenant(
+                    f"{name}-distribution-tenant",
+                    name=args.tenant_name,
+                    distribution_id=args.distribution_id,
+                    connection_group_id=args.connection_group_id,
+                    domains=[{"domain": args.portal_domain}],
+                    customizations={"certificate": {"arn": validation.certificate_arn}},
+                    enabled=args.live,
+                    tags=dict(args.tags),
                     opts=child,
                 )
-                open_after.append(
-                    aws.lb.ListenerCertificate(
-                        f"{name}-custom-listener-certificate",
-                        listener_arn=args.https_listener_arn,
-                        certificate_arn=custom_validation.certificate_arn,
-                        opts=child,
-                    )
-                )
-
-        hosts = [args.admin_host, args.portal_host]
-        if args.portal_domain is not None:
-            hosts.append(args.portal_domain)
-        priority = args.rule_priority
-        rule = aws.lb.ListenerRule(
-            f"{name}-rule",
-            listener_arn=args.https_listener_arn,
-            priority=priority,
-            conditions=[
-                aws.lb.ListenerRuleConditionArgs(
-                    host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=hosts)
-                )
-            ],
-            actions=[_action(args)],
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=open_after),
-        )
+                tenant_id = tenant.id
+                go_live.append(tenant)
 
         self.admin_host = args.admin_host
         self.portal_host = args.portal_host
         self.certificate_arn = args.wildcard_certificate_arn
         self.custom_domain_certificate_arn = custom_arn
         self.custom_domain_validation_records = custom_records
-        self.listener_rule_arn = rule.arn
-        self.listener_rule = rule
-        self.listener_rule_priority = priority
+        self.custom_domain_cname_target = cname_target
+        self.distribution_tenant_id = tenant_id
+        self.go_live = go_live
         self.register_outputs(
             {
                 "admin_host": self.admin_host,
@@ -150,31 +140,10 @@ class Domains(pulumi.ComponentResource):
                 "certificate_arn": self.certificate_arn,
                 "custom_domain_certificate_arn": self.custom_domain_certificate_arn,
                 "custom_domain_validation_records": self.custom_domain_validation_records,
-                "listener_rule_arn": self.listener_rule_arn,
-                "listener_rule_priority": self.listener_rule_priority,
+                "custom_domain_cname_target": self.custom_domain_cname_target,
+                "distribution_tenant_id": self.distribution_tenant_id,
             }
         )
-
-
-def serves_application(stage: naming.Stage, live: bool) -> bool:
-    """Whether the hosts reach the application: preview at once (it is for practice
-    from day one), production only once it is live."""
-    return stage == naming.PREVIEW or live
-
-
-def _action(args: DomainsArgs) -> aws.lb.ListenerRuleActionArgs:
-    if args.serve_application:
-        return aws.lb.ListenerRuleActionArgs(
-            type="forward", target_group_arn=args.app_target_group_arn
-        )
-    return aws.lb.ListenerRuleActionArgs(
-        type="fixed-response",
-        fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
-            content_type=COMING_SOON_CONTENT_TYPE,
-            status_code=COMING_SOON_STATUS,
-            message_body=args.coming_soon_page,
-        ),
-    )
 
 
 def _records(

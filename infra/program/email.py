@@ -1,19 +1,20 @@
-"""A stack's sending identity: SES domain identity, MAIL FROM, configuration set.
+"""A stack's sending identity and configuration set.
 
-The domain is the client's own in production once it has one, a platform
-subdomain otherwise (``infra.core.email_settings``). For a platform subdomain
-the DKIM and MAIL FROM records go straight into the platform zone; for the
-client's domain the client publishes them. Either way they are exported
-(``dns_records``) so account staff can send them on or check them.
+A stack on the platform's host names sends from the platform's verified domain
+identity (``infra.core.email_settings``): it creates no identity and no DNS record
+(so a client costs the platform zone nothing). A production on the client's own
+domain gets an SES domain identity with a MAIL FROM domain; the client publishes
+its DKIM and MAIL FROM records, which are exported (``dns_records``) so account
+staff can send them on or check them.
 Bounces and complaints go to an SNS topic through the configuration set, and
 the account-level suppression list keeps those addresses from being mailed
-again. Preview's allow-list of extra recipients lives in an SSM parameter the
-vendor's staff edit (its value is theirs: later changes are ignored here).
+again. Preview's allow-list of extra recipients is a key of the stack's settings
+parameter (``infra.program.settings``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +29,11 @@ BOUNCE_EVENTS = ["BOUNCE", "COMPLAINT"]
 @dataclass(frozen=True)
 class EmailArgs:
     identity: email_settings.SendingIdentity
-    zone_id: pulumi.Input[str]
-    """The platform zone: records for a platform subdomain are created there."""
+    platform_identity_arn: pulumi.Input[str]
+    """The platform's verified identity (``emailIdentityArn``): what a stack on the
+    platform's host names sends through."""
     tags: Mapping[str, str]
     region: str = naming.DEFAULT_REGION
-
-
-def _field(index: int, key: str) -> Callable[[list[dict[str, str]]], str]:
-    return lambda records: records[index][key]
 
 
 class Email(pulumi.ComponentResource):
@@ -44,10 +42,11 @@ class Email(pulumi.ComponentResource):
     sending_domain: str
     from_address: str
     configuration_set_name: str
+    configuration_set: pulumi.Output[str]
+    """The configuration set's name once it exists (what a user of it waits for)."""
     identity_arn: pulumi.Output[str]
     bounce_topic_arn: pulumi.Output[str]
     dns_records: pulumi.Output[list[dict[str, str]]]
-    allow_list_parameter: str | None
 
     def __init__(
         self, name: str, args: EmailArgs, opts: pulumi.ResourceOptions | None = None
@@ -85,74 +84,39 @@ class Email(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        identity = aws.sesv2.EmailIdentity(
-            f"{name}-identity",
-            email_identity=domain,
-            configuration_set_name=config_set.configuration_set_name,
-            dkim_signing_attributes=aws.sesv2.EmailIdentityDkimSigningAttributesArgs(
-                next_signing_key_length="RSA_2048_BIT"
-            ),
-            tags=tags,
-            opts=child,
-        )
-        aws.sesv2.EmailIdentityMailFromAttributes(
-            f"{name}-mail-from",
-            email_identity=identity.email_identity,
-            mail_from_domain=identity_settings.mail_from_domain,
-            behavior_on_mx_failure="USE_DEFAULT_VALUE",
-            opts=child,
-        )
-
-        tokens = identity.dkim_signing_attributes.apply(
-            lambda attrs: list((attrs.tokens if attrs else None) or [])
-        )
-        records = tokens.apply(
-            lambda t: email_settings.dns_records(identity_settings, t, args.region)
-        )
-        if identity_settings.uses_platform_domain:
-            # Three DKIM tokens, always: SES Easy DKIM issues exactly three.
-            for index in range(3):
-                aws.route53.Record(
-                    f"{name}-dkim-{index}",
-                    zone_id=args.zone_id,
-                    name=records.apply(_field(index, "name")),
-                    type="CNAME",
-                    records=[records.apply(_field(index, "value"))],
-                    ttl=email_settings.DKIM_RECORD_TTL,
-                    opts=child,
-                )
-            mail_from = identity_settings.mail_from_domain
-            for record_type, value in (
-                ("MX", f"10 feedback-smtp.{args.region}.amazonses.com"),
-                ("TXT", "v=spf1 include:amazonses.com ~all"),
-            ):
-                aws.route53.Record(
-                    f"{name}-mail-from-{record_type.lower()}",
-                    zone_id=args.zone_id,
-                    name=mail_from,
-                    type=record_type,
-                    records=[value],
-                    ttl=email_settings.DKIM_RECORD_TTL,
-                    opts=child,
-                )
-
-        self.allow_list_parameter = identity_settings.allow_list_parameter
-        if self.allow_list_parameter is not None:
-            aws.ssm.Parameter(
-                f"{name}-allow-list",
-                name=self.allow_list_parameter,
-                type="StringList",
-                insecure_value=",".join(identity_settings.initial_allow_list),
-                description="Addresses preview may email besides its administrators "
-                "(comma-separated; the vendor's staff add to it)",
+        identity_arn: pulumi.Output[str] = pulumi.Output.from_input(args.platform_identity_arn)
+        records: pulumi.Output[list[dict[str, str]]] = pulumi.Output.from_input([])
+        if not identity_settings.uses_platform_domain:
+            identity = aws.sesv2.EmailIdentity(
+                f"{name}-identity",
+                email_identity=domain,
+                configuration_set_name=config_set.configuration_set_name,
+                dkim_signing_attributes=aws.sesv2.EmailIdentityDkimSigningAttributesArgs(
+                    next_signing_key_length="RSA_2048_BIT"
+                ),
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
+                opts=child,
             )
+            aws.sesv2.EmailIdentityMailFromAttributes(
+                f"{name}-mail-from",
+                email_identity=identity.email_identity,
+                mail_from_domain=identity_settings.mail_from_domain,
+                behavior_on_mx_failure="USE_DEFAULT_VALUE",
+                opts=child,
+            )
+            tokens = identity.dkim_signing_attributes.apply(
+                lambda attrs: list((attrs.tokens if attrs else None) or [])
+            )
+            records = tokens.apply(
+                lambda t: email_settings.dns_records(identity_settings, t, args.region)
+            )
+            identity_arn = identity.arn
 
         self.sending_domain = domain
         self.from_address = identity_settings.from_address
         self.configuration_set_name = identity_settings.configuration_set_name
-        self.identity_arn = identity.arn
+        self.configuration_set = config_set.configuration_set_name
+        self.identity_arn = identity_arn
         self.bounce_topic_arn = topic.arn
         self.dns_records = records
         outputs: dict[str, Any] = {
@@ -162,6 +126,5 @@ class Email(pulumi.ComponentResource):
             "identity_arn": self.identity_arn,
             "bounce_topic_arn": self.bounce_topic_arn,
             "dns_records": self.dns_records,
-            "allow_list_parameter": self.allow_list_parameter,
         }
         self.register_outputs(outputs)

@@ -20,3 +20,11 @@ def stateful(parent: pulumi.Resource, durable: bool, **extra: object) -> pulumi.
         retain_on_delete=durable,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def retained(parent: pulumi.Resource, durable: bool) -> pulumi.ResourceOptions:
+    """Options of what a person may remove on purpose but a destroy must not take:
+    production's groups, administrator accounts and memberships. Retained on delete,
+    not protected, so taking an administrator out of the stack file still deploys; the
+    account stays in the pool (README, "Destructive changes": disable it there)."""
+    return pulumi.ResourceOptions(parent=parent, retain_on_delete=durable)

@@ -1,4 +1,7 @@
-"""Hosted payment configuration: non-secret SSM parameters and an empty credentials secret."""
+"""Hosted payment configuration: the empty credentials secret.
+
+The non-secret payment settings are the ``payment`` key of the stack's settings
+parameter (``infra.program.settings``)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from infra.core import naming
 from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
 from infra.program.options import stateful
 
-PARAMETER_TIER = "Intelligent-Tiering"
-SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 7, "production": 30}
-"""A deleted production secret stays recoverable for the longest window AWS allows."""
+SECRET_RECOVERY_DAYS: dict[naming.Stage, int] = {"preview": 0, "production": 30}
+"""A deleted production secret stays recoverable for the longest window AWS allows (and is
+retained anyway). A preview's is deleted at once (0: no recovery window) when the preview
+is destroyed on purpose, so a client re-created under the same slug can create its secret
+again; its sandbox credentials are set again with ``payment set-credentials``."""
 
 
 @dataclass(frozen=True)
@@ -22,10 +27,8 @@ class PaymentsArgs:
     provider: str
     """A key of ``infra.core.providers.PROVIDERS``."""
     secret_name: str
-    parameter_path: str
-    """``/<slug>/<stage>/payment/``; each setting is a parameter under it."""
-    settings: Mapping[str, str]
-    """Setting key (``mode``, ``merchant-id``...) -> value (``payment_settings``)."""
+    mode: str
+    """sandbox or live (``TenantSpec.payment_mode``)."""
     label: str
     """What descriptions call the stack (``<slug>-<stage>``)."""
     recovery_days: int
@@ -33,13 +36,10 @@ class PaymentsArgs:
     """Production: the secret is protected and retained (``options.stateful``)."""
     kms_key_arn: pulumi.Input[str]
     tags: Mapping[str, str]
-    portal_rule: pulumi.Resource | None = None
-    """The rule that opens the portal: the payment mode changes only after it, so payment
-    goes live with the portal, never before (a failed go-live leaves sandbox)."""
 
 
 class Payments(pulumi.ComponentResource):
-    """The payment settings the application reads, and the secret its credentials go in.
+    """The secret the payment provider's credentials go in.
 
     The secret is created without a value on purpose: ``tenantctl payment
     set-credentials`` writes it from stdin or the environment, so the provider's
@@ -48,9 +48,6 @@ class Payments(pulumi.ComponentResource):
 
     secret_arn: pulumi.Output[str]
     secret_name: str
-    parameter_path: str
-    parameter_names: dict[str, str]
-    """Setting key (``mode``, ``merchant-id``...) -> full SSM parameter name."""
     mode: str
 
     def __init__(
@@ -75,39 +72,13 @@ class Payments(pulumi.ComponentResource):
             opts=stateful(self, args.durable),
         )
 
-        settings = dict(args.settings)
-        names = {key: args.parameter_path + key for key in settings}
-        for key, value in settings.items():
-            aws.ssm.Parameter(
-                f"{name}-{key}",
-                name=names[key],
-                type="String",
-                # 1,000 clients use 14,000 parameters; the standard tier holds 10,000 per
-                # region and cannot be raised. Intelligent-Tiering stays standard (free)
-                # while that quota lasts and uses the advanced tier after it.
-                tier=PARAMETER_TIER,
-                # Not secret, and `promote --dry-run` must show a mode change:
-                # `value` would be marked secret and hidden in every diff.
-                insecure_value=value,
-                description=f"Payment {key} of {args.label}",
-                tags=dict(args.tags),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    depends_on=[args.portal_rule] if args.portal_rule is not None else [],
-                ),
-            )
-
         self.secret_arn = secret.arn
         self.secret_name = secret_name
-        self.parameter_path = args.parameter_path
-        self.parameter_names = names
-        self.mode = settings["mode"]
+        self.mode = args.mode
         self.register_outputs(
             {
                 "secret_arn": self.secret_arn,
                 "secret_name": self.secret_name,
-                "parameter_path": self.parameter_path,
-                "parameter_names": self.parameter_names,
                 "mode": self.mode,
             }
         )

@@ -32,8 +32,8 @@ from typing import Any
 
 import pulumi
 
-# The project installs no protobuf stubs; pulumi's own wire types are untyped too.
-from google.protobuf import struct_pb2  # type: ignore[import-untyped]
+# protobuf is typed (types-protobuf comes with temporalio); pulumi's own wire types are not.
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_runtime_resource
 from pulumi.runtime import settings as pulumi_settings
@@ -78,6 +78,10 @@ class PlannedResource:
     """Whether a delete leaves it in AWS (``ResourceOptions.retain_on_delete``)."""
     dependencies: tuple[str, ...] = ()
     """Logical names of the resources it waits for (``depends_on`` and input dependencies)."""
+    provider: str | None = None
+    """Logical name of the explicit provider it is created with (e.g. one for us-east-1)."""
+    ignore_changes: tuple[str, ...] = ()
+    """Inputs whose later changes Pulumi ignores (``ResourceOptions.ignore_changes``)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,11 @@ def computed_state(type_: str, name: str, inputs: Mapping[str, Any]) -> tuple[st
     service = type_.split(":")[1].split("/")[0] if type_.count(":") == 2 else "unknown"
     physical = str(inputs.get("name") or inputs.get("identifier") or inputs.get("bucket") or name)
     state: dict[str, Any] = {}
+    if type_ == "random:index/randomId:RandomId":
+        # Stable for the same keepers, as the provider's is for the life of its state.
+        keepers = repr(sorted((inputs.get("keepers") or {}).items()))
+        state["hex"] = _short_hash(name, keepers, length=2 * int(inputs.get("byteLength") or 4))
+        return state["hex"], state
     if type_ == "aws:s3/bucket:Bucket":
         state["arn"] = f"arn:aws:s3:::{physical}"
         state["bucket"] = physical
@@ -311,6 +320,11 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
                     protect=bool(getattr(request, "protect", False)),
                     retain_on_delete=bool(registered and request.retainOnDelete),
                     dependencies=tuple(sorted(urn.split("::")[-1] for urn in dependencies)),
+                    # a provider reference is "<urn>::<id>"; the urn ends in the name
+                    provider=str(request.provider).split("::")[-2]
+                    if registered and request.provider
+                    else None,
+                    ignore_changes=tuple(request.ignoreChanges) if registered else (),
                 )
             )
 

@@ -19,13 +19,15 @@ class PortalArgs:
     files: Mapping[str, bytes]
     """The rendered ``defaults/`` baseline (``rendering.render_content``), keys relative to it."""
     durable: bool
-    """Production: releases and promotion records live here; protected, retained, and never
-    destroyed with their content. A preview bucket may be (everything in it can be rendered
-    again)."""
+    """Production: releases and promotion records live here; the bucket and every setting
+    of it are protected and retained. No bucket is ever destroyed with its content: a
+    preview's holds the client's phase-3 releases and imports, weeks of work."""
     bucket_name: pulumi.Input[str]
     """Unique per installation (``naming.content_bucket``): S3 names are global."""
     kms_key_arn: pulumi.Input[str]
     """Default encryption of every object (with an S3 bucket key, to keep KMS calls down)."""
+    access_log_bucket: pulumi.Input[str]
+    """The platform's log bucket (``accessLogBucketName``): who read, wrote or deleted what."""
     tags: Mapping[str, str]
 
 
@@ -47,14 +49,15 @@ class Portal(pulumi.ComponentResource):
         self, name: str, args: PortalArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:Portal", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # The bucket's settings are retained with it in production: destroying the stack
+        # must not leave a retained bucket unversioned, unencrypted or public.
+        child = stateful(self, args.durable)
         files = args.files
         manifest = content_manifest(files)
 
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket_name,
-            force_destroy=not args.durable,
             tags=dict(args.tags),
             opts=stateful(self, args.durable),
         )
@@ -100,7 +103,14 @@ class Portal(pulumi.ComponentResource):
             bucket=bucket.id,
             policy=bucket.arn.apply(tls_only_policy),
             # S3 rejects policy writes that race the public-access block.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+            opts=stateful(self, args.durable, depends_on=[public_access]),
+        )
+        aws.s3.BucketLogging(
+            f"{name}-access-logging",
+            bucket=bucket.id,
+            target_bucket=args.access_log_bucket,
+            target_prefix=bucket.bucket.apply(access_log_prefix),
+            opts=child,
         )
 
         # Objects wait for the bucket's settings so none is ever written
@@ -164,3 +174,8 @@ def tls_only_policy(bucket_arn: str) -> str:
         },
         sort_keys=True,
     )
+
+
+def access_log_prefix(bucket_name: str) -> str:
+    """Where a content bucket's access logs go in the platform's log bucket."""
+    return f"{bucket_name}/"

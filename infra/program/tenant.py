@@ -8,17 +8,16 @@ from typing import Any
 
 import pulumi
 
-from infra.core import email_settings, naming, rendering
-from infra.core.listener import coming_soon_page
-from infra.core.payment_settings import payment_parameters
+from infra.core import email_settings, naming, rendering, stack_settings
 from infra.core.platform import check_zone_name, require_output
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
 from infra.program.database import Database, DatabaseArgs
-from infra.program.domains import Domains, DomainsArgs, serves_application
+from infra.program.domains import Domains, DomainsArgs
 from infra.program.email import Email, EmailArgs
 from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
+from infra.program.settings import Settings, SettingsArgs
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,14 @@ class PlatformValues:
     database_subnet_group_name: pulumi.Output[str]
     database_parameter_group_name: pulumi.Output[str]
     database_security_group_ids: pulumi.Output[list[str]]
-    https_listener_arn: pulumi.Output[str]
-    load_balancer_dns_name: pulumi.Output[str]
-    load_balancer_zone_id: pulumi.Output[str]
-    app_target_group_arn: pulumi.Output[str]
-    zone_id: pulumi.Output[str]
+    multitenant_distribution_id: pulumi.Output[str]
+    connection_group_id: pulumi.Output[str]
+    connection_group_routing_endpoint: pulumi.Output[str]
+    operations_bucket_name: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     wildcard_certificate_arn: pulumi.Output[str]
+    email_identity_arn: pulumi.Output[str]
+    access_log_bucket_name: pulumi.Output[str]
 
 
 def read_platform(
@@ -70,13 +70,14 @@ def read_platform(
         database_subnet_group_name=value("databaseSubnetGroupName"),
         database_parameter_group_name=value("databaseParameterGroupName"),
         database_security_group_ids=value("databaseSecurityGroupIds"),
-        https_listener_arn=value("httpsListenerArn"),
-        load_balancer_dns_name=value("loadBalancerDnsName"),
-        load_balancer_zone_id=value("loadBalancerZoneId"),
-        app_target_group_arn=value("appTargetGroupArn"),
-        zone_id=value("zoneId"),
+        multitenant_distribution_id=value("multitenantDistributionId"),
+        connection_group_id=value("connectionGroupId"),
+        connection_group_routing_endpoint=value("connectionGroupRoutingEndpoint"),
+        operations_bucket_name=value("operationsBucketName"),
         kms_key_arn=value("kmsKeyArn"),
         wildcard_certificate_arn=value("wildcardCertificateArn"),
+        email_identity_arn=value("emailIdentityArn"),
+        access_log_bucket_name=value("accessLogBucketName"),
     )
 
 
@@ -101,13 +102,15 @@ class Tenant(pulumi.ComponentResource):
     database_secret_arn: pulumi.Output[str]
     content_bucket: pulumi.Output[str]
     payment_secret_arn: pulumi.Output[str]
-    payment_parameter_path: str
+    settings_parameter: str
     payment_mode: str
     user_pool_id: pulumi.Output[str]
     certificate_arn: pulumi.Output[str]
     custom_domain_certificate_arn: pulumi.Output[str | None]
     custom_domain_validation_records: pulumi.Output[list[dict[str, str]]]
-    listener_rule_priority: int
+    custom_domain_cname_target: pulumi.Output[str | None]
+    distribution_tenant_id: pulumi.Output[str | None]
+    operations_bucket: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
@@ -144,15 +147,13 @@ class Tenant(pulumi.ComponentResource):
                 admin_host=spec.admin_host,
                 portal_host=spec.portal_host,
                 portal_domain=spec.portal_domain,
+                certificate_generation=spec.custom_domain.certificate_generation,
+                attached=spec.custom_domain.attached,
                 live=spec.live,
-                serve_application=serves_application(spec.stage, spec.live),
-                coming_soon_page=coming_soon_page(spec.display_name),
-                rule_priority=spec.rule_priority,
-                zone_id=platform.zone_id,
-                https_listener_arn=platform.https_listener_arn,
-                load_balancer_dns_name=platform.load_balancer_dns_name,
-                load_balancer_zone_id=platform.load_balancer_zone_id,
-                app_target_group_arn=platform.app_target_group_arn,
+                tenant_name=naming.distribution_tenant_name(spec.slug),
+                distribution_id=platform.multitenant_distribution_id,
+                connection_group_id=platform.connection_group_id,
+                routing_endpoint=platform.connection_group_routing_endpoint,
                 wildcard_certificate_arn=platform.wildcard_certificate_arn,
                 tags=tags,
             ),
@@ -163,14 +164,22 @@ class Tenant(pulumi.ComponentResource):
             PaymentsArgs(
                 provider=spec.payment.provider,
                 secret_name=naming.payment_secret_name(spec.slug, spec.stage),
-                parameter_path=naming.payment_parameter_path(spec.slug, spec.stage),
-                settings=payment_parameters(spec),
+                mode=spec.payment_mode,
                 label=spec.stack_name,
                 recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
                 durable=production,
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
-                portal_rule=domains.listener_rule,
+            ),
+            child,
+        )
+        settings = Settings(
+            f"{name}-settings",
+            SettingsArgs(
+                parameter_name=stack_settings.parameter_name(spec),
+                document=stack_settings.initial_settings(spec),
+                label=spec.stack_name,
+                tags=tags,
             ),
             child,
         )
@@ -185,6 +194,7 @@ class Tenant(pulumi.ComponentResource):
                     )
                 ),
                 kms_key_arn=platform.kms_key_arn,
+                access_log_bucket=platform.access_log_bucket_name,
                 tags=tags,
             ),
             child,
@@ -193,7 +203,7 @@ class Tenant(pulumi.ComponentResource):
             f"{name}-email",
             EmailArgs(
                 identity=email_settings.sending_identity(spec),
-                zone_id=platform.zone_id,
+                platform_identity_arn=platform.email_identity_arn,
                 tags=tags,
                 region=_region(),
             ),
@@ -211,8 +221,16 @@ class Tenant(pulumi.ComponentResource):
                 tags=tags,
                 reset_subject=json.loads(files["email/subjects.json"])["password-reset"],
                 support_email=spec.branding.support_email,
+                # Never an identity that may not be verified yet: the platform's, or the
+                # stack's own once promote has found it verified (a live own domain).
                 email=EmailSending(
-                    email.identity_arn, email.from_address, email.configuration_set_name
+                    source_arn=(
+                        email.identity_arn
+                        if email_settings.pool_sends_from_own_identity(spec)
+                        else platform.email_identity_arn
+                    ),
+                    from_address=email_settings.pool_from_address(spec),
+                    configuration_set=email.configuration_set,
                 ),
             ),
             child,
@@ -234,13 +252,15 @@ class Tenant(pulumi.ComponentResource):
         self.database_secret_arn = database.master_user_secret_arn
         self.content_bucket = portal.bucket_name
         self.payment_secret_arn = payments.secret_arn
-        self.payment_parameter_path = payments.parameter_path
+        self.settings_parameter = settings.parameter_name
         self.payment_mode = payments.mode
         self.user_pool_id = access.user_pool_id
         self.certificate_arn = domains.certificate_arn
         self.custom_domain_certificate_arn = domains.custom_domain_certificate_arn
         self.custom_domain_validation_records = domains.custom_domain_validation_records
-        self.listener_rule_priority = domains.listener_rule_priority
+        self.custom_domain_cname_target = domains.custom_domain_cname_target
+        self.distribution_tenant_id = domains.distribution_tenant_id
+        self.operations_bucket = platform.operations_bucket_name
         self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
 
 
@@ -295,9 +315,10 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
         "payment_secret_arn",
     ),
     StackOutput(
-        "paymentParameterPath",
-        "SSM path of the non-secret payment settings.",
-        "payment_parameter_path",
+        "settingsParameter",
+        "SSM parameter (String, standard tier) holding the stack's non-secret settings as "
+        'JSON: payment and, in preview, allowedRecipients (README "Stack settings").',
+        "settings_parameter",
         local=True,
     ),
     StackOutput("paymentMode", "sandbox or live.", "payment_mode"),
@@ -309,21 +330,36 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
     ),
     StackOutput(
         "customDomainCertificateArn",
-        "ACM certificate of the client's own portal domain (production); null when none. "
-        "promote requires it ISSUED.",
+        "ACM certificate (us-east-1) of the client's own portal domain (production); null "
+        "until `tenantctl domain request-certificate`. promote requires it ISSUED.",
         "custom_domain_certificate_arn",
     ),
     StackOutput(
         "customDomainValidationRecords",
-        "DNS records [{name, type, value}] the client must publish for its own portal "
-        "domain; empty when it has none.",
+        "DNS records [{name, type, value}] the client must publish so ACM validates that "
+        "certificate; empty when there is none.",
         "custom_domain_validation_records",
         local=True,
     ),
     StackOutput(
-        "listenerRulePriority",
-        "Priority of the stack's rule on the platform HTTPS listener.",
-        "listener_rule_priority",
+        "customDomainCnameTarget",
+        "The platform's CloudFront routing endpoint the client points its portal domain at "
+        "(CNAME) at go-live; null without a portal domain.",
+        "custom_domain_cname_target",
+        local=True,
+    ),
+    StackOutput(
+        "distributionTenantId",
+        "CloudFront distribution tenant serving the client's own portal domain once "
+        "attached (`tenantctl domain attach`; enabled when live); null before.",
+        "distribution_tenant_id",
+    ),
+    StackOutput(
+        "operationsBucket",
+        "The platform's operations bucket, where tenantctl publishes the stack's host "
+        'routes (routing/v1/<host>.json, README "Host routing").',
+        "operations_bucket",
+        local=True,
     ),
     StackOutput(
         "emailSendingDomain",

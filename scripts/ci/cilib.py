@@ -43,6 +43,28 @@ def tenantctl(*args: str, merge_stderr: bool = False) -> tuple[int, str]:
     return done.returncode, done.stdout
 
 
+def qualified_stacks() -> dict[str, str]:
+    """``{"<slug>-<stage>": "<org>/tenants/<slug>-<stage>"}`` for every readable stack file.
+
+    Pulumi resolves a bare stack name against the token's default organisation; tenant
+    stacks live in their platform's. The name comes from tenantctl (``list --json``,
+    ``qualifiedStack``), which derives it in one place (``naming.qualified_stack_name``);
+    pass it to every ``pulumi --stack``."""
+    _, out = tenantctl("list", "--json")  # a broken stack file is that stack's error only
+    document = load_json(out) or {}
+    return {
+        info["stack"]: info["qualifiedStack"]
+        for row in document.get("tenants", [])
+        for info in row["stages"].values()
+        if info.get("qualifiedStack")
+    }
+
+
+def short_stack(stack: str) -> str:
+    """``<slug>-<stage>`` of a qualified (or already short) stack name."""
+    return stack.rsplit("/", 1)[-1]
+
+
 def load_json(text: str) -> Any:
     try:
         return json.loads(text) if text.strip() else None

@@ -31,6 +31,7 @@ from infra.core.content_model import (
     parse_manifest,
     utc_now,
 )
+from infra.core.verify_checks import EVIDENCE_PREFIX
 from infra.ops.adapters.aws import MAX_CONCURRENCY
 
 if TYPE_CHECKING:
@@ -383,6 +384,18 @@ class ContentStore:
                 f"{release_id!r}; someone else switched it. Check `current` and run again"
             )
         return current
+
+    # ---------------------------------------------------------------------- evidence
+
+    def put_evidence(self, key: str, body: bytes, content_type: str) -> None:
+        """One file of a ``tenantctl verify`` evidence bundle (``verify/<run id>/...``):
+        beside the releases, never one of them."""
+        if not key.startswith(EVIDENCE_PREFIX):
+            raise ValueError(f"evidence key {key!r} is not under {EVIDENCE_PREFIX}")
+        self._put(key, body, content_type)
+
+    def get_evidence(self, key: str) -> bytes | None:
+        return self._get(key) if key.startswith(EVIDENCE_PREFIX) else None
 
     # ---------------------------------------------------------------------- records
 

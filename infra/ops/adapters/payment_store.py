@@ -1,10 +1,12 @@
-"""Payment settings (SSM parameters) and credentials (a Secrets Manager secret).
+"""The stack's settings parameter, payment settings in it, and credentials (a secret).
 
-The non-secret settings live under ``/<slug>/<stage>/payment/`` and are
-created by the Pulumi program; ``reset-preview`` writes them back to the
-defaults. The credentials secret is created (empty) by the Pulumi program and
-its value is set only here, from stdin or the environment, so it never passes
-through Pulumi config or state.
+The non-secret settings are one JSON SSM parameter per stack
+(``infra.core.stack_settings``), created by the Pulumi program and then written only
+here, one key at a time (read, change that key, write the whole, the standard tier
+named): the payment settings after every deploy and on reset, the allow-list by
+``tenantctl email allow-list``. The credentials secret is created (empty) by the
+Pulumi program and its value is set only here, from stdin or the environment, so it
+never passes through Pulumi config or state.
 
 Credential values are never logged, printed, returned or put into an
 exception message; errors name keys and line numbers only. boto3 clients are
@@ -16,13 +18,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from infra.core import naming
+from infra.core import naming, stack_settings
 from infra.core.errors import PreconditionFailed, TenantctlError
-from infra.core.payment_settings import parameter_name, payment_parameters
+from infra.core.payment_settings import payment_parameters
 from infra.core.providers import CREDENTIAL_FIELDS, PROVIDERS
 from infra.core.spec import TenantSpec
 
@@ -43,18 +45,76 @@ class InvalidCredentials(TenantctlError):
 # ------------------------------------------------------------------ parameters
 
 
+def read_settings(ssm: SSMClient, spec: TenantSpec) -> dict[str, Any] | None:
+    """The stack's settings document, or ``None`` when the parameter does not exist yet."""
+    try:
+        value = ssm.get_parameter(Name=stack_settings.parameter_name(spec))["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise
+    return stack_settings.parse(value)
+
+
+def write_settings(ssm: SSMClient, spec: TenantSpec, document: Mapping[str, Any]) -> None:
+    """Overwrite the stack's settings with *document*: checked first (4 KB), standard tier."""
+    value = stack_settings.render(document, f"{spec.stack_name}'s settings")
+    ssm.put_parameter(
+        Name=stack_settings.parameter_name(spec),
+        Value=value,
+        Type=stack_settings.TYPE,
+        Tier=stack_settings.TIER,
+        Overwrite=True,
+    )
+
+
+def _existing(ssm: SSMClient, spec: TenantSpec) -> dict[str, Any]:
+    document = read_settings(ssm, spec)
+    if document is None:
+        raise PreconditionFailed(
+            f"{spec.stack_name} has no settings parameter yet "
+            f"({stack_settings.parameter_name(spec)}); deploy it first "
+            f"(`{naming.TOOL} create {spec.slug}` or `pulumi up -s {spec.stack_name}`)"
+        )
+    return document
+
+
+def legacy_allow_list(ssm: SSMClient, spec: TenantSpec) -> set[str]:
+    """The addresses of a preview's allow-list parameter from before the settings parameter
+    (``/<slug>/preview/email/allowed-recipients``, a StringList): the deploy that moves the
+    stack to the new design deletes it, so ``deploy_stack`` reads it first and carries it
+    over (``carry_allow_list``). Empty when there is none."""
+    if spec.stage != naming.PREVIEW:
+        return set()
+    try:
+        value = ssm.get_parameter(Name=f"/{spec.slug}/{spec.stage}/email/allowed-recipients")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return set()
+        raise
+    listed = value["Parameter"]["Value"].split(",")
+    return {a.strip().lower() for a in listed if a.strip()}
+
+
+def carry_allow_list(ssm: SSMClient, spec: TenantSpec, addresses: set[str]) -> bool:
+    """Add *addresses* to the stack's allow-list (kept: nothing is removed); whether it
+    changed."""
+    document = _existing(ssm, spec)
+    current = stack_settings.recipients_of(document)
+    if addresses <= current:
+        return False
+    write_settings(ssm, spec, stack_settings.with_recipients(document, current | addresses))
+    return True
+
+
 def read_parameters(ssm: SSMClient, spec: TenantSpec) -> dict[str, str]:
-    """``{name: value}`` of the stack's payment parameters (names without the path)."""
-    path = naming.payment_parameter_path(spec.slug, spec.stage)
-    values: dict[str, str] = {}
-    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=False):
-        for parameter in page["Parameters"]:
-            values[parameter["Name"][len(path) :]] = parameter["Value"]
-    return values
+    """``{name: value}`` of the stack's payment settings; empty when it has none yet."""
+    return stack_settings.payment_of(read_settings(ssm, spec) or {})
 
 
-def write_parameters(ssm: SSMClient, spec: TenantSpec, values: Mapping[str, str]) -> None:
-    """Overwrite the stack's payment parameters with *values* (known names only)."""
+def write_parameters(ssm: SSMClient, spec: TenantSpec, values: Mapping[str, str]) -> bool:
+    """Set the payment settings *values* (known names only), keeping every other key and
+    setting; whether anything changed (nothing is written when nothing would)."""
     known = payment_parameters(spec)
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -62,10 +122,12 @@ def write_parameters(ssm: SSMClient, spec: TenantSpec, values: Mapping[str, str]
             f"unknown payment parameter(s) {', '.join(unknown)} for {spec.stack_name}; "
             f"known: {', '.join(known)}"
         )
-    for key, value in values.items():
-        ssm.put_parameter(
-            Name=parameter_name(spec, key), Value=value, Type="String", Overwrite=True
-        )
+    document = _existing(ssm, spec)
+    payment = {**stack_settings.payment_of(document), **values}
+    if payment == stack_settings.payment_of(document) and stack_settings.PAYMENT in document:
+        return False
+    write_settings(ssm, spec, stack_settings.with_payment(document, payment))
+    return True
 
 
 # ----------------------------------------------------------------- credentials

@@ -22,6 +22,7 @@ from infra.core.errors import (
     PreconditionFailed,
     TenantctlError,
 )
+from infra.core.replacement import Step
 
 REDACTED = "[secret]"
 """What a secret stack output is reported as; its value never leaves Pulumi."""
@@ -74,6 +75,40 @@ def deploy(
     return {
         name: REDACTED if output.secret else output.value for name, output in result.outputs.items()
     }
+
+
+def preview_steps(
+    qualified_name: str, project_dir: Path, on_output: Callable[[str], None]
+) -> list[Step]:
+    """The steps ``pulumi preview`` of *qualified_name* reports (op, type, name, the keys
+    forcing a replacement); changes nothing. A stack that does not exist yet (``create``'s
+    first deploy) has nothing to replace: no steps. Otherwise raises like ``deploy``."""
+    naming.parse_stack_name(qualified_name.rsplit("/", 1)[-1])
+    if pulumi_cli_path() is None:
+        raise EnvironmentProblem(cli_missing_message(qualified_name))
+    from pulumi import automation
+
+    steps: list[Step] = []
+
+    def on_event(event: Any) -> None:
+        pre = getattr(event, "resource_pre_event", None)
+        if pre is None:
+            return
+        meta = pre.metadata
+        op = getattr(meta.op, "value", meta.op)
+        steps.append(Step(str(op), meta.type, meta.urn.split("::")[-1], tuple(meta.keys or ())))
+
+    try:
+        stack = automation.select_stack(stack_name=qualified_name, work_dir=str(project_dir))
+    except automation.errors.StackNotFoundError:
+        return []
+    except automation.errors.CommandError as exc:
+        raise deploy_error(exc, qualified_name) from None
+    try:
+        stack.preview(on_output=on_output, on_error=on_output, on_event=on_event)
+    except automation.errors.CommandError as exc:
+        raise deploy_error(exc, qualified_name) from None
+    return steps
 
 
 def deploy_error(exc: Exception, qualified_name: str) -> TenantctlError:

@@ -24,7 +24,7 @@ from infra.core.content_model import ContentDiff, content_manifest, diff_manifes
 from infra.core.errors import LocalIOError, PreconditionFailed, UserInputError
 from infra.core.steps import Progress, quiet
 from infra.ops.stacks.handle import PreviewStack, StackHandle
-from infra.ops.stacks.locking import client_lock, preview_lock_region
+from infra.ops.stacks.locking import client_lock, preview_place
 
 PUSH_RECORD = "last-content-push"
 
@@ -204,7 +204,7 @@ def push(
         return Pushed(
             stack.stack_name, True, len(files), release_id, diff_manifests(served, manifest)
         )
-    with client_lock(stack.spec.slug, "content push", preview_lock_region(stack.region)):
+    with client_lock(stack.spec.slug, "content push", preview_place(stack)):
         release_id, served = _served(stack)
         changes = diff_manifests(served, manifest)
         if changes.is_empty and release_id is not None:
@@ -229,7 +229,7 @@ def push(
 
 def rollback(stack: PreviewStack, progress: Progress = quiet) -> RolledBack:
     """Serve the release preview served before the last switch (one PUT of current.json)."""
-    with client_lock(stack.spec.slug, "content rollback", preview_lock_region(stack.region)):
+    with client_lock(stack.spec.slug, "content rollback", preview_place(stack)):
         current = stack.content.current()
         if current is None or not current.previous:
             raise PreconditionFailed(f"{stack.stack_name} has no previous release to go back to")

@@ -16,31 +16,21 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from infra.core import email_settings, limits, placeholders
+from infra.core import email_settings, naming, placeholders, stack_settings
 from infra.core.errors import PreconditionFailed, UserInputError
 from infra.core.steps import Progress, quiet
 from infra.core.text_rules import email_problem
 from infra.ops.adapters import aws
+from infra.ops.adapters.payment_store import read_settings, write_settings
 from infra.ops.stacks.handle import PreviewStack, StackHandle
-from infra.ops.stacks.locking import client_lock, preview_lock_region
+from infra.ops.stacks.locking import client_lock, preview_place
 
 
 def allow_list(stack: StackHandle) -> list[str]:
     """The extra addresses preview may email (empty in production or when unset)."""
-    return sorted(_stored(stack, email_settings.allow_list_parameter(stack.spec)) or ())
-
-
-def _stored(stack: StackHandle, name: str) -> set[str] | None:
-    """The addresses in the allow-list parameter *name*, lower-cased; None when it is missing."""
-    try:
-        value = stack.ssm.get_parameter(Name=name)["Parameter"]["Value"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return None
-        raise
-    return {a.strip().lower() for a in value.split(",") if a.strip()}
+    if stack.spec.stage != naming.PREVIEW:
+        return []
+    return sorted(stack_settings.recipients_of(read_settings(stack.ssm, stack.spec) or {}))
 
 
 @dataclass(frozen=True)
@@ -87,39 +77,41 @@ def change_allow_list(
     if problems:
         raise UserInputError("; ".join(problems))
     spec = stack.spec
-    name = email_settings.allow_list_parameter(spec)
+    name = stack_settings.parameter_name(spec)
     admins = list(email_settings.admin_addresses(spec))
     if not wanted and not unwanted:
-        listed = sorted(_read_allow_list(stack, name) - set(admins))
+        listed = sorted(stack_settings.recipients_of(_read_settings(stack)) - set(admins))
         return AllowList(spec.stack_name, name, listed, [], [], admins)
-    with client_lock(spec.slug, "email allow-list", preview_lock_region(stack.region)):
-        current = _read_allow_list(stack, name)
+    with client_lock(spec.slug, "email allow-list", preview_place(stack)):
+        document = _read_settings(stack)  # under the lock: a deploy or reset writes it too
+        current = stack_settings.recipients_of(document)
         new = (current | set(wanted)) - set(unwanted)
-        # An SSM value cannot be empty: an emptied list keeps the administrators, who
-        # are allowed whatever it says.
-        value = ",".join(sorted(new or admins))
-        if len(value) > limits.SSM_STANDARD_VALUE_MAX_CHARS:
-            raise UserInputError(
-                f"the allow-list would be {len(value)} characters; an SSM parameter holds "
-                f"at most {limits.SSM_STANDARD_VALUE_MAX_CHARS}: remove addresses first"
-            )
         if new != current:
-            if not value:
+            # An emptied list keeps the administrators, who are allowed whatever it says:
+            # the application reads one list.
+            if not (new or admins):
                 raise UserInputError(f"{spec.stack_name} has no administrators to keep on the list")
-            stack.ssm.put_parameter(Name=name, Value=value, Type="StringList", Overwrite=True)
+            # Checked (4 KB, the whole document) before anything is written.
+            write_settings(
+                stack.ssm,
+                spec,
+                stack_settings.with_recipients(document, new or admins),
+            )
+            new = new or set(admins)
     added, removed = sorted(new - current), sorted(current - new)
     progress(f"  {spec.stack_name}: {len(added)} added, {len(removed)} removed ({len(new)} now)")
     return AllowList(spec.stack_name, name, sorted(new - set(admins)), added, removed, admins)
 
 
-def _read_allow_list(stack: StackHandle, name: str) -> set[str]:
-    stored = _stored(stack, name)
-    if stored is None:
+def _read_settings(stack: StackHandle) -> dict[str, Any]:
+    document = read_settings(stack.ssm, stack.spec)
+    if document is None:
+        name = stack_settings.parameter_name(stack.spec)
         raise PreconditionFailed(
             f"{stack.stack_name} has no allow-list yet ({name}); deploy it first "
             f"(`tenantctl create {stack.spec.slug}` or `pulumi up -s {stack.stack_name}`)"
         )
-    return stored
+    return document
 
 
 def _fill_html(text: str, values: dict[str, str]) -> str:
@@ -181,7 +173,7 @@ def send_test(stack: StackHandle, template: str, to: str) -> TestEmailSent:
     if not email_settings.recipient_allowed(spec, to, allow_list(stack)):
         raise PreconditionFailed(
             f"{spec.stack_name} never emails the public: {to} is neither an administrator nor "
-            f"on the allow-list ({email_settings.allow_list_parameter(spec)} in SSM)"
+            f"on the allow-list (allowedRecipients of {stack_settings.parameter_name(spec)} in SSM)"
         )
     message = render_test_email(stack, template, to)
     sesv2 = aws.client("sesv2", stack.region)

@@ -27,7 +27,7 @@ from infra.core.import_kinds import (
 from infra.core.steps import Progress, quiet
 from infra.ops.content.import_engine import ImportResult, Problems, file_sha256, load
 from infra.ops.stacks.handle import PreviewStack, StackHandle
-from infra.ops.stacks.locking import client_lock, preview_lock_region
+from infra.ops.stacks.locking import client_lock, preview_place
 
 
 def kind_named(name: str) -> Kind:
@@ -67,7 +67,7 @@ def import_file(
 
     if dry_run:
         return run()
-    with client_lock(stack.spec.slug, f"import {kind.name}", preview_lock_region(stack.region)):
+    with client_lock(stack.spec.slug, f"import {kind.name}", preview_place(stack)):
         return run()
 
 

@@ -36,12 +36,11 @@ _IMAGE_SVG = (
 )
 
 
-def _fill_html(text: str) -> str:
-    values = {
-        k: v if k in ph.FRAGMENTS else html.escape(v, quote=True)
-        for k, v in ph.SAMPLE_VALUES.items()
-    }
-    return _EXTERNAL_IMG.sub(rf"\g<1>{PLACEHOLDER_IMAGE}\g<3>", ph.fill(text, values))
+def fill_html(text: str, values: Mapping[str, str] = ph.SAMPLE_VALUES) -> str:
+    """A page or email as served: placeholders filled (HTML-escaped unless a fragment) and
+    images from other origins replaced by a local placeholder."""
+    escaped = {k: v if k in ph.FRAGMENTS else html.escape(v, quote=True) for k, v in values.items()}
+    return _EXTERNAL_IMG.sub(rf"\g<1>{PLACEHOLDER_IMAGE}\g<3>", ph.fill(text, escaped))
 
 
 def routes(files: Mapping[str, bytes]) -> dict[str, str]:
@@ -93,16 +92,16 @@ class PreviewSite:
                 text = self.files[key].decode("utf-8")
                 if key.endswith(".txt"):
                     return 200, "text/plain; charset=utf-8", ph.fill(text).encode()
-                return 200, "text/html; charset=utf-8", _fill_html(text).encode()
+                return 200, "text/html; charset=utf-8", fill_html(text).encode()
         if path in self.routes:
             page = self.files[self.routes[path]].decode("utf-8")
-            return 200, "text/html; charset=utf-8", _fill_html(page).encode()
+            return 200, "text/html; charset=utf-8", fill_html(page).encode()
         asset = f"{ph.PORTAL_DIR}{path.lstrip('/')}"
         if asset in self.files and not asset.endswith(".html"):
             kind = mimetypes.guess_type(asset)[0] or "application/octet-stream"
             return 200, kind, self.files[asset]
         missing = self.files.get(f"{ph.PORTAL_DIR}not-found.html", b"<h1>Not found</h1>")
-        return 404, "text/html; charset=utf-8", _fill_html(missing.decode()).encode()
+        return 404, "text/html; charset=utf-8", fill_html(missing.decode()).encode()
 
 
 def _handler(site: PreviewSite) -> type[BaseHTTPRequestHandler]:

@@ -42,13 +42,12 @@ from ruamel.yaml.error import YAMLError
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.core.errors import ConflictError, PreconditionFailed, UserInputError
-from infra.core.platform import free_priority
 from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
 from infra.core.text_rules import first_of, shorten
 from infra.ops.adapters import yamlfiles
-from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks import stackfiles
 from infra.ops.stacks.handle import project_dir_of
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.projectconfig import check_stack_text
 
 FileStatus = Literal["created", "updated", "unchanged"]
@@ -388,7 +387,6 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
     slug = slugs.pop()
     changes: list[FileChange] = []
     final_specs: dict[naming.Stage, TenantSpec] = {}
-    taken = _taken_priorities(stacks_dir, slug)
     for stage in naming.STAGES:
         spec = specs[stage]
         path = naming.stack_file(stacks_dir, slug, stage)
@@ -398,38 +396,10 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
             config = stackfiles.parse_config(old_text, source)  # MalformedFile: nothing written
             if stage == naming.PRODUCTION and config.get(stackfiles.LIVE_KEY) is True:
                 spec = TenantSpec.model_validate({**spec.model_dump(), "live": True})
-            recorded = config.get(PRIORITY_KEY)
-            if recorded is not None and spec.listener_rule_priority is None:
-                # The rule exists at that priority; moving it would only risk a collision.
-                spec = TenantSpec.model_validate(
-                    {**spec.model_dump(), "listener_rule_priority": recorded}
-                )
-        if spec.rule_priority in taken:
-            spec = TenantSpec.model_validate(
-                {
-                    **spec.model_dump(),
-                    "listener_rule_priority": free_priority(spec.stack_name, taken),
-                }
-            )
-        taken.add(spec.rule_priority)
         new_text = stackfiles.render_stack_file(spec, old_text, source)
         changes.append(FileChange(stage, path, old_text, new_text))
         final_specs[stage] = spec
     return CreateResult(slug, final_specs, changes)
-
-
-PRIORITY_KEY = f"{naming.PROJECT}:listenerRulePriority"
-
-
-def _taken_priorities(stacks_dir: Path, slug: str) -> set[int]:
-    """Listener-rule priorities of every other client's stacks in *stacks_dir*."""
-    taken: set[int] = set()
-    for other, stages in stackfiles.tenants(stacks_dir).items():
-        if other == slug:
-            continue
-        for stage in stages:
-            taken.add(stackfiles.read_spec(stacks_dir, other, stage).rule_priority)
-    return taken
 
 
 def create_tenant(
@@ -439,7 +409,7 @@ def create_tenant(
 
     Unchanged files: nothing is written, status ``unchanged``. A missing file is
     created. The tenant's platform must be known to every command
-    (``infra.ops.planning.platformfile.platform_outputs``) and the new texts must be
+    (``infra.ops.stacks.platformfile.platform_outputs``) and the new texts must be
     what Pulumi accepts, or nothing is written. An existing file that would change:
     ``StackFilesDiffer`` (first line says what differs and to re-run with ``--force``)
     unless *force*. Both new

@@ -26,6 +26,9 @@ class ListedStage:
     portal_url: str = ""
     admin_url: str = ""
     error: str = ""
+    qualified_stack: str = ""
+    """``<org>/tenants/<slug>-<stage>`` (``naming.qualified_stack_name``): what pipelines
+    pass to ``pulumi -s``, since a bare name resolves against the token's default org."""
 
     @property
     def file_error(self) -> bool:
@@ -36,6 +39,7 @@ class ListedStage:
             return {"stack": self.stack, "live": None, "error": self.error, "fileError": True}
         return {
             "stack": self.stack,
+            "qualifiedStack": self.qualified_stack,
             "live": self.live,
             "portalUrl": self.portal_url,
             "adminUrl": self.admin_url,
@@ -121,6 +125,7 @@ def read_stage(
         spec.live,
         f"https://{spec.public_portal_host}",
         f"https://{spec.admin_host}",
+        qualified_stack=naming.qualified_stack_name(spec.platform_stack, spec.slug, spec.stage),
     )
 
 

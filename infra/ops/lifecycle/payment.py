@@ -17,7 +17,7 @@ from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.payment_store import CredentialsMode, set_credentials
-from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.locking import client_lock, lock_place
 from infra.ops.stacks.stackfiles import stack_region
 
 
@@ -47,7 +47,7 @@ def store_credentials(
     with client_lock(
         spec.slug,
         operation,
-        lock_region(stacks_dir, spec.slug),
+        lock_place(stacks_dir, spec.slug),
         break_reason=break_lock,
         progress=progress,
     ):

@@ -39,11 +39,11 @@ from infra.ops.lifecycle.promote_plan import (
     content_diff,
     promoted_release,
 )
-from infra.ops.planning.platformfile import platform_outputs
 from infra.ops.stacks.deployers import deploy_stack
 from infra.ops.stacks.handle import StackHandle, refuse_stack_names
-from infra.ops.stacks.locking import client_lock, preview_lock_region
+from infra.ops.stacks.locking import client_lock, place_of
 from infra.ops.stacks.opening import open_file
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_stack, set_live
 
 ACTIVE_RECORD = "promotion-active"
@@ -257,11 +257,11 @@ def promote(
     """
     refuse_stack_names(slug, "promote")
     preview_file = read_stack(stacks_dir, slug, naming.PREVIEW)  # its region places the lock
-    platform_outputs(stacks_dir, preview_file.spec.platform_stack)
+    platform = platform_outputs(stacks_dir, preview_file.spec.platform_stack)
     with client_lock(
         slug,
         "promote",
-        preview_lock_region(preview_file.region),
+        place_of(platform, preview_file.region),
         break_reason=break_lock,
         progress=progress,
     ):
@@ -357,11 +357,12 @@ def rollback(
     checks what is already done, so a re-run after a failure finishes it.
     """
     refuse_stack_names(slug, "promote --rollback")
-    preview_region = read_stack(stacks_dir, slug, naming.PREVIEW).region
+    preview_file = read_stack(stacks_dir, slug, naming.PREVIEW)
+    platform = platform_outputs(stacks_dir, preview_file.spec.platform_stack)
     with client_lock(
         slug,
         "promote --rollback",
-        preview_lock_region(preview_region),
+        place_of(platform, preview_file.region),
         break_reason=break_lock,
         progress=progress,
     ):

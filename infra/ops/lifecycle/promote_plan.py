@@ -1,7 +1,8 @@
 """What a promotion needs and what it would change: its preconditions and its plan.
 
 ``check_preconditions`` evaluates, once, what a promotion needs (preview content and
-database, live payment credentials, the client domain's certificate), each with a
+database, live payment credentials, the client domain's certificate, attachment and
+DNS (``infra.ops.lifecycle.domain``), and its email identity), each with a
 message saying how to fix it; ``plan_promotion`` is ``promote --dry-run``: exactly
 what would change, changing nothing. ``promote`` (``infra.ops.lifecycle.promote``)
 and the rollout's gate both take the preconditions from here.
@@ -15,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from botocore.exceptions import ClientError
 
-from infra.core import naming
+from infra.core import email_settings, naming
 from infra.core.config_diff import diff_config
 from infra.core.content_model import ContentDiff, diff_manifests
+from infra.core.preflight import identity_verified
 from infra.core.promotion import PromotedContent, promoted_content
 from infra.ops.adapters.config_tables import (
     CONFIG_SCHEMA,
@@ -27,9 +30,10 @@ from infra.ops.adapters.config_tables import (
 from infra.ops.adapters.database import CONNECT_TIMEOUT_S
 from infra.ops.adapters.payment_store import credentials_mode, read_parameters
 from infra.ops.content.imports import ImportRecord, pending_replays
-from infra.ops.planning.platformfile import platform_outputs
+from infra.ops.lifecycle.domain import domain_preconditions
 from infra.ops.stacks.handle import StackHandle, refuse_stack_names
 from infra.ops.stacks.opening import open_file
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_stack
 
 
@@ -86,33 +90,33 @@ def check_preconditions(preview: StackHandle, production: StackHandle) -> list[P
     else:
         check("live-credentials", False, f"production has no payment credentials; {fix}")
     if production.spec.portal_domain is not None:
-        check("custom-domain-certificate", *_custom_domain_check(production))
+        for name, ok, message in domain_preconditions(production):
+            check(name, ok, message)
+        check("custom-domain-email", *_custom_domain_email_check(production))
     return checks
 
 
-def _custom_domain_check(production: StackHandle) -> tuple[bool, str]:
-    """The client's own domain must be validated before go-live: the deploy that opens the
-    portal would otherwise wait up to 75 minutes for DNS the client controls, then fail."""
-    domain = production.spec.portal_domain
-    arn = (production.outputs or {}).get("customDomainCertificateArn")
-    if not arn:
+def _custom_domain_email_check(production: StackHandle) -> tuple[bool, str]:
+    """Going live moves the admin user pool onto the client's own SES identity
+    (``email_settings.pool_sends_from_own_identity``); Cognito refuses one that is not
+    verified, so the deploy that opens the portal would fail at the pool."""
+    domain = email_settings.sending_domain(production.spec)
+    try:
+        identity = production.sesv2.get_email_identity(EmailIdentity=domain)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NotFoundException":
+            raise
         return False, (
-            f"no certificate known for {domain}: deploy production first "
+            f"no SES identity for {domain}: deploy production first "
             f"(`pulumi up -s {production.stack_name}`)"
         )
-    cert = production.acm.describe_certificate(CertificateArn=arn)["Certificate"]
-    status = cert.get("Status")
-    if status == "ISSUED":
-        return True, f"certificate of {domain} issued"
-    records = "; ".join(
-        f"{o['ResourceRecord']['Name']} {o['ResourceRecord']['Type']} "
-        f"{o['ResourceRecord']['Value']}"
-        for o in cert.get("DomainValidationOptions", [])
-        if "ResourceRecord" in o
-    )
+    dkim = (identity.get("DkimAttributes") or {}).get("Status")
+    if identity_verified(identity):
+        return True, f"email identity {domain} verified"
     return False, (
-        f"certificate of {domain} is {status}; send the client these DNS records to publish "
-        f"and promote once ACM has issued it: {records or 'see customDomainValidationRecords'}"
+        f"email identity {domain} is not verified (DKIM {dkim or 'unknown'}); send the "
+        "client the emailDnsRecords stack output to publish, and promote once SES has "
+        "verified them"
     )
 
 

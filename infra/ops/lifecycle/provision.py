@@ -10,19 +10,21 @@ again changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.core import naming, rendering
+from infra.core.errors import PreconditionFailed
+from infra.core.replacement import StatefulChange
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, Step, StepLog, quiet
 from infra.ops.adapters import pulumi_cli
 from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.stacks.deployers import LOCAL, current_deployer, deploy_stack
 from infra.ops.stacks.handle import StackHandle
-from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.locking import client_lock, lock_place
 
 
 def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[Step]:
@@ -123,9 +125,25 @@ def deploy_tenant(
     if deployer.name == LOCAL:
         progress("local target: the Pulumi CLI is not used; each stack is applied from its plan")
     slug = specs[naming.PREVIEW].slug
-    region = lock_region(stacks_dir, slug)
-    with client_lock(slug, "create", region, break_reason=break_lock, progress=progress):
+    place = lock_place(stacks_dir, slug)
+    with client_lock(slug, "create", place, break_reason=break_lock, progress=progress):
+        for stage in naming.STAGES:  # re-running create never destroys data either
+            spec = specs[stage]
+            refuse_data_loss(spec.stack_name, deployer.stateful_changes(spec, stacks_dir, progress))
         deployed = [deploy_new_stack(specs[stage], stacks_dir, progress) for stage in naming.STAGES]
     return TenantDeployment(
         "deployed" if deployer.name == "pulumi" else "applied-locally", deployed
+    )
+
+
+def refuse_data_loss(stack: str, changes: Sequence[StatefulChange]) -> None:
+    """``PreconditionFailed`` naming every stateful resource *changes* would destroy."""
+    if not changes:
+        return
+    what = "; ".join(c.describe() for c in changes)
+    flags = " ".join(f"--allow-replace {c.name}" for c in changes)
+    raise PreconditionFailed(
+        f"deploying {stack} would {what}: what it holds would be lost (nothing was changed); "
+        f"undo the change, or, to do it on purpose, run `tenantctl deploy {stack}` with "
+        f"{flags} --reason TEXT"
     )

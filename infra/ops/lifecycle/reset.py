@@ -40,7 +40,7 @@ from infra.core.steps import Progress, Step, StepLog, quiet
 from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.adapters.payment_store import read_parameters, write_parameters
 from infra.ops.stacks.handle import PreviewStack
-from infra.ops.stacks.locking import client_lock, preview_lock_region
+from infra.ops.stacks.locking import client_lock, preview_place
 
 RESET_RECORD = "last-reset"
 PENDING_RECORD = "reset-pending"
@@ -128,7 +128,7 @@ def _locked(
     return client_lock(
         stack.spec.slug,
         operation,
-        preview_lock_region(stack.region),
+        preview_place(stack),
         break_reason=break_lock,
         progress=progress,
     )

@@ -1,9 +1,11 @@
 """``tenantctl capacity``: what clients consume of every AWS quota, counted from the plans.
 
-Each client's consumption is counted from the mock-runtime plans of its real
-stacks (``stacks/``): preview, plus production at its largest (live, with its
-own domain when it has one). The per-client figure is the largest over the
-clients in the folder, so the table follows the program, never a hand-kept list.
+Each shape of client (``infra.ops.planning.shapes``: on the platform's host
+names, on its own domain) is planned offline, preview and live production, and
+what the plans register is counted per quota. Shared resources are the
+platform's and count once, outside the per-client figure. The per-client figure
+is the largest over the shapes, so N clients of any mix fit; the table follows
+the program, never a hand-kept list.
 """
 
 from __future__ import annotations
@@ -13,13 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.core import naming
-from infra.core.errors import PreconditionFailed
 from infra.core.limits import QUOTAS, Quota
-from infra.core.spec import TenantSpec
-from infra.ops.planning.platformfile import platform_outputs
-from infra.ops.stacks.stackfiles import read_spec, tenants
-from infra.program.plan import PlannedResource, StackPlan, plan_stack
+from infra.ops.planning.shapes import client_shapes, reference_client
+from infra.program.plan import PlannedResource, StackPlan
 
 DEFAULT_CLIENTS = 1000
 
@@ -54,6 +52,9 @@ COUNTERS: dict[str, Callable[[PlannedResource], int]] = {
     "s3-buckets": _count("aws:s3/bucket:Bucket"),
     "secrets": _secrets,
     "ssm-parameters": _count("aws:ssm/parameter:Parameter"),
+    "ses-identities": _count("aws:sesv2/emailIdentity:EmailIdentity"),
+    "ses-configuration-sets": _count("aws:sesv2/configurationSet:ConfigurationSet"),
+    "cloudfront-tenants": _count("aws:cloudfront/distributionTenant:DistributionTenant"),
 }
 """Quota key -> how much one planned resource consumes of it."""
 
@@ -105,7 +106,12 @@ class QuotaUse:
 class CapacityReport:
     clients: int
     measured_on: list[str]
+    """The shapes counted (``shapes.SHAPES``)."""
+    reference: str
+    """The real client the shapes derive from."""
     uses: list[QuotaUse]
+    by_shape: dict[str, dict[str, int]]
+    """Shape -> quota -> what one client of that shape uses."""
 
     @property
     def binding(self) -> list[QuotaUse]:
@@ -117,36 +123,19 @@ class CapacityReport:
         return {
             "clients": self.clients,
             "measuredOn": self.measured_on,
+            "reference": self.reference,
+            "shapes": self.by_shape,
             "quotas": [u.to_json() for u in self.uses],
             "bindsFirst": first.quota.key if first else None,
             "bindsFirstAtClients": (first.max_clients or 0) + 1 if first else None,
         }
 
 
-def _client_plans(stacks_dir: Path, slug: str) -> list[StackPlan]:
-    preview = read_spec(stacks_dir, slug, naming.PREVIEW)
-    production = read_spec(stacks_dir, slug, naming.PRODUCTION)
-    live = TenantSpec.model_validate({**production.model_dump(), "live": True})
-    plans = []
-    for spec in (preview, production, live):
-        plans.append(
-            plan_stack(spec, platform_outputs=platform_outputs(stacks_dir, spec.platform_stack))
-        )
-    # Production is counted once, at whichever of its states uses more.
-    largest = max(plans[1:], key=lambda p: sum(consumption([p]).values()))
-    return [plans[0], largest]
-
-
 def capacity(stacks_dir: Path, clients: int = DEFAULT_CLIENTS) -> CapacityReport:
-    """Each quota's use by *clients* clients like the largest one in *stacks_dir*."""
-    slugs = sorted(slug for slug, stages in tenants(stacks_dir).items() if len(stages) == 2)
-    if not slugs:
-        raise PreconditionFailed(
-            f"no client with both stack files in {stacks_dir}; capacity is counted from real plans"
-        )
-    per_client = {key: 0 for key in COUNTERS}
-    for slug in slugs:
-        for key, value in consumption(_client_plans(stacks_dir, slug)).items():
-            per_client[key] = max(per_client[key], value)
+    """Each quota's use by *clients* clients of the most demanding shape, per quota."""
+    reference = reference_client(stacks_dir)
+    shapes = client_shapes(stacks_dir, reference)
+    by_shape = {shape.name: consumption(list(shape.plans)) for shape in shapes}
+    per_client = {key: max(used[key] for used in by_shape.values()) for key in COUNTERS}
     uses = [QuotaUse(q, per_client[q.key], clients) for q in QUOTAS]
-    return CapacityReport(clients, slugs, uses)
+    return CapacityReport(clients, [s.name for s in shapes], reference, uses, by_shape)

@@ -35,7 +35,7 @@ from infra.ops.rollout.transitions import (
     start,
     undo,
 )
-from infra.ops.stacks.locking import client_lock, lock_region
+from infra.ops.stacks.locking import client_lock, lock_place
 
 
 def _publish_after(conn: psycopg.Connection, change: Change, progress: Progress) -> Change:
@@ -43,8 +43,8 @@ def _publish_after(conn: psycopg.Connection, change: Change, progress: Progress)
 
 
 def _locked(stacks_dir: Path, client: str, operation: str) -> AbstractContextManager[object]:
-    """The client's lock, where every operation on the client looks for it (``lock_region``)."""
-    return client_lock(client, operation, lock_region(stacks_dir, client))
+    """The client's lock, where every operation on the client looks for it (``lock_place``)."""
+    return client_lock(client, operation, lock_place(stacks_dir, client))
 
 
 def start_rollout(

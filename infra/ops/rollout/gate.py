@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.core.errors import PreconditionFailed
+from infra.core.replacement import StatefulChange
 from infra.core.rollout import phase_gate
 from infra.core.steps import Progress
 from infra.core.text_rules import first_of
@@ -20,7 +21,7 @@ from infra.ops.adapters import control
 from infra.ops.lifecycle.promote_plan import Precondition
 from infra.ops.rollout import billing
 from infra.ops.rollout.observe import observe_opened
-from infra.ops.rollout.store import actor, find, load_schedule, records_of
+from infra.ops.rollout.store import actor, append_history, find, load_schedule, records_of
 from infra.ops.rollout.transitions import override_gate, record_go_live
 from infra.ops.stacks.handle import StackHandle
 
@@ -79,3 +80,29 @@ class RolloutGate:
             published = billing.publish_quietly(conn, progress)
         earned = ", ".join(change.milestones) or "already recorded"
         return f"milestones {earned}; {published or 'nothing to publish'}"
+
+
+class RolloutReplacementLog:
+    """``infra.ops.lifecycle.deploy.ReplacementRecorder`` backed by the rollout history:
+    each stateful resource a deploy was allowed to replace or delete, with the reason and
+    who allowed it, before the deploy runs."""
+
+    def __init__(self, by: str | None = None) -> None:
+        self.by = by
+
+    def record_replacements(
+        self, slug: str, stack: str, changes: Sequence[StatefulChange], reason: str
+    ) -> str:
+        if not control.configured():
+            return f"not recorded in the rollout ({control.CONTROL_DATABASE_URL_ENV} not set)"
+        with control.connect() as conn:
+            row = find(conn, slug)
+            append_history(
+                conn,
+                row.id,
+                actor(self.by),
+                "allow-replace",
+                stack,
+                {"reason": reason, "changes": [c.to_json() for c in changes]},
+            )
+        return "recorded in the rollout history"

@@ -21,6 +21,7 @@ from infra.ops.adapters.config_tables import read_config
 from infra.ops.adapters.database import database_url
 from infra.ops.adapters.payment_store import credentials_mode
 from infra.ops.content.imports import recorded_imports
+from infra.ops.lifecycle.domain import certificate_status
 from infra.ops.lifecycle.promote_plan import Precondition, check_preconditions
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.stacks.opening import open_from_files
@@ -69,20 +70,20 @@ def _stacks_deployed(s: _Systems) -> Observation:
 
 def _certificates(s: _Systems) -> Observation:
     """Platform hosts are served by the platform's wildcard certificate; what a client's
-    rollout waits for is the certificate of its own portal domain (production)."""
-    for stage in naming.STAGES:
-        handle = s.stack(stage)
-        if not handle.spec.portal_domain:
-            continue
-        arn = (handle.outputs or {}).get("customDomainCertificateArn")
-        if not arn:
-            return Observation("unknown", f"no stack outputs for {handle.stack_name}")
-        cert = handle.acm.describe_certificate(CertificateArn=arn)["Certificate"]
-        if cert.get("Status") != "ISSUED":
+    rollout waits for is the certificate of its own portal domain (production, us-east-1,
+    requested by ``tenantctl domain request-certificate``)."""
+    handle = s.stack(naming.PRODUCTION)
+    domain = handle.spec.portal_domain
+    if domain:
+        status, _ = certificate_status(handle)
+        if status is None:
             return Observation(
                 "not-done",
-                f"the certificate of {handle.spec.portal_domain} is {cert.get('Status')}",
+                f"no certificate requested for {domain} yet "
+                f"(`tenantctl domain request-certificate {s.slug}`)",
             )
+        if status != "ISSUED":
+            return Observation("not-done", f"the certificate of {domain} is {status}")
     return Observation("done", "certificates issued (client domain validated)")
 
 

@@ -24,12 +24,20 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
-from infra.core import naming
+from infra.core import naming, replacement
 from infra.core.errors import EnvironmentProblem
+from infra.core.payment_settings import payment_parameters
+from infra.core.replacement import StatefulChange
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
-from infra.ops.adapters import pulumi_cli
+from infra.ops.adapters import aws, pulumi_cli
+from infra.ops.adapters.payment_store import (
+    carry_allow_list,
+    legacy_allow_list,
+    write_parameters,
+)
 from infra.ops.stacks.handle import StackHandle, open_stack, project_dir_of
+from infra.ops.stacks.routing import publish_routes
 
 ENTRY_POINT_GROUP = "tenantctl.deployers"
 LOCAL = "local"
@@ -60,6 +68,13 @@ class Deployer(Protocol):
         """The stack's outputs as last deployed, or ``None`` when it was never deployed."""
         ...
 
+    def stateful_changes(
+        self, spec: TenantSpec, stacks_dir: Path, progress: Progress
+    ) -> list[StatefulChange]:
+        """The stateful resources deploying *spec* now would replace or delete (a preview:
+        changes nothing); empty for a stack never deployed."""
+        ...
+
 
 class PulumiDeployer:
     """``pulumi up`` of the project's own stack, through the Automation API."""
@@ -85,6 +100,18 @@ class PulumiDeployer:
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
         return pulumi_cli.stack_outputs(qualified_name(spec))
+
+    def stateful_changes(
+        self, spec: TenantSpec, stacks_dir: Path, progress: Progress
+    ) -> list[StatefulChange]:
+        project_dir = project_dir_of(stacks_dir)
+        if project_dir is None:
+            raise EnvironmentProblem(
+                f"{stacks_dir} is not the stacks/ folder of a Pulumi project; use the project's "
+                "stacks/"
+            )
+        steps = pulumi_cli.preview_steps(qualified_name(spec), project_dir, progress)
+        return replacement.changes_from_steps(steps)
 
 
 def qualified_name(spec: TenantSpec) -> str:
@@ -139,6 +166,19 @@ def deploy_stack(
 
     Only ``create`` may pass *create*; everything else deploys a stack that exists."""
     deployer = require_deployer(spec)
+    # A stack from before the settings parameter: the update deletes its old allow-list.
+    legacy = legacy_allow_list(handle.ssm if handle else aws.client("ssm"), spec)
     outputs, how = deployer.up(spec, stacks_dir, handle, progress, create=create)
     bound = handle.bind(spec, outputs) if handle is not None else open_stack(spec, outputs)
-    return bound, how
+    # Only after the whole update: a production's portal opens last, and a failed
+    # update leaves the routes and the payment settings as they were (payment goes
+    # live with the portal, never before). The program leaves the settings parameter's
+    # value to tenantctl after creating it, so staff's allow-list in it is kept.
+    routes = publish_routes(spec, bound.outputs, bound.region)
+    serving = ", ".join(sorted({r.serve for r in routes}))
+    payment = payment_parameters(spec)
+    changed = write_parameters(bound.ssm, spec, payment)
+    settings = f"payment settings {'written' if changed else 'unchanged'} (mode {payment['mode']})"
+    if legacy and carry_allow_list(bound.ssm, spec, legacy):
+        settings += f"; {len(legacy)} allow-list addresses carried over"
+    return bound, f"{how}; {len(routes)} routes published ({serving}); {settings}"

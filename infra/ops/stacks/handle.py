@@ -48,12 +48,17 @@ class StackHandle:
     region: str | None = None
     outputs: Mapping[str, Any] | None = None
     """Stack outputs when they could be read (a real deployment through the Pulumi CLI)."""
+    stacks_dir: Path | None = None
+    """The stacks folder it was opened from, when it was: beside its stack files, the
+    platform outputs file names the bucket the client's lock is kept in
+    (``infra.ops.stacks.locking.preview_place``)."""
 
     def __post_init__(self) -> None:
         self.s3 = aws.client("s3", self.region)
         self.ssm = aws.client("ssm", self.region)
         self.secrets = aws.client("secretsmanager", self.region)
         self.acm = aws.client("acm", self.region)
+        self.sesv2 = aws.client("sesv2", self.region)
         self.database = StackDatabases(self.admin_url, self.spec.slug, self.spec.stage)
 
     @property
@@ -75,7 +80,11 @@ class StackHandle:
 
         The outputs come from the deploy itself, so nothing is read again."""
         return type(self)(
-            spec, database_admin_url(spec, outputs, self.region), self.region, outputs
+            spec,
+            database_admin_url(spec, outputs, self.region),
+            self.region,
+            outputs,
+            self.stacks_dir,
         )
 
     @property
@@ -173,8 +182,9 @@ def open_stack(
     region: str | None = None,
     handle: type[StackHandle] = StackHandle,
     source: OutputsSource | None = None,
+    stacks_dir: Path | None = None,
 ) -> StackHandle:
     """A handle on one stack with *outputs*, or with those *source* reads (once, here)."""
     if outputs is None and source is not None:
         outputs = source.outputs(spec, region)
-    return handle(spec, database_admin_url(spec, outputs, region), region, outputs)
+    return handle(spec, database_admin_url(spec, outputs, region), region, outputs, stacks_dir)

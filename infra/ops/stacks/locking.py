@@ -1,11 +1,26 @@
 """One lock per client, kept in AWS, so operations serialize across machines and people.
 
-The lock is an SSM parameter (``naming.lock_parameter``) created with
-``Overwrite=False``: AWS lets exactly one caller create it, whichever machine
-it runs on. Its value says who holds it (operation, user, host, process),
-since when, and until when its lease runs (``expires``). While the operation
-runs, a background thread renews the lease every third of its length, so a
-long promote keeps its lock and a killed one loses it within one lease.
+The lock is an S3 object, ``locks/<slug>.json`` (``naming.lock_key``), in the
+platform's operations bucket (platform output ``operationsBucketName``), reached in
+the client's preview stack's region (``lock_place``). Every change to it is a
+conditional write, so it uses no SSM parameter (a quota of 10,000 per region that
+cannot be raised) and S3 itself decides every race:
+
+- taking it is a PutObject with ``If-None-Match: *``: exactly one caller creates it;
+- renewing it, and taking over a stale or broken one, is a PutObject with
+  ``If-Match: <the ETag read>``: of two callers replacing the same version, exactly
+  one succeeds (412 Precondition Failed, or 409 ConditionalRequestConflict, for the
+  other), so a takeover never needs a second look and a renewal never overwrites a
+  takeover;
+- releasing it is a DeleteObject with ``If-Match: <our ETag>``: only our own version
+  is deleted (S3 supports conditional deletes on general purpose buckets; in the
+  versioned bucket the delete leaves a delete marker, and the next ``If-None-Match``
+  create succeeds).
+
+Its value says who holds it (operation, user, host, process), since when, and until
+when its lease runs (``expires``). While the operation runs, a background thread
+renews the lease every third of its length, so a long promote keeps its lock and a
+killed one loses it within one lease.
 
 A second caller gets ``LockHeld`` (exit 4) naming the operation, since when and
 from where, while the holder may be alive. A lock whose holder is provably gone
@@ -24,11 +39,9 @@ lock may call another that takes it again.
 
 A holder whose lock was taken over stops at its next step boundary
 (``checkpoints.checkpoint``) with ``LockHeld``; every operation resumes from a step
-boundary. The token is the fence: every step boundary reads the lock (one SSM
-GetParameter), so a holder that was paused (suspended, stopped) or whose lock was
-broken by hand cannot begin another step after a takeover. Renewal is a
-read then an overwrite (SSM has no compare-and-set), so a break landing between
-the two can still be overwritten; it needs a whole lease of failed renewals first.
+boundary. The token is the fence: every step boundary reads the lock (one S3
+GetObject), so a holder that was paused (suspended, stopped) or whose lock was
+broken by hand cannot begin another step after a takeover.
 
 Reads (status, list, plan, dry runs) never take the lock.
 """
@@ -38,12 +51,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import random
 import socket
 import threading
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,47 +65,89 @@ import psutil
 from botocore.exceptions import ClientError
 
 from infra.core import naming
-from infra.core.errors import LockHeld, TenantctlError
+from infra.core.errors import LockHeld, PreconditionFailed, TenantctlError
 from infra.core.steps import NOTICES, Progress, quiet
 from infra.ops.adapters import aws, checkpoints
 from infra.ops.adapters.checkpoints import checkpoint
-from infra.ops.stacks.stackfiles import stack_region
+from infra.ops.stacks.handle import PreviewStack
+from infra.ops.stacks.platformfile import platform_outputs, read_platform_file
+from infra.ops.stacks.stackfiles import read_stack
 
 LEASE_ENV = "TENANTCTL_LOCK_LEASE_SECONDS"
 """How long a lock lives without renewal (default ``DEFAULT_LEASE_SECONDS``)."""
 
 DEFAULT_LEASE_SECONDS = 120
 
+OPERATIONS_BUCKET = "operationsBucketName"
+"""The platform output naming the bucket the locks are kept in."""
 
-def lock_region(stacks_dir: Path, slug: str) -> str:
-    """Where *slug*'s lock lives: its preview stack file's region, else the default region.
+_LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"})
+"""What S3 answers a conditional write that another caller's write got ahead of: 412
+(the version is not the one named, or the object exists), 409 (a concurrent
+conditional write to the same key), 404 (the object named by ``If-Match`` is gone)."""
 
-    Every caller must agree on it, so it never depends on the caller's AWS_REGION.
-    """
+
+@dataclass(frozen=True)
+class LockPlace:
+    """Where a client's lock lives: a bucket, reached through a region's endpoint.
+
+    Every caller must agree on it, so it never depends on the caller's AWS_REGION."""
+
+    bucket: str
+    region: str = naming.DEFAULT_REGION
+
+
+def place_of(platform: Mapping[str, Any], preview_region: str | None) -> LockPlace:
+    """The lock place of a client whose platform has outputs *platform* and whose preview
+    stack file names *preview_region* (``None`` when it names none)."""
+    return LockPlace(str(platform[OPERATIONS_BUCKET]), preview_region or naming.DEFAULT_REGION)
+
+
+def lock_place(stacks_dir: Path, slug: str) -> LockPlace:
+    """Where *slug*'s lock lives: its platform's operations bucket, in its preview's region.
+
+    A client with no readable preview stack file yet (a rollout started before
+    ``create``) has no platform of its own: its lock is in the bucket of the one
+    platform the platform outputs file names, and when that is not one, nothing is
+    done (``PreconditionFailed``)."""
     try:
-        return preview_lock_region(stack_region(stacks_dir, slug, naming.PREVIEW))
+        preview = read_stack(stacks_dir, slug, naming.PREVIEW)
     except TenantctlError:  # no stack file yet (UnknownTenant), or an unreadable or malformed
         # one (UnreadableFile, MalformedFile): the operation reports that itself
-        return naming.DEFAULT_REGION
+        known = read_platform_file(stacks_dir)
+        if len(known) != 1:
+            raise PreconditionFailed(
+                f"cannot tell where the lock of {slug} is kept: it has no readable preview "
+                f"stack file, and the platform outputs file beside the stacks names "
+                f"{len(known)} platforms, not one; create the client first (nothing was changed)"
+            ) from None
+        platform_stack = next(iter(known))
+        return place_of(platform_outputs(stacks_dir, platform_stack), None)
+    return place_of(platform_outputs(stacks_dir, preview.spec.platform_stack), preview.region)
 
 
-def preview_lock_region(preview_region: str | None) -> str:
-    """``lock_region`` for a caller that holds the preview stack's region (``region`` of
-    its stack file, ``None`` when the file names none)."""
-    return preview_region or naming.DEFAULT_REGION
+def preview_place(stack: PreviewStack) -> LockPlace:
+    """``lock_place`` for an operation that opened the client's preview (``stack``): the
+    same place, without reading its stack file again."""
+    if stack.stacks_dir is None:
+        raise PreconditionFailed(
+            f"cannot tell where the lock of {stack.spec.slug} is kept: {stack.stack_name} was "
+            "not opened from a stacks folder (nothing was changed)"
+        )
+    return place_of(platform_outputs(stack.stacks_dir, stack.spec.platform_stack), stack.region)
 
 
 def _take_over(
-    ssm: Any,
-    region: str | None,
+    store: _LockObject,
     slug: str,
     operation: str,
     holder: LockHolder,
+    etag: str,
     break_reason: str | None,
     progress: Progress,
-) -> LockHolder:
-    """Take *slug*'s lock from *holder*: at once when it is provably gone, with
-    *break_reason* when it looks alive; otherwise ``LockHeld``."""
+) -> tuple[LockHolder, str]:
+    """Take *slug*'s lock from *holder* (its object's version *etag*): at once when it is
+    provably gone, with *break_reason* when it looks alive; otherwise ``LockHeld``."""
     stale = holder.stale_reason()
     if stale is None and not (break_reason or "").strip():
         raise LockHeld(
@@ -103,24 +156,16 @@ def _take_over(
             "--break-lock REASON (nothing was changed)"
         )
     why = stale or f"broken by hand: {break_reason}"
-    # Delete only if it is still that holder's, then race for it like anyone.
-    name = naming.lock_parameter(slug)
-    again = current_holder(slug, region)
-    if again is not None and again.token == holder.token:
-        ssm.delete_parameter(Name=name)
     me = _me(operation, broke=f"{holder.describe()} ({why})")
-    if not _create(ssm, name, me, slug):
-        raise LockHeld(f"{slug}: another caller took the lock first; re-run (nothing was changed)")
-    # SSM has no compare-and-set: two callers taking over at once can each delete the
-    # other's new lock. Look again after a short, random pause; the one whose token is
-    # not there stops here, before it has changed anything.
-    time.sleep(random.uniform(0.2, 0.4))
-    if (current_holder(slug, region) or holder).token != me.token:
+    # Replace exactly the version judged: of two callers taking over at once, S3 lets one
+    # through and refuses the other, before either has changed anything.
+    mine = store.replace(me, etag)
+    if mine is None:
         raise LockHeld(f"{slug}: another caller took the lock first; re-run (nothing was changed)")
     verb = "took over the stale lock" if stale else "broke the lock"
     progress(f"{verb} of {slug}: {holder.describe()} ({why})")
     NOTICES.append({"lockTakeover": {"client": slug, "holder": holder.describe(), "reason": why}})
-    return me
+    return me, mine
 
 
 def lease_seconds() -> float:
@@ -137,7 +182,7 @@ def _iso(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class LockHolder:
-    """Who holds a client's lock; stored as the parameter's JSON value."""
+    """Who holds a client's lock; stored as the lock object's JSON value."""
 
     operation: str
     since: str
@@ -229,19 +274,76 @@ def _me(operation: str, broke: str = "") -> LockHolder:
     ).with_lease(lease_seconds())
 
 
-def current_holder(slug: str, region: str | None = None) -> LockHolder | None:
+class _LockObject:
+    """A client's lock object; every write is conditional, every answer an ETag or ``None``."""
+
+    def __init__(self, place: LockPlace, slug: str) -> None:
+        self.place = place
+        self.key = naming.lock_key(slug)
+        self.s3 = aws.client("s3", place.region)
+
+    def _refuse(self, exc: ClientError) -> None:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            raise PreconditionFailed(
+                f"the platform's operations bucket {self.place.bucket} (platform output "
+                f"{OPERATIONS_BUCKET}), where client locks are kept, does not exist in "
+                f"{self.place.region}; create it with the platform, or correct the platform "
+                "outputs (nothing was changed)"
+            ) from None
+
+    def read(self) -> tuple[LockHolder, str] | None:
+        """The holder and the version (ETag) of the object, or ``None`` when there is none."""
+        try:
+            found = self.s3.get_object(Bucket=self.place.bucket, Key=self.key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
+                return None
+            self._refuse(exc)
+            raise
+        return _parse(found["Body"].read()), str(found["ETag"])
+
+    def _put(self, holder: LockHolder, **condition: str) -> str | None:
+        try:
+            written = self.s3.put_object(
+                Bucket=self.place.bucket,
+                Key=self.key,
+                Body=json.dumps(asdict(holder)).encode(),
+                ContentType="application/json",
+                **condition,  # type: ignore[arg-type]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _LOST_RACE:
+                return None
+            self._refuse(exc)
+            raise
+        return str(written["ETag"])
+
+    def create(self, holder: LockHolder) -> str | None:
+        """Write *holder* if there is no lock object; its ETag, or ``None`` when one exists."""
+        return self._put(holder, IfNoneMatch="*")
+
+    def replace(self, holder: LockHolder, etag: str) -> str | None:
+        """Write *holder* over version *etag*; the new ETag, or ``None`` when the object is
+        no longer that version (another caller wrote or deleted it first)."""
+        return self._put(holder, IfMatch=etag)
+
+    def delete(self, etag: str) -> None:
+        """Delete version *etag*; leave the object alone when it is another one now."""
+        try:
+            self.s3.delete_object(Bucket=self.place.bucket, Key=self.key, IfMatch=etag)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in _LOST_RACE:
+                self._refuse(exc)
+                raise
+
+
+def current_holder(slug: str, place: LockPlace) -> LockHolder | None:
     """Who holds *slug*'s lock now, or ``None``."""
-    ssm = aws.client("ssm", region)
-    try:
-        value = ssm.get_parameter(Name=naming.lock_parameter(slug))["Parameter"]["Value"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return None
-        raise
-    return _parse(value)
+    found = _LockObject(place, slug).read()
+    return found[0] if found else None
 
 
-def _parse(value: str) -> LockHolder:
+def _parse(value: bytes) -> LockHolder:
     try:
         data: dict[str, Any] = json.loads(value)
         known = {k: v for k, v in data.items() if k in LockHolder.__dataclass_fields__}
@@ -286,72 +388,61 @@ def _still_held() -> None:
 checkpoints.GUARDS.append(_still_held)
 
 
-def _create(ssm: Any, name: str, holder: LockHolder, slug: str) -> bool:
-    try:
-        ssm.put_parameter(
-            Name=name,
-            Value=json.dumps(asdict(holder)),
-            Type="String",
-            Overwrite=False,
-            Description=f"{naming.TOOL} operation lock of client {slug}",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
-            raise
-        return False
-    return True
-
-
 class _Renewer(threading.Thread):
     """Extends the lease every third of its length while the operation runs."""
 
-    def __init__(self, slug: str, region: str | None, holder: LockHolder) -> None:
+    def __init__(self, slug: str, store: _LockObject, holder: LockHolder, etag: str) -> None:
         super().__init__(name=f"lock-lease-{slug}", daemon=True)
-        self.slug, self.region, self.holder = slug, region, holder
+        self.slug, self.store, self.holder = slug, store, holder
+        self.etag = etag
+        """The version of the lock object this holder wrote last (renewals replace it)."""
         self.stop = threading.Event()
         self.lost: LockHolder | None = None
         self.lost_event = threading.Event()
         """Set when a renewal found the lock no longer ours (``lost``: who has it now)."""
 
+    def _lose(self) -> None:
+        try:
+            self.lost = current_holder(self.slug, self.store.place)
+        except Exception:
+            self.lost = None
+        self.lost_event.set()
+
     def verify(self) -> None:
         """Check now that the lock is still ours; on a fault, assume nothing changed."""
         try:
-            holder = current_holder(self.slug, self.region)
+            found = self.store.read()
         except Exception:
             return
-        if holder is None or holder.token != self.holder.token:
-            self.lost = holder
+        if found is None or found[0].token != self.holder.token:
+            self.lost = found[0] if found else None
             self.lost_event.set()
 
     def run(self) -> None:
         interval = lease_seconds() / 3
-        ssm = aws.client("ssm", self.region)
-        name = naming.lock_parameter(self.slug)
         while not self.stop.wait(interval):
             try:
-                holder = current_holder(self.slug, self.region)
-                if holder is None or holder.token != self.holder.token:
-                    self.lost = holder
-                    self.lost_event.set()
-                    return
-                self.holder = self.holder.with_lease(lease_seconds())
-                ssm.put_parameter(
-                    Name=name, Value=json.dumps(asdict(self.holder)), Type="String", Overwrite=True
-                )
+                renewed = self.holder.with_lease(lease_seconds())
+                etag = self.store.replace(renewed, self.etag)
             except Exception:
                 continue  # a transient fault: the next renewal tries again within the lease
+            if etag is None:  # taken over or deleted since our last write: never overwritten
+                self._lose()
+                return
+            self.holder, self.etag = renewed, etag
 
 
 @contextmanager
 def client_lock(
     slug: str,
     operation: str,
-    region: str | None = None,
+    place: LockPlace,
     *,
     break_reason: str | None = None,
     progress: Progress = quiet,
 ) -> Iterator[LockHolder]:
-    """Hold *slug*'s lock for the block; ``LockHeld`` (exit 4) when someone alive has it.
+    """Hold *slug*'s lock (kept at *place*, ``lock_place``) for the block; ``LockHeld``
+    (exit 4) when someone alive has it.
 
     A stale lock (its holder provably gone) is taken over; a live one only with
     *break_reason* (recorded). Either takeover is reported (``progress`` and
@@ -360,20 +451,21 @@ def client_lock(
     if slug in held:  # re-entrant within one thread
         yield held[slug].holder
         return
-    ssm = aws.client("ssm", region)
-    name = naming.lock_parameter(slug)
+    store = _LockObject(place, slug)
     me = _me(operation)
-    if not _create(ssm, name, me, slug):
-        holder = current_holder(slug, region)
-        if holder is None:  # released between our two calls: try once more
-            if not _create(ssm, name, me, slug):
+    etag = store.create(me)
+    if etag is None:
+        found = store.read()
+        if found is None:  # released between our two calls: try once more
+            etag = store.create(me)
+            if etag is None:
                 raise LockHeld(
                     f"{slug} is locked by an operation that just started; re-run "
                     "(nothing was changed)"
                 )
         else:
-            me = _take_over(ssm, region, slug, operation, holder, break_reason, progress)
-    renewer = _Renewer(slug, region, me)
+            me, etag = _take_over(store, slug, operation, *found, break_reason, progress)
+    renewer = _Renewer(slug, store, me, etag)
     renewer.start()
     held[slug] = renewer
     try:
@@ -383,6 +475,5 @@ def client_lock(
         held.pop(slug, None)
         renewer.stop.set()
         renewer.join()
-        holder = current_holder(slug, region)
-        if holder is not None and holder.token == me.token:
-            ssm.delete_parameter(Name=name)
+        if not renewer.lost_event.is_set():
+            store.delete(renewer.etag)

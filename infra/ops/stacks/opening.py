@@ -24,14 +24,20 @@ def read_outputs(spec: TenantSpec, region: str | None = None) -> Mapping[str, An
     return deployer.outputs(spec, region) if deployer is not None else None
 
 
-def open_file(stack_file: StackFile) -> StackHandle:
-    """A handle on the stack of a stack file already read; its outputs are read once."""
-    return open_stack(stack_file.spec, region=stack_file.region, source=current_deployer())
+def open_file(stack_file: StackFile, stacks_dir: Path | None = None) -> StackHandle:
+    """A handle on the stack of a stack file already read (in *stacks_dir*); its outputs
+    are read once."""
+    return open_stack(
+        stack_file.spec,
+        region=stack_file.region,
+        source=current_deployer(),
+        stacks_dir=stacks_dir,
+    )
 
 
 def open_from_files(stacks_dir: Path, slug: str, stage: naming.Stage) -> StackHandle:
     """A handle on ``<slug>-<stage>``; its stack file is read once, its outputs once."""
-    return open_file(read_stack(stacks_dir, slug, stage))
+    return open_file(read_stack(stacks_dir, slug, stage), stacks_dir)
 
 
 def open_preview(stacks_dir: Path, slug: str, command: str) -> PreviewStack:
@@ -39,7 +45,11 @@ def open_preview(stacks_dir: Path, slug: str, command: str) -> PreviewStack:
     refuse_stack_names(slug, command)
     stack_file = read_stack(stacks_dir, slug, naming.PREVIEW)
     stack = open_stack(
-        stack_file.spec, region=stack_file.region, handle=PreviewStack, source=current_deployer()
+        stack_file.spec,
+        region=stack_file.region,
+        handle=PreviewStack,
+        source=current_deployer(),
+        stacks_dir=stacks_dir,
     )
     assert isinstance(stack, PreviewStack)
     return stack

@@ -306,6 +306,35 @@ def set_live(stacks_dir: Path, slug: str, live: bool) -> tuple[TenantSpec, bool]
     return spec, True
 
 
+def set_custom_domain(stacks_dir: Path, slug: str, **changes: Any) -> TenantSpec:
+    """Set fields of ``tenants:customDomain`` (``certificate_generation``, ``attached``) in
+    the production file; return its validated spec. Every other key, comment and byte of
+    formatting stays as it was (``render_stack_file``)."""
+    path = _existing_stack_file(stacks_dir, slug, naming.PRODUCTION)
+    source = display_path(path)
+    old_text = read_limited(path, source)
+    spec = spec_from_config(
+        parse_config(old_text, source),
+        expected_stack=naming.stack_name(slug, naming.PRODUCTION),
+        source=source,
+    )
+    custom = {**spec.custom_domain.model_dump(), **changes}
+    data = {**spec.model_dump(by_alias=True, mode="json", exclude_defaults=True)}
+    data["customDomain"] = {
+        k: v for k, v in type(spec.custom_domain)(**custom).model_dump(by_alias=True).items()
+    }
+    data["stage"] = spec.stage
+    new_spec = spec_from_config(
+        {f"{NAMESPACE}{k}": v for k, v in data.items()},
+        expected_stack=spec.stack_name,
+        source=source,
+    )
+    new_text = render_stack_file(new_spec, old_text, source)
+    if new_text != old_text:
+        write_atomically(path, new_text)
+    return new_spec
+
+
 def _key_indent(text: str) -> str | None:
     match = re.search(rf"^([ \t]+){re.escape(NAMESPACE)}", text, re.MULTILINE)
     return match.group(1) if match else None

@@ -1,0 +1,110 @@
+"""The account's side of preflight: SES, the SSM default tier, each quota, the zone's records.
+
+Every read is read-only. A ``ClientError`` (access denied, an API the endpoint does not
+implement) makes its check ``cannot-check`` with the error as evidence; an endpoint that
+cannot be reached at all propagates (exit 5, ``infra.ops.adapters.faults``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from infra.core import limits
+from infra.core import preflight as rules
+from infra.core.limits import Quota
+from infra.core.preflight import AppliedQuota, Check
+from infra.ops.adapters import aws
+
+
+def client_error(exc: ClientError) -> str:
+    """``Code: message`` of an AWS error, one short line."""
+    error = exc.response.get("Error", {})
+    code = error.get("Code") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+    message = " ".join(str(error.get("Message") or "").split())
+    if message.startswith("<"):  # an HTML error page: the endpoint does not implement it
+        message = "not implemented by this endpoint"
+    return f"{code}: {message[:160]}" if message else str(code)
+
+
+def ses(region: str) -> list[Check]:
+    try:
+        account = aws.client("sesv2", region).get_account()
+    except ClientError as exc:
+        why = client_error(exc)
+        fix = "allow ses:GetAccount to this caller and re-run"
+        return [
+            rules.cannot("ses-production-access", f"sesv2 GetAccount failed ({why})", fix),
+            rules.cannot("ses-send-quota", f"sesv2 GetAccount failed ({why})", fix),
+        ]
+    return rules.ses_account(account)
+
+
+def ssm_tier(region: str, account: str | None) -> Check:
+    try:
+        found = aws.client("ssm", region).get_service_setting(
+            SettingId=limits.SSM_DEFAULT_TIER_SETTING
+        )
+    except ClientError as exc:
+        return rules.cannot(
+            "ssm-default-parameter-tier",
+            f"ssm GetServiceSetting failed ({client_error(exc)})",
+            "allow ssm:GetServiceSetting to this caller and re-run",
+        )
+    return rules.ssm_default_tier(found.get("ServiceSetting") or {}, region, account)
+
+
+def applied_quota(quota: Quota, region: str) -> AppliedQuota:
+    """The quota's applied value from Service Quotas, or why the documented default stands."""
+    code = limits.SERVICE_QUOTA_CODES.get(quota.key)
+    if code is None:
+        return AppliedQuota(None, "documented default, not in Service Quotas")
+    service, quota_code = code
+    where = limits.GLOBAL_QUOTA_REGION if quota.scope == "zone" else region
+    try:
+        found = aws.client("service-quotas", where).get_service_quota(
+            ServiceCode=service, QuotaCode=quota_code
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchResourceException":
+            # AWS keeps no applied value for this quota here: it is at its default.
+            return AppliedQuota(None, "documented default, Service Quotas has no applied value")
+        return AppliedQuota(None, f"service-quotas: {client_error(exc)}", readable=False)
+    value = (found.get("Quota") or {}).get("Value")
+    if value is None:
+        return AppliedQuota(None, "documented default, Service Quotas gave no value")
+    return AppliedQuota(float(value), f"Service Quotas {service}/{quota_code}")
+
+
+def quotas(
+    per_client: Mapping[str, int], clients: int, region: str
+) -> tuple[list[Check], dict[str, AppliedQuota]]:
+    """One check per quota the capacity model counts, and what was read for each."""
+    checks, applied = [], {}
+    for quota in limits.QUOTAS:
+        applied[quota.key] = applied_quota(quota, region)
+        checks.append(rules.quota_use(quota, per_client[quota.key], clients, applied[quota.key]))
+    return checks, applied
+
+
+def zone_records(
+    outputs: Mapping[str, Any], per_client: int, clients: int, records_quota: AppliedQuota
+) -> Check:
+    zone_id = str(outputs["zoneId"])
+    try:
+        zone = aws.client("route53").get_hosted_zone(Id=zone_id)["HostedZone"]
+    except ClientError as exc:
+        return Check(
+            "hosted-zone-records",
+            rules.FAIL,
+            f"hosted zone {zone_id}: {client_error(exc)}",
+            {"zoneId": zone_id},
+            "point zoneId at the platform's public hosted zone (and allow route53:GetHostedZone)",
+        )
+    default = next(q.default for q in limits.QUOTAS if q.key == "route53-records")
+    limit = int(records_quota.value) if records_quota.value is not None else default
+    return rules.zone_records(
+        zone_id, int(zone.get("ResourceRecordSetCount") or 0), limit, per_client, clients
+    )

@@ -1,0 +1,48 @@
+"""The rollout's record of ``tenantctl verify`` runs, handed to verify by the CLI.
+
+``infra.ops.verify`` never imports the rollout; the CLI passes a ``VerifyHistory``
+(an ``infra.ops.verify.run.EvidenceRecorder``) that appends each run's bundle hash, release
+and outcome to the client's rollout history.
+"""
+
+from __future__ import annotations
+
+from infra.ops.adapters import control
+from infra.ops.rollout.store import actor, append_history, find
+from infra.ops.stacks.handle import StackHandle
+from infra.ops.verify.run import VerifyRun
+
+ACTION = "verify"
+
+
+class VerifyHistory:
+    """Records verify runs in the control database; without one it records nothing and
+    says so."""
+
+    def __init__(self, by: str | None = None) -> None:
+        self.by = by
+
+    def record(self, stack: StackHandle, run: VerifyRun) -> str:
+        if not control.configured():
+            return (
+                f"not recorded in the rollout history ({control.CONTROL_DATABASE_URL_ENV} not set)"
+            )
+        with control.connect() as conn:
+            row = find(conn, stack.spec.slug)
+            append_history(
+                conn,
+                row.id,
+                actor(self.by),
+                ACTION,
+                subject=run.run_id,
+                detail={
+                    "stage": run.stage,
+                    "release": run.release,
+                    "passed": run.passed,
+                    "bundle": run.bundle,
+                    "bundleHash": run.bundle_hash,
+                    "contentHash": run.content_hash,
+                    "configHash": run.config_hash,
+                },
+            )
+        return f"recorded in the rollout history of {stack.spec.slug} (rollout {row.id})"

@@ -1,0 +1,86 @@
+"""`tenantctl cost`: each client's fixed monthly cost, priced from its plans (issue 18)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from infra.cli import main
+from infra.core import prices
+from infra.core.cost import AccountUse, fleet_cost, stack_cost, total
+from infra.core.errors import ExitCode
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
+from infra.ops.planning.cost import GOALS_USD
+from infra.program.plan import plan_stack
+from tests.helpers import STACKS, copy_demo_stack_files, demo_spec, validate
+
+
+def run(*args: str) -> Any:
+    result = CliRunner().invoke(main, ["cost", *args, "--json", "--stacks-dir", str(STACKS)])
+    assert result.exit_code == 0, result.output
+    return validate("cost", json.loads(result.stdout))
+
+
+@pytest.fixture(scope="module")
+def report() -> Any:
+    return run()
+
+
+def test_a_preview_database_is_priced_by_its_class_hours_and_storage() -> None:
+    spec = demo_spec("preview")
+    lines = stack_cost(plan_stack(spec, platform_outputs=EXAMPLE_PLATFORM_OUTPUTS).resources)
+    by_item = {line.item: line for line in lines}
+    sizing = spec.database_sizing
+    instance = by_item[f"RDS {sizing.instance_class} Single-AZ"]
+    assert instance.usd == pytest.approx(
+        prices.RDS_INSTANCE_HOUR[(sizing.instance_class, False)].usd * prices.HOURS_PER_MONTH
+    )
+    assert by_item["RDS gp3 storage Single-AZ"].quantity == sizing.allocated_storage_gb
+    # The payment secret and RDS's managed master-user secret.
+    assert sum(1 for line in lines if "secret" in line.item) == 2
+
+
+def test_each_shape_is_priced_and_the_fleet_is_the_dearest_shape_times_n(report: Any) -> None:
+    shapes = {s["shape"]: s for s in report["shapes"]}
+    assert set(shapes) == {"platform-domain", "own-domain"}
+    dearest = max(s["perClientUsd"] for s in shapes.values())
+    assert report["fleetUsdPerMonth"] == pytest.approx(dearest * report["clients"], abs=0.01)
+    for shape in shapes.values():
+        parts = sum(st["usd"] for st in shape["stacks"].values())
+        parts += sum(line["usd"] for line in shape["shared"])
+        assert shape["perClientUsd"] == pytest.approx(parts, abs=0.02)
+
+
+def test_a_dedicated_production_at_the_stage_defaults_meets_its_goal(report: Any) -> None:
+    for shape in report["shapes"]:
+        assert shape["stacks"]["production"]["usd"] <= GOALS_USD["production-dedicated"]
+
+
+def test_one_client_is_priced_as_its_stack_files_say() -> None:
+    demo = run("demo", "--clients", "10")
+    (shape,) = demo["shapes"]
+    # The demo's production is a larger client's (db.t4g.medium, 50 GB, Multi-AZ).
+    items = [line["item"] for line in shape["stacks"]["production"]["lines"]]
+    assert "RDS db.t4g.medium Multi-AZ" in items and demo["sizing"] == "stack files"
+
+
+def test_account_wide_charges_start_beyond_the_free_allowances() -> None:
+    use = AccountUse(users=10, parameters=3)
+    assert total(fleet_cost(1000, use)) == 0  # 10,000 MAU and 3,000 parameters: free
+    cognito, _ = fleet_cost(2000, use)
+    assert cognito.usd == pytest.approx(10_000 * prices.COGNITO_ESSENTIALS_MAU.usd / 2000)
+
+
+def test_an_instance_class_without_a_price_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    copy_demo_stack_files(folder)
+    path = folder / "Pulumi.demo-production.yaml"
+    path.write_text(path.read_text().replace("db.t4g.medium", "db.r7g.large"))
+    result = CliRunner().invoke(main, ["cost", "demo", "--stacks-dir", str(folder)])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert "no price for db.r7g.large" in result.output and "Traceback" not in result.output
