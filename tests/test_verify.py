@@ -53,6 +53,8 @@ def demo(
         mp.setenv(localtarget.DATABASE_URL_ENV, pg_admin_url)
         mp.delenv(localtarget.CONTROL_DATABASE_URL_ENV, raising=False)
         _fresh_local_target(moto_endpoint, pg_admin_url)
+        # As the aws_env fixture does: the platform's bucket where client locks live.
+        localtarget.create_operations_bucket(moto_endpoint, localtarget.LOCAL_REGION)
         yield create_demo(tmp_path_factory.mktemp("verify"), mp)
 
 

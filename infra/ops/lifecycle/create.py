@@ -42,7 +42,7 @@ from ruamel.yaml.error import YAMLError
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.core.errors import ConflictError, PreconditionFailed, UserInputError
-from infra.core.spec import Problem, SpecError, TenantSpec, parse_spec
+from infra.core.spec import CustomDomainSpec, Problem, SpecError, TenantSpec, parse_spec
 from infra.core.text_rules import first_of, shorten
 from infra.ops.adapters import yamlfiles
 from infra.ops.stacks import stackfiles
@@ -396,6 +396,12 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
             config = stackfiles.parse_config(old_text, source)  # MalformedFile: nothing written
             if stage == naming.PRODUCTION and config.get(stackfiles.LIVE_KEY) is True:
                 spec = TenantSpec.model_validate({**spec.model_dump(), "live": True})
+            # What `tenantctl domain` recorded is tenantctl's state, like `live`: kept.
+            recorded = config.get(f"{naming.CONFIG_NAMESPACE}customDomain")
+            if stage == naming.PRODUCTION and recorded and spec.custom_domain == CustomDomainSpec():
+                spec = spec.model_copy(
+                    update={"custom_domain": CustomDomainSpec.model_validate(recorded)}
+                )
         new_text = stackfiles.render_stack_file(spec, old_text, source)
         changes.append(FileChange(stage, path, old_text, new_text))
         final_specs[stage] = spec
