@@ -3,7 +3,8 @@
 - ``moto_endpoint`` (session): moto on 127.0.0.1, a free port; ``http://127.0.0.1:<port>``.
 - ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset,
   then the platform's operations bucket (client locks) created.
-- ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite.
+- ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite (in
+  /dev/shm when it has room).
 - ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
 - ``steps`` (session): what the state fixtures below built, kept to restore for the next
   test (tests/snapshots.py): each test still gets the state afresh, in a fraction of the time.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,9 +87,27 @@ def aws_env(moto_endpoint: str, steps: Steps, monkeypatch: pytest.MonkeyPatch) -
     return moto_endpoint
 
 
+MEMORY_DIR = Path("/dev/shm")
+MEMORY_NEEDED = 2 * 1024**3
+"""Room the suite's cluster may take in memory (a worker's grows to a few hundred MB)."""
+
+
+def _cluster_root() -> Path | None:
+    """In memory when there is room (a throwaway cluster needs no disk): creating, copying
+    and dropping databases, which every state fixture does, is then no disk I/O (about 6x
+    faster on a busy disk). Else the default temp dir (e.g. Docker's 64 MB /dev/shm)."""
+    try:
+        stat = os.statvfs(MEMORY_DIR)
+    except OSError:
+        return None
+    if stat.f_bavail * stat.f_frsize < MEMORY_NEEDED or not os.access(MEMORY_DIR, os.W_OK):
+        return None
+    return Path(tempfile.mkdtemp(prefix="tenantctl-pg-", dir=MEMORY_DIR))
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
-    cluster = localtarget.PostgresCluster.create()
+    cluster = localtarget.PostgresCluster.create(_cluster_root())
     cluster.start()
     try:
         yield cluster.admin_url

@@ -21,7 +21,8 @@ database but the system ones and the templates) or exactly what the previous ste
 pickle unchanged byte for byte, the same databases). Anything else (a fixture that is
 not a step changed something in between) builds for real and keeps nothing, so a
 restore is never a guess. The key is the chain of steps from the pristine state, each
-with its arguments and the ``AWS_*``/``TENANTCTL_*`` environment it ran in.
+with its arguments and the ``AWS_*``/``TENANTCTL_*`` environment it ran in (a variable
+naming the step's folder counts as naming "the folder", wherever the test's is).
 
 ``TENANTCTL_TEST_FRESH_STATE=1`` builds every step for real (slow; to rule this
 module out). tests/test_snapshots.py checks a restore against a real build.
@@ -56,6 +57,7 @@ SNAPSHOT_PREFIX = "zz_snapshot_"
 SYSTEM_DATABASES = ("postgres", "template0", "template1")
 FRESH_ENV = "TENANTCTL_TEST_FRESH_STATE"
 _ENV_PREFIXES = ("AWS_", "TENANTCTL_")
+FOLDER = "<the step's folder>"
 
 READY_STEP = "edit preview, stage live credentials, ready the domain"
 """The step of conftest's ``ready`` (named here for tests/test_snapshots.py)."""
@@ -302,7 +304,7 @@ class Steps:
             self.counts["unknown state"] += 1
             self.mark = None
             return build()
-        key = (*base, (name, _environment()))
+        key = (*base, (name, _environment(folder)))
         saved = self.snapshots.get(key)
         if saved is not None and not self._intact(saved):
             del self.snapshots[key]  # someone dropped its template copies: build again
@@ -380,5 +382,15 @@ class Steps:
             _write(folder, saved.files)
 
 
-def _environment() -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)))
+def _environment(folder: Path | None) -> tuple[tuple[str, str], ...]:
+    """The ``AWS_*``/``TENANTCTL_*`` environment; a variable naming the step's own folder
+    (``TENANTCTL_STACKS_DIR``, as a workflow job sets it) is kept as ``FOLDER``: the folder
+    is in another place for each test, and what it holds is restored."""
+    here = None if folder is None else str(folder)
+    return tuple(
+        sorted(
+            (k, FOLDER if v == here else v)
+            for k, v in os.environ.items()
+            if k.startswith(_ENV_PREFIXES)
+        )
+    )

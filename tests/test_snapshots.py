@@ -177,3 +177,29 @@ def test_a_step_restores_only_from_the_state_it_was_built_from(
 
     assert ran == ["one", "two", "two", "two", "one"]
     assert own_steps.counts == {"built": 3, "restored": 4, "unknown state": 2}
+
+
+def test_a_variable_naming_the_steps_folder_keys_it_wherever_the_folder_is(
+    tmp_path: Path, aws_env: str, pg_env: str, own_steps: Steps, monkeypatch: pytest.MonkeyPatch
+):
+    ran: list[str] = []
+
+    def step(folder: Path, named: Path) -> None:
+        monkeypatch.setenv("TENANTCTL_STACKS_DIR", str(named))
+
+        def build() -> None:
+            ran.append(folder.name)
+            folder.mkdir()
+            (folder / "made").write_text(folder.name)
+            _put("/made", folder.name)
+
+        own_steps.run("make", build, folder)
+        pristine(aws_env, pg_env, own_steps)
+
+    step(tmp_path / "first", tmp_path / "first")
+    step(tmp_path / "second", tmp_path / "second")  # the same step in another place
+    step(tmp_path / "third", tmp_path / "elsewhere")  # the variable names another folder
+
+    assert ran == ["first", "third"]
+    assert (tmp_path / "second" / "made").read_text() == "first"
+    assert own_steps.counts == {"built": 2, "restored": 1, "unknown state": 0}
