@@ -2,7 +2,8 @@
 
 - ``moto_endpoint`` (session): moto on 127.0.0.1, a free port; ``http://127.0.0.1:<port>``.
 - ``aws_env``: environment pointing boto3 at it with fake credentials; moto state reset,
-  then the platform's operations bucket (client locks) created.
+  then the platform's operations bucket (client locks) created (after the first test,
+  that state put back from its snapshot in process).
 - ``pg_admin_url`` (session): a throwaway PostgreSQL cluster started for the suite (in
   /dev/shm when it has room).
 - ``pg_env``: ``TENANTCTL_DATABASE_URL`` set; databases of earlier tests dropped.
@@ -78,11 +79,12 @@ def steps() -> Steps:
 def aws_env(moto_endpoint: str, steps: Steps, monkeypatch: pytest.MonkeyPatch) -> str:
     for key, value in localtarget.aws_environment(moto_endpoint).items():
         monkeypatch.setenv(key, value)
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-    # What the platform provides before any client exists: where client locks are kept.
-    localtarget.create_operations_bucket(moto_endpoint, localtarget.LOCAL_REGION)
+    if not steps.to_pristine():  # after the first test: the same, without four requests
+        request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+        # What the platform provides before any client exists: where client locks are kept.
+        localtarget.create_operations_bucket(moto_endpoint, localtarget.LOCAL_REGION)
     steps.moto_base()
     return moto_endpoint
 

@@ -271,6 +271,7 @@ class Steps:
         self.snapshots: dict[Key, _Snapshot] = {}
         self.mark: _Mark | None = None
         self.base: bytes | None = None
+        self._pristine: _Moto | None = None
         self.fresh = os.environ.get(FRESH_ENV) == "1"
         self.counts = {"built": 0, "restored": 0, "unknown state": 0}
         self._names = (f"{SNAPSHOT_PREFIX}{uuid.uuid4().hex[:8]}_{n}" for n in itertools.count())
@@ -283,7 +284,17 @@ class Steps:
     def moto_base(self) -> None:
         """moto is as every test begins (reset, then what aws_env makes): the pristine state,
         with no database but the system ones, that a chain of steps starts from."""
-        self.base = _moto_dump().data
+        saved = _moto_dump()
+        self.base, self._pristine = saved.data, saved
+
+    def to_pristine(self) -> bool:
+        """moto put back as the last ``moto_base`` found it, in this process (what a reset
+        through moto's API and the requests after it make, without them); False, changing
+        nothing, before there is one or with ``TENANTCTL_TEST_FRESH_STATE=1``."""
+        if self._pristine is None or self.fresh:
+            return False
+        _moto_restore(self._pristine)
+        return True
 
     def discard(self) -> None:
         """Drop this instance's template copies and forget its snapshots."""
