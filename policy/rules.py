@@ -105,9 +105,13 @@ TAGGABLE = frozenset(
         "aws:secretsmanager/secret:Secret",
         "aws:ssm/parameter:Parameter",
         USER_POOL,
+        "aws:sqs/queue:Queue",
+        "aws:iam/role:Role",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
     }
 )
-"""Every resource type the program creates that AWS can tag."""
+"""Every resource type the program creates that AWS can tag (an EventBridge Scheduler
+schedule cannot be tagged through the provider)."""
 
 STATEFUL = frozenset({DATABASE, *BUCKETS, USER_POOL, "aws:secretsmanager/secret:Secret"})
 """What Pulumi cannot recreate: data, accounts, credentials."""
@@ -131,6 +135,10 @@ ENUMS: dict[tuple[str, str], frozenset[str]] = {
     ),
     ("aws:ssm/parameter:Parameter", "type"): frozenset({"String", "StringList", "SecureString"}),
     (DATABASE, "storageType"): frozenset({"gp2", "gp3", "io1", "io2"}),
+    ("aws:scheduler/schedule:Schedule", "state"): frozenset({"ENABLED", "DISABLED"}),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "treatMissingData"): frozenset(
+        {"missing", "ignore", "breaching", "notBreaching"}
+    ),
 }
 """String values the type checker cannot see but AWS enumerates."""
 
@@ -208,6 +216,10 @@ def encryption(type_: str, inputs: Inputs, options: Options) -> list[str]:
         return problems
     if type_ == "aws:secretsmanager/secret:Secret" and not _set(inputs.get("kmsKeyId")):
         return ["secret is not encrypted with the platform KMS key (kmsKeyId)"]
+    if type_ == "aws:sqs/queue:Queue" and not (
+        inputs.get("sqsManagedSseEnabled") is True or _set(inputs.get("kmsMasterKeyId"))
+    ):
+        return ["queue is not encrypted at rest (sqsManagedSseEnabled or kmsMasterKeyId)"]
     if type_ in ENCRYPTIONS and not _kms_encrypted(inputs):
         return ["bucket default encryption is not aws:kms with the platform key"]
     return []

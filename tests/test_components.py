@@ -47,11 +47,25 @@ USER_POOL = "aws:cognito/userPool:UserPool"
 RECORD = "aws:route53/record:Record"
 
 
+OWN_INSTANCE = "preview-own-instance"
+"""A preview still on its own RDS instance (created before pooled previews; the
+migration path until ``tenantctl preview move``): the dedicated-instance rules hold
+for it as for production."""
+DEDICATED = [OWN_INSTANCE, naming.PRODUCTION]
+
+
 @cache
 def _plan(stage: str, live: bool = False) -> StackPlan:
+    if stage == OWN_INSTANCE:
+        return plan_stack(_own_instance_spec())
     if live:
         return plan_stack(parse_spec({**demo_data(stage), "live": True}))
     return plan_stack(demo_spec(stage))
+
+
+def _own_instance_spec() -> TenantSpec:
+    data = {k: v for k, v in demo_data(naming.PREVIEW).items() if k != "databasePool"}
+    return parse_spec(data)
 
 
 def _one(plan: StackPlan, type_: str) -> dict[str, Any]:
@@ -81,21 +95,21 @@ def _takes_tags(resource: PlannedResource) -> bool:
 # ------------------------------------------------------------------------ database
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", DEDICATED)
 def test_database_is_encrypted_with_the_platform_key(stage: str) -> None:
     db = _one(_plan(stage), INSTANCE)
     assert db["storageEncrypted"] is True
     assert db["kmsKeyId"] == KMS_KEY
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", DEDICATED)
 def test_database_is_not_publicly_accessible(stage: str) -> None:
     db = _one(_plan(stage), INSTANCE)
     assert db["publiclyAccessible"] is False
     assert db["vpcSecurityGroupIds"] == EXAMPLE_PLATFORM_OUTPUTS["databaseSecurityGroupIds"]
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", DEDICATED)
 def test_database_master_password_is_managed_by_rds_with_the_platform_key(stage: str) -> None:
     db = _one(_plan(stage), INSTANCE)
     assert db["manageMasterUserPassword"] is True
@@ -110,7 +124,7 @@ def test_no_resource_takes_a_password_or_secret_value(stage: str) -> None:
         assert not forbidden & set(_walk_keys(resource.inputs)), resource.name
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", DEDICATED)
 def test_database_uses_the_platform_parameter_group_of_its_engine(stage: str) -> None:
     plan = _plan(stage)
     instance = _one(plan, INSTANCE)
@@ -120,7 +134,7 @@ def test_database_uses_the_platform_parameter_group_of_its_engine(stage: str) ->
     assert not plan.of_type(PARAMETER_GROUP)
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", DEDICATED)
 def test_database_uses_the_platform_subnet_group(stage: str) -> None:
     plan = _plan(stage)
     assert (
@@ -130,9 +144,9 @@ def test_database_uses_the_platform_subnet_group(stage: str) -> None:
     assert not plan.of_type("aws:rds/subnetGroup:SubnetGroup")
 
 
-def test_preview_database_is_small_but_keeps_the_clients_work() -> None:
-    db = _one(_plan("preview"), INSTANCE)
-    spec = demo_spec("preview")
+def test_a_preview_on_its_own_instance_is_small_but_keeps_the_clients_work() -> None:
+    db = _one(_plan(OWN_INSTANCE), INSTANCE)
+    spec = _own_instance_spec()
     assert db["identifier"] == naming.db_instance_identifier(spec.slug, spec.stage)
     assert db["instanceClass"] == spec.database_sizing.instance_class == "db.t4g.micro"
     assert db["multiAz"] is False
@@ -141,20 +155,21 @@ def test_preview_database_is_small_but_keeps_the_clients_work() -> None:
     assert db["skipFinalSnapshot"] is False
     assert db["finalSnapshotIdentifier"].startswith("demo-preview-db-final-")
     assert db["applyImmediately"] is True
-    assert not _plan("preview").named("demo-preview-database-instance").protect
+    assert not _plan(OWN_INSTANCE).named("demo-preview-database-instance").protect
+    assert not _plan("preview").of_type(INSTANCE)  # a pooled preview has none
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", DEDICATED)
 def test_final_snapshot_names_are_unique_per_database_instance(stage: str) -> None:
     """A fixed ``<id>-final`` collides with the snapshot of the instance before it (a
     re-created client, or a replacement after a new KMS key): the second delete fails."""
-    spec = demo_spec(stage)
+    spec = _own_instance_spec() if stage == OWN_INSTANCE else demo_spec(stage)
     first = _one(_plan(stage), INSTANCE)["finalSnapshotIdentifier"]
     other_key = {**EXAMPLE_PLATFORM_OUTPUTS, "kmsKeyArn": KMS_KEY.replace("1234abcd", "9999ffff")}
     replaced = plan_stack(spec, platform_outputs=other_key)
     second = _one(replaced, INSTANCE)["finalSnapshotIdentifier"]
     assert first != second
-    assert first != f"{naming.db_instance_identifier(spec.slug, stage)}-final"
+    assert first != f"{naming.db_instance_identifier(spec.slug, spec.stage)}-final"
     for name in (first, second):  # RDS: a letter first, letters, digits, single hyphens
         assert re.fullmatch(r"[A-Za-z](?:-?[A-Za-z0-9])*", name) and len(name) <= 255
 
@@ -303,7 +318,7 @@ def test_manifest_object_hashes_match_the_defaults_objects(stage: str) -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_payment_secret_is_kms_encrypted_and_gets_no_value_from_pulumi(stage: str) -> None:
     plan = _plan(stage)
-    secret = _one(plan, SECRET)
+    secret = plan.named(f"demo-{stage}-payments-credentials").inputs
     assert secret["name"] == naming.payment_secret_name("demo", stage)
     assert secret["kmsKeyId"] == KMS_KEY
     assert not [r for r in plan.resources if "secretVersion" in r.type]
@@ -531,21 +546,38 @@ def test_a_platform_missing_an_output_names_it() -> None:
         plan_stack(demo_spec("preview"), platform_outputs=outputs)
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_every_component_type_token_names_its_class(stage: str) -> None:
-    from infra.program import access, database, domains, email, payments, portal, settings, tenant
+def test_every_component_type_token_names_its_class() -> None:
+    from infra.program import (
+        access,
+        database,
+        domains,
+        email,
+        integrations,
+        payments,
+        portal,
+        settings,
+        tenant,
+    )
 
+    modules = (access, database, domains, email, integrations, payments, portal, settings, tenant)
     classes = {
         cls.__name__
-        for module in (access, database, domains, email, payments, portal, settings, tenant)
+        for module in modules
         for cls in vars(module).values()
         if inspect.isclass(cls)
         and issubclass(cls, pulumi.ComponentResource)
         and cls.__module__ == module.__name__
     }
-    components = [r for r in _plan(stage).resources if not r.custom]
-    assert {r.type for r in components} == {f"tenants:index:{name}" for name in classes}
-    assert len(classes) == 8
+    used = {
+        stage: {r.type for r in _plan(stage).resources if not r.custom}
+        for stage in (*STAGES, OWN_INSTANCE)
+    }
+    assert set().union(*used.values()) == {f"tenants:index:{name}" for name in classes}
+    assert len(classes) == 10
+    # A stack's database is one of the two: on a pool server, or an instance of its own.
+    assert "tenants:index:PooledDatabase" in used["preview"]
+    assert "tenants:index:Database" not in used["preview"]
+    assert {"tenants:index:Database"} <= used["production"] & used[OWN_INSTANCE]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -721,7 +753,12 @@ def test_a_destroyed_preview_frees_its_secret_name_and_production_keeps_a_recove
     """A deleted secret's name stays taken for its recovery window: a preview destroyed on
     purpose and created again under the same slug would fail at its payment secret."""
     windows = {
-        stage: _one(_plan(stage), "aws:secretsmanager/secret:Secret")["recoveryWindowInDays"]
+        (stage, secret.name): secret.inputs["recoveryWindowInDays"]
         for stage in STAGES
+        for secret in _plan(stage).of_type(SECRET)
     }
-    assert windows == {"preview": 0, "production": 30}
+    assert windows == {
+        ("preview", "demo-preview-payments-credentials"): 0,
+        ("preview", "demo-preview-database-role-secret"): 0,  # the pooled preview's role
+        ("production", "demo-production-payments-credentials"): 30,
+    }

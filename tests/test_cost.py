@@ -13,7 +13,7 @@ from infra.cli import main
 from infra.core import prices
 from infra.core.cost import AccountUse, fleet_cost, stack_cost, total
 from infra.core.errors import ExitCode
-from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, REFERENCE_POOL_SERVERS
 from infra.ops.planning.cost import GOALS_USD
 from infra.program.plan import plan_stack
 from tests.helpers import STACKS, copy_demo_stack_files, demo_spec, validate
@@ -30,8 +30,8 @@ def report() -> Any:
     return run()
 
 
-def test_a_preview_database_is_priced_by_its_class_hours_and_storage() -> None:
-    spec = demo_spec("preview")
+def test_a_preview_on_its_own_instance_is_priced_by_its_class_hours_and_storage() -> None:
+    spec = demo_spec("preview").model_copy(update={"database_pool": None})
     lines = stack_cost(plan_stack(spec, platform_outputs=EXAMPLE_PLATFORM_OUTPUTS).resources)
     by_item = {line.item: line for line in lines}
     sizing = spec.database_sizing
@@ -44,9 +44,24 @@ def test_a_preview_database_is_priced_by_its_class_hours_and_storage() -> None:
     assert sum(1 for line in lines if "secret" in line.item) == 2
 
 
+def test_a_pooled_preview_pays_its_share_of_the_pool_server(report: Any) -> None:
+    server = REFERENCE_POOL_SERVERS["preview"]
+    capacity = EXAMPLE_PLATFORM_OUTPUTS["previewDatabasePools"][0]["capacity"]
+    whole = prices.RDS_INSTANCE_HOUR[(server.instance_class, server.multi_az)].usd * 730
+    whole += prices.RDS_GP3_GB_MONTH[server.multi_az].usd * server.storage_gb
+    whole += prices.SECRET_MONTH.usd  # the server's master secret
+    for shape in report["shapes"]:
+        lines = shape["stacks"]["preview"]["lines"]
+        share = [line for line in lines if f"(pool server, 1/{capacity})" in line["item"]]
+        assert sum(line["usd"] for line in share) == pytest.approx(whole / capacity, abs=0.02)
+        assert not [line for line in lines if line["item"].startswith("RDS") and line not in share]
+        if shape["shape"] != "integrations":  # the goal is a preview's own; its feeds add
+            assert shape["stacks"]["preview"]["usd"] <= GOALS_USD["preview"]
+
+
 def test_each_shape_is_priced_and_the_fleet_is_the_dearest_shape_times_n(report: Any) -> None:
     shapes = {s["shape"]: s for s in report["shapes"]}
-    assert set(shapes) == {"platform-domain", "own-domain"}
+    assert set(shapes) == {"platform-domain", "own-domain", "pooled-production", "integrations"}
     dearest = max(s["perClientUsd"] for s in shapes.values())
     assert report["fleetUsdPerMonth"] == pytest.approx(dearest * report["clients"], abs=0.01)
     for shape in shapes.values():
@@ -58,6 +73,21 @@ def test_each_shape_is_priced_and_the_fleet_is_the_dearest_shape_times_n(report:
 def test_a_dedicated_production_at_the_stage_defaults_meets_its_goal(report: Any) -> None:
     for shape in report["shapes"]:
         assert shape["stacks"]["production"]["usd"] <= GOALS_USD["production-dedicated"]
+
+
+def test_a_pooled_production_pays_a_fifth_of_a_multi_az_server_and_meets_its_goal(
+    report: Any,
+) -> None:
+    (pooled,) = [s for s in report["shapes"] if s["shape"] == "pooled-production"]
+    lines = pooled["stacks"]["production"]["lines"]
+    share = [line for line in lines if "(pool server, 1/5)" in line["item"]]
+    assert [line["item"].split(" (")[0] for line in share] == [
+        "RDS db.t4g.medium Multi-AZ",
+        "RDS gp3 storage Multi-AZ",
+        "RDS master-user secret",
+    ]
+    assert not [line for line in lines if line["item"].startswith("RDS") and line not in share]
+    assert pooled["stacks"]["production"]["usd"] <= GOALS_USD["production-pooled"]
 
 
 def test_one_client_is_priced_as_its_stack_files_say() -> None:

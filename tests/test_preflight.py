@@ -73,7 +73,9 @@ def test_preflight_passes_on_the_local_target_and_shows_each_check_with_its_evid
     assert by_name["ses-production-access"]["evidence"]["productionAccessEnabled"] is True
     assert by_name["ssm-default-parameter-tier"]["evidence"]["value"] == "Intelligent-Tiering"
     rds = by_name["quota:rds-instances"]["evidence"]
-    assert (rds["perClient"], rds["need"], rds["limit"]) == (2, 2, 40)
+    # The production's instance, and the preview's pool server counted once (shared).
+    assert (rds["perClient"], rds["sharedByPoolServers"], rds["need"]) == (1, 1, 2)
+    assert rds["limit"] == 40
     assert by_name["kms-key"]["evidence"]["kmsKeyArn"] == EXAMPLE_PLATFORM_OUTPUTS["kmsKeyArn"]
     assert by_name["platform-outputs"]["evidence"]["present"] == sorted(PLATFORM_OUTPUTS)
     assert by_name["pulumi-backend"]["evidence"]["deployer"] == "local"
@@ -94,7 +96,8 @@ def _standard_tier(endpoint: str, folder: Path) -> list[str]:
 
 def _quota_below_need(endpoint: str, folder: Path) -> list[str]:
     localtarget.prepare_account(endpoint, REGION)
-    return ["--clients", "21"]  # 2 DB instances a client: 42 of the 40 RDS allows by default
+    # One instance a client (its production) and a pool server per 40 previews: 41 of 40.
+    return ["--clients", "40"]
 
 
 def _missing_output(endpoint: str, folder: Path) -> list[str]:

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from infra.cli import main
-from infra.core import naming
 from infra.core.errors import ExitCode
 from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
 from infra.core.replacement import (
@@ -42,13 +41,35 @@ def _plan(stage: str, **platform: Any) -> StackPlan:
     return plan_stack(demo_spec(stage), platform_outputs={**EXAMPLE_PLATFORM_OUTPUTS, **platform})
 
 
-@pytest.mark.parametrize("stage", naming.STAGES)
-def test_a_new_platform_kms_key_replaces_the_database(stage: str) -> None:
-    changes = changes_between(_resources(_plan(stage)), _resources(_plan(stage, kmsKeyArn=NEW_KEY)))
+def _own_instance_preview(**platform: Any) -> StackPlan:
+    """A preview created before pooled previews, still on its own instance."""
+    spec = demo_spec("preview").model_copy(update={"database_pool": None})
+    return plan_stack(spec, platform_outputs={**EXAMPLE_PLATFORM_OUTPUTS, **platform})
+
+
+@pytest.mark.parametrize(
+    ("stage", "planned"),
+    [
+        ("production", lambda **p: _plan("production", **p)),
+        ("preview", _own_instance_preview),
+    ],
+)
+def test_a_new_platform_kms_key_replaces_the_database(stage: str, planned: Any) -> None:
+    changes = changes_between(_resources(planned()), _resources(planned(kmsKeyArn=NEW_KEY)))
     (database,) = changes  # the bucket's name depends on the key's account and region only
     assert database.name == f"demo-{stage}-database-instance"
     assert database.kind == "replace" and database.because == ("kmsKeyId",)
     assert database.type in STATEFUL
+
+
+def test_a_new_platform_kms_key_replaces_nothing_of_a_pooled_preview() -> None:
+    """Its databases are on the pool server; its role secret takes the new key in place."""
+    assert (
+        changes_between(
+            _resources(_plan("preview")), _resources(_plan("preview", kmsKeyArn=NEW_KEY))
+        )
+        == []
+    )
 
 
 def test_a_changed_platform_stack_replaces_the_content_bucket() -> None:
@@ -67,7 +88,7 @@ def test_ordinary_changes_replace_nothing() -> None:
 
 def test_a_removed_stateful_resource_is_a_delete_and_only_stateful_ones_count() -> None:
     before = _resources(_plan("preview"))
-    after = {k: v for k, v in before.items() if v[0] != "aws:secretsmanager/secret:Secret"}
+    after = {k: v for k, v in before.items() if k != "demo-preview-payments-credentials"}
     after = {k: v for k, v in after.items() if "record" not in v[0]}
     (change,) = changes_between(stateful_inputs(before), stateful_inputs(after))
     assert change.kind == "delete" and change.type == "aws:secretsmanager/secret:Secret"
@@ -103,54 +124,63 @@ def _new_platform_key(folder: Path) -> None:
         yaml.dump(data, out)
 
 
-def test_deploy_refuses_to_replace_the_preview_database_unless_named_with_a_reason(
+def test_deploy_refuses_to_replace_a_database_unless_named_with_a_reason(
     tmp_path: Path, aws_env: str, control_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = create_demo(tmp_path, monkeypatch)
     outputs_before = json.loads(ok(cli(folder, "status", SLUG, "--json")).stdout)
     _new_platform_key(folder)
 
-    refused_run = cli(folder, "deploy", "demo-preview", "--json")
+    refused_run = cli(folder, "deploy", "demo-production", "--yes", "--json")
     no_reason = cli(
-        folder, "deploy", "demo-preview", "--allow-replace", "demo-preview-database-instance"
+        folder,
+        "deploy",
+        "demo-production",
+        "--yes",
+        "--allow-replace",
+        "demo-production-database-instance",
     )
     partly = cli(
         folder,
         "deploy",
-        "demo-preview",
+        "demo-production",
+        "--yes",
         "--allow-replace",
-        "demo-preview-portal-bucket",
+        "demo-production-portal-bucket",
         "--reason",
         "new KMS key",
     )
     assert refused_run.exit_code == ExitCode.PRECONDITION, refused_run.output
-    assert "replace demo-preview-database-instance (database; kmsKeyId" in refused_run.output
+    assert "replace demo-production-database-instance (database; kmsKeyId" in refused_run.output
     assert "nothing was changed" in refused_run.output
     assert no_reason.exit_code == ExitCode.BAD_INPUT and "--reason" in no_reason.output
     assert partly.exit_code == ExitCode.PRECONDITION, partly.output  # not the database
-    assert "replace demo-preview-database-instance" in partly.output
+    assert "replace demo-production-database-instance" in partly.output
     assert json.loads(ok(cli(folder, "status", SLUG, "--json")).stdout) == outputs_before
 
     allowed = ok(
         cli(
             folder,
             "deploy",
-            "demo-preview",
+            "demo-production",
+            "--yes",
             "--allow-replace",
-            "demo-preview-database-instance",
+            "demo-production-database-instance",
             "--reason",
             "OPS-142 new platform key; client agreed",
             "--json",
         )
     )
     result = json.loads(allowed.stdout)
-    assert [c["name"] for c in result["allowedReplacements"]] == ["demo-preview-database-instance"]
+    assert [c["name"] for c in result["allowedReplacements"]] == [
+        "demo-production-database-instance"
+    ]
     history = json.loads(
         ok(CliRunner().invoke(main, ["rollout", "history", SLUG, "--json"])).stdout
     )
     (entry,) = [h for h in history["history"] if h["action"] == "allow-replace"]
-    assert entry["subject"] == "demo-preview"
+    assert entry["subject"] == "demo-production"
     assert entry["detail"]["reason"] == "OPS-142 new platform key; client agreed"
     # Applied: the next deploy compares against the new state and replaces nothing.
-    again = json.loads(ok(cli(folder, "deploy", "demo-preview", "--json")).stdout)
+    again = json.loads(ok(cli(folder, "deploy", "demo-production", "--yes", "--json")).stdout)
     assert again["allowedReplacements"] == []

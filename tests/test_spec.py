@@ -28,7 +28,8 @@ def with_change(stage: str, path: tuple[Any, ...], value: Any) -> dict[str, Any]
     data = copy.deepcopy(demo_data(stage))
     target = data
     for part in path[:-1]:
-        target = target[part]
+        # The pooled preview has no database section: a case adds one.
+        target = target.setdefault(part, {}) if isinstance(target, dict) else target[part]
     if value is DELETE:
         del target[path[-1]]
     else:

@@ -17,25 +17,34 @@ from infra.cli.common import echo_json, json_option, stacks_dir_option
     show_default=True,
     help="How many clients the platform must hold.",
 )
+@click.option(
+    "--account",
+    "read_account",
+    is_flag=True,
+    help="Compare with the applied values the account's Service Quotas report (AWS "
+    "credentials needed, read-only) instead of the documented defaults.",
+)
 @stacks_dir_option
 @json_option
-def capacity(clients: int, stacks_dir: Path, as_json: bool) -> None:
+def capacity(clients: int, read_account: bool, stacks_dir: Path, as_json: bool) -> None:
     """Per-client use of every AWS quota the stacks touch, counted from their plans.
 
     Plans each shape of client offline (on the platform's host names, on its own
     domain; preview and live production), derived from the first client in the
     stacks folder, and compares N clients of the most demanding shape with each
-    quota's default, whether AWS raises it, and which binds first. `tenantctl
-    preflight` reads the account's applied values for the same quotas.
+    quota's default (with --account, the applied value Service Quotas reports), whether
+    AWS raises it, and which binds first. The platform's preview pool servers count
+    once, shared. `tenantctl preflight` checks the same model against the account.
 
     \b
     Examples:
       tenantctl capacity
       tenantctl capacity --clients 250 --json | jq '.quotas[] | select(.binds)'
+      AWS_PROFILE=platform tenantctl capacity --account
     """
     from infra.ops.planning.capacity import capacity as measure  # the Pulumi SDK loads only here
 
-    report = measure(stacks_dir, clients)
+    report = measure(stacks_dir, clients, read_account=read_account)
     if as_json:
         echo_json(report.to_json())
         return
@@ -43,17 +52,26 @@ def capacity(clients: int, stacks_dir: Path, as_json: bool) -> None:
         f"{clients} clients (per client: the largest of the shapes "
         f"{', '.join(report.measured_on)}, derived from {report.reference})"
     )
-    click.echo(f"{'quota':<22}{'per client':>11}{'total':>10}{'default':>9}  adjustable  binds")
+    limit = "applied" if read_account else "default"
+    click.echo(f"{'quota':<22}{'per client':>11}{'total':>10}{limit:>9}  adjustable  binds")
     for use in report.uses:
         click.echo(
-            f"{use.quota.key:<22}{use.per_client:>11}{use.total:>10}{use.quota.default:>9}  "
+            f"{use.quota.key:<22}{use.per_client:>11}{use.total:>10}{use.limit:>9}  "
             f"{'yes' if use.quota.adjustable else 'no':<10}  "
-            + (f"yes, at {(use.max_clients or 0) + 1} clients" if use.binds else "no")
+            + (f"yes, at {(use.max_clients_at_limit or 0) + 1} clients" if use.binds else "no")
+        )
+    unread = [u.quota.key for u in report.uses if u.applied is not None and not u.applied.readable]
+    if unread:
+        click.echo(
+            f"could not read Service Quotas for {', '.join(unread)}: judged against the "
+            "documented defaults (allow servicequotas:GetServiceQuota)",
+            err=True,
         )
     binding = report.binding
     if binding:
+        first = binding[0]
         click.echo(
-            f"binds first: {binding[0].quota.key} at {(binding[0].max_clients or 0) + 1} clients"
+            f"binds first: {first.quota.key} at {(first.max_clients_at_limit or 0) + 1} clients"
         )
     else:
         click.echo(f"no quota binds at {clients} clients")

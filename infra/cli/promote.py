@@ -49,6 +49,9 @@ def _print_plan(plan: PromotionPlan) -> None:
         click.echo(f"  replay {item.kind}: {item.file_name} ({item.rows} rows)")
     click.echo(f"  payment mode: {plan.payment_from} -> {plan.payment_to}")
     click.echo(f"  portal: {plan.portal_from} -> {plan.portal_to}")
+    for kind, ids in plan.integrations.items():
+        if ids:
+            click.echo(f"  integrations {kind}: {', '.join(ids)}")
 
 
 @click.command()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from infra.core import prices
 from infra.core.limits import SSM_STANDARD_PARAMETERS_PER_REGION
+from infra.core.platform import PoolServer
 
 
 class Resource(Protocol):
@@ -53,13 +54,35 @@ class UnpricedResource(ValueError):
 
 def _database(inputs: Mapping[str, Any]) -> list[CostLine]:
     klass, multi_az = str(inputs.get("instanceClass")), bool(inputs.get("multiAz"))
+    storage = int(inputs.get("allocatedStorage") or 0)
+    return _server(klass, multi_az, storage, bool(inputs.get("manageMasterUserPassword")))
+
+
+def pool_share(server: PoolServer, capacity: int) -> list[CostLine]:
+    """One pooled preview's share of its pool server: the server's lines over *capacity*
+    (a full pool; a pool half full costs its previews twice this)."""
+    whole = _server(
+        server.instance_class, server.multi_az, server.storage_gb, server.managed_master_secret
+    )
+    return [
+        CostLine(
+            f"{line.item} (pool server, 1/{capacity})",
+            line.quantity / capacity,
+            line.unit,
+            line.usd / capacity,
+            line.checked,
+        )
+        for line in whole
+    ]
+
+
+def _server(klass: str, multi_az: bool, storage: int, managed_secret: bool) -> list[CostLine]:
     hour = prices.RDS_INSTANCE_HOUR.get((klass, multi_az))
     if hour is None:
         raise UnpricedResource(
             f"no price for {klass} ({'Multi-AZ' if multi_az else 'Single-AZ'}) in "
             "infra/core/prices.py; add it with its source"
         )
-    storage = int(inputs.get("allocatedStorage") or 0)
     gb = prices.RDS_GP3_GB_MONTH[multi_az]
     az = "Multi-AZ" if multi_az else "Single-AZ"
     lines = [
@@ -72,7 +95,7 @@ def _database(inputs: Mapping[str, Any]) -> list[CostLine]:
         ),
         CostLine(f"RDS gp3 storage {az}", storage, gb.unit, gb.usd * storage, gb.checked),
     ]
-    if inputs.get("manageMasterUserPassword"):
+    if managed_secret:
         lines.append(_secret("RDS master-user secret"))
     return lines
 
@@ -92,6 +115,10 @@ def stack_cost(resources: Iterable[Resource]) -> list[CostLine]:
         elif r.type == "aws:cloudfront/distributionTenant:DistributionTenant":
             price = prices.CLOUDFRONT_TENANT_MONTH
             lines.append(CostLine("CloudFront tenant", 1, price.unit, price.usd, price.checked))
+        elif r.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            price = prices.CLOUDWATCH_ALARM_MONTH
+            item = f"alarm {r.inputs.get('name', '')}".strip()
+            lines.append(CostLine(item, 1, price.unit, price.usd, price.checked))
     return lines
 
 

@@ -81,6 +81,18 @@ SECRETS_MANAGER_NAME_MAX = 512
 """Source: Secrets Manager API CreateSecret, Name (1-512)."""
 
 TAG_VALUE_MAX = 256
+
+SQS_QUEUE_NAME_MAX = 80
+"""SQS queue names: 1-80 letters, digits, hyphens and underscores (``CreateQueue``)."""
+
+SCHEDULER_NAME_MAX = 64
+"""EventBridge Scheduler schedule names: 1-64 of ``[0-9a-zA-Z-_.]`` (``CreateSchedule``)."""
+
+CLOUDWATCH_ALARM_NAME_MAX = 255
+"""CloudWatch alarm names (``PutMetricAlarm`` AlarmName: 1-255 characters)."""
+
+SQS_MAX_RECEIVE_COUNT_MAX = 1000
+"""A redrive policy's maxReceiveCount: 1-1,000 (SQS dead-letter queues)."""
 """Source: AWS tagging best practices, "Tag naming limits and requirements" (values up to 256)."""
 
 
@@ -149,6 +161,12 @@ QUOTAS: tuple[Quota, ...] = (
     Quota("cloudfront-tenants", "Distribution tenants (CloudFront SaaS Manager)", "account",
           10_000, True,
           "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html"),
+    Quota("iam-roles", "IAM roles (a stack with a pulled integration has its scheduler role)",
+          "account", 1_000, True,
+          "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"),
+    Quota("scheduler-schedules", "EventBridge Scheduler schedules", "account and region",
+          10_000_000, True,
+          "https://docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html"),
     Quota("ssm-parameters", "Standard parameters (one per stack, the tier named on every write)",
           "account and region", 10_000, False, "https://docs.aws.amazon.com/general/latest/gr/ssm.html"),
 )  # fmt: skip

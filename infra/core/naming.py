@@ -215,6 +215,18 @@ def undo_database_name(slug: str, stage: Stage) -> str:
     return f"{database_name(slug, stage)}_undo"
 
 
+def database_role_name(slug: str, stage: Stage) -> str:
+    """A pooled stack's own PostgreSQL login role: the only one that may connect to its
+    databases (role names are per server, so the stack's name makes it unique there)."""
+    return f"{database_name(slug, stage)}_app"
+
+
+def database_role_secret_name(slug: str, stage: Stage) -> str:
+    """The Secrets Manager secret holding that role's username and password (set by
+    tenantctl, never by Pulumi)."""
+    return f"{TOOL}/{slug}/{stage}/database-role"
+
+
 def db_instance_identifier(slug: str, stage: Stage) -> str:
     return f"{slug}-{stage}-db"
 

@@ -16,7 +16,9 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 PLATFORM_OUTPUTS: dict[str, str] = {
@@ -79,11 +81,39 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "reaches it through TENANTCTL_CONTROL_DATABASE_URL, not by tenant stacks.",
     "billingEventBusName": "Name of the billing system's EventBridge bus that tenantctl "
     "publishes billing milestones to (TENANTCTL_BILLING_BUS); not read by tenant stacks.",
+    "previewDatabasePools": "List of the shared PostgreSQL servers previews live on, each "
+    "{name, endpoint, masterSecretArn, capacity}: name (what tenants:databasePool records; "
+    "1-32 of a-z, 0-9 and -), endpoint (host:port), masterSecretArn (the Secrets Manager "
+    "secret with its master username and password, which creates roles and databases; "
+    "SSL required) and capacity (how many previews it holds; about 40 on a db.t4g.medium). "
+    "tenantctl create places each new preview on the least-full pool with room.",
+    "productionDatabasePools": "List of the shared Multi-AZ PostgreSQL servers of the "
+    "pooled production tier (a production with tenants:databaseTier pooled), each {name, "
+    "endpoint, masterSecretArn, capacity} as in previewDatabasePools (capacity: about 5 "
+    "productions on a Multi-AZ db.t4g.medium). tenantctl create places a pooled production "
+    "on the least-full one with room.",
 }
 """Output name -> description of every output a tenant stack reads from the platform."""
 
+OPTIONAL_OUTPUTS = frozenset({"productionDatabasePools"})
+"""Outputs only some stacks read (a pooled production): a platform without them serves
+every other stack, and a stack that needs one fails its plan naming it."""
+
 LIST_OUTPUTS = frozenset({"databaseSecurityGroupIds"})
-"""Outputs whose value is a list of strings; every other output is one string."""
+"""Outputs whose value is a list of strings."""
+
+_POOL_FIELDS: dict[str, type] = {
+    "name": str,
+    "endpoint": str,
+    "masterSecretArn": str,
+    "capacity": int,
+}
+OBJECT_LIST_OUTPUTS: dict[str, dict[str, type]] = {
+    "previewDatabasePools": _POOL_FIELDS,
+    "productionDatabasePools": _POOL_FIELDS,
+}
+"""Outputs whose value is a list of objects: output -> each object's fields and their type.
+Every other output (neither here nor in ``LIST_OUTPUTS``) is one string."""
 
 EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "vpcId": "vpc-0a1b2c3d4e5f60718",
@@ -109,6 +139,24 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     "billingEventBusName": "billing",
     "wildcardCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
     "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
+    "previewDatabasePools": [
+        {
+            "name": "previews-1",
+            "endpoint": "previews-1.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
+            "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+            "rds!db-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9-AbCdEf",
+            "capacity": 40,
+        }
+    ],
+    "productionDatabasePools": [
+        {
+            "name": "production-1",
+            "endpoint": "production-1.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com:5432",
+            "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+            "rds!db-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f9a0-BcDeFg",
+            "capacity": 5,
+        }
+    ],
 }
 """Plausible platform outputs: what the mocks and the offline plan read."""
 
@@ -146,7 +194,36 @@ def require_output(platform_stack: str, outputs: Mapping[str, Any], name: str) -
         raise PlatformError(
             f"platform stack {platform_stack}: output {name} must be a list, got {value!r}"
         )
+    if name in OBJECT_LIST_OUTPUTS:
+        problem = object_list_problem(value, OBJECT_LIST_OUTPUTS[name])
+        if problem is not None:
+            raise PlatformError(f"platform stack {platform_stack}: output {name} {problem}")
     return value
+
+
+def object_list_problem(value: Any, fields: Mapping[str, type]) -> str | None:
+    """Why *value* is not a list of objects with exactly *fields* (of their types), or None."""
+    shape = "{" + ", ".join(fields) + "}"
+    if not isinstance(value, list):
+        return f"must be a list of {shape} objects, got {value!r}"
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping) or set(item) != set(fields):
+            return f"[{index}] must be an object with exactly the fields {shape}, got {item!r}"
+        for key, kind in fields.items():
+            if _typed(item[key], kind) is None:
+                return f"[{index}].{key} must be a {kind.__name__}, got {item[key]!r}"
+    return None
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """*value* as *kind*, or ``None``. A whole float is an int: Pulumi carries numbers as
+    floats (protobuf ``Struct``), so a stack reference reads ``40`` as ``40.0``; a bool is
+    never a number (a capacity of ``true`` is a mistake, not 1)."""
+    if isinstance(value, bool):
+        return None
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, kind) else None
 
 
 PLATFORM_OUTPUTS_FILE = "platform-outputs.yaml"
@@ -156,8 +233,112 @@ PLATFORM_OUTPUTS_FILE = "platform-outputs.yaml"
 def platform_problem(platform_stack: str, outputs: Mapping[str, Any]) -> str | None:
     """Why *outputs* cannot serve as *platform_stack*'s outputs, or ``None``."""
     for name in PLATFORM_OUTPUTS:
+        if name in OPTIONAL_OUTPUTS and outputs.get(name) is None:
+            continue
         try:
             require_output(platform_stack, outputs, name)
         except PlatformError as exc:
             return str(exc)
     return None
+
+
+# ----------------------------------------------------------- pooled preview databases
+
+POOL_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?\Z")
+"""A pool's name: 1-32 of a-z, 0-9 and -, not starting or ending with -."""
+
+
+@dataclass(frozen=True)
+class PoolServer:
+    """What one pool server is, for cost and capacity: the platform owns it, so the
+    contract names only its endpoint and capacity, and the model assumes this."""
+
+    instance_class: str
+    multi_az: bool
+    storage_gb: int
+    managed_master_secret: bool = True
+    """RDS keeps its master password in a secret (``masterSecretArn``)."""
+
+
+REFERENCE_POOL_SERVERS: dict[str, PoolServer] = {
+    "preview": PoolServer("db.t4g.medium", multi_az=False, storage_gb=100),
+    "production": PoolServer("db.t4g.medium", multi_az=True, storage_gb=100),
+}
+"""Stage -> the server a pool's ``capacity`` is sized for. Previews: a db.t4g.medium,
+Single-AZ (previews need no standby), 100 GB gp3 (about 40 previews of a few hundred MB,
+three databases each, with room to grow). The pooled production tier: a Multi-AZ
+db.t4g.medium, 100 GB (about 5 small productions, each with its standby and the
+server's automated backups)."""
+
+POOL_OUTPUTS: dict[str, str] = {
+    "preview": "previewDatabasePools",
+    "production": "productionDatabasePools",
+}
+"""Stage -> the platform output listing that stage's pool servers."""
+
+
+@dataclass(frozen=True)
+class DatabasePool:
+    """One shared PostgreSQL server previews live on (an item of ``previewDatabasePools``)."""
+
+    name: str
+    endpoint: str
+    """``host:port``."""
+    master_secret_arn: str
+    capacity: int
+
+    @property
+    def address(self) -> str:
+        return self.endpoint.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.endpoint.rsplit(":", 1)[1])
+
+
+def database_pools(
+    platform_stack: str, outputs: Mapping[str, Any], stage: str = "preview"
+) -> list[DatabasePool]:
+    """The platform's database pools for *stage* (``POOL_OUTPUTS``), checked: names unique
+    and well formed, endpoints ``host:port``, capacities positive; a ``PlatformError``
+    otherwise."""
+    output = POOL_OUTPUTS[stage]
+    items = require_output(platform_stack, outputs, output)
+    pools: list[DatabasePool] = []
+    for index, item in enumerate(items):
+        where = f"platform stack {platform_stack}: {output}[{index}]"
+        name, endpoint, capacity = item["name"], item["endpoint"], _typed(item["capacity"], int)
+        if not POOL_NAME_PATTERN.match(name):
+            raise PlatformError(f"{where}.name {name!r} must be 1-32 of a-z, 0-9 and -")
+        if any(p.name == name for p in pools):
+            raise PlatformError(f"{where}.name {name!r} is listed twice; each pool once")
+        host, _, port = endpoint.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise PlatformError(f"{where}.endpoint {endpoint!r} must be host:port")
+        if capacity < 1:
+            raise PlatformError(f"{where}.capacity must be at least 1, got {capacity}")
+        pools.append(DatabasePool(name, endpoint, item["masterSecretArn"], capacity))
+    return pools
+
+
+def find_pool(platform_stack: str, pools: list[DatabasePool], name: str) -> DatabasePool:
+    """The pool called *name*; a ``PlatformError`` listing the pools there are otherwise."""
+    for pool in pools:
+        if pool.name == name:
+            return pool
+    known = ", ".join(p.name for p in pools)
+    raise PlatformError(
+        f"platform stack {platform_stack} has no preview database pool {name!r} "
+        f"(its pools: {known})"
+    )
+
+
+def choose_pool(pools: list[DatabasePool], placed: Mapping[str, int]) -> DatabasePool | None:
+    """Where a new preview goes: the least-full pool with room (by share of capacity, then
+    name, so the choice is deterministic), or ``None`` when every pool is full.
+
+    *placed* counts the previews recorded on each pool (``tenants:databasePool``)."""
+    with_room = [p for p in pools if placed.get(p.name, 0) < p.capacity]
+    if not with_room:
+        return None
+    return min(with_room, key=lambda p: (placed.get(p.name, 0) / p.capacity, p.name))

@@ -17,7 +17,13 @@ from typing import Any, Literal
 
 from infra.core import limits
 from infra.core.limits import Quota
-from infra.core.platform import LIST_OUTPUTS, PLATFORM_OUTPUTS
+from infra.core.platform import (
+    LIST_OUTPUTS,
+    OBJECT_LIST_OUTPUTS,
+    OPTIONAL_OUTPUTS,
+    PLATFORM_OUTPUTS,
+    object_list_problem,
+)
 
 Verdict = Literal["pass", "fail", "cannot-check"]
 PASS: Verdict = "pass"
@@ -216,10 +222,13 @@ class AppliedQuota:
     """False when Service Quotas refused or failed: the applied value is unknown."""
 
 
-def quota_use(quota: Quota, per_client: int, clients: int, applied: AppliedQuota) -> Check:
-    """Whether *clients* clients, each using *per_client*, fit under the quota."""
+def quota_use(
+    quota: Quota, per_client: int, clients: int, applied: AppliedQuota, shared: int = 0
+) -> Check:
+    """Whether *clients* clients, each using *per_client*, and *shared* (what the
+    platform's shared resources for them use: preview pool servers) fit under the quota."""
     name = f"quota:{quota.key}"
-    need = per_client * clients
+    need = per_client * clients + shared
     code = limits.SERVICE_QUOTA_CODES.get(quota.key)
     limit = int(applied.value) if applied.value is not None else quota.default
     evidence: dict[str, Any] = {
@@ -227,6 +236,7 @@ def quota_use(quota: Quota, per_client: int, clients: int, applied: AppliedQuota
         "scope": quota.scope,
         "perClient": per_client,
         "clients": clients,
+        "sharedByPoolServers": shared,
         "need": need,
         "limit": limit,
         "limitSource": applied.source,
@@ -303,11 +313,17 @@ def output_problems(outputs: Mapping[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
     for name in PLATFORM_OUTPUTS:
         value = outputs.get(name)
+        if value is None and name in OPTIONAL_OUTPUTS:
+            continue
         if value is None or value == "" or value == []:
             problems[name] = "missing"
         elif name in LIST_OUTPUTS:
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
                 problems[name] = f"must be a list of strings, got {type(value).__name__}"
+        elif name in OBJECT_LIST_OUTPUTS:
+            problem = object_list_problem(value, OBJECT_LIST_OUTPUTS[name])
+            if problem is not None:
+                problems[name] = problem
         elif not isinstance(value, str):
             problems[name] = f"must be a string, got {type(value).__name__}"
     return problems

@@ -81,6 +81,18 @@ CLOUDFRONT_TENANT_MONTH = Price(
 here (a small free allowance, then about $0.10 per tenant-month, is reported): confirm
 on the pricing page."""
 
+CLOUDWATCH_ALARM_MONTH = Price(
+    0.10,
+    "standard-resolution alarm metric-month",
+    "https://aws.amazon.com/cloudwatch/pricing/",
+    "undated",
+    checked=False,
+)
+"""A standard-resolution metric alarm (an integration has two: dead-letter queue not empty,
+no message for N minutes); the first 10 alarms of an account are free, ignored here. SQS
+requests and EventBridge Scheduler invocations are usage (and mostly within their free
+tiers: a 5-minute poll is 8,640 invocations a month), left out like other usage."""
+
 S3_STANDARD_GB_MONTH = Price(
     0.023, "GB-month", "https://aws.amazon.com/s3/pricing/", "undated", checked=False
 )

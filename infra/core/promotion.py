@@ -54,6 +54,9 @@ def dry_run_changes(plan: Mapping[str, Any]) -> list[str]:
         rows = sum(len(diff[k]) for k in ("added", "changed", "removed"))
         if rows:
             found.append(f"{rows} rows of {table}")
+    for kind, ids in (plan.get("integrations") or {}).items():
+        if ids:
+            found.append(f"integrations {kind}: {', '.join(ids)}")
     for what in ("payment", "portal"):
         if plan[what]["from"] != plan[what]["to"]:
             found.append(f"{what} {plan[what]['from']} -> {plan[what]['to']}")

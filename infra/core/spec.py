@@ -29,6 +29,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra.core import limits, naming, text_rules
+from infra.core.integration_config import (
+    IntegrationSpec,
+    integration_names,
+    integrations_problem,
+    names_problem,
+)
+from infra.core.platform import POOL_NAME_PATTERN
 from infra.core.providers import PROVIDERS, PaymentMode
 from infra.core.spec_errors import FieldError, Problem, SpecError, config_key, problems_from
 
@@ -344,6 +351,38 @@ class TenantSpec(_Model):
     live: bool = Field(
         False, description="Production only: true once launched (set by tenantctl promote)."
     )
+    database_pool: Annotated[
+        str | None,
+        _rule(
+            lambda v: v is None or POOL_NAME_PATTERN.match(v),
+            "must be a pool name: 1-32 of a-z, 0-9 and -",
+        ),
+    ] = Field(
+        None,
+        description="The platform's shared PostgreSQL server the stack's databases and role "
+        "live on: for a preview a name in its previewDatabasePools, for a pooled production "
+        "(databaseTier: pooled) one in productionDatabasePools; recorded by tenantctl create "
+        "and changed only by tenantctl preview move (previews). Absent on a preview created "
+        "before pools: it keeps a dedicated instance until moved.",
+    )
+    database_tier: Literal["dedicated", "pooled"] | None = Field(
+        None,
+        description="Production only: pooled puts a small client's production on one of the "
+        "platform's shared Multi-AZ servers (productionDatabasePools, about 5 a server; a "
+        "fraction of a dedicated instance's cost), with its own role as a pooled preview "
+        "has; dedicated (the default) gives it an instance of its own. Chosen when the "
+        "production is created: an existing production does not change tier.",
+    )
+    integrations: list[IntegrationSpec] = Field(
+        default_factory=list,
+        description="Vendor feeds (mobile-parking apps, meters): `tenantctl integration add`; "
+        "a production's are carried from preview by promote.",
+    )
+    nightly_reset: bool = Field(
+        False,
+        description="Preview only: true lets a scheduled `tenantctl fleet run reset-preview` "
+        "reset this preview to defaults (a person's reset-preview needs no opt-in).",
+    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -358,6 +397,40 @@ class TenantSpec(_Model):
                 raise FieldError(
                     ("live",), self.live, "is production only; a preview is never live"
                 )
+            if self.database_tier is not None:
+                raise FieldError(
+                    ("databaseTier",),
+                    self.database_tier,
+                    "is production only; a preview lives on a pool server",
+                )
+        elif self.nightly_reset:
+            raise FieldError(
+                ("nightlyReset",), True, "is preview only; a production stack is never reset"
+            )
+        if self.database_pool is not None and self.database.model_dump(exclude_none=True):
+            raise FieldError(
+                ("database",),
+                self.database.model_dump(by_alias=True, exclude_none=True),
+                f"sizes a dedicated instance; a pooled {self.stage} runs on its pool server "
+                f"({self.database_pool}): remove it",
+            )
+        if (
+            self.stage == naming.PRODUCTION
+            and self.database_pool is not None
+            and self.database_tier != "pooled"
+        ):
+            raise FieldError(
+                ("databasePool",),
+                self.database_pool,
+                "places a production on a pool server only with databaseTier: pooled",
+            )
+        if self.database_tier == "pooled" and self.database.model_dump(exclude_none=True):
+            raise FieldError(
+                ("database",),
+                self.database.model_dump(by_alias=True, exclude_none=True),
+                "sizes a dedicated instance; databaseTier pooled runs on a shared server: "
+                "remove one of them",
+            )
         if self.custom_domain != CustomDomainSpec() and self.portal_domain is None:
             raise FieldError(
                 ("customDomain",),
@@ -386,6 +459,13 @@ class TenantSpec(_Model):
                 self.database.backup_retention_days,
                 f"must be at least {PRODUCTION_MIN_BACKUP_DAYS} days in production",
             )
+        problem = integrations_problem(self.integrations)
+        if problem:
+            raise FieldError(("integrations",), [i.id for i in self.integrations], problem)
+        for index, integration in enumerate(self.integrations):
+            too_long = names_problem(integration_names(self.slug, self.stage, integration.id))
+            if too_long:
+                raise FieldError(("integrations", index, "id"), integration.id, too_long)
         emails = [a.email.lower() for a in self.admins]
         for index, email in enumerate(emails):
             if email in emails[:index]:
@@ -469,6 +549,11 @@ class TenantSpec(_Model):
     @property
     def payment_mode(self) -> PaymentMode:
         return "live" if self.stage == naming.PRODUCTION and self.live else "sandbox"
+
+    @property
+    def pooled(self) -> bool:
+        """Whether the stack's databases live on a shared pool server (no instance of its own)."""
+        return self.database_pool is not None
 
     @property
     def database_sizing(self) -> DatabaseSizing:

@@ -1,4 +1,5 @@
-"""The tenant's PostgreSQL server: one RDS instance per stack."""
+"""The tenant's PostgreSQL server: a dedicated RDS instance (production, and previews
+created before pools), or a place on one of the platform's shared pool servers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.core.platform import POOL_OUTPUTS, DatabasePool, database_pools, find_pool
 from infra.core.spec import DatabaseSizing
 from infra.program.options import stateful
 
@@ -131,6 +133,82 @@ class Database(pulumi.ComponentResource):
                 "master_user_secret_arn": self.master_user_secret_arn,
             }
         )
+
+
+@dataclass(frozen=True)
+class PooledDatabaseArgs:
+    pool_name: str
+    """The pool server the stack's databases live on (``tenants:databasePool``)."""
+    pool_output: str
+    """The platform output listing the stage's pools (``POOL_OUTPUTS``)."""
+    pools: pulumi.Input[Sequence[Mapping[str, object]]]
+    """That output's value."""
+    platform_stack: str
+    role_secret_name: str
+    """``naming.database_role_secret_name``: tenantctl sets its value, Pulumi never sees it."""
+    label: str
+    kms_key_arn: pulumi.Input[str]
+    recovery_days: int
+    durable: bool
+    """A pooled production's role secret is protected and retained like its other secrets."""
+    tags: Mapping[str, str]
+
+
+class PooledDatabase(pulumi.ComponentResource):
+    """A stack's place on a shared PostgreSQL server: no instance, only the secret of the
+    stack's own role. The role, its three databases and who may connect to them are
+    made by ``tenantctl`` after deploy (post-provision): they are PostgreSQL objects,
+    not AWS resources, and the password must never pass through Pulumi."""
+
+    endpoint: pulumi.Output[str]
+    address: pulumi.Output[str]
+    port: pulumi.Output[int]
+    master_user_secret_arn: pulumi.Output[str]
+    """The pool server's master secret (the platform's): what creates roles and databases."""
+    role_secret_arn: pulumi.Output[str]
+    """The stack's own role's credentials (username and password; the application's)."""
+
+    def __init__(
+        self, name: str, args: PooledDatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tenants:index:PooledDatabase", name, None, opts)
+        pool = pulumi.Output.from_input(args.pools).apply(
+            lambda pools: _pool(args.platform_stack, args.pool_output, pools, args.pool_name)
+        )
+        role_secret = aws.secretsmanager.Secret(
+            f"{name}-role-secret",
+            name=args.role_secret_name,
+            description=f"PostgreSQL role of {args.label} on pool {args.pool_name} "
+            "(username, password); set by tenantctl",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=args.recovery_days,
+            tags=dict(args.tags),
+            # A preview's is deleted at once with the preview, like its payment secret, so
+            # a client re-created under the slug can make it again; a production's stays.
+            opts=stateful(self, args.durable),
+        )
+        self.endpoint = pool.apply(lambda p: p.endpoint)
+        self.address = pool.apply(lambda p: p.address)
+        self.port = pool.apply(lambda p: p.port)
+        self.master_user_secret_arn = pool.apply(lambda p: p.master_secret_arn)
+        self.role_secret_arn = role_secret.arn
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "address": self.address,
+                "port": self.port,
+                "master_user_secret_arn": self.master_user_secret_arn,
+                "role_secret_arn": self.role_secret_arn,
+            }
+        )
+
+
+def _pool(
+    platform_stack: str, output: str, pools: Sequence[Mapping[str, object]], name: str
+) -> DatabasePool:
+    stage = next(stage for stage, name_ in POOL_OUTPUTS.items() if name_ == output)
+    checked = database_pools(platform_stack, {output: list(pools)}, stage)
+    return find_pool(platform_stack, checked, name)
 
 
 def _secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | None) -> str:

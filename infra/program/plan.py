@@ -474,12 +474,19 @@ def root_cause(exc: BaseException) -> BaseException:
     The SDK re-raises a failed input as ``ValueError("While processing input: ...")
     from <the original>``, once per resource and input it passed through.
     """
+    seen: set[int] = set()
     while (
         isinstance(exc, ValueError)
         and str(exc).startswith("While processing ")
-        and exc.__cause__ is not None
+        and id(exc) not in seen
     ):
-        exc = exc.__cause__
+        seen.add(id(exc))
+        # A failed stack output's wrapper is raised "from" itself (its own __cause__);
+        # the program's exception is then the one it was raised while handling.
+        cause = exc.__cause__ if exc.__cause__ is not exc else exc.__context__
+        if cause is None:
+            break
+        exc = cause
     return exc
 
 

@@ -9,12 +9,13 @@ from typing import Any
 import pulumi
 
 from infra.core import email_settings, naming, rendering, stack_settings
-from infra.core.platform import check_zone_name, require_output
+from infra.core.platform import POOL_OUTPUTS, check_zone_name, require_output
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
-from infra.program.database import Database, DatabaseArgs
+from infra.program.database import Database, DatabaseArgs, PooledDatabase, PooledDatabaseArgs
 from infra.program.domains import Domains, DomainsArgs
 from infra.program.email import Email, EmailArgs
+from infra.program.integrations import Integrations, IntegrationsArgs
 from infra.program.payments import SECRET_RECOVERY_DAYS, Payments, PaymentsArgs
 from infra.program.portal import Portal, PortalArgs
 from infra.program.settings import Settings, SettingsArgs
@@ -40,10 +41,17 @@ class PlatformValues:
     wildcard_certificate_arn: pulumi.Output[str]
     email_identity_arn: pulumi.Output[str]
     access_log_bucket_name: pulumi.Output[str]
+    database_pools: pulumi.Output[list[dict[str, Any]]] | None
+    """The pool servers of the stack's stage (``POOL_OUTPUTS``); read only by a pooled
+    stack, so a platform without production pools serves every dedicated production."""
 
 
 def read_platform(
-    name: str, platform_stack: str, base_domain: str, parent: pulumi.Resource
+    name: str,
+    platform_stack: str,
+    base_domain: str,
+    parent: pulumi.Resource,
+    pool_output: str | None = None,
 ) -> PlatformValues:
     """Read the platform stack, failing with a ``PlatformError`` when its zone is not
     *base_domain* or an output is missing.
@@ -78,6 +86,7 @@ def read_platform(
         wildcard_certificate_arn=value("wildcardCertificateArn"),
         email_identity_arn=value("emailIdentityArn"),
         access_log_bucket_name=value("accessLogBucketName"),
+        database_pools=value(pool_output) if pool_output else None,
     )
 
 
@@ -100,6 +109,9 @@ class Tenant(pulumi.ComponentResource):
     database_address: pulumi.Output[str]
     database_port: pulumi.Output[int]
     database_secret_arn: pulumi.Output[str]
+    database_pool: str | None
+    database_role: str | None
+    database_role_secret_arn: pulumi.Output[str] | None
     content_bucket: pulumi.Output[str]
     payment_secret_arn: pulumi.Output[str]
     settings_parameter: str
@@ -111,6 +123,7 @@ class Tenant(pulumi.ComponentResource):
     custom_domain_cname_target: pulumi.Output[str | None]
     distribution_tenant_id: pulumi.Output[str | None]
     operations_bucket: pulumi.Output[str]
+    integrations: pulumi.Output[dict[str, dict[str, str]]]
 
     def __init__(
         self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None
@@ -123,24 +136,10 @@ class Tenant(pulumi.ComponentResource):
         # Rendered first: a template that fails for this tenant stops the program
         # before any resource is registered.
         files = rendering.render_content(spec)
-        platform = read_platform(name, spec.platform_stack, spec.base_domain, self)
+        pools = POOL_OUTPUTS[spec.stage] if spec.pooled else None
+        platform = read_platform(name, spec.platform_stack, spec.base_domain, self, pools)
 
-        database = Database(
-            f"{name}-database",
-            DatabaseArgs(
-                identifier=naming.db_instance_identifier(spec.slug, spec.stage),
-                database_name=naming.database_name(spec.slug, spec.stage),
-                sizing=spec.database_sizing,
-                label=spec.stack_name,
-                durable=production,
-                subnet_group_name=platform.database_subnet_group_name,
-                parameter_group_name=platform.database_parameter_group_name,
-                security_group_ids=platform.database_security_group_ids,
-                kms_key_arn=platform.kms_key_arn,
-                tags=tags,
-            ),
-            child,
-        )
+        database = _database(name, spec, platform, child)
         domains = Domains(
             f"{name}-domains",
             DomainsArgs(
@@ -165,6 +164,21 @@ class Tenant(pulumi.ComponentResource):
                 provider=spec.payment.provider,
                 secret_name=naming.payment_secret_name(spec.slug, spec.stage),
                 mode=spec.payment_mode,
+                label=spec.stack_name,
+                recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
+                durable=production,
+                kms_key_arn=platform.kms_key_arn,
+                tags=tags,
+            ),
+            child,
+        )
+        integrations = Integrations(
+            f"{name}-integrations",
+            IntegrationsArgs(
+                slug=spec.slug,
+                stage=spec.stage,
+                live=spec.live,
+                integrations=tuple(spec.integrations),
                 label=spec.stack_name,
                 recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
                 durable=production,
@@ -250,6 +264,13 @@ class Tenant(pulumi.ComponentResource):
         self.database_address = database.address
         self.database_port = database.port
         self.database_secret_arn = database.master_user_secret_arn
+        self.database_pool = spec.database_pool
+        self.database_role = (
+            naming.database_role_name(spec.slug, spec.stage) if spec.pooled else None
+        )
+        self.database_role_secret_arn = (
+            database.role_secret_arn if isinstance(database, PooledDatabase) else None
+        )
         self.content_bucket = portal.bucket_name
         self.payment_secret_arn = payments.secret_arn
         self.settings_parameter = settings.parameter_name
@@ -261,7 +282,47 @@ class Tenant(pulumi.ComponentResource):
         self.custom_domain_cname_target = domains.custom_domain_cname_target
         self.distribution_tenant_id = domains.distribution_tenant_id
         self.operations_bucket = platform.operations_bucket_name
+        self.integrations = integrations.outputs
         self.register_outputs({o.name: getattr(self, o.attribute) for o in STACK_OUTPUTS})
+
+
+def _database(
+    name: str, spec: TenantSpec, platform: PlatformValues, child: pulumi.ResourceOptions
+) -> Database | PooledDatabase:
+    """A pooled stack's place on its pool server, or a dedicated instance."""
+    if spec.database_pool is not None and platform.database_pools is not None:
+        return PooledDatabase(
+            f"{name}-database",
+            PooledDatabaseArgs(
+                pool_name=spec.database_pool,
+                pool_output=POOL_OUTPUTS[spec.stage],
+                pools=platform.database_pools,
+                platform_stack=spec.platform_stack,
+                role_secret_name=naming.database_role_secret_name(spec.slug, spec.stage),
+                label=spec.stack_name,
+                kms_key_arn=platform.kms_key_arn,
+                recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
+                durable=spec.stage == naming.PRODUCTION,
+                tags=spec.tags,
+            ),
+            child,
+        )
+    return Database(
+        f"{name}-database",
+        DatabaseArgs(
+            identifier=naming.db_instance_identifier(spec.slug, spec.stage),
+            database_name=naming.database_name(spec.slug, spec.stage),
+            sizing=spec.database_sizing,
+            label=spec.stack_name,
+            durable=spec.stage == naming.PRODUCTION,
+            subnet_group_name=platform.database_subnet_group_name,
+            parameter_group_name=platform.database_parameter_group_name,
+            security_group_ids=platform.database_security_group_ids,
+            kms_key_arn=platform.kms_key_arn,
+            tags=spec.tags,
+        ),
+        child,
+    )
 
 
 @dataclass(frozen=True)
@@ -292,9 +353,33 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
         "portal_url",
         local=True,
     ),
-    StackOutput("databaseEndpoint", "host:port of the PostgreSQL server.", "database_endpoint"),
+    StackOutput(
+        "databaseEndpoint",
+        "host:port of the PostgreSQL server: the stack's own instance, or its pool server.",
+        "database_endpoint",
+    ),
     StackOutput("databaseAddress", "Host name of the PostgreSQL server.", "database_address"),
     StackOutput("databasePort", "Port of the PostgreSQL server.", "database_port"),
+    StackOutput(
+        "databasePool",
+        "The pool server a pooled preview lives on (tenants:databasePool); null for a "
+        "dedicated instance.",
+        "database_pool",
+        local=True,
+    ),
+    StackOutput(
+        "databaseRole",
+        "A pooled stack's own PostgreSQL login role, the only one that may connect to its "
+        "databases; null for a dedicated instance.",
+        "database_role",
+        local=True,
+    ),
+    StackOutput(
+        "databaseRoleSecretArn",
+        "Secrets Manager secret with that role's username and password (what the "
+        "application connects with; set by tenantctl); null for a dedicated instance.",
+        "database_role_secret_arn",
+    ),
     StackOutput(
         "databaseName", "The working database the application uses.", "database_name", local=True
     ),
@@ -305,7 +390,9 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
     ),
     StackOutput(
         "databaseSecretArn",
-        "Secrets Manager secret (managed by RDS) with the master credentials.",
+        "Secrets Manager secret (managed by RDS) with the master credentials of the "
+        "PostgreSQL server: the stack's own instance's, or the pool server's (the "
+        "platform's masterSecretArn).",
         "database_secret_arn",
     ),
     StackOutput("contentBucket", "The portal content bucket.", "content_bucket", local=True),
@@ -372,6 +459,12 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
         "DNS records [{name, type, value}] of the sending domain: DKIM CNAMEs, MAIL FROM MX "
         "and SPF; the client publishes them when the domain is its own.",
         "email_dns_records",
+    ),
+    StackOutput(
+        "integrations",
+        "Per integration id: queueUrl, deadLetterQueueUrl, secretArn, secretName and "
+        "dropPrefix (file drops, a prefix of the content bucket); {} without integrations.",
+        "integrations",
     ),
 )
 """Every stack output, declared once: ``define_stack``, the Tenant's ``register_outputs``,

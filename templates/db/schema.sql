@@ -217,6 +217,10 @@ CREATE TABLE activity.permits (
 );
 CREATE INDEX permits_account_idx ON activity.permits (account_id);
 CREATE INDEX permits_type_idx ON activity.permits (permit_type_code);
+-- The enforcement lookup (infra/ops/integrations/lookup.py) goes plate -> vehicle -> permit.
+CREATE INDEX permits_vehicle_idx ON activity.permits (vehicle_id);
+CREATE INDEX vehicles_plate_key_idx
+    ON activity.vehicles ((replace(replace(plate, ' ', ''), '-', '')));
 
 CREATE TABLE activity.violations (
     id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -289,3 +293,49 @@ CREATE UNIQUE INDEX payments_provider_payment_key
     WHERE provider_payment_id IS NOT NULL;
 CREATE INDEX payments_permit_idx ON activity.payments (permit_id);
 CREATE INDEX payments_violation_idx ON activity.payments (violation_id);
+
+-- Parking sessions from the client's integrations (mobile-parking app, meters), one row
+-- per (integration, source id): the vendor's latest version of it, or its cancellation
+-- (infra/ops/integrations/store.py keeps the rule: a CANCEL is final, else the higher
+-- version wins, so redelivered and reordered deliveries change nothing; a cancelled row
+-- keeps the description it had when the cancel arrived). Activity:
+-- never promoted, and a reset clears it (the defaults hold none). No foreign key to
+-- config.lots: lot_code is resolved against it on ingestion, and a lot's retirement
+-- must never block a vendor's deliveries. TEST sessions are stored, never authorize.
+CREATE TABLE activity.sessions (
+    integration    text NOT NULL CHECK (length(integration) BETWEEN 1 AND 64),
+    source_id      text NOT NULL CHECK (length(source_id) BETWEEN 1 AND 200),
+    version        bigint NOT NULL CHECK (version >= 1),
+    kind           text NOT NULL CHECK (kind IN ('NEW', 'EXTEND', 'UPDATE', 'CANCEL', 'TEST')),
+    plate          text NOT NULL CHECK (plate ~ '^[A-Z0-9]{0,10}$'),
+    region         text CHECK (region ~ '^[A-Z]{2,3}$'),
+    country        char(2) CHECK (country ~ '^[A-Z]{2}$'),
+    space          text CHECK (length(space) BETWEEN 1 AND 40),
+    vendor_zone    text NOT NULL,
+    lot_code       text,
+    starts_at      timestamptz NOT NULL,
+    ends_at        timestamptz,
+    amount_minor   bigint CHECK (amount_minor >= 0),
+    currency       char(3) CHECK (currency ~ '^[A-Z]{3}$'),
+    payload_sha256 text NOT NULL,
+    received_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (integration, source_id),
+    CHECK (kind = 'CANCEL' OR (lot_code IS NOT NULL AND ends_at IS NOT NULL AND plate <> ''))
+);
+-- "Is plate P paid in lot L at T": equality on plate and lot, then a range on ends_at
+-- (not partial: the lookup also reads a plate's ended and TEST sessions for its reason).
+CREATE INDEX sessions_lookup_idx ON activity.sessions (plate, lot_code, ends_at);
+
+-- Sessions held back on ingestion (a vendor zone mapped to no lot), with the reason,
+-- once per (integration, source id, version); visible through
+-- infra/ops/integrations/store.py quarantined().
+CREATE TABLE activity.session_quarantine (
+    integration  text NOT NULL,
+    source_id    text NOT NULL,
+    version      bigint NOT NULL,
+    vendor_zone  text NOT NULL,
+    reason       text NOT NULL,
+    record       jsonb NOT NULL,
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (integration, source_id, version)
+);

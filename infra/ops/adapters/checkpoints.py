@@ -6,7 +6,8 @@
 run or send SIGKILL at exactly that moment. Unset (always, outside the fault
 tests) it costs one dictionary lookup. The points are ``POINTS`` and, for each step
 of a promotion, ``promote-<step>`` (``infra.ops.lifecycle.promote.STEPS``, which this
-lowest layer cannot import: the steps are listed once, there).
+lowest layer cannot import: the steps are listed once, there), and for each step of a
+preview move, ``move-<step>`` (``infra.ops.lifecycle.move.STEPS``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ POINTS = (
     "provision-defaults-database",
     "provision-working-database",
     "provision-first-release",
+    "provision-database-role",
+    "provision-database-access",
 )
 
 

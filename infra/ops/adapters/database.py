@@ -6,6 +6,12 @@ Per stack (names from ``infra.core.naming``):
 - ``<slug>_<stage>`` is the working database, created from the template;
 - ``<slug>_<stage>_undo`` is the working database as it was before the last reset.
 
+On a shared pool server (a pooled preview) the stack also has its own login role
+(``naming.database_role_name``): every database of the stack refuses ``PUBLIC``
+and admits that role only (``CREATE DATABASE`` never copies these grants from
+the template, so each database is restricted as it is made), and the tables are
+granted to it, so no tenant on the server can reach another's data.
+
 A reset renames the working database to the undo name and clones the template
 into a new working database, so it costs the same whatever the size of the
 data it replaces. Promotion copies schema ``config`` (never ``activity``) in one
@@ -15,6 +21,8 @@ transaction on the destination, keeping the previous rows in schema
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,11 +35,33 @@ from psycopg.conninfo import make_conninfo
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from infra.core import naming
-from infra.core.errors import TenantctlError
+from infra.core.errors import EnvironmentProblem, TenantctlError
 from infra.ops.adapters.checkpoints import checkpoint
 
 DATABASE_URL_ENV = "TENANTCTL_DATABASE_URL"
 """The one setting that names a PostgreSQL server directly (admin URL): local target, tunnel."""
+
+POOL_URLS_ENV = "TENANTCTL_POOL_DATABASE_URLS"
+"""Optional, beside ``TENANTCTL_DATABASE_URL``: a JSON object naming pool servers directly,
+``{"<pool>": "<admin URL>"}`` (a second local server, or tunnels to several pools). A pooled
+stack on a pool named here uses that URL; every other stack ``TENANTCTL_DATABASE_URL``."""
+
+
+def pool_url(pool: str) -> str | None:
+    """The admin URL ``TENANTCTL_POOL_DATABASE_URLS`` gives *pool*, or ``None``."""
+    text = os.environ.get(POOL_URLS_ENV)
+    if not text:
+        return None
+    try:
+        urls = json.loads(text)
+    except json.JSONDecodeError:
+        urls = None
+    if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
+        raise EnvironmentProblem(
+            f"{POOL_URLS_ENV} must be a JSON object of pool name -> PostgreSQL URL; fix or unset it"
+        )
+    url: str | None = urls.get(pool)
+    return url
 
 
 CREATE_STRATEGY = "WAL_LOG"
@@ -91,10 +121,14 @@ class StackDatabases:
     ``infra.core.naming`` once, here. Holds a URL with credentials: never print it.
     """
 
-    def __init__(self, admin_url: str, slug: str, stage: naming.Stage) -> None:
+    def __init__(
+        self, admin_url: str, slug: str, stage: naming.Stage, role: str | None = None
+    ) -> None:
         self.admin_url = admin_url
         self.slug = slug
         self.stage = stage
+        self.role = role
+        """The stack's own login role on a pool server; ``None`` on a dedicated instance."""
         self.working = naming.database_name(slug, stage)
         self.defaults = naming.defaults_database_name(slug, stage)
         self.undo = naming.undo_database_name(slug, stage)
@@ -130,10 +164,12 @@ class StackDatabases:
         with self._admin() as conn:
             _drop(conn, staging)
             conn.execute(sql.SQL("CREATE DATABASE {}").format(_ident(staging)))
+            self._restrict(conn, staging)
         try:
             with connect(self.url(staging)) as db, db.transaction():
                 db.execute(schema_sql.encode())
                 db.execute(seed_sql.encode())
+                self._grant_tables(db)
         except psycopg.Error as exc:
             with self._admin() as conn:
                 _drop(conn, staging)
@@ -159,6 +195,7 @@ class StackDatabases:
                 return False
             self._require_defaults(conn)
             _create_from(conn, working, self.defaults)
+            self._restrict(conn, working)
         return True
 
     def reset_working(self, reset_id: str) -> dict[str, float]:
@@ -188,6 +225,7 @@ class StackDatabases:
             started = time.perf_counter()
             _drop(conn, self.staging)
             _create_from(conn, self.staging, self.defaults)
+            self._restrict(conn, self.staging)
             step("build", started)
             checkpoint("reset-built")
 
@@ -301,12 +339,203 @@ class StackDatabases:
                     repaired.append(f"{db} accepts connections again")
         return repaired
 
+    # ---- a pooled stack's own role
+
+    def _restrict(self, conn: psycopg.Connection[tuple[Any, ...]], db: str) -> None:
+        """*db* refuses every role but the stack's own (and the server's master user, its
+        owner); nothing on a dedicated instance."""
+        if self.role is None:
+            return
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(_ident(db)))
+        conn.execute(
+            sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                _ident(db), _ident(self.role)
+            )
+        )
+
+    def _grant_tables(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """The stack's role may read and write every table of the database *db* is open on
+        (copied with the database when it is a template)."""
+        if self.role is None:
+            return
+        role = _ident(self.role)
+        for (schema,) in db.execute(_SCHEMAS).fetchall():
+            name = _ident(schema)
+            db.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(name, role))
+            db.execute(
+                sql.SQL(
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}"
+                ).format(name, role)
+            )
+            db.execute(
+                sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(
+                    name, role
+                )
+            )
+
+    def ensure_role(self, password: str) -> bool:
+        """The stack's login role exists with *password*; ``True`` when it was created.
+
+        The password is sent as a SCRAM-SHA-256 verifier computed here (libpq's
+        ``PQencryptPasswordConn``), so it never reaches the server's statement log."""
+        if self.role is None:
+            raise ValueError("a dedicated instance has no stack role")  # a programming error
+        with self._admin() as conn:
+            verifier = conn.pgconn.encrypt_password(
+                password.encode(), self.role.encode(), b"scram-sha-256"
+            ).decode()
+            created = not role_exists(conn, self.role)
+            verb = "CREATE ROLE {} LOGIN PASSWORD {}" if created else "ALTER ROLE {} PASSWORD {}"
+            conn.execute(sql.SQL(verb).format(_ident(self.role), sql.Literal(verifier)))
+        return created
+
+    def ensure_access(self) -> list[str]:
+        """Every existing database of the stack restricted to its role, its tables granted;
+        the databases it did that for. Idempotent (post-provision runs it every deploy)."""
+        if self.role is None:
+            return []
+        done: list[str] = []
+        with self._admin() as conn:
+            present = [db for db in (self.defaults, self.working, self.undo) if exists(conn, db)]
+            for db in present:
+                self._restrict(conn, db)
+        for db in present:
+            with connect(self.url(db)) as database, database.transaction():
+                self._grant_tables(database)
+            done.append(db)
+        return done
+
+    # ---- moving a stack's databases to another server
+
+    @property
+    def all_databases(self) -> tuple[str, ...]:
+        """What a move carries, the template first."""
+        return (self.defaults, self.working, self.undo)
+
+    def existing(self) -> list[str]:
+        with self._admin() as conn:
+            return [db for db in self.all_databases if exists(conn, db)]
+
+    def freeze(self) -> list[str]:
+        """No one but the master user may connect to the stack's databases any more (a move
+        copies them next); sessions on them are ended. The databases it froze."""
+        frozen: list[str] = []
+        with self._admin() as conn:
+            for db in self.all_databases:
+                if not exists(conn, db):
+                    continue
+                conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(_ident(db)))
+                if self.role is not None and role_exists(conn, self.role):
+                    conn.execute(
+                        sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(
+                            _ident(db), _ident(self.role)
+                        )
+                    )
+                _terminate(conn, db)
+                frozen.append(db)
+        return frozen
+
+    def copy_to(self, target: StackDatabases, db: str, schema_sql: str, mark: str) -> bool:
+        """Copy *db* into the same name on *target*'s server; ``False`` when a run of the
+        move *mark* already did.
+
+        Built under ``<db>_moving`` from *schema_sql* (the schema the stack was created
+        with, ``templates/db``), filled table by table with ``COPY`` (binary) in one
+        transaction with constraints deferred, sequences set, restricted to the target's
+        role, then renamed into place and marked: an interrupted copy is started over,
+        a finished one is never repeated."""
+        moving = f"{db}_moving"
+        with target._admin() as conn:
+            if comment(conn, db) == mark:
+                return False
+            if exists(conn, db):
+                raise DatabaseStateError(
+                    f"the target server already has a database {db} that this move did not "
+                    "make; nothing was moved (remove it or choose another pool)"
+                )
+            _drop(conn, moving)
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(_ident(moving)))
+            # Closed to every other tenant of the server from the start, even before the
+            # stack's role exists there (a preview leaving its own instance gets it at deploy).
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(_ident(moving)))
+            target._restrict(conn, moving)
+        with (
+            connect(self.url(db)) as source,
+            connect(target.url(moving)) as copy,
+            copy.transaction(),
+        ):
+            copy.execute(schema_sql.encode())
+            copy.execute("SET CONSTRAINTS ALL DEFERRED")
+            for schema, table in source.execute(_TABLES).fetchall():
+                _copy_table(source, copy, schema, table)
+            for schema, sequence, last in source.execute(_SEQUENCES).fetchall():
+                if last is not None:
+                    copy.execute(
+                        "SELECT setval(%s::regclass, %s, true)",
+                        (sql.Identifier(schema, sequence).as_string(copy), last),
+                    )
+            target._grant_tables(copy)
+        template = db == self.defaults
+        with target._admin() as conn:
+            _rename(conn, moving, db)
+            _comment_on(conn, db, mark)
+            if template:
+                conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true").format(_ident(db)))
+        return True
+
+    def drop_all(self) -> list[str]:
+        """Drop every database of the stack here (after a move copied them); what was dropped."""
+        dropped: list[str] = []
+        with self._admin() as conn:
+            for db in (*self.all_databases, self.staging, self.trash):
+                if exists(conn, db):
+                    _drop(conn, db)
+                    dropped.append(db)
+        return dropped
+
     def _require_defaults(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         if not exists(conn, self.defaults):
             raise DatabaseStateError(
                 f"the defaults template {self.defaults} does not exist; "
                 f"run `tenantctl create {self.slug}` to seed it"
             )
+
+
+def role_exists(conn: psycopg.Connection[tuple[Any, ...]], role: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+def _copy_table(
+    source: psycopg.Connection[tuple[Any, ...]],
+    target: psycopg.Connection[tuple[Any, ...]],
+    schema: str,
+    table: str,
+) -> None:
+    """Every row of *schema*.*table* from *source* into the same table on *target*, by the
+    source's column names (generated columns are computed again)."""
+    columns = [
+        row[0]
+        for row in source.execute(
+            "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
+            "ORDER BY a.attnum",
+            (schema, table),
+        ).fetchall()
+    ]
+    names = sql.SQL(", ").join(_ident(c) for c in columns)
+    relation = sql.Identifier(schema, table)
+    out = sql.SQL("COPY {} ({}) TO STDOUT (FORMAT binary)").format(relation, names)
+    into = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(relation, names)
+    try:
+        with source.cursor().copy(out) as reader, target.cursor().copy(into) as writer:
+            for chunk in reader:
+                writer.write(chunk)
+    except psycopg.Error as exc:
+        raise DatabaseStateError(
+            f"could not copy {schema}.{table}: {error_message(exc)}; nothing on the target "
+            "server is in use yet, re-run the move"
+        ) from exc
 
 
 def exists(conn: psycopg.Connection[tuple[Any, ...]], db: str) -> bool:
@@ -352,6 +581,9 @@ _CATALOG = (
 )
 
 _SEQUENCES = "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+
+_SCHEMAS = f"""SELECT nspname FROM pg_namespace
+    WHERE nspname {_USER_SCHEMAS.format(col="nspname")} ORDER BY 1"""
 
 
 def _catalog(conn: psycopg.Connection[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:

@@ -132,14 +132,20 @@ def write_parameters(ssm: SSMClient, spec: TenantSpec, values: Mapping[str, str]
 
 # ----------------------------------------------------------------- credentials
 
-_ENV_STYLE = {re.sub(r"(?<!^)([A-Z])", r"_\1", f).upper(): f for f in CREDENTIAL_FIELDS}
-"""``SECRET_KEY=...`` is accepted for ``secretKey=...`` (dotenv files)."""
+
+def _env_style(fields: tuple[str, ...]) -> dict[str, str]:
+    """``SECRET_KEY=...`` is accepted for ``secretKey=...`` (dotenv files)."""
+    return {re.sub(r"(?<!^)([A-Z])", r"_\1", f).upper(): f for f in fields}
+
 
 _EXPECTED = ", ".join(CREDENTIAL_FIELDS)
 
 
-def parse_credentials(text: str) -> dict[str, str]:
+def parse_credentials(text: str, fields: tuple[str, ...] = CREDENTIAL_FIELDS) -> dict[str, str]:
     """Credentials from a JSON object, ``KEY=value`` lines, or a bare secret key.
+
+    *fields* are the keys allowed, the first required (payment's ``CREDENTIAL_FIELDS`` by
+    default; an integration's vendor has its own, ``integration set-credentials``).
 
     Keys are ``CREDENTIAL_FIELDS`` (``secretKey``, ``webhookSecret``), or their
     ``SECRET_KEY`` spelling in ``KEY=value`` lines, where blank lines, ``#``
@@ -148,37 +154,39 @@ def parse_credentials(text: str) -> dict[str, str]:
     empty ``secretKey`` are refused; messages never contain a value (nor an
     unknown key, which may be a pasted secret).
     """
+    expected = ", ".join(fields)
     stripped = text.strip()
     if not stripped:
         raise InvalidCredentials(
-            f"no credentials given: pass a JSON object with {_EXPECTED}, or KEY=value lines"
+            f"no credentials given: pass a JSON object with {expected}, or KEY=value lines"
         )
     if stripped.startswith("{"):
-        credentials = _from_json(stripped)
+        credentials = _from_json(stripped, fields)
     elif "\n" not in stripped and "=" not in stripped:
-        credentials = {SECRET_KEY: stripped}
+        credentials = {fields[0]: stripped}
     else:
-        credentials = _from_lines(stripped)
-    if not credentials.get(SECRET_KEY, "").strip():
-        raise InvalidCredentials(f"{SECRET_KEY} is missing or empty; it is required")
+        credentials = _from_lines(stripped, fields)
+    if not credentials.get(fields[0], "").strip():
+        raise InvalidCredentials(f"{fields[0]} is missing or empty; it is required")
     return {k: v.strip() for k, v in credentials.items() if v.strip()}
 
 
-def _from_json(text: str) -> dict[str, str]:
+def _from_json(text: str, fields: tuple[str, ...]) -> dict[str, str]:
+    expected = ", ".join(fields)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidCredentials(
             f"credentials are not valid JSON (line {exc.lineno}, column {exc.colno}); "
-            f"expected an object with {_EXPECTED}"
+            f"expected an object with {expected}"
         ) from None
     if not isinstance(data, dict):
-        raise InvalidCredentials(f"credentials JSON must be an object with {_EXPECTED}")
+        raise InvalidCredentials(f"credentials JSON must be an object with {expected}")
     credentials: dict[str, str] = {}
     for position, (key, value) in enumerate(data.items(), start=1):
-        if key not in CREDENTIAL_FIELDS:
+        if key not in fields:
             raise InvalidCredentials(
-                f"credentials JSON key #{position} is not a known key; expected {_EXPECTED}"
+                f"credentials JSON key #{position} is not a known key; expected {expected}"
             )
         if not isinstance(value, str):
             raise InvalidCredentials(f"credentials JSON {key} must be a string")
@@ -186,20 +194,22 @@ def _from_json(text: str) -> dict[str, str]:
     return credentials
 
 
-def _from_lines(text: str) -> dict[str, str]:
+def _from_lines(text: str, fields: tuple[str, ...]) -> dict[str, str]:
+    expected = ", ".join(fields)
+    env_style = _env_style(fields)
     credentials: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         key, equals, value = line.removeprefix("export ").partition("=")
-        key = _ENV_STYLE.get(key.strip(), key.strip())
+        key = env_style.get(key.strip(), key.strip())
         if not equals:
             raise InvalidCredentials(f"credentials line {number} is not KEY=value")
-        if key not in CREDENTIAL_FIELDS:
+        if key not in fields:
             raise InvalidCredentials(
-                f"credentials line {number}: not a known key; expected {_EXPECTED} "
-                f"(or {', '.join(_ENV_STYLE)})"
+                f"credentials line {number}: not a known key; expected {expected} "
+                f"(or {', '.join(env_style)})"
             )
         if key in credentials:
             raise InvalidCredentials(f"credentials line {number}: {key} is given twice")
@@ -243,20 +253,33 @@ def set_credentials(
             f"use a live key ({' or '.join(provider.live_key_prefixes)}...)"
         )
     name = naming.payment_secret_name(spec.slug, spec.stage)
-    document = json.dumps({k: credentials[k] for k in CREDENTIAL_FIELDS if k in credentials})
+    ordered = {k: credentials[k] for k in CREDENTIAL_FIELDS if k in credentials}
+    put_secret_document(secrets, spec, name, ordered, "payment secret")
+    return mode
+
+
+def put_secret_document(
+    secrets: SecretsManagerClient,
+    spec: TenantSpec,
+    name: str,
+    document: Mapping[str, str],
+    what: str,
+) -> None:
+    """Store *document* as JSON in the secret *name* the stack's program created (a
+    payment's, an integration's). A missing secret is a precondition (deploy first); an AWS
+    refusal is one line naming the secret and the error code, never a value."""
     try:
-        secrets.put_secret_value(SecretId=name, SecretString=document)
+        secrets.put_secret_value(SecretId=name, SecretString=json.dumps(dict(document)))
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
             raise PreconditionFailed(
-                f"payment secret {name} does not exist yet; deploy the stack first "
+                f"{what} {name} does not exist yet; deploy the stack first "
                 f"(`pulumi up -s {spec.stack_name}` or `{naming.TOOL} create {spec.slug}`)"
             ) from None
         raise PreconditionFailed(
-            f"could not store the payment secret {name}: {code or 'AWS error'}"
+            f"could not store the {what} {name}: {code or 'AWS error'}"
         ) from None
-    return mode
 
 
 def credentials_mode(secrets: SecretsManagerClient, spec: TenantSpec) -> CredentialsMode | None:

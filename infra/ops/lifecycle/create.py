@@ -13,13 +13,13 @@ stages share at the top level, and per-stage overrides under ``preview:`` and
     branding: {organizationName: Demo State University, supportEmail: parking@demo.edu}
     admins:
       - {email: pat.lee@demo.edu, name: Pat Lee, role: administrator}
-    preview:
-      database: {instanceClass: db.t4g.micro}
     production:
       portalDomain: parking.demo.edu
       database: {instanceClass: db.t4g.medium, backupRetentionDays: 21}
 
-``stage`` is implied by the section and ``live`` belongs to ``tenantctl promote``
+A new preview is placed on the least-full of the platform's shared database pools
+(``tenants:databasePool``, recorded in its stack file and never re-chosen; a file
+may name one). ``stage`` is implied by the section and ``live`` belongs to ``tenantctl promote``
 (create keeps whatever the production file says), so neither may appear.
 ``stacks/tenant.example.yaml`` is a complete example equal to the demo tenant.
 
@@ -42,6 +42,14 @@ from ruamel.yaml.error import YAMLError
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.core.errors import ConflictError, PreconditionFailed, UserInputError
+from infra.core.platform import (
+    POOL_OUTPUTS,
+    DatabasePool,
+    PlatformError,
+    choose_pool,
+    database_pools,
+    find_pool,
+)
 from infra.core.spec import CustomDomainSpec, Problem, SpecError, TenantSpec, parse_spec
 from infra.core.text_rules import first_of, shorten
 from infra.ops.adapters import yamlfiles
@@ -402,10 +410,92 @@ def plan_create(stacks_dir: Path, specs: Mapping[naming.Stage, TenantSpec]) -> C
                 spec = spec.model_copy(
                     update={"custom_domain": CustomDomainSpec.model_validate(recorded)}
                 )
+            # So are the integrations `tenantctl integration` (and promote) recorded.
+            integrations = config.get(f"{naming.CONFIG_NAMESPACE}integrations")
+            if integrations and not spec.integrations:
+                spec = TenantSpec.model_validate(
+                    {**spec.model_dump(), "integrations": integrations}
+                )
+            if _wants_pool(spec) and spec.database_pool is None:
+                # Stable: the stack's databases are there (or, absent, on its own
+                # instance); only `preview move` changes where a preview's live.
+                spec = _with_pool(spec, config.get(POOL_KEY), source)
+                if spec.database_pool is None and stage == naming.PRODUCTION:
+                    raise UserInputError(
+                        f"{source}: this production has an instance of its own; moving an "
+                        "existing production to databaseTier pooled is a data move tenantctl "
+                        "does not make; nothing was changed (remove databaseTier, or create "
+                        "the client as pooled from the start)"
+                    )
+        elif _wants_pool(spec) and spec.database_pool is None:
+            spec = _with_pool(spec, _choose_pool(stacks_dir, spec).name, source)
+        elif _wants_pool(spec) and spec.database_pool is not None:
+            pools = platform_pools(stacks_dir, spec.platform_stack, stage)
+            try:  # named by the tenant file: it must be one of the platform's
+                find_pool(spec.platform_stack, pools, spec.database_pool)
+            except PlatformError as exc:
+                raise UserInputError(f"{exc}; nothing was changed") from None
         new_text = stackfiles.render_stack_file(spec, old_text, source)
         changes.append(FileChange(stage, path, old_text, new_text))
         final_specs[stage] = spec
     return CreateResult(slug, final_specs, changes)
+
+
+POOL_KEY = f"{naming.PROJECT}:databasePool"
+
+
+def _wants_pool(spec: TenantSpec) -> bool:
+    """A preview lives on a pool server; a production only with databaseTier pooled."""
+    return spec.stage == naming.PREVIEW or spec.database_tier == "pooled"
+
+
+def _with_pool(spec: TenantSpec, pool: Any, source: str) -> TenantSpec:
+    if pool is None:
+        return spec
+    data = spec.model_dump(by_alias=True, exclude_none=True)
+    return parse_spec({**data, "databasePool": pool}, source)
+
+
+def pool_placements(
+    stacks_dir: Path, platform_stack: str, stage: naming.Stage = naming.PREVIEW
+) -> dict[str, int]:
+    """How many *stage* stacks of *platform_stack* each of that stage's pools holds, as
+    their stack files record."""
+    placed: dict[str, int] = {}
+    for slug, stages in stackfiles.tenants(stacks_dir).items():
+        if stage not in stages:
+            continue
+        spec = stackfiles.read_spec(stacks_dir, slug, stage)
+        if spec.platform_stack == platform_stack and spec.database_pool is not None:
+            placed[spec.database_pool] = placed.get(spec.database_pool, 0) + 1
+    return placed
+
+
+def platform_pools(
+    stacks_dir: Path, platform_stack: str, stage: naming.Stage = naming.PREVIEW
+) -> list[DatabasePool]:
+    """The platform's database pools for *stage* (``UserInputError`` when it lists none
+    usable)."""
+    try:
+        outputs = platform_outputs(stacks_dir, platform_stack)
+        return database_pools(platform_stack, outputs, stage)
+    except PlatformError as exc:
+        raise UserInputError(str(exc)) from None
+
+
+def _choose_pool(stacks_dir: Path, spec: TenantSpec) -> DatabasePool:
+    """Where a new pooled stack's databases go: the least-full pool of its stage with room."""
+    pools = platform_pools(stacks_dir, spec.platform_stack, spec.stage)
+    placed = pool_placements(stacks_dir, spec.platform_stack, spec.stage)
+    chosen = choose_pool(pools, placed)
+    if chosen is None:
+        full = ", ".join(f"{p.name} {placed.get(p.name, 0)}/{p.capacity}" for p in pools)
+        raise PreconditionFailed(
+            f"every {spec.stage} database pool of {spec.platform_stack} is full ({full}); "
+            f"nothing was changed: the platform must add a pool server to "
+            f"{POOL_OUTPUTS[spec.stage]}"
+        )
+    return chosen
 
 
 def create_tenant(
@@ -421,13 +511,14 @@ def create_tenant(
     unless *force*. Both new
     texts are prepared before either file is replaced (preview first).
     """
+    # A folder that cannot be made is the first thing to say (exit 7): before the
+    # platform file inside it is read to place a pooled stack.
+    stacks_dir.mkdir(parents=True, exist_ok=True)
     result = plan_create(stacks_dir, specs)
     differing = [f for f in result.files if f.status == "updated"]
     if differing and not force:
         raise StackFilesDiffer(_conflict_message(result.slug, differing), result)
     pending = [f for f in result.files if f.status != "unchanged"]
-    if pending:  # a folder that cannot be made is the first thing to say (exit 7)
-        stacks_dir.mkdir(parents=True, exist_ok=True)
     for platform_stack in sorted({spec.platform_stack for spec in specs.values()}):
         platform_outputs(stacks_dir, platform_stack)  # a platform plan would refuse: refused
     if not pending:

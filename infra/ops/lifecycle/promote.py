@@ -44,7 +44,7 @@ from infra.ops.stacks.handle import StackHandle, refuse_stack_names
 from infra.ops.stacks.locking import client_lock, place_of
 from infra.ops.stacks.opening import open_file
 from infra.ops.stacks.platformfile import platform_outputs
-from infra.ops.stacks.stackfiles import read_stack, set_live
+from infra.ops.stacks.stackfiles import read_stack, set_integrations, set_live
 
 ACTIVE_RECORD = "promotion-active"
 LAST_RECORD = "last-promotion"
@@ -195,9 +195,18 @@ def _switch_current(p: Promotion) -> str:
 def _go_live(p: Promotion) -> str:
     """``tenants:live: true`` in the production stack file, then production deployed
     (payment live, portal open)."""
-    live_spec, _ = set_live(p.stacks_dir, p.production.spec.slug, True)
+    slug = p.production.spec.slug
+    # Integrations (config and zone map, never secrets) carried from preview, in the same
+    # deploy that switches them live (schedules ENABLED with tenants:live).
+    carried = [
+        i.model_dump(by_alias=True, mode="json", exclude_defaults=True)
+        for i in p.preview.spec.integrations
+    ]
+    set_integrations(p.stacks_dir, slug, naming.PRODUCTION, carried)
+    live_spec, _ = set_live(p.stacks_dir, slug, True)
     p.production, how = deploy_stack(live_spec, p.stacks_dir, p.production, p.progress)
-    return f"{naming.CONFIG_NAMESPACE}live true; {how}"
+    integrations = f"; {len(carried)} integration(s) carried" if carried else ""
+    return f"{naming.CONFIG_NAMESPACE}live true{integrations}; {how}"
 
 
 def _finish(p: Promotion) -> str:

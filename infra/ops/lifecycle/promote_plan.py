@@ -11,7 +11,7 @@ and the rollout's gate both take the preconditions from here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from infra.core import email_settings, naming
 from infra.core.config_diff import diff_config
 from infra.core.content_model import ContentDiff, diff_manifests
+from infra.core.integration_config import diff_integrations
 from infra.core.preflight import identity_verified
 from infra.core.promotion import PromotedContent, promoted_content
 from infra.ops.adapters.config_tables import (
@@ -153,6 +154,10 @@ class PromotionPlan:
     portal_from: str
     payment_to: str = "live"
     portal_to: str = "live"
+    integrations: dict[str, list[str]] = field(
+        default_factory=lambda: {"added": [], "changed": [], "removed": []}
+    )
+    """Integration ids the go-live step would add, change or remove in production."""
 
     @property
     def ready(self) -> bool:
@@ -175,6 +180,7 @@ class PromotionPlan:
             ],
             "payment": {"from": self.payment_from, "to": self.payment_to},
             "portal": {"from": self.portal_from, "to": self.portal_to},
+            "integrations": self.integrations,
         }
 
 
@@ -211,6 +217,9 @@ def plan_promotion(preview: StackHandle, production: StackHandle) -> PromotionPl
         imports=pending_replays(preview, production) if ok["preview-database"] else [],
         payment_from=params.get("mode"),
         portal_from="live" if production.spec.live else "coming soon",
+        integrations=diff_integrations(
+            list(preview.spec.integrations), list(production.spec.integrations)
+        ),
     )
 
 

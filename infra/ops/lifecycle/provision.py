@@ -22,14 +22,28 @@ from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, Step, StepLog, quiet
 from infra.ops.adapters import pulumi_cli
 from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.adapters.database_role import role_credentials
 from infra.ops.stacks.deployers import LOCAL, current_deployer, deploy_stack
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.stacks.locking import client_lock, lock_place
 
 
 def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[Step]:
-    """Defaults database, working database and first release; idempotent."""
+    """Defaults database, working database and first release; idempotent.
+
+    A pooled stack first gets its own role (password generated once, kept in its
+    secret) and, last, every database restricted to that role (again each run, so a
+    stack provisioned by an older tenantctl is brought in line)."""
     spec, log, databases = handle.spec, StepLog(), handle.database
+
+    def database_role() -> str:
+        role, password = role_credentials(handle.secrets, spec.slug, spec.stage)
+        created = databases.ensure_role(password)
+        return f"role {role} {'created' if created else 'exists'} (password in its secret)"
+
+    def database_access() -> str:
+        done = databases.ensure_access()
+        return f"{', '.join(done)} admit only role {databases.role}"
 
     def defaults_db() -> str:
         if databases.exists(databases.defaults):
@@ -50,11 +64,16 @@ def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[Step
         handle.content.switch(release.id)
         return f"release {release.id} published from defaults/ ({len(release.files)} files)"
 
-    for name, step in (
+    steps = [
         ("defaults-database", defaults_db),
         ("working-database", working_db),
         ("first-release", first_release),
-    ):
+    ]
+    if databases.role is not None:
+        defaults, working, release = steps
+        steps = [("database-role", database_role), defaults, working]
+        steps += [("database-access", database_access), release]
+    for name, step in steps:
         checkpoint(f"provision-{name}")
         log.run(name, step, progress)
     return log.steps

@@ -10,12 +10,17 @@ the program, never a hand-kept list.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.core.limits import QUOTAS, Quota
+from infra.core.platform import REFERENCE_POOL_SERVERS, PoolServer
+from infra.core.preflight import AppliedQuota
+from infra.ops.adapters import aws
+from infra.ops.adapters.service_quotas import applied_quotas
 from infra.ops.planning.shapes import client_shapes, reference_client
 from infra.program.plan import PlannedResource, StackPlan
 
@@ -55,6 +60,8 @@ COUNTERS: dict[str, Callable[[PlannedResource], int]] = {
     "ses-identities": _count("aws:sesv2/emailIdentity:EmailIdentity"),
     "ses-configuration-sets": _count("aws:sesv2/configurationSet:ConfigurationSet"),
     "cloudfront-tenants": _count("aws:cloudfront/distributionTenant:DistributionTenant"),
+    "iam-roles": _count("aws:iam/role:Role"),
+    "scheduler-schedules": _count("aws:scheduler/schedule:Schedule"),
 }
 """Quota key -> how much one planned resource consumes of it."""
 
@@ -67,35 +74,111 @@ def consumption(plans: list[StackPlan]) -> dict[str, int]:
     }
 
 
+def _pools(capacities: Mapping[str, int], quota: str) -> tuple[PoolShare, ...]:
+    return tuple(
+        PoolShare(pool_server_use(REFERENCE_POOL_SERVERS[stage]).get(quota, 0), capacity)
+        for stage, capacity in sorted(capacities.items())
+    )
+
+
+def pool_server_use(server: PoolServer) -> dict[str, int]:
+    """What one preview pool server (the platform's) consumes of each quota."""
+    return {
+        "rds-instances": 1,
+        "rds-storage-gib": server.storage_gb,
+        "secrets": 1 if server.managed_master_secret else 0,
+    }
+
+
+@dataclass(frozen=True)
+class PoolShare:
+    """Stacks sharing a pool server: what one server uses of a quota, and how many share it."""
+
+    per_server: int
+    capacity: int
+
+    def use(self, clients: int) -> int:
+        return math.ceil(clients / self.capacity) * self.per_server
+
+
 @dataclass(frozen=True)
 class QuotaUse:
     quota: Quota
     per_client: int
     clients: int
+    pools: tuple[PoolShare, ...] = ()
+    """The pool servers the clients' pooled stacks share (the platform's, counted once)."""
+    applied: AppliedQuota | None = None
+    """What the account's Service Quotas said (``--account``); ``None``: not read."""
+    shape: str = ""
+    """The shape of client this use is of (the most demanding for this quota)."""
+
+    @property
+    def limit(self) -> int:
+        """The account's applied value when read, else the documented default."""
+        if self.applied is not None and self.applied.value is not None:
+            return int(self.applied.value)
+        return self.quota.default
+
+    @property
+    def limit_source(self) -> str:
+        return self.applied.source if self.applied is not None else "documented default"
+
+    def total_for(self, clients: int) -> int:
+        return self.per_client * clients + sum(pool.use(clients) for pool in self.pools)
 
     @property
     def total(self) -> int:
-        return self.per_client * self.clients
+        return self.total_for(self.clients)
+
+    @property
+    def shared(self) -> int:
+        """What the platform's preview pool servers for these clients use of the quota."""
+        return self.total - self.per_client * self.clients
 
     @property
     def max_clients(self) -> int | None:
         """Clients that fit under the default limit; ``None`` when a client uses none."""
-        return self.quota.default // self.per_client if self.per_client else None
+        return self.fitting(self.quota.default)
+
+    @property
+    def max_clients_at_limit(self) -> int | None:
+        """Clients that fit under ``limit`` (the applied value when read)."""
+        return self.fitting(self.limit)
+
+    def fitting(self, limit: int) -> int | None:
+        """The most clients whose total stays within *limit*; ``None`` when they use none."""
+        pools = [pool for pool in self.pools if pool.per_server]
+        if not self.per_client and not pools:
+            return None
+        low, high = 0, limit  # each client adds at least one, or a pool server's share
+        if not self.per_client:
+            high = limit * max(pool.capacity for pool in pools)
+        while low < high:  # the largest n with total_for(n) <= limit
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if self.total_for(mid) <= limit else (low, mid - 1)
+        return low
 
     @property
     def binds(self) -> bool:
-        return self.total > self.quota.default
+        """Whether the clients exceed the limit (the applied value when read)."""
+        return self.total > self.limit
 
     def to_json(self) -> dict[str, Any]:
         return {
             "quota": self.quota.key,
+            "shape": self.shape,
             "name": self.quota.name,
             "scope": self.quota.scope,
             "perClient": self.per_client,
+            "sharedByPoolServers": self.shared,
             "total": self.total,
             "defaultLimit": self.quota.default,
+            "limit": self.limit,
+            "limitSource": self.limit_source,
             "adjustable": self.quota.adjustable,
             "maxClientsAtDefault": self.max_clients,
+            "maxClientsAtLimit": self.max_clients_at_limit,
             "binds": self.binds,
             "increaseTo": self.total if self.binds else None,
             "source": self.quota.source,
@@ -116,7 +199,7 @@ class CapacityReport:
     @property
     def binding(self) -> list[QuotaUse]:
         """Quotas the clients exceed at their defaults, first-binding first."""
-        return sorted((u for u in self.uses if u.binds), key=lambda u: u.max_clients or 0)
+        return sorted((u for u in self.uses if u.binds), key=lambda u: u.max_clients_at_limit or 0)
 
     def to_json(self) -> dict[str, Any]:
         first = self.binding[0] if self.binding else None
@@ -127,15 +210,32 @@ class CapacityReport:
             "shapes": self.by_shape,
             "quotas": [u.to_json() for u in self.uses],
             "bindsFirst": first.quota.key if first else None,
-            "bindsFirstAtClients": (first.max_clients or 0) + 1 if first else None,
+            "bindsFirstAtClients": (first.max_clients_at_limit or 0) + 1 if first else None,
         }
 
 
-def capacity(stacks_dir: Path, clients: int = DEFAULT_CLIENTS) -> CapacityReport:
-    """Each quota's use by *clients* clients of the most demanding shape, per quota."""
+def capacity(
+    stacks_dir: Path, clients: int = DEFAULT_CLIENTS, *, read_account: bool = False
+) -> CapacityReport:
+    """Each quota's use by *clients* clients of the most demanding shape, per quota,
+    against the documented defaults or, *read_account*, the values the account's Service
+    Quotas report (``infra.ops.adapters.service_quotas``, as preflight reads them)."""
+    applied = applied_quotas(aws.region_name()) if read_account else None
     reference = reference_client(stacks_dir)
     shapes = client_shapes(stacks_dir, reference)
     by_shape = {shape.name: consumption(list(shape.plans)) for shape in shapes}
-    per_client = {key: max(used[key] for used in by_shape.values()) for key in COUNTERS}
-    uses = [QuotaUse(q, per_client[q.key], clients) for q in QUOTAS]
+    uses = []
+    for q in QUOTAS:  # per quota, the shape that needs the most of it at this many clients
+        candidates = [
+            QuotaUse(
+                q,
+                by_shape[shape.name][q.key],
+                clients,
+                _pools(shape.pool_capacities, q.key),
+                applied.get(q.key) if applied is not None else None,
+                shape.name,
+            )
+            for shape in shapes
+        ]
+        uses.append(max(candidates, key=lambda use: (use.total, use.per_client)))
     return CapacityReport(clients, [s.name for s in shapes], reference, uses, by_shape)

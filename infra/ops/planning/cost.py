@@ -14,18 +14,31 @@ from pathlib import Path
 from typing import Any
 
 from infra.core import naming
-from infra.core.cost import AccountUse, CostLine, UnpricedResource, fleet_cost, stack_cost, total
+from infra.core.cost import (
+    AccountUse,
+    CostLine,
+    UnpricedResource,
+    fleet_cost,
+    pool_share,
+    stack_cost,
+    total,
+)
 from infra.core.errors import UserInputError
-from infra.ops.planning.shapes import Shape, client_shapes, reference_client
+from infra.core.platform import REFERENCE_POOL_SERVERS
+from infra.ops.planning.shapes import Shape, client_shapes, pool_capacities, reference_client
 from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import read_spec
 from infra.program.plan import StackPlan, plan_stack
 
 DEFAULT_CLIENTS = 1000
 
-GOALS_USD: dict[str, float] = {"preview": 3.0, "production-dedicated": 60.0}
-"""Issue 18's goals per client-month: a preview a few dollars, a dedicated production a few
-tens (a pooled production, ≤ $30, is not offered yet)."""
+GOALS_USD: dict[str, float] = {
+    "preview": 3.0,
+    "production-dedicated": 60.0,
+    "production-pooled": 30.0,
+}
+"""Issue 18's goals per client-month: a preview a few dollars, a production a few tens
+(pooled, databaseTier pooled: at most $30; dedicated: at most $60)."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +109,12 @@ def _account_use(plans: tuple[StackPlan, ...]) -> AccountUse:
 def _priced(shape: Shape, clients: int) -> ShapeCost:
     stacks = {}
     for plan in shape.plans:
+        stage = plan.stack.rsplit("-", 1)[-1]
         try:
-            stacks[plan.stack.rsplit("-", 1)[-1]] = stack_cost(plan.resources)
+            stacks[stage] = stack_cost(plan.resources)
+            if stage in shape.pool_capacities:
+                server = REFERENCE_POOL_SERVERS[stage]
+                stacks[stage] += pool_share(server, shape.pool_capacities[stage])
         except UnpricedResource as exc:
             raise UserInputError(f"{plan.stack}: {exc}") from None
     shared = fleet_cost(clients, _account_use(shape.plans))
@@ -115,5 +132,5 @@ def cost(stacks_dir: Path, clients: int = DEFAULT_CLIENTS, slug: str | None = No
     specs = [read_spec(stacks_dir, slug, stage) for stage in naming.STAGES]
     outputs = platform_outputs(stacks_dir, specs[0].platform_stack)
     plans = tuple(plan_stack(spec, platform_outputs=outputs) for spec in specs)
-    shape = Shape(slug, f"{slug} as its stack files say", plans)
+    shape = Shape(slug, f"{slug} as its stack files say", plans, pool_capacities(specs, outputs))
     return CostReport(clients, slug, "stack files", [_priced(shape, clients)])

@@ -14,19 +14,10 @@ from botocore.exceptions import ClientError
 
 from infra.core import limits
 from infra.core import preflight as rules
-from infra.core.limits import Quota
 from infra.core.preflight import AppliedQuota, Check
 from infra.ops.adapters import aws
-
-
-def client_error(exc: ClientError) -> str:
-    """``Code: message`` of an AWS error, one short line."""
-    error = exc.response.get("Error", {})
-    code = error.get("Code") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
-    message = " ".join(str(error.get("Message") or "").split())
-    if message.startswith("<"):  # an HTML error page: the endpoint does not implement it
-        message = "not implemented by this endpoint"
-    return f"{code}: {message[:160]}" if message else str(code)
+from infra.ops.adapters.service_quotas import applied_quotas, client_error
+from infra.ops.planning.capacity import QuotaUse
 
 
 def ses(region: str) -> list[Check]:
@@ -56,36 +47,14 @@ def ssm_tier(region: str, account: str | None) -> Check:
     return rules.ssm_default_tier(found.get("ServiceSetting") or {}, region, account)
 
 
-def applied_quota(quota: Quota, region: str) -> AppliedQuota:
-    """The quota's applied value from Service Quotas, or why the documented default stands."""
-    code = limits.SERVICE_QUOTA_CODES.get(quota.key)
-    if code is None:
-        return AppliedQuota(None, "documented default, not in Service Quotas")
-    service, quota_code = code
-    where = limits.GLOBAL_QUOTA_REGION if quota.scope == "zone" else region
-    try:
-        found = aws.client("service-quotas", where).get_service_quota(
-            ServiceCode=service, QuotaCode=quota_code
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchResourceException":
-            # AWS keeps no applied value for this quota here: it is at its default.
-            return AppliedQuota(None, "documented default, Service Quotas has no applied value")
-        return AppliedQuota(None, f"service-quotas: {client_error(exc)}", readable=False)
-    value = (found.get("Quota") or {}).get("Value")
-    if value is None:
-        return AppliedQuota(None, "documented default, Service Quotas gave no value")
-    return AppliedQuota(float(value), f"Service Quotas {service}/{quota_code}")
-
-
-def quotas(
-    per_client: Mapping[str, int], clients: int, region: str
-) -> tuple[list[Check], dict[str, AppliedQuota]]:
-    """One check per quota the capacity model counts, and what was read for each."""
-    checks, applied = [], {}
-    for quota in limits.QUOTAS:
-        applied[quota.key] = applied_quota(quota, region)
-        checks.append(rules.quota_use(quota, per_client[quota.key], clients, applied[quota.key]))
+def quotas(uses: list[QuotaUse], region: str) -> tuple[list[Check], dict[str, AppliedQuota]]:
+    """One check per quota the capacity model counts (its total for the clients, the
+    platform's shared pool servers included), and what was read for each."""
+    applied = applied_quotas(region)
+    checks = [
+        rules.quota_use(use.quota, use.per_client, use.clients, applied[use.quota.key], use.shared)
+        for use in uses
+    ]
     return checks, applied
 
 

@@ -19,7 +19,7 @@ from infra.core import preflight as rules
 from infra.core.errors import UserInputError
 from infra.core.preflight import Check
 from infra.ops.adapters import aws
-from infra.ops.preflight.account import client_error
+from infra.ops.adapters.service_quotas import client_error
 from infra.ops.stacks.platformfile import (
     platform_outputs,
     platform_outputs_file,

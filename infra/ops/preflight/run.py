@@ -83,7 +83,7 @@ def preflight(
         # The client the shapes were derived from: the folder's, or the project's reference.
         counted_from = [f"{'' if slugs else 'reference client '}{model.reference}"]
         per_client = {use.quota.key: use.per_client for use in model.uses}
-        quota_checks, applied = account.quotas(per_client, count, region)
+        quota_checks, applied = account.quotas(model.uses, region)
         checks += quota_checks
         checks.append(outputs_check)
         checks.append(

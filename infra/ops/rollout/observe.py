@@ -15,6 +15,7 @@ import psycopg
 
 from infra.core import naming
 from infra.core.config_diff import diff_config
+from infra.core.integration_config import readiness_problems
 from infra.core.rollout import CHECKS, Observation
 from infra.ops.adapters import aws
 from infra.ops.adapters.config_tables import read_config
@@ -22,6 +23,7 @@ from infra.ops.adapters.database import database_url
 from infra.ops.adapters.payment_store import credentials_mode
 from infra.ops.content.imports import recorded_imports
 from infra.ops.lifecycle.domain import certificate_status
+from infra.ops.lifecycle.integration_config import read_lots
 from infra.ops.lifecycle.promote_plan import Precondition, check_preconditions
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.stacks.opening import open_from_files
@@ -165,6 +167,24 @@ def _dry_run(s: _Systems) -> Observation:
     return Observation("done", "promote --dry-run meets every precondition")
 
 
+def _integrations_verified(s: _Systems) -> Observation:
+    """Every integration of the preview (what promote carries) has its vendor zones mapped
+    or ignored, onto lots the preview has. A passing test round-trip is not checked yet:
+    ``tenantctl integration test`` (issue 19, part A) records none so far."""
+    handle = s.stack(naming.PREVIEW)
+    integrations = list(handle.spec.integrations)
+    if not integrations:
+        return Observation("done", "no integrations configured (not applicable)")
+    lots = {lot.code for lot in read_lots(handle.working_url)}
+    problems = readiness_problems(integrations, lots)
+    if problems:
+        return Observation("not-done", "; ".join(problems))
+    zones = sum(len(i.zones) for i in integrations)
+    return Observation(
+        "done", f"{len(integrations)} integration(s), all {zones} vendor zones mapped or ignored"
+    )
+
+
 def _live(s: _Systems) -> Observation:
     if s.stack(naming.PRODUCTION).spec.live:
         return Observation("done", "production is live")
@@ -181,6 +201,7 @@ CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
     "config-edited": _config_edited,
     "imports-recorded": _imports,
     "promote-dry-run-clean": _dry_run,
+    "integrations-verified": _integrations_verified,
     "live-site-launched": _live,
 }
 assert set(CHECK_FUNCTIONS) == set(CHECKS), "every check in infra.core.rollout has a function"

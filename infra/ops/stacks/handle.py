@@ -27,10 +27,16 @@ from urllib.parse import quote
 
 from infra.core import naming
 from infra.core.errors import EnvironmentProblem, ProductionRefused, UnknownTenant
+from infra.core.platform import DatabasePool
 from infra.core.spec import TenantSpec
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
-from infra.ops.adapters.database import DATABASE_URL_ENV, StackDatabases, database_url
+from infra.ops.adapters.database import (
+    DATABASE_URL_ENV,
+    StackDatabases,
+    database_url,
+    pool_url,
+)
 
 
 class OutputsSource(Protocol):
@@ -59,7 +65,10 @@ class StackHandle:
         self.secrets = aws.client("secretsmanager", self.region)
         self.acm = aws.client("acm", self.region)
         self.sesv2 = aws.client("sesv2", self.region)
-        self.database = StackDatabases(self.admin_url, self.spec.slug, self.spec.stage)
+        role = naming.database_role_name(self.spec.slug, self.spec.stage)
+        self.database = StackDatabases(
+            self.admin_url, self.spec.slug, self.spec.stage, role if self.spec.pooled else None
+        )
 
     @property
     def content(self) -> ContentStore:
@@ -142,10 +151,13 @@ def database_admin_url(
 ) -> str:
     """The URL of a stack's PostgreSQL server (maintenance database).
 
-    ``TENANTCTL_DATABASE_URL`` wins (the local target, or a tunnel); otherwise the
-    stack outputs name the RDS endpoint and the RDS-managed master secret.
+    A pooled stack's pool named in ``TENANTCTL_POOL_DATABASE_URLS`` wins, then
+    ``TENANTCTL_DATABASE_URL`` (the local target, or a tunnel); otherwise the stack
+    outputs name the server (its instance or its pool) and the master secret.
     """
-    url = os.environ.get(DATABASE_URL_ENV)
+    url = (pool_url(spec.database_pool) if spec.database_pool else None) or os.environ.get(
+        DATABASE_URL_ENV
+    )
     if url:
         return url
     if not outputs or "databaseEndpoint" not in outputs:
@@ -154,12 +166,25 @@ def database_admin_url(
             "(the local target's `scripts/local-target up` prints it) or install the Pulumi "
             "CLI so the stack outputs can be read"
         )
-    secret = aws.client("secretsmanager", region).get_secret_value(
-        SecretId=outputs["databaseSecretArn"]
-    )
-    creds = json.loads(secret["SecretString"])
     host = outputs["databaseEndpoint"].split(":")[0]
-    port = outputs.get("databasePort", 5432)
+    return server_url(host, outputs.get("databasePort", 5432), outputs["databaseSecretArn"], region)
+
+
+def pool_admin_url(pool: DatabasePool, region: str | None) -> str:
+    """The admin URL of a pool server: ``TENANTCTL_POOL_DATABASE_URLS``, else
+    ``TENANTCTL_DATABASE_URL`` (the local target's one server), else its endpoint and
+    master secret from the platform's outputs."""
+    url = pool_url(pool.name) or os.environ.get(DATABASE_URL_ENV)
+    if url:
+        return url
+    return server_url(pool.address, pool.port, pool.master_secret_arn, region)
+
+
+def server_url(host: str, port: int, master_secret_arn: str, region: str | None) -> str:
+    """The admin URL of the server at *host*:*port* whose master credentials (username and
+    password, as RDS keeps them) are in the secret *master_secret_arn*. Never print it."""
+    secret = aws.client("secretsmanager", region).get_secret_value(SecretId=master_secret_arn)
+    creds = json.loads(secret["SecretString"])
     return (
         f"postgresql://{quote(creds['username'], safe='')}:{quote(creds['password'], safe='')}"
         f"@{host}:{port}/postgres?sslmode=require"

@@ -347,3 +347,26 @@ def _key_indent(text: str) -> str | None:
 # a key are stored after the previous key's value. Deleting or appending a key
 # would therefore drop or misplace the comment about its neighbour; these
 # helpers move the "following lines" so each comment stays above its key.
+
+
+def set_integrations(
+    stacks_dir: Path, slug: str, stage: naming.Stage, integrations: list[dict[str, Any]]
+) -> tuple[TenantSpec, bool]:
+    """Replace ``tenants:integrations`` of one stack file with *integrations* (camelCase
+    dicts); return the validated spec and whether the file changed. Validated before it is
+    written; every other key, comment and byte of formatting stays (``render_stack_file``)."""
+    path = _existing_stack_file(stacks_dir, slug, stage)
+    source = display_path(path)
+    old_text = read_limited(path, source)
+    config = parse_config(old_text, source)
+    config[f"{NAMESPACE}integrations"] = integrations
+    if not integrations:
+        config.pop(f"{NAMESPACE}integrations")
+    new_spec = spec_from_config(
+        config, expected_stack=naming.stack_name(slug, stage), source=source
+    )
+    new_text = render_stack_file(new_spec, old_text, source)
+    if new_text == old_text:
+        return new_spec, False
+    write_atomically(path, new_text)
+    return new_spec, True

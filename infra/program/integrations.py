@@ -1,0 +1,243 @@
+"""A stack's integrations: per integration a secret, a queue with its dead-letter queue, a
+pull schedule, a file-drop prefix and two alarms (``infra.core.integration_config``).
+
+What each one gets:
+
+- a Secrets Manager secret, created empty (``tenantctl integration set-credentials``
+  writes it; the value never passes through Pulumi), like the payment secret;
+- an SQS queue (SSE on, SQS-managed keys) whose redrive policy moves a message to its
+  dead-letter queue after ``MAX_RECEIVE_COUNT`` failed receives; the dead-letter queue
+  keeps a message for the 14 days SQS allows at most, so nothing is lost while a person
+  looks;
+- pull mode: an EventBridge Scheduler schedule that sends a "poll" message to the queue
+  every ``scheduleMinutes`` (in the integration's timezone), through one role per stack
+  that may only send to the stack's integration queues; ``ENABLED`` in a preview (it
+  talks to the vendor's sandbox) and in a live production, ``DISABLED`` in a production
+  before go-live (``promote`` switches it with ``tenants:live``; rollback switches back);
+- file mode: the prefix ``integrations/<id>/incoming/`` of the stack's content bucket
+  (no bucket of its own), an output only;
+- a CloudWatch alarm when the dead-letter queue is not empty, and one when no message
+  reached the queue for ``silenceAlarmMinutes`` (actions enabled only where messages are
+  expected: a live production).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.core import naming
+from infra.core.integration_config import (
+    IntegrationNames,
+    IntegrationSpec,
+    integration_names,
+    rate_expression,
+)
+from infra.program.options import stateful
+
+MAX_RECEIVE_COUNT = 5
+"""Failed receives before a message moves to the dead-letter queue."""
+VISIBILITY_TIMEOUT_SECONDS = 120
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+"""The longest SQS keeps a message (1,209,600 s)."""
+DLQ_ALARM_PERIOD_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class IntegrationsArgs:
+    slug: str
+    stage: naming.Stage
+    live: bool
+    integrations: tuple[IntegrationSpec, ...]
+    label: str
+    recovery_days: int
+    durable: bool
+    kms_key_arn: pulumi.Input[str]
+    tags: Mapping[str, str]
+
+
+def _described(values: list[str], names: IntegrationNames) -> dict[str, str]:
+    return {
+        "queueUrl": values[0],
+        "deadLetterQueueUrl": values[1],
+        "secretArn": values[2],
+        "secretName": names.secret,
+        "dropPrefix": names.drop_prefix,
+    }
+
+
+def schedule_state(stage: str, live: bool) -> str:
+    """A pull schedule runs in a preview (sandbox) and in a live production only."""
+    return "ENABLED" if stage == naming.PREVIEW or live else "DISABLED"
+
+
+class Integrations(pulumi.ComponentResource):
+    """Every integration of one stack."""
+
+    outputs: pulumi.Output[dict[str, dict[str, str]]]
+
+    def __init__(
+        self, name: str, args: IntegrationsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tenants:index:Integrations", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        pulls = [i for i in args.integrations if i.mode == "pull"]
+        role: aws.iam.Role | None = None
+        if pulls:
+            role = aws.iam.Role(
+                f"{name}-scheduler",
+                name=f"{naming.resource_prefix(args.slug, args.stage)}-int-scheduler",
+                description=f"EventBridge Scheduler: poll messages into {args.label}'s "
+                "integration queues.",
+                assume_role_policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "scheduler.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+                tags=tags,
+                opts=child,
+            )
+        state = schedule_state(args.stage, args.live)
+        alarms_act = args.stage == naming.PRODUCTION and args.live
+        described: dict[str, pulumi.Output[dict[str, str]]] = {}
+        queue_arns: list[pulumi.Output[str]] = []
+        """The queues and dead-letter queues the scheduler role may send to."""
+        for integration in args.integrations:
+            names = integration_names(args.slug, args.stage, integration.id)
+            base = f"{name}-{integration.id}"
+            secret = aws.secretsmanager.Secret(
+                f"{base}-credentials",
+                name=names.secret,
+                description=(
+                    f"{integration.vendor} credentials of integration {integration.id} of "
+                    f"{args.label}; set with `{naming.TOOL} integration set-credentials`, "
+                    "never through Pulumi."
+                ),
+                kms_key_id=args.kms_key_arn,
+                recovery_window_in_days=args.recovery_days,
+                tags=tags,
+                opts=stateful(self, args.durable),
+            )
+            dead_letters = aws.sqs.Queue(
+                f"{base}-dlq",
+                name=names.dead_letter_queue,
+                message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+                sqs_managed_sse_enabled=True,
+                tags=tags,
+                opts=child,
+            )
+            queue = aws.sqs.Queue(
+                f"{base}-queue",
+                name=names.queue,
+                message_retention_seconds=QUEUE_RETENTION_SECONDS,
+                visibility_timeout_seconds=VISIBILITY_TIMEOUT_SECONDS,
+                sqs_managed_sse_enabled=True,
+                redrive_policy=dead_letters.arn.apply(
+                    lambda arn: json.dumps(
+                        {"deadLetterTargetArn": arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+                    )
+                ),
+                tags=tags,
+                opts=child,
+            )
+            queue_arns += [queue.arn, dead_letters.arn]
+            if integration.mode == "pull" and role is not None:
+                minutes = integration.schedule_minutes or 1
+                aws.scheduler.Schedule(
+                    f"{base}-schedule",
+                    name=names.schedule,
+                    description=f"Poll {integration.vendor} for {args.label}'s "
+                    f"integration {integration.id}.",
+                    schedule_expression=rate_expression(minutes),
+                    schedule_expression_timezone=integration.timezone,
+                    flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+                    state=state,
+                    target=aws.scheduler.ScheduleTargetArgs(
+                        arn=queue.arn,
+                        role_arn=role.arn,
+                        input=json.dumps({"kind": "poll", "integration": integration.id}),
+                        retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                            maximum_retry_attempts=3,
+                            maximum_event_age_in_seconds=minutes * 60,
+                        ),
+                        dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(
+                            arn=dead_letters.arn
+                        ),
+                    ),
+                    opts=child,
+                )
+            aws.cloudwatch.MetricAlarm(
+                f"{base}-dlq-alarm",
+                name=names.dlq_alarm,
+                alarm_description=f"{args.label} integration {integration.id}: messages in the "
+                f"dead-letter queue {names.dead_letter_queue}; a person must look "
+                "(`tenantctl integration replay` re-drives them).",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": names.dead_letter_queue},
+                statistic="Maximum",
+                period=DLQ_ALARM_PERIOD_SECONDS,
+                evaluation_periods=1,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[dead_letters]),
+            )
+            aws.cloudwatch.MetricAlarm(
+                f"{base}-silence-alarm",
+                name=names.silence_alarm,
+                alarm_description=f"{args.label} integration {integration.id}: no message for "
+                f"{integration.silence_alarm_minutes} minutes.",
+                namespace="AWS/SQS",
+                metric_name="NumberOfMessagesSent",
+                dimensions={"QueueName": names.queue},
+                statistic="Sum",
+                period=integration.silence_alarm_minutes * 60,
+                evaluation_periods=1,
+                threshold=1,
+                comparison_operator="LessThanThreshold",
+                treat_missing_data="breaching",
+                actions_enabled=alarms_act,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[queue]),
+            )
+            described[integration.id] = pulumi.Output.all(
+                queue.url, dead_letters.url, secret.arn
+            ).apply(functools.partial(_described, names=names))
+        if role is not None:
+            aws.iam.RolePolicy(
+                f"{name}-scheduler-send",
+                role=role.id,
+                policy=pulumi.Output.all(*queue_arns).apply(
+                    lambda arns: json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": "sqs:SendMessage",
+                                    "Resource": sorted(arns),
+                                }
+                            ],
+                        }
+                    )
+                ),
+                opts=child,
+            )
+        self.outputs = pulumi.Output.all(**described) if described else pulumi.Output.from_input({})
+        self.register_outputs({"integrations": self.outputs})
