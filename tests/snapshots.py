@@ -168,6 +168,8 @@ class _Database:
     is_template: bool
     allow_connections: bool
     comment: str | None
+    owner: str
+    acl: list[str] | None  # a clone gets neither the owner nor the grants of its source
 
 
 def user_databases(conn: psycopg.Connection[Any]) -> list[str]:
@@ -188,14 +190,16 @@ def drop_database(conn: psycopg.Connection[Any], name: str) -> None:
     conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(db))
 
 
-def _attributes(conn: psycopg.Connection[Any], name: str) -> tuple[bool, bool, str | None]:
+def _attributes(
+    conn: psycopg.Connection[Any], name: str
+) -> tuple[bool, bool, str | None, str, list[str] | None]:
     row = conn.execute(
-        "SELECT datistemplate, datallowconn, shobj_description(oid, 'pg_database') "
-        "FROM pg_database WHERE datname = %s",
+        "SELECT datistemplate, datallowconn, shobj_description(oid, 'pg_database'), "
+        "pg_get_userbyid(datdba), datacl::text[] FROM pg_database WHERE datname = %s",
         (name,),
     ).fetchone()
     assert row is not None, name
-    return bool(row[0]), bool(row[1]), row[2]
+    return bool(row[0]), bool(row[1]), row[2], row[3], row[4]
 
 
 def _clone(conn: psycopg.Connection[Any], name: str, template: str) -> None:
@@ -220,6 +224,11 @@ def _set_attributes(conn: psycopg.Connection[Any], db: _Database) -> None:
     )
     if db.comment is not None:
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(name, sql.Literal(db.comment)))
+    conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(name, sql.Identifier(db.owner)))
+    # The grants as they were, exactly (a superuser may write the catalog row).
+    conn.execute(
+        "UPDATE pg_database SET datacl = %s::aclitem[] WHERE datname = %s", (db.acl, db.name)
+    )
 
 
 # ---------------------------------------------------------------------- folders
@@ -370,7 +379,7 @@ class Steps:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             for name in user_databases(conn):
                 template = next(self._names)
-                is_template, allow, comment = _attributes(conn, name)
+                is_template, allow, comment, owner, acl = _attributes(conn, name)
                 _clone(conn, template, name)
                 # Nobody connects to a template copy (a clone needs it unused).
                 conn.execute(
@@ -378,7 +387,7 @@ class Steps:
                         sql.Identifier(template)
                     )
                 )
-                databases.append(_Database(name, template, is_template, allow, comment))
+                databases.append(_Database(name, template, is_template, allow, comment, owner, acl))
         return _Snapshot(moto, tuple(databases), _files(folder), value)
 
     def _restore(self, saved: _Snapshot, folder: Path | None) -> None:
