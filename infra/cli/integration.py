@@ -228,7 +228,7 @@ def map_zones(
       tenantctl integration map-zones demo parkmobile --zones zones.csv --write \
           --map 104=C2 --ignore 999
     """
-    from infra.core.zone_matching import parse_zone_list
+    from infra.core.integrations.zones import parse_zone_list
     from infra.ops.lifecycle.integration_config import map_zones as propose_map
     from infra.ops.lifecycle.integration_config import read_lots
     from infra.ops.stacks.opening import open_preview
