@@ -19,8 +19,9 @@ from infra.cli.common import (
     stage_option,
 )
 from infra.core import naming
-from infra.core.errors import LocalIOError, UserInputError
+from infra.core.errors import ExitCode, LocalIOError, UserInputError
 from infra.core.integration_config import MODES, VENDORS
+from infra.core.integrations.roundtrip import DEFAULT_TIMEOUT_SECONDS
 
 
 @click.group()
@@ -35,6 +36,7 @@ def integration() -> None:
       tenantctl integration map-zones demo parkmobile --zones zones.csv --write
       tenantctl integration set-credentials demo parkmobile --stage preview < creds.json
       tenantctl integration list demo --json
+      tenantctl integration test demo meters --timeout 20
     """
 
 
@@ -171,6 +173,59 @@ def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> No
             f"zones {item['zonesMapped']}+{item['zonesIgnored']} ignored/{item['zones']} "
             f"({item['zonesUnmapped']} unmapped)  endpoint {item['endpoint'] or '-'}"
         )
+
+
+@integration.command("test")
+@click.argument("slug")
+@click.argument("integration_id", metavar="ID")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.001, max=600),
+    default=DEFAULT_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Seconds the round trip may take before it counts as failed.",
+)
+@stacks_dir_option
+@json_option
+@click.pass_context
+def test(
+    ctx: click.Context,
+    slug: str,
+    integration_id: str,
+    timeout: float,
+    stacks_dir: Path,
+    as_json: bool,
+) -> None:
+    """Send a TEST transaction through the preview integration ID and look it up.
+
+    Preview only (there is no --stage): in the vendor's shape, a push signed with the
+    integration's secret to the receive handler, or a dropped CSV file; then the adapter,
+    ingestion into the preview's working database and the enforcement lookup. A passing
+    round trip is recorded, with the configuration hash and release it ran against, in
+    the rollout history: the "integrations verified" task needs one per integration since
+    its last config change. Exit 3 when the round trip fails.
+
+    \b
+    Examples:
+      tenantctl integration test demo meters
+      tenantctl integration test demo meters --timeout 10 --json
+    """
+    from infra.ops.lifecycle.integration_test import run_test
+    from infra.ops.rollout.integration_tests import RoundTripHistory
+
+    trip = run_test(stacks_dir, slug, integration_id, timeout=timeout, recorder=RoundTripHistory())
+    if as_json:
+        echo_json(trip.to_json())
+    else:
+        click.echo(f"{trip.stack} {trip.integration}: TEST {trip.run_id} via {trip.via}")
+        if trip.answer is not None:
+            click.echo(f"lookup {trip.answer.plate} in {trip.answer.lot}: {trip.answer.reason}")
+        verdict = "passed" if trip.passed else f"FAILED: {trip.problem}"
+        click.echo(f"round trip {verdict} in {trip.seconds:.2f}s (config {trip.config_hash})")
+        if trip.recorded:
+            click.echo(trip.recorded)
+    if not trip.passed:
+        ctx.exit(ExitCode.PRECONDITION)
 
 
 @integration.command("map-zones")
