@@ -194,6 +194,8 @@ def main() -> int:
         show(detail=True)
         banner("What the production stack contains (offline plan)")
         run("plan", SLUG, "--stage", "production")
+        banner("A fleet run: plan both stacks on the embedded Temporal server (no setup)")
+        run("fleet", "run", "plan", "--select", SLUG, "--canary", "1", "--wave-size", "1")
         banner("Phase 1 — discovery done; the gate passes and preview go-live is billed")
         rollout(
             "discovery-call",
@@ -282,6 +284,8 @@ def main() -> int:
             )
         else:
             localtarget.stop(STATE, purge=True)  # state goes together (scripts/local-target)
+            if not os.environ.get("TENANTCTL_TEMPORAL_ADDRESS"):
+                run("fleet", "server", "--stop")  # the embedded server the fleet run started
     return 0
 
 

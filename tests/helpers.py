@@ -28,6 +28,7 @@ from infra.core.spec import TenantSpec, spec_from_config
 from infra.ops.adapters import aws
 from infra.ops.adapters.content_store import ContentStore
 from infra.ops.adapters.database import database_url
+from tests.snapshots import Steps
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
@@ -168,13 +169,32 @@ def with_platform(folder: Path) -> Path:
 
 
 def create_demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str, acm_wait: int = 0
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *extra: str,
+    acm_wait: int = 0,
+    steps: Steps | None = None,
 ) -> Path:
     """The demo client created from the example tenant file in a new folder tmp_path/stacks,
-    on the local target; moto issues certificates after *acm_wait* seconds (no DNS here)."""
+    on the local target; moto issues certificates after *acm_wait* seconds (no DNS here).
+
+    With *steps*, a create run earlier in this process from the same state, with the same
+    wait, is restored instead (tests/snapshots.py). moto reads the wait when a certificate
+    is described, and a create requests none (the domain commands do), so the wait is in
+    the step's name only to keep a restore exact should that change."""
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", acm_wait)
-    folder = with_platform(tmp_path / "stacks")
-    ok(cli(folder, "create", SLUG, "--from", str(EXAMPLE), *extra))
+    folder = tmp_path / "stacks"
+
+    def build() -> None:
+        with_platform(folder)
+        ok(cli(folder, "create", SLUG, "--from", str(EXAMPLE), *extra))
+
+    if steps is None:
+        build()
+    else:
+        wait = f" (ACM issues after {acm_wait} s)" if acm_wait else ""
+        name = f"create {SLUG} --from {EXAMPLE.name} {' '.join(extra)}".strip() + wait
+        steps.run(name, build, folder)
     return folder
 
 
@@ -221,6 +241,14 @@ def ready_for_go_live(folder: Path, slug: str = SLUG) -> None:
     ).portal_domain
     assert domain is not None
     publish_client_cname(domain)
+
+
+def make_ready(stacks: Path, pg_admin_url: str) -> None:
+    """What the ``ready`` fixture adds to a created client: edited in preview, live
+    credentials staged for production, the client's own domain ready."""
+    edit_preview(pg_admin_url)
+    ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+    ready_for_go_live(stacks)
 
 
 def copy_demo_stack_files(folder: Path) -> Path:

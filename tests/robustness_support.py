@@ -23,6 +23,7 @@ from infra.ops.adapters.checkpoints import PAUSE_ENV
 from infra.ops.adapters.database import comment, undo_mark
 from infra.ops.stacks.locking import current_holder
 from tests.helpers import ROOT, lock_place, store, tables
+from tests.zygote import ForkedProcess, Zygote
 
 CLI = [sys.executable, "-c", "import sys; from infra.cli import main; sys.exit(main())"]
 
@@ -84,15 +85,20 @@ class Run:
             source = tempfile.TemporaryFile("w+")  # noqa: SIM115 - the child process reads it
             source.write(stdin)
             source.seek(0)
-        self.proc = subprocess.Popen(
-            [*CLI, *args],
-            cwd=ROOT,
-            env=full_env,
-            stdin=source,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        zygote = Zygote.get(ROOT)
+        self.proc: subprocess.Popen[str] | ForkedProcess
+        if zygote is not None:  # the same process, without the interpreter's start-up
+            self.proc = zygote.start(args, full_env, ROOT, source)
+        else:
+            self.proc = subprocess.Popen(
+                [*CLI, *args],
+                cwd=ROOT,
+                env=full_env,
+                stdin=source,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         self.stderr_lines: list[str] = []
         self.pending = ""
 

@@ -40,3 +40,16 @@ def test_clients_share_one_model_loader_whose_search_path_does_not_grow():
     assert aws._loader().search_paths == paths
     assert len(set(paths)) == len(paths)
     assert first.meta.service_model.service_name == "s3"
+
+
+def test_a_client_is_kept_until_the_aws_environment_changes(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = aws.client("ssm")
+    assert aws.client("ssm") is first
+    assert aws.client("ssm", "eu-west-1") is not first
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    moved = aws.client("ssm")
+    assert moved is not first and moved.meta.endpoint_url == "http://127.0.0.1:9"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "other")
+    assert aws.client("ssm") is not moved

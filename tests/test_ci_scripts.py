@@ -28,6 +28,7 @@ from tests.helpers import (
     ready_for_go_live,
     with_platform,
 )
+from tests.snapshots import Steps
 
 CI = ROOT / "scripts" / "ci"
 LIVE = '{"secretKey": "sk_live_ci000000000000000000000", "webhookSecret": "whsec_ci"}'
@@ -377,27 +378,45 @@ def test_pr_plan_previews_each_stack_by_its_qualified_name(
 
 @pytest.fixture
 def target(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, steps: Steps, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """The demo client's stack files (not deployed) and the environment that reaches the
-    local target, as a workflow job would have it."""
+    local target, as a workflow job would have it (a step: built once per worker)."""
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 0)
-    stacks = with_platform(tmp_path / "stacks")
+    stacks = tmp_path / "stacks"
     monkeypatch.setenv("TENANTCTL_STACKS_DIR", str(stacks))
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("tenantctl")),
-            "create",
-            "demo",
-            "--from",
-            str(EXAMPLE),
-            "--no-deploy",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
+
+    def build() -> None:
+        with_platform(stacks)
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("tenantctl")),
+                "create",
+                "demo",
+                "--from",
+                str(EXAMPLE),
+                "--no-deploy",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+
+    steps.run(f"tenantctl create demo --from {EXAMPLE.name} --no-deploy", build, stacks)
     return {"TENANTCTL_STACKS_DIR": str(stacks), "DEPLOY_ATTEMPTS": "1"}
+
+
+def deployed(tmp_path: Path, target: dict[str, str], steps: Steps, *stacks: str) -> None:
+    """``deploy-stack`` run for each of *stacks*, succeeding, as a deploy job before the
+    one under test (each a step: restored when an earlier test ran it from the same state).
+    Its results file is not kept: the scripts that follow do not read it."""
+    for stack in stacks:
+
+        def build(stack: str = stack) -> None:
+            run = script(tmp_path, "deploy-stack", stack, **target)
+            assert run.code == 0, run.stderr
+
+        steps.run(f"deploy-stack {stack}", build, Path(target["TENANTCTL_STACKS_DIR"]))
 
 
 def write_affected(tmp_path: Path, stacks: list[str]) -> None:
@@ -460,9 +479,8 @@ def test_deploy_stack_retries_while_the_client_is_locked_then_exits_4(
     assert "locked by" in run.stderr
 
 
-def test_go_live_dry_run_then_promote(tmp_path: Path, target: dict[str, str]):
-    for stack in ("demo-preview", "demo-production"):
-        assert script(tmp_path, "deploy-stack", stack, **target).code == 0
+def test_go_live_dry_run_then_promote(tmp_path: Path, target: dict[str, str], steps: Steps):
+    deployed(tmp_path, target, steps, "demo-preview", "demo-production")
 
     not_ready = script(tmp_path, "go-live", "dry-run", "demo", **target)
     assert not_ready.code == 3 and "NOT READY" in not_ready.summary
@@ -492,8 +510,8 @@ def test_reset_preview_refuses_anything_but_a_slug(tmp_path: Path, given: str):
     assert not (tmp_path / "reset").exists()
 
 
-def test_reset_preview_resets_and_undoes(tmp_path: Path, target: dict[str, str]):
-    assert script(tmp_path, "deploy-stack", "demo-preview", **target).code == 0
+def test_reset_preview_resets_and_undoes(tmp_path: Path, target: dict[str, str], steps: Steps):
+    deployed(tmp_path, target, steps, "demo-preview")
 
     reset = script(tmp_path, "reset-preview", "demo", **target)
     assert reset.code == 0, reset.stderr

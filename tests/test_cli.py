@@ -61,10 +61,14 @@ def test_plan_json_has_both_stacks_with_resources_and_outputs():
     stacks = json.loads(result.stdout)["stacks"]
     assert [s["stack"] for s in stacks] == ["demo-preview", "demo-production"]
     for s in stacks:
-        resource = next(r for r in s["resources"] if r["type"] == "aws:rds/instance:Instance")
-        assert set(resource) == {"type", "name", "parent", "protect", "retainOnDelete", "inputs"}
-        assert resource["inputs"]["storageEncrypted"] is True
+        bucket = next(r for r in s["resources"] if r["name"] == f"{s['stack']}-portal-bucket")
+        assert set(bucket) == {"type", "name", "parent", "protect", "retainOnDelete", "inputs"}
+        assert bucket["protect"] is (s["stack"] == "demo-production")
         assert s["outputs"]["contentBucket"].startswith(f"tenantctl-{s['stack']}-content-")
+    # The production's databases are on its own instance; the preview's on a pool server.
+    production = next(r for r in stacks[1]["resources"] if r["type"] == "aws:rds/instance:Instance")
+    assert production["inputs"]["storageEncrypted"] is True
+    assert not any(r["type"] == "aws:rds/instance:Instance" for r in stacks[0]["resources"])
 
 
 def test_plan_one_stage_in_human_form_shows_what_matters():

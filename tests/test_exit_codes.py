@@ -18,6 +18,7 @@ from tests.helpers import (
     ready_for_go_live,
     with_platform,
 )
+from tests.snapshots import Steps
 
 LIVE = '{"secretKey": "sk_live_exit0000000000000000000", "webhookSecret": "whsec_exit"}'
 
@@ -113,8 +114,10 @@ def test_an_unreachable_aws_endpoint_is_5(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 @pytest.fixture
-def created(tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return create_demo(tmp_path, monkeypatch)
+def created(
+    tmp_path: Path, aws_env: str, pg_env: str, steps: Steps, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    return create_demo(tmp_path, monkeypatch, steps=steps)
 
 
 def test_precondition_is_3_and_changes_detected_is_6_until_launched(created: Path):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -27,12 +29,13 @@ from temporalio.testing import WorkflowEnvironment
 from infra.cli import main
 from infra.core import fleet as rules
 from infra.core.affected import StackRef
+from infra.ops.fleet import embedded, runs
 from infra.ops.fleet import model as m
-from infra.ops.fleet import runs
 from infra.ops.fleet.activities import Command, tenantctl_command
 from tests.helpers import schema
 
 STANDIN = Path(__file__).with_name("fleet_standin.py")
+WORKER = Path(__file__).with_name("fleet_worker.py")
 FAST = {"first_retry_seconds": 0.2, "max_retry_seconds": 0.4, "heartbeat_seconds": 2.0}
 
 
@@ -96,7 +99,7 @@ def temporal_address() -> Iterator[str]:
     """A Temporal dev server for this test session, from the installed binary (no download)."""
     loop = asyncio.new_event_loop()
     env = loop.run_until_complete(
-        WorkflowEnvironment.start_local(dev_server_existing_path=str(runs.temporal_binary()))
+        WorkflowEnvironment.start_local(dev_server_existing_path=str(embedded.temporal_binary()))
     )
     try:
         yield env.client.service_client.config.target_host
@@ -377,29 +380,51 @@ def test_a_failing_stack_is_retried_with_capped_backoff_then_marked_failed(
     assert all(gap < 0.2 + 0.4 + 1.5 for gap in gaps), gaps
 
 
-def test_a_new_worker_finishes_the_run_of_a_dead_one_without_redoing_stacks(
+def in_flight(standin: Standin) -> set[str]:
+    events = standin.events()
+    return {s for k, s, _ in events if k == "start"} - {s for k, s, _ in events if k == "end"}
+
+
+def wait_mid_wave(standin: Standin, done: int = 3) -> set[str]:
+    """Wait for a moment to kill a worker: *done* stacks ended, others in flight, and no
+    stack near its end or just ended (so none is between its end and the report of it,
+    the one window where Temporal, at least once, would run a stack again). The stacks in
+    flight then."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert time.monotonic() < deadline, "the first worker never got going"
+        events, now = standin.events(), time.time()
+        ends = [t for k, _, t in events if k == "end"]
+        running = in_flight(standin)
+        starts = [t for k, s, t in events if k == "start" and s in running]
+        if (
+            len(ends) >= done
+            and running
+            and now - max(ends) > 0.3
+            and all(0.1 < now - t < standin.seconds - 0.3 for t in starts)
+        ):
+            return running
+        time.sleep(0.01)
+
+
+def assert_every_stack_done_exactly_once(standin: Standin, names: list[str], cut_off: set[str]):
+    """The stand-in's log is the activity log: every stack ended exactly once; a stack cut
+    off by the death started twice (the cut-off attempt never ended), every other once."""
+    assert {s: standin.count("end", s) for s in names} == dict.fromkeys(names, 1)
+    starts = {s: standin.count("start", s) for s in names}
+    assert starts == {s: 2 if s in cut_off else 1 for s in names}
+
+
+def test_a_new_worker_finishes_the_run_of_a_stopped_one_doing_every_stack_once(
     tmp_path: Path, settings: runs.Settings
 ) -> None:
     standin = Standin(tmp_path, seconds=0.8)
     names = names_of("survive", 8)
     first = InProcessWorker(settings, standin.command).start()
     run = submit(settings, names, canary=1, wave_size=7, concurrency=2)
-    deadline = time.monotonic() + 60
-
-    def in_flight() -> set[str]:
-        events = standin.events()
-        return {s for k, s, _ in events if k == "start"} - {s for k, s, _ in events if k == "end"}
-
-    while sum(k == "end" for k, _, _ in standin.events()) < 3 or not in_flight():
-        assert time.monotonic() < deadline, "the first worker never got going"
-        time.sleep(0.02)
-    stopped_at = time.time()
-    first.stop()  # mid-wave: two stacks in flight are cut off
-    events = standin.events()
-    # Finished and reported well before the death: never redone. (A stand-in that was
-    # just ending when the worker died may or may not have been reported; either is fine.)
-    done_before = {s for k, s, t in events if k == "end" and t < stopped_at - 0.5}
-    cut_off = {s for k, s, _ in events if k == "start"} - {s for k, s, _ in events if k == "end"}
+    cut_off = wait_mid_wave(standin)
+    first.stop()  # mid-wave: its stacks in flight are stopped (SIGTERM to their group)
+    assert in_flight(standin) == cut_off
 
     second = InProcessWorker(settings, standin.command).start()
     try:
@@ -407,18 +432,44 @@ def test_a_new_worker_finishes_the_run_of_a_dead_one_without_redoing_stacks(
     finally:
         second.stop()
     assert final["counts"][m.SUCCEEDED] == 8
-    assert all(standin.count("end", s) >= 1 for s in names), standin.events()
-    assert all(standin.count("start", s) == 1 for s in done_before)  # none of them redone
-    assert all(standin.count("start", s) <= 2 for s in names)  # at most the cut-off retried
-    assert not cut_off or all(standin.count("start", s) == 2 for s in cut_off)
+    assert_every_stack_done_exactly_once(standin, names, cut_off)
+
+
+def test_a_worker_killed_with_sigkill_leaves_no_operation_running(
+    tmp_path: Path, settings: runs.Settings
+) -> None:
+    standin = Standin(tmp_path, seconds=0.8)
+    names = names_of("sigkill", 8)
+    argv = [sys.executable, str(WORKER), settings.address, settings.task_queue]
+    argv += [str(standin.log), str(standin.fails), str(standin.seconds)]
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None and first.stdout.readline() == "ready\n"
+        run = submit(settings, names, canary=1, wave_size=7, concurrency=2)
+        cut_off = wait_mid_wave(standin)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        first.kill()
+    # Their worker is dead; had they survived it, they would end within the stand-in's time.
+    time.sleep(standin.seconds + 0.5)
+    assert in_flight(standin) == cut_off
+
+    second = InProcessWorker(settings, standin.command).start()
+    try:
+        final = wait_for(settings, run, state_is(m.DONE))
+    finally:
+        second.stop()
+    assert final["counts"][m.SUCCEEDED] == 8
+    assert_every_stack_done_exactly_once(standin, names, cut_off)
 
 
 def test_an_unreachable_server_is_one_line_and_exit_5(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(runs.ADDRESS_ENV, "127.0.0.1:9")
     result = cli("status", "fleet-plan-000000000000", code=5)
     assert result.output == (
-        "Error: cannot reach the Temporal server at 127.0.0.1:9 (connection refused); start it "
-        "(temporal server start-dev) or set TENANTCTL_TEMPORAL_ADDRESS, then re-run\n"
+        "Error: cannot reach the Temporal server at 127.0.0.1:9 (connection refused); check "
+        "TENANTCTL_TEMPORAL_ADDRESS (or unset it for the embedded server), then re-run\n"
     )
 
 
@@ -452,6 +503,26 @@ def test_a_fleet_deploy_deploys_a_real_stack_on_the_local_target(
     running = InProcessWorker(settings, tenantctl_command(stacks)).start()
     try:
         run = submit(settings, ["demo-preview"], operation="deploy", canary=0)
+        final = wait_for(settings, run, state_is(m.DONE), seconds=240)
+    finally:
+        running.stop()
+    (stack,) = final["waves"][0]["stacks"]
+    assert stack["state"] == m.SUCCEEDED, stack
+
+
+def test_a_fleet_reset_preview_resets_an_opted_in_preview_on_the_local_target(
+    stacks: Path, settings: runs.Settings
+) -> None:
+    preview = stacks / "Pulumi.demo-preview.yaml"
+    preview.write_text(
+        preview.read_text().replace("config:\n", "config:\n  tenants:nightlyReset: true\n", 1)
+    )
+    chosen, left_out = runs.eligible(stacks, "reset-preview", runs.select(stacks, ["demo"]))
+    assert chosen == ["demo-preview"]
+    assert left_out == ["demo-production: a production stack is never reset"]
+    running = InProcessWorker(settings, tenantctl_command(stacks)).start()
+    try:
+        run = submit(settings, chosen, operation="reset-preview", canary=0)
         final = wait_for(settings, run, state_is(m.DONE), seconds=240)
     finally:
         running.stop()

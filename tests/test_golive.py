@@ -26,14 +26,23 @@ from tests.helpers import (
     ready_for_go_live,
     validate,
 )
+from tests.snapshots import Steps
 
 DOMAIN = "parking.demo-state.example.edu"
 ENDPOINT = EXAMPLE_PLATFORM_OUTPUTS["connectionGroupRoutingEndpoint"]
 
 
-def created(tmp_path: Path, wait_seconds: int, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = create_demo(tmp_path, monkeypatch, acm_wait=wait_seconds)
-    ok(cli(folder, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
+def created(
+    tmp_path: Path, wait_seconds: int, monkeypatch: pytest.MonkeyPatch, steps: Steps
+) -> Path:
+    folder = create_demo(tmp_path, monkeypatch, acm_wait=wait_seconds, steps=steps)
+    steps.run(
+        "stage live credentials",
+        lambda: ok(
+            cli(folder, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE)
+        ),
+        folder,
+    )
     return folder
 
 
@@ -67,9 +76,9 @@ def tenant_enabled(aws_env: str) -> bool:
 
 
 def test_promote_refuses_before_a_certificate_is_requested(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, steps: Steps
 ) -> None:
-    folder = created(tmp_path, 0, monkeypatch)
+    folder = created(tmp_path, 0, monkeypatch, steps)
 
     found = checks(folder)
 
@@ -81,9 +90,10 @@ def test_promote_refuses_before_a_certificate_is_requested(
 
 
 def test_promote_and_attach_refuse_while_the_certificate_is_pending(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, steps: Steps
 ) -> None:
-    folder = created(tmp_path, 3600, monkeypatch)  # the client has not published its records
+    # The client has not published its records.
+    folder = created(tmp_path, 3600, monkeypatch, steps)
     requested = json.loads(ok(cli(folder, "domain", "request-certificate", SLUG, "--json")).stdout)
     validate("domain-request-certificate", requested)
 
@@ -101,9 +111,9 @@ def test_promote_and_attach_refuse_while_the_certificate_is_pending(
 
 
 def test_promote_refuses_an_issued_certificate_that_is_not_attached(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, steps: Steps
 ) -> None:
-    folder = created(tmp_path, 0, monkeypatch)
+    folder = created(tmp_path, 0, monkeypatch, steps)
     ok(cli(folder, "domain", "request-certificate", SLUG))
 
     found = checks(folder)
@@ -120,9 +130,14 @@ def test_promote_refuses_an_issued_certificate_that_is_not_attached(
 
 @pytest.mark.parametrize("cname", [None, "elsewhere.example.net"])
 def test_promote_refuses_until_the_client_points_its_cname_at_the_routing_endpoint(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, cname: str | None
+    tmp_path: Path,
+    aws_env: str,
+    pg_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    steps: Steps,
+    cname: str | None,
 ) -> None:
-    folder = created(tmp_path, 0, monkeypatch)
+    folder = created(tmp_path, 0, monkeypatch, steps)
     ok(cli(folder, "domain", "request-certificate", SLUG))
     attached = json.loads(ok(cli(folder, "domain", "attach", SLUG, "--json")).stdout)
     if cname:
@@ -139,9 +154,9 @@ def test_promote_refuses_until_the_client_points_its_cname_at_the_routing_endpoi
 
 
 def test_go_live_enables_the_distribution_tenant(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, steps: Steps
 ) -> None:
-    folder = created(tmp_path, 0, monkeypatch)
+    folder = created(tmp_path, 0, monkeypatch, steps)
     ready_for_go_live(folder)
     before = tenant_enabled(aws_env)
 
@@ -153,9 +168,9 @@ def test_go_live_enables_the_distribution_tenant(
 
 
 def test_a_timed_out_certificate_is_replaced_and_its_new_record_handed_over(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, steps: Steps
 ) -> None:
-    folder = created(tmp_path, 3600, monkeypatch)
+    folder = created(tmp_path, 3600, monkeypatch, steps)
     first = json.loads(ok(cli(folder, "domain", "request-certificate", SLUG, "--json")).stdout)
     again = cli(folder, "domain", "request-certificate", SLUG)  # still pending: kept
     force_status(first["certificate"]["arn"], "VALIDATION_TIMED_OUT")
@@ -175,9 +190,9 @@ def test_a_timed_out_certificate_is_replaced_and_its_new_record_handed_over(
 
 
 def test_request_certificate_replaces_a_pending_one_only_when_told(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, steps: Steps
 ) -> None:
-    folder = created(tmp_path, 3600, monkeypatch)
+    folder = created(tmp_path, 3600, monkeypatch, steps)
     first = json.loads(ok(cli(folder, "domain", "request-certificate", SLUG, "--json")).stdout)
 
     replaced = json.loads(
@@ -189,9 +204,9 @@ def test_request_certificate_replaces_a_pending_one_only_when_told(
 
 
 def test_domain_commands_refuse_a_production_without_a_portal_domain(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, steps: Steps
 ) -> None:
-    folder = created(tmp_path, 0, monkeypatch)
+    folder = created(tmp_path, 0, monkeypatch, steps)
     path = folder / "Pulumi.demo-production.yaml"
     path.write_text(
         "\n".join(line for line in path.read_text().splitlines() if "portalDomain" not in line)
@@ -205,11 +220,11 @@ def test_domain_commands_refuse_a_production_without_a_portal_domain(
 
 
 def test_promote_refuses_while_the_client_domain_email_identity_is_unverified(
-    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws_env: str, pg_env: str, monkeypatch: pytest.MonkeyPatch, steps: Steps
 ) -> None:
     """Going live moves the user pool onto the client's own identity: Cognito refuses an
     unverified one, so the deploy that opens the portal would fail half-way."""
-    folder = created(tmp_path, 0, monkeypatch)
+    folder = created(tmp_path, 0, monkeypatch, steps)
     ready_for_go_live(folder)
     ready = checks(folder)["custom-domain-email"]
     sesv2 = boto3.client("sesv2", endpoint_url=aws_env, region_name="us-east-1")

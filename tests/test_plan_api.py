@@ -53,13 +53,14 @@ def test_resources_record_their_parents_by_logical_name() -> None:
     assert plan.named("demo-preview").parent is None
     assert plan.named("demo-preview").type == "tenants:index:Tenant"
     assert plan.named("demo-preview-database").parent == "demo-preview"
-    assert plan.named("demo-preview-database-instance").parent == "demo-preview-database"
+    assert plan.named("demo-preview-database-role-secret").parent == "demo-preview-database"
     assert plan.named("demo-preview-platform").type == "pulumi:pulumi:StackReference"
     assert plan.named("demo-preview-platform").inputs == {"name": "acme/platform/prod"}
 
 
 def test_inputs_are_recorded_in_wire_form() -> None:
-    inputs = plan_stack(demo_spec("preview")).named("demo-preview-database-instance").inputs
+    own_instance = demo_spec("preview").model_copy(update={"database_pool": None})
+    inputs = plan_stack(own_instance).named("demo-preview-database-instance").inputs
     assert inputs["storageEncrypted"] is True
     assert "storage_encrypted" not in inputs
     assert inputs["allocatedStorage"] == 20

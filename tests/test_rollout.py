@@ -33,6 +33,7 @@ from tests.helpers import (
     ready_for_go_live,
     validate,
 )
+from tests.snapshots import Steps
 
 
 def run(*args: str) -> Result:
@@ -66,17 +67,19 @@ def history_rows(url: str, action: str, subject: str) -> int:
 
 
 @pytest.fixture
-def queue(control_env: str) -> str:
-    return subscribe_queue()
+def queue(control_env: str, steps: Steps) -> str:
+    return steps.run("subscribe the billing-tap queue", subscribe_queue)
 
 
 @pytest.fixture
-def stacks(tmp_path: Path, control_env: str, queue: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def stacks(
+    tmp_path: Path, control_env: str, queue: str, steps: Steps, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """The demo client created on the local target; its rollout started by create.
 
     Unlike conftest's ``stacks``: with a control database, the billing queue subscribed
     before create, and a contract."""
-    return create_demo(tmp_path, monkeypatch, "--contract", "C-1")
+    return create_demo(tmp_path, monkeypatch, "--contract", "C-1", steps=steps)
 
 
 def complete_manual_tasks(stacks: Path, phase: int) -> None:

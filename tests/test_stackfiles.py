@@ -130,15 +130,17 @@ def test_render_drops_removed_keys_and_keeps_the_next_keys_comment() -> None:
 
 
 def test_render_appends_new_keys_after_trailing_comments() -> None:
-    data = demo_data("preview")
+    data = demo_data("production")
     data.pop("database")
     text = stackfiles.render_stack_file(parse_spec(data), None)
-    spec = demo_spec("preview")
+    spec = demo_spec("production")
 
     rendered = stackfiles.render_stack_file(spec, text)
 
     assert rendered.startswith(text.split("  tenants:admins:")[0])
-    assert rendered.rstrip().endswith("backupRetentionDays: 1")
+    assert rendered.rstrip().endswith(
+        f"backupRetentionDays: {spec.database_sizing.backup_retention_days}"
+    )
     assert reparse(rendered) == spec
 
 

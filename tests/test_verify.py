@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from infra.core import placeholders as ph
 from infra.core import verify_checks as vc
@@ -25,6 +24,7 @@ from infra.core.content_model import content_hash, content_manifest, dump_json
 from infra.devtools import localtarget
 from infra.ops.verify import browser
 from tests.helpers import SLUG, cli, create_demo, db_url, store, validate
+from tests.snapshots import drop_database, user_databases
 
 pytestmark = pytest.mark.skipif(
     not Path(browser.DEFAULT_CHROMIUM).exists(), reason="needs Debian's chromium"
@@ -37,17 +37,8 @@ def _fresh_local_target(moto: str, pg: str) -> None:
     with urllib.request.urlopen(request, timeout=10):
         pass
     with psycopg.connect(pg, autocommit=True) as conn:
-        names = [
-            r[0]
-            for r in conn.execute(
-                "SELECT datname FROM pg_database WHERE datname <> ALL(%s)",
-                (["postgres", "template0", "template1"],),
-            )
-        ]
-        for name in names:
-            db = sql.Identifier(name)
-            conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(db))
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(db))
+        for name in user_databases(conn):  # not the other tests' template copies
+            drop_database(conn, name)
 
 
 @pytest.fixture(scope="module")

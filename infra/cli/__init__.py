@@ -7,6 +7,7 @@ for machines. Known errors become one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from typing import Any
@@ -19,6 +20,8 @@ from infra.core.spec_errors import SpecError
 from infra.core.steps import NOTICES
 from infra.core.text_rules import ECHO_LENGTH, printable
 
+_TEMPORAL_CORE = "temporalio.bridge.temporal_sdk_bridge"
+
 
 class TenantctlGroup(LazyGroup):
     """The error boundary: every failure ends as one line and a documented exit code.
@@ -28,6 +31,21 @@ class TenantctlGroup(LazyGroup):
     ``infra.ops.adapters.faults``; anything else is a bug, logged to a file whose path
     the one line names. No traceback reaches the terminal.
     """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if args or "args" in kwargs:  # called as a library (CliRunner): exit as asked
+            return super().main(*args, **kwargs)
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as done:
+            # Temporal's core (fleet commands) keeps threads that may call into Python
+            # while it finalizes, which aborts the process (temporalio/sdk-python#300):
+            # once the command is done, skip the finalization.
+            if _TEMPORAL_CORE in sys.modules and isinstance(done.code, int | None):
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(done.code or 0)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         NOTICES.clear()  # a command's --json reports only what this command did

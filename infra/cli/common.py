@@ -54,6 +54,16 @@ def json_option(f: F) -> F:
     )(f)
 
 
+def from_env_option(f: F) -> F:
+    """``--from-env VAR``: credentials from an environment variable instead of stdin."""
+    return click.option(
+        "--from-env",
+        "env_var",
+        metavar="VAR",
+        help="Read the credentials from this environment variable instead of stdin.",
+    )(f)
+
+
 def yes_option(f: F) -> F:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(f)
 

@@ -14,6 +14,7 @@ from infra.cli.common import (
     break_lock_option,
     echo_json,
     err,
+    from_env_option,
     json_option,
     stacks_dir_option,
     stage_option,
@@ -351,12 +352,7 @@ _SET_CREDENTIALS_HELP = f"""Store an integration's vendor credentials for one st
     required=True,
     help="Which stack's credentials to set (one secret per integration per stage).",
 )
-@click.option(
-    "--from-env",
-    "env_var",
-    metavar="VAR",
-    help="Read the credentials from this environment variable instead of stdin.",
-)
+@from_env_option
 @break_lock_option
 @stacks_dir_option
 @json_option

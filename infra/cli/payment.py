@@ -12,6 +12,7 @@ from infra.cli.common import (
     break_lock_option,
     echo_json,
     err,
+    from_env_option,
     json_option,
     stacks_dir_option,
 )
@@ -33,12 +34,7 @@ def payment() -> None:
     required=True,
     help="Which stack's credentials to set.",
 )
-@click.option(
-    "--from-env",
-    "env_var",
-    metavar="VAR",
-    help="Read the credentials from this environment variable instead of stdin.",
-)
+@from_env_option
 @break_lock_option
 @stacks_dir_option
 @json_option

@@ -30,8 +30,12 @@ from dataclasses import dataclass
 from infra.core.affected import DEFAULT_CANARIES, StackRef, rollout_order
 from infra.core.errors import UserInputError
 
-OPERATIONS: tuple[str, ...] = ("plan", "deploy")
-"""What a fleet run can do to each stack: ``plan`` (offline, safe) and ``deploy``."""
+OPERATIONS: tuple[str, ...] = ("plan", "deploy", "verify", "reset-preview")
+"""What a fleet run can do to each stack: ``plan`` (offline, safe), ``deploy``, ``verify``
+(read-only acceptance checks of the served release) and ``reset-preview`` (previews whose
+tenant config opted in with ``nightlyReset: true`` only)."""
+
+RESET_PREVIEW = "reset-preview"
 
 DEFAULT_CANARY = DEFAULT_CANARIES
 """Stacks in the canary wave of a fleet run: as many as a CI deploy's canary wave."""

@@ -378,6 +378,11 @@ class TenantSpec(_Model):
         description="Vendor feeds (mobile-parking apps, meters): `tenantctl integration add`; "
         "a production's are carried from preview by promote.",
     )
+    nightly_reset: bool = Field(
+        False,
+        description="Preview only: true lets a scheduled `tenantctl fleet run reset-preview` "
+        "reset this preview to defaults (a person's reset-preview needs no opt-in).",
+    )
 
     @model_validator(mode="after")
     def _stage_rules(self) -> TenantSpec:
@@ -398,6 +403,10 @@ class TenantSpec(_Model):
                     self.database_tier,
                     "is production only; a preview lives on a pool server",
                 )
+        elif self.nightly_reset:
+            raise FieldError(
+                ("nightlyReset",), True, "is preview only; a production stack is never reset"
+            )
         if self.database_pool is not None and self.database.model_dump(exclude_none=True):
             raise FieldError(
                 ("database",),

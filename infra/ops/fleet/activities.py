@@ -4,8 +4,11 @@ One process per stack operation (never Pulumi inline in the worker): a `pulumi u
 its own process, a crash of one cannot take the worker down, and the command is exactly
 what a person or CI would run, under the client's lock like any other. The activity
 heartbeats while the process runs, so a dead worker's stacks are retried elsewhere after
-the heartbeat timeout; when the activity is cancelled (the worker shuts down) it stops
-the process with SIGTERM, which tenantctl turns into a clean, resumable interruption.
+the heartbeat timeout; when the activity is cancelled (the worker shuts down, or its
+heartbeat timed out) it stops the process group with SIGTERM, which tenantctl turns into
+a clean, resumable interruption. A worker that dies outright (SIGKILL, out of memory)
+cannot stop anything, so each operation asks the kernel to be sent SIGTERM when its
+worker dies (Linux ``PR_SET_PDEATHSIG``): the retry elsewhere is then the only run.
 
 The exit code decides what happens next: 0 succeeded; 2 (bad input) and 3 (precondition)
 are the user's to fix, so they are not retried; anything else (lock held, dependency
@@ -18,14 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
+import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from infra.core import naming
 from infra.core.errors import ExitCode
@@ -39,6 +46,9 @@ NOT_RETRIED = (ExitCode.BAD_INPUT, ExitCode.PRECONDITION)
 
 REASON_LENGTH = 300
 """A failure reason is cut to this many characters in the run's history and status."""
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a process gets when its parent (thread) dies."""
 
 STOP_GRACE_SECONDS = 20.0
 """How long a cancelled operation may take to stop cleanly after SIGTERM before SIGKILL."""
@@ -54,7 +64,8 @@ def tenantctl_executable() -> list[str]:
 
 
 def tenantctl_command(stacks_dir: Path) -> Command:
-    """The real operations: ``tenantctl plan`` (offline) and ``tenantctl deploy``."""
+    """The real operations: ``tenantctl plan`` (offline), ``deploy``, ``verify`` and
+    ``reset-preview`` (a preview only)."""
     base = tenantctl_executable()
 
     def command(operation: str, stack: str) -> list[str]:
@@ -64,6 +75,10 @@ def tenantctl_command(stacks_dir: Path) -> Command:
             return [*base, "plan", slug, "--stage", stage, *where]
         if operation == "deploy":
             return [*base, "deploy", stack, "--yes", *where]
+        if operation == "verify":
+            return [*base, "verify", slug, "--stage", stage, *where]
+        if operation == "reset-preview" and stage == naming.PREVIEW:
+            return [*base, "reset-preview", slug, "--yes", *where]
         raise ApplicationError(f"unknown fleet operation {operation!r}", type=m.USER_ERROR)
 
     return command
@@ -92,6 +107,8 @@ class StackRunner:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group: stopped whole, with its children
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )
         output = asyncio.ensure_future(process.communicate())
         try:
@@ -110,16 +127,36 @@ class StackRunner:
             f"{task.operation} {task.stack} exited {code}: {reason}",
             type=m.USER_ERROR if code in NOT_RETRIED else m.STACK_FAILED,
             non_retryable=code in NOT_RETRIED,
+            # A failed stack is a result the run reports, not a worker fault: no traceback.
+            category=ApplicationErrorCategory.BENIGN,
         )
 
 
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: on Linux, ask the kernel for SIGTERM when the worker dies
+    (even by SIGKILL), so a dead worker leaves no operation running that another worker
+    will run again. Elsewhere the worker's own stop (``_stop``) is all there is."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the worker died before the prctl: nobody will send it
+        os._exit(int(ExitCode.INTERRUPTED))
+
+
+def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)  # the group the operation leads (start_new_session)
+
+
 async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Stop a cancelled operation (the worker shuts down, or the activity's heartbeat timed
+    out and it runs elsewhere now): SIGTERM to its process group, which tenantctl turns into
+    a clean, resumable interruption, then SIGKILL after ``STOP_GRACE_SECONDS``."""
     if process.returncode is not None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        process.terminate()
+    _signal_group(process, signal.SIGTERM)
     try:
         await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
     except (TimeoutError, asyncio.CancelledError):
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+        _signal_group(process, signal.SIGKILL)

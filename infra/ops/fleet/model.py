@@ -14,6 +14,8 @@ ACTIVITY = "run_stack"
 APPROVE_SIGNAL = "approve"
 RETRY_SIGNAL = "retry"
 CANCEL_SIGNAL = "cancel"
+PAUSE_SIGNAL = "pause"
+RESUME_SIGNAL = "resume"
 STATUS_QUERY = "status"
 
 USER_ERROR = "StackUserError"

@@ -9,7 +9,8 @@ Per wave: at most ``concurrency`` stack activities at once; each retried with ca
 exponential backoff; no new stack starts once the failure budget is breached or the run
 is cancelled. Then the health gate (``infra.core.fleet.gate``): on a breach the run pauses
 and says why, until a ``retry`` of a failed stack, an ``approve`` (accepting the failures
-so far) or a ``cancel``. With ``approve_between_waves`` each wave after the canary waits
+so far) or a ``cancel``. A person's ``pause`` starts no further stack (those in flight
+finish) until ``resume``. With ``approve_between_waves`` each wave after the canary waits
 for ``approve``. ``status`` is a query; it never changes the run.
 """
 
@@ -56,6 +57,7 @@ class FleetRun:
         self._accepted_failures = 0
         self._retries: list[str] = []
         self._cancelled = False
+        self._paused_by: str | None = None
 
     # ------------------------------------------------------------------ signals, query
 
@@ -72,6 +74,15 @@ class FleetRun:
             entry["state"] = m.PENDING
             self._retries.append(stack)
 
+    @workflow.signal(name=m.PAUSE_SIGNAL)
+    def pause(self, reason: str) -> None:
+        """Start no further stack until ``resume``; stacks in flight finish."""
+        self._paused_by = reason or "no reason given"
+
+    @workflow.signal(name=m.RESUME_SIGNAL)
+    def resume(self) -> None:
+        self._paused_by = None
+
     @workflow.signal(name=m.CANCEL_SIGNAL)
     def cancel(self) -> None:
         self._cancelled = True
@@ -82,11 +93,16 @@ class FleetRun:
         counts = dict.fromkeys((m.PENDING, m.STARTED, m.SUCCEEDED, m.FAILED, m.SKIPPED), 0)
         for entry in self._stacks.values():
             counts[entry["state"]] += 1
+        state, reason = self._state, self._reason
+        if self._paused_by is not None and state in (m.RUNNING, m.AWAITING_APPROVAL, m.PAUSED):
+            state, reason = m.PAUSED, f"paused by a person: {self._paused_by}"
         return {
             "run": workflow.info().workflow_id,
             "operation": spec.operation if spec else "",
-            "state": self._state,
-            "reason": self._reason,
+            "state": state,
+            "reason": reason,
+            "pausedBy": self._paused_by,
+            "gate": self._state,
             "wave": self._wave,
             "failureBudget": self._allowed(),
             "counts": counts,
@@ -193,6 +209,7 @@ class FleetRun:
 
         async def one(stack: str) -> None:
             async with slots:
+                await workflow.wait_condition(lambda: self._paused_by is None or self._cancelled)
                 if not self._may_start():
                     return
                 entry = self._stacks[stack]

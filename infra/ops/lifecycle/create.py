@@ -511,13 +511,14 @@ def create_tenant(
     unless *force*. Both new
     texts are prepared before either file is replaced (preview first).
     """
+    # A folder that cannot be made is the first thing to say (exit 7): before the
+    # platform file inside it is read to place a pooled stack.
+    stacks_dir.mkdir(parents=True, exist_ok=True)
     result = plan_create(stacks_dir, specs)
     differing = [f for f in result.files if f.status == "updated"]
     if differing and not force:
         raise StackFilesDiffer(_conflict_message(result.slug, differing), result)
     pending = [f for f in result.files if f.status != "unchanged"]
-    if pending:  # a folder that cannot be made is the first thing to say (exit 7)
-        stacks_dir.mkdir(parents=True, exist_ok=True)
     for platform_stack in sorted({spec.platform_stack for spec in specs.values()}):
         platform_outputs(stacks_dir, platform_stack)  # a platform plan would refuse: refused
     if not pending:
