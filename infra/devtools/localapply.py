@@ -175,7 +175,7 @@ def apply_local(
                 handle.secrets.create_secret(
                     Name=name, Description=inputs.get("description", ""), Tags=_tags(inputs)
                 )
-                created["secret"] = 1
+                created["secret"] += 1
     _apply_email(plan.resources, handle.region)
     outputs = dict(handle.outputs or {})  # as last deployed (None before the first deploy)
     outputs.update(custom_domain)
@@ -204,7 +204,7 @@ def apply_local(
         f"bucket {bucket} ({'created' if created['bucket'] else 'exists'}), "
         f"{created['objects']} defaults objects written, "
         f"{created['parameters']} settings parameter(s) created, "
-        f"payment secret {'created' if created['secret'] else 'exists'}"
+        f"{created['secret']} secret(s) created"
     )
     progress(f"  local apply {spec.stack_name}: {summary}")
     return summary
