@@ -38,6 +38,7 @@ def integration() -> None:
       tenantctl integration set-credentials demo parkmobile --stage preview < creds.json
       tenantctl integration list demo --json
       tenantctl integration test demo meters --timeout 20
+      tenantctl integration replay demo meters --stage production
     """
 
 
@@ -200,11 +201,13 @@ def test(
     """Send a TEST transaction through the preview integration ID and look it up.
 
     Preview only (there is no --stage): in the vendor's shape, a push signed with the
-    integration's secret to the receive handler, or a dropped CSV file; then the adapter,
-    ingestion into the preview's working database and the enforcement lookup. A passing
-    round trip is recorded, with the configuration hash and release it ran against, in
-    the rollout history: the "integrations verified" task needs one per integration since
-    its last config change. Exit 3 when the round trip fails.
+    integration's secret to the receive handler, a session posted to the vendor sandbox
+    and pulled back (pull), or a dropped CSV file; then the adapter, ingestion into the
+    preview's working database and the enforcement lookup. A passing round trip is
+    recorded, with the configuration hash and release it ran against, in the rollout
+    history: the "integrations verified" task needs one per integration since its last
+    config change. Exit 3 when the round trip fails, 5 when the vendor sandbox does not
+    answer.
 
     \b
     Examples:
@@ -226,6 +229,52 @@ def test(
         if trip.recorded:
             click.echo(trip.recorded)
     if not trip.passed:
+        ctx.exit(ExitCode.PRECONDITION)
+
+
+@integration.command("replay")
+@click.argument("slug")
+@click.argument("integration_id", metavar="ID")
+@stage_option("Whose dead-letter queue.")
+@stacks_dir_option
+@json_option
+@click.pass_context
+def replay(
+    ctx: click.Context,
+    slug: str,
+    integration_id: str,
+    stage: naming.Stage,
+    stacks_dir: Path,
+    as_json: bool,
+) -> None:
+    """Re-drive integration ID's dead-letter queue into the stage's database.
+
+    Each message (a delivery as the vendor sent it) goes through the integration's
+    adapter and the ingestion, then is deleted; sessions already stored are counted, never
+    stored twice (by source id and version), so it is safe to run again. A message that
+    still cannot be read stays on the queue with its reason: exit 3 names it.
+
+    \b
+    Examples:
+      tenantctl integration replay demo meters
+      tenantctl integration replay demo meters --stage production --json
+    """
+    from infra.ops.lifecycle.integration_replay import run_replay
+
+    result = run_replay(stacks_dir, slug, integration_id, stage)
+    counts = result.counts
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(
+            f"{result.stack} {result.integration}: {counts.replayed} of {counts.messages} "
+            f"message(s) replayed from {result.queue}: {counts.stored} session(s) stored, "
+            f"{counts.already} already stored, {counts.quarantined} quarantined, "
+            f"{counts.rows_rejected} row(s) rejected"
+        )
+        for left in counts.left:
+            click.echo(f"left on the queue: message {left.message_id}: {left.reason}")
+    if counts.left:
         ctx.exit(ExitCode.PRECONDITION)
 
 
