@@ -17,7 +17,7 @@ import json
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -165,7 +165,8 @@ def run_test(
         elif integration.mode == "pull":
             token = _credential(spec, integration, region)
             url = integration.endpoint(naming.PREVIEW, False)
-            assert url is not None  # the spec requires endpoints.preview for pull
+            if url is None:  # the spec requires it for pull; a guard for hand-edited files
+                raise PreconditionFailed(f"{integration.id} has no endpoints.preview to pull")
             via = "pull: posted to the vendor sandbox, pulled back from its API"
             left = max(timeout - (time.monotonic() - started), 0.001)
             post_session(url, body, token=token, timeout_s=left)
@@ -203,5 +204,5 @@ def run_test(
         problem,
     )
     if trip.passed and recorder is not None:
-        trip = RoundTrip(**{**trip.__dict__, "recorded": recorder.record(spec, trip)})
+        trip = replace(trip, recorded=recorder.record(spec, trip))
     return trip
