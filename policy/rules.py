@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.core import limits, naming
+from infra.core import limits, naming, replacement
 
 Inputs = Mapping[str, Any]
 Options = Mapping[str, Any]
@@ -113,8 +113,9 @@ TAGGABLE = frozenset(
 """Every resource type the program creates that AWS can tag (an EventBridge Scheduler
 schedule cannot be tagged through the provider)."""
 
-STATEFUL = frozenset({DATABASE, *BUCKETS, USER_POOL, "aws:secretsmanager/secret:Secret"})
-"""What Pulumi cannot recreate: data, accounts, credentials."""
+STATEFUL = frozenset({*replacement.STATEFUL, *BUCKETS})
+"""What Pulumi cannot recreate (data, accounts, credentials): the types the replacement
+check guards, with the bucket's deprecated alias."""
 
 REQUIRED_TAGS = tuple(naming.tags("x", naming.PREVIEW))
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -183,6 +184,73 @@ def rollout(*tasks: str, phase: int | None = None, by: str = "Pat Lee") -> None:
         run("rollout", "done", SLUG, "--phase", str(phase), "--by", by)
 
 
+def training() -> None:
+    """Phase 4's training: a session scheduled (yesterday 10:00, the client's time), the
+    client's calendar exported, the session recorded as held (the training task sees it)."""
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    args = ["rollout", "training", "add", SLUG, "--when", f"{yesterday}T10:00",
+            "--duration", "90", "--topic", "Permit desk: issuing, refunds and appeals",
+            "--attendee", "clerk@example.edu", "--attendee", "lead@example.edu"]  # fmt: skip
+    print(f"{DIM}$ tenantctl {shlex.join(args)}{RESET}", flush=True)
+    added = subprocess.run(
+        [str(ROOT / ".venv/bin/tenantctl"), *args, "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    change = json.loads(added.stdout)
+    print(f"  {change['message']}")
+    run("rollout", "training", "list", SLUG, "--ics", str(STATE / "training.ics"))
+    run("rollout", "training", "done", SLUG, change["subject"], "--by", "Pat Lee")
+
+
+def verify_and_accept(previous: str | None = None) -> str:
+    """`tenantctl verify` on preview (the testing task follows it), the run read back, and
+    the client's acceptance of it (`rollout accept`); returns the run id."""
+    print(f"{DIM}$ tenantctl verify {SLUG} --json{RESET}", flush=True)
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/tenantctl"), "verify", SLUG, "--json"],
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(done.stdout)
+    counts = result["counts"]
+    print(
+        f"  release {result['release']}: {'passed' if result['passed'] else 'FAILED'} "
+        f"({counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['not applicable']} not applicable) in {result['seconds']:.1f}s; "
+        f"run {result['runId']}"
+    )
+    if done.returncode != 0:
+        run("verify", "show", SLUG, "--run", result["runId"])  # names each failed check
+        raise SystemExit(f"verify failed (exit {done.returncode})")
+    run("verify", "show", SLUG, "--run", result["runId"])
+    if previous:
+        print(f"  (replaces the acceptance of run {previous})")
+    run("rollout", "accept", SLUG, "--by", "Dana Cruz (client)", "--evidence", result["runId"])
+    return str(result["runId"])
+
+
+def late_edit() -> None:
+    """A content change pushed after the client accepted what it tested."""
+    folder = STATE / "demo-edit-late" / "content"
+    shutil.rmtree(folder.parent, ignore_errors=True)
+    run("content", "pull", SLUG, str(folder))
+    help_page = folder / "portal" / "help.html"
+    help_page.write_text(
+        help_page.read_text().replace("</main>", "<p>Office hours change in May.</p></main>")
+    )
+    run("content", "push", SLUG, str(folder))
+
+
+def refused(*args: str) -> None:
+    """A command the demo expects to refuse (exit 3) with one line saying why."""
+    print(f"{DIM}$ tenantctl {shlex.join(args)}   # expected to refuse{RESET}", flush=True)
+    done = subprocess.run([str(ROOT / ".venv/bin/tenantctl"), *args], text=True)
+    if done.returncode != 3:
+        raise SystemExit(f"expected exit 3 (refused), got {done.returncode}")
+
+
 def show(detail: bool = False) -> None:
     """Where the rollout stands and which milestones were billed."""
     run("rollout", "status", *([SLUG] if detail else []))
@@ -293,10 +361,18 @@ def main() -> int:
         publish_client_cname()
         run("domain", "status", SLUG)
         run("promote", SLUG, "--dry-run")
-        rollout("training", "issues-resolved")
-        rollout("testing", by="Dana Cruz (client)")
+        banner("Phase 4 — verify preview: the acceptance suite generated from its configuration")
+        accepted = verify_and_accept()
+        banner("Phase 4 — training: a session scheduled in the client's time zone, then held")
+        training()
+        rollout("issues-resolved")
         rollout(phase=4)
         show()
+        banner("Phase 4 — a late edit after the acceptance: promote refuses and says what changed")
+        late_edit()
+        refused("promote", SLUG, "--yes")
+        banner("Phase 4 — verify the changed release; the client accepts it instead")
+        verify_and_accept(previous=accepted)
         banner("Phase 5 — go live: promote records go-live and the start of recurring billing")
         run("promote", SLUG, "--yes")
         run("status", SLUG)

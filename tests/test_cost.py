@@ -114,3 +114,16 @@ def test_an_instance_class_without_a_price_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["cost", "demo", "--stacks-dir", str(folder)])
     assert result.exit_code == ExitCode.BAD_INPUT
     assert "no price for db.r7g.large" in result.output and "Traceback" not in result.output
+
+
+def test_a_stacks_alarms_are_one_line_and_an_unconfirmed_price_is_named_once(
+    report: Any,
+) -> None:
+    shape = next(s for s in report["shapes"] if s["shape"] == "integrations")
+    lines = [line for line in shape["stacks"]["production"]["lines"] if "alarm" in line["item"]]
+    assert len(lines) == 1  # two integrations, two alarms each: one line of four
+    assert lines[0]["quantity"] == 4
+    assert lines[0]["usd"] == pytest.approx(4 * prices.CLOUDWATCH_ALARM_MONTH.usd)
+    # Each price the report could not confirm is named once, not once per resource.
+    named = shape["unconfirmedPrices"]
+    assert len(named) == len(set(named)) and not any("int-" in item for item in named)

@@ -12,7 +12,13 @@ import pytest
 
 from infra.core.errors import ExitCode
 from tests.helpers import LIVE, SANDBOX, SLUG, cli, create_demo, ok, ready_for_go_live
-from tests.test_rollout import complete_manual_tasks, status, subscribe_queue, task
+from tests.test_rollout import (
+    complete_manual_tasks,
+    status,
+    subscribe_queue,
+    task,
+    verify_and_accept,
+)
 
 ADD = (
     "integration", "add", SLUG, "meters", "--vendor", "generic-push", "--mode", "push",
@@ -48,6 +54,8 @@ def test_an_unmapped_zone_blocks_testing_and_go_live_and_is_named(
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "preview", input=SANDBOX))
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
     for phase in (1, 2, 3, 4):
+        if phase == 4:
+            verify_and_accept(stacks)
         complete_manual_tasks(stacks, phase)
         for key in ("admin-accounts", "configuration", "portal-design", "data-imports"):
             cli(stacks, "rollout", "done", SLUG, key, "--by", "pat")

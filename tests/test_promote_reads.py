@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from infra.core.errors import ExitCode
 from infra.devtools.localapply import LocalDeployer
 from infra.ops.lifecycle import promote, promote_plan
 from infra.ops.rollout import observe
 from infra.ops.stacks import stackfiles
-from tests.helpers import SLUG, cli, ok
+from tests.helpers import SLUG, cli
 
 
 def counting(calls: Counter[str], key: Callable[..., str], real: Callable[..., Any]) -> Any:
@@ -59,8 +60,12 @@ def test_one_promote_reads_each_stack_file_and_each_stacks_outputs_once(
 ):
     result = cli(ready, "promote", SLUG, "--yes", "--override-gate", "--reason", "read count")
 
-    ok(result)
+    # Launched; then the live verify right after go-live (on the handle promote bound,
+    # nothing opened again) fails: the fixture's edited parking-map.html is a fragment,
+    # not a page. Exit 9 names the rollback command.
+    assert result.exit_code == ExitCode.LIVE_CHECK_FAILED, result.output
     assert "is live" in result.stdout
+    assert "first template:parking-map" in result.stderr and "--rollback --yes" in result.stderr
     assert reads["files"] == Counter(
         {f"Pulumi.{SLUG}-preview.yaml": 1, f"Pulumi.{SLUG}-production.yaml": 1}
     )

@@ -88,6 +88,15 @@ def complete_manual_tasks(stacks: Path, phase: int) -> None:
     for task in load_schedule().phase(phase).tasks:
         if task.observe is None and task.required:
             ok(cli(stacks, "rollout", "done", SLUG, task.key, "--by", "pat"))
+        if task.observe == "training-held":  # people hold a session; the tool sees it
+            added = cli(stacks, "rollout", "training", "add", SLUG, "--when", "2026-12-01T10:00",
+                        "--duration", "60", "--topic", "Permit desk", "--json")  # fmt: skip
+            session = json.loads(ok(added).stdout)["subject"]
+            ok(cli(stacks, "rollout", "training", "done", SLUG, session, "--by", "pat"))
+
+
+def history(stacks: Path) -> list[dict[str, Any]]:
+    return list(json.loads(ok(run("rollout", "history", SLUG, "--json")).stdout)["history"])
 
 
 def status(stacks: Path) -> dict[str, Any]:
@@ -265,19 +274,27 @@ def test_replan_and_pause_are_recorded_and_move_the_plan(stacks: Path, control_e
 
 
 def test_undo_reopens_a_task_and_keeps_both_in_the_history(stacks: Path, control_env: str):
-    ok(cli(stacks, "rollout", "done", SLUG, "training", "--by", "pat"))
-    ok(run("rollout", "undo", SLUG, "training", "--reason", "cancelled"))
-    assert task(status(stacks), "training")["state"] == "open"
+    ok(cli(stacks, "rollout", "done", SLUG, "issues-resolved", "--by", "pat"))
+    ok(run("rollout", "undo", SLUG, "issues-resolved", "--reason", "cancelled"))
+    assert task(status(stacks), "issues-resolved")["state"] == "open"
     history = json.loads(ok(run("rollout", "history", SLUG, "--json")).stdout)
     validate("rollout-history", history)
     people = [h for h in history["history"] if h["action"] in ("done", "undo")]
     assert [(h["action"], h["subject"]) for h in people] == [
-        ("done", "training"),
-        ("undo", "training"),
+        ("done", "issues-resolved"),
+        ("undo", "issues-resolved"),
     ]
 
 
 # -------------------------------------------------------------- gate and regressions
+
+
+def verify_and_accept(stacks: Path) -> None:
+    """Phase 4's testing: a passing verify of preview, accepted by the client."""
+    result = cli(stacks, "verify", SLUG, "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    run_id = json.loads(result.stdout)["runId"]
+    ok(cli(stacks, "rollout", "accept", SLUG, "--by", "dana", "--evidence", run_id))
 
 
 def reach_phase_5(stacks: Path) -> None:
@@ -286,6 +303,8 @@ def reach_phase_5(stacks: Path) -> None:
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "preview", input=SANDBOX))
     ok(cli(stacks, "payment", "set-credentials", SLUG, "--stage", "production", input=LIVE))
     for phase in (1, 2, 3, 4):
+        if phase == 4:
+            verify_and_accept(stacks)
         complete_manual_tasks(stacks, phase)
         for key in ("admin-accounts", "configuration", "portal-design", "data-imports"):
             cli(stacks, "rollout", "done", SLUG, key, "--by", "pat")  # vouched or accepted
@@ -302,8 +321,12 @@ def test_promote_refuses_while_testing_is_incomplete_then_override_is_recorded(
     assert "cannot promote demo: phase 4 Testing and training is not complete" in refused.output
 
     ok(cli(stacks, "promote", SLUG, "--yes", "--override-gate", "--reason", "CEO said so"))
+    page = stacks.parent / "rollouts.html"
+    ok(run("rollout", "report", "--html", str(page)))
 
     assert history_rows(control_env, "override-gate", "4") == 1
+    assert "promote gate overridden by " in page.read_text()
+    assert ": CEO said so</div>" in page.read_text()
     assert status(stacks)["billed"] == ["contract-signoff", "go-live", "recurring-start"]
 
 
@@ -335,8 +358,13 @@ def test_removing_live_credentials_undoes_the_task_and_promote_refuses(
 def test_promote_records_go_live_and_recurring_start_once(stacks: Path, queue: str):
     reach_phase_5(stacks)
     drain(queue)
-    ok(cli(stacks, "promote", SLUG, "--yes"))
+    launched = ok(cli(stacks, "promote", SLUG, "--yes"))
     ok(cli(stacks, "promote", SLUG, "--yes"))  # a second launch bills nothing more
+
+    # right after go-live, production was verified read-only and the run recorded
+    assert "live verify passed: run " in launched.stderr
+    live = [h for h in history(stacks) if h["action"] == "verify"]
+    assert live[-1]["detail"]["stage"] == "production" and live[-1]["detail"]["passed"]
 
     summary = status(stacks)
     assert summary["phase"] is None
@@ -346,7 +374,12 @@ def test_promote_records_go_live_and_recurring_start_once(stacks: Path, queue: s
         "go-live",
         "recurring-start",
     ]
-    assert sorted(e["detail"]["milestone"] for e in drain(queue)) == ["go-live", "recurring-start"]
+    events = {e["detail"]["milestone"]: e["detail"] for e in drain(queue)}
+    assert sorted(events) == ["go-live", "recurring-start"]
+    (accepted,) = [h for h in history(stacks) if h["action"] == "accept"]
+    assert events["go-live"]["evidence"]["runId"] == accepted["subject"]
+    assert events["go-live"]["evidence"]["acceptedBy"] == "dana"
+    assert "evidence" not in events["recurring-start"]
 
 
 def test_portfolio_status_lists_every_client_attention_first(stacks: Path):

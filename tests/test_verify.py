@@ -58,11 +58,20 @@ def demo(
         yield create_demo(tmp_path_factory.mktemp("verify"), mp)
 
 
+_STACKS: list[Path] = []
+
+
+def passing_stacks() -> Path:
+    """The module's demo stacks folder (the ``demo`` fixture's)."""
+    return _STACKS[0]
+
+
 @pytest.fixture(scope="module")
 def passing(demo: Path) -> dict[str, Any]:
+    _STACKS[:] = [demo]
     result = cli(demo, "verify", SLUG, "--json")
     assert result.exit_code == 0, result.output + result.stderr
-    return validate("verify", json.loads(result.stdout))
+    return validate("verify-run", json.loads(result.stdout))
 
 
 @contextmanager
@@ -90,7 +99,7 @@ def failures(document: dict[str, Any]) -> dict[str, str]:
 def run_failing(demo: Path) -> dict[str, Any]:
     result = cli(demo, "verify", SLUG, "--json")
     assert result.exit_code == 3, result.output + result.stderr
-    return validate("verify", json.loads(result.stdout))
+    return validate("verify-run", json.loads(result.stdout))
 
 
 def page(name: str) -> str:
@@ -148,22 +157,39 @@ def test_the_bundle_is_in_the_bucket_with_a_manifest_whose_hashes_match(
     assert {"junit.xml", "report.html", "axe.json"} <= set(manifest["files"])
 
 
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def test_the_screenshots_show_the_real_pages_at_both_widths(passing: dict[str, Any]):
     s = store()
     prefix = f"{vc.EVIDENCE_PREFIX}{passing['runId']}/"
-    sizes = {}
+    pages_raw = s.get_evidence(prefix + "pages.json")
+    assert pages_raw is not None
+    pages = json.loads(pages_raw)
     for width_name, (width, _) in vc.WIDTHS.items():
-        png = s.get_evidence(f"{prefix}screenshots/page-buy-permit@{width_name}.png")
-        assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
-        sizes[width_name] = int.from_bytes(png[16:20], "big"), len(png)
-        # full-page: at least the viewport; the demo's buy-permit table overflows a phone a bit
-        assert width <= sizes[width_name][0] < width + 200
-        assert sizes[width_name][1] > 20_000  # a rendered page, not a blank one
+        key = f"page-buy-permit@{width_name}"
+        png = s.get_evidence(f"{prefix}screenshots/{key}.png")
+        assert png is not None
+        # full page, exactly the document the browser laid out: the viewport's width (the
+        # page fits it) and the document's height, longer than one screen on a phone
+        assert _png_size(png) == (width, pages[key]["height"])
+        assert pages[key]["width"] == width
+        assert len(png) > 20_000  # a rendered page, not a blank one
+    assert pages["page-buy-permit@phone"]["height"] > vc.WIDTHS["phone"][1]
     report = s.get_evidence(prefix + "report.html")
     assert report is not None
     inlined = re.findall(rb'src="data:image/png;base64,([^"]+)"', report)
     assert len(inlined) == sum(1 for c in passing["checks"] if c["id"].startswith("render:"))
     assert base64.b64decode(inlined[0])[:4] == b"\x89PNG"
+
+
+def test_every_page_fits_a_phone(passing: dict[str, Any]):
+    layout = {c["id"]: c["status"] for c in passing["checks"] if c["id"].startswith("layout:")}
+    assert layout["layout:page-buy-permit@phone"] == "passed"
+    assert set(layout.values()) == {"passed"}
+    assert len(layout) == sum(1 for c in passing["checks"] if c["id"].startswith("render:"))
 
 
 def test_the_junit_xml_names_every_check(passing: dict[str, Any]):
@@ -173,19 +199,114 @@ def test_the_junit_xml_names_every_check(passing: dict[str, Any]):
     assert b"<failure" not in junit
 
 
+def test_verify_show_prints_a_runs_manifest_and_checks(passing: dict[str, Any]):
+    result = cli(passing_stacks(), "verify", "show", SLUG, "--run", passing["runId"], "--json")
+    assert result.exit_code == 0, result.output
+    shown = validate("verify-show", json.loads(result.stdout))
+    human = cli(passing_stacks(), "verify", "show", SLUG, "--run", passing["runId"])
+
+    assert shown["bundleHash"] == passing["bundleHash"]
+    assert shown["manifest"]["release"] == passing["release"]
+    assert shown["manifest"]["configHash"] == passing["configHash"]
+    assert shown["tampered"] == [] and shown["report"] is None
+    assert {c["id"]: c["status"] for c in shown["checks"]} == {
+        c["id"]: c["status"] for c in passing["checks"]
+    }
+    assert human.exit_code == 0
+    assert f"run {passing['runId']}" in human.stdout and "passed (" in human.stdout
+    assert passing["configHash"] in human.stdout
+
+
+def test_verify_show_without_a_run_shows_the_latest(passing: dict[str, Any]):
+    result = cli(passing_stacks(), "verify", "show", SLUG, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["runId"] == max(store().evidence_runs())
+    assert passing["runId"] in store().evidence_runs()
+
+
+def test_verify_show_open_writes_the_report_to_a_local_file(
+    passing: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = cli(passing_stacks(), "verify", "show", SLUG, "--run", passing["runId"], "--open")
+
+    assert result.exit_code == 0, result.output
+    written = Path(result.stdout.strip().splitlines()[-1])
+    assert written.parent == tmp_path and written.name.endswith(f"{passing['runId']}.html")
+    report = store().get_evidence(f"{vc.EVIDENCE_PREFIX}{passing['runId']}/report.html")
+    assert written.read_bytes() == report
+
+
+def test_verify_show_names_a_file_that_no_longer_matches_its_manifest(
+    passing: dict[str, Any],
+):
+    key = f"{vc.EVIDENCE_PREFIX}{passing['runId']}/report.html"
+    s = store()
+    original = s.get_evidence(key)
+    assert original is not None
+    s.put_evidence(key, original.replace(b"passed", b"PASSED"), "text/html")
+    try:
+        result = cli(passing_stacks(), "verify", "show", SLUG, "--run", passing["runId"])
+        opened = cli(passing_stacks(), "verify", "show", SLUG, "--run", passing["runId"], "--open")
+    finally:
+        s.put_evidence(key, original, "text/html")
+
+    assert "report.html does not match the manifest" in result.stdout
+    assert opened.exit_code == 3 and "does not match its manifest" in opened.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["show", SLUG, "--stage", "production"], 3, "demo-production has no verify run yet"),
+        (["show", SLUG, "--run", "20990101T000000Z-abcdef"], 2, "has no verify run"),
+        (["show", SLUG, "--run", "../x"], 2, "is not a verify run id"),
+        ([SLUG, "--release", "no-such-release"], 2, "demo-preview has no such release"),
+        ([SLUG, "--release", "../etc"], 2, "--release '../etc'"),
+    ],
+)
+def test_bad_runs_and_releases_are_one_line(demo: Path, args: list[str], code: int, message: str):
+    result = cli(demo, "verify", *args)
+
+    assert result.exit_code == code, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_verify_release_checks_that_release_not_the_served_one(demo: Path):
+    s = store()
+    current = s.current()
+    assert current is not None
+    release = s.release(current.release)
+    assert release is not None
+    files = {key: s.read(release.id, key) for key in release.files}
+    files[page("buy-permit")] = read_page("buy-permit").replace("${permit_type_table}", "").encode()
+    candidate = s.publish(files, source="test")  # published, not served
+
+    result = cli(demo, "verify", SLUG, "--release", candidate.id, "--json")
+
+    assert result.exit_code == 3, result.output
+    doc = validate("verify-run", json.loads(result.stdout))
+    assert doc["release"] == candidate.id != current.release
+    assert any(k.startswith("permit-type:") for k in failures(doc))
+    assert s.current() == current
+
+
 # ------------------------------------------------------------------ failing runs
 
 BROKEN_LINK = '<a href="/no-such-page">x</a>'
 MISSING_ASSET = '<img src="/missing-logo.png" alt="Logo">'
 NO_ALT = '<img id="hero-photo" src="/_preview/external-image.svg">'
+WIDE = '<pre id="wide-code">' + "PERMIT-" * 80 + "</pre>"
+FAINT = '<p id="faint-note" style="color:#d0d0d0;background:#ffffff">Office hours</p>'
 
 
 @pytest.fixture(scope="module")
 def broken(demo: Path) -> dict[str, Any]:
     """One run on a release broken on a different page in each way (each page's checks are
     independent, so one run shows each failure): a broken link on help, a missing asset on
-    pay-violation, an image without alt text on home, the permit table lost from buy-permit,
-    an unknown placeholder in the welcome email."""
+    pay-violation, an image without alt text on home (critical for axe-core), text too faint
+    to read on account (serious), the permit table lost from buy-permit,
+    an unknown placeholder in the welcome email, a line that cannot wrap on sign-in."""
     s = store()
     current = s.current()
     assert current is not None
@@ -198,6 +319,8 @@ def broken(demo: Path) -> dict[str, Any]:
         page("help"): add("help", BROKEN_LINK),
         page("pay-violation"): add("pay-violation", MISSING_ASSET),
         page("home"): add("home", NO_ALT),
+        page("sign-in"): add("sign-in", WIDE),
+        page("account"): add("account", FAINT),
         page("buy-permit"): read_page("buy-permit").replace("${permit_type_table}", "").encode(),
         "email/welcome.html": (welcome + "${no_such_value}").encode(),
     }
@@ -222,9 +345,16 @@ def test_an_image_without_alt_text_fails_accessibility_naming_the_element(
     broken: dict[str, Any],
 ):
     found = failures(broken)
-    a11y = sorted(k for k in found if k.startswith("a11y:"))
+    a11y = sorted(k for k in found if k.startswith("a11y:page-home"))
     assert a11y == ["a11y:page-home@desktop", "a11y:page-home@phone"]
     assert found["a11y:page-home@desktop"].startswith("image-alt (critical) on #hero-photo")
+
+
+def test_a_serious_accessibility_finding_fails_naming_the_element(broken: dict[str, Any]):
+    found = failures(broken)
+    a11y = sorted(k for k in found if k.startswith("a11y:"))
+    assert a11y == [f"a11y:page-{p}@{w}" for p in ("account", "home") for w in vc.WIDTHS]
+    assert found["a11y:page-account@phone"].startswith("color-contrast (serious) on #faint-note")
 
 
 def test_lots_and_permit_types_missing_from_the_portal_fail_naming_each(broken: dict[str, Any]):
@@ -237,6 +367,16 @@ def test_lots_and_permit_types_missing_from_the_portal_fail_naming_each(broken: 
     # the names are still in the page's <select>; the prices were only in the table
     assert re.fullmatch(r"'[0-9,]+\.[0-9]{2} USD' not shown", price)
     assert checks["lot:ST1"]["status"] == "not applicable"
+
+
+def test_a_page_wider_than_a_phone_fails_naming_the_element(broken: dict[str, Any]):
+    found = failures(broken)
+    layout = {k: v for k, v in found.items() if k.startswith("layout:")}
+    assert sorted(layout) == ["layout:page-sign-in@desktop", "layout:page-sign-in@phone"]
+    assert re.fullmatch(
+        r"\d+ px wide at a 390 px viewport \(pre#wide-code reaches past the edge\)",
+        layout["layout:page-sign-in@phone"],
+    )
 
 
 def test_an_email_that_does_not_render_fails_naming_the_email(broken: dict[str, Any]):
@@ -260,3 +400,48 @@ def test_a_missing_browser_is_one_line(demo: Path, monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 3
     assert result.stderr.count("\n") == 1
     assert "no headless Chromium at /nonexistent/chromium" in result.stderr
+
+
+# ------------------------------------------------------------------ imports reconcile
+
+ACCOUNTS = (
+    "email,full_name,affiliation,campus_id,phone\n"
+    "ana.lee@example.edu,Ana Lee,student,S1000001,+1 555 010 2001\n"
+    "bo.kim@example.edu,Bo Kim,staff,E1000002,+1 555 010 2002\n"
+    "cy.diaz@example.edu,Cy Diaz,faculty,F1000003,+1 555 010 2003\n"
+)
+
+
+def test_nothing_imported_is_listed_as_not_applicable(passing: dict[str, Any]):
+    checks = {c["id"]: c for c in passing["checks"]}
+    assert checks["imports:*"]["status"] == "not applicable"
+    assert checks["imports:*"]["detail"] == "nothing was imported"
+
+
+def test_imports_reconcile_and_a_lost_row_fails_naming_its_key(
+    demo: Path, pg_admin_url: str, tmp_path: Path
+):
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text(ACCOUNTS)
+    emails = ["ana.lee@example.edu", "bo.kim@example.edu", "cy.diaz@example.edu"]
+    url = db_url(pg_admin_url, "preview")
+    imported = cli(demo, "import", SLUG, "accounts", str(csv_file))
+    assert imported.exit_code == 0, imported.output + imported.stderr
+    try:
+        before = cli(demo, "verify", SLUG, "--json")
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM activity.accounts WHERE email = %s", (emails[1],))
+        after = cli(demo, "verify", SLUG, "--json")
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM activity.accounts WHERE email = ANY(%s)", (emails,))
+            conn.execute("DELETE FROM stack.imports WHERE kind = 'accounts'")
+
+    assert before.exit_code == 0, before.output + before.stderr
+    checks = {c["id"]: c for c in json.loads(before.stdout)["checks"]}
+    assert checks["imports:accounts"]["status"] == "passed"
+    assert "imports:*" not in checks
+    assert after.exit_code == 3, after.output
+    assert failures(json.loads(after.stdout)) == {
+        "imports:accounts": "1 of 3 imported accounts rows not in the database (bo.kim@example.edu)"
+    }

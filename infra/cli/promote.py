@@ -105,7 +105,9 @@ def promote(
       tenantctl promote demo --yes --override-gate --reason "training moved after launch"
 
     A new promotion needs the client's rollout to have completed phase 4
-    (testing and training) when a control database is configured.
+    (testing and training) when a control database is configured; right after
+    go-live it verifies production read-only and records the run (exit 9, naming
+    the rollback command, when a check fails).
     """
     from infra.ops.lifecycle import promote as ops
     from infra.ops.lifecycle.promote_plan import dry_run as plan_dry_run
@@ -147,6 +149,10 @@ def promote(
         click.echo(f"{slug}-{naming.PRODUCTION} rolled back (promotion {outcome.id})")
     else:
         click.echo(f"{slug}-{naming.PRODUCTION} is live (promotion {outcome.id})")
+    if not rollback and not outcome.unchanged and outcome.production is not None:
+        from infra.ops.rollout.golive import verify_live
+
+        verify_live(outcome.production, err)  # a failure: exit 9 with the rollback command
 
 
 COMMANDS = [promote]

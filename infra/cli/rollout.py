@@ -54,6 +54,7 @@ def rollout() -> None:
       tenantctl rollout status demo --json      # one client, tasks checked now
       tenantctl rollout done demo discovery-call --by pat --note "call on 11/03"
       tenantctl rollout done demo --phase 1
+      tenantctl rollout accept demo --by "Dana Cruz" --evidence 20261207T020000Z-1a2b3c
       tenantctl rollout report --html rollouts.html
     """
 
@@ -208,6 +209,43 @@ def done_cmd(
     _echo_change(change, as_json)
 
 
+@rollout.command("accept")
+@click.argument("slug")
+@click.option(
+    "--by", type=TEXT, required=True, help="Who accepts for the client (kept in the history)."
+)
+@click.option(
+    "--evidence",
+    "run_id",
+    type=TEXT,
+    required=True,
+    metavar="RUN",
+    help="The verify run accepted (its id, from `tenantctl verify` or `verify show`).",
+)
+@click.option("--note", type=TEXT, help="What the client tested (kept in the history).")
+@stacks_dir_option
+@json_option
+def accept_cmd(
+    slug: str, by: str, run_id: str, note: str | None, stacks_dir: Path, as_json: bool
+) -> None:
+    """Record the client's acceptance of a passing verify run of preview (phase 4).
+
+    Promote then requires that this run checked exactly the release and configuration
+    it carries: a content push, a configuration edit or import, or a reset since
+    breaks it (the gate says which), and the client verifies and accepts again. Named
+    accept, not sign-off: sign-off is the contract's, at phase 1. Refuses a run that
+    failed, is of production, or whose evidence no longer matches its recorded hash.
+
+    \b
+    Examples:
+      tenantctl verify demo                  # prints: run 20261207T020000Z-1a2b3c; ...
+      tenantctl rollout accept demo --by "Dana Cruz (client)" --evidence 20261207T020000Z-1a2b3c
+    """
+    from infra.ops.rollout.acceptance import accept_run
+
+    _echo_change(accept_run(stacks_dir, slug, run_id, by, note), as_json)
+
+
 @rollout.command("undo")
 @click.argument("slug")
 @click.argument("task", required=False)
@@ -233,7 +271,7 @@ def undo_cmd(
 
     \b
     Examples:
-      tenantctl rollout undo demo training --reason "session cancelled"
+      tenantctl rollout undo demo issues-resolved --reason "a new bug came in"
       tenantctl rollout undo demo --phase 4 --reason "found a blocker"
     """
     if (task is None) == (phase is None):
@@ -367,6 +405,120 @@ def report_cmd(html_file: Path) -> None:
     report = write_portfolio_report(html_file)
     err(f"{report.rollouts} rollout(s)")
     click.echo(str(report.path))
+
+
+@rollout.group("training")
+def training() -> None:
+    """Phase 4's training sessions: schedule, list (and export as .ics), record as held.
+
+    Times are the client's (its preview's locale.timezone) unless given with an offset.
+    The rollout's training task is done once at least one session was held.
+
+    \b
+    Examples:
+      tenantctl rollout training add demo --when 2026-12-09T10:00 --duration 90 \\
+          --topic "Permit desk: issuing and refunds" --attendee clerk@example.edu
+      tenantctl rollout training list demo --ics demo-training.ics
+      tenantctl rollout training done demo 1 --note "8 staff attended"
+    """
+
+
+@training.command("add")
+@click.argument("slug")
+@click.option(
+    "--when",
+    "when",
+    required=True,
+    metavar="ISO",
+    help="Start, ISO 8601: 2026-12-09T10:00 (the client's time) or with an offset.",
+)
+@click.option("--duration", type=int, required=True, metavar="MIN", help="How long, in minutes.")
+@click.option("--topic", type=TEXT, required=True, help="The module taught, one line.")
+@click.option(
+    "--attendee",
+    "attendees",
+    type=TEXT,
+    multiple=True,
+    metavar="EMAIL",
+    help="Who is invited (repeat the option); they are the .ics attendees.",
+)
+@_by_option
+@stacks_dir_option
+@json_option
+def training_add_cmd(
+    slug: str,
+    when: str,
+    duration: int,
+    topic: str,
+    attendees: tuple[str, ...],
+    by: str | None,
+    stacks_dir: Path,
+    as_json: bool,
+) -> None:
+    """Schedule a training session for the client (kept in the rollout history).
+
+    \b
+    Examples:
+      tenantctl rollout training add demo --when 2026-12-09T10:00 --duration 90 \\
+          --topic "Enforcement: citations and appeals" --attendee officer@example.edu
+      tenantctl rollout training add demo --when 2026-12-10T15:00+00:00 --duration 60 \\
+          --topic "Reports" --json
+    """
+    from infra.ops.rollout.training import add_session
+
+    _echo_change(add_session(stacks_dir, slug, when, duration, topic, attendees, by), as_json)
+
+
+@training.command("list")
+@click.argument("slug")
+@click.option(
+    "--ics",
+    "ics_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the sessions here as one iCalendar (.ics) file.",
+)
+@json_option
+def training_list_cmd(slug: str, ics_file: Path | None, as_json: bool) -> None:
+    """The client's training sessions, in its time zone; optionally as an .ics calendar.
+
+    \b
+    Examples:
+      tenantctl rollout training list demo
+      tenantctl rollout training list demo --ics demo-training.ics --json
+    """
+    from infra.ops.rollout.training import list_sessions
+
+    result = list_sessions(slug, ics_file)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    if not result.sessions:
+        click.echo(f"no training session scheduled for {slug}")
+    for session in result.sessions:
+        click.echo(session.line())
+    if result.ics:
+        err(f"calendar written to {result.ics}")
+
+
+@training.command("done")
+@click.argument("slug")
+@click.argument("session_id", metavar="ID", type=int)
+@click.option("--note", type=TEXT, help="How it went (kept in the history).")
+@_by_option
+@stacks_dir_option
+@json_option
+def training_done_cmd(
+    slug: str, session_id: int, note: str | None, by: str | None, stacks_dir: Path, as_json: bool
+) -> None:
+    """Record that a training session was held (after its start; once).
+
+    \b
+    Examples:
+      tenantctl rollout training done demo 1 --by pat --note "8 staff attended"
+    """
+    from infra.ops.rollout.training import mark_held
+
+    _echo_change(mark_held(stacks_dir, slug, session_id, by, note), as_json)
 
 
 COMMANDS = [rollout]

@@ -107,6 +107,7 @@ def _secret(item: str) -> CostLine:
 def stack_cost(resources: Iterable[Resource]) -> list[CostLine]:
     """The fixed monthly cost lines of one stack's resources."""
     lines: list[CostLine] = []
+    alarms = 0
     for r in resources:
         if r.type == "aws:rds/instance:Instance":
             lines += _database(r.inputs)
@@ -116,9 +117,12 @@ def stack_cost(resources: Iterable[Resource]) -> list[CostLine]:
             price = prices.CLOUDFRONT_TENANT_MONTH
             lines.append(CostLine("CloudFront tenant", 1, price.unit, price.usd, price.checked))
         elif r.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
-            price = prices.CLOUDWATCH_ALARM_MONTH
-            item = f"alarm {r.inputs.get('name', '')}".strip()
-            lines.append(CostLine(item, 1, price.unit, price.usd, price.checked))
+            alarms += 1
+    if alarms:  # one line: alarms are alike, and an unconfirmed price is named once
+        price = prices.CLOUDWATCH_ALARM_MONTH
+        lines.append(
+            CostLine("CloudWatch alarms", alarms, price.unit, price.usd * alarms, price.checked)
+        )
     return lines
 
 

@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     CHANGES = 6
     LOCAL_IO = 7
     DEPLOY_FAILED = 8
+    LIVE_CHECK_FAILED = 9
     INTERRUPTED = 130
 
 
@@ -42,6 +43,10 @@ EXIT_CODES: dict[ExitCode, str] = {
     ExitCode.CHANGES: "changes detected, where a dry run or drift check was asked to say so",
     ExitCode.LOCAL_IO: "a local file could not be read or written (permissions, full disk)",
     ExitCode.DEPLOY_FAILED: "`pulumi up` ran and failed; its own output says why; re-run to resume",
+    ExitCode.LIVE_CHECK_FAILED: (
+        "the launch was done, but the read-only verify of the live stack right after it "
+        "failed; the message names the failed check and the rollback command"
+    ),
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C or SIGTERM); re-run the same command to resume",
 }
 """What each exit code means: the README table is generated from this."""
@@ -105,6 +110,12 @@ class LocalIOError(TenantctlError):
     """A local file or folder could not be read or written."""
 
     exit_code = ExitCode.LOCAL_IO
+
+
+class LiveCheckFailed(TenantctlError):
+    """Promote went live, and the verify of production right after it failed."""
+
+    exit_code = ExitCode.LIVE_CHECK_FAILED
 
 
 class DeployFailed(TenantctlError):

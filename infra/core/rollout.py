@@ -43,6 +43,8 @@ MILESTONES: tuple[Milestone, ...] = (
 
 START_MILESTONE: Milestone = "contract-signoff"
 """Earned by starting the rollout (contract sign-off)."""
+GO_LIVE_MILESTONE: Milestone = "go-live"
+"""The one whose event names the verify run the client accepted (its evidence)."""
 
 CHECKS: dict[str, str] = {
     "stacks-deployed": "preview and production stacks exist and were deployed",
@@ -58,6 +60,10 @@ CHECKS: dict[str, str] = {
     "existing lots, and it has a passing `integration test` round trip since its last config "
     "change (not applicable without integrations)",
     "live-site-launched": "production is live",
+    "verify-passed": "the latest `tenantctl verify` of preview's served release passed",
+    "verify-accepted": "the client accepted a passing verify run of exactly the release and "
+    "configuration promote would carry",
+    "training-held": "at least one training session was held (`tenantctl rollout training`)",
 }
 """What the tool can observe on the real systems; a task names one with ``observe``."""
 
@@ -76,13 +82,18 @@ def milestone_key(client: str, contract: str, milestone: str) -> str:
 
 
 def billing_event(
-    client: str, contract: str, milestone: str, occurred_at: datetime
+    client: str,
+    contract: str,
+    milestone: str,
+    occurred_at: datetime,
+    evidence: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The one event a milestone publishes (see ``infra/schemas/billing-event.schema.json``).
 
-    Built only from recorded facts, so every retry publishes the same bytes.
+    Built only from recorded facts, so every retry publishes the same bytes. *evidence*:
+    for go-live, the client's accepted verify run (``infra.core.acceptance``).
     """
-    return {
+    event: dict[str, Any] = {
         "source": BILLING_SOURCE,
         "detailType": BILLING_DETAIL_TYPE,
         "detail": {
@@ -93,6 +104,9 @@ def billing_event(
             "idempotencyKey": milestone_key(client, contract, milestone),
         },
     }
+    if evidence:
+        event["detail"]["evidence"] = dict(evidence)
+    return event
 
 
 # ---------------------------------------------------------------- the schedule

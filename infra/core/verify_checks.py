@@ -20,9 +20,12 @@ from urllib.parse import urlsplit
 
 from infra.core import placeholders as ph
 from infra.core.content_checks import check_file
+from infra.core.content_model import content_hash, dump_json
 
 EVIDENCE_PREFIX = "verify/"
 """Where each run's evidence bundle goes in the stack's content bucket: ``verify/<run id>/``."""
+RUN_ID_PATTERN = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}\Z")
+"""A run id: its start time (UTC) and 6 random hex digits; ids sort by time."""
 
 WIDTHS: Mapping[str, tuple[int, int]] = {"desktop": (1280, 900), "phone": (390, 844)}
 """Viewport (width, height) of each screenshot; every page is loaded at each."""
@@ -74,6 +77,12 @@ class ClientConfig:
     lots: tuple[Lot, ...]
     permit_types: tuple[PermitType, ...]
     violation_types: tuple[ViolationType, ...]
+
+
+def release_content_hash(manifest: Mapping[str, str]) -> str:
+    """A release's content hash: the SHA-256 of its ``{key: sha256}`` manifest as canonical
+    JSON (what a verify run names, and what promotion would carry is compared with)."""
+    return content_hash(dump_json(dict(manifest)))
 
 
 def money(cents: int, currency: str) -> str:
@@ -271,6 +280,14 @@ def link_problems(links: Iterable[str], base: str, known: Mapping[str, int]) -> 
     return sorted(set(problems))
 
 
+def overflow_problems(document_width: int, viewport_width: int, widest: str) -> list[str]:
+    """A page wider than its viewport scrolls sideways (on a phone, half a table off-screen)."""
+    if document_width <= viewport_width:
+        return []
+    culprit = f" ({widest} reaches past the edge)" if widest else ""
+    return [f"{document_width} px wide at a {viewport_width} px viewport{culprit}"]
+
+
 def leftovers(rendered: str) -> list[str]:
     """Template syntax left in a page as served (an unknown placeholder, stray Jinja)."""
     return sorted(set(_LEFTOVER.findall(rendered)))
@@ -323,3 +340,18 @@ def summary(results: Sequence[CheckResult]) -> dict[str, int]:
     for r in results:
         counts[r.status] += 1
     return counts
+
+
+def import_reconciliation(
+    kind: str, imported: int, missing: Sequence[str], file_problems: Sequence[str] = ()
+) -> CheckResult:
+    """Check ``imports:<kind>``: every row the recorded files of *kind* imported (by natural
+    key) is still in the preview; failed naming how many are not and the first few keys,
+    or a recorded file that can no longer be read."""
+    problems = list(file_problems)
+    if missing:
+        shown = ", ".join(sorted(missing)[:3])
+        problems.append(
+            f"{len(missing)} of {imported} imported {kind} rows not in the database ({shown})"
+        )
+    return result(f"imports:{kind}", "imports reconcile", kind, problems)

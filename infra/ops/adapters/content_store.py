@@ -397,6 +397,20 @@ class ContentStore:
     def get_evidence(self, key: str) -> bytes | None:
         return self._get(key) if key.startswith(EVIDENCE_PREFIX) else None
 
+    def evidence_runs(self) -> list[str]:
+        """The run id of every evidence bundle, oldest first (run ids sort by time)."""
+        ids: set[str] = set()
+        paginator = self.s3.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=EVIDENCE_PREFIX, Delimiter="/"
+            ):
+                for common in page.get("CommonPrefixes", []):
+                    ids.add(common["Prefix"][len(EVIDENCE_PREFIX) :].rstrip("/"))
+        except ClientError as exc:
+            raise self._error(exc, EVIDENCE_PREFIX, "listing") from None
+        return sorted(ids)
+
     # ---------------------------------------------------------------------- records
 
     def get_record(self, name: str) -> dict[str, Any] | None:

@@ -269,6 +269,12 @@ def _dollars(value: str) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
+def stage(conn: psycopg.Connection[Any], kind: Kind, path: Path, problems: Problems) -> int:
+    """``_stage``: *path* checked and copied into the temp table ``staging`` (dropped at
+    commit) on *conn*, as ``load`` reads it; verify's import reconciliation reads it too."""
+    return _stage(conn, kind, path, problems)
+
+
 def _row_problems(
     line: int, row: list[str], plan: list[tuple[int, str, Check, bool]], problems: Problems
 ) -> None:

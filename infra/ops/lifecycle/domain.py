@@ -20,6 +20,8 @@ made by one production deploy, under the client's lock:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,6 +215,20 @@ def _deployed(
     return describe(bound, changed=True)
 
 
+@contextmanager
+def _locked_production(
+    stacks_dir: Path, slug: str, command: str, break_lock: str | None, progress: Progress
+) -> Iterator[tuple[StackHandle, DomainStatus]]:
+    """The client's production and its domain's status, read under the client's lock."""
+    refuse_stack_names(slug, command)
+    stack_file = read_stack(stacks_dir, slug, naming.PRODUCTION)
+    with client_lock(
+        slug, command, lock_place(stacks_dir, slug), break_reason=break_lock, progress=progress
+    ):
+        production = open_file(stack_file)
+        yield production, describe(production)
+
+
 def request_certificate(
     stacks_dir: Path,
     slug: str,
@@ -222,17 +238,9 @@ def request_certificate(
     progress: Progress = quiet,
 ) -> DomainStatus:
     """``tenantctl domain request-certificate``: a (new) certificate for the portal domain."""
-    refuse_stack_names(slug, "domain request-certificate")
-    stack_file = read_stack(stacks_dir, slug, naming.PRODUCTION)
-    with client_lock(
-        slug,
-        "domain request-certificate",
-        lock_place(stacks_dir, slug),
-        break_reason=break_lock,
-        progress=progress,
-    ):
-        production = open_file(stack_file)
-        current = describe(production)
+    with _locked_production(
+        stacks_dir, slug, "domain request-certificate", break_lock, progress
+    ) as (production, current):
         generation = current.certificate_generation
         if generation is not None and current.certificate_status is None:
             # The stack file names a generation the last deploy did not create: resume it.
@@ -274,17 +282,10 @@ def attach(
 ) -> DomainStatus:
     """``tenantctl domain attach``: the issued certificate's domain becomes a (disabled)
     distribution tenant. Idempotent: an attached domain is left as it is."""
-    refuse_stack_names(slug, "domain attach")
-    stack_file = read_stack(stacks_dir, slug, naming.PRODUCTION)
-    with client_lock(
-        slug,
-        "domain attach",
-        lock_place(stacks_dir, slug),
-        break_reason=break_lock,
-        progress=progress,
+    with _locked_production(stacks_dir, slug, "domain attach", break_lock, progress) as (
+        production,
+        current,
     ):
-        production = open_file(stack_file)
-        current = describe(production)
         if current.certificate_status != "ISSUED":
             raise PreconditionFailed(
                 f"cannot attach {current.domain}: {_certificate_problem(current, slug)} "

@@ -65,6 +65,9 @@ class PromotionOutcome:
 
     record: dict[str, Any]
     unchanged: bool = False
+    production: StackHandle | None = None
+    """The production handle bound to the go-live deploy's outputs (a new promotion that
+    completed), for a check right after it; not part of the JSON."""
 
     @property
     def id(self) -> str:
@@ -350,7 +353,7 @@ def _promote(
     store = promotion.production.content  # bound to the go-live deploy's outputs
     store.put_record(LAST_RECORD, {"id": record["id"], "completedAt": record["completedAt"]})
     store.put_record(ACTIVE_RECORD, {"id": None, "lastCompleted": record["id"]})
-    return PromotionOutcome(record)
+    return PromotionOutcome(record, production=promotion.production)
 
 
 def rollback(

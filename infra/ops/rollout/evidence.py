@@ -43,6 +43,7 @@ class VerifyHistory:
                     "bundleHash": run.bundle_hash,
                     "contentHash": run.content_hash,
                     "configHash": run.config_hash,
+                    "configTables": dict(run.config_tables),
                 },
             )
         return f"recorded in the rollout history of {stack.spec.slug} (rollout {row.id})"

@@ -20,6 +20,7 @@ from infra.core.text_rules import first_of
 from infra.ops.adapters import control
 from infra.ops.lifecycle.promote_plan import Precondition
 from infra.ops.rollout import billing
+from infra.ops.rollout.acceptance import go_live_reference
 from infra.ops.rollout.observe import observe_opened
 from infra.ops.rollout.store import actor, append_history, find, load_schedule, records_of
 from infra.ops.rollout.transitions import override_gate, record_go_live
@@ -76,7 +77,8 @@ class RolloutGate:
             return f"rollout not recorded ({control.CONTROL_DATABASE_URL_ENV} not set)"
         schedule = load_schedule()
         with control.connect() as conn:
-            change = record_go_live(conn, schedule, slug, actor(self.by))
+            evidence = go_live_reference(conn, find(conn, slug).id)
+            change = record_go_live(conn, schedule, slug, actor(self.by), evidence)
             published = billing.publish_quietly(conn, progress)
         earned = ", ".join(change.milestones) or "already recorded"
         return f"milestones {earned}; {published or 'nothing to publish'}"

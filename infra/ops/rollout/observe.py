@@ -26,6 +26,8 @@ from infra.ops.lifecycle.domain import certificate_status
 from infra.ops.lifecycle.integration_config import read_lots
 from infra.ops.lifecycle.promote_plan import Precondition, check_preconditions
 from infra.ops.rollout import integration_tests
+from infra.ops.rollout.acceptance import acceptance_observation, observe_testing
+from infra.ops.rollout.training import observe_training
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.stacks.opening import open_from_files
 
@@ -202,6 +204,18 @@ def _live(s: _Systems) -> Observation:
     return Observation("not-done", "production is not live yet")
 
 
+def _verify_passed(s: _Systems) -> Observation:
+    return observe_testing(s.stack(naming.PREVIEW))
+
+
+def _verify_accepted(s: _Systems) -> Observation:
+    return acceptance_observation(s.stack(naming.PREVIEW))
+
+
+def _training_held(s: _Systems) -> Observation:
+    return observe_training(s.slug)
+
+
 CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
     "stacks-deployed": _stacks_deployed,
     "certificates-issued": _certificates,
@@ -214,6 +228,9 @@ CHECK_FUNCTIONS: dict[str, Callable[[_Systems], Observation]] = {
     "promote-dry-run-clean": _dry_run,
     "integrations-verified": _integrations_verified,
     "live-site-launched": _live,
+    "verify-passed": _verify_passed,
+    "verify-accepted": _verify_accepted,
+    "training-held": _training_held,
 }
 assert set(CHECK_FUNCTIONS) == set(CHECKS), "every check in infra.core.rollout has a function"
 

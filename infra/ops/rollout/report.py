@@ -6,12 +6,13 @@ external loads) so it can be opened anywhere or attached to an email.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from infra import PROJECT_DIR
@@ -19,6 +20,7 @@ from infra.core.rollout_summary import RolloutSummary, status_line
 from infra.ops.adapters import control
 from infra.ops.rollout.reads import status_all
 from infra.ops.rollout.store import load_schedule, today
+from infra.ops.rollout.training import training_notes
 
 TEMPLATE_DIR = PROJECT_DIR / "templates" / "rollout"
 TEMPLATE = "report.html.j2"
@@ -32,7 +34,13 @@ def _span(summaries: Sequence[RolloutSummary], today: date) -> tuple[date, date]
     return first, max(last, first + timedelta(days=14))
 
 
-def report_context(summaries: Sequence[RolloutSummary], today: date) -> dict[str, Any]:
+def report_context(
+    summaries: Sequence[RolloutSummary],
+    today: date,
+    gate_notes: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """The page's data; *gate_notes*: per client, the recorded gate overrides (who, when,
+    why) and the client's latest acceptance of a verify run (``gate_notes``)."""
     first, last = _span(summaries, today)
     total = (last - first).days
 
@@ -73,6 +81,12 @@ def report_context(summaries: Sequence[RolloutSummary], today: date) -> dict[str
                 "signed_off": s.signed_off.isoformat(),
                 "where": status_line(s).split(";")[0].lstrip("! ").removeprefix(s.client).strip(),
                 "attention": list(s.attention),
+                "gate_notes": [
+                    f"phase {p.number} completed with its gate overridden: {p.override_reason}"
+                    for p in s.phases
+                    if p.override_reason
+                ]
+                + list((gate_notes or {}).get(s.client, ())),
                 "late": s.late,
                 "bars": bars,
                 "billed": ", ".join(s.billed),
@@ -88,18 +102,51 @@ def report_context(summaries: Sequence[RolloutSummary], today: date) -> dict[str
     return {"today": today.isoformat(), "today_left": pos(today), "rows": rows, "ticks": ticks}
 
 
-def render_report(summaries: Sequence[RolloutSummary], today: date) -> str:
+def gate_notes(conn: psycopg.Connection) -> dict[str, list[str]]:
+    """Per client: each promote gate override (who, when, why) and the latest acceptance
+    of a verify run, from the history (one query)."""
+    notes: dict[str, list[str]] = {}
+    accepted: dict[str, str] = {}
+    for client, actor, at, action, subject, detail in conn.execute(
+        "SELECT r.client, h.actor, h.at, h.action, h.subject, h.detail FROM history h "
+        "JOIN rollouts r ON r.id = h.rollout_id WHERE h.action IN ('override-gate', 'accept') "
+        "ORDER BY h.id"
+    ):
+        if action == "override-gate":
+            notes.setdefault(client, []).append(
+                f"promote gate overridden by {actor} {at:%Y-%m-%d}: {detail.get('reason')}"
+            )
+        else:
+            accepted[client] = (
+                f"verify run {subject} (release {detail.get('release')}) accepted by "
+                f"{detail.get('by') or actor} {at:%Y-%m-%d}"
+            )
+    for client, line in accepted.items():
+        notes.setdefault(client, []).append(line)
+    return notes
+
+
+def render_report(
+    summaries: Sequence[RolloutSummary],
+    today: date,
+    notes: Mapping[str, Sequence[str]] | None = None,
+) -> str:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=select_autoescape(["html", "j2"]),
         undefined=StrictUndefined,
     )
-    return env.get_template(TEMPLATE).render(**report_context(summaries, today))
+    return env.get_template(TEMPLATE).render(**report_context(summaries, today, notes))
 
 
-def write_report(path: Path, summaries: Sequence[RolloutSummary], today: date) -> None:
+def write_report(
+    path: Path,
+    summaries: Sequence[RolloutSummary],
+    today: date,
+    notes: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """Write the page atomically (a reader never sees half of it)."""
-    text = render_report(summaries, today)
+    text = render_report(summaries, today, notes)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -118,5 +165,8 @@ def write_portfolio_report(html_file: Path) -> Report:
     schedule = load_schedule()
     with control.connect() as conn:
         summaries = status_all(conn, schedule)
-    write_report(html_file, summaries, today())
+        notes = gate_notes(conn)
+        for client, lines in training_notes(conn).items():
+            notes.setdefault(client, []).extend(lines)
+    write_report(html_file, summaries, today(), notes)
     return Report(html_file, len(summaries))

@@ -221,8 +221,15 @@ def append_history(
     )
 
 
-def earn(conn: psycopg.Connection, row: RolloutRow, milestone: str, by: str) -> bool:
-    """Record *milestone* and its outbox row (in the caller's transaction); False if it exists."""
+def earn(
+    conn: psycopg.Connection,
+    row: RolloutRow,
+    milestone: str,
+    by: str,
+    evidence: Mapping[str, str] | None = None,
+) -> bool:
+    """Record *milestone* and its outbox row (in the caller's transaction); False if it exists.
+    *evidence* (go-live: the accepted verify run) goes into the event and the history."""
     key = milestone_key(row.client, row.contract, milestone)
     occurred = datetime.now(UTC).replace(microsecond=0)
     inserted = conn.execute(
@@ -232,7 +239,10 @@ def earn(conn: psycopg.Connection, row: RolloutRow, milestone: str, by: str) -> 
     ).fetchone()
     if inserted is None:
         return False
-    event = billing_event(row.client, row.contract, milestone, occurred)
+    event = billing_event(row.client, row.contract, milestone, occurred, evidence)
     conn.execute("INSERT INTO outbox (milestone_id, event) VALUES (%s, %s)", (key, Jsonb(event)))
-    append_history(conn, row.id, by, "milestone", milestone, {"idempotencyKey": key})
+    detail: dict[str, Any] = {"idempotencyKey": key}
+    if evidence:
+        detail["evidence"] = dict(evidence)
+    append_history(conn, row.id, by, "milestone", milestone, detail)
     return True

@@ -20,7 +20,13 @@ import psycopg
 
 from infra.core import naming
 from infra.core.errors import PreconditionFailed, UserInputError
-from infra.core.rollout import START_MILESTONE, Observation, Schedule, phase_gate
+from infra.core.rollout import (
+    GO_LIVE_MILESTONE,
+    START_MILESTONE,
+    Observation,
+    Schedule,
+    phase_gate,
+)
 from infra.core.text_rules import first_of
 from infra.ops.rollout.store import (
     Observer,
@@ -234,8 +240,15 @@ def complete_phase(
     )
 
 
-def record_go_live(conn: psycopg.Connection, schedule: Schedule, client: str, by: str) -> Change:
-    """Promote's last step: the final phase complete and its milestones, idempotently."""
+def record_go_live(
+    conn: psycopg.Connection,
+    schedule: Schedule,
+    client: str,
+    by: str,
+    evidence: Mapping[str, str] | None = None,
+) -> Change:
+    """Promote's last step: the final phase complete and its milestones, idempotently; the
+    milestones name *evidence* (the client's accepted verify run) when there is one."""
     number = schedule.last
     with conn.transaction():
         row = lock_row(conn, client, None)
@@ -249,7 +262,11 @@ def record_go_live(conn: psycopg.Connection, schedule: Schedule, client: str, by
             )
             append_history(conn, row.id, by, "complete-phase", str(number), {"by": "promote"})
             changed = True
-        earned = tuple(m for m in schedule.phase(number).milestones if earn(conn, row, m, by))
+        earned = tuple(
+            m
+            for m in schedule.phase(number).milestones
+            if earn(conn, row, m, by, evidence if m == GO_LIVE_MILESTONE else None)
+        )
     return Change(
         client,
         row.contract,

@@ -33,10 +33,25 @@ AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practi
 _AXE_RUN = """async (tags) => (await axe.run(document, {
   runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'],
 })).violations"""
-_PAGE_STATE = """() => ({
-  text: document.body ? document.body.innerText : '',
-  links: [...document.querySelectorAll('a[href]')].map(a => a.href),
-})"""
+_PAGE_STATE = """() => {
+  const viewport = document.documentElement.clientWidth;
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + [...e.classList].map(c => '.' + c).join('');
+  const all = [...document.querySelectorAll('body *')];
+  // the outermost box wider than the viewport (a table), else the innermost element
+  // whose content spills past it (a line that cannot wrap)
+  const wide = all.find(e => e.getBoundingClientRect().right > viewport + 1)
+    || all.filter(e => e.getBoundingClientRect().left + e.scrollWidth > viewport + 1).pop();
+  return {
+    text: document.body ? document.body.innerText : '',
+    links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+    width: document.documentElement.scrollWidth,
+    height: document.documentElement.scrollHeight,
+    widest: wide ? name(wide) : '',
+  };
+}"""
+"""The page as loaded: its visible text, its links, the document's size (what a full-page
+screenshot shows) and the element that reaches past the viewport's right edge."""
 
 
 def chromium_path() -> str:
@@ -76,6 +91,11 @@ class Loaded:
     links: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     axe: list[dict[str, Any]] = field(default_factory=list)
+    width: int = 0
+    """The document's width in CSS px (wider than the viewport: the page scrolls sideways)."""
+    height: int = 0
+    widest: str = ""
+    """The outermost element reaching past the viewport's right edge, as ``tag#id.class``."""
 
 
 async def _load(context: Any, load: Load, axe: str, pool: asyncio.Semaphore) -> Loaded:
@@ -100,6 +120,7 @@ async def _load(context: Any, load: Load, axe: str, pool: asyncio.Semaphore) -> 
             await page.goto(load.url, wait_until="load", timeout=LOAD_TIMEOUT_MS)
             state = await page.evaluate(_PAGE_STATE)
             out.text, out.links = state["text"], state["links"]
+            out.width, out.height, out.widest = state["width"], state["height"], state["widest"]
             if load.accessibility:
                 await page.add_script_tag(content=axe)
                 out.axe = list(await page.evaluate(_AXE_RUN, list(AXE_TAGS)))

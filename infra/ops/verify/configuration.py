@@ -18,17 +18,33 @@ from infra.ops.adapters.database import connect
 CURRENCY_SETTING = "locale.currency"
 
 
-def _config_hash(snapshot: dict[str, dict[Any, tuple[Any, ...]]]) -> str:
+def _rows_hash(rows: dict[Any, tuple[Any, ...]]) -> str:
+    canonical = [list(rows[key]) for key in sorted(rows, key=str)]
+    return content_hash(json.dumps(canonical, default=str, sort_keys=True).encode())
+
+
+Snapshot = dict[str, dict[Any, tuple[Any, ...]]]
+
+
+def config_fingerprint(snapshot: Snapshot) -> tuple[str, dict[str, str]]:
+    """The configuration hash and one hash per table (what tells which table changed)."""
     canonical = {
         table: [list(rows[key]) for key in sorted(rows, key=str)]
         for table, rows in sorted(snapshot.items())
     }
-    return content_hash(json.dumps(canonical, default=str, sort_keys=True).encode())
+    whole = content_hash(json.dumps(canonical, default=str, sort_keys=True).encode())
+    return whole, {table: _rows_hash(rows) for table, rows in sorted(snapshot.items())}
 
 
-def read_client_config(url: str) -> tuple[ClientConfig, str]:
+def config_state(url: str) -> tuple[str, dict[str, str]]:
+    """``config_fingerprint`` of the working database at *url* (read-only)."""
+    with connect(url) as conn:
+        return config_fingerprint(read_config(conn))
+
+
+def read_client_config(url: str) -> tuple[ClientConfig, tuple[str, dict[str, str]]]:
     """The client's offer (active lots, permit types on sale, violation types, currency)
-    and the configuration hash."""
+    and the configuration's fingerprint (``config_fingerprint``)."""
     with connect(url) as conn:
         currency_row = conn.execute(
             "SELECT value FROM config.settings WHERE key = %s", (CURRENCY_SETTING,)
@@ -63,4 +79,4 @@ def read_client_config(url: str) -> tuple[ClientConfig, str]:
         ),
         violation_types=tuple(ViolationType(code, name, fine) for code, name, fine in violations),
     )
-    return config, _config_hash(snapshot)
+    return config, config_fingerprint(snapshot)

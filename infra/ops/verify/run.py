@@ -5,8 +5,9 @@ configuration tables, serves the release on 127.0.0.1 as the portal would, loads
 page in headless Chromium at each width (``infra.core.verify_checks.WIDTHS``), and writes
 one evidence bundle to ``verify/<run id>/`` in the stack's content bucket (beside the
 releases, never one of them): ``junit.xml``, ``report.html`` (screenshots inlined),
-``axe.json``, ``screenshots/*.png`` and ``manifest.json`` (release, content and
-configuration hashes, tool version, time, and the SHA-256 of every other file). The
+``axe.json``, ``pages.json`` (each load's document size), ``screenshots/*.png`` and
+``manifest.json`` (release, content and configuration hashes, tool version, time, and
+the SHA-256 of every other file). The
 bundle's hash is the SHA-256 of its ``manifest.json``.
 
 The verify package never imports the rollout: the CLI passes an ``EvidenceRecorder``
@@ -22,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -33,18 +34,19 @@ from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from infra.core import placeholders as ph
 from infra.core import verify_checks as vc
-from infra.core.content_model import content_hash, content_manifest, dump_json
-from infra.core.errors import PreconditionFailed
+from infra.core.content_model import content_hash, content_manifest, dump_json, release_id_problem
+from infra.core.errors import PreconditionFailed, UserInputError
 from infra.core.rendering import PROJECT_DIR
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters.aws import MAX_CONCURRENCY
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.verify import browser
 from infra.ops.verify.configuration import read_client_config
+from infra.ops.verify.imports import reconcile
 from infra.ops.verify.site import VISIT_PARAMETER, VerifySite, serving
 
 TEMPLATE_DIR = PROJECT_DIR / "templates" / "verify"
-BUNDLE_FILES = ("manifest.json", "junit.xml", "report.html", "axe.json")
+BUNDLE_FILES = ("manifest.json", "junit.xml", "report.html", "axe.json", "pages.json")
 
 
 class EvidenceRecorder(Protocol):
@@ -66,6 +68,8 @@ class VerifyRun:
     config_hash: str
     tool_version: str
     checks: tuple[vc.CheckResult, ...]
+    config_tables: Mapping[str, str] = field(default_factory=dict)
+    """SHA-256 of each configuration table's rows (names what changed since a run)."""
     seconds: float = 0.0
     bundle: str = ""
     bundle_hash: str = ""
@@ -88,6 +92,7 @@ class VerifyRun:
             "release": self.release,
             "contentHash": self.content_hash,
             "configHash": self.config_hash,
+            "configTables": dict(self.config_tables),
             "toolVersion": self.tool_version,
             "passed": self.passed,
             "counts": vc.summary(self.checks),
@@ -103,18 +108,29 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def _release_files(stack: StackHandle) -> tuple[str, dict[str, bytes]]:
-    current = stack.content.current()
-    if current is None:
-        raise PreconditionFailed(
-            f"{stack.stack_name} serves no release yet: deploy it first "
-            f"(`tenantctl create {stack.spec.slug}` or `tenantctl deploy {stack.stack_name}`)"
-        )
-    release = stack.content.release(current.release)
-    if release is None:
-        raise PreconditionFailed(
-            f"{stack.stack_name} serves release {current.release!r}, which does not exist"
-        )
+def _release_files(stack: StackHandle, release_id: str | None) -> tuple[str, dict[str, bytes]]:
+    """The files of *release_id*, or of the release the stack serves when it is ``None``."""
+    if release_id is not None:
+        problem = release_id_problem(release_id)
+        release = None if problem else stack.content.release(release_id)
+        if release is None:
+            raise UserInputError(
+                f"--release {release_id!r}: "
+                + (problem or f"{stack.stack_name} has no such release")
+                + f"; `tenantctl verify {stack.spec.slug}` verifies the one it serves"
+            )
+    else:
+        current = stack.content.current()
+        if current is None:
+            raise PreconditionFailed(
+                f"{stack.stack_name} serves no release yet: deploy it first "
+                f"(`tenantctl create {stack.spec.slug}` or `tenantctl deploy {stack.stack_name}`)"
+            )
+        release = stack.content.release(current.release)
+        if release is None:
+            raise PreconditionFailed(
+                f"{stack.stack_name} serves release {current.release!r}, which does not exist"
+            )
     keys = sorted(release.files)
     with ThreadPoolExecutor(MAX_CONCURRENCY) as pool:
         bodies = list(pool.map(lambda k: stack.content.read(release.id, k), keys))
@@ -158,6 +174,15 @@ def _evaluate(
             out.append(
                 vc.result(
                     f"render:{visit.id}@{width}", "page renders", visit.path, errors, visit.path
+                )
+            )
+            out.append(
+                vc.result(
+                    f"layout:{visit.id}@{width}",
+                    "fits the viewport",
+                    visit.path,
+                    vc.overflow_problems(page.width, vc.WIDTHS[width][0], page.widest),
+                    visit.path,
                 )
             )
             if not visit.accessibility:
@@ -268,6 +293,12 @@ def _bundle(
     files["junit.xml"] = _junit(run)
     files["report.html"] = _report(run, shot_rows)
     files["axe.json"] = dump_json({p.key: {"url": p.url, "violations": p.axe} for p in loaded})
+    files["pages.json"] = dump_json(
+        {
+            p.key: {"url": p.url, "width": p.width, "height": p.height, "widest": p.widest}
+            for p in loaded
+        }
+    )
     manifest = {
         "runId": run.run_id,
         "slug": run.slug,
@@ -275,6 +306,7 @@ def _bundle(
         "release": run.release,
         "contentHash": run.content_hash,
         "configHash": run.config_hash,
+        "configTables": dict(run.config_tables),
         "toolVersion": run.tool_version,
         "startedAt": run.started_at,
         "passed": run.passed,
@@ -305,15 +337,17 @@ def verify(
     stack: StackHandle,
     progress: Progress = quiet,
     recorder: EvidenceRecorder | None = None,
+    release: str | None = None,
 ) -> VerifyRun:
-    """Run the suite on *stack*'s served release; write and (with *recorder*) record the
-    evidence. Never changes the stack: its release, database and settings are only read."""
+    """Run the suite on *release* (default: the one *stack* serves) with the stack's
+    configuration; write and (with *recorder*) record the evidence. Never changes the
+    stack: its releases, database and settings are only read."""
     started = time.monotonic()
     executable = browser.chromium_path()  # before anything is read: one line if absent
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = new_run_id(now)
-    release_id, files = _release_files(stack)
-    config, config_hash = read_client_config(stack.working_url)
+    release_id, files = _release_files(stack, release)
+    config, (config_hash, config_tables) = read_client_config(stack.working_url)
     visits = vc.page_visits(config, files)
     subjects_raw = files.get(ph.SUBJECTS_FILE, b"{}")
     try:
@@ -324,6 +358,7 @@ def verify(
         files, subjects if isinstance(subjects, dict) else {}
     )
     checks += _applicability(config)
+    checks += reconcile(stack)
     if not config.currency:
         checks.append(vc.result("setting:currency", "setting", "locale.currency", ["not set"]))
     progress(f"  {len(visits)} page visits at {len(vc.WIDTHS)} widths in headless Chromium")
@@ -351,8 +386,9 @@ def verify(
         run_id=run_id,
         started_at=now.isoformat().replace("+00:00", "Z"),
         release=release_id,
-        content_hash=content_hash(dump_json(content_manifest(files))),
+        content_hash=vc.release_content_hash(content_manifest(files)),
         config_hash=config_hash,
+        config_tables=config_tables,
         tool_version=version("tenantctl"),
         checks=tuple(checks),
     )
