@@ -112,7 +112,29 @@ def show_preview_state(label: str) -> None:
     with psycopg.connect(url) as conn:
         lot = conn.execute("SELECT count(*) FROM config.lots WHERE code = 'LOT-Z'").fetchone()
         imports = conn.execute("SELECT count(*) FROM stack.imports").fetchone()
-    print(f"  {label}: lot LOT-Z present: {bool(lot and lot[0])}; imports recorded: {imports}")
+        sessions = conn.execute("SELECT count(*) FROM activity.sessions").fetchone()
+    print(
+        f"  {label}: lot LOT-Z present: {bool(lot and lot[0])}; imports recorded: {imports}; "
+        f"integration sessions: {sessions[0] if sessions else 0}"
+    )
+
+
+def add_integration() -> None:
+    """Phase 3's integration: the meters push into preview, zones mapped, sandbox
+    credentials from the environment (never argv, never printed), then a TEST round trip
+    from the signed push to the enforcement lookup, recorded for the go-live gate."""
+    started = time.monotonic()
+    run("integration", "add", SLUG, "meters", "--vendor", "generic-push", "--mode", "push",
+        "--timezone", "America/New_York")  # fmt: skip
+    zones = STATE / "demo-meter-zones.csv"  # the vendor's zone list, as its rep sends it
+    zones.write_text("id,name\nM-N1,North Garage\nM-N2,stadium lot\n")
+    run("integration", "map-zones", SLUG, "meters", "--zones", str(zones), "--write")
+    run("deploy", f"{SLUG}-preview", "--yes")  # the integration's secret, queue and alarms
+    os.environ["DEMO_METERS_CREDENTIALS"] = '{"hmacSecret": "meters-sandbox-demo-secret"}'
+    run("integration", "set-credentials", SLUG, "meters", "--stage", "preview",
+        "--from-env", "DEMO_METERS_CREDENTIALS")  # fmt: skip
+    run("integration", "test", SLUG, "meters")
+    print(f"{DIM}  (integration steps: {time.monotonic() - started:.1f} s){RESET}", flush=True)
 
 
 def screenshots() -> None:
@@ -296,12 +318,18 @@ def main() -> int:
         show()
         banner("Phase 3 — the client edits preview content and configuration (tenantctl only)")
         edited = edit_preview(1)
+        banner("Phase 3 — the meters integration: zones mapped, a TEST round trip to the lookup")
+        add_integration()
         show_preview_state("after the edits")
         run("status", SLUG)
-        banner("Reset preview to defaults: content and configuration come back")
+        banner(
+            "Reset preview to defaults: content and configuration come back, integration "
+            "sessions are cleared, the integration's config stays"
+        )
         run("reset-preview", SLUG, "--yes")
         run("content", "diff", SLUG, str(edited))
         show_preview_state("after the reset")
+        run("integration", "list", SLUG)
         run("rollout", "status", SLUG)
         banner("Phase 3 — edit again; this time the edits are vetted")
         edit_preview(2)

@@ -12,7 +12,7 @@ from infra.cli import main
 from infra.core.errors import ExitCode
 from infra.core.limits import QUOTAS
 from infra.core.preflight import AppliedQuota
-from infra.ops.planning.capacity import PoolShare, QuotaUse, consumption
+from infra.ops.planning.capacity import PoolShare, QuotaUse, consumption, growth
 from infra.program.plan import plan_stack
 from tests.helpers import STACKS, demo_spec, validate
 
@@ -145,3 +145,40 @@ def test_capacity_account_with_the_endpoint_unreachable_is_one_line_exit_5(
     result = CliRunner().invoke(main, ["capacity", "--account", "--stacks-dir", str(STACKS)])
     assert result.exit_code == ExitCode.UNREACHABLE, result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_rds_storage_counts_allocated_storage_and_reports_the_autoscaling_ceiling(
+    report: dict,  # type: ignore[type-arg]
+) -> None:
+    """AWS counts the EBS volumes' allocated size against "Total storage for all DB
+    instances", not maxAllocatedStorage; the ceiling is what autoscaling may grow to."""
+    production = plan_stack(demo_spec("production"))
+    instance = next(r for r in production.resources if r.type == "aws:rds/instance:Instance")
+    allocated, ceiling = instance.inputs["allocatedStorage"], instance.inputs["maxAllocatedStorage"]
+    assert ceiling > allocated
+    assert consumption([production])["rds-storage-gib"] == allocated
+    assert growth([production])["rds-storage-gib"] == ceiling
+
+    storage = next(q for q in report["quotas"] if q["quota"] == "rds-storage-gib")
+    grown = storage["atAutoscalingCeiling"]
+    assert grown["perClient"] > storage["perClient"]
+    assert grown["total"] - grown["perClient"] * 1000 == storage["sharedByPoolServers"]
+    assert storage["binds"] is False and storage["maxClientsAtDefault"] > 1000
+    assert grown["binds"] is True and grown["maxClientsAtLimit"] < 1000
+    assert all("atAutoscalingCeiling" not in q for q in report["quotas"] if q is not storage)
+
+
+def test_the_table_says_when_autoscaling_would_pass_the_storage_quota(
+    report: dict,  # type: ignore[type-arg]
+) -> None:
+    result = CliRunner().invoke(main, ["capacity", "--stacks-dir", str(STACKS)])
+
+    assert result.exit_code == 0, result.output
+    grown = next(q for q in report["quotas"] if q["quota"] == "rds-storage-gib")[
+        "atAutoscalingCeiling"
+    ]
+    assert (
+        f"rds-storage-gib counts allocated storage, as AWS does; with every instance at its "
+        f"autoscaling ceiling it would be {grown['total']:,} GiB, past the default 100,000 at "
+        f"{grown['maxClientsAtLimit'] + 1:,} clients"
+    ) in result.stdout

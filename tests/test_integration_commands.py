@@ -6,14 +6,20 @@ integration (issue 19 B)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 
 from infra.core import naming
+from infra.devtools.mockvendors import MockPullAPI
+from infra.ops.integrations import store
+from infra.ops.stacks.opening import open_from_files
 from infra.ops.stacks.stackfiles import read_spec
 from tests.helpers import SLUG, cli, lock_held_elsewhere, ok, ready_for_go_live, validate
+from tests.test_integrations_store import session
 
 ADD = (
     "integration", "add", SLUG, "parkmobile", "--vendor", "parkmobile", "--mode", "pull",
@@ -34,6 +40,17 @@ CREDENTIALS = '{"clientId": "pm-demo", "clientSecret": "pm-secret-DO-NOT-PRINT"}
 def _json(result: Any) -> Any:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+def _activity(working_url: str) -> tuple[int, int]:
+    """How many sessions and quarantined sessions the preview's working database holds."""
+    with psycopg.connect(working_url) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM activity.sessions), "
+            "(SELECT count(*) FROM activity.session_quarantine)"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _integrations(stacks: Path, stage: naming.Stage = "preview") -> list[Any]:
@@ -134,17 +151,27 @@ def test_credentials_go_to_the_integrations_secret_and_never_out(
 def test_reset_keeps_and_promote_carries_the_integration(
     stacks: Path, pg_env: str, tmp_path: Path
 ) -> None:
-    ok(cli(stacks, *ADD))
-    zones = tmp_path / "zones.csv"
-    zones.write_text("id,name\n101,North Garage\n")
-    ok(
-        cli(
-            stacks, "integration", "map-zones", SLUG, "parkmobile", "--zones", str(zones), "--write"
-        )
-    )
+    with MockPullAPI([], token="pm-demo") as api:  # the vendor sandbox
+        ok(cli(stacks, *ADD, "--preview-endpoint", f"{api.url}/parkmobile/parkingRights"))
+        zones = tmp_path / "zones.csv"
+        zones.write_text("id,name\n101,North Garage\n")
+        ok(cli(stacks, "integration", "map-zones", SLUG, "parkmobile", "--zones", str(zones),
+               "--write"))  # fmt: skip
+        ok(cli(stacks, "deploy", "demo-preview", "--yes"))  # the integration's secret
+        ok(cli(stacks, "integration", "set-credentials", SLUG, "parkmobile", "--stage",
+               "preview", input=CREDENTIALS))  # fmt: skip
+        ok(cli(stacks, "integration", "test", SLUG, "parkmobile"))
+    working = open_from_files(stacks, SLUG, "preview").working_url
+    with psycopg.connect(working) as conn:  # and a session in a zone the map does not know
+        lots, _ = store.lots_and_zones(conn)
+        unknown = replace(session(zone="999"), integration="parkmobile")
+        assert store.ingest(conn, [unknown], zone_map={}, lots=lots).quarantined == 1
+    assert _activity(working) == (1, 1)
     configured = _integrations(stacks)
+
     ok(cli(stacks, "reset-preview", SLUG, "--yes"))
-    assert _integrations(stacks) == configured
+    assert _activity(working) == (0, 0)  # sessions and quarantine are activity: not defaults
+    assert _integrations(stacks) == configured  # the config and zone map are kept
 
     from tests.helpers import LIVE, edit_preview
 

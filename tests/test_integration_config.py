@@ -19,16 +19,16 @@ from infra.core.integration_config import (
     names_problem,
     zone_coverage,
 )
-from infra.core.spec import parse_spec
-from infra.core.spec_errors import SpecError
-from infra.core.zone_matching import (
+from infra.core.integrations.zones import (
     Lot,
     VendorZone,
     ZoneListError,
-    normalise,
+    fold,
+    match_zones,
     parse_zone_list,
-    propose,
 )
+from infra.core.spec import parse_spec
+from infra.core.spec_errors import SpecError
 from infra.ops.adapters.payment_store import InvalidCredentials, parse_credentials
 from infra.program.integrations import MAX_RECEIVE_COUNT
 from infra.program.plan import StackPlan, plan_stack
@@ -184,7 +184,7 @@ def test_exact_near_miss_ambiguous_and_unmatched():
         VendorZone("104", "STADIUM EAST"),  # two lots normalise alike
         VendorZone("105", "Visitor"),  # nothing
     ]
-    got = {p.zone.id: (p.match, p.lot) for p in propose(zones, LOTS)}
+    got = {p.zone.id: (p.match, p.lot) for p in match_zones(zones, LOTS).proposals}
     assert got == {
         "101": ("exact", "A"),
         "B": ("exact", "B"),
@@ -194,18 +194,46 @@ def test_exact_near_miss_ambiguous_and_unmatched():
     }
 
 
+def test_the_map_map_zones_writes_is_the_map_ingestion_places_sessions_with():
+    from datetime import UTC, datetime, timedelta
+
+    from infra.core.integrations.record import EventKind, SessionRecord
+    from infra.core.integrations.zones import assign_lots
+
+    zones = [VendorZone("101", "Lot A"), VendorZone("103", "north  garage."),
+             VendorZone("105", "Visitor")]  # fmt: skip
+    proposals = match_zones(zones, LOTS).proposals
+    spec = IntegrationSpec.model_validate(
+        {
+            **PUSH,
+            "zones": [
+                {"vendorZoneId": p.zone.id, "vendorZoneName": p.zone.name, "lot": p.lot}
+                for p in proposals
+            ],
+        }
+    )
+    at = datetime(2026, 5, 1, 13, tzinfo=UTC)
+    records = [
+        SessionRecord(spec.id, z.id, 1, EventKind.NEW, "ABC", at, at + timedelta(hours=1), z.id)
+        for z in zones
+    ]
+    placed, held = assign_lots(records, spec.zone_map(), [lot.code for lot in LOTS])
+    assert [(r.vendor_zone, r.lot) for r in placed] == [("101", "A"), ("103", "B")]
+    assert [r.vendor_zone for r, _ in held] == ["105"]
+
+
 def test_existing_map_is_kept_so_a_rerun_changes_nothing():
     zones = [VendorZone("104", "STADIUM EAST"), VendorZone("105", "Visitor")]
     existing = {"104": ("C2", False), "105": (None, True)}
-    got = [(p.match, p.lot, p.ignore) for p in propose(zones, LOTS, existing)]
+    got = [(p.match, p.lot, p.ignore) for p in match_zones(zones, LOTS, existing).proposals]
     assert got == [("kept", "C2", False), ("kept", None, True)]
     # a kept lot that no longer exists is matched again, not kept blindly
-    assert propose(zones[:1], LOTS, {"104": ("GONE", False)})[0].match == "ambiguous"
+    assert match_zones(zones[:1], LOTS, {"104": ("GONE", False)}).proposals[0].match == "ambiguous"
 
 
-def test_normalise_ignores_case_space_punctuation_and_width():
+def test_fold_ignores_case_space_punctuation_and_width():
     assert (
-        normalise(" Lot-A. ") == normalise("lot a") == normalise("\uff2c\uff2f\uff34 \uff21")
+        fold(" Lot-A. ") == fold("lot a") == fold("\uff2c\uff2f\uff34 \uff21")
     )  # fullwidth == "lota"
 
 

@@ -1,6 +1,7 @@
 """The rollout's "integrations verified" task and the go-live gate (issue 19 B): a client
 whose integration has an unmapped vendor zone cannot complete testing or go live, and is
-told which zone; once every zone is mapped or ignored it can. Local target with a
+told which zone; once every zone is mapped or ignored and the integration has a passing
+``integration test`` round trip it can (without the round trip it is named too). Local target with a
 control database."""
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ def test_an_unmapped_zone_blocks_testing_and_go_live_and_is_named(
     assert refused.exit_code == ExitCode.PRECONDITION and "phase 4" in refused.output
 
     ok(cli(stacks, *map_zones, "--ignore", "M-99"))
+    untested = cli(stacks, "rollout", "done", SLUG, "--phase", "4")
+    assert untested.exit_code == ExitCode.PRECONDITION
+    assert "meters: no passing `tenantctl integration test demo meters`" in untested.output
+
+    ok(cli(stacks, "deploy", "demo-preview", "--yes"))  # the integration's secret
+    creds = ("integration", "set-credentials", SLUG, "meters", "--stage", "preview")
+    ok(cli(stacks, *creds, input='{"hmacSecret": "meters-sandbox"}'))
+    ok(cli(stacks, "integration", "test", SLUG, "meters"))
     assert task(status(stacks), "integrations-verified")["state"] == "done"
     ok(cli(stacks, "rollout", "done", SLUG, "--phase", "4"))
     ok(cli(stacks, "promote", SLUG, "--yes"))

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from infra.core.integration_config import VENDORS, IntegrationSpec
 from infra.core.integrations.adapters import (
     apds_pull,
     apds_webhook,
@@ -23,7 +24,11 @@ from infra.core.integrations.adapters import (
     parkmobile_pull,
 )
 from infra.core.integrations.adapters.base import AdapterContext
-from infra.core.integrations.adapters.registry import ADAPTERS, adapter_for
+from infra.core.integrations.adapters.registry import (
+    ADAPTERS,
+    adapter_for,
+    adapter_for_integration,
+)
 from infra.core.integrations.record import (
     MAX_ITEMS,
     MAX_PAYLOAD_BYTES,
@@ -354,6 +359,29 @@ def test_registry_maps_each_vendor_and_names_the_known_ones() -> None:
     assert {a.transport for a in ADAPTERS.values()} == {"push", "pull", "file"}
     with pytest.raises(ValueError, match=r"no adapter for vendor 'genetec'.*apds \(pull\)"):
         adapter_for("genetec", "pull")
+
+
+def test_the_registry_and_the_config_share_one_vendor_list() -> None:
+    # every vendor mode a config entry can name, but lookup, reaches exactly one adapter,
+    # and the registry knows no vendor the config cannot name
+    configurable = {(v, m) for v, vendor in VENDORS.items() for m in vendor.modes}
+    assert set(ADAPTERS) == {(v, m) for v, m in configurable if m != "lookup"}
+    for (vendor, mode), adapter in ADAPTERS.items():
+        assert (adapter.name, adapter.transport) == (vendor, mode)
+
+
+def test_a_config_entry_reaches_its_adapter() -> None:
+    def entry(vendor: str, mode: str, **extra: object) -> IntegrationSpec:
+        return IntegrationSpec.model_validate(
+            {"id": "feed", "vendor": vendor, "mode": mode, "timezone": "America/Chicago", **extra}
+        )
+
+    assert adapter_for_integration(entry("generic-push", "push")) is generic_push.ADAPTER
+    assert adapter_for_integration(entry("csv-drop", "file")) is csv_drop.ADAPTER
+    with pytest.raises(ValueError, match="no adapter for vendor 'apds' in mode 'lookup'"):
+        adapter_for_integration(
+            entry("apds", "lookup", endpoints={"preview": "http://127.0.0.1:9/"})
+        )
 
 
 # ------------------------------------------------------------------ zones

@@ -33,6 +33,7 @@ EVERY_CHECK = [
     "kms-key",
     "email-identity",
     "access-log-bucket",
+    "connection-group",
     "pulumi-backend",
     "policy-pack",
 ]
@@ -117,6 +118,7 @@ NEEDS_OUTPUTS = [
     "kms-key",
     "email-identity",
     "access-log-bucket",
+    "connection-group",
 ]
 
 

@@ -34,7 +34,9 @@ def capacity(clients: int, read_account: bool, stacks_dir: Path, as_json: bool) 
     stacks folder, and compares N clients of the most demanding shape with each
     quota's default (with --account, the applied value Service Quotas reports), whether
     AWS raises it, and which binds first. The platform's preview pool servers count
-    once, shared. `tenantctl preflight` checks the same model against the account.
+    once, shared. RDS storage counts allocated storage, as AWS does; a line under the
+    table says when every instance grown to its autoscaling ceiling would pass it.
+    `tenantctl preflight` checks the same model against the account.
 
     \b
     Examples:
@@ -60,6 +62,9 @@ def capacity(clients: int, read_account: bool, stacks_dir: Path, as_json: bool) 
             f"{'yes' if use.quota.adjustable else 'no':<10}  "
             + (f"yes, at {(use.max_clients_at_limit or 0) + 1} clients" if use.binds else "no")
         )
+    for use in report.uses:
+        if use.ceiling is not None:
+            click.echo(use.ceiling_note())
     unread = [u.quota.key for u in report.uses if u.applied is not None and not u.applied.readable]
     if unread:
         click.echo(

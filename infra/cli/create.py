@@ -77,6 +77,10 @@ def create(
     diff unless --force. With a control database configured, it also starts the
     client's rollout at sign-off (once; see `tenantctl rollout`).
 
+    Writing and deploying happen under the client's lock, as every command that
+    changes a client: while another create, reset or promote of SLUG holds it, create
+    exits 4 and writes nothing. --no-deploy changes only local files and takes no lock.
+
     \b
     Examples:
       tenantctl create demo --from stacks/tenant.example.yaml

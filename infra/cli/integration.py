@@ -20,8 +20,9 @@ from infra.cli.common import (
     stage_option,
 )
 from infra.core import naming
-from infra.core.errors import LocalIOError, UserInputError
+from infra.core.errors import ExitCode, LocalIOError, UserInputError
 from infra.core.integration_config import MODES, VENDORS
+from infra.core.integrations.roundtrip import DEFAULT_TIMEOUT_SECONDS
 
 
 @click.group()
@@ -36,6 +37,8 @@ def integration() -> None:
       tenantctl integration map-zones demo parkmobile --zones zones.csv --write
       tenantctl integration set-credentials demo parkmobile --stage preview < creds.json
       tenantctl integration list demo --json
+      tenantctl integration test demo meters --timeout 20
+      tenantctl integration replay demo meters --stage production
     """
 
 
@@ -174,6 +177,107 @@ def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> No
         )
 
 
+@integration.command("test")
+@click.argument("slug")
+@click.argument("integration_id", metavar="ID")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.001, max=600),
+    default=DEFAULT_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Seconds the round trip may take before it counts as failed.",
+)
+@stacks_dir_option
+@json_option
+@click.pass_context
+def test(
+    ctx: click.Context,
+    slug: str,
+    integration_id: str,
+    timeout: float,
+    stacks_dir: Path,
+    as_json: bool,
+) -> None:
+    """Send a TEST transaction through the preview integration ID and look it up.
+
+    Preview only (there is no --stage): in the vendor's shape, a push signed with the
+    integration's secret to the receive handler, a session posted to the vendor sandbox
+    and pulled back (pull), or a dropped CSV file; then the adapter, ingestion into the
+    preview's working database and the enforcement lookup. A passing round trip is
+    recorded, with the configuration hash and release it ran against, in the rollout
+    history: the "integrations verified" task needs one per integration since its last
+    config change. Exit 3 when the round trip fails, 5 when the vendor sandbox does not
+    answer.
+
+    \b
+    Examples:
+      tenantctl integration test demo meters
+      tenantctl integration test demo meters --timeout 10 --json
+    """
+    from infra.ops.lifecycle.integration_test import run_test
+    from infra.ops.rollout.integration_tests import RoundTripHistory
+
+    trip = run_test(stacks_dir, slug, integration_id, timeout=timeout, recorder=RoundTripHistory())
+    if as_json:
+        echo_json(trip.to_json())
+    else:
+        click.echo(f"{trip.stack} {trip.integration}: TEST {trip.run_id} via {trip.via}")
+        if trip.answer is not None:
+            click.echo(f"lookup {trip.answer.plate} in {trip.answer.lot}: {trip.answer.reason}")
+        verdict = "passed" if trip.passed else f"FAILED: {trip.problem}"
+        click.echo(f"round trip {verdict} in {trip.seconds:.2f}s (config {trip.config_hash})")
+        if trip.recorded:
+            click.echo(trip.recorded)
+    if not trip.passed:
+        ctx.exit(ExitCode.PRECONDITION)
+
+
+@integration.command("replay")
+@click.argument("slug")
+@click.argument("integration_id", metavar="ID")
+@stage_option("Whose dead-letter queue.")
+@stacks_dir_option
+@json_option
+@click.pass_context
+def replay(
+    ctx: click.Context,
+    slug: str,
+    integration_id: str,
+    stage: naming.Stage,
+    stacks_dir: Path,
+    as_json: bool,
+) -> None:
+    """Re-drive integration ID's dead-letter queue into the stage's database.
+
+    Each message (a delivery as the vendor sent it) goes through the integration's
+    adapter and the ingestion, then is deleted; sessions already stored are counted, never
+    stored twice (by source id and version), so it is safe to run again. A message that
+    still cannot be read stays on the queue with its reason: exit 3 names it.
+
+    \b
+    Examples:
+      tenantctl integration replay demo meters
+      tenantctl integration replay demo meters --stage production --json
+    """
+    from infra.ops.lifecycle.integration_replay import run_replay
+
+    result = run_replay(stacks_dir, slug, integration_id, stage)
+    counts = result.counts
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(
+            f"{result.stack} {result.integration}: {counts.replayed} of {counts.messages} "
+            f"message(s) replayed from {result.queue}: {counts.stored} session(s) stored, "
+            f"{counts.already} already stored, {counts.quarantined} quarantined, "
+            f"{counts.rows_rejected} row(s) rejected"
+        )
+        for left in counts.left:
+            click.echo(f"left on the queue: message {left.message_id}: {left.reason}")
+    if counts.left:
+        ctx.exit(ExitCode.PRECONDITION)
+
+
 @integration.command("map-zones")
 @click.argument("slug")
 @click.argument("integration_id", metavar="ID")
@@ -229,7 +333,7 @@ def map_zones(
       tenantctl integration map-zones demo parkmobile --zones zones.csv --write \
           --map 104=C2 --ignore 999
     """
-    from infra.core.zone_matching import parse_zone_list
+    from infra.core.integrations.zones import parse_zone_list
     from infra.ops.lifecycle.integration_config import map_zones as propose_map
     from infra.ops.lifecycle.integration_config import read_lots
     from infra.ops.stacks.opening import open_preview

@@ -47,8 +47,9 @@ def preflight(
 
     SES production access and sending quota, the SSM default parameter tier, every
     quota the capacity model counts against what N clients need, the hosted zone's
-    records, the platform outputs and the KMS key, SES identity and log bucket they
-    name, the Pulumi backend and the policy pack. Each check is pass, fail or
+    records, the platform outputs and the KMS key, SES identity, log bucket and
+    CloudFront connection group (exists, enabled, routing at the endpoint clients are
+    given) they name, the Pulumi backend and the policy pack. Each check is pass, fail or
     cannot-check, with its evidence and what to do. Exits 0 when every check passes,
     3 otherwise.
 

@@ -274,6 +274,11 @@ class IntegrationSpec(_Model):
     def unmapped(self) -> list[ZoneMapping]:
         return [z for z in self.zones if not z.mapped]
 
+    def zone_map(self) -> dict[str, str]:
+        """Vendor zone id -> lot code, as ``map-zones`` wrote it: the map ingestion places
+        this integration's sessions with (ignored and unmapped zones are not in it)."""
+        return {z.vendor_zone_id: z.lot for z in self.zones if z.lot is not None}
+
     def lots(self) -> set[str]:
         return {z.lot for z in self.zones if z.lot is not None}
 

@@ -148,7 +148,11 @@ QUOTAS: tuple[Quota, ...] = (
     Quota("rds-instances", "DB instances", "account and region", 40, True, _RDS),
     Quota("rds-parameter-groups", "DB parameter groups", "account and region", 50, True, _RDS),
     Quota("rds-subnet-groups", "DB subnet groups", "account and region", 50, True, _RDS),
-    Quota("rds-storage-gib", "Total storage for all DB instances (GiB, at autoscaling ceiling)",
+    # "The maximum total storage (in GB) on EBS volumes for all Amazon RDS DB instances
+    # added together" (_RDS); the used value is "the total allocated storage in the
+    # account" (RDS API Reference, AccountQuota: AllocatedStorage). So it counts allocated
+    # storage, not maxAllocatedStorage; autoscaling's growth counts once it is allocated.
+    Quota("rds-storage-gib", "Total storage for all DB instances (GiB allocated)",
           "account and region", 100_000, True, _RDS),
     Quota("s3-buckets", "General purpose buckets", "account", 10_000, True,
           "https://docs.aws.amazon.com/AmazonS3/latest/userguide/BucketRestrictions.html"),

@@ -503,6 +503,63 @@ def email_identity(
     return Check("email-identity", PASS, f"{name} verified for sending (DKIM {dkim})", evidence)
 
 
+def connection_group(
+    group_id: str, routing_endpoint: str, group: Mapping[str, Any] | None, error: str | None
+) -> Check:
+    """The platform's CloudFront connection group (``connectionGroupId``), which every
+    client domain's distribution tenant joins, exists, is enabled, and routes at the
+    endpoint clients are told to point their CNAME at (``connectionGroupRoutingEndpoint``)."""
+    evidence: dict[str, Any] = {
+        "connectionGroupId": group_id,
+        "expectedRoutingEndpoint": routing_endpoint,
+    }
+    if group is None:
+        return Check(
+            "connection-group",
+            FAIL,
+            f"no CloudFront connection group {group_id} ({error or 'not found'})",
+            evidence,
+            "create the platform's connection group (CloudFront SaaS Manager) in this account, "
+            "or set connectionGroupId in the platform outputs to the one there: no client "
+            "domain can become a distribution tenant without it",
+        )
+    found = str(group.get("RoutingEndpoint") or "")
+    evidence.update(
+        {
+            "name": group.get("Name"),
+            "status": group.get("Status"),
+            "enabled": bool(group.get("Enabled")),
+            "routingEndpoint": found,
+        }
+    )
+    if not group.get("Enabled"):
+        return Check(
+            "connection-group",
+            FAIL,
+            f"connection group {group_id} is disabled (status {group.get('Status')})",
+            evidence,
+            f"enable it (aws cloudfront update-connection-group --id {group_id} --enabled "
+            "--if-match ETAG, the ETag get-connection-group returns): a disabled group serves "
+            "no client domain",
+        )
+    if found.rstrip(".").lower() != routing_endpoint.rstrip(".").lower():
+        return Check(
+            "connection-group",
+            FAIL,
+            f"connection group {group_id} routes at {found or 'no endpoint'}, not at "
+            f"{routing_endpoint} (connectionGroupRoutingEndpoint)",
+            evidence,
+            f"set connectionGroupRoutingEndpoint in the platform outputs to {found}: clients "
+            "point their CNAME at it and promote verifies that",
+        )
+    return Check(
+        "connection-group",
+        PASS,
+        f"{group_id} enabled, routing at {found} (status {group.get('Status')})",
+        evidence,
+    )
+
+
 def _admits_log_delivery(policy_text: str | None) -> bool:
     try:
         policy = json.loads(policy_text or "{}")

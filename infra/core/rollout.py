@@ -57,7 +57,8 @@ CHECKS: dict[str, str] = {
     "imports-recorded": "data imports recorded",
     "promote-dry-run-clean": "`promote --dry-run` meets every precondition",
     "integrations-verified": "every integration's vendor zones are mapped or ignored, onto "
-    "existing lots (not applicable without integrations)",
+    "existing lots, and it has a passing `integration test` round trip since its last config "
+    "change (not applicable without integrations)",
     "live-site-launched": "production is live",
     "verify-passed": "the latest `tenantctl verify` of preview's served release passed",
     "verify-accepted": "the client accepted a passing verify run of exactly the release and "

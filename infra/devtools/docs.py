@@ -123,7 +123,8 @@ def readme_capacity_table() -> str:
             f"| {use.quota.name} | {use.quota.scope} | {use.per_client} | {use.total:,} | "
             f"{use.quota.default:,} | {'yes' if use.quota.adjustable else 'no'} | {request} |"
         )
-    return "\n".join(lines)
+    notes = [use.ceiling_note() for use in report.uses if use.ceiling is not None]
+    return "\n".join(lines + [""] + [f"{note}." for note in notes] if notes else lines)
 
 
 def readme_cost_table() -> str:

@@ -82,6 +82,7 @@ class LocalDeployer:
 _OBJECT_TYPES = ("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
 _PARAMETER = "aws:ssm/parameter:Parameter"
 _SECRET = "aws:secretsmanager/secret:Secret"
+_QUEUE = "aws:sqs/queue:Queue"
 _CERTIFICATE = "aws:acm/certificate:Certificate"
 _EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
 _USER_POOL = "aws:cognito/userPool:UserPool"
@@ -114,6 +115,30 @@ def local_outputs_parameter(spec: TenantSpec) -> str:
     return f"/{naming.TOOL}/local-outputs/{spec.stack_name}"
 
 
+def _apply_queue(inputs: Mapping[str, Any], region: str | None) -> int:
+    """An integration's queue in the emulator's SQS, once (1 when created). The program's
+    redrive policy names its dead-letter queue by a plan ARN ending in the queue's name
+    (the dead-letter queue comes first in the plan): it is pointed at the real one."""
+    sqs = aws.client("sqs", region)
+    name = str(inputs["name"])
+    try:
+        sqs.get_queue_url(QueueName=name)
+        return 0
+    except ClientError:
+        pass
+    attributes = {"MessageRetentionPeriod": str(inputs.get("messageRetentionSeconds", 345600))}
+    if "visibilityTimeoutSeconds" in inputs:
+        attributes["VisibilityTimeout"] = str(inputs["visibilityTimeoutSeconds"])
+    if inputs.get("redrivePolicy"):
+        policy = json.loads(str(inputs["redrivePolicy"]))
+        target = sqs.get_queue_url(QueueName=str(policy["deadLetterTargetArn"]).rsplit(":", 1)[1])
+        arn = sqs.get_queue_attributes(QueueUrl=target["QueueUrl"], AttributeNames=["QueueArn"])
+        policy["deadLetterTargetArn"] = arn["Attributes"]["QueueArn"]
+        attributes["RedrivePolicy"] = json.dumps(policy)
+    sqs.create_queue(QueueName=name, Attributes=attributes)
+    return 1
+
+
 def apply_local(
     spec: TenantSpec,
     handle: StackHandle,
@@ -130,7 +155,9 @@ def apply_local(
     plan = plan_stack(spec, platform_outputs=platform)
     bucket = str(plan.outputs["contentBucket"])
     content = ContentStore(handle.s3, bucket)
-    created: dict[str, int] = {"bucket": 0, "objects": 0, "parameters": 0, "secret": 0}
+    created: dict[str, int] = {
+        "bucket": 0, "objects": 0, "parameters": 0, "secret": 0, "queues": 0
+    }  # fmt: skip
     try:
         handle.s3.head_bucket(Bucket=bucket)
     except ClientError:
@@ -175,7 +202,9 @@ def apply_local(
                 handle.secrets.create_secret(
                     Name=name, Description=inputs.get("description", ""), Tags=_tags(inputs)
                 )
-                created["secret"] = 1
+                created["secret"] += 1
+        elif resource.type == _QUEUE:
+            created["queues"] += _apply_queue(inputs, handle.region)
     _apply_email(plan.resources, handle.region)
     outputs = dict(handle.outputs or {})  # as last deployed (None before the first deploy)
     outputs.update(custom_domain)
@@ -204,7 +233,8 @@ def apply_local(
         f"bucket {bucket} ({'created' if created['bucket'] else 'exists'}), "
         f"{created['objects']} defaults objects written, "
         f"{created['parameters']} settings parameter(s) created, "
-        f"payment secret {'created' if created['secret'] else 'exists'}"
+        f"{created['secret']} secret(s) created"
+        + (f", {created['queues']} queue(s) created" if created["queues"] else "")
     )
     progress(f"  local apply {spec.stack_name}: {summary}")
     return summary

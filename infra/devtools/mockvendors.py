@@ -3,7 +3,9 @@ sender and a file drop. Developer tooling: nothing in the product imports it.
 
 ``MockPullAPI`` serves ``GET /apds/sessions`` (APDS PaginatedListMeta, ``offset``) and
 ``GET /parkmobile/parkingRights`` (``page`` cursor), both filtered by
-``modified_since``; its ``mode`` makes it misbehave for fault tests: ``slow`` sleeps
+``modified_since``; ``POST /parkmobile/parkingRights`` with one ``parkingRights`` item
+adds a session (a vendor sandbox's "create a test session", which ``tenantctl
+integration test`` uses); its ``mode`` makes it misbehave for fault tests: ``slow`` sleeps
 longer than any sane timeout, ``forever`` always promises one more page, ``flaky`` fails
 the first request of each page with HTTP 503.
 """
@@ -11,7 +13,6 @@ the first request of each page with HTTP 503.
 from __future__ import annotations
 
 import csv
-import hashlib
 import hmac
 import io
 import json
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
+
+from infra.core.integrations.roundtrip import SIGNATURE_HEADER, sign
 
 Mode = Literal["ok", "slow", "forever", "flaky"]
 
@@ -118,6 +121,36 @@ class MockPullAPI:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_POST(self) -> None:
+                api.requests.append(f"POST {self.path}")
+                if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
+                    self.send_error(401)
+                    return
+                if urllib.parse.urlsplit(self.path).path != "/parkmobile/parkingRights":
+                    self.send_error(404)
+                    return
+                length = int(self.headers.get("Content-Length", "0"))
+                try:
+                    (item,) = json.loads(self.rfile.read(length))["parkingRights"]
+                    api.sessions.append(
+                        VendorSession(
+                            str(item["parkingActionId"]),
+                            str(item["lpn"]),
+                            str(item["zoneCode"]),
+                            str(item["startTimeLocal"]),
+                            str(item["endTimeLocal"]),
+                            int(item["lastModifiedUtc"]),
+                            amount="0.00",
+                            status=str(item.get("status", "active")),
+                        )
+                    )
+                except (ValueError, KeyError, TypeError):
+                    self.send_error(400)
+                    return
+                self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_GET(self) -> None:
                 parts = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(parts.query))
@@ -185,12 +218,6 @@ class MockPullAPI:
 
 
 # ------------------------------------------------------------------ push
-
-SIGNATURE_HEADER = "X-Signature-SHA256"
-
-
-def sign(body: bytes, secret: bytes) -> str:
-    return hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 @dataclass

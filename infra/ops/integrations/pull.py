@@ -84,6 +84,31 @@ def _safe(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+def post_session(
+    base_url: str, body: bytes, *, token: str | None = None, timeout_s: float = TIMEOUT_S
+) -> None:
+    """POST one session (*body*, in the vendor's shape) to the vendor's session endpoint at
+    *base_url*: a vendor sandbox's "create a test session". Once, no retry (a retried
+    create could make two); unreachable or refused, an error saying which."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(base_url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s):
+            return
+    except urllib.error.HTTPError as exc:
+        raise VendorMisbehaving(
+            f"the vendor refused a session posted to {_safe(base_url)} with HTTP {exc.code}; "
+            "check the integration's endpoint and credentials"
+        ) from None
+    except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
+        raise DependencyUnreachable(
+            f"vendor at {_safe(base_url)} did not answer ({getattr(exc, 'reason', exc)}) "
+            f"within {timeout_s:g} s; retry when it is up"
+        ) from None
+
+
 def pull(
     base_url: str,
     adapter: Adapter,

@@ -24,9 +24,10 @@ from infra.core.integration_config import (
     integration_names,
     zone_coverage,
 )
+from infra.core.integrations.zones import Lot, VendorZone, match_zones
+from infra.core.integrations.zones import ZoneProposal as Proposal
 from infra.core.spec import TenantSpec, parse_spec
 from infra.core.steps import Progress, quiet
-from infra.core.zone_matching import Lot, Proposal, VendorZone, propose
 from infra.ops.adapters import aws
 from infra.ops.adapters.database import connect
 from infra.ops.adapters.payment_store import parse_credentials, put_secret_document
@@ -261,7 +262,7 @@ def map_zones(
                 f"(lots: {', '.join(sorted(codes))})"
             )
         existing[zone_id] = (lot, lot is None)
-    proposals = propose(zones, lots, existing)
+    proposals = list(match_zones(zones, lots, existing).proposals)
     counts: dict[str, int] = {}
     for p in proposals:
         counts[p.match] = counts.get(p.match, 0) + 1

@@ -11,12 +11,13 @@ again changes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.core import naming, rendering
-from infra.core.errors import PreconditionFailed
+from infra.core.errors import PreconditionFailed, TenantctlError
 from infra.core.replacement import StatefulChange
 from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, Step, StepLog, quiet
@@ -25,7 +26,9 @@ from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.adapters.database_role import role_credentials
 from infra.ops.stacks.deployers import LOCAL, current_deployer, deploy_stack
 from infra.ops.stacks.handle import StackHandle
-from infra.ops.stacks.locking import client_lock, lock_place
+from infra.ops.stacks.locking import client_lock, lock_place, place_of
+from infra.ops.stacks.platformfile import platform_outputs
+from infra.ops.stacks.stackfiles import read_stack
 
 
 def post_provision(handle: StackHandle, progress: Progress = quiet) -> list[Step]:
@@ -153,6 +156,36 @@ def deploy_tenant(
     return TenantDeployment(
         "deployed" if deployer.name == "pulumi" else "applied-locally", deployed
     )
+
+
+def creating(
+    stacks_dir: Path,
+    specs: Mapping[naming.Stage, TenantSpec],
+    break_lock: str | None = None,
+    progress: Progress = quiet,
+) -> AbstractContextManager[object]:
+    """The client's lock for all of ``create`` that deploys: planning and writing its stack
+    files, then ``deploy_tenant`` (which takes it again, re-entrantly). Two creates of one
+    slug, or a create and a reset, never interleave: the second is ``LockHeld`` (exit 4)
+    before it reads or writes a file.
+
+    Where the lock lives is where every later command looks (``lock_place``): the platform
+    of the preview's stack file, in its region; for a client without a readable one yet,
+    the platform *specs* name, in the region a new stack file gets. Without a deployer
+    (``--no-deploy``, or real AWS without the Pulumi CLI) create changes nothing shared,
+    only local files, and takes no lock, as ``deploy_tenant``."""
+    if current_deployer() is None:
+        return nullcontext()
+    slug = specs[naming.PREVIEW].slug
+    # A folder that cannot be made is said first (exit 7), before the platform file in it.
+    stacks_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        preview = read_stack(stacks_dir, slug, naming.PREVIEW)
+        platform, region = preview.spec.platform_stack, preview.region
+    except TenantctlError:  # none yet, or malformed: create itself says so, under the lock
+        platform, region = specs[naming.PREVIEW].platform_stack, None
+    place = place_of(platform_outputs(stacks_dir, platform), region)
+    return client_lock(slug, "create", place, break_reason=break_lock, progress=progress)
 
 
 def refuse_data_loss(stack: str, changes: Sequence[StatefulChange]) -> None:

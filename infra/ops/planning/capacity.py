@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,15 @@ def _secrets(r: PlannedResource) -> int:
 
 
 def _storage(r: PlannedResource) -> int:
+    """Allocated storage: what RDS's "Total storage for all DB instances" counts (the EBS
+    volumes' sizes added together; DescribeAccountAttributes reports the used value as
+    the total allocated storage). The autoscaling ceiling is not reserved: see GROWTH."""
+    if r.type != "aws:rds/instance:Instance":
+        return 0
+    return int(r.inputs.get("allocatedStorage") or 0)
+
+
+def _storage_ceiling(r: PlannedResource) -> int:
     if r.type != "aws:rds/instance:Instance":
         return 0
     return int(r.inputs.get("maxAllocatedStorage") or r.inputs.get("allocatedStorage") or 0)
@@ -64,6 +73,21 @@ COUNTERS: dict[str, Callable[[PlannedResource], int]] = {
     "scheduler-schedules": _count("aws:scheduler/schedule:Schedule"),
 }
 """Quota key -> how much one planned resource consumes of it."""
+
+GROWTH: dict[str, Callable[[PlannedResource], int]] = {"rds-storage-gib": _storage_ceiling}
+"""Quota key -> how much one planned resource may come to consume of it unattended: RDS
+storage autoscaling grows an instance's allocated storage up to maxAllocatedStorage, and
+what it allocates counts against the quota (an increase past the quota fails, and the
+instance fills up). The table counts what AWS counts; this says when to ask for more."""
+
+
+def growth(plans: list[StackPlan]) -> dict[str, int]:
+    """What *plans* may come to consume of each ``GROWTH`` quota (every instance at its
+    autoscaling ceiling)."""
+    return {
+        key: sum(count(r) for plan in plans for r in plan.resources)
+        for key, count in GROWTH.items()
+    }
 
 
 def consumption(plans: list[StackPlan]) -> dict[str, int]:
@@ -112,6 +136,9 @@ class QuotaUse:
     """What the account's Service Quotas said (``--account``); ``None``: not read."""
     shape: str = ""
     """The shape of client this use is of (the most demanding for this quota)."""
+    ceiling: QuotaUse | None = None
+    """For a ``GROWTH`` quota: the same clients with everything grown to its autoscaling
+    ceiling (the pool servers at their allocated storage: the platform sizes them)."""
 
     @property
     def limit(self) -> int:
@@ -119,6 +146,12 @@ class QuotaUse:
         if self.applied is not None and self.applied.value is not None:
             return int(self.applied.value)
         return self.quota.default
+
+    @property
+    def limit_word(self) -> str:
+        """What ``limit`` is, in a sentence: the applied value or the default."""
+        read = self.applied is not None and self.applied.value is not None
+        return "applied value" if read else "default"
 
     @property
     def limit_source(self) -> str:
@@ -182,6 +215,35 @@ class QuotaUse:
             "binds": self.binds,
             "increaseTo": self.total if self.binds else None,
             "source": self.quota.source,
+            **({"atAutoscalingCeiling": self.ceiling.ceiling_json()} if self.ceiling else {}),
+        }
+
+    def ceiling_note(self) -> str:
+        """One sentence on a ``GROWTH`` quota: what it counts, and when autoscaling would
+        take the clients past the limit (``""`` for any other quota)."""
+        grown = self.ceiling
+        if grown is None:
+            return ""
+        when = (
+            f"past the {self.limit_word} {self.limit:,} at "
+            f"{(grown.max_clients_at_limit or 0) + 1:,} clients: request an increase (adjustable) "
+            "before the fleet's allocated storage nears it, or autoscaling stops and instances "
+            "fill up"
+            if grown.binds
+            else f"within the {self.limit_word} {self.limit:,}"
+        )
+        return (
+            f"{self.quota.key} counts allocated storage, as AWS does; with every instance at "
+            f"its autoscaling ceiling it would be {grown.total:,} GiB, {when}"
+        )
+
+    def ceiling_json(self) -> dict[str, Any]:
+        return {
+            "shape": self.shape,
+            "perClient": self.per_client,
+            "total": self.total,
+            "maxClientsAtLimit": self.max_clients_at_limit,
+            "binds": self.binds,
         }
 
 
@@ -224,12 +286,13 @@ def capacity(
     reference = reference_client(stacks_dir)
     shapes = client_shapes(stacks_dir, reference)
     by_shape = {shape.name: consumption(list(shape.plans)) for shape in shapes}
-    uses = []
-    for q in QUOTAS:  # per quota, the shape that needs the most of it at this many clients
+    grown = {shape.name: growth(list(shape.plans)) for shape in shapes}
+
+    def most(q: Quota, used: dict[str, dict[str, int]]) -> QuotaUse:
         candidates = [
             QuotaUse(
                 q,
-                by_shape[shape.name][q.key],
+                used[shape.name][q.key],
                 clients,
                 _pools(shape.pool_capacities, q.key),
                 applied.get(q.key) if applied is not None else None,
@@ -237,5 +300,12 @@ def capacity(
             )
             for shape in shapes
         ]
-        uses.append(max(candidates, key=lambda use: (use.total, use.per_client)))
+        return max(candidates, key=lambda use: (use.total, use.per_client))
+
+    uses = []
+    for q in QUOTAS:  # per quota, the shape that needs the most of it at this many clients
+        use = most(q, by_shape)
+        if q.key in GROWTH:
+            use = replace(use, ceiling=most(q, grown))
+        uses.append(use)
     return CapacityReport(clients, [s.name for s in shapes], reference, uses, by_shape)

@@ -1,4 +1,5 @@
-"""The platform's side of preflight: its outputs, KMS key, SES identity and log bucket.
+"""The platform's side of preflight: its outputs, KMS key, SES identity, log bucket and
+CloudFront connection group.
 
 The outputs are the platform as every command resolves it
 (``infra.ops.stacks.platformfile.platform_outputs``); when that refuses them, the raw
@@ -124,3 +125,12 @@ def access_log_bucket(name: str, region: str) -> Check:
     except ClientError:
         policy = None
     return rules.access_log_bucket(name, region, bucket_region, None, encryption, policy)
+
+
+def connection_group(group_id: str, routing_endpoint: str, region: str) -> Check:
+    """``GetConnectionGroup`` (CloudFront is global: any region's client reaches it)."""
+    try:
+        found = aws.client("cloudfront", region).get_connection_group(Identifier=group_id)
+    except ClientError as exc:
+        return rules.connection_group(group_id, routing_endpoint, None, client_error(exc))
+    return rules.connection_group(group_id, routing_endpoint, found["ConnectionGroup"], None)

@@ -75,7 +75,13 @@ def preflight(
     if outputs is None:  # the plans that count each quota need the platform's outputs
         checks += [rules.needs_platform(f"quota:{quota.key}") for quota in limits.QUOTAS]
         checks.append(outputs_check)
-        names = ["hosted-zone-records", "kms-key", "email-identity", "access-log-bucket"]
+        names = [
+            "hosted-zone-records",
+            "kms-key",
+            "email-identity",
+            "access-log-bucket",
+            "connection-group",
+        ]
         checks += [rules.needs_platform(name) for name in names]
         counted_from: list[str] = []
     else:
@@ -99,6 +105,13 @@ def preflight(
             )
         )
         checks.append(platform.access_log_bucket(str(outputs["accessLogBucketName"]), region))
+        checks.append(
+            platform.connection_group(
+                str(outputs["connectionGroupId"]),
+                str(outputs["connectionGroupRoutingEndpoint"]),
+                region,
+            )
+        )
     checks.append(tooling.backend(chosen, region))
     checks.append(tooling.policy_pack())
     return PreflightReport(

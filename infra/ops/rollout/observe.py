@@ -25,6 +25,7 @@ from infra.ops.content.imports import recorded_imports
 from infra.ops.lifecycle.domain import certificate_status
 from infra.ops.lifecycle.integration_config import read_lots
 from infra.ops.lifecycle.promote_plan import Precondition, check_preconditions
+from infra.ops.rollout import integration_tests
 from infra.ops.rollout.acceptance import acceptance_observation, observe_testing
 from infra.ops.rollout.training import observe_training
 from infra.ops.stacks.handle import StackHandle
@@ -171,19 +172,29 @@ def _dry_run(s: _Systems) -> Observation:
 
 def _integrations_verified(s: _Systems) -> Observation:
     """Every integration of the preview (what promote carries) has its vendor zones mapped
-    or ignored, onto lots the preview has. A passing test round-trip is not checked yet:
-    ``tenantctl integration test`` (issue 19, part A) records none so far."""
+    or ignored, onto lots the preview has, and a passing ``tenantctl integration test``
+    round trip recorded on its current configuration (so since its last config change)."""
     handle = s.stack(naming.PREVIEW)
     integrations = list(handle.spec.integrations)
     if not integrations:
         return Observation("done", "no integrations configured (not applicable)")
     lots = {lot.code for lot in read_lots(handle.working_url)}
     problems = readiness_problems(integrations, lots)
+    untested = integration_tests.untested(s.slug, integrations)
+    if untested is None:
+        return Observation("unknown", "no control database: round trips cannot be read")
+    problems += [
+        f"{i}: no passing `{naming.TOOL} integration test {s.slug} {i}` since its last config "
+        "change"
+        for i in untested
+    ]
     if problems:
         return Observation("not-done", "; ".join(problems))
     zones = sum(len(i.zones) for i in integrations)
     return Observation(
-        "done", f"{len(integrations)} integration(s), all {zones} vendor zones mapped or ignored"
+        "done",
+        f"{len(integrations)} integration(s), all {zones} vendor zones mapped or ignored, "
+        "each with a passing test round trip",
     )
 
 

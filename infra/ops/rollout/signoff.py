@@ -9,6 +9,7 @@ create again with the same description changes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -20,7 +21,7 @@ from infra.core.steps import Progress, quiet
 from infra.ops.adapters import control
 from infra.ops.adapters.yamlfiles import display_path
 from infra.ops.lifecycle.create import CreateResult, create_tenant
-from infra.ops.lifecycle.provision import TenantDeployment, deploy_tenant
+from infra.ops.lifecycle.provision import TenantDeployment, creating, deploy_tenant
 from infra.ops.rollout import billing
 from infra.ops.rollout.store import DEFAULT_CONTRACT, actor, today
 from infra.ops.rollout.transitions import Change, has_rollout, start
@@ -98,12 +99,14 @@ def create_client(
 ) -> Created:
     """Write both stack files (or refuse: ``StackFilesDiffer``, nothing written), deploy
     both stacks unless not *deploy*, and start the rollout (once per contract)."""
-    files = create_tenant(stacks_dir, specs, force=force)
-    for change in files.files:
-        progress(f"{change.status:9} {display_path(change.path)}")
-    deployment = (
-        deploy_tenant(files.specs, stacks_dir, progress, break_lock) if deploy else NO_DEPLOY
-    )
+    lock = creating(stacks_dir, specs, break_lock, progress) if deploy else nullcontext()
+    with lock:  # files planned and written, then deployed, under one hold of the lock
+        files = create_tenant(stacks_dir, specs, force=force)
+        for change in files.files:
+            progress(f"{change.status:9} {display_path(change.path)}")
+        deployment = (
+            deploy_tenant(files.specs, stacks_dir, progress, break_lock) if deploy else NO_DEPLOY
+        )
     rollout = start_with_create(files.slug, contract, signed_off, by)
     if rollout.status == "started" and rollout.change is not None:
         progress(f"rollout   {rollout.change.message}; billing: {rollout.change.billing or '-'}")

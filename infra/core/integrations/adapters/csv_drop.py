@@ -126,4 +126,4 @@ def _error_csv(header: list[str], failed: list[tuple[int, str, list[str]]]) -> s
     return out.getvalue()
 
 
-ADAPTER = Adapter("csv", "file", parse, "CSV file drop with an error CSV back")
+ADAPTER = Adapter("csv-drop", "file", parse, "CSV file drop with an error CSV back")

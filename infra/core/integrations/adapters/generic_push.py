@@ -98,4 +98,4 @@ def parse(payload: bytes, context: AdapterContext) -> AdapterResult:
     return AdapterResult(records, rejections)
 
 
-ADAPTER = Adapter("generic", "push", parse, "OPS-COM / Parknexus enforcementData push")
+ADAPTER = Adapter("generic-push", "push", parse, "OPS-COM / Parknexus enforcementData push")
