@@ -90,3 +90,14 @@ def test_slug_that_would_start_an_ssm_parameter_name_with_a_reserved_prefix_is_r
 def test_min_max_allocated_storage_rounds_up() -> None:
     assert limits.min_max_allocated_storage(20) == 22
     assert limits.min_max_allocated_storage(25) == 28
+
+
+def test_account_wide_quotas_are_read_where_service_quotas_answers_for_them() -> None:
+    by_key = {quota.key: quota for quota in limits.QUOTAS}
+    # S3's bucket count and Route 53's records are not per region: us-east-1 answers.
+    assert limits.quota_region(by_key["s3-buckets"], "eu-west-1") == "us-east-1"
+    assert limits.quota_region(by_key["route53-records"], "eu-west-1") == "us-east-1"
+    assert limits.quota_region(by_key["rds-instances"], "eu-west-1") == "eu-west-1"
+    # Every quota with a Service Quotas code has a scope the rule knows.
+    for key in limits.SERVICE_QUOTA_CODES:
+        assert by_key[key].scope in limits.GLOBAL_SCOPES | {"account and region", "load balancer"}

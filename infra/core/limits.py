@@ -191,16 +191,29 @@ SERVICE_QUOTA_CODES: dict[str, tuple[str, str]] = {
     "secrets": ("secretsmanager", "L-2F66C23C"),
 }
 """Quota key -> (service code, quota code) in Service Quotas, where AWS exposes the quota
-there (``tenantctl preflight`` reads the applied value); a quota without one (SSM's
-parameter count) is checked against its documented default. Sources: the Service Quotas
-links of "Quotas for your Application Load Balancers" and "Quotas and constraints for
-Amazon RDS" (AWS documentation); the route53, acm, cognito-idp, s3 and secretsmanager codes
-as published quota lists give them (not checked against an account from here: `aws
-service-quotas list-service-quotas --service-code <code>` shows them). A wrong code reads
+there (``tenantctl preflight`` reads the applied value); a quota without one is checked
+against its documented default: SSM's parameter count (no code is published for it) and
+CloudFront SaaS Manager's tenants (AWS raises those through Support, not Service Quotas).
+Each code is paired with its quota's name by the Service Quotas links of "Quotas for your
+Application Load Balancers" and "Quotas and constraints for Amazon RDS" (AWS
+documentation) and by a generated list of adjustable quotas (gruntwork-io
+terraform-aws-utilities, docs/quotas.md, 2024); Secrets Manager's by aws-eks-best-practices'
+quotas page ("Secrets per Region"). Not checked against an account from here (`aws
+service-quotas list-service-quotas --service-code <code>` shows them); a wrong code reads
 as "not exposed" and falls back to the documented default."""
 
 GLOBAL_QUOTA_REGION = "us-east-1"
-"""Service Quotas answers for global services (Route 53) in us-east-1 only."""
+"""Service Quotas answers for account-wide quotas (Route 53's, S3's buckets, IAM's) in
+us-east-1 only."""
+
+GLOBAL_SCOPES = frozenset({"zone", "account"})
+"""The scopes of quotas that are not per region (``Quota.scope``)."""
+
+
+def quota_region(quota: Quota, region: str) -> str:
+    """Where Service Quotas answers for *quota* of an account working in *region*."""
+    return GLOBAL_QUOTA_REGION if quota.scope in GLOBAL_SCOPES else region
+
 
 SES_SANDBOX_MAX_24_HOUR_SEND = 200
 SES_SANDBOX_MAX_SEND_RATE = 1

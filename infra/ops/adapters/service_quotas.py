@@ -33,7 +33,7 @@ def applied_quota(quota: Quota, region: str) -> AppliedQuota:
     if code is None:
         return AppliedQuota(None, "documented default, not in Service Quotas")
     service, quota_code = code
-    where = limits.GLOBAL_QUOTA_REGION if quota.scope == "zone" else region
+    where = limits.quota_region(quota, region)
     try:
         found = aws.client("service-quotas", where).get_service_quota(
             ServiceCode=service, QuotaCode=quota_code
