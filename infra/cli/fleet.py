@@ -196,7 +196,9 @@ def run(
 ) -> None:
     """Submit a fleet run of OPERATION over the selected stacks.
 
-    OPERATION: plan (offline), deploy, verify (read-only acceptance checks) or
+    OPERATION: plan (offline), deploy, verify (read-only acceptance checks),
+    preflight and drift (read-only reports: no canary, no failure budget, never
+    paused; a drifted stack is a failed stack with the drift named), or
     reset-preview (only previews whose stack file sets tenants:nightlyReset:
     true; the rest are left out, and said so). Each of --select, --stage,
     --phase and --changed-since narrows the stacks of the stacks folder (they
@@ -216,6 +218,7 @@ def run(
       tenantctl fleet run deploy --select demo --canary 1 --failure-budget 2%
       tenantctl fleet run deploy --changed-since origin/main~1 --stage preview
       tenantctl fleet run plan --phase 3 --stage production
+      tenantctl fleet run drift --all --json
     """
     from infra.ops.fleet import runs
 

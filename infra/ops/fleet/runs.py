@@ -356,6 +356,8 @@ def new_run(
             f"unknown fleet operation {operation!r}; one of {', '.join(rules.OPERATIONS)}"
         )
     rules.check_sizes(canary, wave_size, concurrency)
+    if operation in rules.FINDINGS:  # findings, not harm: the run never pauses for them
+        canary, failure_budget = 0, rules.NO_BUDGET
     budget = str(rules.parse_budget(failure_budget))
     return m.RunSpec(
         operation,
