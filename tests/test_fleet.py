@@ -350,6 +350,9 @@ def test_approval_releases_the_next_wave_and_a_duplicate_run_is_refused(
     waiting = wait_for(settings, run, state_is(m.AWAITING_APPROVAL))
     assert waiting["wave"] == 2 and waiting["next"] == f"tenantctl fleet approve {run} --wave 2"
     assert standin.count("start", names[1]) == 0
+    told = cli("status", run, "--json", code=10)  # the run waits for a person: exit 10
+    assert json.loads(told.stdout)["commands"] == [f"tenantctl fleet approve {run} --wave 2"]
+    assert told.stderr.endswith(f"run `tenantctl fleet approve {run} --wave 2`\n")
 
     duplicate = cli(*args, code=3)
     assert f"fleet run {run} (the same operation, stacks and options) is already running" in (
