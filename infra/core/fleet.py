@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from infra.core.affected import DEFAULT_CANARIES, StackRef, rollout_order
+from infra.core.affected import DEFAULT_CANARIES, MATRIX_LIMIT, StackRef, rollout_order
 from infra.core.errors import UserInputError
 
 OPERATIONS: tuple[str, ...] = ("plan", "deploy", "verify", "preflight", "drift", "reset-preview")
@@ -46,6 +46,10 @@ platform is not ready), not harm a change does: such a run has no canary and no 
 budget, never pauses, and reports every stack (the failed ones with what was found)."""
 
 NO_BUDGET = "100%"
+
+CI_FLEET_ABOVE = MATRIX_LIMIT
+"""The merge pipeline deploys a change that affects more stacks than this with one fleet
+run (`scripts/ci/fleet`), not with matrices: more than one GitHub matrix holds."""
 
 DEFAULT_CANARY = DEFAULT_CANARIES
 """Stacks in the canary wave of a fleet run: as many as a CI deploy's canary wave."""
