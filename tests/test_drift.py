@@ -63,3 +63,13 @@ def test_a_stack_never_deployed_has_drifted(stack_files: Path, aws_env: str) -> 
     result = drift(stack_files, "--stage", "preview")
     assert result.exit_code == ExitCode.CHANGES
     assert "demo-preview drifted: never deployed (no outputs recorded)" in result.stderr
+
+
+def test_drift_lines_name_what_the_next_deploy_would_do() -> None:
+    from infra.core.replacement import Step, changed_resources, changed_steps
+
+    before = {"bucket": "a1", "pool": "b1", "gone": "c1"}
+    after = {"bucket": "a1", "pool": "b2", "new": "d1"}
+    assert changed_resources(before, after) == ["delete gone", "create new", "update pool"]
+    steps = [Step("same", "t", "bucket"), Step("read", "t", "zone"), Step("update", "t", "pool")]
+    assert changed_steps(steps) == ["update pool"]  # the Pulumi CLI's preview, same rule
