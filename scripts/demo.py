@@ -284,8 +284,8 @@ def main() -> int:
         show(detail=True)
         banner("What the production stack contains (offline plan)")
         run("plan", SLUG, "--stage", "production")
-        banner("A fleet run: plan both stacks on the embedded Temporal server (no setup)")
-        run("fleet", "run", "plan", "--select", SLUG, "--canary", "1", "--wave-size", "1")
+        banner("A fleet run: drift of both stacks on the embedded Temporal server (no setup)")
+        run("fleet", "run", "drift", "--select", SLUG, "--wave-size", "1")
         banner("Phase 1 — discovery done; the gate passes and preview go-live is billed")
         rollout(
             "discovery-call",

@@ -93,7 +93,8 @@ def test_affected_writes_the_matrix_of_every_deploy_slot(repo: Path, tmp_path: P
 
     assert run.code == 0, run.stderr
     assert run.outputs["count"] == "6" and run.outputs["every-stack"] == "true"
-    assert set(run.outputs) == {"count", "every-stack", *rules.slot_names()}
+    assert set(run.outputs) == {"count", "every-stack", "engine", *rules.slot_names()}
+    assert run.outputs["engine"] == "matrix"  # 6 stacks: far fewer than a matrix holds
     assert json.loads(run.outputs["canary-previews-1"]) == {
         "include": [{"stack": "alpha-preview", "slug": "alpha", "stage": "preview"}]
     }
@@ -103,6 +104,56 @@ def test_affected_writes_the_matrix_of_every_deploy_slot(repo: Path, tmp_path: P
     ]
     assert run.outputs["previews-2"] == ""
     assert json.loads((repo / "affected.json").read_text())["count"] == 6
+
+
+def test_affected_sends_more_stacks_than_the_threshold_to_one_fleet_run(repo: Path, tmp_path: Path):
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / "templates" / "home.html").write_text("<h1>changed</h1>\n")
+    commit(repo, "template")
+
+    run = script(tmp_path, "affected", cwd=repo, BASE=base, FLEET_ABOVE="5")
+
+    assert run.code == 0, run.stderr
+    assert run.outputs["engine"] == "fleet" and run.outputs["count"] == "6"
+    assert all(run.outputs[slot] == "" for slot in rules.slot_names())  # no matrix job runs
+    assert "More than 5 stacks: one fleet run deploys them" in run.summary
+    from infra.core.fleet import CI_FLEET_ABOVE
+
+    assert CI_FLEET_ABOVE == rules.MATRIX_LIMIT
+
+
+def test_fleet_submits_the_changed_stacks_and_the_approval_job_releases_each_wave(
+    repo: Path, tmp_path: Path
+):
+    """`scripts/ci/fleet` as the deploy workflow's fleet and fleet-approve jobs run it, on
+    the embedded server (no cluster configured: the job is the worker), with `plan`."""
+    from infra.cli.common import STACKS_DIR_ENV
+    from infra.ops.fleet import embedded
+
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / "templates" / "home.html").write_text("<h1>changed</h1>\n")
+    commit(repo, "template")
+    state = tmp_path / "temporal"
+    env = {embedded.STATE_ENV: str(state), "BASE": base, STACKS_DIR_ENV: str(repo / "stacks")}
+    waves = ["--canary", "1", "--wave-size", "2", "--approve-between-waves"]
+    try:
+        run = script(tmp_path, "fleet", "run", "plan", "--", *waves, cwd=repo, **env)
+        assert run.code == 0, run.stderr
+        assert run.outputs["waits"] == "true" and run.outputs["state"] == "awaiting-approval"
+        run_id = run.outputs["run"]
+        assert f"It waits for a person: `tenantctl fleet approve {run_id} --wave 2`" in (
+            run.summary
+        )
+        approved = script(tmp_path, "fleet", "approve", "--run", run_id, cwd=repo, **env)
+        assert approved.code == 0, approved.stderr
+        assert approved.outputs["waits"] == "true"  # wave 3 waits for its own approval
+        assert f"`tenantctl fleet approve {run_id} --wave 3`" in approved.summary
+        done = script(tmp_path, "fleet", "approve", "--run", run_id, cwd=repo, **env)
+        assert done.code == 0, done.stderr
+        assert (done.outputs["waits"], done.outputs["state"]) == ("false", "done")
+        assert "6 succeeded" in done.summary
+    finally:
+        embedded.stop(state)
 
 
 def test_affected_on_a_first_push_compares_with_the_parent(repo: Path, tmp_path: Path):

@@ -350,6 +350,9 @@ def test_approval_releases_the_next_wave_and_a_duplicate_run_is_refused(
     waiting = wait_for(settings, run, state_is(m.AWAITING_APPROVAL))
     assert waiting["wave"] == 2 and waiting["next"] == f"tenantctl fleet approve {run} --wave 2"
     assert standin.count("start", names[1]) == 0
+    told = cli("status", run, "--json", code=10)  # the run waits for a person: exit 10
+    assert json.loads(told.stdout)["commands"] == [f"tenantctl fleet approve {run} --wave 2"]
+    assert told.stderr.endswith(f"run `tenantctl fleet approve {run} --wave 2`\n")
 
     duplicate = cli(*args, code=3)
     assert f"fleet run {run} (the same operation, stacks and options) is already running" in (
@@ -528,3 +531,40 @@ def test_a_fleet_reset_preview_resets_an_opted_in_preview_on_the_local_target(
         running.stop()
     (stack,) = final["waves"][0]["stacks"]
     assert stack["state"] == m.SUCCEEDED, stack
+
+
+def test_a_fleet_drift_fails_the_drifted_stack_with_the_drift_named_and_never_pauses(
+    stacks: Path, settings: runs.Settings
+) -> None:
+    preview = stacks / "Pulumi.demo-preview.yaml"
+    preview.write_text(preview.read_text().replace("Demo State University Parking", "Demo U", 1))
+    running = InProcessWorker(settings, tenantctl_command(stacks)).start()
+    try:
+        # The defaults would pause a deploy on its first failure; a drift run never pauses.
+        run = submit(settings, runs.select(stacks, ["demo"]), operation="drift")
+        final = wait_for(settings, run, state_is(m.DONE), seconds=240)
+    finally:
+        running.stop()
+    found = {s["stack"]: s for w in final["waves"] for s in w["stacks"]}
+    assert found["demo-production"]["state"] == m.SUCCEEDED, found
+    assert found["demo-preview"]["state"] == m.FAILED
+    assert found["demo-preview"]["error"].startswith(
+        "drift demo-preview exited 6: Error: demo-preview drifted: update "
+    ), found
+    assert final["next"] is None  # nobody is asked for anything: the drift is the result
+
+
+def test_a_fleet_preflight_runs_tenantctl_preflight_of_each_stacks_platform(
+    stack_files: Path,
+) -> None:
+    argv = tenantctl_command(stack_files)("preflight", "demo-production")
+    assert argv[-6:] == [
+        "preflight",
+        "--platform-stack",
+        "acme/platform/prod",
+        "--stacks-dir",
+        str(stack_files),
+        "--json",
+    ]
+    spec = runs.new_run("preflight", ["demo-preview", "demo-production"], canary=1)
+    assert (spec.canary, spec.failure_budget) == (0, "100%")

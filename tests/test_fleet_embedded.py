@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from infra.cli import main
+from infra.core.errors import ExitCode
 from infra.ops.adapters import control
 from infra.ops.fleet import embedded, runs
 from infra.ops.fleet import model as m
@@ -51,8 +52,8 @@ def fleet(*args: str, code: int = 0) -> Any:
     return result
 
 
-def fleet_json(*args: str, name: str) -> Any:
-    document = json.loads(fleet(*args, "--json").stdout)
+def fleet_json(*args: str, name: str, code: int = 0) -> Any:
+    document = json.loads(fleet(*args, "--json", code=code).stdout)
     jsonschema.validate(document, schema(name))
     return document
 
@@ -89,18 +90,27 @@ def test_pause_holds_every_further_stack_and_resume_runs_them(
     folder = stack_files(tmp_path / "stacks", names)
     where = ["--stacks-dir", str(folder)]
     run = ["run", "plan", "--all", "--canary", "1", "--approve-between-waves", *where]
-    waiting = fleet_json(*run, name="fleet-run")
+    waiting = fleet_json(*run, name="fleet-run", code=ExitCode.NEEDS_PERSON)
     run_id = waiting["run"]
     assert waiting["status"]["state"] == m.AWAITING_APPROVAL
+    assert waiting["status"]["commands"] == [f"tenantctl fleet approve {run_id} --wave 2"]
+    told = fleet(*run, code=ExitCode.PRECONDITION)  # the duplicate is refused, not run again
+    assert "is already running" in told.stderr
+    told = fleet("status", run_id, code=ExitCode.NEEDS_PERSON)
+    assert told.stderr == (
+        f"Error: fleet run {run_id} waits for a person (wave 2 of 2 (2 stacks) waits for "
+        f"approval): run `tenantctl fleet approve {run_id} --wave 2`\n"
+    )
 
     paused = fleet_json("pause", run_id, "--reason", "incident 4711", name="fleet-pause")
     assert paused == {"run": run_id, "signal": "pause", "reason": "incident 4711"}
-    fleet("approve", run_id, *where)  # released, but paused: nothing starts
-    shown = fleet_json("status", run_id, name="fleet-status")
+    fleet("approve", run_id, *where, code=ExitCode.NEEDS_PERSON)  # released, but paused
+    shown = fleet_json("status", run_id, name="fleet-status", code=ExitCode.NEEDS_PERSON)
     assert shown["state"] == m.PAUSED and shown["reason"] == "paused by a person: incident 4711"
     assert shown["next"] == f"tenantctl fleet resume {run_id}"
+    assert shown["commands"] == [f"tenantctl fleet resume {run_id}"]
     assert standin.count("start", names[1]) == 0
-    text = fleet("status", run_id).output
+    text = fleet("status", run_id, code=ExitCode.NEEDS_PERSON).output
     assert f"next: tenantctl fleet resume {run_id}" in text
     assert "wave 1 (canary): [####################] 1/1 succeeded" in text
 
@@ -115,11 +125,25 @@ def test_a_failed_stack_is_listed_with_exactly_what_to_do(
     names = names_of("needs", 2)
     folder = stack_files(tmp_path / "stacks", names)
     standin.fail({names[0]: 3})
-    document = fleet_json(
-        "run", "plan", "--all", "--canary", "1", "--stacks-dir", str(folder), name="fleet-run"
+    result = fleet(
+        "run",
+        "plan",
+        "--all",
+        "--canary",
+        "1",
+        "--stacks-dir",
+        str(folder),
+        "--json",
+        code=ExitCode.NEEDS_PERSON,
     )
-    final = document["status"]
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, schema("fleet-run"))
+    final, run_id = document["status"], document["run"]
     assert final["state"] == m.PAUSED
+    retry = f"tenantctl fleet retry {run_id} --stack {names[0]}"
+    approve = f"tenantctl fleet approve {run_id} --wave 2"
+    assert final["commands"] == [retry, approve]
+    assert result.stderr.endswith(f"run `{retry}` or `{approve}`\n")
     assert final["attention"] == [
         {
             "stack": names[0],

@@ -98,5 +98,17 @@ def test_the_deploy_workflow_has_a_job_for_every_slot_tenantctl_changed_fills():
     assert set(slot_names()) <= set(jobs)
     assert {f"gate-{name}" for name, _ in WAVE_NAMES} <= set(jobs)
     assert set(load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]["plan"]["outputs"]) == (
-        set(slot_names())
+        {*slot_names(), "engine"}
     )
+
+
+def test_a_change_to_more_stacks_than_a_matrix_holds_goes_to_one_fleet_run():
+    jobs = load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]
+    assert "engine == 'fleet'" in jobs["fleet"]["if"]
+    (submit,) = [s for s in jobs["fleet"]["steps"] if s.get("id") == "fleet"]
+    assert submit["run"].startswith("scripts/ci/fleet run deploy")
+    assert jobs["fleet"]["outputs"]["waits"] == "${{ steps.fleet.outputs.waits }}"
+    approve = jobs["fleet-approve"]
+    assert approve["environment"] == "fleet-approval" and approve["needs"] == ["fleet"]
+    assert "needs.fleet.outputs.waits == 'true'" in approve["if"]
+    assert any(s.get("run", "").startswith("scripts/ci/fleet approve") for s in approve["steps"])

@@ -125,6 +125,7 @@ COMMANDS = {
     "create": "infra.cli.create:create",
     "payment": "infra.cli.payment:payment",
     "plan": "infra.cli.plan:plan",
+    "drift": "infra.cli.drift:drift",
     "reset-preview": "infra.cli.reset:reset_preview",
     "preview": "infra.cli.preview:preview",
     "promote": "infra.cli.promote:promote",

@@ -118,6 +118,16 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
         click.echo("\n".join(_lines(result)))
 
 
+def _exit_if_waiting(status: dict[str, Any] | None) -> None:
+    """Exit 10 (``ExitCode.NEEDS_PERSON``) with the exact command when the run shown rests
+    until a person acts: a pipeline tells "done" from "waits for you" by the code alone."""
+    from infra.ops.fleet import runs
+
+    waiting = runs.waiting_for_person(status) if status is not None else None
+    if waiting is not None:
+        raise waiting
+
+
 def _csv(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
@@ -196,7 +206,9 @@ def run(
 ) -> None:
     """Submit a fleet run of OPERATION over the selected stacks.
 
-    OPERATION: plan (offline), deploy, verify (read-only acceptance checks) or
+    OPERATION: plan (offline), deploy, verify (read-only acceptance checks),
+    preflight and drift (read-only reports: no canary, no failure budget, never
+    paused; a drifted stack is a failed stack with the drift named), or
     reset-preview (only previews whose stack file sets tenants:nightlyReset:
     true; the rest are left out, and said so). Each of --select, --stage,
     --phase and --changed-since narrows the stacks of the stacks folder (they
@@ -207,7 +219,9 @@ def run(
     it is going is refused (exit 3). On the embedded server (no
     TENANTCTL_TEMPORAL_ADDRESS) this command runs the stacks and returns when the
     run finishes or waits for a person (a live display on a terminal); on a
-    cluster it returns at once and the cluster's workers run it. Exit 5 when the
+    cluster it returns at once and the cluster's workers run it. Exit 10 when the
+    run waits for a person (an approval, a breached gate or failure budget): the
+    message is the exact command to run (`commands` in --json). Exit 5 when the
     Temporal server cannot be reached.
 
     \b
@@ -216,6 +230,7 @@ def run(
       tenantctl fleet run deploy --select demo --canary 1 --failure-budget 2%
       tenantctl fleet run deploy --changed-since origin/main~1 --stage preview
       tenantctl fleet run plan --phase 3 --stage production
+      tenantctl fleet run drift --all --json
     """
     from infra.ops.fleet import runs
 
@@ -258,6 +273,7 @@ def run(
         echo_json({**submitted.to_json(), "status": final})
     else:
         _show(final, as_json=False)
+    _exit_if_waiting(final)
 
 
 @fleet.command("status")
@@ -274,7 +290,9 @@ def status(run_id: str | None, follow: bool | None, stacks_dir: Path, as_json: b
 
     On a terminal, a live display until the run finishes or waits for a person
     (on the embedded server this command runs the stacks meanwhile); with --json
-    or in a pipe, the status once, unless --follow.
+    or in a pipe, the status once, unless --follow. Exit 10 when the run waits
+    for a person, with the exact command to run (`commands` in --json); 0 while
+    it runs and when it is done.
 
     \b
     Examples:
@@ -298,20 +316,23 @@ def status(run_id: str | None, follow: bool | None, stacks_dir: Path, as_json: b
     if follow is None:
         follow = sys.stdout.isatty() and not as_json
     if not follow:
-        _show(runs.status(settings, run_id), as_json)
-        return
-    with _following(stacks_dir, as_json) as following:
-        _show(runs.follow(settings, run_id, following), as_json)
+        current = runs.status(settings, run_id)
+    else:
+        with _following(stacks_dir, as_json) as following:
+            current = runs.follow(settings, run_id, following)
+    _show(current, as_json)
+    _exit_if_waiting(current)
 
 
 def _signalled(done: Any, as_json: bool, said: str) -> None:
     """Report a signal, and on the embedded server where this command ran the run to."""
     if as_json:
         echo_json(done.to_json())
-        return
-    click.echo(said)
-    if done.status is not None:
-        _show(done.status, as_json=False)
+    else:
+        click.echo(said)
+        if done.status is not None:
+            _show(done.status, as_json=False)
+    _exit_if_waiting(done.status)
 
 
 @fleet.command("approve")

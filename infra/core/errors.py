@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     LOCAL_IO = 7
     DEPLOY_FAILED = 8
     LIVE_CHECK_FAILED = 9
+    NEEDS_PERSON = 10
     INTERRUPTED = 130
 
 
@@ -46,6 +47,10 @@ EXIT_CODES: dict[ExitCode, str] = {
     ExitCode.LIVE_CHECK_FAILED: (
         "the launch was done, but the read-only verify of the live stack right after it "
         "failed; the message names the failed check and the rollback command"
+    ),
+    ExitCode.NEEDS_PERSON: (
+        "a fleet run waits for a person (an approval, a breached health gate or failure "
+        "budget, a pause); the message is the exact command to run"
     ),
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C or SIGTERM); re-run the same command to resume",
 }
@@ -116,6 +121,12 @@ class LiveCheckFailed(TenantctlError):
     """Promote went live, and the verify of production right after it failed."""
 
     exit_code = ExitCode.LIVE_CHECK_FAILED
+
+
+class NeedsPerson(TenantctlError):
+    """A fleet run rests until a person approves, retries or resumes it (nothing failed)."""
+
+    exit_code = ExitCode.NEEDS_PERSON
 
 
 class DeployFailed(TenantctlError):

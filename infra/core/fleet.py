@@ -27,15 +27,29 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from infra.core.affected import DEFAULT_CANARIES, StackRef, rollout_order
+from infra.core.affected import DEFAULT_CANARIES, MATRIX_LIMIT, StackRef, rollout_order
 from infra.core.errors import UserInputError
 
-OPERATIONS: tuple[str, ...] = ("plan", "deploy", "verify", "reset-preview")
+OPERATIONS: tuple[str, ...] = ("plan", "deploy", "verify", "preflight", "drift", "reset-preview")
 """What a fleet run can do to each stack: ``plan`` (offline, safe), ``deploy``, ``verify``
-(read-only acceptance checks of the served release) and ``reset-preview`` (previews whose
-tenant config opted in with ``nightlyReset: true`` only)."""
+(read-only acceptance checks of the served release), ``preflight`` (read-only: the account
+and the platform the stack names are ready for it), ``drift`` (read-only: the stack as last
+deployed against its stack file and program; a drifted stack fails, the drift named) and
+``reset-preview`` (previews whose tenant config opted in with ``nightlyReset: true`` only).
+``preflight``, ``drift``, ``plan`` and ``verify`` take no client lock."""
 
 RESET_PREVIEW = "reset-preview"
+
+FINDINGS: frozenset[str] = frozenset({"preflight", "drift"})
+"""Read-only operations whose failures are findings about one stack (it drifted, its
+platform is not ready), not harm a change does: such a run has no canary and no failure
+budget, never pauses, and reports every stack (the failed ones with what was found)."""
+
+NO_BUDGET = "100%"
+
+CI_FLEET_ABOVE = MATRIX_LIMIT
+"""The merge pipeline deploys a change that affects more stacks than this with one fleet
+run (`scripts/ci/fleet`), not with matrices: more than one GitHub matrix holds."""
 
 DEFAULT_CANARY = DEFAULT_CANARIES
 """Stacks in the canary wave of a fleet run: as many as a CI deploy's canary wave."""

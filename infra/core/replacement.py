@@ -126,6 +126,28 @@ def changes_between(before: Resources, after: Resources) -> list[StatefulChange]
     return changes
 
 
+def changed_resources(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """What deploying would do, from each resource's input digest as last deployed
+    (*before*) and as planned now (*after*): ``create X``, ``update X``, ``delete X``."""
+    found = [f"delete {name}" for name in sorted(before.keys() - after.keys())]
+    found += [f"create {name}" for name in sorted(after.keys() - before.keys())]
+    found += [
+        f"update {name}"
+        for name in sorted(before.keys() & after.keys())
+        if before[name] != after[name]
+    ]
+    return found
+
+
+IDLE_OPS = frozenset({"same", "read"})
+"""``pulumi preview`` step operations that change nothing."""
+
+
+def changed_steps(steps: Iterable[Step]) -> list[str]:
+    """``create X``, ``update X``, ... for each step of a preview that changes something."""
+    return [f"{step.op} {step.name}" for step in steps if step.op not in IDLE_OPS]
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of ``pulumi preview`` (engine event ``resourcePreEvent.metadata``)."""

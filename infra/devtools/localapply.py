@@ -13,6 +13,7 @@ program planned. ``LocalDeployer`` plugs this into the operations through the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -64,6 +65,19 @@ class LocalDeployer:
         outputs: dict[str, Any] = json.loads(value["Parameter"]["Value"])
         return outputs
 
+    def changes(self, spec: TenantSpec, stacks_dir: Path, progress: Progress) -> list[str]:
+        """Each resource whose inputs as last applied (their digests) differ from what the
+        program plans now, or that only one of them has; empty when nothing was recorded."""
+        from infra.program.plan import plan_stack
+
+        try:
+            value = aws.client("ssm", None).get_parameter(Name=local_inputs_parameter(spec))
+        except ClientError:  # never deployed here, or before inputs were recorded
+            return []
+        before: dict[str, str] = json.loads(value["Parameter"]["Value"])
+        plan = plan_stack(spec, platform_outputs=platform_outputs(stacks_dir, spec.platform_stack))
+        return replacement.changed_resources(before, input_digests(_resources(plan)))
+
     def stateful_changes(
         self, spec: TenantSpec, stacks_dir: Path, progress: Progress
     ) -> list[replacement.StatefulChange]:
@@ -98,6 +112,23 @@ _PROVIDER = "pulumi:providers:aws"
 def local_state_parameter(spec: TenantSpec) -> str:
     """Where the local target keeps the stateful resources it last applied (Pulumi's state)."""
     return f"/{naming.TOOL}/local-state/{spec.stack_name}"
+
+
+def local_inputs_parameter(spec: TenantSpec) -> str:
+    """Where the local target keeps a digest of each resource's inputs as last applied
+    (what ``tenantctl drift`` compares the program's plan against)."""
+    return f"/{naming.TOOL}/local-inputs/{spec.stack_name}"
+
+
+def input_digests(resources: replacement.Resources) -> dict[str, str]:
+    """Logical name -> a short digest of its type and inputs (never the inputs themselves:
+    a plan's inputs may hold secrets)."""
+    return {
+        name: hashlib.sha256(
+            json.dumps([type_, inputs], sort_keys=True, default=str).encode()
+        ).hexdigest()[:12]
+        for name, (type_, inputs) in resources.items()
+    }
 
 
 def _resources(plan: Any) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -222,6 +253,13 @@ def apply_local(
         Name=local_state_parameter(spec),
         Value=json.dumps(replacement.stateful_inputs(_resources(plan)), sort_keys=True),
         Type="String",
+        Overwrite=True,
+    )
+    handle.ssm.put_parameter(
+        Name=local_inputs_parameter(spec),
+        Value=json.dumps(input_digests(_resources(plan)), sort_keys=True),
+        Type="String",
+        Tier="Advanced",  # about 60 resources' digests: more than the standard 4 KB
         Overwrite=True,
     )
     if files:

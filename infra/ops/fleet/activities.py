@@ -10,11 +10,11 @@ a clean, resumable interruption. A worker that dies outright (SIGKILL, out of me
 cannot stop anything, so each operation asks the kernel to be sent SIGTERM when its
 worker dies (Linux ``PR_SET_PDEATHSIG``): the retry elsewhere is then the only run.
 
-The exit code decides what happens next: 0 succeeded; 2 (bad input) and 3 (precondition)
-are the user's to fix, so they are not retried; anything else (lock held, dependency
-unreachable, `pulumi up` failed) is retried under the run's retry policy. The failure
-reason is tenantctl's own one-line error; nothing else of the output is kept, so no
-secret reaches the run's history.
+The exit code decides what happens next: 0 succeeded; 2 (bad input), 3 (precondition)
+and 6 (drift found) are the user's to fix, or a result, so they are not retried; anything
+else (lock held, dependency unreachable, `pulumi up` failed) is retried under the run's
+retry policy. The failure reason is tenantctl's own one-line error; nothing else of the
+output is kept, so no secret reaches the run's history.
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from infra.core import naming
-from infra.core.errors import ExitCode
+from infra.core.errors import ExitCode, TenantctlError
 from infra.core.text_rules import printable
 from infra.ops.fleet import model as m
+from infra.ops.stacks.stackfiles import read_spec
 
 Command = Callable[[str, str], Sequence[str]]
 """(operation, stack) -> the argv that performs it."""
 
-NOT_RETRIED = (ExitCode.BAD_INPUT, ExitCode.PRECONDITION)
+NOT_RETRIED = (ExitCode.BAD_INPUT, ExitCode.PRECONDITION, ExitCode.CHANGES)
 
 REASON_LENGTH = 300
 """A failure reason is cut to this many characters in the run's history and status."""
@@ -64,8 +65,9 @@ def tenantctl_executable() -> list[str]:
 
 
 def tenantctl_command(stacks_dir: Path) -> Command:
-    """The real operations: ``tenantctl plan`` (offline), ``deploy``, ``verify`` and
-    ``reset-preview`` (a preview only)."""
+    """The real operations: ``tenantctl plan`` (offline), ``deploy``, ``verify``,
+    ``preflight`` (of the platform the stack names, for the clients of the folder),
+    ``drift`` and ``reset-preview`` (a preview only)."""
     base = tenantctl_executable()
 
     def command(operation: str, stack: str) -> list[str]:
@@ -77,6 +79,14 @@ def tenantctl_command(stacks_dir: Path) -> Command:
             return [*base, "deploy", stack, "--yes", *where]
         if operation == "verify":
             return [*base, "verify", slug, "--stage", stage, *where]
+        if operation == "drift":
+            return [*base, "drift", slug, "--stage", stage, *where]
+        if operation == "preflight":
+            try:
+                platform = read_spec(stacks_dir, slug, stage).platform_stack
+            except TenantctlError as exc:  # a bad stack file: the user's to fix
+                raise ApplicationError(str(exc), type=m.USER_ERROR, non_retryable=True) from None
+            return [*base, "preflight", "--platform-stack", platform, *where]
         if operation == "reset-preview" and stage == naming.PREVIEW:
             return [*base, "reset-preview", slug, "--yes", *where]
         raise ApplicationError(f"unknown fleet operation {operation!r}", type=m.USER_ERROR)

@@ -47,6 +47,7 @@ from infra.core.errors import (
     ConflictError,
     DependencyUnreachable,
     LocalIOError,
+    NeedsPerson,
     PreconditionFailed,
     UserInputError,
 )
@@ -356,6 +357,8 @@ def new_run(
             f"unknown fleet operation {operation!r}; one of {', '.join(rules.OPERATIONS)}"
         )
     rules.check_sizes(canary, wave_size, concurrency)
+    if operation in rules.FINDINGS:  # findings, not harm: the run never pauses for them
+        canary, failure_budget = 0, rules.NO_BUDGET
     budget = str(rules.parse_budget(failure_budget))
     return m.RunSpec(
         operation,
@@ -522,15 +525,31 @@ def with_next_step(status: dict[str, Any]) -> dict[str, Any]:
         for s in failed
     ]
     step: str | None = None
+    commands: list[str] = []
     if status.get("pausedBy") is not None:
         step = f"tenantctl fleet resume {run}"
+        commands = [step]
     elif state == m.AWAITING_APPROVAL:
         step = f"tenantctl fleet approve {run} --wave {wave}"
+        commands = [step]
     elif state == m.PAUSED:
         retry = f"tenantctl fleet retry {run} --stack {failed[0]['stack']}" if failed else ""
         go_on = f"tenantctl fleet approve {run} --wave {wave + 1}"
         step = f"fix and {retry}, or accept the failures with {go_on}" if retry else go_on
-    return {**status, "next": step, "attention": attention}
+        commands = [c for c in (retry, go_on) if c]
+    return {**status, "next": step, "commands": commands, "attention": attention}
+
+
+def waiting_for_person(status: dict[str, Any]) -> NeedsPerson | None:
+    """The error a command that showed *status* exits with when the run rests until a
+    person acts (``ExitCode.NEEDS_PERSON``), naming the exact command; None otherwise."""
+    if not status.get("commands") or not resting(status):
+        return None
+    why = status.get("reason") or status["state"]
+    return NeedsPerson(
+        f"fleet run {status['run']} waits for a person ({why}): run "
+        + " or ".join(f"`{c}`" for c in status["commands"])
+    )
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,11 @@ class Deployer(Protocol):
         """The stack's outputs as last deployed, or ``None`` when it was never deployed."""
         ...
 
+    def changes(self, spec: TenantSpec, stacks_dir: Path, progress: Progress) -> list[str]:
+        """Every resource deploying *spec* now would create, update, replace or delete, one
+        line each (``update NAME``): a preview, changes nothing (``tenantctl drift``)."""
+        ...
+
     def stateful_changes(
         self, spec: TenantSpec, stacks_dir: Path, progress: Progress
     ) -> list[StatefulChange]:
@@ -100,6 +105,16 @@ class PulumiDeployer:
 
     def outputs(self, spec: TenantSpec, region: str | None) -> Mapping[str, Any] | None:
         return pulumi_cli.stack_outputs(qualified_name(spec))
+
+    def changes(self, spec: TenantSpec, stacks_dir: Path, progress: Progress) -> list[str]:
+        project_dir = project_dir_of(stacks_dir)
+        if project_dir is None:
+            raise EnvironmentProblem(
+                f"{stacks_dir} is not the stacks/ folder of a Pulumi project; use the project's "
+                "stacks/"
+            )
+        steps = pulumi_cli.preview_steps(qualified_name(spec), project_dir, progress)
+        return replacement.changed_steps(steps)
 
     def stateful_changes(
         self, spec: TenantSpec, stacks_dir: Path, progress: Progress
