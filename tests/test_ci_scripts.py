@@ -17,6 +17,7 @@ import pytest
 from moto import settings as moto_settings
 
 from infra.core import affected as rules
+from infra.core.errors import ExitCode
 from infra.ops.stacks.locking import client_lock
 from tests.helpers import (
     EXAMPLE,
@@ -135,6 +136,7 @@ def test_fleet_submits_the_changed_stacks_and_the_approval_job_releases_each_wav
     commit(repo, "template")
     state = tmp_path / "temporal"
     env = {embedded.STATE_ENV: str(state), "BASE": base, STACKS_DIR_ENV: str(repo / "stacks")}
+    env["GITHUB_ACTIONS"] = ""  # as a job would run it, but on this machine's embedded server
     waves = ["--canary", "1", "--wave-size", "2", "--approve-between-waves"]
     try:
         run = script(tmp_path, "fleet", "run", "plan", "--", *waves, cwd=repo, **env)
@@ -154,6 +156,57 @@ def test_fleet_submits_the_changed_stacks_and_the_approval_job_releases_each_wav
         assert "6 succeeded" in done.summary
     finally:
         embedded.stop(state)
+
+
+def test_fleet_on_github_actions_refuses_to_run_without_a_cluster(repo: Path, tmp_path: Path):
+    from infra.ops.fleet.runs import ADDRESS_ENV
+
+    run = script(
+        tmp_path, "fleet", "run", "plan", cwd=repo, GITHUB_ACTIONS="true", **{ADDRESS_ENV: ""}
+    )
+
+    assert run.code == ExitCode.PRECONDITION
+    assert (
+        run.stderr.count("\n") == 1 and f"set the repository variable {ADDRESS_ENV}" in run.stderr
+    )
+    assert run.outputs == {}  # nothing submitted
+
+
+def test_fleet_writes_the_tls_secrets_to_files_only_the_job_reads(tmp_path: Path):
+    """The PEM text of the workflow's secrets becomes the files tenantctl is pointed at."""
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("ci_fleet", str(CI / "fleet"))
+    spec = importlib.util.spec_from_loader("ci_fleet", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    from infra.ops.fleet.runs import ADDRESS_ENV, TLS_CERT_ENV, TLS_KEY_ENV
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+    env = {
+        "GITHUB_ACTIONS": "true",
+        ADDRESS_ENV: "temporal.example.com:7233",
+        "RUNNER_TEMP": str(tmp_path),
+        "TEMPORAL_TLS_CERT_PEM": pem,
+        "TEMPORAL_TLS_KEY_PEM": "key text",
+        "TEMPORAL_TLS_CA_PEM": "",
+    }
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        assert module.cluster_environment() is None
+        cert, key = Path(os.environ[TLS_CERT_ENV]), Path(os.environ[TLS_KEY_ENV])
+        assert cert.read_text() == pem + "\n" and key.read_text() == "key text\n"
+        assert cert.parent.parent == tmp_path
+        assert cert.stat().st_mode & 0o777 == 0o600 and key.stat().st_mode & 0o777 == 0o600
+        assert "TENANTCTL_TEMPORAL_TLS_CA" not in os.environ or os.environ.get(
+            "TENANTCTL_TEMPORAL_TLS_CA"
+        ) == saved.get("TENANTCTL_TEMPORAL_TLS_CA")  # an empty secret names no file
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def test_affected_on_a_first_push_compares_with_the_parent(repo: Path, tmp_path: Path):
