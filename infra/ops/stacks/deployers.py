@@ -107,26 +107,23 @@ class PulumiDeployer:
         return pulumi_cli.stack_outputs(qualified_name(spec))
 
     def changes(self, spec: TenantSpec, stacks_dir: Path, progress: Progress) -> list[str]:
-        project_dir = project_dir_of(stacks_dir)
-        if project_dir is None:
-            raise EnvironmentProblem(
-                f"{stacks_dir} is not the stacks/ folder of a Pulumi project; use the project's "
-                "stacks/"
-            )
-        steps = pulumi_cli.preview_steps(qualified_name(spec), project_dir, progress)
-        return replacement.changed_steps(steps)
+        return replacement.changed_steps(_preview_steps(spec, stacks_dir, progress))
 
     def stateful_changes(
         self, spec: TenantSpec, stacks_dir: Path, progress: Progress
     ) -> list[StatefulChange]:
-        project_dir = project_dir_of(stacks_dir)
-        if project_dir is None:
-            raise EnvironmentProblem(
-                f"{stacks_dir} is not the stacks/ folder of a Pulumi project; use the project's "
-                "stacks/"
-            )
-        steps = pulumi_cli.preview_steps(qualified_name(spec), project_dir, progress)
-        return replacement.changes_from_steps(steps)
+        return replacement.changes_from_steps(_preview_steps(spec, stacks_dir, progress))
+
+
+def _preview_steps(spec: TenantSpec, stacks_dir: Path, progress: Progress) -> list[pulumi_cli.Step]:
+    """The steps of a ``pulumi preview`` of *spec*'s stack, run in the project *stacks_dir*
+    belongs to."""
+    project_dir = project_dir_of(stacks_dir)
+    if project_dir is None:
+        raise EnvironmentProblem(
+            f"{stacks_dir} is not the stacks/ folder of a Pulumi project; use the project's stacks/"
+        )
+    return pulumi_cli.preview_steps(qualified_name(spec), project_dir, progress)
 
 
 def qualified_name(spec: TenantSpec) -> str:
