@@ -37,7 +37,7 @@ from infra.ops.adapters.database import StackDatabases
 from infra.ops.integrations.receive import SignatureRefused, receive_push
 from infra.ops.integrations.store import lots_and_zones
 from infra.ops.stacks.opening import open_from_files
-from tests.helpers import SLUG, cli, create_demo, demo_spec, ok, validate
+from tests.helpers import SLUG, cli, create_demo, demo_spec, lock_held_elsewhere, ok, validate
 from tests.test_integrations_store import CONTEXT, ZONE_N2, stored
 from tests.test_rollout import status, subscribe_queue, task
 
@@ -190,6 +190,12 @@ def test_a_push_round_trip_passes_is_recorded_and_opens_the_gate(
 
     creds = ("integration", "set-credentials", SLUG, "meters", "--stage", "preview")
     ok(cli(stacks, *creds, input=HMAC))
+    with lock_held_elsewhere(SLUG, "reset-preview"):  # serialized with the client's others
+        held = cli(stacks, *test)
+    assert held.exit_code == ExitCode.LOCKED and "reset-preview" in held.output
+    assert "Traceback" not in held.output
+    assert _sessions(stacks) == []
+    assert task(status(stacks), "integrations-verified")["state"] == "open"
     passed = cli(stacks, *test, "--json")
     ok(passed)
     trip = validate("integration-test", json.loads(passed.stdout))

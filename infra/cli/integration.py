@@ -187,6 +187,7 @@ def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> No
     show_default=True,
     help="Seconds the round trip may take before it counts as failed.",
 )
+@break_lock_option
 @stacks_dir_option
 @json_option
 @click.pass_context
@@ -195,6 +196,7 @@ def test(
     slug: str,
     integration_id: str,
     timeout: float,
+    break_lock: str | None,
     stacks_dir: Path,
     as_json: bool,
 ) -> None:
@@ -206,8 +208,9 @@ def test(
     preview's working database and the enforcement lookup. A passing round trip is
     recorded, with the configuration hash and release it ran against, in the rollout
     history: the "integrations verified" task needs one per integration since its last
-    config change. Exit 3 when the round trip fails, 5 when the vendor sandbox does not
-    answer.
+    config change. It holds the client's lock while it runs. Exit 3 when the round trip
+    fails, 4 when another operation holds the client's lock, 5 when the vendor sandbox
+    does not answer.
 
     \b
     Examples:
@@ -217,7 +220,15 @@ def test(
     from infra.ops.lifecycle.integration_test import run_test
     from infra.ops.rollout.integration_tests import RoundTripHistory
 
-    trip = run_test(stacks_dir, slug, integration_id, timeout=timeout, recorder=RoundTripHistory())
+    trip = run_test(
+        stacks_dir,
+        slug,
+        integration_id,
+        timeout=timeout,
+        recorder=RoundTripHistory(),
+        break_lock=break_lock,
+        progress=err,
+    )
     if as_json:
         echo_json(trip.to_json())
     else:
@@ -236,6 +247,7 @@ def test(
 @click.argument("slug")
 @click.argument("integration_id", metavar="ID")
 @stage_option("Whose dead-letter queue.")
+@break_lock_option
 @stacks_dir_option
 @json_option
 @click.pass_context
@@ -244,6 +256,7 @@ def replay(
     slug: str,
     integration_id: str,
     stage: naming.Stage,
+    break_lock: str | None,
     stacks_dir: Path,
     as_json: bool,
 ) -> None:
@@ -252,7 +265,8 @@ def replay(
     Each message (a delivery as the vendor sent it) goes through the integration's
     adapter and the ingestion, then is deleted; sessions already stored are counted, never
     stored twice (by source id and version), so it is safe to run again. A message that
-    still cannot be read stays on the queue with its reason: exit 3 names it.
+    still cannot be read stays on the queue with its reason: exit 3 names it. It holds
+    the client's lock while it runs (exit 4 when another operation holds it).
 
     \b
     Examples:
@@ -261,7 +275,9 @@ def replay(
     """
     from infra.ops.lifecycle.integration_replay import run_replay
 
-    result = run_replay(stacks_dir, slug, integration_id, stage)
+    result = run_replay(
+        stacks_dir, slug, integration_id, stage, break_lock=break_lock, progress=err
+    )
     counts = result.counts
     if as_json:
         echo_json(result.to_json())

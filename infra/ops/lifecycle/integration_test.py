@@ -38,6 +38,7 @@ from infra.core.integrations.roundtrip import (
     sign,
 )
 from infra.core.spec import TenantSpec
+from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.database import connect
 from infra.ops.integrations.filedrop import process_file
@@ -46,6 +47,7 @@ from infra.ops.integrations.pull import post_session, pull
 from infra.ops.integrations.receive import receive_push
 from infra.ops.integrations.store import ingest, lots_and_zones
 from infra.ops.lifecycle.integration_config import find
+from infra.ops.stacks.locking import client_lock, lock_place
 from infra.ops.stacks.opening import open_from_files
 from infra.ops.stacks.stackfiles import stack_region
 
@@ -127,10 +129,32 @@ def run_test(
     timeout: float,
     recorder: RoundTripRecorder | None = None,
     now: datetime | None = None,
+    break_lock: str | None = None,
+    progress: Progress = quiet,
 ) -> RoundTrip:
-    """Send one TEST transaction through *integration_id*'s preview path and look it up;
-    passes when the lookup answers from that TEST session within *timeout* seconds."""
+    """Send one TEST transaction through *integration_id*'s preview path and look it up,
+    under the client's lock (it writes a session and the rollout record); passes when the
+    lookup answers from that TEST session within *timeout* seconds."""
     started = time.monotonic()
+    with client_lock(
+        slug,
+        f"integration test {integration_id}",
+        lock_place(stacks_dir, slug),
+        break_reason=break_lock,
+        progress=progress,
+    ):
+        return _run_test(stacks_dir, slug, integration_id, timeout, recorder, now, started)
+
+
+def _run_test(
+    stacks_dir: Path,
+    slug: str,
+    integration_id: str,
+    timeout: float,
+    recorder: RoundTripRecorder | None,
+    now: datetime | None,
+    started: float,
+) -> RoundTrip:
     handle = open_from_files(stacks_dir, slug, naming.PREVIEW)
     spec = handle.spec
     integration = find(spec, integration_id)
