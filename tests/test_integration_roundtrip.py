@@ -208,6 +208,24 @@ def test_a_push_round_trip_passes_is_recorded_and_opens_the_gate(
     assert _sessions(stacks) == [("meters", "TEST", TEST_PLATE, "N1")]
     assert task(status(stacks), "integrations-verified")["state"] == "done"
 
+    # a new release (a content push) needs a round trip on it: promote would carry that one
+    folder = tmp_path / "content"
+    ok(cli(stacks, "content", "pull", SLUG, str(folder)))
+    home = folder / "portal" / "home.html"
+    home.write_text(home.read_text().replace("</main>", "<p>New release</p></main>"))
+    pushed = json.loads(ok(cli(stacks, "content", "push", SLUG, str(folder), "--json")).stdout)
+    assert trip["release"] and pushed["release"] != trip["release"]
+    moved = task(status(stacks), "integrations-verified")
+    assert moved["state"] == "open", moved
+    assert (
+        f"meters: its last passing round trip was on release {trip['release']}, preview "
+        f"serves {pushed['release']}: re-run `tenantctl integration test demo meters`"
+    ) in moved["how"]
+    again = validate("integration-test", json.loads(ok(cli(stacks, *test, "--json")).stdout))
+    assert again["release"] == pushed["release"]
+    done = task(status(stacks), "integrations-verified")
+    assert done["state"] == "done" and f"on release {pushed['release']}" in done["how"]
+
     # a config change (the zone now ignored) needs a new round trip
     _map(stacks, tmp_path, "meters", "--ignore", "M-N1")
     reopened = task(status(stacks), "integrations-verified")
