@@ -202,20 +202,22 @@ def test(
 ) -> None:
     """Send a TEST transaction through the preview integration ID and look it up.
 
-    Preview only (there is no --stage): in the vendor's shape, a push signed with the
-    integration's secret to the receive handler, a session posted to the vendor sandbox
-    and pulled back (pull), or a dropped CSV file; then the adapter, ingestion into the
-    preview's working database and the enforcement lookup. A passing round trip is
-    recorded, with the configuration hash and release it ran against, in the rollout
-    history: the "integrations verified" task needs one per integration since its last
-    config change. It holds the client's lock while it runs. Exit 3 when the round trip
-    fails, 4 when another operation holds the client's lock, 5 when the vendor sandbox
-    does not answer.
+    Preview only (there is no --stage): in the vendor's shape, a push (generic, APDS)
+    signed with the integration's secret to the receive handler, a session posted to the
+    vendor sandbox and pulled back (ParkMobile, APDS pull), or a dropped CSV file; then
+    the adapter, ingestion into the preview's working database and the enforcement
+    lookup. A passing round trip is recorded, with the configuration hash and release it
+    ran against, in the rollout history: the "integrations verified" task needs one per
+    integration since its last config change, on the release preview serves. A lookup
+    integration has no round trip (refused, exit 3; the task names it not applicable).
+    It holds the client's lock while it runs. Exit 3 when the round trip fails, 4 when
+    another operation holds the client's lock, 5 when the vendor sandbox does not answer.
 
     \b
     Examples:
       tenantctl integration test demo meters
       tenantctl integration test demo meters --timeout 10 --json
+      tenantctl integration test demo apds --break-lock 'stuck CI job 4411'
     """
     from infra.ops.lifecycle.integration_test import run_test
     from infra.ops.rollout.integration_tests import RoundTripHistory

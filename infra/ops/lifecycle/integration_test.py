@@ -3,10 +3,11 @@ integration's path, end to end, within a deadline; a passing round trip is recor
 through a ``RoundTripRecorder`` the CLI passes (the rollout history), so the rollout's
 "integrations verified" task can see it. Preview only: there is no stage option.
 
-Path per transport (``infra.core.integrations.roundtrip.TESTABLE``): push, the TEST
-event in the vendor's shape signed with the integration's secret, to the receive
-handler; pull, the TEST session posted to the vendor sandbox (``endpoints.preview``)
-and pulled back from its API; file, a CSV dropped in a folder and processed as a drop.
+Path per transport (``infra.core.integrations.roundtrip.TESTABLE``): push (generic,
+APDS), the TEST event in the vendor's shape signed with the integration's secret, to
+the receive handler; pull (ParkMobile, APDS), the TEST session posted to the vendor
+sandbox (``endpoints.preview``) and pulled back from its API; file, a CSV dropped in a
+folder and processed as a drop. A lookup integration has none (``NO_ROUND_TRIP``).
 Then the adapter, the ingestion into the preview's working database and the
 enforcement lookup. The deadline bounds each vendor request too.
 """
@@ -32,7 +33,9 @@ from infra.core.integrations.adapters.base import AdapterContext
 from infra.core.integrations.adapters.registry import adapter_for_integration
 from infra.core.integrations.roundtrip import (
     TEST_PLATE,
+    TESTABLE,
     config_hash,
+    no_round_trip,
     round_trip_payload,
     round_trip_transaction,
     sign,
@@ -158,6 +161,12 @@ def _run_test(
     handle = open_from_files(stacks_dir, slug, naming.PREVIEW)
     spec = handle.spec
     integration = find(spec, integration_id)
+    why = no_round_trip(integration)
+    if why is not None:
+        raise PreconditionFailed(
+            f"{integration.id} has no round trip: {why}; the integrations-verified task "
+            "counts it as not applicable and names it"
+        )
     try:
         adapter = adapter_for_integration(integration)
         tx = round_trip_transaction(integration, secrets.token_hex(4), now or datetime.now(UTC))
@@ -169,12 +178,12 @@ def _run_test(
     context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
     zone_map = integration.zone_map()
     policy = integration.unmatched_zones
+    via = f"{integration.mode}: {TESTABLE[(integration.vendor, integration.mode)]}"
     with connect(handle.working_url) as conn:
         lots, _ = lots_and_zones(conn)
         region = stack_region(stacks_dir, slug, naming.PREVIEW)
         if integration.mode == "push":
             key = _credential(spec, integration, region).encode()
-            via = "push: signed HMAC to the receive handler"
             receive_push(
                 conn,
                 body,
@@ -191,7 +200,6 @@ def _run_test(
             url = integration.endpoint(naming.PREVIEW, False)
             if url is None:  # the spec requires it for pull; a guard for hand-edited files
                 raise PreconditionFailed(f"{integration.id} has no endpoints.preview to pull")
-            via = "pull: posted to the vendor sandbox, pulled back from its API"
             left = max(timeout - (time.monotonic() - started), 0.001)
             post_session(url, body, token=token, timeout_s=left)
             left = max(timeout - (time.monotonic() - started), 0.001)
@@ -199,7 +207,6 @@ def _run_test(
             mine = [r for r in pulled.records if r.source_id == tx.source_id]
             ingest(conn, mine, zone_map=zone_map, lots=lots, policy=policy)
         else:
-            via = "file: a dropped CSV"
             with tempfile.TemporaryDirectory(prefix="tenantctl-drop-") as folder:
                 path = Path(folder) / f"{tx.source_id}.csv"
                 path.write_bytes(body)
