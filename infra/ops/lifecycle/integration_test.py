@@ -93,8 +93,8 @@ class RoundTripRecorder(Protocol):
     def record(self, spec: TenantSpec, trip: RoundTrip) -> str: ...
 
 
-def _credential(spec: TenantSpec, integration: IntegrationSpec, region: str | None) -> str:
-    """The integration's first credential in the preview: a push's signing key
+def credential(spec: TenantSpec, integration: IntegrationSpec, region: str | None) -> str:
+    """The integration's first credential in *spec*'s stage: a push's signing key
     (``hmacSecret``), a pull's bearer token (``clientId``, ``apiKey``)."""
     name = integration_names(spec.slug, spec.stage, integration.id).secret
     field = VENDORS[integration.vendor].credential_fields[0]
@@ -112,14 +112,14 @@ def _credential(spec: TenantSpec, integration: IntegrationSpec, region: str | No
             client.describe_secret(SecretId=name)
         except ClientError:
             raise PreconditionFailed(
-                f"secret {name} does not exist yet; deploy the preview first "
+                f"secret {name} does not exist yet; deploy the {spec.stage} first "
                 f"(`tenantctl deploy {spec.stack_name}`)"
             ) from None
         key = None
     if not isinstance(key, str) or not key:
         raise PreconditionFailed(
-            f"{integration.id} has no {field} stored in the preview; run `tenantctl integration "
-            f"set-credentials {spec.slug} {integration.id} --stage preview` first"
+            f"{integration.id} has no {field} stored in the {spec.stage}; run `tenantctl "
+            f"integration set-credentials {spec.slug} {integration.id} --stage {spec.stage}` first"
         )
     return key
 
@@ -183,7 +183,7 @@ def _run_test(
         lots, _ = lots_and_zones(conn)
         region = stack_region(stacks_dir, slug, naming.PREVIEW)
         if integration.mode == "push":
-            key = _credential(spec, integration, region).encode()
+            key = credential(spec, integration, region).encode()
             receive_push(
                 conn,
                 body,
@@ -196,7 +196,7 @@ def _run_test(
                 policy=policy,
             )
         elif integration.mode == "pull":
-            token = _credential(spec, integration, region)
+            token = credential(spec, integration, region)
             url = integration.endpoint(naming.PREVIEW, False)
             if url is None:  # the spec requires it for pull; a guard for hand-edited files
                 raise PreconditionFailed(f"{integration.id} has no endpoints.preview to pull")
