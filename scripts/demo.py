@@ -378,6 +378,8 @@ def main() -> int:
         run("integration", "test", SLUG, "meters")  # and the round trip on the changed release
         banner("Phase 5 — go live: promote records go-live and the start of recurring billing")
         run("promote", SLUG, "--yes")
+        # the integration switched to live with go-live: production endpoint, alarms on
+        run("integration", "list", SLUG, "--stage", "production")
         run("status", SLUG)
         show(detail=True)
         report = STATE / "rollouts.html"

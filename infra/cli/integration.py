@@ -157,7 +157,9 @@ def remove(
 @stacks_dir_option
 @json_option
 def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> None:
-    """Show a stack's integrations: vendor, mode, endpoint in use, zone map coverage.
+    """Show a stack's integrations: vendor, mode, zone map coverage, and whether each is
+    live: the endpoint in use, a pull's schedule (ENABLED/DISABLED) and its alarms
+    (on only in a live production; go-live switches them).
 
     \b
     Examples:
@@ -176,7 +178,8 @@ def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> No
         click.echo(
             f"{listing['stack']}  {item['id']:<16} {item['vendor']:<13} {item['mode']:<7} "
             f"zones {item['zonesMapped']}+{item['zonesIgnored']} ignored/{item['zones']} "
-            f"({item['zonesUnmapped']} unmapped)  endpoint {item['endpoint'] or '-'}"
+            f"({item['zonesUnmapped']} unmapped)  endpoint {item['endpoint'] or '-'}  "
+            f"schedule {item['schedule'] or '-'}  alarms {'on' if item['alarmsAct'] else 'off'}"
         )
 
 
