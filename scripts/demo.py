@@ -342,6 +342,8 @@ def main() -> int:
         )
         rollout(phase=3)
         show()
+        banner("Phase 3 — the edits made a new release: the integration's round trip again on it")
+        run("integration", "test", SLUG, "meters")  # integrations-verified needs this release
         banner("Look at the portal as the public will (headless Chromium screenshots)")
         screenshots()
         banner("Phase 4 — testing and training; live credentials staged; a clean dry run")
@@ -373,8 +375,11 @@ def main() -> int:
         refused("promote", SLUG, "--yes")
         banner("Phase 4 — verify the changed release; the client accepts it instead")
         verify_and_accept(previous=accepted)
+        run("integration", "test", SLUG, "meters")  # and the round trip on the changed release
         banner("Phase 5 — go live: promote records go-live and the start of recurring billing")
         run("promote", SLUG, "--yes")
+        # the integration switched to live with go-live: production endpoint, alarms on
+        run("integration", "list", SLUG, "--stage", "production")
         run("status", SLUG)
         show(detail=True)
         report = STATE / "rollouts.html"

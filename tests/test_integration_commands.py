@@ -187,7 +187,20 @@ def test_reset_keeps_and_promote_carries_the_integration(
     assert production.integrations[0].endpoint("production", True) == (
         "https://api.parkmobile.example"
     )
+    listed = ("integration", "list", SLUG, "--stage", "production", "--json")
+    live = validate("integration-list", json.loads(ok(cli(stacks, *listed)).stdout))
+    (item,) = live["integrations"]  # switched to live with go-live
+    assert (item["endpoint"], item["schedule"], item["alarmsAct"]) == (
+        "https://api.parkmobile.example",
+        "ENABLED",
+        True,
+    )
+    text = ok(cli(stacks, *listed[:-1])).stdout
+    assert "endpoint https://api.parkmobile.example  schedule ENABLED  alarms on" in text
 
     ok(cli(stacks, "promote", SLUG, "--rollback", "--yes"))  # the go-live undone
     closed = read_spec(stacks, SLUG, "production")
     assert not closed.live and list(closed.integrations) == configured  # schedules DISABLED
+    (back,) = json.loads(ok(cli(stacks, *listed)).stdout)["integrations"]
+    assert (back["schedule"], back["alarmsAct"]) == ("DISABLED", False)
+    assert back["endpoint"].startswith("http://127.0.0.1:")  # the sandbox (the mock) again

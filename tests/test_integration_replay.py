@@ -17,7 +17,7 @@ from infra.core.integration_config import integration_names
 from infra.devtools.mockvendors import enforcement_data
 from infra.ops.adapters import aws
 from infra.ops.stacks.opening import open_from_files
-from tests.helpers import SLUG, cli, ok, validate
+from tests.helpers import SLUG, cli, lock_held_elsewhere, ok, validate
 
 ADD = (
     "integration", "add", SLUG, "meters", "--vendor", "generic-push", "--mode", "push",
@@ -80,6 +80,14 @@ def test_replay_stores_each_session_once_and_leaves_what_it_cannot_read(
             enforcement_data([later]),
         ]
     )
+
+    with lock_held_elsewhere(SLUG, "promote"):  # serialized with the client's others
+        held = cli(stacks, *REPLAY)
+    assert held.exit_code == ExitCode.LOCKED and "promote" in held.output
+    assert "Traceback" not in held.output
+    assert _sessions(stacks) == []
+    depth = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert depth["Attributes"]["ApproximateNumberOfMessages"] == "4"
 
     first = cli(stacks, *REPLAY, "--json")
     assert first.exit_code == ExitCode.PRECONDITION, first.output

@@ -26,6 +26,7 @@ from infra.core.integrations.record import EventKind
 from infra.core.integrations.roundtrip import (
     TEST_PLATE,
     config_hash,
+    no_round_trip,
     round_trip_payload,
     round_trip_transaction,
     sign,
@@ -37,7 +38,7 @@ from infra.ops.adapters.database import StackDatabases
 from infra.ops.integrations.receive import SignatureRefused, receive_push
 from infra.ops.integrations.store import lots_and_zones
 from infra.ops.stacks.opening import open_from_files
-from tests.helpers import SLUG, cli, create_demo, demo_spec, ok, validate
+from tests.helpers import SLUG, cli, create_demo, demo_spec, lock_held_elsewhere, ok, validate
 from tests.test_integrations_store import CONTEXT, ZONE_N2, stored
 from tests.test_rollout import status, subscribe_queue, task
 
@@ -76,7 +77,12 @@ PULL_ENDPOINT = {"scheduleMinutes": 5, "endpoints": {"preview": "http://127.0.0.
 
 @pytest.mark.parametrize(
     ("vendor", "mode", "extra"),
-    [("generic-push", "push", {}), ("csv-drop", "file", {}), ("parkmobile", "pull", PULL_ENDPOINT)],
+    [
+        ("generic-push", "push", {}),
+        ("apds", "push", {}),
+        ("csv-drop", "file", {}),
+        ("parkmobile", "pull", PULL_ENDPOINT),
+    ],
 )
 def test_the_test_transaction_is_read_by_the_integrations_own_adapter(
     vendor: str, mode: str, extra: dict[str, object]
@@ -98,10 +104,12 @@ def test_no_test_without_a_mapped_zone_or_for_a_vendor_it_cannot_drive() -> None
     unmapped = _spec("generic-push", "push").model_copy(update={"zones": []})
     with pytest.raises(ValueError, match="maps no vendor zone to a lot; run"):
         round_trip_transaction(unmapped, "x", datetime(2026, 5, 1, tzinfo=UTC))
-    pull = _spec("apds", "pull", scheduleMinutes=5, endpoints={"preview": "http://127.0.0.1:9/"})
-    tx = round_trip_transaction(pull, "x", datetime(2026, 5, 1, tzinfo=UTC))
-    with pytest.raises(ValueError, match=r"does not drive apds \(pull\) yet"):
-        round_trip_payload(pull, tx)
+    lookup = _spec("apds", "lookup", endpoints={"preview": "http://127.0.0.1:9/"})
+    assert no_round_trip(lookup) is not None
+    assert no_round_trip(_spec("apds", "push")) is None
+    tx = round_trip_transaction(lookup, "x", datetime(2026, 5, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match=r"feed has no round trip \(not applicable\): a lookup"):
+        round_trip_payload(lookup, tx)
 
 
 def test_signature_and_config_hash() -> None:
@@ -190,6 +198,12 @@ def test_a_push_round_trip_passes_is_recorded_and_opens_the_gate(
 
     creds = ("integration", "set-credentials", SLUG, "meters", "--stage", "preview")
     ok(cli(stacks, *creds, input=HMAC))
+    with lock_held_elsewhere(SLUG, "reset-preview"):  # serialized with the client's others
+        held = cli(stacks, *test)
+    assert held.exit_code == ExitCode.LOCKED and "reset-preview" in held.output
+    assert "Traceback" not in held.output
+    assert _sessions(stacks) == []
+    assert task(status(stacks), "integrations-verified")["state"] == "open"
     passed = cli(stacks, *test, "--json")
     ok(passed)
     trip = validate("integration-test", json.loads(passed.stdout))
@@ -201,6 +215,24 @@ def test_a_push_round_trip_passes_is_recorded_and_opens_the_gate(
     assert "DO-NOT-PRINT" not in passed.output
     assert _sessions(stacks) == [("meters", "TEST", TEST_PLATE, "N1")]
     assert task(status(stacks), "integrations-verified")["state"] == "done"
+
+    # a new release (a content push) needs a round trip on it: promote would carry that one
+    folder = tmp_path / "content"
+    ok(cli(stacks, "content", "pull", SLUG, str(folder)))
+    home = folder / "portal" / "home.html"
+    home.write_text(home.read_text().replace("</main>", "<p>New release</p></main>"))
+    pushed = json.loads(ok(cli(stacks, "content", "push", SLUG, str(folder), "--json")).stdout)
+    assert trip["release"] and pushed["release"] != trip["release"]
+    moved = task(status(stacks), "integrations-verified")
+    assert moved["state"] == "open", moved
+    assert (
+        f"meters: its last passing round trip was on release {trip['release']}, preview "
+        f"serves {pushed['release']}: re-run `tenantctl integration test demo meters`"
+    ) in moved["how"]
+    again = validate("integration-test", json.loads(ok(cli(stacks, *test, "--json")).stdout))
+    assert again["release"] == pushed["release"]
+    done = task(status(stacks), "integrations-verified")
+    assert done["state"] == "done" and f"on release {pushed['release']}" in done["how"]
 
     # a config change (the zone now ignored) needs a new round trip
     _map(stacks, tmp_path, "meters", "--ignore", "M-N1")
@@ -262,3 +294,51 @@ def test_a_pull_round_trip_goes_through_the_vendor_sandbox(stacks: Path, tmp_pat
     down = cli(stacks, "integration", "test", SLUG, "parkmobile", "--timeout", "2")
     assert down.exit_code == ExitCode.UNREACHABLE and "did not answer" in down.output
     assert "Traceback" not in down.output
+
+
+def test_apds_push_and_pull_round_trips_and_a_lookup_is_not_applicable(
+    stacks: Path, tmp_path: Path
+) -> None:
+    with MockPullAPI([], token="apds-key-DO-NOT-PRINT") as api:
+        sandbox = f"{api.url}/apds/sessions"
+        ok(cli(stacks, "integration", "add", SLUG, "apds-push", "--vendor", "apds", "--mode",
+               "push", "--timezone", "America/New_York"))  # fmt: skip
+        ok(cli(stacks, "integration", "add", SLUG, "apds-pull", "--vendor", "apds", "--mode",
+               "pull", "--schedule-minutes", "5", "--timezone", "America/New_York",
+               "--preview-endpoint", sandbox))  # fmt: skip
+        ok(cli(stacks, "integration", "add", SLUG, "plates", "--vendor", "apds", "--mode",
+               "lookup", "--timezone", "America/New_York",
+               "--preview-endpoint", sandbox))  # fmt: skip
+        for integration in ("apds-push", "apds-pull", "plates"):
+            _map(stacks, tmp_path, integration)
+        ok(cli(stacks, "deploy", "demo-preview", "--yes"))
+        for integration in ("apds-push", "apds-pull"):
+            ok(cli(stacks, "integration", "set-credentials", SLUG, integration, "--stage",
+                   "preview", input='{"apiKey": "apds-key-DO-NOT-PRINT"}'))  # fmt: skip
+
+        lookup = cli(stacks, "integration", "test", SLUG, "plates")
+        assert lookup.exit_code == ExitCode.PRECONDITION, lookup.output
+        assert "plates has no round trip: a lookup integration is asked a plate" in lookup.output
+        assert "Traceback" not in lookup.output
+        gate = task(status(stacks), "integrations-verified")
+        assert gate["state"] == "open" and "plates" not in gate["how"]  # never a silent pass
+        assert "apds-push: no passing" in gate["how"] and "apds-pull: no passing" in gate["how"]
+
+        trips = {}
+        for integration in ("apds-push", "apds-pull"):
+            result = cli(stacks, "integration", "test", SLUG, integration, "--json")
+            trips[integration] = validate("integration-test", json.loads(ok(result).stdout))
+            assert "DO-NOT-PRINT" not in result.output
+    assert trips["apds-push"]["via"].startswith("push: signed HMAC push (APDS SessionCreated)")
+    assert trips["apds-pull"]["via"].startswith("pull: posted to the vendor sandbox (APDS")
+    assert [r.split("?")[0] for r in api.requests] == ["POST /apds/sessions", "/apds/sessions"]
+    for integration, trip in trips.items():
+        assert f"{integration}/{trip['runId']}" in trip["lookup"]["reason"]
+        assert trip["lookup"]["allowed"] is False  # a TEST session, even pulled back
+    assert _sessions(stacks) == [
+        ("apds-pull", "TEST", TEST_PLATE, "N1"),
+        ("apds-push", "TEST", TEST_PLATE, "N1"),
+    ]
+    done = task(status(stacks), "integrations-verified")
+    assert done["state"] == "done", done
+    assert "round trip not applicable to plates (lookup)" in done["how"]

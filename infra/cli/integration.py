@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def integration() -> None:
       tenantctl integration list demo --json
       tenantctl integration test demo meters --timeout 20
       tenantctl integration replay demo meters --stage production
+      tenantctl integration reconcile demo parkmobile --since 2026-05-01T00:00:00Z \\
+          --until 2026-05-02T00:00:00Z
     """
 
 
@@ -154,7 +157,9 @@ def remove(
 @stacks_dir_option
 @json_option
 def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> None:
-    """Show a stack's integrations: vendor, mode, endpoint in use, zone map coverage.
+    """Show a stack's integrations: vendor, mode, zone map coverage, and whether each is
+    live: the endpoint in use, a pull's schedule (ENABLED/DISABLED) and its alarms
+    (on only in a live production; go-live switches them).
 
     \b
     Examples:
@@ -173,7 +178,8 @@ def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> No
         click.echo(
             f"{listing['stack']}  {item['id']:<16} {item['vendor']:<13} {item['mode']:<7} "
             f"zones {item['zonesMapped']}+{item['zonesIgnored']} ignored/{item['zones']} "
-            f"({item['zonesUnmapped']} unmapped)  endpoint {item['endpoint'] or '-'}"
+            f"({item['zonesUnmapped']} unmapped)  endpoint {item['endpoint'] or '-'}  "
+            f"schedule {item['schedule'] or '-'}  alarms {'on' if item['alarmsAct'] else 'off'}"
         )
 
 
@@ -187,6 +193,7 @@ def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> No
     show_default=True,
     help="Seconds the round trip may take before it counts as failed.",
 )
+@break_lock_option
 @stacks_dir_option
 @json_option
 @click.pass_context
@@ -195,29 +202,41 @@ def test(
     slug: str,
     integration_id: str,
     timeout: float,
+    break_lock: str | None,
     stacks_dir: Path,
     as_json: bool,
 ) -> None:
     """Send a TEST transaction through the preview integration ID and look it up.
 
-    Preview only (there is no --stage): in the vendor's shape, a push signed with the
-    integration's secret to the receive handler, a session posted to the vendor sandbox
-    and pulled back (pull), or a dropped CSV file; then the adapter, ingestion into the
-    preview's working database and the enforcement lookup. A passing round trip is
-    recorded, with the configuration hash and release it ran against, in the rollout
-    history: the "integrations verified" task needs one per integration since its last
-    config change. Exit 3 when the round trip fails, 5 when the vendor sandbox does not
-    answer.
+    Preview only (there is no --stage): in the vendor's shape, a push (generic, APDS)
+    signed with the integration's secret to the receive handler, a session posted to the
+    vendor sandbox and pulled back (ParkMobile, APDS pull), or a dropped CSV file; then
+    the adapter, ingestion into the preview's working database and the enforcement
+    lookup. A passing round trip is recorded, with the configuration hash and release it
+    ran against, in the rollout history: the "integrations verified" task needs one per
+    integration since its last config change, on the release preview serves. A lookup
+    integration has no round trip (refused, exit 3; the task names it not applicable).
+    It holds the client's lock while it runs. Exit 3 when the round trip fails, 4 when
+    another operation holds the client's lock, 5 when the vendor sandbox does not answer.
 
     \b
     Examples:
       tenantctl integration test demo meters
       tenantctl integration test demo meters --timeout 10 --json
+      tenantctl integration test demo apds --break-lock 'stuck CI job 4411'
     """
     from infra.ops.lifecycle.integration_test import run_test
     from infra.ops.rollout.integration_tests import RoundTripHistory
 
-    trip = run_test(stacks_dir, slug, integration_id, timeout=timeout, recorder=RoundTripHistory())
+    trip = run_test(
+        stacks_dir,
+        slug,
+        integration_id,
+        timeout=timeout,
+        recorder=RoundTripHistory(),
+        break_lock=break_lock,
+        progress=err,
+    )
     if as_json:
         echo_json(trip.to_json())
     else:
@@ -236,6 +255,7 @@ def test(
 @click.argument("slug")
 @click.argument("integration_id", metavar="ID")
 @stage_option("Whose dead-letter queue.")
+@break_lock_option
 @stacks_dir_option
 @json_option
 @click.pass_context
@@ -244,6 +264,7 @@ def replay(
     slug: str,
     integration_id: str,
     stage: naming.Stage,
+    break_lock: str | None,
     stacks_dir: Path,
     as_json: bool,
 ) -> None:
@@ -252,7 +273,8 @@ def replay(
     Each message (a delivery as the vendor sent it) goes through the integration's
     adapter and the ingestion, then is deleted; sessions already stored are counted, never
     stored twice (by source id and version), so it is safe to run again. A message that
-    still cannot be read stays on the queue with its reason: exit 3 names it.
+    still cannot be read stays on the queue with its reason: exit 3 names it. It holds
+    the client's lock while it runs (exit 4 when another operation holds it).
 
     \b
     Examples:
@@ -261,7 +283,9 @@ def replay(
     """
     from infra.ops.lifecycle.integration_replay import run_replay
 
-    result = run_replay(stacks_dir, slug, integration_id, stage)
+    result = run_replay(
+        stacks_dir, slug, integration_id, stage, break_lock=break_lock, progress=err
+    )
     counts = result.counts
     if as_json:
         echo_json(result.to_json())
@@ -276,6 +300,85 @@ def replay(
             click.echo(f"left on the queue: message {left.message_id}: {left.reason}")
     if counts.left:
         ctx.exit(ExitCode.PRECONDITION)
+
+
+def _instant(_ctx: click.Context, param: click.Parameter, value: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset (a naive time is ambiguous: refused)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not ISO 8601, e.g. 2026-05-01T00:00:00-04:00", param=param
+        ) from None
+    if parsed.utcoffset() is None:
+        raise click.BadParameter(
+            f"{value!r} has no UTC offset; add one, e.g. {value}Z or {value}-04:00", param=param
+        )
+    return parsed.astimezone(UTC)
+
+
+@integration.command("reconcile")
+@click.argument("slug")
+@click.argument("integration_id", metavar="ID")
+@click.option("--since", type=TEXT, callback=_instant, required=True, help="Window start (ISO).")
+@click.option("--until", type=TEXT, callback=_instant, required=True, help="Window end (ISO).")
+@click.option(
+    "--drop-folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="file integrations: the folder of the vendor's dropped CSV files.",
+)
+@stage_option("Whose ingested sessions (and, for pull, which endpoint and credential).")
+@stacks_dir_option
+@json_option
+@click.pass_context
+def reconcile(
+    ctx: click.Context,
+    slug: str,
+    integration_id: str,
+    since: datetime,
+    until: datetime,
+    drop_folder: Path | None,
+    stage: naming.Stage,
+    stacks_dir: Path,
+    as_json: bool,
+) -> None:
+    """Compare what the vendor reports for a window with what was ingested.
+
+    For a pull integration the vendor's API (the stage's endpoint and credential) is
+    asked for every session changed since --since, all pages; for a file integration
+    the CSV files of --drop-folder are read. Sessions starting in [--since, --until)
+    are compared with the stage's ingested sessions of ID, by source id and version:
+    missing (the vendor has it, we do not), extra (we have it, the vendor does not) and
+    differs (another version, or cancelled on one side). Read-only: nothing is stored
+    or sent but GETs, so no lock. Exit 6 when differences are found, 3 for a push or
+    lookup integration (nothing to ask), 5 when the vendor does not answer.
+
+    \b
+    Examples:
+      tenantctl integration reconcile demo parkmobile --since 2026-05-01T00:00:00-04:00 \\
+          --until 2026-05-02T00:00:00-04:00
+      tenantctl integration reconcile demo drops --since 2026-05-01T04:00:00Z \\
+          --until 2026-05-01T16:00:00Z --drop-folder /srv/drops/demo --stage production --json
+    """
+    from infra.ops.lifecycle.integration_reconcile import run_reconcile
+
+    result = run_reconcile(
+        stacks_dir, slug, integration_id, stage, since, until, drop_folder=drop_folder
+    )
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        counts = result.counts()
+        click.echo(
+            f"{result.stack} {result.integration} {result.since.isoformat()} .. "
+            f"{result.until.isoformat()}: vendor {result.vendor_sessions} session(s) "
+            f"({result.source}), ingested {result.ingested_sessions}: "
+            + ", ".join(f"{n} {k}" for k, n in counts.items())
+        )
+        for mismatch in result.mismatches:
+            click.echo(mismatch.describe())
+    if result.mismatches:
+        ctx.exit(ExitCode.CHANGES)
 
 
 @integration.command("map-zones")

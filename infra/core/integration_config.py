@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from infra.core import limits
+from infra.core import limits, naming
 
 
 @dataclass(frozen=True)
@@ -306,6 +306,18 @@ class IntegrationNames:
     drop_prefix: str
     dlq_alarm: str
     silence_alarm: str
+
+
+def schedule_state(stage: str, live: bool) -> str:
+    """A pull schedule runs in a preview (sandbox) and in a live production only: a
+    production's is ``DISABLED`` until go-live (``promote`` switches it with
+    ``tenants:live``; rollback switches it back)."""
+    return "ENABLED" if stage == naming.PREVIEW or live else "DISABLED"
+
+
+def alarms_act(stage: str, live: bool) -> bool:
+    """An integration's alarms page a person only in a live production."""
+    return stage == naming.PRODUCTION and live
 
 
 def integration_names(slug: str, stage: str, integration_id: str) -> IntegrationNames:

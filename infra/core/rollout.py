@@ -58,7 +58,7 @@ CHECKS: dict[str, str] = {
     "promote-dry-run-clean": "`promote --dry-run` meets every precondition",
     "integrations-verified": "every integration's vendor zones are mapped or ignored, onto "
     "existing lots, and it has a passing `integration test` round trip since its last config "
-    "change (not applicable without integrations)",
+    "change, on the release preview serves (not applicable without integrations)",
     "live-site-launched": "production is live",
     "verify-passed": "the latest `tenantctl verify` of preview's served release passed",
     "verify-accepted": "the client accepted a passing verify run of exactly the release and "

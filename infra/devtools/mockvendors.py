@@ -3,11 +3,12 @@ sender and a file drop. Developer tooling: nothing in the product imports it.
 
 ``MockPullAPI`` serves ``GET /apds/sessions`` (APDS PaginatedListMeta, ``offset``) and
 ``GET /parkmobile/parkingRights`` (``page`` cursor), both filtered by
-``modified_since``; ``POST /parkmobile/parkingRights`` with one ``parkingRights`` item
-adds a session (a vendor sandbox's "create a test session", which ``tenantctl
-integration test`` uses); its ``mode`` makes it misbehave for fault tests: ``slow`` sleeps
-longer than any sane timeout, ``forever`` always promises one more page, ``flaky`` fails
-the first request of each page with HTTP 503.
+``modified_since``; ``POST /parkmobile/parkingRights`` with one ``parkingRights`` item,
+or ``POST /apds/sessions`` with one APDS Session, adds a session (a vendor sandbox's
+"create a test session", which ``tenantctl integration test`` uses); its ``mode`` makes
+it misbehave for fault tests: ``slow`` sleeps longer than any sane timeout, ``forever``
+always promises one more page, ``flaky`` fails the first request of each page with
+HTTP 503.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ class VendorSession:
     version: int = 1
     amount: str = "2.00"
     status: str = "active"
+    """ParkMobile's status; ``test`` is a TEST session (APDS: the ``x-test`` extension)."""
 
     def apds(self) -> dict[str, Any]:
         return {
+            **({"x-test": True} if self.status == "test" else {}),
             "id": self.id,
             "version": self.version,
             "actualStart": self.start,
@@ -95,6 +98,22 @@ class VendorSession:
         }
 
 
+def _from_apds(session: dict[str, Any]) -> VendorSession:
+    """An APDS Session posted to the sandbox, as the mock keeps it (stamped now)."""
+    (credential,) = session["identifiedCredentials"]
+    return VendorSession(
+        str(session["id"]),
+        str(credential["identifier"]["id"]),
+        str(session["hierarchyElement"]["id"]),
+        str(session["actualStart"]),
+        str(session["actualEnd"]),
+        int(time.time()),
+        version=int(session.get("version", 1)),
+        amount="0.00",
+        status="test" if session.get("x-test") is True else "active",
+    )
+
+
 @dataclass
 class MockPullAPI:
     """A vendor's pull API on 127.0.0.1 (a free port); use as a context manager."""
@@ -126,11 +145,18 @@ class MockPullAPI:
                 if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
                     self.send_error(401)
                     return
-                if urllib.parse.urlsplit(self.path).path != "/parkmobile/parkingRights":
+                path = urllib.parse.urlsplit(self.path).path
+                if path not in ("/parkmobile/parkingRights", "/apds/sessions"):
                     self.send_error(404)
                     return
                 length = int(self.headers.get("Content-Length", "0"))
                 try:
+                    if path == "/apds/sessions":  # one APDS Session; the vendor stamps it
+                        api.sessions.append(_from_apds(json.loads(self.rfile.read(length))))
+                        self.send_response(201)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                     (item,) = json.loads(self.rfile.read(length))["parkingRights"]
                     api.sessions.append(
                         VendorSession(

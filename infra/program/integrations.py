@@ -35,8 +35,10 @@ from infra.core import naming
 from infra.core.integration_config import (
     IntegrationNames,
     IntegrationSpec,
+    alarms_act,
     integration_names,
     rate_expression,
+    schedule_state,
 )
 from infra.program.options import stateful
 
@@ -70,11 +72,6 @@ def _described(values: list[str], names: IntegrationNames) -> dict[str, str]:
         "secretName": names.secret,
         "dropPrefix": names.drop_prefix,
     }
-
-
-def schedule_state(stage: str, live: bool) -> str:
-    """A pull schedule runs in a preview (sandbox) and in a live production only."""
-    return "ENABLED" if stage == naming.PREVIEW or live else "DISABLED"
 
 
 class Integrations(pulumi.ComponentResource):
@@ -112,7 +109,7 @@ class Integrations(pulumi.ComponentResource):
                 opts=child,
             )
         state = schedule_state(args.stage, args.live)
-        alarms_act = args.stage == naming.PRODUCTION and args.live
+        alarms_on = alarms_act(args.stage, args.live)
         described: dict[str, pulumi.Output[dict[str, str]]] = {}
         queue_arns: list[pulumi.Output[str]] = []
         """The queues and dead-letter queues the scheduler role may send to."""
@@ -212,7 +209,7 @@ class Integrations(pulumi.ComponentResource):
                 threshold=1,
                 comparison_operator="LessThanThreshold",
                 treat_missing_data="breaching",
-                actions_enabled=alarms_act,
+                actions_enabled=alarms_on,
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[queue]),
             )

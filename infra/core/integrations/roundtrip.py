@@ -30,10 +30,25 @@ SIGNATURE_HEADER = "X-Signature-SHA256"
 """The header a push carries its HMAC-SHA256 (hex, of the raw body) in."""
 TESTABLE: dict[tuple[str, str], str] = {
     ("generic-push", "push"): "signed HMAC push to the receive handler",
+    ("apds", "push"): "signed HMAC push (APDS SessionCreated) to the receive handler",
     ("csv-drop", "file"): "a dropped CSV file",
     ("parkmobile", "pull"): "posted to the vendor sandbox, pulled back from its API",
+    ("apds", "pull"): "posted to the vendor sandbox (APDS session), pulled back from its API",
 }
 """(vendor, mode) -> how ``integration test`` delivers its TEST transaction."""
+NO_ROUND_TRIP: dict[str, str] = {
+    "lookup": "a lookup integration is asked a plate by an officer or camera and sends no "
+    "sessions, so a TEST session has no path to take",
+}
+"""Modes a round trip cannot exist for, and why: the "integrations verified" task counts
+them as not applicable, by name, and ``integration test`` refuses them with this reason."""
+
+
+def no_round_trip(integration: IntegrationSpec) -> str | None:
+    """Why *integration* cannot have a round trip, or ``None`` when it can."""
+    return NO_ROUND_TRIP.get(integration.mode)
+
+
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
@@ -137,8 +152,33 @@ def round_trip_payload(integration: IntegrationSpec, tx: RoundTripTransaction) -
             "status": "test",
         }
         return json.dumps({"parkingRights": [right]}).encode()
+    if key in (("apds", "push"), ("apds", "pull")):
+        session = _apds_session(tx)
+        if integration.mode == "pull":  # the sandbox's "create a session" body
+            return json.dumps(session).encode()
+        return json.dumps({"topic": "SessionCreated", "data": [session]}).encode()
+    why = no_round_trip(integration)
+    if why is not None:
+        raise ValueError(f"{integration.id} has no round trip (not applicable): {why}")
     known = ", ".join(f"{v} ({m})" for v, m in TESTABLE)
     raise ValueError(
         f"integration test does not drive {integration.vendor} ({integration.mode}) yet; "
         f"it drives: {known}"
     )
+
+
+def _apds_session(tx: RoundTripTransaction) -> dict[str, object]:
+    """*tx* as an APDS ``Session`` (UTC instants with offsets, as the spec has them), marked
+    TEST with the ``x-test`` extension field the APDS adapter reads."""
+    return {
+        "id": tx.source_id,
+        "version": 1,
+        "x-test": True,
+        "actualStart": tx.start.isoformat(),
+        "actualEnd": tx.end.isoformat(),
+        "identifiedCredentials": [
+            {"type": "licensePlate", "identifier": {"className": "Plate", "id": TEST_PLATE}}
+        ],
+        "segments": [],
+        "hierarchyElement": {"id": tx.vendor_zone, "version": 1},
+    }

@@ -57,9 +57,10 @@ NEAREST_SQL = """
 SELECT integration, source_id, version, kind, ends_at, NULL::bigint, NULL::text
 FROM activity.sessions
 WHERE plate = %(plate)s AND lot_code = %(lot)s AND starts_at <= %(at)s AND kind <> 'CANCEL'
-ORDER BY (kind = 'TEST'), ends_at DESC LIMIT 1
+ORDER BY (kind = 'TEST'), ends_at DESC, received_at DESC LIMIT 1
 """
-"""What came closest when nothing allows the plate: an ended session, else a TEST one."""
+"""What came closest when nothing allows the plate: an ended session, else a TEST one; of
+two ending together (two integrations' round trips in one lot), the last received."""
 
 ANSWER_SQL = f"""
 WITH permit AS ({PERMIT_SQL}), paid AS ({SESSION_SQL}), nearest AS ({NEAREST_SQL})

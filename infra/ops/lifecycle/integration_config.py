@@ -21,7 +21,9 @@ from infra.core.integration_config import (
     VENDORS,
     IntegrationSpec,
     ZoneMapping,
+    alarms_act,
     integration_names,
+    schedule_state,
     zone_coverage,
 )
 from infra.core.integrations.zones import Lot, VendorZone, match_zones
@@ -167,6 +169,8 @@ def describe(spec: TenantSpec, integration: IntegrationSpec) -> dict[str, Any]:
         "graceMinutes": integration.grace_minutes,
         "unmatchedZones": integration.unmatched_zones,
         "endpoint": integration.endpoint(spec.stage, spec.live),
+        "schedule": (schedule_state(spec.stage, spec.live) if integration.mode == "pull" else None),
+        "alarmsAct": alarms_act(spec.stage, spec.live),
         "secret": names.secret,
         "queue": names.queue,
         "zones": coverage.zones,

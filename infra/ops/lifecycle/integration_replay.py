@@ -18,11 +18,13 @@ from infra.core.errors import DependencyUnreachable, PreconditionFailed
 from infra.core.integration_config import integration_names
 from infra.core.integrations.adapters.base import AdapterContext
 from infra.core.integrations.adapters.registry import adapter_for_integration
+from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.database import connect
 from infra.ops.integrations.replay import ReplayCounts, replay_dead_letters
 from infra.ops.integrations.store import lots_and_zones
 from infra.ops.lifecycle.integration_config import find
+from infra.ops.stacks.locking import client_lock, lock_place
 from infra.ops.stacks.opening import open_from_files
 from infra.ops.stacks.stackfiles import stack_region
 
@@ -43,7 +45,28 @@ class Replay:
         }
 
 
-def run_replay(stacks_dir: Path, slug: str, integration_id: str, stage: naming.Stage) -> Replay:
+def run_replay(
+    stacks_dir: Path,
+    slug: str,
+    integration_id: str,
+    stage: naming.Stage,
+    *,
+    break_lock: str | None = None,
+    progress: Progress = quiet,
+) -> Replay:
+    """Re-drive the dead-letter queue under the client's lock (it writes sessions and
+    deletes messages), so it never races a reset-preview or a promote."""
+    with client_lock(
+        slug,
+        f"integration replay {integration_id} --stage {stage}",
+        lock_place(stacks_dir, slug),
+        break_reason=break_lock,
+        progress=progress,
+    ):
+        return _run_replay(stacks_dir, slug, integration_id, stage)
+
+
+def _run_replay(stacks_dir: Path, slug: str, integration_id: str, stage: naming.Stage) -> Replay:
     handle = open_from_files(stacks_dir, slug, stage)
     spec = handle.spec
     integration = find(spec, integration_id)

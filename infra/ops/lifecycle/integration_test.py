@@ -3,10 +3,11 @@ integration's path, end to end, within a deadline; a passing round trip is recor
 through a ``RoundTripRecorder`` the CLI passes (the rollout history), so the rollout's
 "integrations verified" task can see it. Preview only: there is no stage option.
 
-Path per transport (``infra.core.integrations.roundtrip.TESTABLE``): push, the TEST
-event in the vendor's shape signed with the integration's secret, to the receive
-handler; pull, the TEST session posted to the vendor sandbox (``endpoints.preview``)
-and pulled back from its API; file, a CSV dropped in a folder and processed as a drop.
+Path per transport (``infra.core.integrations.roundtrip.TESTABLE``): push (generic,
+APDS), the TEST event in the vendor's shape signed with the integration's secret, to
+the receive handler; pull (ParkMobile, APDS), the TEST session posted to the vendor
+sandbox (``endpoints.preview``) and pulled back from its API; file, a CSV dropped in a
+folder and processed as a drop. A lookup integration has none (``NO_ROUND_TRIP``).
 Then the adapter, the ingestion into the preview's working database and the
 enforcement lookup. The deadline bounds each vendor request too.
 """
@@ -32,12 +33,15 @@ from infra.core.integrations.adapters.base import AdapterContext
 from infra.core.integrations.adapters.registry import adapter_for_integration
 from infra.core.integrations.roundtrip import (
     TEST_PLATE,
+    TESTABLE,
     config_hash,
+    no_round_trip,
     round_trip_payload,
     round_trip_transaction,
     sign,
 )
 from infra.core.spec import TenantSpec
+from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.database import connect
 from infra.ops.integrations.filedrop import process_file
@@ -46,6 +50,7 @@ from infra.ops.integrations.pull import post_session, pull
 from infra.ops.integrations.receive import receive_push
 from infra.ops.integrations.store import ingest, lots_and_zones
 from infra.ops.lifecycle.integration_config import find
+from infra.ops.stacks.locking import client_lock, lock_place
 from infra.ops.stacks.opening import open_from_files
 from infra.ops.stacks.stackfiles import stack_region
 
@@ -88,8 +93,8 @@ class RoundTripRecorder(Protocol):
     def record(self, spec: TenantSpec, trip: RoundTrip) -> str: ...
 
 
-def _credential(spec: TenantSpec, integration: IntegrationSpec, region: str | None) -> str:
-    """The integration's first credential in the preview: a push's signing key
+def credential(spec: TenantSpec, integration: IntegrationSpec, region: str | None) -> str:
+    """The integration's first credential in *spec*'s stage: a push's signing key
     (``hmacSecret``), a pull's bearer token (``clientId``, ``apiKey``)."""
     name = integration_names(spec.slug, spec.stage, integration.id).secret
     field = VENDORS[integration.vendor].credential_fields[0]
@@ -107,14 +112,14 @@ def _credential(spec: TenantSpec, integration: IntegrationSpec, region: str | No
             client.describe_secret(SecretId=name)
         except ClientError:
             raise PreconditionFailed(
-                f"secret {name} does not exist yet; deploy the preview first "
+                f"secret {name} does not exist yet; deploy the {spec.stage} first "
                 f"(`tenantctl deploy {spec.stack_name}`)"
             ) from None
         key = None
     if not isinstance(key, str) or not key:
         raise PreconditionFailed(
-            f"{integration.id} has no {field} stored in the preview; run `tenantctl integration "
-            f"set-credentials {spec.slug} {integration.id} --stage preview` first"
+            f"{integration.id} has no {field} stored in the {spec.stage}; run `tenantctl "
+            f"integration set-credentials {spec.slug} {integration.id} --stage {spec.stage}` first"
         )
     return key
 
@@ -127,13 +132,41 @@ def run_test(
     timeout: float,
     recorder: RoundTripRecorder | None = None,
     now: datetime | None = None,
+    break_lock: str | None = None,
+    progress: Progress = quiet,
 ) -> RoundTrip:
-    """Send one TEST transaction through *integration_id*'s preview path and look it up;
-    passes when the lookup answers from that TEST session within *timeout* seconds."""
+    """Send one TEST transaction through *integration_id*'s preview path and look it up,
+    under the client's lock (it writes a session and the rollout record); passes when the
+    lookup answers from that TEST session within *timeout* seconds."""
     started = time.monotonic()
+    with client_lock(
+        slug,
+        f"integration test {integration_id}",
+        lock_place(stacks_dir, slug),
+        break_reason=break_lock,
+        progress=progress,
+    ):
+        return _run_test(stacks_dir, slug, integration_id, timeout, recorder, now, started)
+
+
+def _run_test(
+    stacks_dir: Path,
+    slug: str,
+    integration_id: str,
+    timeout: float,
+    recorder: RoundTripRecorder | None,
+    now: datetime | None,
+    started: float,
+) -> RoundTrip:
     handle = open_from_files(stacks_dir, slug, naming.PREVIEW)
     spec = handle.spec
     integration = find(spec, integration_id)
+    why = no_round_trip(integration)
+    if why is not None:
+        raise PreconditionFailed(
+            f"{integration.id} has no round trip: {why}; the integrations-verified task "
+            "counts it as not applicable and names it"
+        )
     try:
         adapter = adapter_for_integration(integration)
         tx = round_trip_transaction(integration, secrets.token_hex(4), now or datetime.now(UTC))
@@ -145,12 +178,12 @@ def run_test(
     context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
     zone_map = integration.zone_map()
     policy = integration.unmatched_zones
+    via = f"{integration.mode}: {TESTABLE[(integration.vendor, integration.mode)]}"
     with connect(handle.working_url) as conn:
         lots, _ = lots_and_zones(conn)
         region = stack_region(stacks_dir, slug, naming.PREVIEW)
         if integration.mode == "push":
-            key = _credential(spec, integration, region).encode()
-            via = "push: signed HMAC to the receive handler"
+            key = credential(spec, integration, region).encode()
             receive_push(
                 conn,
                 body,
@@ -163,11 +196,10 @@ def run_test(
                 policy=policy,
             )
         elif integration.mode == "pull":
-            token = _credential(spec, integration, region)
+            token = credential(spec, integration, region)
             url = integration.endpoint(naming.PREVIEW, False)
             if url is None:  # the spec requires it for pull; a guard for hand-edited files
                 raise PreconditionFailed(f"{integration.id} has no endpoints.preview to pull")
-            via = "pull: posted to the vendor sandbox, pulled back from its API"
             left = max(timeout - (time.monotonic() - started), 0.001)
             post_session(url, body, token=token, timeout_s=left)
             left = max(timeout - (time.monotonic() - started), 0.001)
@@ -175,7 +207,6 @@ def run_test(
             mine = [r for r in pulled.records if r.source_id == tx.source_id]
             ingest(conn, mine, zone_map=zone_map, lots=lots, policy=policy)
         else:
-            via = "file: a dropped CSV"
             with tempfile.TemporaryDirectory(prefix="tenantctl-drop-") as folder:
                 path = Path(folder) / f"{tx.source_id}.csv"
                 path.write_bytes(body)

@@ -5,6 +5,7 @@ question the "integrations verified" task asks of it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from infra.core.integration_config import IntegrationSpec
 from infra.core.integrations.roundtrip import config_hash
@@ -47,20 +48,47 @@ class RoundTripHistory:
         return f"recorded in the rollout history of {spec.slug} (rollout {row.id})"
 
 
-def untested(slug: str, integrations: Iterable[IntegrationSpec]) -> list[str] | None:
-    """The ids of *integrations* with no passing round trip on their current configuration
-    (so since their last config change); ``None`` when no control database is set."""
+@dataclass(frozen=True)
+class Untested:
+    """An integration without a passing round trip on its current configuration and the
+    release preview serves; *last_release* is the release of its latest pass on that
+    configuration, when there is one (so it passed on another release)."""
+
+    integration: str
+    last_release: str | None = None
+
+
+def untested(
+    slug: str, integrations: Iterable[IntegrationSpec], release: str | None
+) -> list[Untested] | None:
+    """Which of *integrations* have no passing round trip recorded on their current
+    configuration (so since their last config change) and on *release* (the release
+    preview serves, what promote would carry); ``None`` when no control database is set."""
     if not control.configured():
         return None
     wanted = {i.id: config_hash(i) for i in integrations}
     with control.connect() as conn:
         row = find(conn, slug)
-        passed = {
-            (subject, detail.get("configHash"))
-            for subject, detail in conn.execute(
-                "SELECT subject, detail FROM history WHERE rollout_id = %s AND action = %s",
-                (row.id, ACTION),
-            )
-            if isinstance(detail, dict) and detail.get("passed") is True
-        }
-    return [i for i, h in wanted.items() if (i, h) not in passed]
+        rows = conn.execute(
+            "SELECT subject, detail FROM history WHERE rollout_id = %s AND action = %s "
+            "ORDER BY id DESC",
+            (row.id, ACTION),
+        ).fetchall()
+    latest: dict[str, str | None] = {}  # integration -> release of its latest pass, this config
+    for subject, detail in rows:
+        if not isinstance(detail, dict) or detail.get("passed") is not True:
+            continue
+        if detail.get("configHash") != wanted.get(subject):
+            continue
+        passed_on = detail.get("release")
+        if passed_on == release:
+            latest[subject] = release
+        else:
+            latest.setdefault(subject, passed_on if isinstance(passed_on, str) else None)
+    missing = []
+    for integration in wanted:
+        if integration not in latest:
+            missing.append(Untested(integration))
+        elif latest[integration] != release:
+            missing.append(Untested(integration, latest[integration] or "no release"))
+    return missing

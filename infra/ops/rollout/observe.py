@@ -16,6 +16,7 @@ import psycopg
 from infra.core import naming
 from infra.core.config_diff import diff_config
 from infra.core.integration_config import readiness_problems
+from infra.core.integrations.roundtrip import no_round_trip
 from infra.core.rollout import CHECKS, Observation
 from infra.ops.adapters import aws
 from infra.ops.adapters.config_tables import read_config
@@ -173,28 +174,39 @@ def _dry_run(s: _Systems) -> Observation:
 def _integrations_verified(s: _Systems) -> Observation:
     """Every integration of the preview (what promote carries) has its vendor zones mapped
     or ignored, onto lots the preview has, and a passing ``tenantctl integration test``
-    round trip recorded on its current configuration (so since its last config change)."""
+    round trip recorded on its current configuration (so since its last config change)
+    and on the release preview serves (the one promote would carry)."""
     handle = s.stack(naming.PREVIEW)
     integrations = list(handle.spec.integrations)
     if not integrations:
         return Observation("done", "no integrations configured (not applicable)")
     lots = {lot.code for lot in read_lots(handle.working_url)}
     problems = readiness_problems(integrations, lots)
-    untested = integration_tests.untested(s.slug, integrations)
+    current = handle.content.current()
+    release = current.release if current else None
+    testable = [i for i in integrations if no_round_trip(i) is None]
+    untested = integration_tests.untested(s.slug, testable, release)
     if untested is None:
         return Observation("unknown", "no control database: round trips cannot be read")
-    problems += [
-        f"{i}: no passing `{naming.TOOL} integration test {s.slug} {i}` since its last config "
-        "change"
-        for i in untested
-    ]
+    for u in untested:
+        rerun = f"`{naming.TOOL} integration test {s.slug} {u.integration}`"
+        if u.last_release is None:
+            problems.append(f"{u.integration}: no passing {rerun} since its last config change")
+        else:
+            problems.append(
+                f"{u.integration}: its last passing round trip was on release "
+                f"{u.last_release}, preview serves {release or 'no release'}: re-run {rerun}"
+            )
     if problems:
         return Observation("not-done", "; ".join(problems))
     zones = sum(len(i.zones) for i in integrations)
+    tested = f"{len(testable)} with a passing test round trip on release {release}"
+    exempt = [f"{i.id} ({i.mode})" for i in integrations if no_round_trip(i) is not None]
+    if exempt:
+        tested += f"; round trip not applicable to {', '.join(exempt)} (no session path)"
     return Observation(
         "done",
-        f"{len(integrations)} integration(s), all {zones} vendor zones mapped or ignored, "
-        "each with a passing test round trip",
+        f"{len(integrations)} integration(s), all {zones} vendor zones mapped or ignored, {tested}",
     )
 
 
