@@ -7,8 +7,7 @@ and outcome to the client's rollout history.
 
 from __future__ import annotations
 
-from infra.ops.adapters import control
-from infra.ops.rollout.store import actor, append_history, find
+from infra.ops.rollout.store import record_fact
 from infra.ops.stacks.handle import StackHandle
 from infra.ops.verify.run import VerifyRun
 
@@ -23,27 +22,19 @@ class VerifyHistory:
         self.by = by
 
     def record(self, stack: StackHandle, run: VerifyRun) -> str:
-        if not control.configured():
-            return (
-                f"not recorded in the rollout history ({control.CONTROL_DATABASE_URL_ENV} not set)"
-            )
-        with control.connect() as conn:
-            row = find(conn, stack.spec.slug)
-            append_history(
-                conn,
-                row.id,
-                actor(self.by),
-                ACTION,
-                subject=run.run_id,
-                detail={
-                    "stage": run.stage,
-                    "release": run.release,
-                    "passed": run.passed,
-                    "bundle": run.bundle,
-                    "bundleHash": run.bundle_hash,
-                    "contentHash": run.content_hash,
-                    "configHash": run.config_hash,
-                    "configTables": dict(run.config_tables),
-                },
-            )
-        return f"recorded in the rollout history of {stack.spec.slug} (rollout {row.id})"
+        return record_fact(
+            stack.spec.slug,
+            self.by,
+            ACTION,
+            run.run_id,
+            {
+                "stage": run.stage,
+                "release": run.release,
+                "passed": run.passed,
+                "bundle": run.bundle,
+                "bundleHash": run.bundle_hash,
+                "contentHash": run.content_hash,
+                "configHash": run.config_hash,
+                "configTables": dict(run.config_tables),
+            },
+        )

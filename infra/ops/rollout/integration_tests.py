@@ -12,7 +12,7 @@ from infra.core.integrations.roundtrip import config_hash
 from infra.core.spec import TenantSpec
 from infra.ops.adapters import control
 from infra.ops.lifecycle.integration_test import RoundTrip
-from infra.ops.rollout.store import actor, append_history, find
+from infra.ops.rollout.store import find, record_fact
 
 ACTION = "integration-test"
 
@@ -25,27 +25,19 @@ class RoundTripHistory:
         self.by = by
 
     def record(self, spec: TenantSpec, trip: RoundTrip) -> str:
-        if not control.configured():
-            return (
-                f"not recorded in the rollout history ({control.CONTROL_DATABASE_URL_ENV} not set)"
-            )
-        with control.connect() as conn:
-            row = find(conn, spec.slug)
-            append_history(
-                conn,
-                row.id,
-                actor(self.by),
-                ACTION,
-                subject=trip.integration,
-                detail={
-                    "stage": spec.stage,
-                    "runId": trip.run_id,
-                    "passed": trip.passed,
-                    "release": trip.release,
-                    "configHash": trip.config_hash,
-                },
-            )
-        return f"recorded in the rollout history of {spec.slug} (rollout {row.id})"
+        return record_fact(
+            spec.slug,
+            self.by,
+            ACTION,
+            trip.integration,
+            {
+                "stage": spec.stage,
+                "runId": trip.run_id,
+                "passed": trip.passed,
+                "release": trip.release,
+                "configHash": trip.config_hash,
+            },
+        )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from infra.core.rollout import (
     milestone_key,
     parse_schedule,
 )
+from infra.ops.adapters import control
 
 SCHEDULE_ENV = "TENANTCTL_ROLLOUT_SCHEDULE"
 
@@ -219,6 +220,20 @@ def append_history(
         "VALUES (%s, %s, %s, %s, %s)",
         (rollout_id, by, action, subject, Jsonb(dict(detail or {}))),
     )
+
+
+def record_fact(
+    slug: str, by: str | None, action: str, subject: str, detail: Mapping[str, Any]
+) -> str:
+    """Append one observed fact (a verify run, an integration round trip) to *slug*'s
+    rollout history, as *by* (else the operator); without a control database nothing is
+    recorded. Says which, for the command's output."""
+    if not control.configured():
+        return f"not recorded in the rollout history ({control.CONTROL_DATABASE_URL_ENV} not set)"
+    with control.connect() as conn:
+        row = find(conn, slug)
+        append_history(conn, row.id, actor(by), action, subject=subject, detail=detail)
+    return f"recorded in the rollout history of {slug} (rollout {row.id})"
 
 
 def earn(
