@@ -182,3 +182,12 @@ def test_the_table_says_when_autoscaling_would_pass_the_storage_quota(
         f"autoscaling ceiling it would be {grown['total']:,} GiB, past the default 100,000 at "
         f"{grown['maxClientsAtLimit'] + 1:,} clients"
     ) in result.stdout
+
+
+def test_a_client_with_a_pulled_integration_creates_no_iam_role(report: dict) -> None:  # type: ignore[type-arg]
+    """Issue 18: schedules use the platform's scheduler role, so IAM's 1,000 roles never bind."""
+    shapes = report["shapes"]
+    assert shapes["integrations"]["scheduler-schedules"] > 0
+    assert all(shape["iam-roles"] == 0 for shape in shapes.values())
+    by_key = {q["quota"]: q for q in report["quotas"]}
+    assert by_key["iam-roles"]["total"] == 0

@@ -319,9 +319,53 @@ def test_secrets_are_references_only_and_alarms_watch_the_queues():
     assert preview_alarms["demo-preview-int-meters-silent"]["actionsEnabled"] is False
 
 
+def test_schedules_use_the_platform_scheduler_role_of_their_stage_and_no_stack_role():
+    from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, SCHEDULER_ROLE_OUTPUTS
+
+    for stage in ("preview", "production"):
+        plan = _plan(stage)
+        schedule = _named(plan, "aws:scheduler/schedule:Schedule")[f"demo-{stage}-int-parkmobile"]
+        role = EXAMPLE_PLATFORM_OUTPUTS[SCHEDULER_ROLE_OUTPUTS[stage]]
+        assert schedule["target"]["roleArn"] == role, stage
+        assert stage in role
+        assert not plan.of_type("aws:iam/role:Role"), stage
+        assert not plan.of_type("aws:iam/rolePolicy:RolePolicy"), stage
+
+
+def test_a_pulled_integration_on_a_platform_without_the_scheduler_role_fails_naming_it():
+    from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, PlatformError
+
+    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != "previewSchedulerRoleArn"}
+    with pytest.raises(PlatformError, match="has no output previewSchedulerRoleArn"):
+        plan_stack(_spec("preview", PULL, PUSH), platform_outputs=outputs)
+    # Every stack without a pulled integration is served without it: the output is optional.
+    assert plan_stack(_spec("preview", PUSH), platform_outputs=outputs).of_type(
+        "aws:sqs/queue:Queue"
+    )
+
+
+def test_the_scheduler_role_policy_covers_exactly_the_stage_integration_queues():
+    from fnmatch import fnmatchcase
+
+    from infra.core.integration_config import integration_names, scheduler_role_policies
+
+    for stage, other in (("preview", "production"), ("production", "preview")):
+        policies = scheduler_role_policies(stage, "123456789012")
+        (grant,) = policies["permissions"]["Statement"]
+        assert grant["Action"] == "sqs:SendMessage"
+        names = integration_names("demo", stage, "parkmobile")
+        for queue in (names.queue, names.dead_letter_queue):
+            assert fnmatchcase(f"arn:aws:sqs:us-east-1:123456789012:{queue}", grant["Resource"])
+        theirs = integration_names("demo", other, "parkmobile").queue
+        assert not fnmatchcase(f"arn:aws:sqs:us-east-1:123456789012:{theirs}", grant["Resource"])
+        (trust,) = policies["trust"]["Statement"]
+        assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
 def test_no_integrations_means_no_integration_resources():
     plan = plan_stack(_spec("preview"))
-    for type_ in ("aws:sqs/queue:Queue", "aws:scheduler/schedule:Schedule", "aws:iam/role:Role"):
+    for type_ in ("aws:sqs/queue:Queue", "aws:scheduler/schedule:Schedule"):
         assert not plan.of_type(type_)
 
 

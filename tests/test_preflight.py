@@ -34,6 +34,8 @@ EVERY_CHECK = [
     "email-identity",
     "access-log-bucket",
     "connection-group",
+    "scheduler-role:previewSchedulerRoleArn",
+    "scheduler-role:productionSchedulerRoleArn",
     "pulumi-backend",
     "policy-pack",
 ]

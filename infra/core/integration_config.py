@@ -440,3 +440,39 @@ def diff_integrations(
         "changed": sorted(k for k in new if k in old and new[k] != old[k]),
         "removed": sorted(set(old) - set(new)),
     }
+
+
+def scheduler_queue_pattern(stage: str) -> str:
+    """The SQS queue-name pattern of every integration queue (and dead-letter queue) of
+    *stage*: ``integration_names`` with wildcards for the slug and the integration id, so
+    the platform's scheduler role and the queues are named by one rule."""
+    return integration_names("*", stage, "*").queue
+
+
+def scheduler_role_policies(stage: str, account: str = "<account>") -> dict[str, object]:
+    """The trust and permission policies of *stage*'s platform scheduler role
+    (``SCHEDULER_ROLE_OUTPUTS``): EventBridge Scheduler of *account* only, sending only to
+    *stage*'s integration queues."""
+    return {
+        "trust": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "scheduler.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+            ],
+        },
+        "permissions": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sqs:SendMessage",
+                    "Resource": f"arn:aws:sqs:*:{account}:{scheduler_queue_pattern(stage)}",
+                }
+            ],
+        },
+    }

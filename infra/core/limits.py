@@ -165,7 +165,7 @@ QUOTAS: tuple[Quota, ...] = (
     Quota("cloudfront-tenants", "Distribution tenants (CloudFront SaaS Manager)", "account",
           10_000, True,
           "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html"),
-    Quota("iam-roles", "IAM roles (a stack with a pulled integration has its scheduler role)",
+    Quota("iam-roles", "IAM roles (none per stack: schedules use the platform's scheduler roles)",
           "account", 1_000, True,
           "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"),
     Quota("scheduler-schedules", "EventBridge Scheduler schedules", "account and region",

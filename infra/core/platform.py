@@ -92,12 +92,23 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "endpoint, masterSecretArn, capacity} as in previewDatabasePools (capacity: about 5 "
     "productions on a Multi-AZ db.t4g.medium). tenantctl create places a pooled production "
     "on the least-full one with room.",
+    "previewSchedulerRoleArn": "ARN of the IAM role EventBridge Scheduler assumes to deliver "
+    "the poll messages of every preview's pulled integrations: trusted by "
+    "scheduler.amazonaws.com (condition aws:SourceAccount), allowed sqs:SendMessage on the "
+    'preview integration queues only (README, "Scheduler roles"). Read by a preview '
+    "with a pulled integration.",
+    "productionSchedulerRoleArn": "ARN of the same role for productions, allowed "
+    "sqs:SendMessage on the production integration queues only. Read by a production "
+    "with a pulled integration.",
 }
 """Output name -> description of every output a tenant stack reads from the platform."""
 
-OPTIONAL_OUTPUTS = frozenset({"productionDatabasePools"})
-"""Outputs only some stacks read (a pooled production): a platform without them serves
-every other stack, and a stack that needs one fails its plan naming it."""
+OPTIONAL_OUTPUTS = frozenset(
+    {"productionDatabasePools", "previewSchedulerRoleArn", "productionSchedulerRoleArn"}
+)
+"""Outputs only some stacks read (a pooled production, a pulled integration): a
+platform without them serves every other stack, and a stack that needs one fails its
+plan naming it."""
 
 LIST_OUTPUTS = frozenset({"databaseSecurityGroupIds"})
 """Outputs whose value is a list of strings."""
@@ -157,6 +168,8 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
             "capacity": 5,
         }
     ],
+    "previewSchedulerRoleArn": "arn:aws:iam::123456789012:role/platform-scheduler-preview",
+    "productionSchedulerRoleArn": "arn:aws:iam::123456789012:role/platform-scheduler-production",
 }
 """Plausible platform outputs: what the mocks and the offline plan read."""
 
@@ -275,6 +288,13 @@ POOL_OUTPUTS: dict[str, str] = {
     "production": "productionDatabasePools",
 }
 """Stage -> the platform output listing that stage's pool servers."""
+
+SCHEDULER_ROLE_OUTPUTS: dict[str, str] = {
+    "preview": "previewSchedulerRoleArn",
+    "production": "productionSchedulerRoleArn",
+}
+"""Stage -> the platform output naming the role that stage's integration schedules use:
+one role per stage, so a preview's schedule can never send to a production queue."""
 
 
 @dataclass(frozen=True)

@@ -503,6 +503,37 @@ def email_identity(
     return Check("email-identity", PASS, f"{name} verified for sending (DKIM {dkim})", evidence)
 
 
+def scheduler_role(
+    output: str, arn: str, role: Mapping[str, Any] | None, error: str | None
+) -> Check:
+    """The platform's scheduler role of one stage (``SCHEDULER_ROLE_OUTPUTS``), which every
+    pulled integration's schedule of that stage assumes, exists and trusts EventBridge
+    Scheduler."""
+    name = f"scheduler-role:{output}"
+    evidence: dict[str, Any] = {output: arn}
+    if role is None:
+        return Check(
+            name,
+            FAIL,
+            f"no IAM role {arn} ({error or 'not found'})",
+            evidence,
+            f'create it with the policies in the README\'s "Scheduler roles" section, or set '
+            f"{output} in the platform outputs to the role that has them: no pulled "
+            "integration's schedule can send its poll messages without it",
+        )
+    trust = role.get("AssumeRolePolicyDocument")
+    text = trust if isinstance(trust, str) else repr(trust)
+    if "scheduler.amazonaws.com" not in text:
+        return Check(
+            name,
+            FAIL,
+            f"IAM role {arn} does not trust scheduler.amazonaws.com",
+            evidence,
+            'give it the trust policy in the README\'s "Scheduler roles" section',
+        )
+    return Check(name, PASS, f"{arn} exists and trusts EventBridge Scheduler", evidence)
+
+
 def connection_group(
     group_id: str, routing_endpoint: str, group: Mapping[str, Any] | None, error: str | None
 ) -> Check:

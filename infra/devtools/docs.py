@@ -90,6 +90,21 @@ def readme_platform_table() -> str:
     return "\n".join(lines)
 
 
+def readme_scheduler_roles() -> str:
+    import json
+
+    from infra.core.integration_config import scheduler_role_policies
+    from infra.core.platform import SCHEDULER_ROLE_OUTPUTS
+
+    lines: list[str] = []
+    for stage, output in SCHEDULER_ROLE_OUTPUTS.items():
+        policies = scheduler_role_policies(stage)
+        lines += [f"`{output}` ({stage}): trust policy, then its one permission policy.", ""]
+        for kind in ("trust", "permissions"):
+            lines += ["```json", json.dumps(policies[kind], indent=2), "```", ""]
+    return "\n".join(lines).rstrip()
+
+
 def readme_exit_codes_table() -> str:
     from infra.core.errors import EXIT_CODES
 
@@ -165,6 +180,7 @@ GENERATED = {
         ("CONFIG REFERENCE", readme_config_table, "<!--"),
         ("ROLES", readme_roles_table, "<!--"),
         ("PLATFORM OUTPUTS", readme_platform_table, "<!--"),
+        ("SCHEDULER ROLES", readme_scheduler_roles, "<!--"),
         ("EXIT CODES", readme_exit_codes_table, "<!--"),
         ("IMPORT KINDS", kinds_table, "<!--"),
         ("STACK OUTPUTS", readme_stack_outputs_table, "<!--"),

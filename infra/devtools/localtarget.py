@@ -26,7 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -599,6 +599,31 @@ def create_platform(endpoint_url: str, region: str, outputs: dict[str, Any] | No
             Ipv6Enabled=True,
             Tags={"Items": [{"Key": k, "Value": v} for k, v in chosen.items()]},
         )
+    create_scheduler_roles(client("iam"), platform)
+
+
+def create_scheduler_roles(iam: Any, platform: Mapping[str, Any]) -> None:
+    """Each stage's scheduler role the outputs name, with the README's policies."""
+    from botocore.exceptions import ClientError
+
+    from infra.core.integration_config import scheduler_role_policies
+    from infra.core.platform import SCHEDULER_ROLE_OUTPUTS
+
+    for stage, output in SCHEDULER_ROLE_OUTPUTS.items():
+        arn = platform.get(output)
+        if not arn:
+            continue
+        role, account = str(arn).rsplit("/", 1)[-1], str(arn).split(":")[4]
+        policies = scheduler_role_policies(stage, account)
+        try:
+            iam.get_role(RoleName=role)
+        except ClientError:
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(policies["trust"]))
+            iam.put_role_policy(
+                RoleName=role,
+                PolicyName="send-to-integration-queues",
+                PolicyDocument=json.dumps(policies["permissions"]),
+            )
 
 
 def request_ses_production_access(endpoint_url: str, region: str) -> None:

@@ -10,10 +10,11 @@ What each one gets:
   keeps a message for the 14 days SQS allows at most, so nothing is lost while a person
   looks;
 - pull mode: an EventBridge Scheduler schedule that sends a "poll" message to the queue
-  every ``scheduleMinutes`` (in the integration's timezone), through one role per stack
-  that may only send to the stack's integration queues; ``ENABLED`` in a preview (it
-  talks to the vendor's sandbox) and in a live production, ``DISABLED`` in a production
-  before go-live (``promote`` switches it with ``tenants:live``; rollback switches back);
+  every ``scheduleMinutes`` (in the integration's timezone), through the platform's
+  scheduler role of the stage (``SCHEDULER_ROLE_OUTPUTS``; the stack creates no IAM
+  role); ``ENABLED`` in a preview (it talks to the vendor's sandbox) and in a live
+  production, ``DISABLED`` in a production before go-live (``promote`` switches it with
+  ``tenants:live``; rollback switches back);
 - file mode: the prefix ``integrations/<id>/incoming/`` of the stack's content bucket
   (no bucket of its own), an output only;
 - a CloudWatch alarm when the dead-letter queue is not empty, and one when no message
@@ -62,6 +63,9 @@ class IntegrationsArgs:
     durable: bool
     kms_key_arn: pulumi.Input[str]
     tags: Mapping[str, str]
+    scheduler_role_arn: pulumi.Input[str] | None = None
+    """The platform's scheduler role of ``stage`` (``SCHEDULER_ROLE_OUTPUTS``); required
+    when an integration is pulled."""
 
 
 def _described(values: list[str], names: IntegrationNames) -> dict[str, str]:
@@ -85,34 +89,11 @@ class Integrations(pulumi.ComponentResource):
         super().__init__("tenants:index:Integrations", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        pulls = [i for i in args.integrations if i.mode == "pull"]
-        role: aws.iam.Role | None = None
-        if pulls:
-            role = aws.iam.Role(
-                f"{name}-scheduler",
-                name=f"{naming.resource_prefix(args.slug, args.stage)}-int-scheduler",
-                description=f"EventBridge Scheduler: poll messages into {args.label}'s "
-                "integration queues.",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "scheduler.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
-                tags=tags,
-                opts=child,
-            )
+        role_arn = args.scheduler_role_arn
+        """The platform's scheduler role of this stage: the stack creates no role."""
         state = schedule_state(args.stage, args.live)
         alarms_on = alarms_act(args.stage, args.live)
         described: dict[str, pulumi.Output[dict[str, str]]] = {}
-        queue_arns: list[pulumi.Output[str]] = []
-        """The queues and dead-letter queues the scheduler role may send to."""
         for integration in args.integrations:
             names = integration_names(args.slug, args.stage, integration.id)
             base = f"{name}-{integration.id}"
@@ -151,8 +132,9 @@ class Integrations(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            queue_arns += [queue.arn, dead_letters.arn]
-            if integration.mode == "pull" and role is not None:
+            if integration.mode == "pull":
+                if role_arn is None:
+                    raise ValueError("a pulled integration needs the platform scheduler role")
                 minutes = integration.schedule_minutes or 1
                 aws.scheduler.Schedule(
                     f"{base}-schedule",
@@ -165,7 +147,7 @@ class Integrations(pulumi.ComponentResource):
                     state=state,
                     target=aws.scheduler.ScheduleTargetArgs(
                         arn=queue.arn,
-                        role_arn=role.arn,
+                        role_arn=role_arn,
                         input=json.dumps({"kind": "poll", "integration": integration.id}),
                         retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
                             maximum_retry_attempts=3,
@@ -216,25 +198,5 @@ class Integrations(pulumi.ComponentResource):
             described[integration.id] = pulumi.Output.all(
                 queue.url, dead_letters.url, secret.arn
             ).apply(functools.partial(_described, names=names))
-        if role is not None:
-            aws.iam.RolePolicy(
-                f"{name}-scheduler-send",
-                role=role.id,
-                policy=pulumi.Output.all(*queue_arns).apply(
-                    lambda arns: json.dumps(
-                        {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Effect": "Allow",
-                                    "Action": "sqs:SendMessage",
-                                    "Resource": sorted(arns),
-                                }
-                            ],
-                        }
-                    )
-                ),
-                opts=child,
-            )
         self.outputs = pulumi.Output.all(**described) if described else pulumi.Output.from_input({})
         self.register_outputs({"integrations": self.outputs})

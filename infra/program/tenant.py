@@ -9,7 +9,12 @@ from typing import Any
 import pulumi
 
 from infra.core import email_settings, naming, rendering, stack_settings
-from infra.core.platform import POOL_OUTPUTS, check_zone_name, require_output
+from infra.core.platform import (
+    POOL_OUTPUTS,
+    SCHEDULER_ROLE_OUTPUTS,
+    check_zone_name,
+    require_output,
+)
 from infra.core.spec import TenantSpec
 from infra.program.access import MFA_BY_STAGE, Access, AccessArgs, EmailSending
 from infra.program.database import Database, DatabaseArgs, PooledDatabase, PooledDatabaseArgs
@@ -44,6 +49,9 @@ class PlatformValues:
     database_pools: pulumi.Output[list[dict[str, Any]]] | None
     """The pool servers of the stack's stage (``POOL_OUTPUTS``); read only by a pooled
     stack, so a platform without production pools serves every dedicated production."""
+    scheduler_role_arn: pulumi.Output[str] | None = None
+    """The stage's scheduler role (``SCHEDULER_ROLE_OUTPUTS``); read only by a stack with a
+    pulled integration."""
 
 
 def read_platform(
@@ -52,6 +60,7 @@ def read_platform(
     base_domain: str,
     parent: pulumi.Resource,
     pool_output: str | None = None,
+    scheduler_role_output: str | None = None,
 ) -> PlatformValues:
     """Read the platform stack, failing with a ``PlatformError`` when its zone is not
     *base_domain* or an output is missing.
@@ -87,6 +96,7 @@ def read_platform(
         email_identity_arn=value("emailIdentityArn"),
         access_log_bucket_name=value("accessLogBucketName"),
         database_pools=value(pool_output) if pool_output else None,
+        scheduler_role_arn=value(scheduler_role_output) if scheduler_role_output else None,
     )
 
 
@@ -137,7 +147,11 @@ class Tenant(pulumi.ComponentResource):
         # before any resource is registered.
         files = rendering.render_content(spec)
         pools = POOL_OUTPUTS[spec.stage] if spec.pooled else None
-        platform = read_platform(name, spec.platform_stack, spec.base_domain, self, pools)
+        pulls = any(i.mode == "pull" for i in spec.integrations)
+        scheduler_role = SCHEDULER_ROLE_OUTPUTS[spec.stage] if pulls else None
+        platform = read_platform(
+            name, spec.platform_stack, spec.base_domain, self, pools, scheduler_role
+        )
 
         database = _database(name, spec, platform, child)
         domains = Domains(
@@ -184,6 +198,7 @@ class Tenant(pulumi.ComponentResource):
                 durable=production,
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
+                scheduler_role_arn=platform.scheduler_role_arn,
             ),
             child,
         )

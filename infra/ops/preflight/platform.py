@@ -18,6 +18,7 @@ from botocore.parsers import ResponseParserError
 from infra.core import limits
 from infra.core import preflight as rules
 from infra.core.errors import UserInputError
+from infra.core.platform import SCHEDULER_ROLE_OUTPUTS
 from infra.core.preflight import Check
 from infra.ops.adapters import aws
 from infra.ops.adapters.service_quotas import client_error
@@ -134,3 +135,19 @@ def connection_group(group_id: str, routing_endpoint: str, region: str) -> Check
     except ClientError as exc:
         return rules.connection_group(group_id, routing_endpoint, None, client_error(exc))
     return rules.connection_group(group_id, routing_endpoint, found["ConnectionGroup"], None)
+
+
+def scheduler_roles(outputs: Mapping[str, Any], region: str) -> list[Check]:
+    """``iam GetRole`` of each stage's scheduler role the platform outputs name."""
+    checks = []
+    for output in SCHEDULER_ROLE_OUTPUTS.values():
+        arn = outputs.get(output)
+        if not arn:
+            continue
+        try:
+            role = aws.client("iam", region).get_role(RoleName=str(arn).rsplit("/", 1)[-1])
+        except ClientError as exc:
+            checks.append(rules.scheduler_role(output, str(arn), None, client_error(exc)))
+            continue
+        checks.append(rules.scheduler_role(output, str(arn), role["Role"], None))
+    return checks

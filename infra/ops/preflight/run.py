@@ -112,6 +112,7 @@ def preflight(
                 region,
             )
         )
+        checks += platform.scheduler_roles(outputs, region)
     checks.append(tooling.backend(chosen, region))
     checks.append(tooling.policy_pack())
     return PreflightReport(
