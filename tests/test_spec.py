@@ -256,6 +256,27 @@ def test_slug_rule_never_accepts_what_hosts_cannot_carry(slug):
         assert naming.database_name(slug, stage).isidentifier()
 
 
+@given(slugs)
+def test_no_stage_scheduler_pattern_matches_another_stages_queue(slug):
+    """Each stage's platform scheduler role sends to its own stage's queues only."""
+    import fnmatch
+
+    from infra.core.integration_config import integration_names, scheduler_queue_pattern
+
+    assume(naming.slug_problem(slug) is None)
+    for stage in naming.STAGES:
+        queue = integration_names(slug, stage, "meters").queue
+        for other in naming.STAGES:
+            matches = fnmatch.fnmatchcase(queue, scheduler_queue_pattern(other))
+            assert matches == (other == stage), (queue, other)
+
+
+def test_a_slug_that_would_name_a_queue_of_another_stage_is_refused():
+    assert "must not contain -preview-int" in str(naming.slug_problem("acme-preview-int"))
+    assert "must not contain -preview-int" in str(naming.slug_problem("acme-preview-int-lab"))
+    assert naming.slug_problem("acme-preview-intl") is None
+
+
 def test_spec_is_frozen():
     spec = demo_spec("preview")
     with pytest.raises(ValidationError, match="frozen"):

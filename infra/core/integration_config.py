@@ -321,7 +321,7 @@ def alarms_act(stage: str, live: bool) -> bool:
 
 
 def integration_names(slug: str, stage: str, integration_id: str) -> IntegrationNames:
-    base = f"{slug}-{stage}-int-{integration_id}"
+    base = f"{slug}-{stage}-{naming.INTEGRATION_INFIX}-{integration_id}"
     return IntegrationNames(
         queue=base,
         dead_letter_queue=f"{base}-dlq",

@@ -103,7 +103,18 @@ def slug_problem(slug: str) -> str | None:
         if slug.endswith(f"-{stage}"):
             # Keeps stack names unambiguous: "<slug>-production" can never be read as a slug.
             return f"must not end in -{stage} (that is a stack name, not a client slug)"
+        if f"-{stage}-{INTEGRATION_INFIX}-" in f"{slug}-":
+            # The platform's scheduler role of a stage sends to "*-<stage>-int-*" queues:
+            # no other stage's queue name may match it.
+            return (
+                f"must not contain -{stage}-{INTEGRATION_INFIX} (integration queues of "
+                f"{stage} are named that way)"
+            )
     return None
+
+
+INTEGRATION_INFIX = "int"
+"""The word between a stack's name and an integration id in the integration's AWS names."""
 
 
 def hostname_problem(host: str) -> str | None:
