@@ -198,7 +198,9 @@ class StackDatabases:
             self._restrict(conn, working)
         return True
 
-    def reset_working(self, reset_id: str) -> dict[str, float]:
+    def reset_working(
+        self, reset_id: str, fill: Callable[[str], object] | None = None
+    ) -> dict[str, float]:
         """Working back to the template; the old working database becomes the undo.
 
         Crash-safe: the new working database is built under ``<working>_next``
@@ -209,7 +211,11 @@ class StackDatabases:
         the previous undo is discarded only once the new state is complete. A
         re-run with the same *reset_id* after the swap does nothing.
 
-        Returns seconds per step: ``build``, ``terminate``, ``swap``, ``cleanup``.
+        *fill*, when given, is called with the URL of the new database after it
+        is built and before the swap (training data goes in there), so a kill
+        before the swap leaves the old working database serving.
+
+        Returns seconds per step: ``build``, ``fill``, ``swap``, ``cleanup``.
         """
         timings: dict[str, float] = {}
 
@@ -228,6 +234,11 @@ class StackDatabases:
             self._restrict(conn, self.staging)
             step("build", started)
             checkpoint("reset-built")
+            if fill is not None:
+                started = time.perf_counter()
+                fill(self.url(self.staging))
+                step("fill", started)
+                checkpoint("reset-filled")
 
             started = time.perf_counter()
             had_working = exists(conn, self.working)

@@ -20,6 +20,11 @@ it (content, payment settings and every database row equal to the defaults)
 changes nothing and keeps that reset's undo, so a retry after lost output
 never throws away the state before the first reset.
 
+Training data (``--with-training-data``): the set in
+``infra.ops.content.training_data`` is loaded into the new working database
+before the swap, and the reset's record says so (``trainingData``: the set's
+version). The next plain reset rebuilds from defaults and so removes it.
+
 Every function here takes a ``PreviewStack``, which cannot be built for a
 production spec, and holds the client's lock (``infra.ops.stacks.locking``) while it
 changes anything.
@@ -39,6 +44,7 @@ from infra.core.payment_settings import payment_parameters
 from infra.core.steps import Progress, Step, StepLog, quiet
 from infra.ops.adapters.checkpoints import checkpoint
 from infra.ops.adapters.payment_store import read_parameters, write_parameters
+from infra.ops.content import training_data
 from infra.ops.stacks.handle import PreviewStack
 from infra.ops.stacks.locking import client_lock, preview_place
 
@@ -68,6 +74,8 @@ class ResetOutcome:
     undo: dict[str, Any] | None = None
     unchanged: bool = False
     """Nothing was done: the preview was still as the reset ``id`` left it."""
+    training_data: str | None = None
+    """The training set's version loaded by this reset, if any."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"stack": self.stack, "action": self.action}
@@ -78,6 +86,8 @@ class ResetOutcome:
             data["undo"] = self.undo
         if self.unchanged:
             data["unchanged"] = True
+        if self.action == "reset":
+            data["trainingData"] = self.training_data
         return data
 
 
@@ -114,12 +124,19 @@ def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
 
 
 def reset_preview(
-    stack: PreviewStack, progress: Progress = quiet, *, break_lock: str | None = None
+    stack: PreviewStack,
+    progress: Progress = quiet,
+    *,
+    break_lock: str | None = None,
+    with_training_data: bool = False,
 ) -> ResetOutcome:
-    """Reset database, content and payment settings to defaults; keep the previous state."""
+    """Reset database, content and payment settings to defaults; keep the previous state.
+
+    *with_training_data*: also load the training set into the new database.
+    """
     with _locked(stack, "reset-preview", break_lock, progress):
         progress(f"Resetting {stack.stack_name}")
-        return _reset(stack, progress)
+        return _reset(stack, progress, with_training_data)
 
 
 def _locked(
@@ -134,22 +151,26 @@ def _locked(
     )
 
 
-def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
+def _reset(stack: PreviewStack, progress: Progress, with_training_data: bool) -> ResetOutcome:
     spec, log = stack.spec, StepLog()
     started = time.perf_counter()
 
     # Both systems are reached (and leftovers repaired) before either is changed.
     for line in stack.database.recover():
         progress(f"  repaired: {line}")
-    if not stack.database.exists(naming.defaults_database_name(spec.slug, spec.stage)):
+    defaults_db = naming.defaults_database_name(spec.slug, spec.stage)
+    if not stack.database.exists(defaults_db):
         raise PreconditionFailed(
             f"{stack.stack_name} has no defaults database yet; run `tenantctl create "
             f"{spec.slug}` (or its post-provision step) first"
         )
     pending = _pending(stack)
+    if pending is None and with_training_data:
+        # Refused here, before anything is written, when the configuration lacks what it needs.
+        training_data.check_training_data(stack.database.url(defaults_db), _currency(stack))
     if pending is not None:
         progress(f"  resuming the interrupted reset {pending['id']}")
-    elif (last := _untouched_since_last_reset(stack)) is not None:
+    elif not with_training_data and (last := _untouched_since_last_reset(stack)) is not None:
         progress(
             f"  nothing to reset: {stack.stack_name} is as reset {last['id']} left it; "
             "--undo still returns to the state before that reset"
@@ -169,6 +190,7 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
         pending = {
             "id": new_release_id(),
             "startedAt": _now(),
+            "trainingData": training_data.VERSION if with_training_data else None,
             "undo": {
                 "release": current.release if current else None,
                 "payment": read_parameters(stack.ssm, spec),
@@ -177,13 +199,20 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
         }
         stack.content.put_record(PENDING_RECORD, pending)
     undo: dict[str, Any] = pending["undo"]
+    # A resumed reset finishes what it started: the pending record says whether it seeds.
+    seeded: str | None = pending.get("trainingData")
+    loaded: list[int] = []
+
+    def fill(url: str) -> None:
+        loaded.append(training_data.load_training_data(url, _currency(stack)))
 
     def database() -> str:
-        timings = stack.database.reset_working(pending["id"])
+        timings = stack.database.reset_working(pending["id"], fill if seeded else None)
         if "already" in timings:
             return f"{stack.working_database} was already recreated by this reset"
         detail = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
-        return f"{stack.working_database} recreated from the defaults template ({detail})"
+        extra = f"; training data {seeded} ({sum(loaded)} rows) loaded" if seeded else ""
+        return f"{stack.working_database} recreated from the defaults template ({detail}){extra}"
 
     def content() -> str:
         release = stack.content.publish_from_defaults(
@@ -212,11 +241,16 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
         seconds=round(time.perf_counter() - started, 3),
         steps=log.steps,
         undo={**undo, "available": True},
+        training_data=seeded,
     )
     stack.content.put_record(RESET_RECORD, result.to_json())
     _clear_pending(stack)
     checkpoint("reset-finished")  # killed here: complete, but the lock is left behind
     return result
+
+
+def _currency(stack: PreviewStack) -> str:
+    return stack.spec.payment.currency
 
 
 def undo_reset(

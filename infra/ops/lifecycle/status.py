@@ -38,6 +38,7 @@ def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> StageStat
         if stage == naming.PREVIEW:
             reset = store.get_record(RESET_RECORD)
             facts["last_reset"] = reset.get("at") if reset else None
+            facts["training_data"] = reset.get("trainingData") if reset else None
         else:
             facts["last_promotion"] = store.get_record(LAST_RECORD)
             active = store.get_record(ACTIVE_RECORD)
