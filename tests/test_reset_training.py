@@ -23,6 +23,7 @@ from tests.robustness_support import Run, broken_state, leftovers, rows, run
 
 SEEDED = ["reset-preview", SLUG, "--with-training-data", "--yes"]
 PLAIN = ["reset-preview", SLUG, "--yes"]
+UNDO = ["reset-preview", SLUG, "--undo", "--yes"]
 
 
 def _seeded(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -66,6 +67,10 @@ def test_seeded_reset_loads_the_clients_own_types_and_a_plain_reset_removes_them
     status = json.loads(ok(cli(ready, "status", SLUG, "--json")).stdout)
     assert VERSION in json.dumps(status)
 
+    ok(cli(ready, *UNDO))  # back to the edits from before: no training data, status says so
+    assert _seeded(url)["permits"] == []
+    assert VERSION not in json.dumps(json.loads(ok(cli(ready, "status", SLUG, "--json")).stdout))
+    ok(cli(ready, *SEEDED))
     ok(cli(ready, *PLAIN))
     assert _seeded(url) == {"accounts": [], "permits": [], "violations": []}
     status = json.loads(ok(cli(ready, "status", SLUG, "--json")).stdout)

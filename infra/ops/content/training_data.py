@@ -18,13 +18,14 @@ from typing import Any
 import psycopg
 
 from infra.core.errors import PreconditionFailed
+from infra.core.rendering import TEMPLATES_DIR
 from infra.ops.content.import_engine import Problems, file_sha256, load
 from infra.ops.content.imports import kind_named
 
 VERSION = "training-1"
 """The training set's version, recorded in the reset's record."""
 
-FILES = Path(__file__).resolve().parents[3] / "templates" / "training"
+FILES = TEMPLATES_DIR / "training"
 PERMIT_PREFIX = "TRN-P-"
 CITATION_PREFIX = "TRN-C-"
 _VALID = ("2026-08-15T00:00:00+00:00", "2027-08-14T23:59:59+00:00")
