@@ -107,3 +107,43 @@ def test_a_seeded_reset_killed_at_a_step_boundary_re_runs_to_the_same_rows(
     assert code == 0, err
     assert rows(url) == want
     assert broken_state(pg_env, SLUG) == [] and leftovers(pg_env, SLUG) == []
+
+
+def test_a_second_seeded_reset_changes_nothing_and_keeps_the_first_ones_undo(
+    ready: Path, pg_env: str
+) -> None:
+    url = db_url(pg_env, "preview")
+    with psycopg.connect(url) as conn:  # the client's own edit, which --undo must bring back
+        conn.execute("UPDATE config.lots SET name = 'Edited by the client' WHERE code = 'ST1'")
+    first = json.loads(ok(cli(ready, *SEEDED, "--json")).stdout)
+    assert first["trainingDigest"] and "unchanged" not in first
+
+    again = json.loads(ok(cli(ready, *SEEDED, "--json")).stdout)
+    assert again["unchanged"] is True and again["id"] == first["id"]
+    assert again["trainingData"] == VERSION and again["undo"] == first["undo"]
+
+    with psycopg.connect(url) as conn:  # a trainee's change: the next seeded reset resets
+        conn.execute(
+            "DELETE FROM activity.violations WHERE citation_number LIKE %s",
+            (CITATION_PREFIX + "%",),
+        )
+    third = json.loads(ok(cli(ready, *SEEDED, "--json")).stdout)
+    assert "unchanged" not in third and third["id"] != first["id"]
+    assert len(_seeded(url)["violations"]) == 3
+    # A plain reset after a seeded one is never "unchanged": it removes the training data.
+    plain = json.loads(ok(cli(ready, *PLAIN, "--json")).stdout)
+    assert "unchanged" not in plain and plain["trainingData"] is None
+
+
+def test_undo_after_two_seeded_resets_returns_to_the_clients_edits(
+    ready: Path, pg_env: str
+) -> None:
+    url = db_url(pg_env, "preview")
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE config.lots SET name = 'Edited by the client' WHERE code = 'ST1'")
+    ok(cli(ready, *SEEDED))
+    ok(cli(ready, *SEEDED))
+    ok(cli(ready, *UNDO))
+    with psycopg.connect(url) as conn:
+        name = conn.execute("SELECT name FROM config.lots WHERE code = 'ST1'").fetchone()
+    assert name == ("Edited by the client",)

@@ -21,6 +21,7 @@ transaction on the destination, keeping the previous rows in schema
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -292,6 +293,13 @@ class StackDatabases:
                 )
         except psycopg.Error:
             return False
+
+    def working_digest(self) -> str | None:
+        """``digest`` of the working database; ``None`` when it cannot be read."""
+        try:
+            return digest(self.url(self.working))
+        except psycopg.Error:
+            return None
 
     def reset_done(self, reset_id: str) -> bool:
         """Whether the working database is the one the reset *reset_id* swapped in."""
@@ -595,6 +603,18 @@ _SEQUENCES = "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDE
 
 _SCHEMAS = f"""SELECT nspname FROM pg_namespace
     WHERE nspname {_USER_SCHEMAS.format(col="nspname")} ORDER BY 1"""
+
+
+def digest(url: str) -> str:
+    """One SHA-256 of everything ``working_equals_defaults`` compares (schema, each table's
+    rows, sequence values) of the database at *url*: equal digests, equal contents."""
+    found = hashlib.sha256()
+    with connect(url) as conn:
+        found.update(repr(_catalog(conn)).encode())
+        for schema, table in conn.execute(_TABLES).fetchall():
+            found.update(repr((schema, table, _table_digest(conn, schema, table))).encode())
+        found.update(repr(conn.execute(_SEQUENCES).fetchall()).encode())
+    return found.hexdigest()
 
 
 def _catalog(conn: psycopg.Connection[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:

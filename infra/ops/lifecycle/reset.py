@@ -43,6 +43,7 @@ from infra.core.errors import PreconditionFailed
 from infra.core.payment_settings import payment_parameters
 from infra.core.steps import Progress, Step, StepLog, quiet
 from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.adapters.database import digest as database_digest
 from infra.ops.adapters.payment_store import read_parameters, write_parameters
 from infra.ops.content import training_data
 from infra.ops.stacks.handle import PreviewStack
@@ -76,6 +77,8 @@ class ResetOutcome:
     """Nothing was done: the preview was still as the reset ``id`` left it."""
     training_data: str | None = None
     """The training set's version loaded by this reset, if any."""
+    training_digest: str | None = None
+    """The working database's digest right after the training set was loaded."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"stack": self.stack, "action": self.action}
@@ -88,6 +91,8 @@ class ResetOutcome:
             data["unchanged"] = True
         if self.action == "reset":
             data["trainingData"] = self.training_data
+            if self.training_digest is not None:
+                data["trainingDigest"] = self.training_digest
         return data
 
 
@@ -100,15 +105,20 @@ def _clear_pending(stack: PreviewStack) -> None:
     stack.content.put_record(PENDING_RECORD, {"id": None, "clearedAt": _now()})
 
 
-def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
-    """The last reset's record when the preview is still at defaults since it, else None.
+def _untouched_since_last_reset(stack: PreviewStack, seeded: str | None) -> dict[str, Any] | None:
+    """The last reset's record when the preview is still as it left it, else None; a reset
+    *seeded* with a training set counts only a last reset seeded with the same one.
 
     Cheap checks first (the record, the database's reset mark, payment
     settings, content); the database is compared with the defaults template
-    (``StackDatabases.working_equals_defaults``) only when all of those pass.
+    (``StackDatabases.working_equals_defaults``), or for a seeded reset with the
+    digest recorded right after the training set was loaded, only when all of
+    those pass.
     """
     last = stack.content.get_record(RESET_RECORD)
     if not last or last.get("action") != "reset" or not last.get("undo", {}).get("available"):
+        return None
+    if last.get("trainingData") != seeded:
         return None
     if not stack.database.reset_done(str(last["id"])):
         return None
@@ -118,9 +128,10 @@ def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
     release = stack.content.release(current.release) if current else None
     if release is None or dict(release.files) != dict(stack.content.defaults_manifest()):
         return None
-    if not stack.database.working_equals_defaults():
-        return None
-    return last
+    if seeded is None:
+        return last if stack.database.working_equals_defaults() else None
+    recorded = last.get("trainingDigest")
+    return last if recorded and stack.database.working_digest() == recorded else None
 
 
 def reset_preview(
@@ -170,7 +181,11 @@ def _reset(stack: PreviewStack, progress: Progress, with_training_data: bool) ->
         training_data.check_training_data(stack.database.url(defaults_db), _currency(stack))
     if pending is not None:
         progress(f"  resuming the interrupted reset {pending['id']}")
-    elif not with_training_data and (last := _untouched_since_last_reset(stack)) is not None:
+    elif (
+        last := _untouched_since_last_reset(
+            stack, training_data.VERSION if with_training_data else None
+        )
+    ) is not None:
         progress(
             f"  nothing to reset: {stack.stack_name} is as reset {last['id']} left it; "
             "--undo still returns to the state before that reset"
@@ -184,6 +199,7 @@ def _reset(stack: PreviewStack, progress: Progress, with_training_data: bool) ->
             steps=[],
             undo=last["undo"],
             unchanged=True,
+            training_data=last.get("trainingData"),
         )
     else:
         current = stack.content.current()
@@ -205,6 +221,10 @@ def _reset(stack: PreviewStack, progress: Progress, with_training_data: bool) ->
 
     def fill(url: str) -> None:
         loaded.append(training_data.load_training_data(url, _currency(stack)))
+        # What a second seeded reset compares with (it is not the defaults): kept in the
+        # pending record, so a resumed reset still has it.
+        pending["trainingDigest"] = database_digest(url)
+        stack.content.put_record(PENDING_RECORD, pending)
 
     def database() -> str:
         timings = stack.database.reset_working(pending["id"], fill if seeded else None)
@@ -242,6 +262,7 @@ def _reset(stack: PreviewStack, progress: Progress, with_training_data: bool) ->
         steps=log.steps,
         undo={**undo, "available": True},
         training_data=seeded,
+        training_digest=pending.get("trainingDigest"),
     )
     stack.content.put_record(RESET_RECORD, result.to_json())
     _clear_pending(stack)
