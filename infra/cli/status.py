@@ -59,7 +59,8 @@ def _status_table(rows: list[TenantRow[StageStatus]]) -> None:
                 info.listed.stack,
                 "?" if live is None else ("yes" if live else "no"),
                 info.current_release or "-",
-                info.last_reset or "-",
+                (info.last_reset or "-")
+                + (f" (training data {info.training_data})" if info.training_data else ""),
                 last.get("completedAt", "-"),
                 info.note,
             )

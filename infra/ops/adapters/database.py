@@ -21,6 +21,7 @@ transaction on the destination, keeping the previous rows in schema
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -198,7 +199,9 @@ class StackDatabases:
             self._restrict(conn, working)
         return True
 
-    def reset_working(self, reset_id: str) -> dict[str, float]:
+    def reset_working(
+        self, reset_id: str, fill: Callable[[str], object] | None = None
+    ) -> dict[str, float]:
         """Working back to the template; the old working database becomes the undo.
 
         Crash-safe: the new working database is built under ``<working>_next``
@@ -209,7 +212,11 @@ class StackDatabases:
         the previous undo is discarded only once the new state is complete. A
         re-run with the same *reset_id* after the swap does nothing.
 
-        Returns seconds per step: ``build``, ``terminate``, ``swap``, ``cleanup``.
+        *fill*, when given, is called with the URL of the new database after it
+        is built and before the swap (training data goes in there), so a kill
+        before the swap leaves the old working database serving.
+
+        Returns seconds per step: ``build``, ``fill``, ``swap``, ``cleanup``.
         """
         timings: dict[str, float] = {}
 
@@ -228,6 +235,11 @@ class StackDatabases:
             self._restrict(conn, self.staging)
             step("build", started)
             checkpoint("reset-built")
+            if fill is not None:
+                started = time.perf_counter()
+                fill(self.url(self.staging))
+                step("fill", started)
+                checkpoint("reset-filled")
 
             started = time.perf_counter()
             had_working = exists(conn, self.working)
@@ -281,6 +293,13 @@ class StackDatabases:
                 )
         except psycopg.Error:
             return False
+
+    def working_digest(self) -> str | None:
+        """``digest`` of the working database; ``None`` when it cannot be read."""
+        try:
+            return digest(self.url(self.working))
+        except psycopg.Error:
+            return None
 
     def reset_done(self, reset_id: str) -> bool:
         """Whether the working database is the one the reset *reset_id* swapped in."""
@@ -584,6 +603,18 @@ _SEQUENCES = "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDE
 
 _SCHEMAS = f"""SELECT nspname FROM pg_namespace
     WHERE nspname {_USER_SCHEMAS.format(col="nspname")} ORDER BY 1"""
+
+
+def digest(url: str) -> str:
+    """One SHA-256 of everything ``working_equals_defaults`` compares (schema, each table's
+    rows, sequence values) of the database at *url*: equal digests, equal contents."""
+    found = hashlib.sha256()
+    with connect(url) as conn:
+        found.update(repr(_catalog(conn)).encode())
+        for schema, table in conn.execute(_TABLES).fetchall():
+            found.update(repr((schema, table, _table_digest(conn, schema, table))).encode())
+        found.update(repr(conn.execute(_SEQUENCES).fetchall()).encode())
+    return found.hexdigest()
 
 
 def _catalog(conn: psycopg.Connection[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:

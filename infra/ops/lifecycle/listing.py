@@ -54,6 +54,8 @@ class StageStatus:
     current_release: str | None = None
     switched_at: str | None = None
     last_reset: str | None = None
+    training_data: str | None = None
+    """The training set's version the last reset loaded (preview only), if any."""
     last_promotion: dict[str, Any] | None = None
     promotion_in_progress: str | None = None
     error: str = ""
@@ -83,6 +85,7 @@ class StageStatus:
             "currentRelease": self.current_release,
             "switchedAt": self.switched_at,
             "lastReset": self.last_reset,
+            "trainingData": self.training_data,
             "lastPromotion": self.last_promotion,
             "promotionInProgress": self.promotion_in_progress,
             "reachable": self.reachable,

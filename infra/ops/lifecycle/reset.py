@@ -20,6 +20,11 @@ it (content, payment settings and every database row equal to the defaults)
 changes nothing and keeps that reset's undo, so a retry after lost output
 never throws away the state before the first reset.
 
+Training data (``--with-training-data``): the set in
+``infra.ops.content.training_data`` is loaded into the new working database
+before the swap, and the reset's record says so (``trainingData``: the set's
+version). The next plain reset rebuilds from defaults and so removes it.
+
 Every function here takes a ``PreviewStack``, which cannot be built for a
 production spec, and holds the client's lock (``infra.ops.stacks.locking``) while it
 changes anything.
@@ -38,7 +43,9 @@ from infra.core.errors import PreconditionFailed
 from infra.core.payment_settings import payment_parameters
 from infra.core.steps import Progress, Step, StepLog, quiet
 from infra.ops.adapters.checkpoints import checkpoint
+from infra.ops.adapters.database import digest as database_digest
 from infra.ops.adapters.payment_store import read_parameters, write_parameters
+from infra.ops.content import training_data
 from infra.ops.stacks.handle import PreviewStack
 from infra.ops.stacks.locking import client_lock, preview_place
 
@@ -68,6 +75,10 @@ class ResetOutcome:
     undo: dict[str, Any] | None = None
     unchanged: bool = False
     """Nothing was done: the preview was still as the reset ``id`` left it."""
+    training_data: str | None = None
+    """The training set's version loaded by this reset, if any."""
+    training_digest: str | None = None
+    """The working database's digest right after the training set was loaded."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"stack": self.stack, "action": self.action}
@@ -78,6 +89,10 @@ class ResetOutcome:
             data["undo"] = self.undo
         if self.unchanged:
             data["unchanged"] = True
+        if self.action == "reset":
+            data["trainingData"] = self.training_data
+            if self.training_digest is not None:
+                data["trainingDigest"] = self.training_digest
         return data
 
 
@@ -90,15 +105,20 @@ def _clear_pending(stack: PreviewStack) -> None:
     stack.content.put_record(PENDING_RECORD, {"id": None, "clearedAt": _now()})
 
 
-def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
-    """The last reset's record when the preview is still at defaults since it, else None.
+def _untouched_since_last_reset(stack: PreviewStack, seeded: str | None) -> dict[str, Any] | None:
+    """The last reset's record when the preview is still as it left it, else None; a reset
+    *seeded* with a training set counts only a last reset seeded with the same one.
 
     Cheap checks first (the record, the database's reset mark, payment
     settings, content); the database is compared with the defaults template
-    (``StackDatabases.working_equals_defaults``) only when all of those pass.
+    (``StackDatabases.working_equals_defaults``), or for a seeded reset with the
+    digest recorded right after the training set was loaded, only when all of
+    those pass.
     """
     last = stack.content.get_record(RESET_RECORD)
     if not last or last.get("action") != "reset" or not last.get("undo", {}).get("available"):
+        return None
+    if last.get("trainingData") != seeded:
         return None
     if not stack.database.reset_done(str(last["id"])):
         return None
@@ -108,18 +128,26 @@ def _untouched_since_last_reset(stack: PreviewStack) -> dict[str, Any] | None:
     release = stack.content.release(current.release) if current else None
     if release is None or dict(release.files) != dict(stack.content.defaults_manifest()):
         return None
-    if not stack.database.working_equals_defaults():
-        return None
-    return last
+    if seeded is None:
+        return last if stack.database.working_equals_defaults() else None
+    recorded = last.get("trainingDigest")
+    return last if recorded and stack.database.working_digest() == recorded else None
 
 
 def reset_preview(
-    stack: PreviewStack, progress: Progress = quiet, *, break_lock: str | None = None
+    stack: PreviewStack,
+    progress: Progress = quiet,
+    *,
+    break_lock: str | None = None,
+    with_training_data: bool = False,
 ) -> ResetOutcome:
-    """Reset database, content and payment settings to defaults; keep the previous state."""
+    """Reset database, content and payment settings to defaults; keep the previous state.
+
+    *with_training_data*: also load the training set into the new database.
+    """
     with _locked(stack, "reset-preview", break_lock, progress):
         progress(f"Resetting {stack.stack_name}")
-        return _reset(stack, progress)
+        return _reset(stack, progress, with_training_data)
 
 
 def _locked(
@@ -134,22 +162,30 @@ def _locked(
     )
 
 
-def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
+def _reset(stack: PreviewStack, progress: Progress, with_training_data: bool) -> ResetOutcome:
     spec, log = stack.spec, StepLog()
     started = time.perf_counter()
 
     # Both systems are reached (and leftovers repaired) before either is changed.
     for line in stack.database.recover():
         progress(f"  repaired: {line}")
-    if not stack.database.exists(naming.defaults_database_name(spec.slug, spec.stage)):
+    defaults_db = naming.defaults_database_name(spec.slug, spec.stage)
+    if not stack.database.exists(defaults_db):
         raise PreconditionFailed(
             f"{stack.stack_name} has no defaults database yet; run `tenantctl create "
             f"{spec.slug}` (or its post-provision step) first"
         )
     pending = _pending(stack)
+    if pending is None and with_training_data:
+        # Refused here, before anything is written, when the configuration lacks what it needs.
+        training_data.check_training_data(stack.database.url(defaults_db), _currency(stack))
     if pending is not None:
         progress(f"  resuming the interrupted reset {pending['id']}")
-    elif (last := _untouched_since_last_reset(stack)) is not None:
+    elif (
+        last := _untouched_since_last_reset(
+            stack, training_data.VERSION if with_training_data else None
+        )
+    ) is not None:
         progress(
             f"  nothing to reset: {stack.stack_name} is as reset {last['id']} left it; "
             "--undo still returns to the state before that reset"
@@ -163,12 +199,14 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
             steps=[],
             undo=last["undo"],
             unchanged=True,
+            training_data=last.get("trainingData"),
         )
     else:
         current = stack.content.current()
         pending = {
             "id": new_release_id(),
             "startedAt": _now(),
+            "trainingData": training_data.VERSION if with_training_data else None,
             "undo": {
                 "release": current.release if current else None,
                 "payment": read_parameters(stack.ssm, spec),
@@ -177,13 +215,24 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
         }
         stack.content.put_record(PENDING_RECORD, pending)
     undo: dict[str, Any] = pending["undo"]
+    # A resumed reset finishes what it started: the pending record says whether it seeds.
+    seeded: str | None = pending.get("trainingData")
+    loaded: list[int] = []
+
+    def fill(url: str) -> None:
+        loaded.append(training_data.load_training_data(url, _currency(stack)))
+        # What a second seeded reset compares with (it is not the defaults): kept in the
+        # pending record, so a resumed reset still has it.
+        pending["trainingDigest"] = database_digest(url)
+        stack.content.put_record(PENDING_RECORD, pending)
 
     def database() -> str:
-        timings = stack.database.reset_working(pending["id"])
+        timings = stack.database.reset_working(pending["id"], fill if seeded else None)
         if "already" in timings:
             return f"{stack.working_database} was already recreated by this reset"
         detail = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
-        return f"{stack.working_database} recreated from the defaults template ({detail})"
+        extra = f"; training data {seeded} ({sum(loaded)} rows) loaded" if seeded else ""
+        return f"{stack.working_database} recreated from the defaults template ({detail}){extra}"
 
     def content() -> str:
         release = stack.content.publish_from_defaults(
@@ -212,11 +261,17 @@ def _reset(stack: PreviewStack, progress: Progress) -> ResetOutcome:
         seconds=round(time.perf_counter() - started, 3),
         steps=log.steps,
         undo={**undo, "available": True},
+        training_data=seeded,
+        training_digest=pending.get("trainingDigest"),
     )
     stack.content.put_record(RESET_RECORD, result.to_json())
     _clear_pending(stack)
     checkpoint("reset-finished")  # killed here: complete, but the lock is left behind
     return result
+
+
+def _currency(stack: PreviewStack) -> str:
+    return stack.spec.payment.currency
 
 
 def undo_reset(

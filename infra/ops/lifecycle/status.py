@@ -38,6 +38,9 @@ def _stage_status(stacks_dir: Path, slug: str, stage: naming.Stage) -> StageStat
         if stage == naming.PREVIEW:
             reset = store.get_record(RESET_RECORD)
             facts["last_reset"] = reset.get("at") if reset else None
+            # After --undo the working database is the one from before that reset again.
+            undone = bool(reset and reset.get("undo", {}).get("undoneAt"))
+            facts["training_data"] = reset.get("trainingData") if reset and not undone else None
         else:
             facts["last_promotion"] = store.get_record(LAST_RECORD)
             active = store.get_record(ACTIVE_RECORD)
