@@ -8,7 +8,7 @@ read at all is refused whole, with nothing stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from infra.core.errors import LocalIOError, UserInputError
 from infra.core.integrations.adapters import csv_drop
 from infra.core.integrations.adapters.base import AdapterContext
-from infra.core.integrations.record import Rejection
+from infra.core.integrations.record import AdapterResult, Rejection
 from infra.core.integrations.zones import UnmatchedPolicy
 from infra.ops.integrations.store import Connection, IngestResult, ingest
 
@@ -41,6 +41,21 @@ def error_file_of(path: Path) -> Path:
     return path.with_name(f"{path.name}.errors.csv")
 
 
+def parse_file(
+    path: Path, parse: Callable[[bytes, AdapterContext], AdapterResult], context: AdapterContext
+) -> AdapterResult:
+    """*path* read and parsed by *parse*; a file that cannot be read (exit 7) or whose
+    payload as a whole is refused (exit 2) is one line, and nothing is stored."""
+    try:
+        payload = path.read_bytes()
+    except OSError as exc:
+        raise LocalIOError(f"cannot read {path}: {exc.strerror or exc}") from None
+    result = parse(payload, context)
+    if result.rejections and result.rejections[0].item == "payload":
+        raise UserInputError(f"{path.name}: {result.rejections[0].reason}; nothing was stored")
+    return result
+
+
 def process_file(
     conn: Connection,
     path: Path,
@@ -50,13 +65,7 @@ def process_file(
     lots: Iterable[str],
     policy: UnmatchedPolicy = "quarantine",
 ) -> FileDropResult:
-    try:
-        payload = path.read_bytes()
-    except OSError as exc:
-        raise LocalIOError(f"cannot read {path}: {exc.strerror or exc}") from None
-    result = csv_drop.parse(payload, context)
-    if result.rejections and result.rejections[0].item == "payload":
-        raise UserInputError(f"{path.name}: {result.rejections[0].reason}; nothing was stored")
+    result = parse_file(path, csv_drop.parse, context)
     ingested = ingest(conn, result.records, zone_map=zone_map, lots=lots, policy=policy)
     error_file = None
     if result.error_csv:

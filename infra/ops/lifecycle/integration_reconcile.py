@@ -27,6 +27,7 @@ from infra.core.integrations.adapters.registry import adapter_for_integration
 from infra.core.integrations.reconcile import Mismatch, Seen, compare, vendor_view
 from infra.core.integrations.record import SessionRecord
 from infra.ops.adapters.database import connect
+from infra.ops.integrations.filedrop import parse_file
 from infra.ops.integrations.pull import pull
 from infra.ops.integrations.store import database_errors
 from infra.ops.lifecycle.integration_config import find
@@ -128,14 +129,7 @@ def run_reconcile(
             )
         files = _drop_files(drop_folder)
         for path in files:
-            try:
-                payload = path.read_bytes()
-            except OSError as exc:
-                raise LocalIOError(f"cannot read {path}: {exc.strerror or exc}") from None
-            result = adapter.parse(payload, context)
-            if result.rejections and result.rejections[0].item == "payload":
-                raise UserInputError(f"{path.name}: {result.rejections[0].reason}")
-            records.extend(result.records)
+            records.extend(parse_file(path, adapter.parse, context).records)
         source = f"{len(files)} file(s) in {drop_folder}"
     vendor = vendor_view(records, since, until)
     with database_errors("reading the ingested sessions"), connect(handle.working_url) as conn:
