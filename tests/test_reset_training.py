@@ -147,3 +147,11 @@ def test_undo_after_two_seeded_resets_returns_to_the_clients_edits(
     with psycopg.connect(url) as conn:
         name = conn.execute("SELECT name FROM config.lots WHERE code = 'ST1'").fetchone()
     assert name == ("Edited by the client",)
+
+
+def test_undo_with_training_data_is_a_usage_error_before_any_system_is_reached(
+    tmp_path: Path,
+) -> None:
+    # No database, no emulator, not even stack files: the combination is refused first.
+    code, _, err = run([*UNDO, "--with-training-data"], tmp_path)
+    assert code == ExitCode.BAD_INPUT and "cannot be combined" in err and "Traceback" not in err

@@ -62,9 +62,9 @@ def reset_preview(
     from infra.ops.lifecycle.reset import undo_reset
     from infra.ops.stacks.opening import open_preview
 
-    stack = open_preview(stacks_dir, slug, "reset-preview")
-    if undo and with_training_data:
+    if undo and with_training_data:  # a usage error, said before any system is reached
         raise UserInputError("--undo and --with-training-data cannot be combined; give one")
+    stack = open_preview(stacks_dir, slug, "reset-preview")
     what = "undo the last reset of" if undo else "reset to defaults"
     if not yes:
         click.confirm(
