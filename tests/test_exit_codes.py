@@ -113,6 +113,21 @@ def test_an_unreachable_aws_endpoint_is_5(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert "could not reach AWS" in one_line(result)
 
 
+def test_an_unreachable_control_database_is_5_and_names_its_setting(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv(
+        "TENANTCTL_CONTROL_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{port}/control"
+    )
+    result = cli("rollout", "status", "demo", "--stacks-dir", str(STACKS))
+    assert result.exit_code == ExitCode.UNREACHABLE
+    line = one_line(result)
+    assert "control database" in line and "TENANTCTL_CONTROL_DATABASE_URL" in line
+
+
 @pytest.fixture
 def created(
     tmp_path: Path, aws_env: str, pg_env: str, steps: Steps, monkeypatch: pytest.MonkeyPatch

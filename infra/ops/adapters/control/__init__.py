@@ -19,7 +19,7 @@ from importlib import resources
 
 import psycopg
 
-from infra.core.errors import EnvironmentProblem
+from infra.core.errors import DependencyUnreachable, EnvironmentProblem
 
 CONTROL_DATABASE_URL_ENV = "TENANTCTL_CONTROL_DATABASE_URL"
 CONTROL_DATABASE_NAME = "tenantctl_control"
@@ -105,7 +105,16 @@ def connect(url: str | None = None) -> Iterator[psycopg.Connection]:
     which is then a real transaction (never a savepoint of an implicit one).
     """
     url = url or control_url()
-    conn = psycopg.connect(url, autocommit=True)
+    try:
+        conn = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        # Named here, not by the shared translator: that one names the stage databases'
+        # setting, and a person fixing the wrong setting at go-live loses time.
+        reason = " ".join(str(exc).split())[:200]
+        raise DependencyUnreachable(
+            f"could not reach the control database ({reason}); check the server and "
+            f"{CONTROL_DATABASE_URL_ENV}, then re-run"
+        ) from exc
     try:
         if not _up_to_date(conn):
             migrate(url)
