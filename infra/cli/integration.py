@@ -159,7 +159,8 @@ def remove(
 def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> None:
     """Show a stack's integrations: vendor, mode, zone map coverage, and whether each is
     live: the endpoint in use, a pull's schedule (ENABLED/DISABLED) and its alarms
-    (on only in a live production; go-live switches them).
+    (on only in a live production; go-live switches them). A push integration shows its
+    push URL on the platform's ingest endpoint: give that to the vendor.
 
     \b
     Examples:
@@ -180,6 +181,7 @@ def list_(slug: str, stage: naming.Stage, stacks_dir: Path, as_json: bool) -> No
             f"zones {item['zonesMapped']}+{item['zonesIgnored']} ignored/{item['zones']} "
             f"({item['zonesUnmapped']} unmapped)  endpoint {item['endpoint'] or '-'}  "
             f"schedule {item['schedule'] or '-'}  alarms {'on' if item['alarmsAct'] else 'off'}"
+            + (f"  push to {item['pushUrl']}" if item["pushUrl"] else "")
         )
 
 

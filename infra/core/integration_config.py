@@ -82,12 +82,20 @@ SANDBOX_WORD = "sandbox"
 IGNORE = "ignore"
 
 
-def _id_rule(value: str) -> str:
+def id_problem(value: str) -> str | None:
+    """Why *value* cannot be an integration id, or ``None``."""
     if len(value) > ID_MAX or len(value) < 2 or "--" in value or not _ID.fullmatch(value):
-        raise ValueError(
+        return (
             f"must be 2-{ID_MAX} lowercase letters, digits and single hyphens, "
             "starting with a letter, e.g. parkmobile"
         )
+    return None
+
+
+def _id_rule(value: str) -> str:
+    problem = id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra.core.integrations.ingest import INGEST_ENDPOINT_OUTPUT, ingest_endpoint_problem
+
 PLATFORM_OUTPUTS: dict[str, str] = {
     "vpcId": "Id of the VPC the tenant databases live in.",
     "databaseSubnetGroupName": "Name of the RDS DB subnet group (private subnets in at least "
@@ -100,13 +102,23 @@ PLATFORM_OUTPUTS: dict[str, str] = {
     "productionSchedulerRoleArn": "ARN of the same role for productions, allowed "
     "sqs:SendMessage on the production integration queues only. Read by a production "
     "with a pulled integration.",
+    INGEST_ENDPOINT_OUTPUT: "Base URL (https://, scheme and host only) of the platform's "
+    "one ingest endpoint for pushed integrations. One wildcard route on it (/v1/push/*) "
+    "serves every client's pushes, so a push integration adds no route or rule "
+    '(README, "Push ingest route"); each push integration\'s pushUrl is this URL followed '
+    "by /v1/push/<client>/<stage>/<integration>. Read by a stack with a pushed integration.",
 }
 """Output name -> description of every output a tenant stack reads from the platform."""
 
 OPTIONAL_OUTPUTS = frozenset(
-    {"productionDatabasePools", "previewSchedulerRoleArn", "productionSchedulerRoleArn"}
+    {
+        "productionDatabasePools",
+        "previewSchedulerRoleArn",
+        "productionSchedulerRoleArn",
+        INGEST_ENDPOINT_OUTPUT,
+    }
 )
-"""Outputs only some stacks read (a pooled production, a pulled integration): a
+"""Outputs only some stacks read (a pooled production, a pulled or pushed integration): a
 platform without them serves every other stack, and a stack that needs one fails its
 plan naming it."""
 
@@ -170,6 +182,7 @@ EXAMPLE_PLATFORM_OUTPUTS: dict[str, Any] = {
     ],
     "previewSchedulerRoleArn": "arn:aws:iam::123456789012:role/platform-scheduler-preview",
     "productionSchedulerRoleArn": "arn:aws:iam::123456789012:role/platform-scheduler-production",
+    INGEST_ENDPOINT_OUTPUT: "https://ingest.tenants.example.com",
 }
 """Plausible platform outputs: what the mocks and the offline plan read."""
 
@@ -207,6 +220,8 @@ def require_output(platform_stack: str, outputs: Mapping[str, Any], name: str) -
         raise PlatformError(
             f"platform stack {platform_stack}: output {name} must be a list, got {value!r}"
         )
+    if name == INGEST_ENDPOINT_OUTPUT and (problem := ingest_endpoint_problem(value)):
+        raise PlatformError(f"platform stack {platform_stack}: output {name} {problem}")
     if name in OBJECT_LIST_OUTPUTS:
         problem = object_list_problem(value, OBJECT_LIST_OUTPUTS[name])
         if problem is not None:

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from infra.core import limits
+from infra.core.integrations.ingest import (
+    INGEST_ENDPOINT_OUTPUT,
+    PUSH_PREFIX,
+    ingest_endpoint_problem,
+)
 from infra.core.limits import Quota
 from infra.core.platform import (
     LIST_OUTPUTS,
@@ -501,6 +506,25 @@ def email_identity(
             "(user pools cannot send through an unverified identity)",
         )
     return Check("email-identity", PASS, f"{name} verified for sending (DKIM {dkim})", evidence)
+
+
+def ingest_endpoint(value: Any) -> Check:
+    """The platform's ingest endpoint (``INGEST_ENDPOINT_OUTPUT``), which every push
+    integration's ``pushUrl`` is made from, is present and an https base URL."""
+    name = "ingest-endpoint"
+    evidence: dict[str, Any] = {INGEST_ENDPOINT_OUTPUT: value}
+    problem = ingest_endpoint_problem(value) if value else "is missing"
+    if problem is not None:
+        return Check(
+            name,
+            FAIL,
+            f"platform output {INGEST_ENDPOINT_OUTPUT} {problem}",
+            evidence,
+            f"export {INGEST_ENDPOINT_OUTPUT} (https://<ingest host>) from the platform stack, "
+            'with the one wildcard route of the README\'s "Push ingest route" section: no '
+            "stack with a push integration can be planned without it",
+        )
+    return Check(name, PASS, f"{value} serves every push integration ({PUSH_PREFIX}*)", evidence)
 
 
 def scheduler_role(

@@ -15,6 +15,10 @@ What each one gets:
   role); ``ENABLED`` in a preview (it talks to the vendor's sandbox) and in a live
   production, ``DISABLED`` in a production before go-live (``promote`` switches it with
   ``tenants:live``; rollback switches back);
+- push mode: no resource at all: the vendor pushes to ``pushUrl`` (an output), a path
+  under the platform's one ingest endpoint (``infra.core.integrations.ingest``), whose
+  single wildcard route finds the integration from the path, so pushes cost no route,
+  rule or API per client;
 - file mode: the prefix ``integrations/<id>/incoming/`` of the stack's content bucket
   (no bucket of its own), an output only;
 - a CloudWatch alarm when the dead-letter queue is not empty, and one when no message
@@ -41,6 +45,7 @@ from infra.core.integration_config import (
     rate_expression,
     schedule_state,
 )
+from infra.core.integrations.ingest import push_url
 from infra.program.options import stateful
 
 MAX_RECEIVE_COUNT = 5
@@ -66,16 +71,22 @@ class IntegrationsArgs:
     scheduler_role_arn: pulumi.Input[str] | None = None
     """The platform's scheduler role of ``stage`` (``SCHEDULER_ROLE_OUTPUTS``); required
     when an integration is pulled."""
+    ingest_endpoint: pulumi.Input[str] | None = None
+    """The platform's ingest endpoint (``INGEST_ENDPOINT_OUTPUT``); required when an
+    integration is pushed."""
 
 
 def _described(values: list[str], names: IntegrationNames) -> dict[str, str]:
-    return {
+    described = {
         "queueUrl": values[0],
         "deadLetterQueueUrl": values[1],
         "secretArn": values[2],
         "secretName": names.secret,
         "dropPrefix": names.drop_prefix,
     }
+    if len(values) > 3:
+        described["pushUrl"] = values[3]
+    return described
 
 
 class Integrations(pulumi.ComponentResource):
@@ -195,8 +206,22 @@ class Integrations(pulumi.ComponentResource):
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[queue]),
             )
-            described[integration.id] = pulumi.Output.all(
-                queue.url, dead_letters.url, secret.arn
-            ).apply(functools.partial(_described, names=names))
+            values: list[pulumi.Input[str]] = [queue.url, dead_letters.url, secret.arn]
+            if integration.mode == "push":
+                if args.ingest_endpoint is None:
+                    raise ValueError("a pushed integration needs the platform ingest endpoint")
+                values.append(
+                    pulumi.Output.from_input(args.ingest_endpoint).apply(
+                        functools.partial(
+                            push_url,
+                            slug=args.slug,
+                            stage=args.stage,
+                            integration_id=integration.id,
+                        )
+                    )
+                )
+            described[integration.id] = pulumi.Output.all(*values).apply(
+                functools.partial(_described, names=names)
+            )
         self.outputs = pulumi.Output.all(**described) if described else pulumi.Output.from_input({})
         self.register_outputs({"integrations": self.outputs})

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from infra.core import email_settings, naming, rendering, stack_settings
+from infra.core.integrations.ingest import INGEST_ENDPOINT_OUTPUT
 from infra.core.platform import (
     POOL_OUTPUTS,
     SCHEDULER_ROLE_OUTPUTS,
@@ -52,6 +53,9 @@ class PlatformValues:
     scheduler_role_arn: pulumi.Output[str] | None = None
     """The stage's scheduler role (``SCHEDULER_ROLE_OUTPUTS``); read only by a stack with a
     pulled integration."""
+    ingest_endpoint: pulumi.Output[str] | None = None
+    """The platform's ingest endpoint (``INGEST_ENDPOINT_OUTPUT``); read only by a stack
+    with a pushed integration."""
 
 
 def read_platform(
@@ -61,6 +65,7 @@ def read_platform(
     parent: pulumi.Resource,
     pool_output: str | None = None,
     scheduler_role_output: str | None = None,
+    reads_ingest_endpoint: bool = False,
 ) -> PlatformValues:
     """Read the platform stack, failing with a ``PlatformError`` when its zone is not
     *base_domain* or an output is missing.
@@ -97,6 +102,7 @@ def read_platform(
         access_log_bucket_name=value("accessLogBucketName"),
         database_pools=value(pool_output) if pool_output else None,
         scheduler_role_arn=value(scheduler_role_output) if scheduler_role_output else None,
+        ingest_endpoint=value(INGEST_ENDPOINT_OUTPUT) if reads_ingest_endpoint else None,
     )
 
 
@@ -149,8 +155,9 @@ class Tenant(pulumi.ComponentResource):
         pools = POOL_OUTPUTS[spec.stage] if spec.pooled else None
         pulls = any(i.mode == "pull" for i in spec.integrations)
         scheduler_role = SCHEDULER_ROLE_OUTPUTS[spec.stage] if pulls else None
+        pushes = any(i.mode == "push" for i in spec.integrations)
         platform = read_platform(
-            name, spec.platform_stack, spec.base_domain, self, pools, scheduler_role
+            name, spec.platform_stack, spec.base_domain, self, pools, scheduler_role, pushes
         )
 
         database = _database(name, spec, platform, child)
@@ -199,6 +206,7 @@ class Tenant(pulumi.ComponentResource):
                 kms_key_arn=platform.kms_key_arn,
                 tags=tags,
                 scheduler_role_arn=platform.scheduler_role_arn,
+                ingest_endpoint=platform.ingest_endpoint,
             ),
             child,
         )
@@ -477,8 +485,10 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
     ),
     StackOutput(
         "integrations",
-        "Per integration id: queueUrl, deadLetterQueueUrl, secretArn, secretName and "
-        "dropPrefix (file drops, a prefix of the content bucket); {} without integrations.",
+        "Per integration id: queueUrl, deadLetterQueueUrl, secretArn, secretName, "
+        "dropPrefix (file drops, a prefix of the content bucket) and, for a pushed "
+        "integration, pushUrl (the URL its vendor pushes to: the platform's ingestEndpoint "
+        "and the integration's push path); {} without integrations.",
         "integrations",
     ),
 )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.core import naming
-from infra.core.errors import PreconditionFailed, UserInputError
+from infra.core.errors import PreconditionFailed, TenantctlError, UserInputError
 from infra.core.integration_config import (
     VENDORS,
     IntegrationSpec,
@@ -26,6 +26,7 @@ from infra.core.integration_config import (
     schedule_state,
     zone_coverage,
 )
+from infra.core.integrations.ingest import INGEST_ENDPOINT_OUTPUT, push_url
 from infra.core.integrations.zones import Lot, VendorZone, match_zones
 from infra.core.integrations.zones import ZoneProposal as Proposal
 from infra.core.spec import TenantSpec, parse_spec
@@ -35,6 +36,7 @@ from infra.ops.adapters.database import connect
 from infra.ops.adapters.payment_store import parse_credentials, put_secret_document
 from infra.ops.stacks import stackfiles
 from infra.ops.stacks.locking import client_lock, lock_place
+from infra.ops.stacks.platformfile import platform_outputs
 from infra.ops.stacks.stackfiles import stack_region
 
 
@@ -157,7 +159,22 @@ def remove_integration(
 # ------------------------------------------------------------------ listing
 
 
-def describe(spec: TenantSpec, integration: IntegrationSpec) -> dict[str, Any]:
+def ingest_endpoint(stacks_dir: Path, spec: TenantSpec) -> str | None:
+    """The platform's ingest endpoint of *spec*'s stack, or ``None`` when its platform
+    names none (or is not known here: listing never needs the platform)."""
+    try:
+        outputs = platform_outputs(stacks_dir, spec.platform_stack)
+    except TenantctlError:
+        return None
+    value = outputs.get(INGEST_ENDPOINT_OUTPUT)
+    return str(value) if value else None
+
+
+def describe(
+    spec: TenantSpec, integration: IntegrationSpec, endpoint: str | None = None
+) -> dict[str, Any]:
+    """*integration* of *spec*'s stack as ``integration list`` shows it; *endpoint* is the
+    platform's ingest endpoint, which a push integration's ``pushUrl`` is made from."""
     names = integration_names(spec.slug, spec.stage, integration.id)
     coverage = zone_coverage(integration, integration.lots())
     return {
@@ -173,6 +190,11 @@ def describe(spec: TenantSpec, integration: IntegrationSpec) -> dict[str, Any]:
         "alarmsAct": alarms_act(spec.stage, spec.live),
         "secret": names.secret,
         "queue": names.queue,
+        "pushUrl": (
+            push_url(endpoint, spec.slug, spec.stage, integration.id)
+            if integration.mode == "push" and endpoint
+            else None
+        ),
         "zones": coverage.zones,
         "zonesMapped": coverage.mapped,
         "zonesIgnored": coverage.ignored,
@@ -182,10 +204,12 @@ def describe(spec: TenantSpec, integration: IntegrationSpec) -> dict[str, Any]:
 
 def list_integrations(stacks_dir: Path, slug: str, stage: naming.Stage) -> dict[str, Any]:
     spec = stackfiles.read_spec(stacks_dir, slug, stage)
+    pushes = any(i.mode == "push" for i in spec.integrations)
+    endpoint = ingest_endpoint(stacks_dir, spec) if pushes else None
     return {
         "stack": spec.stack_name,
         "live": spec.live,
-        "integrations": [describe(spec, i) for i in spec.integrations],
+        "integrations": [describe(spec, i, endpoint) for i in spec.integrations],
     }
 
 

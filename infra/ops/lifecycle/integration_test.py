@@ -18,6 +18,8 @@ import json
 import secrets
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,11 +29,13 @@ from zoneinfo import ZoneInfo
 from botocore.exceptions import ClientError
 
 from infra.core import naming
-from infra.core.errors import PreconditionFailed
-from infra.core.integration_config import VENDORS, IntegrationSpec, integration_names
+from infra.core.errors import DependencyUnreachable, PreconditionFailed
+from infra.core.integration_config import VENDORS, IntegrationSpec, integration_names, is_loopback
 from infra.core.integrations.adapters.base import AdapterContext
 from infra.core.integrations.adapters.registry import adapter_for_integration
+from infra.core.integrations.ingest import push_url
 from infra.core.integrations.roundtrip import (
+    SIGNATURE_HEADER,
     TEST_PLATE,
     TESTABLE,
     config_hash,
@@ -49,7 +53,7 @@ from infra.ops.integrations.lookup import LookupAnswer, lookup
 from infra.ops.integrations.pull import post_session, pull
 from infra.ops.integrations.receive import receive_push
 from infra.ops.integrations.store import ingest, lots_and_zones
-from infra.ops.lifecycle.integration_config import find
+from infra.ops.lifecycle.integration_config import find, ingest_endpoint
 from infra.ops.stacks.locking import client_lock, lock_place
 from infra.ops.stacks.opening import open_from_files
 from infra.ops.stacks.stackfiles import stack_region
@@ -124,6 +128,32 @@ def credential(spec: TenantSpec, integration: IntegrationSpec, region: str | Non
     return key
 
 
+def _post_push(url: str, body: bytes, signature: str, timeout: float) -> None:
+    """POST a signed push to *url* as the vendor would; a refusal is one line."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            return
+    except urllib.error.HTTPError as exc:
+        try:
+            reason = json.loads(exc.read() or b"{}").get("reason") or exc.reason
+        except (json.JSONDecodeError, AttributeError):
+            reason = exc.reason
+        raise PreconditionFailed(
+            f"the ingest route refused the push ({exc.code}): {reason}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise DependencyUnreachable(
+            f"the ingest endpoint {url} did not answer: {getattr(exc, 'reason', exc)}; is the "
+            "platform's ingest server running?"
+        ) from None
+
+
 def run_test(
     stacks_dir: Path,
     slug: str,
@@ -182,7 +212,15 @@ def _run_test(
     with connect(handle.working_url) as conn:
         lots, _ = lots_and_zones(conn)
         region = stack_region(stacks_dir, slug, naming.PREVIEW)
-        if integration.mode == "push":
+        endpoint = ingest_endpoint(stacks_dir, spec) if integration.mode == "push" else None
+        if endpoint is not None and is_loopback(endpoint):
+            # the local target: over HTTP to the pushUrl, through the ingest route
+            key = credential(spec, integration, region).encode()
+            to = push_url(endpoint, spec.slug, spec.stage, integration.id)
+            left = max(timeout - (time.monotonic() - started), 0.001)
+            _post_push(to, body, sign(body, key), left)
+            via = f"{via}, over HTTP to {to}"
+        elif integration.mode == "push":
             key = credential(spec, integration, region).encode()
             receive_push(
                 conn,

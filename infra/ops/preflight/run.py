@@ -16,6 +16,7 @@ from infra import PROJECT_DIR
 from infra.core import limits, naming
 from infra.core import preflight as rules
 from infra.core.errors import UserInputError
+from infra.core.integrations.ingest import INGEST_ENDPOINT_OUTPUT
 from infra.core.preflight import Check, PreflightReport
 from infra.ops.adapters import aws
 from infra.ops.planning.capacity import capacity
@@ -81,6 +82,7 @@ def preflight(
             "email-identity",
             "access-log-bucket",
             "connection-group",
+            "ingest-endpoint",
         ]
         checks += [rules.needs_platform(name) for name in names]
         counted_from: list[str] = []
@@ -113,6 +115,7 @@ def preflight(
             )
         )
         checks += platform.scheduler_roles(outputs, region)
+        checks.append(rules.ingest_endpoint(outputs.get(INGEST_ENDPOINT_OUTPUT)))
     checks.append(tooling.backend(chosen, region))
     checks.append(tooling.policy_pack())
     return PreflightReport(

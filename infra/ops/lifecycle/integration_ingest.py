@@ -1,0 +1,104 @@
+"""The platform's push route: a request path and body to the integration's receive handler.
+
+The platform serves every push integration of every client with one wildcard route,
+``PUSH_PREFIX*`` on its ``ingestEndpoint`` (``infra.core.integrations.ingest``); this is
+what that route runs. ``receive_at`` resolves the path to the stack and integration
+(refusing a malformed path, an unknown client or stage, an integration that is not a
+push, all with nothing stored), reads the integration's signing key from its secret and
+calls the existing receive handler (``infra.ops.integrations.receive``), which checks
+the HMAC and stores the sessions. The answer is an HTTP status and one line of reason
+(never a traceback, never a secret), as the vendor sees it.
+
+On the local target ``infra.devtools.ingestserver`` serves it on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from infra.core.errors import ExitCode, TenantctlError, UnknownTenant
+from infra.core.integrations.adapters.base import AdapterContext
+from infra.core.integrations.adapters.registry import adapter_for_integration
+from infra.core.integrations.ingest import MalformedPushPath, resolve_push_path
+from infra.core.integrations.record import MAX_PAYLOAD_BYTES
+from infra.ops.adapters.database import connect
+from infra.ops.integrations.receive import SignatureRefused, receive_push
+from infra.ops.integrations.store import IngestResult, lots_and_zones
+from infra.ops.lifecycle.integration_test import credential
+from infra.ops.stacks.opening import open_from_files
+
+ACCEPTED = 202
+STATUS_BY_EXIT: dict[ExitCode, int] = {
+    ExitCode.BAD_INPUT: 400,
+    ExitCode.PRECONDITION: 503,
+    ExitCode.UNREACHABLE: 503,
+    ExitCode.LOCAL_IO: 503,
+}
+"""A refusal's exit code -> the HTTP status the vendor gets (others: 500). 503 means
+"not ready here, retry later": vendors redeliver on 5xx, and nothing was stored."""
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What the route answered one push: its HTTP status, why, and what was stored."""
+
+    status: int
+    reason: str
+    ingest: IngestResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "ingest": self.ingest.to_json() if self.ingest else None,
+        }
+
+
+def receive_at(stacks_dir: Path, path: str, body: bytes, signature: str) -> PushOutcome:
+    """Resolve *path* to its push integration and receive *body* signed *signature*."""
+    try:
+        return _receive(stacks_dir, path, body, signature)
+    except MalformedPushPath as exc:
+        return PushOutcome(404, str(exc))
+    except SignatureRefused as exc:
+        return PushOutcome(401, str(exc))
+    except UnknownTenant as exc:
+        return PushOutcome(404, str(exc))
+    except TenantctlError as exc:
+        return PushOutcome(STATUS_BY_EXIT.get(exc.exit_code, 500), str(exc))
+
+
+def _receive(stacks_dir: Path, path: str, body: bytes, signature: str) -> PushOutcome:
+    target = resolve_push_path(path)
+    if len(body) > MAX_PAYLOAD_BYTES:
+        return PushOutcome(413, f"push body is over {MAX_PAYLOAD_BYTES} bytes; nothing stored")
+    handle = open_from_files(stacks_dir, target.slug, target.stage)
+    spec = handle.spec
+    integration = next((i for i in spec.integrations if i.id == target.integration), None)
+    if integration is None or integration.mode != "push":
+        what = "no integration" if integration is None else f"a {integration.mode} integration"
+        return PushOutcome(
+            404, f"{spec.stack_name} has {what} {target.integration!r} to push to; nothing stored"
+        )
+    key = credential(spec, integration, handle.region).encode()
+    adapter = adapter_for_integration(integration)
+    context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
+    with connect(handle.working_url) as conn:
+        lots, _ = lots_and_zones(conn)
+        result = receive_push(
+            conn,
+            body,
+            signature,
+            key,
+            adapter,
+            context,
+            zone_map=integration.zone_map(),
+            lots=lots,
+            policy=integration.unmatched_zones,
+        )
+    return PushOutcome(
+        ACCEPTED, f"{result.received} session(s) received for {spec.stack_name}", result
+    )

@@ -1,0 +1,210 @@
+"""The push receive path (issue 19, fifth slice): one ingest endpoint for the platform,
+one push path per integration, resolved back to its integration by the platform's one
+wildcard route, served on the local target by an HTTP ingest server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from ruamel.yaml import YAML
+
+from infra.core import naming
+from infra.core.errors import ExitCode
+from infra.core.integration_config import IntegrationSpec
+from infra.core.integrations.ingest import (
+    INGEST_ENDPOINT_OUTPUT,
+    MalformedPushPath,
+    PushTarget,
+    ingest_endpoint_problem,
+    push_path,
+    push_url,
+    resolve_push_path,
+)
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, PlatformError, require_output
+from infra.devtools.ingestserver import IngestServer
+from infra.devtools.mockvendors import enforcement_data, push
+from infra.ops.planning.capacity import consumption
+from infra.ops.stacks.opening import open_from_files
+from infra.program.plan import plan_stack
+from tests.helpers import SLUG, cli, create_demo, demo_spec, ok, validate
+
+# ------------------------------------------------------------------ pure
+
+
+def test_a_push_path_resolves_back_to_its_integration() -> None:
+    path = push_path("demo", "preview", "meters")
+    assert path == "/v1/push/demo/preview/meters"
+    assert resolve_push_path(path) == PushTarget("demo", "preview", "meters")
+    assert push_url("https://ingest.example.com/", "demo", "production", "meters") == (
+        "https://ingest.example.com/v1/push/demo/production/meters"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/v1/other/demo/preview/meters", "must start with /v1/push/"),
+        ("/v1/push/demo/preview", "must be /v1/push/<client>/<stage>/<integration>"),
+        ("/v1/push/demo/preview/meters/", "must be /v1/push/<client>/<stage>/<integration>"),
+        ("/v1/push/demo/preview/meters/x", "must be /v1/push/<client>/<stage>/<integration>"),
+        ("/v1/push/Demo/preview/meters", "names client 'Demo', which must start"),
+        ("/v1/push/admin/preview/meters", "names client 'admin', which is a reserved word"),
+        ("/v1/push/demo/staging/meters", "names stage 'staging'; it must be preview or"),
+        ("/v1/push/demo/preview/m%2Fx", "names integration 'm%2Fx', which must be 2-24"),
+        ("/v1/push/demo/preview/" + "a" * 200, "longer than 128 characters"),
+    ],
+)
+def test_a_malformed_push_path_is_refused_with_its_reason(path: str, reason: str) -> None:
+    with pytest.raises(MalformedPushPath, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        resolve_push_path(path)
+
+
+def test_the_ingest_endpoint_is_an_https_base_url() -> None:
+    assert ingest_endpoint_problem("https://ingest.tenants.example.com") is None
+    assert ingest_endpoint_problem("http://127.0.0.1:8123") is None  # the local target
+    assert "https://" in str(ingest_endpoint_problem("http://ingest.tenants.example.com"))
+    assert "no path" in str(ingest_endpoint_problem("https://ingest.example.com/v1"))
+    assert ingest_endpoint_problem(None) is not None
+    with pytest.raises(PlatformError, match="output ingestEndpoint must be an https:// URL"):
+        require_output(
+            "acme/platform/prod",
+            {INGEST_ENDPOINT_OUTPUT: "http://x.example"},
+            INGEST_ENDPOINT_OUTPUT,
+        )
+
+
+# ------------------------------------------------------------------ program
+
+
+def _with(stage: naming.Stage, mode: str) -> object:
+    spec = demo_spec(stage)
+    vendor = {"push": "generic-push", "file": "csv-drop"}[mode]
+    feed = IntegrationSpec.model_validate(
+        {"id": "meters", "vendor": vendor, "mode": mode, "timezone": "America/New_York"}
+    )
+    return spec.model_copy(update={"integrations": [feed]})
+
+
+def test_a_push_integration_exports_its_push_url_and_adds_no_route_or_rule() -> None:
+    pushed = plan_stack(_with("preview", "push"))  # type: ignore[arg-type]
+    dropped = plan_stack(_with("preview", "file"))  # type: ignore[arg-type]
+    bare = plan_stack(demo_spec("preview"))
+
+    assert pushed.outputs["integrations"]["meters"]["pushUrl"] == (
+        f"{EXAMPLE_PLATFORM_OUTPUTS[INGEST_ENDPOINT_OUTPUT]}/v1/push/demo/preview/meters"
+    )
+    assert "pushUrl" not in dropped.outputs["integrations"]["meters"]
+    # the receive path is the platform's one wildcard route: a push integration costs
+    # exactly what a file integration does (its secret, queues, alarms), no more
+    assert consumption([pushed]) == consumption([dropped])
+    assert consumption([pushed])["alb-rules"] == consumption([bare])["alb-rules"]
+    kinds = {r.type for r in pushed.resources} - {r.type for r in dropped.resources}
+    assert kinds == set()
+
+
+def test_a_push_integration_needs_the_platforms_ingest_endpoint() -> None:
+    outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != INGEST_ENDPOINT_OUTPUT}
+    plan_stack(_with("preview", "file"), platform_outputs=outputs)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="has no output ingestEndpoint"):
+        plan_stack(_with("preview", "push"), platform_outputs=outputs)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------- local target
+
+PUSH = (
+    "integration", "add", SLUG, "meters", "--vendor", "generic-push", "--mode", "push",
+    "--timezone", "America/New_York",
+)  # fmt: skip
+HMAC = b"meters-hmac-DO-NOT-PRINT"
+
+
+def _point_platform_at(stacks: Path, url: str) -> None:
+    path = stacks / "platform-outputs.yaml"
+    yaml = YAML()
+    data = yaml.load(path.read_text())
+    for outputs in data.values():
+        outputs[INGEST_ENDPOINT_OUTPUT] = url
+    with path.open("w") as out:
+        yaml.dump(data, out)
+
+
+def _sessions(stacks: Path) -> list[tuple[str, str, str]]:
+    handle = open_from_files(stacks, SLUG, "preview")
+    with psycopg.connect(handle.working_url) as conn:
+        rows = conn.execute(
+            "SELECT source_id, kind, plate FROM activity.sessions ORDER BY 1"
+        ).fetchall()
+    return [tuple(r) for r in rows]
+
+
+def test_a_push_reaches_the_preview_over_http_through_its_push_url(
+    tmp_path: Path, control_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stacks = create_demo(tmp_path, monkeypatch, "--contract", "C-1")
+    with IngestServer(stacks) as server:
+        _point_platform_at(stacks, server.url)
+        ok(cli(stacks, *PUSH))
+        zones = tmp_path / "zones.csv"
+        zones.write_text("id,name\nM-N1,North Garage\n")
+        ok(
+            cli(
+                stacks, "integration", "map-zones", SLUG, "meters", "--zones", str(zones), "--write"
+            )
+        )
+        ok(cli(stacks, "deploy", "demo-preview", "--yes"))
+        ok(cli(stacks, "integration", "set-credentials", SLUG, "meters", "--stage", "preview",
+               input=json.dumps({"hmacSecret": HMAC.decode()})))  # fmt: skip
+
+        listing = validate(
+            "integration-list",
+            json.loads(ok(cli(stacks, "integration", "list", SLUG, "--json")).stdout),
+        )
+        url = listing["integrations"][0]["pushUrl"]
+        assert url == f"{server.url}/v1/push/demo/preview/meters"
+        assert f"push to {url}" in ok(cli(stacks, "integration", "list", SLUG)).stdout
+
+        event = {
+            "transactionId": "h-1", "version": 1, "action": "NEW", "plate": "HT 1",
+            "zone": "M-N1", "startTime": "2026-05-01T09:00:00",
+            "endTime": "2026-05-01T11:00:00",
+        }  # fmt: skip
+        body = enforcement_data([event])
+        assert push(url, body, b"wrong") == 401
+        assert push(url, b"{nope", HMAC) == 400
+        assert push(url.replace("/meters", "/nope"), body, HMAC) == 404
+        assert push(url.replace("/demo/", "/nobody/"), body, HMAC) == 404
+        assert push(f"{server.url}/v1/push/demo", body, HMAC) == 404
+        assert _sessions(stacks) == []
+        reasons = [o.reason for o in server.outcomes]
+        assert "does not match the integration's secret" in reasons[0]
+        assert "has no integration 'nope'" in reasons[2]
+        assert all("DO-NOT-PRINT" not in r for r in reasons)
+
+        assert push(url, body, HMAC) == 202
+        assert push(url, body, HMAC) == 202  # redelivered: stored once
+        assert _sessions(stacks) == [("h-1", "NEW", "HT1")]
+        assert server.outcomes[-1].ingest is not None
+        assert server.outcomes[-1].ingest.ignored == 1
+
+        trip = cli(stacks, "integration", "test", SLUG, "meters", "--json")
+        result = validate("integration-test", json.loads(ok(trip).stdout))
+        assert result["passed"] and result["via"].endswith(f"over HTTP to {url}")
+        assert server.outcomes[-1].status == 202
+
+    down = cli(stacks, "integration", "test", SLUG, "meters", "--timeout", "2")
+    assert down.exit_code == ExitCode.UNREACHABLE, down.output
+    assert "did not answer" in down.output and "Traceback" not in down.output
+
+
+def test_preflight_needs_an_https_ingest_endpoint() -> None:
+    from infra.core.preflight import ingest_endpoint
+
+    assert ingest_endpoint("https://ingest.tenants.example.com").passed
+    missing = ingest_endpoint(None)
+    assert not missing.passed and missing.summary == "platform output ingestEndpoint is missing"
+    assert "Push ingest route" in missing.fix
+    plain = ingest_endpoint("http://ingest.tenants.example.com")
+    assert not plain.passed and "must be an https:// URL" in plain.summary
