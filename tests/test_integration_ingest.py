@@ -4,6 +4,7 @@ wildcard route, served on the local target by an HTTP ingest server on 127.0.0.1
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ruamel.yaml import YAML
 from infra.core import naming
 from infra.core.errors import ExitCode
 from infra.core.integration_config import IntegrationSpec
+from infra.core.integrations.archive import RAW_RETENTION_DAYS, raw_key
 from infra.core.integrations.ingest import (
     INGEST_ENDPOINT_OUTPUT,
     MalformedPushPath,
@@ -26,6 +28,7 @@ from infra.core.integrations.ingest import (
 from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, PlatformError, require_output
 from infra.devtools.ingestserver import IngestServer
 from infra.devtools.mockvendors import enforcement_data, push
+from infra.ops.adapters import aws
 from infra.ops.planning.capacity import consumption
 from infra.ops.stacks.opening import open_from_files
 from infra.program.plan import plan_stack
@@ -105,6 +108,27 @@ def test_a_push_integration_exports_its_push_url_and_adds_no_route_or_rule() -> 
     assert kinds == set()
 
 
+@pytest.mark.parametrize("stage", ["preview", "production"])
+def test_the_raw_archive_of_each_integration_expires_by_its_stages_rule(
+    stage: naming.Stage,
+) -> None:
+    plan = plan_stack(_with(stage, "push"))  # type: ignore[arg-type]
+    (rule_set,) = [
+        r
+        for r in plan.resources
+        if r.type == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    ]
+    (rule,) = rule_set.inputs["rules"]
+    assert rule["filter"]["prefix"] == "integrations/meters/raw/"
+    assert rule["expiration"]["days"] == RAW_RETENTION_DAYS[stage]
+    assert rule_set.inputs["bucket"] == plan.outputs["contentBucket"]
+    assert plan.outputs["integrations"]["meters"]["rawPrefix"] == "integrations/meters/raw/"
+    assert RAW_RETENTION_DAYS["preview"] < RAW_RETENTION_DAYS["production"]
+    assert not any(
+        r.type.startswith("aws:s3/bucketLifecycle") for r in plan_stack(demo_spec(stage)).resources
+    )
+
+
 def test_a_push_integration_needs_the_platforms_ingest_endpoint() -> None:
     outputs = {k: v for k, v in EXAMPLE_PLATFORM_OUTPUTS.items() if k != INGEST_ENDPOINT_OUTPUT}
     plan_stack(_with("preview", "file"), platform_outputs=outputs)  # type: ignore[arg-type]
@@ -129,6 +153,27 @@ def _point_platform_at(stacks: Path, url: str) -> None:
         outputs[INGEST_ENDPOINT_OUTPUT] = url
     with path.open("w") as out:
         yaml.dump(data, out)
+
+
+def sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _archive(bucket: str) -> dict[str, list[bytes]]:
+    """Every version of every object under integrations/ of *bucket*, by key."""
+    s3 = aws.client("s3", None)
+    found: dict[str, list[bytes]] = {}
+    listing = s3.list_object_versions(Bucket=bucket, Prefix="integrations/")
+    for version in listing.get("Versions", []):
+        body = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+        found.setdefault(version["Key"], []).append(body["Body"].read())
+    return found
+
+
+def _payload_hashes(stacks: Path) -> list[str]:
+    handle = open_from_files(stacks, SLUG, "preview")
+    with psycopg.connect(handle.working_url) as conn:
+        return [r[0] for r in conn.execute("SELECT payload_sha256 FROM activity.sessions")]
 
 
 def _sessions(stacks: Path) -> list[tuple[str, str, str]]:
@@ -183,11 +228,25 @@ def test_a_push_reaches_the_preview_over_http_through_its_push_url(
         assert "has no integration 'nope'" in reasons[2]
         assert all("DO-NOT-PRINT" not in r for r in reasons)
 
+        # refused pushes are archived as received, before any check: nothing is lost
+        bucket = open_from_files(stacks, SLUG, "preview").content.bucket
+        assert _archive(bucket)[raw_key("meters", sha256(body))] == [body]
+        assert _archive(bucket)[raw_key("meters", sha256(b"{nope"))] == [b"{nope"]
+        assert server.outcomes[0].archived is not None and server.outcomes[0].archived.written
+        assert server.outcomes[2].archived is None  # no such integration: no archive
+
         assert push(url, body, HMAC) == 202
         assert push(url, body, HMAC) == 202  # redelivered: stored once
         assert _sessions(stacks) == [("h-1", "NEW", "HT1")]
         assert server.outcomes[-1].ingest is not None
         assert server.outcomes[-1].ingest.ignored == 1
+        # the same bytes three times (refused, accepted, redelivered): one object version
+        assert _archive(bucket)[raw_key("meters", sha256(body))] == [body]
+        assert server.outcomes[-1].archived == server.outcomes[-2].archived
+        assert server.outcomes[-1].archived is not None
+        assert not server.outcomes[-1].archived.written
+        stored_hash = _payload_hashes(stacks)
+        assert stored_hash == [sha256(body)]  # a session leads to its archived payload
 
         trip = cli(stacks, "integration", "test", SLUG, "meters", "--json")
         result = validate("integration-test", json.loads(ok(trip).stdout))

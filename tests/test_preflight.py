@@ -36,6 +36,7 @@ EVERY_CHECK = [
     "connection-group",
     "scheduler-role:previewSchedulerRoleArn",
     "scheduler-role:productionSchedulerRoleArn",
+    "ingest-endpoint",
     "pulumi-backend",
     "policy-pack",
 ]
@@ -121,6 +122,7 @@ NEEDS_OUTPUTS = [
     "email-identity",
     "access-log-bucket",
     "connection-group",
+    "ingest-endpoint",
 ]
 
 

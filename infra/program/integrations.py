@@ -19,6 +19,10 @@ What each one gets:
   under the platform's one ingest endpoint (``infra.core.integrations.ingest``), whose
   single wildcard route finds the integration from the path, so pushes cost no route,
   rule or API per client;
+- a raw archive: every payload kept as received under ``integrations/<id>/raw/`` of the
+  content bucket (``infra.core.integrations.archive``), expired by one lifecycle rule
+  per integration after ``RAW_RETENTION_DAYS`` of the stage (the bucket's one lifecycle
+  configuration holds them all);
 - file mode: the prefix ``integrations/<id>/incoming/`` of the stack's content bucket
   (no bucket of its own), an output only;
 - a CloudWatch alarm when the dead-letter queue is not empty, and one when no message
@@ -45,6 +49,7 @@ from infra.core.integration_config import (
     rate_expression,
     schedule_state,
 )
+from infra.core.integrations.archive import NONCURRENT_DAYS, RAW_RETENTION_DAYS, raw_prefix
 from infra.core.integrations.ingest import push_url
 from infra.program.options import stateful
 
@@ -74,15 +79,18 @@ class IntegrationsArgs:
     ingest_endpoint: pulumi.Input[str] | None = None
     """The platform's ingest endpoint (``INGEST_ENDPOINT_OUTPUT``); required when an
     integration is pushed."""
+    content_bucket: pulumi.Input[str] | None = None
+    """The stack's content bucket, which holds the raw archive; none: no archive rule."""
 
 
-def _described(values: list[str], names: IntegrationNames) -> dict[str, str]:
+def _described(values: list[str], names: IntegrationNames, integration_id: str) -> dict[str, str]:
     described = {
         "queueUrl": values[0],
         "deadLetterQueueUrl": values[1],
         "secretArn": values[2],
         "secretName": names.secret,
         "dropPrefix": names.drop_prefix,
+        "rawPrefix": raw_prefix(integration_id),
     }
     if len(values) > 3:
         described["pushUrl"] = values[3]
@@ -221,7 +229,30 @@ class Integrations(pulumi.ComponentResource):
                     )
                 )
             described[integration.id] = pulumi.Output.all(*values).apply(
-                functools.partial(_described, names=names)
+                functools.partial(_described, names=names, integration_id=integration.id)
+            )
+        if args.integrations and args.content_bucket is not None:
+            days = RAW_RETENTION_DAYS[args.stage]
+            aws.s3.BucketLifecycleConfiguration(
+                f"{name}-raw-archive",
+                bucket=args.content_bucket,
+                rules=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id=f"raw-archive-{integration.id}",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                            prefix=raw_prefix(integration.id)
+                        ),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+                        noncurrent_version_expiration=(
+                            aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                                noncurrent_days=NONCURRENT_DAYS
+                            )
+                        ),
+                    )
+                    for integration in args.integrations
+                ],
+                opts=child,
             )
         self.outputs = pulumi.Output.all(**described) if described else pulumi.Output.from_input({})
         self.register_outputs({"integrations": self.outputs})

@@ -193,6 +193,11 @@ class Tenant(pulumi.ComponentResource):
             ),
             child,
         )
+        bucket_name = platform.kms_key_arn.apply(
+            lambda arn: naming.content_bucket(
+                spec.slug, spec.stage, naming.installation_id(arn, spec.platform_stack)
+            )
+        )
         integrations = Integrations(
             f"{name}-integrations",
             IntegrationsArgs(
@@ -207,6 +212,7 @@ class Tenant(pulumi.ComponentResource):
                 tags=tags,
                 scheduler_role_arn=platform.scheduler_role_arn,
                 ingest_endpoint=platform.ingest_endpoint,
+                content_bucket=bucket_name,
             ),
             child,
         )
@@ -225,11 +231,7 @@ class Tenant(pulumi.ComponentResource):
             PortalArgs(
                 files=files,
                 durable=production,
-                bucket_name=platform.kms_key_arn.apply(
-                    lambda arn: naming.content_bucket(
-                        spec.slug, spec.stage, naming.installation_id(arn, spec.platform_stack)
-                    )
-                ),
+                bucket_name=bucket_name,
                 kms_key_arn=platform.kms_key_arn,
                 access_log_bucket=platform.access_log_bucket_name,
                 tags=tags,
@@ -486,7 +488,8 @@ STACK_OUTPUTS: tuple[StackOutput, ...] = (
     StackOutput(
         "integrations",
         "Per integration id: queueUrl, deadLetterQueueUrl, secretArn, secretName, "
-        "dropPrefix (file drops, a prefix of the content bucket) and, for a pushed "
+        "dropPrefix (file drops, a prefix of the content bucket), rawPrefix (the raw archive "
+        "of every payload received, in the content bucket) and, for a pushed "
         "integration, pushUrl (the URL its vendor pushes to: the platform's ingestEndpoint "
         "and the integration's push path); {} without integrations.",
         "integrations",

@@ -4,8 +4,10 @@ The platform serves every push integration of every client with one wildcard rou
 ``PUSH_PREFIX*`` on its ``ingestEndpoint`` (``infra.core.integrations.ingest``); this is
 what that route runs. ``receive_at`` resolves the path to the stack and integration
 (refusing a malformed path, an unknown client or stage, an integration that is not a
-push, all with nothing stored), reads the integration's signing key from its secret and
-calls the existing receive handler (``infra.ops.integrations.receive``), which checks
+push, all with nothing stored), keeps the body as received in the raw archive
+(``infra.ops.integrations.archive``; before any check, so a refused push is kept too),
+reads the integration's signing key from its secret and calls the existing receive
+handler (``infra.ops.integrations.receive``), which checks
 the HMAC and stores the sessions. The answer is an HTTP status and one line of reason
 (never a traceback, never a secret), as the vendor sees it.
 
@@ -25,6 +27,7 @@ from infra.core.integrations.adapters.registry import adapter_for_integration
 from infra.core.integrations.ingest import MalformedPushPath, resolve_push_path
 from infra.core.integrations.record import MAX_PAYLOAD_BYTES
 from infra.ops.adapters.database import connect
+from infra.ops.integrations.archive import Archived, archive_raw
 from infra.ops.integrations.receive import SignatureRefused, receive_push
 from infra.ops.integrations.store import IngestResult, lots_and_zones
 from infra.ops.lifecycle.integration_test import credential
@@ -48,30 +51,38 @@ class PushOutcome:
     status: int
     reason: str
     ingest: IngestResult | None = None
+    archived: Archived | None = None
+    """Where the body was kept as received (``None``: the path named no push integration)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "reason": self.reason,
             "ingest": self.ingest.to_json() if self.ingest else None,
+            "archived": self.archived.to_json() if self.archived else None,
         }
 
 
 def receive_at(stacks_dir: Path, path: str, body: bytes, signature: str) -> PushOutcome:
-    """Resolve *path* to its push integration and receive *body* signed *signature*."""
+    """Resolve *path* to its push integration, archive *body* as received (before any
+    check of it, so a refused push is kept too) and receive it signed *signature*."""
+    archived: list[Archived] = []
     try:
-        return _receive(stacks_dir, path, body, signature)
+        return _receive(stacks_dir, path, body, signature, archived)
     except MalformedPushPath as exc:
         return PushOutcome(404, str(exc))
     except SignatureRefused as exc:
-        return PushOutcome(401, str(exc))
+        return PushOutcome(401, str(exc), archived=archived[0] if archived else None)
     except UnknownTenant as exc:
         return PushOutcome(404, str(exc))
     except TenantctlError as exc:
-        return PushOutcome(STATUS_BY_EXIT.get(exc.exit_code, 500), str(exc))
+        status = STATUS_BY_EXIT.get(exc.exit_code, 500)
+        return PushOutcome(status, str(exc), archived=archived[0] if archived else None)
 
 
-def _receive(stacks_dir: Path, path: str, body: bytes, signature: str) -> PushOutcome:
+def _receive(
+    stacks_dir: Path, path: str, body: bytes, signature: str, archived: list[Archived]
+) -> PushOutcome:
     target = resolve_push_path(path)
     if len(body) > MAX_PAYLOAD_BYTES:
         return PushOutcome(413, f"push body is over {MAX_PAYLOAD_BYTES} bytes; nothing stored")
@@ -83,6 +94,7 @@ def _receive(stacks_dir: Path, path: str, body: bytes, signature: str) -> PushOu
         return PushOutcome(
             404, f"{spec.stack_name} has {what} {target.integration!r} to push to; nothing stored"
         )
+    archived.append(archive_raw(handle.s3, handle.content.bucket, integration.id, body))
     key = credential(spec, integration, handle.region).encode()
     adapter = adapter_for_integration(integration)
     context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
@@ -100,5 +112,8 @@ def _receive(stacks_dir: Path, path: str, body: bytes, signature: str) -> PushOu
             policy=integration.unmatched_zones,
         )
     return PushOutcome(
-        ACCEPTED, f"{result.received} session(s) received for {spec.stack_name}", result
+        ACCEPTED,
+        f"{result.received} session(s) received for {spec.stack_name}",
+        result,
+        archived[0],
     )
