@@ -27,7 +27,7 @@ from infra.core.integrations.ingest import (
 )
 from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, PlatformError, require_output
 from infra.devtools.ingestserver import IngestServer
-from infra.devtools.mockvendors import enforcement_data, push
+from infra.devtools.mockvendors import MockPullAPI, enforcement_data, push
 from infra.ops.adapters import aws
 from infra.ops.planning.capacity import consumption
 from infra.ops.stacks.opening import open_from_files
@@ -267,3 +267,34 @@ def test_preflight_needs_an_https_ingest_endpoint() -> None:
     assert "Push ingest route" in missing.fix
     plain = ingest_endpoint("http://ingest.tenants.example.com")
     assert not plain.passed and "must be an https:// URL" in plain.summary
+
+
+def test_a_dropped_file_and_a_pulled_page_are_archived_as_received(
+    tmp_path: Path, control_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stacks = create_demo(tmp_path, monkeypatch, "--contract", "C-1")
+    zones = tmp_path / "zones.csv"
+    zones.write_text("id,name\nM-N1,North Garage\n")
+    with MockPullAPI([], token="pm-client") as api:
+        ok(cli(stacks, "integration", "add", SLUG, "drops", "--vendor", "csv-drop", "--mode",
+               "file", "--timezone", "America/New_York"))  # fmt: skip
+        ok(cli(stacks, "integration", "add", SLUG, "parkmobile", "--vendor", "parkmobile",
+               "--mode", "pull", "--schedule-minutes", "5", "--timezone", "America/Chicago",
+               "--preview-endpoint", f"{api.url}/parkmobile/parkingRights"))  # fmt: skip
+        for integration in ("drops", "parkmobile"):
+            ok(cli(stacks, "integration", "map-zones", SLUG, integration, "--zones", str(zones),
+                   "--write"))  # fmt: skip
+        ok(cli(stacks, "deploy", "demo-preview", "--yes"))
+        creds = '{"clientId": "pm-client", "clientSecret": "pm-secret"}'
+        ok(cli(stacks, "integration", "set-credentials", SLUG, "parkmobile", "--stage",
+               "preview", input=creds))  # fmt: skip
+        runs = {
+            i: json.loads(ok(cli(stacks, "integration", "test", SLUG, i, "--json")).stdout)
+            for i in ("drops", "parkmobile")
+        }
+    archive = _archive(open_from_files(stacks, SLUG, "preview").content.bucket)
+    for integration, run in runs.items():
+        (key,) = [k for k in archive if k.startswith(f"integrations/{integration}/raw/")]
+        (payload,) = archive[key]
+        assert key == raw_key(integration, sha256(payload))
+        assert run["runId"].encode() in payload

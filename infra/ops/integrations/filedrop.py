@@ -42,14 +42,20 @@ def error_file_of(path: Path) -> Path:
 
 
 def parse_file(
-    path: Path, parse: Callable[[bytes, AdapterContext], AdapterResult], context: AdapterContext
+    path: Path,
+    parse: Callable[[bytes, AdapterContext], AdapterResult],
+    context: AdapterContext,
+    keep: Callable[[bytes], object] | None = None,
 ) -> AdapterResult:
     """*path* read and parsed by *parse*; a file that cannot be read (exit 7) or whose
-    payload as a whole is refused (exit 2) is one line, and nothing is stored."""
+    payload as a whole is refused (exit 2) is one line, and nothing is stored. *keep* is
+    given the file as read, before it is parsed (the raw archive)."""
     try:
         payload = path.read_bytes()
     except OSError as exc:
         raise LocalIOError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if keep is not None:
+        keep(payload)
     result = parse(payload, context)
     if result.rejections and result.rejections[0].item == "payload":
         raise UserInputError(f"{path.name}: {result.rejections[0].reason}; nothing was stored")
@@ -64,8 +70,9 @@ def process_file(
     zone_map: Mapping[str, str],
     lots: Iterable[str],
     policy: UnmatchedPolicy = "quarantine",
+    keep: Callable[[bytes], object] | None = None,
 ) -> FileDropResult:
-    result = parse_file(path, csv_drop.parse, context)
+    result = parse_file(path, csv_drop.parse, context, keep)
     ingested = ingest(conn, result.records, zone_map=zone_map, lots=lots, policy=policy)
     error_file = None
     if result.error_csv:

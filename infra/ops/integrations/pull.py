@@ -13,6 +13,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,9 +121,11 @@ def pull(
     attempts: int = ATTEMPTS,
     max_pages: int = MAX_PAGES,
     backoff_s: float = 0.5,
+    keep: Callable[[bytes], object] | None = None,
 ) -> PullResult:
     """Every session *adapter*'s vendor at *base_url* reports changed since
-    *modified_since* (Unix seconds), all pages, or an error and nothing."""
+    *modified_since* (Unix seconds), all pages, or an error and nothing. *keep* is given
+    each page as received, before it is parsed (the raw archive)."""
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -150,6 +153,8 @@ def pull(
             ) from None
         finally:
             requests += fetch.statistics.get("attempt_number", 1)
+        if keep is not None:
+            keep(body)
         result = adapter.parse(body, context)
         if result.rejections and result.rejections[0].item == "payload":
             raise VendorMisbehaving(

@@ -48,6 +48,7 @@ from infra.core.spec import TenantSpec
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.database import connect
+from infra.ops.integrations.archive import archive_raw
 from infra.ops.integrations.filedrop import process_file
 from infra.ops.integrations.lookup import LookupAnswer, lookup
 from infra.ops.integrations.pull import post_session, pull
@@ -209,6 +210,11 @@ def _run_test(
     zone_map = integration.zone_map()
     policy = integration.unmatched_zones
     via = f"{integration.mode}: {TESTABLE[(integration.vendor, integration.mode)]}"
+    bucket = handle.content.bucket
+
+    def keep(payload: bytes) -> None:  # the raw archive, before anything parses it
+        archive_raw(handle.s3, bucket, integration.id, payload)
+
     with connect(handle.working_url) as conn:
         lots, _ = lots_and_zones(conn)
         region = stack_region(stacks_dir, slug, naming.PREVIEW)
@@ -222,6 +228,7 @@ def _run_test(
             via = f"{via}, over HTTP to {to}"
         elif integration.mode == "push":
             key = credential(spec, integration, region).encode()
+            keep(body)
             receive_push(
                 conn,
                 body,
@@ -241,14 +248,18 @@ def _run_test(
             left = max(timeout - (time.monotonic() - started), 0.001)
             post_session(url, body, token=token, timeout_s=left)
             left = max(timeout - (time.monotonic() - started), 0.001)
-            pulled = pull(url, adapter, context, tx.modified - 1, token=token, timeout_s=left)
+            pulled = pull(
+                url, adapter, context, tx.modified - 1, token=token, timeout_s=left, keep=keep
+            )
             mine = [r for r in pulled.records if r.source_id == tx.source_id]
             ingest(conn, mine, zone_map=zone_map, lots=lots, policy=policy)
         else:
             with tempfile.TemporaryDirectory(prefix="tenantctl-drop-") as folder:
                 path = Path(folder) / f"{tx.source_id}.csv"
                 path.write_bytes(body)
-                process_file(conn, path, context, zone_map=zone_map, lots=lots, policy=policy)
+                process_file(
+                    conn, path, context, zone_map=zone_map, lots=lots, policy=policy, keep=keep
+                )
         conn.commit()
         answer = lookup(conn, TEST_PLATE, tx.lot, tx.at, grace_minutes=integration.grace_minutes)
     seconds = time.monotonic() - started
