@@ -218,3 +218,21 @@ def test_capacity_counts_the_switch_schedules():
     assert consumption([_plan("preview")])["scheduler-schedules"] == 2
     without = plan_stack(_spec("preview", ALWAYS))
     assert consumption([without])["scheduler-schedules"] == 0
+
+
+def test_cost_counts_every_schedule_and_prices_its_invocations():
+    from infra.core import prices
+    from infra.core.cost import monthly_invocations, stack_cost
+
+    assert monthly_invocations("rate(5 minutes)") == pytest.approx(8766)
+    assert monthly_invocations("cron(0 7 ? * MON,TUE,WED,THU,FRI,SAT *)") == pytest.approx(
+        26.09, abs=0.01
+    )
+    (line,) = [
+        line for line in stack_cost(_plan("production", True).resources) if "Scheduler" in line.item
+    ]
+    assert line.item == "EventBridge Scheduler invocations (2 schedules)"
+    assert line.quantity == 52  # two switches on six days a week
+    assert line.usd == pytest.approx(52.18 * prices.SCHEDULER_INVOCATION.usd, rel=1e-3)
+    without = plan_stack(_spec("production", ALWAYS, live=True))
+    assert not [line for line in stack_cost(without.resources) if "Scheduler" in line.item]
