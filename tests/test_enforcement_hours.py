@@ -236,3 +236,11 @@ def test_cost_counts_every_schedule_and_prices_its_invocations():
     assert line.usd == pytest.approx(52.18 * prices.SCHEDULER_INVOCATION.usd, rel=1e-3)
     without = plan_stack(_spec("production", ALWAYS, live=True))
     assert not [line for line in stack_cost(without.resources) if "Scheduler" in line.item]
+
+
+def test_the_policy_pack_passes_the_switch_schedules():
+    from policy.rules import violations
+    from tests import policy_engine
+
+    for stage, live in [("preview", False), ("production", False), ("production", True)]:
+        assert violations(policy_engine.sdk_resources(_plan(stage, live))) == [], (stage, live)
