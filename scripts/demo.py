@@ -18,6 +18,7 @@ import psycopg
 from infra import PROJECT_DIR
 from infra.core import naming
 from infra.devtools import localtarget
+from infra.devtools.mockvendors import MockPullAPI
 from infra.ops.adapters import aws
 from infra.ops.adapters.database import database_url
 
@@ -119,7 +120,7 @@ def show_preview_state(label: str) -> None:
     )
 
 
-def add_integration() -> None:
+def add_integration(pull_url: str) -> None:
     """Phase 3's integration: the meters push into preview, zones mapped, sandbox
     credentials from the environment (never argv, never printed), then a TEST round trip
     from the signed push to the enforcement lookup, recorded for the go-live gate."""
@@ -134,6 +135,20 @@ def add_integration() -> None:
     run("integration", "set-credentials", SLUG, "meters", "--stage", "preview",
         "--from-env", "DEMO_METERS_CREDENTIALS")  # fmt: skip
     run("integration", "test", SLUG, "meters")
+    # and a pulled one: the mobile-parking app's sandbox API (a mock vendor on 127.0.0.1),
+    # polled by a schedule that production keeps DISABLED until go-live
+    run("integration", "add", SLUG, "parkmobile", "--vendor", "parkmobile", "--mode", "pull",
+        "--schedule-minutes", "5", "--timezone", "America/New_York",
+        "--preview-endpoint", f"{pull_url}/parkmobile/parkingRights",
+        "--production-endpoint", "https://api.parkmobile.example")  # fmt: skip
+    zones = STATE / "demo-parkmobile-zones.csv"
+    zones.write_text("id,name\nPM-1,North Garage\n")
+    run("integration", "map-zones", SLUG, "parkmobile", "--zones", str(zones), "--write")
+    run("deploy", f"{SLUG}-preview", "--yes")  # its secret, queue, schedule and alarms
+    os.environ["DEMO_PARKMOBILE_CREDENTIALS"] = '{"clientId": "demo", "clientSecret": "sandbox"}'
+    run("integration", "set-credentials", SLUG, "parkmobile", "--stage", "preview",
+        "--from-env", "DEMO_PARKMOBILE_CREDENTIALS")  # fmt: skip
+    run("integration", "test", SLUG, "parkmobile")
     print(f"{DIM}  (integration steps: {time.monotonic() - started:.1f} s){RESET}", flush=True)
 
 
@@ -269,6 +284,7 @@ def main() -> int:
     os.environ["TENANTCTL_STACKS_DIR"] = str(STACKS)
     print(f"  AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}  stacks in {STACKS}")
     _fresh_control_database()
+    pull_api = MockPullAPI([]).__enter__()  # the mobile-parking app's sandbox API
     try:
         banner("Preflight: the account and the platform are ready for a first client")
         run("preflight")
@@ -318,8 +334,11 @@ def main() -> int:
         show()
         banner("Phase 3 — the client edits preview content and configuration (tenantctl only)")
         edited = edit_preview(1)
-        banner("Phase 3 — the meters integration: zones mapped, a TEST round trip to the lookup")
-        add_integration()
+        banner(
+            "Phase 3 — integrations: pushed meters and a pulled mobile-parking app, zones "
+            "mapped, TEST round trips"
+        )
+        add_integration(pull_api.url)
         show_preview_state("after the edits")
         run("status", SLUG)
         banner(
@@ -344,6 +363,7 @@ def main() -> int:
         show()
         banner("Phase 3 — the edits made a new release: the integration's round trip again on it")
         run("integration", "test", SLUG, "meters")  # integrations-verified needs this release
+        run("integration", "test", SLUG, "parkmobile")
         banner("Look at the portal as the public will (headless Chromium screenshots)")
         screenshots()
         banner("Phase 4 — testing and training; live credentials staged; a clean dry run")
@@ -376,9 +396,13 @@ def main() -> int:
         banner("Phase 4 — verify the changed release; the client accepts it instead")
         verify_and_accept(previous=accepted)
         run("integration", "test", SLUG, "meters")  # and the round trip on the changed release
+        run("integration", "test", SLUG, "parkmobile")
         banner("Phase 5 — go live: promote records go-live and the start of recurring billing")
+        # before go-live nothing polls production: its stack has no integration yet
+        run("integration", "list", SLUG, "--stage", "production")
         run("promote", SLUG, "--yes")
-        # the integration switched to live with go-live: production endpoint, alarms on
+        # the integrations switched to live with go-live: production endpoint, the pull's
+        # schedule ENABLED, alarms on
         run("integration", "list", SLUG, "--stage", "production")
         run("status", SLUG)
         show(detail=True)
@@ -386,6 +410,7 @@ def main() -> int:
         run("rollout", "report", "--html", str(report))
         print(f"\n{BOLD}Done.{RESET} Stack files of this run: {STACKS}; report: {report}")
     finally:
+        pull_api.__exit__(None, None, None)
         if keep:
             print(
                 f"Local target left running; `source {STATE / 'env'}` to use it, "

@@ -351,7 +351,7 @@ def test_the_scheduler_role_policy_covers_exactly_the_stage_integration_queues()
 
     for stage, other in (("preview", "production"), ("production", "preview")):
         policies = scheduler_role_policies(stage, "123456789012")
-        (grant,) = policies["permissions"]["Statement"]
+        grant = policies["permissions"]["Statement"][0]
         assert grant["Action"] == "sqs:SendMessage"
         names = integration_names("demo", stage, "parkmobile")
         for queue in (names.queue, names.dead_letter_queue):

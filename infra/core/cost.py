@@ -104,10 +104,28 @@ def _secret(item: str) -> CostLine:
     return CostLine(item, 1, prices.SECRET_MONTH.unit, prices.SECRET_MONTH.usd)
 
 
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def monthly_invocations(expression: str) -> float:
+    """How often a month an EventBridge Scheduler expression fires: ``rate(N minutes)``
+    (the pull schedules) or a ``cron(m h ? * DAYS *)`` once on each listed weekday (the
+    enforcement-hours switches)."""
+    body = expression[expression.index("(") + 1 : -1].split()
+    if expression.startswith("rate("):
+        minutes = int(body[0]) * {"minute": 1, "hour": 60, "day": 1440}[body[1].rstrip("s")]
+        return DAYS_PER_MONTH * 1440 / minutes
+    weekdays = body[4]
+    per_week = 7 if weekdays in ("*", "?") else len(weekdays.split(","))
+    return DAYS_PER_MONTH * per_week / 7
+
+
 def stack_cost(resources: Iterable[Resource]) -> list[CostLine]:
     """The fixed monthly cost lines of one stack's resources."""
     lines: list[CostLine] = []
     alarms = 0
+    schedules = 0
+    invocations = 0.0
     for r in resources:
         if r.type == "aws:rds/instance:Instance":
             lines += _database(r.inputs)
@@ -118,10 +136,24 @@ def stack_cost(resources: Iterable[Resource]) -> list[CostLine]:
             lines.append(CostLine("CloudFront tenant", 1, price.unit, price.usd, price.checked))
         elif r.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
             alarms += 1
+        elif r.type == "aws:scheduler/schedule:Schedule":
+            schedules += 1
+            invocations += monthly_invocations(str(r.inputs.get("scheduleExpression", "")))
     if alarms:  # one line: alarms are alike, and an unconfirmed price is named once
         price = prices.CLOUDWATCH_ALARM_MONTH
         lines.append(
             CostLine("CloudWatch alarms", alarms, price.unit, price.usd * alarms, price.checked)
+        )
+    if schedules:  # pull polls and enforcement-hours switches: billed per invocation
+        price = prices.SCHEDULER_INVOCATION
+        lines.append(
+            CostLine(
+                f"EventBridge Scheduler invocations ({schedules} schedules)",
+                round(invocations),
+                price.unit,
+                price.usd * invocations,
+                price.checked,
+            )
         )
     return lines
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
@@ -185,6 +187,119 @@ class Endpoints(_Model):
         return self
 
 
+DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Enforcement days, Monday first (``date.weekday()`` order)."""
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z")
+DST_CHECK_YEARS = range(2026, 2036)
+"""The years whose DST changes an enforcement window's start and end are checked against."""
+
+
+def _day_rule(value: str) -> str:
+    if value not in DAYS:
+        raise ValueError(f"unknown day {value!r}; days are {', '.join(DAYS)}")
+    return value
+
+
+def _time_rule(value: str) -> str:
+    if not _HHMM.fullmatch(value):
+        raise ValueError(f"{value!r} is not a 24-hour local time HH:MM such as 07:00")
+    return value
+
+
+class EnforcementHours(_Model):
+    """When a lot is enforced, in the integration's timezone: the silence alarm acts only
+    then. One window a day, ``start`` before ``end`` on the same day: an overnight window
+    (19:00-07:00) is refused, as the silence alarm of a lot enforced overnight stays on
+    all the time (leave ``enforcementHours`` out)."""
+
+    days: list[Annotated[str, AfterValidator(_day_rule)]] = Field(
+        default_factory=lambda: list(DAYS),
+        min_length=1,
+        max_length=7,
+        description="Enforced days: mon, tue, wed, thu, fri, sat, sun (default every day).",
+    )
+    start: Annotated[str, AfterValidator(_time_rule)] = Field(
+        description="Local time enforcement starts, HH:MM (24-hour), e.g. 07:00."
+    )
+    end: Annotated[str, AfterValidator(_time_rule)] = Field(
+        description="Local time enforcement ends, HH:MM, after start on the same day."
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> EnforcementHours:
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("enforcementHours.days lists a day twice")
+        if self.end <= self.start:
+            raise ValueError(
+                f"enforcementHours end {self.end} is not after start {self.start}; overnight "
+                "windows are not supported (leave enforcementHours out: always enforced)"
+            )
+        return self
+
+    def times(self) -> tuple[time, time]:
+        return time.fromisoformat(self.start), time.fromisoformat(self.end)
+
+
+def _missing_local_time(timezone: str, wall: time) -> date | None:
+    """The first day in ``DST_CHECK_YEARS`` on which *wall* does not exist in *timezone*
+    (skipped when clocks go forward), or ``None``. EventBridge Scheduler skips a cron
+    invocation that falls on a non-existent local time (and runs once in a repeated hour),
+    so an alarm switch at such a time would be lost that day."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    day = date(DST_CHECK_YEARS.start, 1, 1)
+    last = date(DST_CHECK_YEARS.stop, 1, 1)
+    while day < last:
+        noon = datetime.combine(day, time(12), zone).utcoffset()
+        if noon != datetime.combine(day - timedelta(days=1), time(12), zone).utcoffset():
+            for candidate in (day, day - timedelta(days=1)):
+                local = datetime.combine(candidate, wall, zone)
+                if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != (
+                    local.replace(tzinfo=None)
+                ):
+                    return candidate
+        day += timedelta(days=1)
+    return None
+
+
+@cache
+def _dst_problem(timezone: str, start: str, end: str) -> str | None:
+    for label, value in (("start", start), ("end", end)):
+        missing = _missing_local_time(timezone, time.fromisoformat(value))
+        if missing is not None:
+            return (
+                f"enforcementHours {label} {value} does not exist in {timezone} on "
+                f"{missing.isoformat()} (clocks go forward) and the switch would be skipped "
+                "that day; choose a time outside the DST change"
+            )
+    return None
+
+
+def window_utc(
+    hours: EnforcementHours, timezone: str, day: date
+) -> tuple[datetime, datetime] | None:
+    """The UTC instants the enforcement window of local *day* in *timezone* opens and
+    closes (what the switching schedules do that day), or ``None`` on a day not enforced."""
+    if DAYS[day.weekday()] not in hours.days:
+        return None
+    zone = zoneinfo.ZoneInfo(timezone)
+    start, end = hours.times()
+    return (
+        datetime.combine(day, start, zone).astimezone(UTC),
+        datetime.combine(day, end, zone).astimezone(UTC),
+    )
+
+
+def switch_crons(hours: EnforcementHours) -> tuple[str, str]:
+    """EventBridge Scheduler cron expressions (evaluated in the integration's timezone)
+    that open and close the enforcement window."""
+    days = ",".join(d.upper() for d in DAYS if d in hours.days)
+    start, end = hours.times()
+    return (
+        f"cron({start.minute} {start.hour} ? * {days} *)",
+        f"cron({end.minute} {end.hour} ? * {days} *)",
+    )
+
+
 class ZoneMapping(_Model):
     """One vendor zone and the lot it maps onto (or ``ignore: true``, or neither: unmapped)."""
 
@@ -237,6 +352,10 @@ class IntegrationSpec(_Model):
         le=SILENCE_MINUTES_MAX,
         description="Alarm when no message has arrived for this many minutes.",
     )
+    enforcement_hours: EnforcementHours | None = Field(
+        None,
+        description="When the silence alarm may page, in `timezone` (default: always).",
+    )
     endpoints: Endpoints = Field(
         default_factory=Endpoints, description="The vendor's API per stage (pull and lookup)."
     )
@@ -263,6 +382,11 @@ class IntegrationSpec(_Model):
                 f"integration {self.id}: {self.mode} mode needs endpoints.preview (the "
                 "vendor's sandbox)"
             )
+        if self.enforcement_hours is not None:
+            hours = self.enforcement_hours
+            problem = _dst_problem(self.timezone, hours.start, hours.end)
+            if problem:
+                raise ValueError(f"integration {self.id}: {problem}")
         seen: set[str] = set()
         for zone in self.zones:
             if zone.vendor_zone_id in seen:
@@ -278,6 +402,11 @@ class IntegrationSpec(_Model):
         if stage == "production" and live:
             return self.endpoints.production
         return self.endpoints.preview
+
+    @property
+    def uses_scheduler(self) -> bool:
+        """Whether this integration has schedules (a pull, or alarm switches)."""
+        return self.mode == "pull" or self.enforcement_hours is not None
 
     def unmapped(self) -> list[ZoneMapping]:
         return [z for z in self.zones if not z.mapped]
@@ -314,6 +443,10 @@ class IntegrationNames:
     drop_prefix: str
     dlq_alarm: str
     silence_alarm: str
+    silence_on_schedule: str
+    """Enables the silence alarm's actions when enforcement starts (``enforcementHours``)."""
+    silence_off_schedule: str
+    """Disables them when it ends."""
 
 
 def schedule_state(stage: str, live: bool) -> str:
@@ -328,6 +461,13 @@ def alarms_act(stage: str, live: bool) -> bool:
     return stage == naming.PRODUCTION and live
 
 
+def switch_state(stage: str, live: bool) -> str:
+    """The enforcement-hours schedules that switch a silence alarm's actions run only where
+    alarms act (``alarms_act``): ``DISABLED`` in a preview and in a production before
+    go-live (``promote`` switches them with ``tenants:live``; rollback switches back)."""
+    return "ENABLED" if alarms_act(stage, live) else "DISABLED"
+
+
 def integration_names(slug: str, stage: str, integration_id: str) -> IntegrationNames:
     base = f"{slug}-{stage}-{naming.INTEGRATION_INFIX}-{integration_id}"
     return IntegrationNames(
@@ -338,6 +478,11 @@ def integration_names(slug: str, stage: str, integration_id: str) -> Integration
         drop_prefix=f"integrations/{integration_id}/incoming/",
         dlq_alarm=f"{base}-dlq-not-empty",
         silence_alarm=f"{base}-silent",
+        # "-int-" would leave no room in the 64 characters of a schedule name for the
+        # longest slug and id: the switch schedules use "on" and "off" in its place
+        # (naming.slug_problem keeps them unambiguous across clients).
+        silence_on_schedule=f"{slug}-{stage}-{naming.SWITCH_ON_INFIX}-{integration_id}",
+        silence_off_schedule=f"{slug}-{stage}-{naming.SWITCH_OFF_INFIX}-{integration_id}",
     )
 
 
@@ -346,6 +491,11 @@ def names_problem(names: IntegrationNames) -> str | None:
     checks = (
         ("SQS queue name", names.dead_letter_queue, limits.SQS_QUEUE_NAME_MAX),
         ("EventBridge Scheduler schedule name", names.schedule, limits.SCHEDULER_NAME_MAX),
+        (
+            "EventBridge Scheduler schedule name",
+            names.silence_off_schedule,
+            limits.SCHEDULER_NAME_MAX,
+        ),
         ("Secrets Manager secret name", names.secret, limits.SECRETS_MANAGER_NAME_MAX),
         ("CloudWatch alarm name", names.dlq_alarm, limits.CLOUDWATCH_ALARM_NAME_MAX),
     )
@@ -457,10 +607,25 @@ def scheduler_queue_pattern(stage: str) -> str:
     return integration_names("*", stage, "*").queue
 
 
+def scheduler_alarm_pattern(stage: str) -> str:
+    """The alarm-name pattern of every integration silence alarm of *stage*
+    (``integration_names`` with wildcards), which the scheduler role may switch."""
+    return integration_names("*", stage, "*").silence_alarm
+
+
+ALARM_SWITCH_ACTIONS: tuple[str, str] = (
+    "cloudwatch:EnableAlarmActions",
+    "cloudwatch:DisableAlarmActions",
+)
+"""What the enforcement-hours schedules call (EventBridge Scheduler universal targets
+``arn:aws:scheduler:::aws-sdk:cloudwatch:enableAlarmActions`` / ``disableAlarmActions``)."""
+
+
 def scheduler_role_policies(stage: str, account: str = "<account>") -> dict[str, object]:
     """The trust and permission policies of *stage*'s platform scheduler role
     (``SCHEDULER_ROLE_OUTPUTS``): EventBridge Scheduler of *account* only, sending only to
-    *stage*'s integration queues."""
+    *stage*'s integration queues, and switching the actions of *stage*'s silence alarms
+    (enforcement hours)."""
     return {
         "trust": {
             "Version": "2012-10-17",
@@ -480,7 +645,14 @@ def scheduler_role_policies(stage: str, account: str = "<account>") -> dict[str,
                     "Effect": "Allow",
                     "Action": "sqs:SendMessage",
                     "Resource": f"arn:aws:sqs:*:{account}:{scheduler_queue_pattern(stage)}",
-                }
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": list(ALARM_SWITCH_ACTIONS),
+                    "Resource": (
+                        f"arn:aws:cloudwatch:*:{account}:alarm:{scheduler_alarm_pattern(stage)}"
+                    ),
+                },
             ],
         },
     }

@@ -93,6 +93,16 @@ no message for N minutes); the first 10 alarms of an account are free, ignored h
 requests and EventBridge Scheduler invocations are usage (and mostly within their free
 tiers: a 5-minute poll is 8,640 invocations a month), left out like other usage."""
 
+SCHEDULER_INVOCATION = Price(
+    1.00 / 1_000_000,
+    "invocation",
+    "https://aws.amazon.com/eventbridge/pricing/",
+    "undated",
+    checked=False,
+)
+"""EventBridge Scheduler: a schedule costs nothing, an invocation $1.00 per million after
+the account's 14 million free a month (ignored here, like the alarms' free ten)."""
+
 S3_STANDARD_GB_MONTH = Price(
     0.023, "GB-month", "https://aws.amazon.com/s3/pricing/", "undated", checked=False
 )

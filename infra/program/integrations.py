@@ -27,7 +27,23 @@ What each one gets:
   (no bucket of its own), an output only;
 - a CloudWatch alarm when the dead-letter queue is not empty, and one when no message
   reached the queue for ``silenceAlarmMinutes`` (actions enabled only where messages are
-  expected: a live production).
+  expected: a live production);
+- ``enforcementHours``: two EventBridge Scheduler cron schedules in the integration's
+  timezone that enable the silence alarm's actions when enforcement starts and disable
+  them when it ends, so a lot not enforced at night pages nobody at 3 am. They call the
+  universal targets ``arn:aws:scheduler:::aws-sdk:cloudwatch:enableAlarmActions`` and
+  ``disableAlarmActions`` (CloudWatch's EnableAlarmActions / DisableAlarmActions, input
+  ``{"AlarmNames": [...]}``) through the platform's scheduler role; see
+  docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html (only
+  read-only prefixes such as get/describe/list are unsupported) and AWS's
+  serverless-patterns "eventbridge-schedule-to-cloudwatch-alarm-terraform", which does
+  exactly this. Scheduler evaluates cron in the named IANA timezone and follows DST
+  (schedule-types.html, "Daylight saving time"); CloudWatch metric math (HOUR(), DAY())
+  sees UTC timestamps only, so its window would move by an hour against local time twice
+  a year: not acceptable. The schedules are ``ENABLED`` only where alarms act
+  (``switch_state``). Pulumi creates the alarm with actions disabled and, in a live
+  production, leaves ``actionsEnabled`` to the schedules (``ignore_changes``), so a
+  deploy at night never re-enables paging; elsewhere it keeps them disabled.
 """
 
 from __future__ import annotations
@@ -48,6 +64,8 @@ from infra.core.integration_config import (
     integration_names,
     rate_expression,
     schedule_state,
+    switch_crons,
+    switch_state,
 )
 from infra.core.integrations.archive import NONCURRENT_DAYS, RAW_RETENTION_DAYS, raw_prefix
 from infra.core.integrations.ingest import push_url
@@ -60,6 +78,9 @@ QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 """The longest SQS keeps a message (1,209,600 s)."""
 DLQ_ALARM_PERIOD_SECONDS = 300
+SWITCH_EVENT_AGE_SECONDS = 900
+"""A switch retried later than 15 minutes after its time is dropped (the next one comes
+at the other end of the window)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,7 @@ class Integrations(pulumi.ComponentResource):
         """The platform's scheduler role of this stage: the stack creates no role."""
         state = schedule_state(args.stage, args.live)
         alarms_on = alarms_act(args.stage, args.live)
+        switches = switch_state(args.stage, args.live)
         described: dict[str, pulumi.Output[dict[str, str]]] = {}
         for integration in args.integrations:
             names = integration_names(args.slug, args.stage, integration.id)
@@ -151,6 +173,8 @@ class Integrations(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            if integration.uses_scheduler and role_arn is None:
+                raise ValueError("an integration with schedules needs the platform scheduler role")
             if integration.mode == "pull":
                 if role_arn is None:
                     raise ValueError("a pulled integration needs the platform scheduler role")
@@ -196,7 +220,14 @@ class Integrations(pulumi.ComponentResource):
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[dead_letters]),
             )
-            aws.cloudwatch.MetricAlarm(
+            hours = integration.enforcement_hours
+            silence_opts = pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[queue],
+                # The switch schedules own actionsEnabled where alarms act.
+                ignore_changes=["actionsEnabled"] if hours is not None and alarms_on else None,
+            )
+            silence = aws.cloudwatch.MetricAlarm(
                 f"{base}-silence-alarm",
                 name=names.silence_alarm,
                 alarm_description=f"{args.label} integration {integration.id}: no message for "
@@ -210,10 +241,38 @@ class Integrations(pulumi.ComponentResource):
                 threshold=1,
                 comparison_operator="LessThanThreshold",
                 treat_missing_data="breaching",
-                actions_enabled=alarms_on,
+                actions_enabled=alarms_on and hours is None,
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[queue]),
+                opts=silence_opts,
             )
+            if hours is not None and role_arn is not None:
+                crons = switch_crons(hours)
+                for suffix, schedule_name, cron, action in (
+                    ("on", names.silence_on_schedule, crons[0], "enableAlarmActions"),
+                    ("off", names.silence_off_schedule, crons[1], "disableAlarmActions"),
+                ):
+                    aws.scheduler.Schedule(
+                        f"{base}-silence-{suffix}",
+                        name=schedule_name,
+                        description=f"{action} of {names.silence_alarm} at the "
+                        f"{'start' if suffix == 'on' else 'end'} of enforcement hours.",
+                        schedule_expression=cron,
+                        schedule_expression_timezone=integration.timezone,
+                        flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
+                            mode="OFF"
+                        ),
+                        state=switches,
+                        target=aws.scheduler.ScheduleTargetArgs(
+                            arn=f"arn:aws:scheduler:::aws-sdk:cloudwatch:{action}",
+                            role_arn=role_arn,
+                            input=json.dumps({"AlarmNames": [names.silence_alarm]}),
+                            retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                                maximum_retry_attempts=3,
+                                maximum_event_age_in_seconds=SWITCH_EVENT_AGE_SECONDS,
+                            ),
+                        ),
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[silence]),
+                    )
             values: list[pulumi.Input[str]] = [queue.url, dead_letters.url, secret.arn]
             if integration.mode == "push":
                 if args.ingest_endpoint is None:

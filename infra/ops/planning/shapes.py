@@ -78,10 +78,21 @@ SHAPE_INTEGRATIONS: tuple[dict[str, object], ...] = (
             "production": "https://api.parkmobile.example",
         },
     },
-    {"id": "meters", "vendor": "generic-push", "mode": "push", "timezone": "America/Chicago"},
+    {
+        "id": "meters",
+        "vendor": "generic-push",
+        "mode": "push",
+        "timezone": "America/Chicago",
+        "enforcementHours": {
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "start": "07:00",
+            "end": "19:00",
+        },
+    },
 )
 """The integrations of the "integrations" shape: a pulled mobile-parking app and pushed
-meters, the phase-3 pair of a typical client."""
+meters enforced on weekdays (two silence-alarm switch schedules per stack), the phase-3
+pair of a typical client."""
 
 
 def _with_integrations(spec: TenantSpec, outputs: Outputs) -> TenantSpec:
