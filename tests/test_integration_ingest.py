@@ -228,11 +228,13 @@ def test_a_push_reaches_the_preview_over_http_through_its_push_url(
         assert "has no integration 'nope'" in reasons[2]
         assert all("DO-NOT-PRINT" not in r for r in reasons)
 
-        # refused pushes are archived as received, before any check: nothing is lost
+        # a signed push is archived as received before it is parsed, malformed or not;
+        # an unsigned one is not (the URL is public): a stranger writes nothing
         bucket = open_from_files(stacks, SLUG, "preview").content.bucket
-        assert _archive(bucket)[raw_key("meters", sha256(body))] == [body]
+        assert raw_key("meters", sha256(body)) not in _archive(bucket)
+        assert server.outcomes[0].archived is None
         assert _archive(bucket)[raw_key("meters", sha256(b"{nope"))] == [b"{nope"]
-        assert server.outcomes[0].archived is not None and server.outcomes[0].archived.written
+        assert server.outcomes[1].archived is not None and server.outcomes[1].archived.written
         assert server.outcomes[2].archived is None  # no such integration: no archive
 
         assert push(url, body, HMAC) == 202
@@ -240,11 +242,11 @@ def test_a_push_reaches_the_preview_over_http_through_its_push_url(
         assert _sessions(stacks) == [("h-1", "NEW", "HT1")]
         assert server.outcomes[-1].ingest is not None
         assert server.outcomes[-1].ingest.ignored == 1
-        # the same bytes three times (refused, accepted, redelivered): one object version
+        # the same signed bytes twice (accepted, redelivered): one object version
         assert _archive(bucket)[raw_key("meters", sha256(body))] == [body]
-        assert server.outcomes[-1].archived == server.outcomes[-2].archived
-        assert server.outcomes[-1].archived is not None
-        assert not server.outcomes[-1].archived.written
+        first, again = server.outcomes[-2].archived, server.outcomes[-1].archived
+        assert first is not None and again is not None and first.key == again.key
+        assert first.written and not again.written
         stored_hash = _payload_hashes(stacks)
         assert stored_hash == [sha256(body)]  # a session leads to its archived payload
 

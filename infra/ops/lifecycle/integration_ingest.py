@@ -4,12 +4,13 @@ The platform serves every push integration of every client with one wildcard rou
 ``PUSH_PREFIX*`` on its ``ingestEndpoint`` (``infra.core.integrations.ingest``); this is
 what that route runs. ``receive_at`` resolves the path to the stack and integration
 (refusing a malformed path, an unknown client or stage, an integration that is not a
-push, all with nothing stored), keeps the body as received in the raw archive
-(``infra.ops.integrations.archive``; before any check, so a refused push is kept too),
-reads the integration's signing key from its secret and calls the existing receive
-handler (``infra.ops.integrations.receive``), which checks
-the HMAC and stores the sessions. The answer is an HTTP status and one line of reason
-(never a traceback, never a secret), as the vendor sees it.
+push, all with nothing stored), reads the integration's signing key from its secret and
+checks the HMAC (an unsigned body is refused and not kept: the URL is public), keeps
+every signed body as received in the raw archive (``infra.ops.integrations.archive``;
+before it is parsed, so a malformed one is kept too) and calls the existing receive
+handler (``infra.ops.integrations.receive``), which stores the sessions. The answer is
+an HTTP status and one line of reason (never a traceback, never a secret), as the vendor
+sees it.
 
 On the local target ``infra.devtools.ingestserver`` serves it on 127.0.0.1.
 """
@@ -26,6 +27,7 @@ from infra.core.integrations.adapters.base import AdapterContext
 from infra.core.integrations.adapters.registry import adapter_for_integration
 from infra.core.integrations.ingest import MalformedPushPath, resolve_push_path
 from infra.core.integrations.record import MAX_PAYLOAD_BYTES
+from infra.core.integrations.roundtrip import SIGNATURE_HEADER, signature_ok
 from infra.ops.adapters.database import connect
 from infra.ops.integrations.archive import Archived, archive_raw
 from infra.ops.integrations.receive import SignatureRefused, receive_push
@@ -64,8 +66,8 @@ class PushOutcome:
 
 
 def receive_at(stacks_dir: Path, path: str, body: bytes, signature: str) -> PushOutcome:
-    """Resolve *path* to its push integration, archive *body* as received (before any
-    check of it, so a refused push is kept too) and receive it signed *signature*."""
+    """Resolve *path* to its push integration, check *signature*, archive *body* as
+    received (before parsing, so a malformed signed push is kept too) and receive it."""
     archived: list[Archived] = []
     try:
         return _receive(stacks_dir, path, body, signature, archived)
@@ -94,8 +96,16 @@ def _receive(
         return PushOutcome(
             404, f"{spec.stack_name} has {what} {target.integration!r} to push to; nothing stored"
         )
-    archived.append(archive_raw(handle.s3, handle.content.bucket, integration.id, body))
     key = credential(spec, integration, handle.region).encode()
+    if not signature_ok(body, signature, key):
+        # Not archived: the push URL is public, and a body nobody signed must not let a
+        # stranger write into the client's bucket. Every signed body is kept, malformed
+        # or not, before it is parsed.
+        raise SignatureRefused(
+            f"push for {integration.id} refused: its {SIGNATURE_HEADER} does not match the "
+            "integration's secret; nothing was stored (check the vendor's shared secret)"
+        )
+    archived.append(archive_raw(handle.s3, handle.content.bucket, integration.id, body))
     adapter = adapter_for_integration(integration)
     context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
     with connect(handle.working_url) as conn:
