@@ -4,6 +4,7 @@ under Pulumi's mock runtime."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
 from functools import cache
@@ -68,13 +69,15 @@ def _problems(hours: dict[str, Any], timezone: str = "America/Chicago") -> str:
         ({"start": "07:00"}, "end"),
         # 02:30 does not exist in Chicago on 2026-03-08: Scheduler would skip the switch.
         ({"start": "02:30", "end": "19:00"}, "start 02:30 does not exist in America/Chicago"),
+        # 01:59 exists, but its re-arm a minute later (02:00) does not on that day
+        ({"start": "01:59", "end": "19:00"}, "(the re-arm) 02:00 does not exist"),
     ],
 )
 def test_impossible_enforcement_hours_are_refused_with_a_reason(hours, says):
     problems = _problems(hours)
     assert says in problems
     assert "enforcementHours" in problems or "integrations" in problems
-    assert "\n" not in problems.strip() or says in problems
+    assert len(problems.strip().splitlines()) == 1, problems  # one line, one problem
 
 
 def test_a_time_that_exists_on_every_day_of_its_own_zone_is_accepted():
@@ -135,6 +138,7 @@ def test_switch_schedule_names_fit_for_the_longest_slug_and_id():
 def test_a_slug_that_could_collide_with_switch_schedules_is_refused():
     assert "-preview-on" in (naming.slug_problem("x-preview-on-y") or "")
     assert "-production-off" in (naming.slug_problem("x-production-off-y") or "")
+    assert "-preview-arm" in (naming.slug_problem("x-preview-arm-y") or "")
 
 
 # ------------------------------------------------------------ the scheduler role
@@ -147,6 +151,7 @@ def test_the_scheduler_role_may_switch_exactly_the_stages_silence_alarms():
         assert switch["Action"] == [
             "cloudwatch:EnableAlarmActions",
             "cloudwatch:DisableAlarmActions",
+            "cloudwatch:SetAlarmState",
         ]
         arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}"
         ours = integration_names("demo", stage, "meters")
@@ -168,7 +173,7 @@ def _named(plan: StackPlan, type_: str) -> dict[str, dict[str, Any]]:
     return {str(r.inputs.get("name")): dict(r.inputs) for r in plan.of_type(type_)}
 
 
-def test_enforcement_hours_get_two_switch_schedules_in_the_integrations_timezone():
+def test_enforcement_hours_get_switch_and_rearm_schedules_in_the_integrations_timezone():
     from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, SCHEDULER_ROLE_OUTPUTS
 
     for stage, live, state in [
@@ -178,7 +183,8 @@ def test_enforcement_hours_get_two_switch_schedules_in_the_integrations_timezone
     ]:
         schedules = _named(_plan(stage, live), SCHEDULE)
         on, off = f"demo-{stage}-on-meters", f"demo-{stage}-off-meters"
-        assert set(schedules) == {on, off}, (stage, live)  # none for the always-on one
+        rearm = f"demo-{stage}-arm-meters"
+        assert set(schedules) == {on, rearm, off}, (stage, live)  # none for the always-on one
         role = EXAMPLE_PLATFORM_OUTPUTS[SCHEDULER_ROLE_OUTPUTS[stage]]
         for name, cron, action in [
             (on, "cron(0 7 ? * MON,TUE,WED,THU,FRI,SAT *)", "enableAlarmActions"),
@@ -192,6 +198,17 @@ def test_enforcement_hours_get_two_switch_schedules_in_the_integrations_timezone
             assert target["arn"] == f"arn:aws:scheduler:::aws-sdk:cloudwatch:{action}"
             assert target["roleArn"] == role
             assert target["input"] == f'{{"AlarmNames": ["demo-{stage}-int-meters-silent"]}}'
+        # a minute after the start, the alarm is set back to OK so a feed silent since
+        # the night pages (an alarm notifies only on a transition into ALARM)
+        armed = schedules[rearm]
+        assert armed["state"] == state
+        assert armed["scheduleExpression"] == "cron(1 7 ? * MON,TUE,WED,THU,FRI,SAT *)"
+        assert armed["scheduleExpressionTimezone"] == "America/Chicago"
+        assert armed["target"]["arn"] == "arn:aws:scheduler:::aws-sdk:cloudwatch:setAlarmState"
+        assert armed["target"]["roleArn"] == role
+        sent = json.loads(armed["target"]["input"])
+        assert sent["AlarmName"] == f"demo-{stage}-int-meters-silent"
+        assert sent["StateValue"] == "OK" and sent["StateReason"]
 
 
 def test_the_silence_alarm_with_hours_is_created_without_actions_and_left_to_the_schedules():
@@ -215,7 +232,7 @@ def test_the_silence_alarm_with_hours_is_created_without_actions_and_left_to_the
 
 
 def test_capacity_counts_the_switch_schedules():
-    assert consumption([_plan("preview")])["scheduler-schedules"] == 2
+    assert consumption([_plan("preview")])["scheduler-schedules"] == 3
     without = plan_stack(_spec("preview", ALWAYS))
     assert consumption([without])["scheduler-schedules"] == 0
 
@@ -231,9 +248,9 @@ def test_cost_counts_every_schedule_and_prices_its_invocations():
     (line,) = [
         line for line in stack_cost(_plan("production", True).resources) if "Scheduler" in line.item
     ]
-    assert line.item == "EventBridge Scheduler invocations (2 schedules)"
-    assert line.quantity == 52  # two switches on six days a week
-    assert line.usd == pytest.approx(52.18 * prices.SCHEDULER_INVOCATION.usd, rel=1e-3)
+    assert line.item == "EventBridge Scheduler invocations (3 schedules)"
+    assert line.quantity == 78  # two switches and a re-arm on six days a week
+    assert line.usd == pytest.approx(78.27 * prices.SCHEDULER_INVOCATION.usd, rel=1e-3)
     without = plan_stack(_spec("production", ALWAYS, live=True))
     assert not [line for line in stack_cost(without.resources) if "Scheduler" in line.item]
 

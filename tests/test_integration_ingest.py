@@ -5,8 +5,11 @@ wildcard route, served on the local target by an HTTP ingest server on 127.0.0.1
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -29,6 +32,8 @@ from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS, PlatformError, require
 from infra.devtools.ingestserver import IngestServer
 from infra.devtools.mockvendors import MockPullAPI, enforcement_data, push
 from infra.ops.adapters import aws
+from infra.ops.adapters.database import DATABASE_URL_ENV
+from infra.ops.lifecycle.integration_ingest import RETRY_LATER
 from infra.ops.planning.capacity import consumption
 from infra.ops.stacks.opening import open_from_files
 from infra.program.plan import plan_stack
@@ -225,7 +230,10 @@ def test_a_push_reaches_the_preview_over_http_through_its_push_url(
         assert _sessions(stacks) == []
         reasons = [o.reason for o in server.outcomes]
         assert "does not match the integration's secret" in reasons[0]
-        assert "has no integration 'nope'" in reasons[2]
+        # an unknown client or integration gets one answer: a stranger learns nothing
+        assert reasons[2] == reasons[3] == "no push integration at this path; nothing stored"
+        assert "has no integration 'nope'" in server.outcomes[2].detail
+        assert "/tmp" not in reasons[3] and "demo" not in reasons[3]
         assert all("DO-NOT-PRINT" not in r for r in reasons)
 
         # a signed push is archived as received before it is parsed, malformed or not;
@@ -254,6 +262,27 @@ def test_a_push_reaches_the_preview_over_http_through_its_push_url(
         result = validate("integration-test", json.loads(ok(trip).stdout))
         assert result["passed"] and result["via"].endswith(f"over HTTP to {url}")
         assert server.outcomes[-1].status == 202
+
+        # a negative length is refused unread, not read to the end of the connection
+        parts = urlsplit(url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn.putrequest("POST", parts.path)
+        conn.putheader("Content-Length", "-1")
+        conn.endheaders()
+        assert conn.getresponse().status == 400
+        conn.close()
+
+        # the stage's database unreachable: 503 (the vendor redelivers), a fixed reason,
+        # what went wrong in the detail for the log, and no traceback anywhere
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(DATABASE_URL_ENV, f"postgresql://nobody@127.0.0.1:{dead}/postgres")
+            later = enforcement_data([{**event, "transactionId": "h-2"}])
+            assert push(url, later, HMAC) == 503
+            assert server.outcomes[-1].reason == RETRY_LATER
+            assert "PostgreSQL" in server.outcomes[-1].detail
 
     down = cli(stacks, "integration", "test", SLUG, "meters", "--timeout", "2")
     assert down.exit_code == ExitCode.UNREACHABLE, down.output

@@ -263,7 +263,13 @@ def _missing_local_time(timezone: str, wall: time) -> date | None:
 
 @cache
 def _dst_problem(timezone: str, start: str, end: str) -> str | None:
-    for label, value in (("start", start), ("end", end)):
+    rearm = rearm_time(time.fromisoformat(start))
+    checked = (
+        ("start", start),
+        ("start + 1 minute (the re-arm)", rearm.isoformat("minutes")),
+        ("end", end),
+    )
+    for label, value in checked:
         missing = _missing_local_time(timezone, time.fromisoformat(value))
         if missing is not None:
             return (
@@ -287,6 +293,26 @@ def window_utc(
         datetime.combine(day, start, zone).astimezone(UTC),
         datetime.combine(day, end, zone).astimezone(UTC),
     )
+
+
+REARM_AFTER = timedelta(minutes=1)
+"""How long after enforcement starts the silence alarm is set back to OK. An alarm that
+went into ALARM while its actions were off (a feed silent overnight) notifies only on its
+next transition into ALARM: set to OK, it is evaluated again at its next period and, if
+the feed is still silent, goes to ALARM with its actions on, and someone is paged."""
+
+
+def rearm_time(start: time) -> time:
+    """The local time of the re-arm: ``REARM_AFTER`` after *start* (never past the end,
+    which is after the start, so the same day)."""
+    return (datetime.combine(date(2026, 1, 1), start) + REARM_AFTER).time()
+
+
+def rearm_cron(hours: EnforcementHours) -> str:
+    """The cron expression (in the integration's timezone) of the re-arm schedule."""
+    days = ",".join(d.upper() for d in DAYS if d in hours.days)
+    at = rearm_time(hours.times()[0])
+    return f"cron({at.minute} {at.hour} ? * {days} *)"
 
 
 def switch_crons(hours: EnforcementHours) -> tuple[str, str]:
@@ -447,6 +473,8 @@ class IntegrationNames:
     """Enables the silence alarm's actions when enforcement starts (``enforcementHours``)."""
     silence_off_schedule: str
     """Disables them when it ends."""
+    silence_rearm_schedule: str
+    """Sets the alarm back to OK ``REARM_AFTER`` after it is switched on."""
 
 
 def schedule_state(stage: str, live: bool) -> str:
@@ -483,6 +511,7 @@ def integration_names(slug: str, stage: str, integration_id: str) -> Integration
         # (naming.slug_problem keeps them unambiguous across clients).
         silence_on_schedule=f"{slug}-{stage}-{naming.SWITCH_ON_INFIX}-{integration_id}",
         silence_off_schedule=f"{slug}-{stage}-{naming.SWITCH_OFF_INFIX}-{integration_id}",
+        silence_rearm_schedule=f"{slug}-{stage}-{naming.SWITCH_REARM_INFIX}-{integration_id}",
     )
 
 
@@ -613,12 +642,14 @@ def scheduler_alarm_pattern(stage: str) -> str:
     return integration_names("*", stage, "*").silence_alarm
 
 
-ALARM_SWITCH_ACTIONS: tuple[str, str] = (
+ALARM_SWITCH_ACTIONS: tuple[str, ...] = (
     "cloudwatch:EnableAlarmActions",
     "cloudwatch:DisableAlarmActions",
+    "cloudwatch:SetAlarmState",
 )
 """What the enforcement-hours schedules call (EventBridge Scheduler universal targets
-``arn:aws:scheduler:::aws-sdk:cloudwatch:enableAlarmActions`` / ``disableAlarmActions``)."""
+``arn:aws:scheduler:::aws-sdk:cloudwatch:enableAlarmActions`` / ``disableAlarmActions`` /
+``setAlarmState``, the re-arm)."""
 
 
 def scheduler_role_policies(stage: str, account: str = "<account>") -> dict[str, object]:

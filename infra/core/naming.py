@@ -110,7 +110,7 @@ def slug_problem(slug: str) -> str | None:
                 f"must not contain -{stage}-{INTEGRATION_INFIX} (integration queues of "
                 f"{stage} are named that way)"
             )
-        for infix in (SWITCH_ON_INFIX, SWITCH_OFF_INFIX):
+        for infix in (SWITCH_ON_INFIX, SWITCH_REARM_INFIX, SWITCH_OFF_INFIX):
             if f"-{stage}-{infix}-" in f"{slug}-":
                 # Keeps the silence-alarm switch schedules of two clients apart.
                 return f"must not contain -{stage}-{infix} (integration schedules use it)"
@@ -121,8 +121,10 @@ INTEGRATION_INFIX = "int"
 """The word between a stack's name and an integration id in the integration's AWS names."""
 SWITCH_ON_INFIX = "on"
 SWITCH_OFF_INFIX = "off"
+SWITCH_REARM_INFIX = "arm"
 """The words in place of ``int`` in the names of the schedules that switch an
-integration's silence alarm on and off (enforcement hours)."""
+integration's silence alarm on and off, and re-arm it a minute after it is switched on
+(enforcement hours)."""
 
 
 def hostname_problem(host: str) -> str | None:

@@ -10,7 +10,6 @@ Developer tooling: nothing in the product imports it.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from infra.core.integrations.record import MAX_PAYLOAD_BYTES
 from infra.core.integrations.roundtrip import SIGNATURE_HEADER
+from infra.devtools import localhttp
 from infra.ops.lifecycle.integration_ingest import PushOutcome, receive_at
 
 
@@ -58,6 +58,9 @@ class IngestServer:
                 except ValueError:
                     self._answer(PushOutcome(411, "a push needs a Content-Length"))
                     return
+                if length < 0:
+                    self._answer(PushOutcome(400, "Content-Length must not be negative"))
+                    return
                 if length > MAX_PAYLOAD_BYTES:  # refused unread
                     self._answer(PushOutcome(413, f"push body is over {MAX_PAYLOAD_BYTES} bytes"))
                     return
@@ -66,12 +69,8 @@ class IngestServer:
                 signature = self.headers.get(SIGNATURE_HEADER, "")
                 self._answer(receive_at(server.stacks_dir, path, body, signature))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = localhttp.start(Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        localhttp.stop(self._server)

@@ -18,7 +18,6 @@ import hmac
 import io
 import json
 import os
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from infra.core.integrations.roundtrip import SIGNATURE_HEADER, sign
+from infra.devtools import localhttp
 
 Mode = Literal["ok", "slow", "forever", "flaky"]
 
@@ -232,15 +232,11 @@ class MockPullAPI:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = localhttp.start(Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        localhttp.stop(self._server)
 
 
 # ------------------------------------------------------------------ push
@@ -280,15 +276,11 @@ class PushReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = localhttp.start(Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        localhttp.stop(self._server)
 
 
 def push(url: str, body: bytes, secret: bytes, *, timeout: float = 5.0) -> int:

@@ -28,12 +28,16 @@ What each one gets:
 - a CloudWatch alarm when the dead-letter queue is not empty, and one when no message
   reached the queue for ``silenceAlarmMinutes`` (actions enabled only where messages are
   expected: a live production);
-- ``enforcementHours``: two EventBridge Scheduler cron schedules in the integration's
+- ``enforcementHours``: three EventBridge Scheduler cron schedules in the integration's
   timezone that enable the silence alarm's actions when enforcement starts and disable
   them when it ends, so a lot not enforced at night pages nobody at 3 am. They call the
   universal targets ``arn:aws:scheduler:::aws-sdk:cloudwatch:enableAlarmActions`` and
   ``disableAlarmActions`` (CloudWatch's EnableAlarmActions / DisableAlarmActions, input
-  ``{"AlarmNames": [...]}``) through the platform's scheduler role; see
+  ``{"AlarmNames": [...]}``), and a third a minute after the start that calls
+  ``setAlarmState`` (``StateValue`` OK): an alarm that went into ALARM while its actions
+  were off notifies only on its next transition, so it is set back to OK and, if the
+  feed is still silent, goes to ALARM again at its next period and pages. All three go
+  through the platform's scheduler role; see
   docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html (only
   read-only prefixes such as get/describe/list are unsupported) and AWS's
   serverless-patterns "eventbridge-schedule-to-cloudwatch-alarm-terraform", which does
@@ -63,6 +67,7 @@ from infra.core.integration_config import (
     alarms_act,
     integration_names,
     rate_expression,
+    rearm_cron,
     schedule_state,
     switch_crons,
     switch_state,
@@ -247,15 +252,26 @@ class Integrations(pulumi.ComponentResource):
             )
             if hours is not None and role_arn is not None:
                 crons = switch_crons(hours)
-                for suffix, schedule_name, cron, action in (
-                    ("on", names.silence_on_schedule, crons[0], "enableAlarmActions"),
-                    ("off", names.silence_off_schedule, crons[1], "disableAlarmActions"),
-                ):
+                alarms = {"AlarmNames": [names.silence_alarm]}
+                rearm = {
+                    "AlarmName": names.silence_alarm,
+                    "StateValue": "OK",
+                    "StateReason": "Enforcement hours started: re-armed, so a feed still "
+                    "silent pages now (it went into ALARM while actions were off).",
+                }
+                for suffix, schedule_name, cron, action, payload, when in (
+                    ("on", names.silence_on_schedule, crons[0], "enableAlarmActions", alarms,
+                     "start"),
+                    ("arm", names.silence_rearm_schedule, rearm_cron(hours), "setAlarmState",
+                     rearm, "start (a minute later)"),
+                    ("off", names.silence_off_schedule, crons[1], "disableAlarmActions", alarms,
+                     "end"),
+                ):  # fmt: skip
                     aws.scheduler.Schedule(
                         f"{base}-silence-{suffix}",
                         name=schedule_name,
                         description=f"{action} of {names.silence_alarm} at the "
-                        f"{'start' if suffix == 'on' else 'end'} of enforcement hours.",
+                        f"{when} of enforcement hours.",
                         schedule_expression=cron,
                         schedule_expression_timezone=integration.timezone,
                         flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
@@ -265,7 +281,7 @@ class Integrations(pulumi.ComponentResource):
                         target=aws.scheduler.ScheduleTargetArgs(
                             arn=f"arn:aws:scheduler:::aws-sdk:cloudwatch:{action}",
                             role_arn=role_arn,
-                            input=json.dumps({"AlarmNames": [names.silence_alarm]}),
+                            input=json.dumps(payload),
                             retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
                                 maximum_retry_attempts=3,
                                 maximum_event_age_in_seconds=SWITCH_EVENT_AGE_SECONDS,

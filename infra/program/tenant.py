@@ -198,24 +198,6 @@ class Tenant(pulumi.ComponentResource):
                 spec.slug, spec.stage, naming.installation_id(arn, spec.platform_stack)
             )
         )
-        integrations = Integrations(
-            f"{name}-integrations",
-            IntegrationsArgs(
-                slug=spec.slug,
-                stage=spec.stage,
-                live=spec.live,
-                integrations=tuple(spec.integrations),
-                label=spec.stack_name,
-                recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
-                durable=production,
-                kms_key_arn=platform.kms_key_arn,
-                tags=tags,
-                scheduler_role_arn=platform.scheduler_role_arn,
-                ingest_endpoint=platform.ingest_endpoint,
-                content_bucket=bucket_name,
-            ),
-            child,
-        )
         settings = Settings(
             f"{name}-settings",
             SettingsArgs(
@@ -235,6 +217,24 @@ class Tenant(pulumi.ComponentResource):
                 kms_key_arn=platform.kms_key_arn,
                 access_log_bucket=platform.access_log_bucket_name,
                 tags=tags,
+            ),
+            child,
+        )
+        integrations = Integrations(
+            f"{name}-integrations",
+            IntegrationsArgs(
+                slug=spec.slug,
+                stage=spec.stage,
+                live=spec.live,
+                integrations=tuple(spec.integrations),
+                label=spec.stack_name,
+                recovery_days=SECRET_RECOVERY_DAYS[spec.stage],
+                durable=production,
+                kms_key_arn=platform.kms_key_arn,
+                tags=tags,
+                scheduler_role_arn=platform.scheduler_role_arn,
+                ingest_endpoint=platform.ingest_endpoint,
+                content_bucket=portal.bucket_name,  # after the bucket: its lifecycle rules
             ),
             child,
         )

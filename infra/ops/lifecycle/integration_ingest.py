@@ -17,6 +17,7 @@ On the local target ``infra.devtools.ingestserver`` serves it on 127.0.0.1.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from infra.core.integrations.ingest import MalformedPushPath, resolve_push_path
 from infra.core.integrations.record import MAX_PAYLOAD_BYTES
 from infra.core.integrations.roundtrip import SIGNATURE_HEADER, signature_ok
 from infra.ops.adapters.database import connect
+from infra.ops.adapters.faults import translate
 from infra.ops.integrations.archive import Archived, archive_raw
 from infra.ops.integrations.receive import SignatureRefused, receive_push
 from infra.ops.integrations.store import IngestResult, lots_and_zones
@@ -44,6 +46,12 @@ STATUS_BY_EXIT: dict[ExitCode, int] = {
 }
 """A refusal's exit code -> the HTTP status the vendor gets (others: 500). 503 means
 "not ready here, retry later": vendors redeliver on 5xx, and nothing was stored."""
+NOT_HERE = "no push integration at this path; nothing stored"
+"""The one answer for an unknown client, stage or integration: the URL is public, so a
+stranger learns nothing about which clients exist."""
+RETRY_LATER = "the platform cannot take this push now; nothing stored, retry later"
+"""The answer for a fault on our side; what it was goes to the log, not to the caller."""
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class PushOutcome:
     ingest: IngestResult | None = None
     archived: Archived | None = None
     """Where the body was kept as received (``None``: the path named no push integration)."""
+    detail: str = ""
+    """What the operator needs to know (stack files, settings), logged, never sent."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,17 +79,30 @@ def receive_at(stacks_dir: Path, path: str, body: bytes, signature: str) -> Push
     """Resolve *path* to its push integration, check *signature*, archive *body* as
     received (before parsing, so a malformed signed push is kept too) and receive it."""
     archived: list[Archived] = []
+    kept = lambda: archived[0] if archived else None  # noqa: E731
     try:
         return _receive(stacks_dir, path, body, signature, archived)
     except MalformedPushPath as exc:
         return PushOutcome(404, str(exc))
     except SignatureRefused as exc:
-        return PushOutcome(401, str(exc), archived=archived[0] if archived else None)
+        return PushOutcome(401, str(exc))
     except UnknownTenant as exc:
-        return PushOutcome(404, str(exc))
+        return _refused(PushOutcome(404, NOT_HERE, detail=str(exc)))
     except TenantctlError as exc:
         status = STATUS_BY_EXIT.get(exc.exit_code, 500)
-        return PushOutcome(status, str(exc), archived=archived[0] if archived else None)
+        if status == 400:  # about the vendor's own payload: it needs the reason
+            return PushOutcome(status, str(exc), archived=kept())
+        return _refused(PushOutcome(status, RETRY_LATER, archived=kept(), detail=str(exc)))
+    except Exception as exc:  # a database or AWS fault, or a bug: never a traceback
+        known = translate(exc)
+        status = STATUS_BY_EXIT.get(known.exit_code, 500) if known else 500
+        detail = str(known) if known else f"{type(exc).__name__}: {exc}"
+        return _refused(PushOutcome(status, RETRY_LATER, archived=kept(), detail=detail))
+
+
+def _refused(outcome: PushOutcome) -> PushOutcome:
+    LOG.warning("push refused (%s): %s", outcome.status, outcome.detail)
+    return outcome
 
 
 def _receive(
@@ -93,8 +116,10 @@ def _receive(
     integration = next((i for i in spec.integrations if i.id == target.integration), None)
     if integration is None or integration.mode != "push":
         what = "no integration" if integration is None else f"a {integration.mode} integration"
-        return PushOutcome(
-            404, f"{spec.stack_name} has {what} {target.integration!r} to push to; nothing stored"
+        return _refused(
+            PushOutcome(
+                404, NOT_HERE, detail=f"{spec.stack_name} has {what} {target.integration!r}"
+            )
         )
     key = credential(spec, integration, handle.region).encode()
     if not signature_ok(body, signature, key):
