@@ -33,3 +33,11 @@ def test_readme_documents_every_key():
     readme = (ROOT / "README.md").read_text()
     for key, *_ in config_reference():
         assert f"`tenants:{key}`" in readme
+
+
+def test_the_config_reference_names_nested_objects_and_lists_of_scalars_as_they_are():
+    types = {key: type_name for key, type_name, *_ in config_reference()}
+    assert types["integrations[].enforcementHours"] == "object"
+    assert types["integrations[].enforcementHours.days"] == "list of strings"
+    assert types["integrations[].zones"] == "list of objects"
+    assert types["integrations[].graceMinutes"] == "integer"

@@ -9,7 +9,8 @@ Pure logic: no Pulumi, boto3 or database imports.
 
 from __future__ import annotations
 
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
@@ -56,13 +57,21 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _type_name(annotation: Any) -> str:
-    origin = getattr(annotation, "__origin__", None)
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _type_name(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        present = [a for a in get_args(annotation) if a is not type(None)]
+        return _type_name(present[0]) if len(present) == 1 else "string"
     if origin is list:
-        return "list of objects"
+        (item,) = get_args(annotation) or (str,)
+        return (
+            "list of objects" if _nested_model(item) is not None else f"list of {_type_name(item)}s"
+        )
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
     if annotation is bool:
         return "boolean"
-    if annotation is int or annotation == int | None:
+    if annotation is int:
         return "integer"
     return "string"
