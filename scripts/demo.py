@@ -136,7 +136,7 @@ def add_integration(pull_url: str) -> None:
         "--from-env", "DEMO_METERS_CREDENTIALS")  # fmt: skip
     run("integration", "test", SLUG, "meters")
     # and a pulled one: the mobile-parking app's sandbox API (a mock vendor on 127.0.0.1),
-    # polled by a schedule that production keeps DISABLED until go-live
+    # polled by a schedule; production gets it only at go-live, already live
     run("integration", "add", SLUG, "parkmobile", "--vendor", "parkmobile", "--mode", "pull",
         "--schedule-minutes", "5", "--timezone", "America/New_York",
         "--preview-endpoint", f"{pull_url}/parkmobile/parkingRights",

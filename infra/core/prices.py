@@ -90,8 +90,8 @@ CLOUDWATCH_ALARM_MONTH = Price(
 )
 """A standard-resolution metric alarm (an integration has two: dead-letter queue not empty,
 no message for N minutes); the first 10 alarms of an account are free, ignored here. SQS
-requests and EventBridge Scheduler invocations are usage (and mostly within their free
-tiers: a 5-minute poll is 8,640 invocations a month), left out like other usage."""
+requests are usage (mostly within their free tier), left out like other usage; EventBridge
+Scheduler invocations are priced below (``SCHEDULER_INVOCATION``)."""
 
 SCHEDULER_INVOCATION = Price(
     1.00 / 1_000_000,

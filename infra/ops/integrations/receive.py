@@ -16,6 +16,15 @@ class SignatureRefused(UserInputError):
     """A push whose HMAC does not match the integration's secret: nothing is stored."""
 
 
+def check_signature(body: bytes, signature: str, secret: bytes, integration: str) -> None:
+    """``SignatureRefused`` unless *signature* is *body*'s HMAC under *secret*."""
+    if not signature_ok(body, signature, secret):
+        raise SignatureRefused(
+            f"push for {integration} refused: its {SIGNATURE_HEADER} does not match "
+            "the integration's secret; nothing was stored (check the vendor's shared secret)"
+        )
+
+
 def receive_push(
     conn: Connection,
     body: bytes,
@@ -29,11 +38,7 @@ def receive_push(
     policy: UnmatchedPolicy = "quarantine",
 ) -> IngestResult:
     """Store the sessions of one pushed *body* if its *signature* is right; all or nothing."""
-    if not signature_ok(body, signature, secret):
-        raise SignatureRefused(
-            f"push for {context.integration} refused: its {SIGNATURE_HEADER} does not match "
-            "the integration's secret; nothing was stored (check the vendor's shared secret)"
-        )
+    check_signature(body, signature, secret, context.integration)
     result = adapter.parse(body, context)
     if result.rejections and result.rejections[0].item == "payload":
         raise UserInputError(

@@ -28,11 +28,10 @@ from infra.core.integrations.adapters.base import AdapterContext
 from infra.core.integrations.adapters.registry import adapter_for_integration
 from infra.core.integrations.ingest import MalformedPushPath, resolve_push_path
 from infra.core.integrations.record import MAX_PAYLOAD_BYTES
-from infra.core.integrations.roundtrip import SIGNATURE_HEADER, signature_ok
 from infra.ops.adapters.database import connect
 from infra.ops.adapters.faults import translate
 from infra.ops.integrations.archive import Archived, archive_raw
-from infra.ops.integrations.receive import SignatureRefused, receive_push
+from infra.ops.integrations.receive import SignatureRefused, check_signature, receive_push
 from infra.ops.integrations.store import IngestResult, lots_and_zones
 from infra.ops.lifecycle.integration_test import credential
 from infra.ops.stacks.opening import open_from_files
@@ -122,14 +121,10 @@ def _receive(
             )
         )
     key = credential(spec, integration, handle.region).encode()
-    if not signature_ok(body, signature, key):
-        # Not archived: the push URL is public, and a body nobody signed must not let a
-        # stranger write into the client's bucket. Every signed body is kept, malformed
-        # or not, before it is parsed.
-        raise SignatureRefused(
-            f"push for {integration.id} refused: its {SIGNATURE_HEADER} does not match the "
-            "integration's secret; nothing was stored (check the vendor's shared secret)"
-        )
+    # Checked before archiving: the push URL is public, and a body nobody signed must not
+    # let a stranger write into the client's bucket. Every signed body is kept, malformed
+    # or not, before it is parsed.
+    check_signature(body, signature, key, integration.id)
     archived.append(archive_raw(handle.s3, handle.content.bucket, integration.id, body))
     adapter = adapter_for_integration(integration)
     context = AdapterContext(integration.id, ZoneInfo(integration.timezone))

@@ -91,8 +91,8 @@ SHAPE_INTEGRATIONS: tuple[dict[str, object], ...] = (
     },
 )
 """The integrations of the "integrations" shape: a pulled mobile-parking app and pushed
-meters enforced on weekdays (two silence-alarm switch schedules per stack), the phase-3
-pair of a typical client."""
+meters enforced on weekdays (three silence-alarm schedules per stack: on, re-arm, off),
+the phase-3 pair of a typical client."""
 
 
 def _with_integrations(spec: TenantSpec, outputs: Outputs) -> TenantSpec:
