@@ -153,8 +153,8 @@ class Tenant(pulumi.ComponentResource):
         # before any resource is registered.
         files = rendering.render_content(spec)
         pools = POOL_OUTPUTS[spec.stage] if spec.pooled else None
-        pulls = any(i.uses_scheduler for i in spec.integrations)
-        scheduler_role = SCHEDULER_ROLE_OUTPUTS[spec.stage] if pulls else None
+        schedules = any(i.uses_scheduler for i in spec.integrations)  # pulls, alarm switches
+        scheduler_role = SCHEDULER_ROLE_OUTPUTS[spec.stage] if schedules else None
         pushes = any(i.mode == "push" for i in spec.integrations)
         platform = read_platform(
             name, spec.platform_stack, spec.base_domain, self, pools, scheduler_role, pushes
