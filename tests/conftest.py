@@ -15,6 +15,8 @@
 - ``ready``: ``stacks``, edited in preview, with live credentials staged for production.
 - ``stack_files``: the demo client's stack files copied into a folder (nothing deployed).
 - ``repo``: a git repository with three clients' stack files and a tenant file, one commit.
+- ``browser_cache`` (session, autouse): verify's page loads kept for the run, by what
+  decides them (tests/browser_cache.py); not for tests marked ``real_browser``.
 
 Plain helpers (the CLI in process, the demo client's content and databases) are in
 helpers.py.
@@ -22,6 +24,7 @@ helpers.py.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -33,6 +36,9 @@ import psycopg
 import pytest
 
 from infra.devtools import localtarget
+from infra.ops.verify import browser
+from infra.ops.verify import run as verify_run
+from tests.browser_cache import BrowserCache
 from tests.helpers import (
     CLIENTS,
     EXAMPLE,
@@ -60,6 +66,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The long families first (their order otherwise kept): started last, the longest of
     them (a minute or more each) would leave one worker running alone at the end."""
     items.sort(key=lambda item: 0 if item.get_closest_marker("robustness") else 1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def browser_cache(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrowserCache]:
+    """verify's page loads, kept for every later test of the run (both workers) that
+    loads the same site the same way; tests marked ``real_browser`` always load."""
+    real = {i.nodeid for i in request.session.items if i.get_closest_marker("real_browser")}
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    cache = BrowserCache(
+        shared / "browser-cache",
+        lambda: os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0] in real,
+    )
+    real_load_all, real_serving = browser.load_all, verify_run.serving
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            browser, "load_all", lambda loads, exe: cache.load_all(real_load_all, loads, exe)
+        )
+        mp.setattr(verify_run, "serving", lambda site: cache.serving(real_serving, site))
+        yield cache
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # how it went, for a look after
+    if cache.folder.exists():
+        (cache.folder / f"counts-{worker}.json").write_text(json.dumps(cache.counts) + "\n")
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,12 @@ from infra.ops.verify import browser
 from tests.helpers import SLUG, cli, create_demo, db_url, store, validate
 from tests.snapshots import drop_database, user_databases
 
-pytestmark = pytest.mark.skipif(
-    not Path(browser.DEFAULT_CHROMIUM).exists(), reason="needs Debian's chromium"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(browser.DEFAULT_CHROMIUM).exists(), reason="needs Debian's chromium"
+    ),
+    pytest.mark.real_browser,  # the browser pipeline itself: never a kept load
+]
 
 
 def _fresh_local_target(moto: str, pg: str) -> None:

@@ -65,7 +65,46 @@ def install() -> None:
     _install_ssm_service_settings()
     _install_custom_ids()
     _install_cloudfront_tenants()
+    _install_lookups_once()
     _installed = True
+
+
+# ------------------------------------------------------- lookups made once, not per request
+
+
+def _install_lookups_once() -> None:
+    """Two things moto recomputes that cannot change while it runs, computed once.
+
+    - Which service a request is for: moto's dispatcher checks the host against
+      ``list_of_moto_modules()``, a listing of moto's package folder (``listdir`` and an
+      ``isdir`` for each of its ~170 entries), on every request to a single endpoint.
+    - A user pool's signing key: every ``CreateUserPool`` parses moto's one bundled RSA
+      key (``jwks-private.json``) again; the parsed key is immutable and the same each time.
+    """
+    import functools
+
+    from joserfc import jwk
+    from moto import backends
+    from moto.cognitoidp import models as cognito
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+    import_key = jwk.RSAKey.import_key
+
+    @functools.cache
+    def parsed(document: str) -> Any:
+        return import_key(json.loads(document))
+
+    class _Jwk:
+        class RSAKey:
+            @staticmethod
+            def import_key(value: Any, *args: Any, **kwargs: Any) -> Any:
+                if args or kwargs or not isinstance(value, dict):
+                    return import_key(value, *args, **kwargs)
+                return parsed(json.dumps(value, sort_keys=True))
+
+    cognito.jwk = _Jwk  # type: ignore[assignment]
 
 
 # ------------------------------------------------------------------- SES account

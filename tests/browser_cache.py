@@ -1,0 +1,133 @@
+"""Page loads remembered within a test run: what headless Chromium found on a served site.
+
+``verify`` serves a release's files on 127.0.0.1 (each visit's page filled with that
+visit's values) and loads every page at each width in Chromium (``browser.load_all``).
+What Chromium and axe-core find there is decided by what is served and how it is loaded:
+the files, the visits (path, values, widths, whether axe runs) and each load's viewport.
+The pages are static (no clock, no randomness, no outside request), so the same site
+loaded the same way gives the same text, links, errors, violations, document size and
+screenshot. A go-live test verifies preview, then production serving the same release
+with the same configuration: two loads of one site, about 25 s of CPU each.
+
+So each load of a site is kept, keyed by the SHA-256 of everything above (the base URL,
+a new port each run, left out and put back), in a folder the run's xdist workers share.
+A later load of the same site, in any test of the run, gets the kept results re-based on
+its own URL and its screenshots written where it asked. A load nobody made yet runs the
+real browser; a per-key lock makes a second worker wait for it rather than load the same
+pages at the same time. Everything ``verify`` does around the loads (serving, the checks
+on what was found, the evidence bundle, recording the run) runs for real every time.
+
+Off for tests marked ``real_browser`` (tests/test_verify.py: the browser pipeline and its
+findings themselves) and with ``TENANTCTL_TEST_FRESH_STATE=1`` (as for the snapshots).
+tests/test_browser_cache.py checks that a kept load is exactly what a fresh one finds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from infra.ops.verify import browser
+from infra.ops.verify.site import VerifySite
+
+BASE = "\x00base\x00"
+"""Stands for the base URL in what is kept (never in a page: a NUL)."""
+
+LoadAll = Callable[[Sequence[browser.Load], str], list[browser.Loaded]]
+
+
+def site_key(site: VerifySite, base: str, loads: Sequence[browser.Load]) -> str:
+    """What decides the loads' findings: the served files, the visits, each load's URL
+    (relative to *base*), viewport and whether axe runs, and the browser module's rules."""
+    digest = hashlib.sha256()
+
+    def add(value: Any) -> None:
+        digest.update(json.dumps(value, sort_keys=True, default=str).encode() + b"\n")
+
+    add(sorted((name, hashlib.sha256(body).hexdigest()) for name, body in site.files.items()))
+    add([dataclasses.asdict(v) for _, v in sorted(site.visits.items())])
+    add(
+        [
+            (load.key, load.url.removeprefix(base), load.width, load.height, load.accessibility)
+            for load in loads
+        ]
+    )
+    add((browser.AXE_VERSION, browser.AXE_TAGS, browser._AXE_RUN, browser._PAGE_STATE))
+    return digest.hexdigest()
+
+
+def _rebase(value: Any, old: str, new: str) -> Any:
+    return json.loads(json.dumps(value).replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
+
+
+def _keep(loaded: Sequence[browser.Loaded], base: str) -> list[dict[str, Any]]:
+    return [_rebase(dataclasses.asdict(page), base, BASE) for page in loaded]
+
+
+def _restore(kept: Sequence[dict[str, Any]], base: str) -> list[browser.Loaded]:
+    return [browser.Loaded(**_rebase(page, BASE, base)) for page in kept]
+
+
+class BrowserCache:
+    """The run's kept page loads, in *folder*; ``counts`` says how each load went:
+    loaded and kept, reused, or loaded without the cache (bypassed)."""
+
+    def __init__(self, folder: Path, real: Callable[[], bool] = lambda: False) -> None:
+        self.folder = folder
+        self.real = real
+        """Whether the test running now loads for real (``real_browser``)."""
+        self.sites: dict[str, VerifySite] = {}
+        """The site served at each base URL (``serving`` is wrapped to note it)."""
+        self.enabled = os.environ.get("TENANTCTL_TEST_FRESH_STATE") != "1"
+        self.counts = {"kept": 0, "reused": 0, "bypassed": 0}
+
+    @contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def load_all(
+        self, real: LoadAll, loads: Sequence[browser.Load], executable: str
+    ) -> list[browser.Loaded]:
+        base = next((b for b in self.sites if loads and loads[0].url.startswith(b)), None)
+        if not self.enabled or base is None or self.real():
+            self.counts["bypassed"] += 1
+            return real(loads, executable)
+        key = site_key(self.sites[base], base, loads)
+        path = self.folder / f"{key}.pickle"
+        with self._locked(key):
+            if path.exists():
+                kept, shots = pickle.loads(path.read_bytes())
+                for load in loads:
+                    load.screenshot.write_bytes(shots[load.key])
+                self.counts["reused"] += 1
+                return _restore(kept, base)
+            loaded = real(loads, executable)
+            shots = {load.key: load.screenshot.read_bytes() for load in loads}
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(pickle.dumps((_keep(loaded, base), shots)))
+            partial.replace(path)
+            self.counts["kept"] += 1
+            return loaded
+
+    @contextmanager
+    def serving(self, real: Callable[[VerifySite], Any], site: VerifySite) -> Iterator[str]:
+        with real(site) as base:
+            self.sites[base] = site
+            try:
+                yield base
+            finally:
+                self.sites.pop(base, None)

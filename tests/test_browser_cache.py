@@ -1,0 +1,147 @@
+"""tests/browser_cache.py: a kept page load is exactly what a fresh load of the same site
+finds, re-based on the new URL; a site served differently is loaded afresh."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from infra.core.verify_checks import PageVisit
+from infra.ops.verify import browser
+from infra.ops.verify.site import VISIT_PARAMETER, VerifySite, serving
+from tests.browser_cache import BrowserCache, LoadAll
+
+pytestmark = pytest.mark.real_browser  # the comparison needs fresh loads
+
+PAGE = """<!doctype html><html lang="en"><head><title>Home</title>
+<link rel="stylesheet" href="/site.css"><link rel="stylesheet" href="/missing.css"></head>
+<body><main><h1>Welcome to ${title}</h1>
+<p><a href="/help">Help</a> <a href="/gone">Old page</a></p>
+<img src="/logo.svg" width="40" height="40"></main></body></html>"""
+FILES = {
+    "portal/home.html": PAGE.encode(),
+    "portal/help.html": b"<!doctype html><html lang='en'><title>Help</title><main>Help</main>",
+    "portal/site.css": b"body { font-family: sans-serif }",
+    "portal/logo.svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
+    b'<rect width="40" height="40" fill="#036"/></svg>',
+}
+VISITS = (PageVisit("home", "home", "/", {"title": "Lot 7"}),)
+
+
+def loads_of(site: VerifySite, base: str, folder: Path) -> list[browser.Load]:
+    return [
+        browser.Load(
+            key, f"{base}{v.path}?{VISIT_PARAMETER}={v.id}", width, 800, folder / f"{key}.png"
+        )
+        for v in site.visits.values()
+        for key, width in ((f"{v.id}@desktop", 1280), (f"{v.id}@phone", 390))
+    ]
+
+
+def load(
+    site: VerifySite, folder: Path, cache: BrowserCache | None, real: LoadAll = browser.load_all
+) -> list[browser.Loaded]:
+    """Every visit of *site* at both widths, through *cache* (or straight to *real*), with
+    the base URL written as BASE."""
+    folder.mkdir()
+    with cache.serving(serving, site) if cache else serving(site) as base:
+        loads = loads_of(site, base, folder)
+        if cache is None:
+            found = real(loads, browser.chromium_path())
+        else:
+            found = cache.load_all(real, loads, browser.chromium_path())
+    return [_rebase(p, base) for p in found]
+
+
+def _rebase(page: browser.Loaded, base: str) -> browser.Loaded:
+    return dataclasses.replace(
+        page,
+        url=page.url.replace(base, "BASE"),
+        links=[u.replace(base, "BASE") for u in page.links],
+        errors=[e.replace(base, "BASE") for e in page.errors],
+    )
+
+
+def stand_in(loads: Sequence[browser.Load], executable: str) -> list[browser.Loaded]:
+    """In place of Chromium where only the cache's choice is under test: one blank
+    screenshot and an empty finding per load."""
+    for load in loads:
+        load.screenshot.write_bytes(b"")
+    return [browser.Loaded(load.key, load.url) for load in loads]
+
+
+def shots(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def sizes(folder: Path) -> dict[str, tuple[int, int]]:
+    out = {}
+    for path in sorted(folder.iterdir()):
+        with Image.open(path) as image:
+            out[path.name] = image.size
+    return out
+
+
+def test_a_kept_load_is_what_a_fresh_load_finds(tmp_path: Path):
+    cache = BrowserCache(tmp_path / "cache")
+    site = VerifySite(FILES, VISITS)
+
+    first = load(site, tmp_path / "first", cache)
+    kept = load(VerifySite(FILES, VISITS), tmp_path / "kept", cache)  # another port
+    fresh = load(site, tmp_path / "fresh", None)
+
+    assert cache.counts == {"kept": 1, "reused": 1, "bypassed": 0}
+    assert kept == fresh == first
+    home = kept[0]
+    assert "Welcome to Lot 7" in home.text
+    assert "BASE/help" in home.links and any("404 for BASE/missing.css" in e for e in home.errors)
+    assert any(v["id"] == "image-alt" for v in home.axe)  # axe ran: the image has no alt
+    assert (kept[1].width, kept[1].height) == (390, 800)  # the phone load's document
+    # the kept screenshots are the first load's, byte for byte; a fresh load draws the same
+    # pages at the same sizes (Chromium's pixels and PNG bytes vary from load to load)
+    assert shots(tmp_path / "kept") == shots(tmp_path / "first")
+    assert (
+        sizes(tmp_path / "fresh")
+        == sizes(tmp_path / "first")
+        == {
+            "home@desktop.png": (1280, 800),
+            "home@phone.png": (390, 800),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda files, visits: ({**files, "portal/site.css": b"body { color: red }"}, visits),
+        lambda files, visits: (files, (dataclasses.replace(visits[0], values={"title": "B"}),)),
+        lambda files, visits: (files, (dataclasses.replace(visits[0], accessibility=False),)),
+    ],
+    ids=["an asset", "a visit's values", "whether axe runs"],
+)
+def test_a_site_served_or_loaded_differently_is_loaded_afresh(tmp_path: Path, change):
+    cache = BrowserCache(tmp_path / "cache")
+    load(VerifySite(FILES, VISITS), tmp_path / "first", cache, stand_in)
+    files, visits = change(FILES, VISITS)
+    load(VerifySite(files, visits), tmp_path / "second", cache, stand_in)
+
+    assert cache.counts == {"kept": 2, "reused": 0, "bypassed": 0}
+
+
+def test_a_real_browser_test_and_fresh_state_always_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    real = BrowserCache(tmp_path / "real", real=lambda: True)
+    for name in ("a", "b"):
+        load(VerifySite(FILES, VISITS), tmp_path / f"real-{name}", real, stand_in)
+    monkeypatch.setenv("TENANTCTL_TEST_FRESH_STATE", "1")
+    fresh = BrowserCache(tmp_path / "fresh")
+    for name in ("a", "b"):
+        load(VerifySite(FILES, VISITS), tmp_path / f"fresh-{name}", fresh, stand_in)
+
+    assert real.counts == fresh.counts == {"kept": 0, "reused": 0, "bypassed": 2}
+    assert not (tmp_path / "real").exists() and not (tmp_path / "fresh").exists()
