@@ -30,8 +30,9 @@ pytestmark = [
     pytest.mark.skipif(
         not Path(browser.DEFAULT_CHROMIUM).exists(), reason="needs Debian's chromium"
     ),
-    pytest.mark.real_browser,  # the browser pipeline itself: never a kept load
 ]
+BROWSER = pytest.mark.real_browser
+"""What Chromium finds, under test: never a kept load (tests/browser_cache.py)."""
 
 
 def _fresh_local_target(moto: str, pg: str) -> None:
@@ -119,6 +120,7 @@ def read_page(name: str) -> str:
 # ------------------------------------------------------------------ the passing run
 
 
+@BROWSER
 def test_verify_passes_on_the_demo_preview(passing: dict[str, Any], pg_admin_url: str):
     ids = {c["id"] for c in passing["checks"]}
     with psycopg.connect(db_url(pg_admin_url, "preview")) as conn:
@@ -135,6 +137,7 @@ def test_verify_passes_on_the_demo_preview(passing: dict[str, Any], pg_admin_url
     assert {f"a11y:page-{p}@{w}" for p in ("home", "buy-permit") for w in vc.WIDTHS} <= ids
 
 
+@BROWSER
 def test_the_bundle_is_in_the_bucket_with_a_manifest_whose_hashes_match(
     passing: dict[str, Any],
 ):
@@ -165,6 +168,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
+@BROWSER
 def test_the_screenshots_show_the_real_pages_at_both_widths(passing: dict[str, Any]):
     s = store()
     prefix = f"{vc.EVIDENCE_PREFIX}{passing['runId']}/"
@@ -188,6 +192,7 @@ def test_the_screenshots_show_the_real_pages_at_both_widths(passing: dict[str, A
     assert base64.b64decode(inlined[0])[:4] == b"\x89PNG"
 
 
+@BROWSER
 def test_every_page_fits_a_phone(passing: dict[str, Any]):
     layout = {c["id"]: c["status"] for c in passing["checks"] if c["id"].startswith("layout:")}
     assert layout["layout:page-buy-permit@phone"] == "passed"
@@ -195,6 +200,7 @@ def test_every_page_fits_a_phone(passing: dict[str, Any]):
     assert len(layout) == sum(1 for c in passing["checks"] if c["id"].startswith("render:"))
 
 
+@BROWSER
 def test_the_junit_xml_names_every_check(passing: dict[str, Any]):
     junit = store().get_evidence(f"{vc.EVIDENCE_PREFIX}{passing['runId']}/junit.xml")
     assert junit is not None
@@ -202,6 +208,7 @@ def test_the_junit_xml_names_every_check(passing: dict[str, Any]):
     assert b"<failure" not in junit
 
 
+@BROWSER
 def test_verify_show_prints_a_runs_manifest_and_checks(passing: dict[str, Any]):
     result = cli(passing_stacks(), "verify", "show", SLUG, "--run", passing["runId"], "--json")
     assert result.exit_code == 0, result.output
@@ -220,6 +227,7 @@ def test_verify_show_prints_a_runs_manifest_and_checks(passing: dict[str, Any]):
     assert passing["configHash"] in human.stdout
 
 
+@BROWSER
 def test_verify_show_without_a_run_shows_the_latest(passing: dict[str, Any]):
     result = cli(passing_stacks(), "verify", "show", SLUG, "--json")
     assert result.exit_code == 0, result.output
@@ -227,6 +235,7 @@ def test_verify_show_without_a_run_shows_the_latest(passing: dict[str, Any]):
     assert passing["runId"] in store().evidence_runs()
 
 
+@BROWSER
 def test_verify_show_open_writes_the_report_to_a_local_file(
     passing: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -240,6 +249,7 @@ def test_verify_show_open_writes_the_report_to_a_local_file(
     assert written.read_bytes() == report
 
 
+@BROWSER
 def test_verify_show_names_a_file_that_no_longer_matches_its_manifest(
     passing: dict[str, Any],
 ):
@@ -331,12 +341,14 @@ def broken(demo: Path) -> dict[str, Any]:
         return run_failing(demo)
 
 
+@BROWSER
 def test_a_broken_internal_link_fails_naming_the_page(broken: dict[str, Any]):
     found = failures(broken)
     assert found["links:page-help"] == "link to /no-such-page answers 404"
     assert [k for k in found if k.startswith("links:")] == ["links:page-help"]
 
 
+@BROWSER
 def test_a_missing_asset_fails_naming_the_page_and_the_file(broken: dict[str, Any]):
     found = failures(broken)
     renders = sorted(k for k in found if k.startswith("render:"))
@@ -344,6 +356,7 @@ def test_a_missing_asset_fails_naming_the_page_and_the_file(broken: dict[str, An
     assert re.match(r"404 for http://127\.0\.0\.1:\d+/missing-logo\.png", found[renders[0]])
 
 
+@BROWSER
 def test_an_image_without_alt_text_fails_accessibility_naming_the_element(
     broken: dict[str, Any],
 ):
@@ -353,6 +366,7 @@ def test_an_image_without_alt_text_fails_accessibility_naming_the_element(
     assert found["a11y:page-home@desktop"].startswith("image-alt (critical) on #hero-photo")
 
 
+@BROWSER
 def test_a_serious_accessibility_finding_fails_naming_the_element(broken: dict[str, Any]):
     found = failures(broken)
     a11y = sorted(k for k in found if k.startswith("a11y:"))
@@ -360,6 +374,7 @@ def test_a_serious_accessibility_finding_fails_naming_the_element(broken: dict[s
     assert found["a11y:page-account@phone"].startswith("color-contrast (serious) on #faint-note")
 
 
+@BROWSER
 def test_lots_and_permit_types_missing_from_the_portal_fail_naming_each(broken: dict[str, Any]):
     found = failures(broken)
     offered = {k: v for k, v in found.items() if k.startswith(("permit-type:", "lot:"))}
@@ -372,6 +387,7 @@ def test_lots_and_permit_types_missing_from_the_portal_fail_naming_each(broken: 
     assert checks["lot:ST1"]["status"] == "not applicable"
 
 
+@BROWSER
 def test_a_page_wider_than_a_phone_fails_naming_the_element(broken: dict[str, Any]):
     found = failures(broken)
     layout = {k: v for k, v in found.items() if k.startswith("layout:")}
@@ -382,6 +398,7 @@ def test_a_page_wider_than_a_phone_fails_naming_the_element(broken: dict[str, An
     )
 
 
+@BROWSER
 def test_an_email_that_does_not_render_fails_naming_the_email(broken: dict[str, Any]):
     found = failures(broken)
     emails = {k: v for k, v in found.items() if k.startswith("email:")}
@@ -389,6 +406,7 @@ def test_an_email_that_does_not_render_fails_naming_the_email(broken: dict[str, 
     assert "no_such_value" in emails["email:welcome"]
 
 
+@BROWSER
 def test_a_failed_run_writes_its_evidence_with_the_failures(broken: dict[str, Any]):
     junit = store().get_evidence(f"{vc.EVIDENCE_PREFIX}{broken['runId']}/junit.xml")
     assert junit is not None
@@ -415,6 +433,7 @@ ACCOUNTS = (
 )
 
 
+@BROWSER
 def test_nothing_imported_is_listed_as_not_applicable(passing: dict[str, Any]):
     checks = {c["id"]: c for c in passing["checks"]}
     assert checks["imports:*"]["status"] == "not applicable"
