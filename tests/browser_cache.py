@@ -17,8 +17,9 @@ real browser; a per-key lock makes a second worker wait for it rather than load 
 pages at the same time. Everything ``verify`` does around the loads (serving, the checks
 on what was found, the evidence bundle, recording the run) runs for real every time.
 
-Off for tests marked ``real_browser`` (tests/test_verify.py: the browser pipeline and its
-findings themselves) and with ``TENANTCTL_TEST_FRESH_STATE=1`` (as for the snapshots).
+A test marked ``real_browser`` (tests/test_verify.py's tests of what Chromium finds)
+always loads for real, and keeps what it found for the others. With
+``TENANTCTL_TEST_FRESH_STATE=1`` (as for the snapshots) nothing is kept or reused.
 tests/test_browser_cache.py checks that a kept load is exactly what a fresh one finds.
 """
 
@@ -78,7 +79,8 @@ def _restore(kept: Sequence[dict[str, Any]], base: str) -> list[browser.Loaded]:
 
 class BrowserCache:
     """The run's kept page loads, in *folder*; ``counts`` says how each load went:
-    loaded and kept, reused, or loaded without the cache (bypassed)."""
+    loaded and kept, reused, or loaded whatever was kept (bypassed: a ``real_browser``
+    test, or nothing kept under ``TENANTCTL_TEST_FRESH_STATE=1``)."""
 
     def __init__(self, folder: Path, real: Callable[[], bool] = lambda: False) -> None:
         self.folder = folder
@@ -103,24 +105,26 @@ class BrowserCache:
         self, real: LoadAll, loads: Sequence[browser.Load], executable: str
     ) -> list[browser.Loaded]:
         base = next((b for b in self.sites if loads and loads[0].url.startswith(b)), None)
-        if not self.enabled or base is None or self.real():
+        if not self.enabled or base is None:
             self.counts["bypassed"] += 1
             return real(loads, executable)
         key = site_key(self.sites[base], base, loads)
         path = self.folder / f"{key}.pickle"
+        fresh = self.real()  # loads for real, and keeps what it found for the others
         with self._locked(key):
-            if path.exists():
+            if path.exists() and not fresh:
                 kept, shots = pickle.loads(path.read_bytes())
                 for load in loads:
                     load.screenshot.write_bytes(shots[load.key])
                 self.counts["reused"] += 1
                 return _restore(kept, base)
             loaded = real(loads, executable)
-            shots = {load.key: load.screenshot.read_bytes() for load in loads}
-            partial = path.with_suffix(".partial")
-            partial.write_bytes(pickle.dumps((_keep(loaded, base), shots)))
-            partial.replace(path)
-            self.counts["kept"] += 1
+            self.counts["bypassed" if fresh else "kept"] += 1
+            if not path.exists():
+                shots = {load.key: load.screenshot.read_bytes() for load in loads}
+                partial = path.with_suffix(".partial")
+                partial.write_bytes(pickle.dumps((_keep(loaded, base), shots)))
+                partial.replace(path)
             return loaded
 
     @contextmanager

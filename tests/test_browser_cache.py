@@ -132,16 +132,24 @@ def test_a_site_served_or_loaded_differently_is_loaded_afresh(tmp_path: Path, ch
     assert cache.counts == {"kept": 2, "reused": 0, "bypassed": 0}
 
 
-def test_a_real_browser_test_and_fresh_state_always_load(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_real_browser_test_always_loads_and_keeps_what_it_found_for_the_others(
+    tmp_path: Path,
 ):
-    real = BrowserCache(tmp_path / "real", real=lambda: True)
+    marked = [True]
+    cache = BrowserCache(tmp_path / "cache", real=lambda: marked[0])
     for name in ("a", "b"):
-        load(VerifySite(FILES, VISITS), tmp_path / f"real-{name}", real, stand_in)
-    monkeypatch.setenv("TENANTCTL_TEST_FRESH_STATE", "1")
-    fresh = BrowserCache(tmp_path / "fresh")
-    for name in ("a", "b"):
-        load(VerifySite(FILES, VISITS), tmp_path / f"fresh-{name}", fresh, stand_in)
+        load(VerifySite(FILES, VISITS), tmp_path / f"real-{name}", cache, stand_in)
+    marked[0] = False
+    load(VerifySite(FILES, VISITS), tmp_path / "unmarked", cache, stand_in)
 
-    assert real.counts == fresh.counts == {"kept": 0, "reused": 0, "bypassed": 2}
-    assert not (tmp_path / "real").exists() and not (tmp_path / "fresh").exists()
+    assert cache.counts == {"kept": 0, "reused": 1, "bypassed": 2}
+
+
+def test_fresh_state_keeps_and_reuses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TENANTCTL_TEST_FRESH_STATE", "1")
+    cache = BrowserCache(tmp_path / "cache")
+    for name in ("a", "b"):
+        load(VerifySite(FILES, VISITS), tmp_path / f"fresh-{name}", cache, stand_in)
+
+    assert cache.counts == {"kept": 0, "reused": 0, "bypassed": 2}
+    assert not (tmp_path / "cache").exists()
