@@ -74,12 +74,15 @@ def browser_cache(
 ) -> Iterator[BrowserCache]:
     """verify's page loads, kept for every later test of the run (both workers) that
     loads the same site the same way; tests marked ``real_browser`` always load."""
+    # Decided by the test being set up or run (PYTEST_CURRENT_TEST is "<node id> (<when>)"):
+    # a module fixture's verify counts as its first test's, so every test that asks for
+    # a fixture whose run is under test (test_verify's passing and broken) is marked.
     real = {i.nodeid for i in request.session.items if i.get_closest_marker("real_browser")}
     root = tmp_path_factory.getbasetemp()
     shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
     cache = BrowserCache(
         shared / "browser-cache",
-        lambda: os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0] in real,
+        lambda: os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0] in real,
     )
     real_load_all, real_serving = browser.load_all, verify_run.serving
     with pytest.MonkeyPatch.context() as mp:

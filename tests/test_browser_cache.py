@@ -1,21 +1,24 @@
-"""tests/browser_cache.py: a kept page load is exactly what a fresh load of the same site
-finds, re-based on the new URL; a site served differently is loaded afresh."""
+"""tests/browser_cache.py: a kept page load is what a fresh load of the same site finds
+(re-based on the new URL; screenshots of the same size); a site served or loaded
+differently is loaded afresh."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from infra.core.verify_checks import PageVisit
 from infra.ops.verify import browser
 from infra.ops.verify.site import VISIT_PARAMETER, VerifySite, serving
 from tests.browser_cache import BrowserCache, LoadAll
+from tests.test_verify import _png_size
 
-pytestmark = pytest.mark.real_browser  # the comparison needs fresh loads
+# Each test makes its own cache; the run's (conftest) is left out of the fresh loads.
+pytestmark = pytest.mark.real_browser
 
 PAGE = """<!doctype html><html lang="en"><head><title>Home</title>
 <link rel="stylesheet" href="/site.css"><link rel="stylesheet" href="/missing.css"></head>
@@ -43,17 +46,24 @@ def loads_of(site: VerifySite, base: str, folder: Path) -> list[browser.Load]:
 
 
 def load(
-    site: VerifySite, folder: Path, cache: BrowserCache | None, real: LoadAll = browser.load_all
+    site: VerifySite,
+    folder: Path,
+    cache: BrowserCache | None,
+    real: LoadAll = browser.load_all,
+    held: contextlib.ExitStack | None = None,
 ) -> list[browser.Loaded]:
     """Every visit of *site* at both widths, through *cache* (or straight to *real*), with
-    the base URL written as BASE."""
+    the base URL written as BASE; the site is served until *held* closes, when given."""
     folder.mkdir()
-    with cache.serving(serving, site) if cache else serving(site) as base:
+    executable = "(a stand-in)" if real is stand_in else browser.chromium_path()
+    with contextlib.ExitStack() as own:
+        served = cache.serving(serving, site) if cache else serving(site)
+        base = (held or own).enter_context(served)
         loads = loads_of(site, base, folder)
         if cache is None:
-            found = real(loads, browser.chromium_path())
+            found = real(loads, executable)
         else:
-            found = cache.load_all(real, loads, browser.chromium_path())
+            found = cache.load_all(real, loads, executable)
     return [_rebase(p, base) for p in found]
 
 
@@ -79,19 +89,17 @@ def shots(folder: Path) -> dict[str, bytes]:
 
 
 def sizes(folder: Path) -> dict[str, tuple[int, int]]:
-    out = {}
-    for path in sorted(folder.iterdir()):
-        with Image.open(path) as image:
-            out[path.name] = image.size
-    return out
+    return {path.name: _png_size(path.read_bytes()) for path in sorted(folder.iterdir())}
 
 
+@pytest.mark.skipif(not Path(browser.DEFAULT_CHROMIUM).exists(), reason="needs Debian's chromium")
 def test_a_kept_load_is_what_a_fresh_load_finds(tmp_path: Path):
     cache = BrowserCache(tmp_path / "cache")
     site = VerifySite(FILES, VISITS)
 
-    first = load(site, tmp_path / "first", cache)
-    kept = load(VerifySite(FILES, VISITS), tmp_path / "kept", cache)  # another port
+    with contextlib.ExitStack() as held:  # the first site stays served: the next port differs
+        first = load(site, tmp_path / "first", cache, held=held)
+        kept = load(VerifySite(FILES, VISITS), tmp_path / "kept", cache)
     fresh = load(site, tmp_path / "fresh", None)
 
     assert cache.counts == {"kept": 1, "reused": 1, "bypassed": 0}

@@ -79,9 +79,11 @@ def _install_lookups_once() -> None:
       ``list_of_moto_modules()``, a listing of moto's package folder (``listdir`` and an
       ``isdir`` for each of its ~170 entries), on every request to a single endpoint.
     - A user pool's signing key: every ``CreateUserPool`` parses moto's one bundled RSA
-      key (``jwks-private.json``) again; the parsed key is immutable and the same each time.
+      key (``jwks-private.json``) again, the same key each time (moto only reads it and
+      derives its key id, which is the same each time too).
     """
     import functools
+    import types
 
     from joserfc import jwk
     from moto import backends
@@ -90,21 +92,22 @@ def _install_lookups_once() -> None:
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
 
-    import_key = jwk.RSAKey.import_key
-
     @functools.cache
     def parsed(document: str) -> Any:
-        return import_key(json.loads(document))
+        return jwk.RSAKey.import_key(json.loads(document))
 
-    class _Jwk:
-        class RSAKey:
-            @staticmethod
-            def import_key(value: Any, *args: Any, **kwargs: Any) -> Any:
-                if args or kwargs or not isinstance(value, dict):
-                    return import_key(value, *args, **kwargs)
-                return parsed(json.dumps(value, sort_keys=True))
+    class RSAKeyOnce(jwk.RSAKey):
+        @classmethod
+        def import_key(cls, value: Any, *args: Any, **kwargs: Any) -> Any:
+            if args or kwargs or not isinstance(value, dict):
+                return jwk.RSAKey.import_key(value, *args, **kwargs)
+            return parsed(json.dumps(value, sort_keys=True))
 
-    cognito.jwk = _Jwk  # type: ignore[assignment]
+    # moto's cognitoidp module sees joserfc's jwk with only RSAKey's import_key changed
+    once = types.ModuleType(jwk.__name__)
+    once.__dict__.update(vars(jwk))
+    once.RSAKey = RSAKeyOnce  # type: ignore[attr-defined]
+    cognito.jwk = once
 
 
 # ------------------------------------------------------------------- SES account

@@ -500,7 +500,7 @@ def prepare_account(endpoint_url: str, region: str) -> None:
     set_default_parameter_tier(endpoint_url, region)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=32)
 def _emulator_client(endpoint_url: str, region: str, service: str) -> Any:
     """A client of the emulator at *endpoint_url* (made once per process: about 40 ms of
     CPU each, and the local target's set-up asks for the same few many times)."""
