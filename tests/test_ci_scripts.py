@@ -30,6 +30,7 @@ from tests.helpers import (
     with_platform,
 )
 from tests.snapshots import Steps
+from tests.zygote import SOCKET_ENV, Zygote
 
 CI = ROOT / "scripts" / "ci"
 LIVE = '{"secretKey": "sk_live_ci000000000000000000000", "webhookSecret": "whsec_ci"}'
@@ -64,9 +65,14 @@ def script(tmp: Path, name: str, *args: str, cwd: Path | None = None, **env: str
     gh_dir.mkdir()
     (gh_dir / "output").touch()
     (gh_dir / "summary").touch()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    zygote = Zygote.get(ROOT)
+    if zygote is not None:  # the script's tenantctl runs forked, without the start-up
+        path = f"{zygote.shim_dir()}{os.pathsep}{path}"
     environ = {
         **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": path,
+        **({SOCKET_ENV: str(zygote.path)} if zygote is not None else {}),
         "GITHUB_OUTPUT": str(gh_dir / "output"),
         "GITHUB_STEP_SUMMARY": str(gh_dir / "summary"),
         **env,

@@ -13,6 +13,14 @@ The zygote is single-threaded and has made no client, connection or thread when 
 (it checks: with more than one thread it refuses, and the caller starts plain processes).
 ``ForkedProcess`` offers what the tests use of ``subprocess.Popen``; the zygote reaps the
 child and sends its exit status. ``TENANTCTL_TEST_NO_ZYGOTE=1`` starts plain processes.
+
+A program under test that runs ``tenantctl`` itself (the CI scripts) gets the same from
+``Zygote.shim_dir()``: a ``tenantctl`` to put first on its PATH, a few lines of the
+standard library (``python -S``) that hand the zygote its arguments, environment,
+working directory and standard streams, pass on SIGTERM, SIGINT and SIGHUP, and exit
+as the run did. Its child looks like the installed command (``sys.argv[0]`` is
+``tenantctl``, the working directory is not on ``sys.path``). Without the zygote's
+socket it becomes the real ``tenantctl``.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +40,8 @@ from pathlib import Path
 from typing import IO, Any
 
 NO_ZYGOTE_ENV = "TENANTCTL_TEST_NO_ZYGOTE"
+SOCKET_ENV = "TENANTCTL_TEST_ZYGOTE_SOCKET"
+"""Where a ``shim_dir()`` tenantctl finds the zygote."""
 _READY = b"ready\n"
 
 
@@ -38,8 +49,9 @@ _READY = b"ready\n"
 
 
 def _preload() -> None:
-    """What a CLI run may import: every command, the faults boundary, the local deployer
-    and the Pulumi program (what a deploy on the local target evaluates)."""
+    """What a CLI run may import: every command, the faults boundary, the local deployer,
+    the Pulumi program (what a deploy on the local target evaluates) and the operations
+    the commands import when they run (plan, drift, reset, promote)."""
     import click
 
     from infra.cli import main
@@ -49,6 +61,11 @@ def _preload() -> None:
         main.get_command(context, name)
     import infra.devtools.localapply
     import infra.ops.adapters.faults
+    import infra.ops.lifecycle.promote
+    import infra.ops.lifecycle.reset
+    import infra.ops.planning.drift
+    import infra.ops.planning.plan
+    import infra.ops.stacks.opening
     import infra.program.plan  # noqa: F401
 
 
@@ -111,7 +128,11 @@ def _fork(conn: socket.socket) -> int:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    sys.argv = ["-c", *request["args"]]
+    if "argv0" in request:  # as the installed command: its own name, no cwd on sys.path
+        sys.argv = [request["argv0"], *request["args"]]
+        sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+    else:
+        sys.argv = ["-c", *request["args"]]
     _run.update(request)
     return 0
 
@@ -297,13 +318,27 @@ class Zygote:
                 os.close(fd)
         return ForkedProcess(conn, os.fdopen(out_r, "r"), os.fdopen(err_r, "r"))
 
+    def shim_dir(self) -> Path:
+        """A folder holding a ``tenantctl`` that runs in this zygote (see the module's doc);
+        put it first on PATH with ``SOCKET_ENV`` naming ``self.path``."""
+        folder = self.dir / "bin"
+        shim = folder / "tenantctl"
+        if not shim.exists():
+            folder.mkdir(exist_ok=True)
+            real = str(Path(sys.executable).with_name("tenantctl"))
+            partial = folder / "tenantctl.partial"
+            partial.write_text(_SHIM.format(python=sys.executable, real=real, env=SOCKET_ENV))
+            partial.chmod(0o755)
+            partial.replace(shim)
+        return folder
+
     def stop(self) -> None:
         self.proc.kill()
         self.proc.wait()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         with contextlib.suppress(OSError):
-            self.dir.rmdir()
+            shutil.rmtree(self.dir)
 
 
 _BOOT = """
@@ -312,4 +347,34 @@ from tests import zygote
 zygote.serve(socket.socket(fileno=int(sys.argv[1])))
 if zygote._run:
     zygote._child_main()
+"""
+
+_SHIM = """#!{python} -S
+# tenantctl for a program under test: the run forked by the test process's zygote
+# (tests/zygote.py); the real one when the zygote cannot be reached.
+import json, os, signal, socket, sys
+
+REAL = {real!r}
+request = {{
+    "args": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd(), "argv0": "tenantctl"
+}}
+try:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(os.environ[{env!r}])
+    socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+    reader = conn.makefile("r")
+    first = reader.readline()
+except (KeyError, OSError):
+    first = ""
+if not first.startswith("pid "):
+    os.execv(REAL, [REAL, *sys.argv[1:]])
+pid = int(first.split()[1])
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, lambda number, _frame: os.kill(pid, number))
+line = reader.readline()
+code = int(line.split()[1]) if line.startswith("exit ") else 1
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
 """
