@@ -21,11 +21,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from infra.core.errors import ExitCode, TenantctlError, UnknownTenant
-from infra.core.integrations.adapters.base import AdapterContext
-from infra.core.integrations.adapters.registry import adapter_for_integration
+from infra.core.integrations.adapters.registry import (
+    adapter_for_integration,
+    context_for_integration,
+)
 from infra.core.integrations.ingest import MalformedPushPath, resolve_push_path
 from infra.core.integrations.record import MAX_PAYLOAD_BYTES
 from infra.ops.adapters.database import connect
@@ -127,7 +128,7 @@ def _receive(
     check_signature(body, signature, key, integration.id)
     archived.append(archive_raw(handle.s3, handle.content.bucket, integration.id, body))
     adapter = adapter_for_integration(integration)
-    context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
+    context = context_for_integration(integration)
     with connect(handle.working_url) as conn:
         lots, _ = lots_and_zones(conn)
         result = receive_push(

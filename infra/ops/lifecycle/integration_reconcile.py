@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from infra.core import naming
 from infra.core.errors import LocalIOError, PreconditionFailed, UserInputError
-from infra.core.integrations.adapters.base import AdapterContext
-from infra.core.integrations.adapters.registry import adapter_for_integration
+from infra.core.integrations.adapters.registry import (
+    adapter_for_integration,
+    context_for_integration,
+)
 from infra.core.integrations.reconcile import Mismatch, Seen, compare, vendor_view
 from infra.core.integrations.record import SessionRecord
 from infra.ops.adapters.database import connect
@@ -110,7 +111,7 @@ def run_reconcile(
             "integrations can be asked"
         )
     adapter = adapter_for_integration(integration)
-    context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
+    context = context_for_integration(integration)
     records: list[SessionRecord] = []
     if integration.mode == "pull":
         if drop_folder is not None:

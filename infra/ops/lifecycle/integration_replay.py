@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.core import naming
 from infra.core.errors import DependencyUnreachable, PreconditionFailed
 from infra.core.integration_config import integration_names
-from infra.core.integrations.adapters.base import AdapterContext
-from infra.core.integrations.adapters.registry import adapter_for_integration
+from infra.core.integrations.adapters.registry import (
+    adapter_for_integration,
+    context_for_integration,
+)
 from infra.core.steps import Progress, quiet
 from infra.ops.adapters import aws
 from infra.ops.adapters.database import connect
@@ -88,7 +89,7 @@ def _run_replay(stacks_dir: Path, slug: str, integration_id: str, stage: naming.
         ) from None
     except BotoCoreError as exc:
         raise DependencyUnreachable(f"SQS did not answer for {name}: {exc}") from None
-    context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
+    context = context_for_integration(integration)
     with connect(handle.working_url) as conn:
         lots, _ = lots_and_zones(conn)
         counts = replay_dead_letters(

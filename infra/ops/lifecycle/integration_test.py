@@ -24,15 +24,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from botocore.exceptions import ClientError
 
 from infra.core import naming
 from infra.core.errors import DependencyUnreachable, PreconditionFailed
 from infra.core.integration_config import VENDORS, IntegrationSpec, integration_names, is_loopback
-from infra.core.integrations.adapters.base import AdapterContext
-from infra.core.integrations.adapters.registry import adapter_for_integration
+from infra.core.integrations.adapters.registry import (
+    adapter_for_integration,
+    context_for_integration,
+)
 from infra.core.integrations.ingest import push_url
 from infra.core.integrations.roundtrip import (
     SIGNATURE_HEADER,
@@ -206,7 +207,7 @@ def _run_test(
         raise PreconditionFailed(str(exc)) from None
     current = handle.content.current()
     release = current.release if current else None
-    context = AdapterContext(integration.id, ZoneInfo(integration.timezone))
+    context = context_for_integration(integration)
     zone_map = integration.zone_map()
     policy = integration.unmatched_zones
     via = f"{integration.mode}: {TESTABLE[(integration.vendor, integration.mode)]}"

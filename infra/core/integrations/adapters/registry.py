@@ -4,6 +4,8 @@ two together: every vendor mode but ``lookup`` has exactly one adapter here)."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from infra.core.integration_config import VENDORS, IntegrationSpec
 from infra.core.integrations.adapters import (
     apds_pull,
@@ -12,7 +14,7 @@ from infra.core.integrations.adapters import (
     generic_push,
     parkmobile_pull,
 )
-from infra.core.integrations.adapters.base import Adapter
+from infra.core.integrations.adapters.base import Adapter, AdapterContext
 
 ADAPTERS: dict[tuple[str, str], Adapter] = {
     ("apds", "push"): apds_webhook.ADAPTER,
@@ -40,3 +42,8 @@ def adapter_for_integration(integration: IntegrationSpec) -> Adapter:
     if integration.vendor not in VENDORS:  # the spec validates it; a guard for callers
         raise ValueError(f"vendor {integration.vendor!r} is not one of {', '.join(VENDORS)}")
     return adapter_for(integration.vendor, integration.mode)
+
+
+def context_for_integration(integration: IntegrationSpec) -> AdapterContext:
+    """What *integration*'s adapter reads with: its id and its IANA timezone."""
+    return AdapterContext(integration.id, ZoneInfo(integration.timezone))
