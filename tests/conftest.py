@@ -16,7 +16,7 @@
 - ``stack_files``: the demo client's stack files copied into a folder (nothing deployed).
 - ``repo``: a git repository with three clients' stack files and a tenant file, one commit.
 - ``browser_cache`` (session, autouse): verify's page loads kept for the run, by what
-  decides them (tests/browser_cache.py); not for tests marked ``real_browser``.
+  decides them (tests/browser_cache.py); tests marked ``real_browser`` always load.
 
 Plain helpers (the CLI in process, the demo client's content and databases) are in
 helpers.py.
@@ -24,7 +24,6 @@ helpers.py.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -91,9 +90,6 @@ def browser_cache(
         )
         mp.setattr(verify_run, "serving", lambda site: cache.serving(real_serving, site))
         yield cache
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # how it went, for a look after
-    if cache.folder.exists():
-        (cache.folder / f"counts-{worker}.json").write_text(json.dumps(cache.counts) + "\n")
 
 
 @pytest.fixture(scope="session")

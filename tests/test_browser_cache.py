@@ -17,7 +17,8 @@ from infra.ops.verify.site import VISIT_PARAMETER, VerifySite, serving
 from tests.browser_cache import BrowserCache, LoadAll
 from tests.test_verify import _png_size
 
-# Each test makes its own cache; the run's (conftest) is left out of the fresh loads.
+# Each test makes its own cache over the real browser.load_all (``load``'s default, bound
+# at import, before the run's cache wraps it); the mark keeps the run's cache out too.
 pytestmark = pytest.mark.real_browser
 
 PAGE = """<!doctype html><html lang="en"><head><title>Home</title>

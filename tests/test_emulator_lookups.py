@@ -27,7 +27,7 @@ def test_the_service_list_is_moto_s_package_listing():
     assert {"s3", "ssm", "cognitoidp", "cloudfront"} <= set(listed)
 
 
-def test_user_pools_share_the_one_parsed_signing_key_and_their_tokens_verify(aws_env: str):
+def test_user_pools_share_one_parsed_signing_key_equal_to_a_fresh_parse(aws_env: str):
     emulator.install()
     from moto.cognitoidp.models import cognitoidp_backends
 

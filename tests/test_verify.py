@@ -26,11 +26,9 @@ from infra.ops.verify import browser
 from tests.helpers import SLUG, cli, create_demo, db_url, store, validate
 from tests.snapshots import drop_database, user_databases
 
-pytestmark = [
-    pytest.mark.skipif(
-        not Path(browser.DEFAULT_CHROMIUM).exists(), reason="needs Debian's chromium"
-    ),
-]
+pytestmark = pytest.mark.skipif(
+    not Path(browser.DEFAULT_CHROMIUM).exists(), reason="needs Debian's chromium"
+)
 BROWSER = pytest.mark.real_browser
 """What Chromium finds, under test: never a kept load (tests/browser_cache.py)."""
 
