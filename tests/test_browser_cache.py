@@ -1,6 +1,6 @@
-"""tests/browser_cache.py: a kept page load is what a fresh load of the same site finds
-(re-based on the new URL; screenshots of the same size); a site served or loaded
-differently is loaded afresh."""
+"""tests/browser_cache.py: a kept page load is what a fresh load of the same page finds
+(re-based on the new URL; screenshots of the same size); a page served or loaded
+differently, or one whose site serves something else it asks for, is loaded afresh."""
 
 from __future__ import annotations
 
@@ -33,13 +33,23 @@ FILES = {
     "portal/logo.svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
     b'<rect width="40" height="40" fill="#036"/></svg>',
 }
-VISITS = (PageVisit("home", "home", "/", {"title": "Lot 7"}),)
+FRAMING = {**FILES, "portal/help.html": b"<main>Help <iframe src='/'></iframe></main>"}
+"""The site with help showing the home page in a frame."""
+VISITS = (
+    PageVisit("home", "home", "/", {"title": "Lot 7"}),
+    PageVisit("help", "help", "/help", {}),
+)
 
 
 def loads_of(site: VerifySite, base: str, folder: Path) -> list[browser.Load]:
     return [
         browser.Load(
-            key, f"{base}{v.path}?{VISIT_PARAMETER}={v.id}", width, 800, folder / f"{key}.png"
+            key,
+            f"{base}{v.path}?{VISIT_PARAMETER}={v.id}",
+            width,
+            800,
+            folder / f"{key}.png",
+            v.accessibility,
         )
         for v in site.visits.values()
         for key, width in ((f"{v.id}@desktop", 1280), (f"{v.id}@phone", 390))
@@ -103,7 +113,7 @@ def test_a_kept_load_is_what_a_fresh_load_finds(tmp_path: Path):
         kept = load(VerifySite(FILES, VISITS), tmp_path / "kept", cache)
     fresh = load(site, tmp_path / "fresh", None)
 
-    assert cache.counts == {"kept": 1, "reused": 1, "bypassed": 0}
+    assert cache.counts == {"kept": 4, "reused": 4, "bypassed": 0}
     assert kept == fresh == first
     home = kept[0]
     assert "Welcome to Lot 7" in home.text
@@ -117,28 +127,63 @@ def test_a_kept_load_is_what_a_fresh_load_finds(tmp_path: Path):
         sizes(tmp_path / "fresh")
         == sizes(tmp_path / "first")
         == {
+            "help@desktop.png": (1280, 800),
+            "help@phone.png": (390, 800),
             "home@desktop.png": (1280, 800),
             "home@phone.png": (390, 800),
         }
     )
 
 
+def _home(visits, **changes):
+    return (dataclasses.replace(visits[0], **changes), *visits[1:])
+
+
+def _home(visits, **changes):
+    return (dataclasses.replace(visits[0], **changes), *visits[1:])
+
+
+def _edit(**files: bytes):
+    return lambda site, visits: ({**site, **{f"portal/{k}": v for k, v in files.items()}}, visits)
+
+
 @pytest.mark.parametrize(
-    "change",
+    ("start", "change", "loaded_again"),
     [
-        lambda files, visits: ({**files, "portal/site.css": b"body { color: red }"}, visits),
-        lambda files, visits: (files, (dataclasses.replace(visits[0], values={"title": "B"}),)),
-        lambda files, visits: (files, (dataclasses.replace(visits[0], accessibility=False),)),
+        (FILES, _edit(**{"site.css": b"body { color: red }"}), 4),
+        (FILES, _edit(**{"not-found.html": b"<h1>Gone</h1>"}), 4),
+        (
+            FILES,
+            lambda site, visits: ({k: v for k, v in site.items() if "logo" not in k}, visits),
+            4,
+        ),
+        (FILES, _edit(**{"help.html": b"<main>Help!</main>"}), 2),
+        (FILES, _edit(**{"home.html": PAGE.encode() + b" "}), 2),
+        (FRAMING, _edit(**{"home.html": PAGE.encode() + b" "}), 4),
+        (FILES, lambda site, visits: (site, _home(visits, values={"title": "B"})), 2),
+        (FILES, lambda site, visits: (site, _home(visits, accessibility=False)), 2),
     ],
-    ids=["an asset", "a visit's values", "whether axe runs"],
+    ids=[
+        "an asset",
+        "the not-found page",
+        "a missing asset",
+        "another page",
+        "the page",
+        "a page another page frames",
+        "a visit's values",
+        "whether axe runs",
+    ],
 )
-def test_a_site_served_or_loaded_differently_is_loaded_afresh(tmp_path: Path, change):
+def test_a_page_served_or_loaded_differently_is_loaded_afresh(
+    tmp_path: Path, start, change, loaded_again: int
+):
+    """Two visits at two widths each: the loads of whatever changed are loaded again."""
     cache = BrowserCache(tmp_path / "cache")
-    load(VerifySite(FILES, VISITS), tmp_path / "first", cache, stand_in)
-    files, visits = change(FILES, VISITS)
+    load(VerifySite(start, VISITS), tmp_path / "first", cache, stand_in)
+    files, visits = change(start, VISITS)
     load(VerifySite(files, visits), tmp_path / "second", cache, stand_in)
 
-    assert cache.counts == {"kept": 2, "reused": 0, "bypassed": 0}
+    assert cache.counts == {"kept": 4 + loaded_again, "reused": 4 - loaded_again, "bypassed": 0}
 
 
 def test_a_real_browser_test_always_loads_and_keeps_what_it_found_for_the_others(
@@ -151,7 +196,7 @@ def test_a_real_browser_test_always_loads_and_keeps_what_it_found_for_the_others
     marked[0] = False
     load(VerifySite(FILES, VISITS), tmp_path / "unmarked", cache, stand_in)
 
-    assert cache.counts == {"kept": 0, "reused": 1, "bypassed": 2}
+    assert cache.counts == {"kept": 0, "reused": 4, "bypassed": 8}
 
 
 def test_fresh_state_keeps_and_reuses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -160,5 +205,5 @@ def test_fresh_state_keeps_and_reuses_nothing(tmp_path: Path, monkeypatch: pytes
     for name in ("a", "b"):
         load(VerifySite(FILES, VISITS), tmp_path / f"fresh-{name}", cache, stand_in)
 
-    assert cache.counts == {"kept": 0, "reused": 0, "bypassed": 2}
+    assert cache.counts == {"kept": 0, "reused": 0, "bypassed": 8}
     assert not (tmp_path / "cache").exists()
