@@ -62,9 +62,19 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long families first (their order otherwise kept): started last, the longest of
-    them (a minute or more each) would leave one worker running alone at the end."""
-    items.sort(key=lambda item: 0 if item.get_closest_marker("robustness") else 1)
+    """The modules with ``real_browser`` tests first, then the long families (their order
+    otherwise kept). A page load the others reuse (``browser_cache``) is then made by a
+    test that loads for real anyway, not once before it by another; and the longest
+    families (a minute or more each), started last, would leave one worker running alone
+    at the end."""
+    browser_modules = {item.path for item in items if item.get_closest_marker("real_browser")}
+
+    def order(item: pytest.Item) -> int:
+        if item.path in browser_modules:
+            return 0
+        return 1 if item.get_closest_marker("robustness") else 2
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session", autouse=True)
