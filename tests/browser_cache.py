@@ -20,15 +20,14 @@ load of the same page served the same way, in any test of the run, gets the kept
 findings re-based on its own URL and the kept screenshot written where it asked. The
 loads nobody made yet run in the real browser (together, in one ``load_all``); per-key
 locks make a second worker wait for them rather than load the same pages at the same
-time (two Chromiums on two cores each run half as fast: the wait costs nothing). A page
-with a frame, an object or an embed (which would load another page) is keyed by every
-page of its site. Everything ``verify`` does around the loads (serving, the checks on
-what was found, the evidence bundle, recording the run) runs for real every time.
+time. A page with a frame, an object or an embed (which would load another page) is
+keyed by every page of its site. Everything ``verify`` does around the loads (serving,
+the checks on what was found, the evidence bundle, recording the run) runs for real
+every time.
 
 A test marked ``real_browser`` (tests/test_verify.py's tests of what Chromium finds)
-always loads for real (holding the locks of its loads, as above), and keeps what it
-found for the others. With ``TENANTCTL_TEST_FRESH_STATE=1`` (as for the snapshots)
-nothing is kept or reused.
+always loads for real, and keeps what it found for the others. With
+``TENANTCTL_TEST_FRESH_STATE=1`` (as for the snapshots) nothing is kept or reused.
 tests/test_browser_cache.py checks that a kept load is what a fresh one finds.
 """
 
@@ -159,11 +158,10 @@ class BrowserCache:
             return real(loads, executable)
         site = self.sites[base]
         keys = [load_key(site, executable, base, load) for load in loads]
-        if self.real():  # loads for real and keeps it for the others (who wait for it:
-            # loading the same pages at once would only halve the CPU each load gets)
+        if self.real():  # loads for real, not holding the locks, and keeps it for the others
+            loaded = real(loads, executable)
+            self.counts["bypassed"] += len(loads)
             with self._locked(keys):
-                loaded = real(loads, executable)
-                self.counts["bypassed"] += len(loads)
                 for key, load, page in zip(keys, loads, loaded, strict=True):
                     self._write(key, load, page, base)
             return loaded
