@@ -82,7 +82,7 @@ def browser_cache(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BrowserCache]:
     """verify's page loads, kept for every later test of the run (both workers) that
-    loads the same site the same way; tests marked ``real_browser`` always load."""
+    loads the same page served the same way; tests marked ``real_browser`` always load."""
     # Decided by the test being set up or run (PYTEST_CURRENT_TEST is "<node id> (<when>)"):
     # a module fixture's verify counts as its first test's, so every test that asks for
     # a fixture whose run is under test (test_verify's passing and broken) is marked.

@@ -177,13 +177,22 @@ def _edit(**files: bytes):
 def test_a_page_served_or_loaded_differently_is_loaded_afresh(
     tmp_path: Path, start, change, loaded_again: int
 ):
-    """Two visits at two widths each: the loads of whatever changed are loaded again."""
+    """Two visits at two widths each: the loads of whatever changed are loaded again, and
+    the kept and fresh findings come back in the order of the loads, each on its URL."""
     cache = BrowserCache(tmp_path / "cache")
     load(VerifySite(start, VISITS), tmp_path / "first", cache, stand_in)
     files, visits = change(start, VISITS)
-    load(VerifySite(files, visits), tmp_path / "second", cache, stand_in)
+    second = load(VerifySite(files, visits), tmp_path / "second", cache, stand_in)
 
     assert cache.counts == {"kept": 4 + loaded_again, "reused": 4 - loaded_again, "bypassed": 0}
+    assert [(p.key, p.url) for p in second] == [
+        (f"{v.id}@{width}", f"BASE{v.path}?{VISIT_PARAMETER}={v.id}")
+        for v in VISITS
+        for width in ("desktop", "phone")
+    ]
+    assert sorted(p.name for p in (tmp_path / "second").iterdir()) == sorted(
+        f"{v.id}@{width}.png" for v in VISITS for width in ("desktop", "phone")
+    )
 
 
 def test_a_real_browser_test_always_loads_and_keeps_what_it_found_for_the_others(
