@@ -20,13 +20,14 @@ load of the same page served the same way, in any test of the run, gets the kept
 findings re-based on its own URL and the kept screenshot written where it asked. The
 loads nobody made yet run in the real browser (together, in one ``load_all``); per-key
 locks make a second worker wait for them rather than load the same pages at the same
-time. A page with a frame, an object or an embed (which would load another page) is
-keyed by every page of its site. Everything ``verify`` does around the loads (serving,
-the checks on what was found, the evidence bundle, recording the run) runs for real
-every time.
+time. A page with a frame, an object, an embed or a script (which could load another
+page or read any file), or without a doctype (quirks mode), is keyed by every file of its
+site; otherwise another HTML file (a page, an email) counts only by its name. Everything
+``verify`` does around the loads (serving, the checks on what was found, the evidence
+bundle, recording the run) runs for real every time.
 
-A test marked ``real_browser`` (tests/test_verify.py's tests of what Chromium finds)
-always loads for real, and keeps what it found for the others. With
+A test marked ``real_browser`` (tests/test_verify.py's tests of what Chromium finds on
+its passing run) always loads for real, and keeps what it found for the others. With
 ``TENANTCTL_TEST_FRESH_STATE=1`` (as for the snapshots) nothing is kept or reused.
 tests/test_browser_cache.py checks that a kept load is what a fresh one finds.
 """
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.core import placeholders as ph
+from infra.core.content_model import content_type
 from infra.ops.verify import browser
 from infra.ops.verify.site import VerifySite
 
@@ -54,18 +56,25 @@ BASE = "\x00base\x00"
 
 NOT_FOUND = f"{ph.PORTAL_DIR}not-found.html"
 """The page a missing file is answered with: part of every load's key."""
-_FRAMES = re.compile(rb"<\s*(i?frame|object|embed)\b", re.IGNORECASE)
-"""What would make a page load another page of its site."""
+_FRAMES = re.compile(rb"<\s*(i?frame|object|embed|script)\b", re.IGNORECASE)
+"""What would make a page load another HTML file of its site as a document or read it
+(a frame, an object, an embed; a script could fetch anything)."""
+_STANDARDS = re.compile(rb"\s*<!doctype\s+html\s*>", re.IGNORECASE)
+"""A page without it renders in quirks mode, where a stylesheet link takes any file (an
+HTML file too) as CSS."""
 
 LoadAll = Callable[[Sequence[browser.Load], str], list[browser.Loaded]]
 
 
 def site_key(site: VerifySite, executable: str, every_page: bool = False) -> str:
     """What every page load of *site* shares: whatever a page asks for besides itself
-    (every file that is not one of the portal's pages, the pages' routes, the not-found
-    page; with *every_page*, the pages too), the axe script and rules, the page-state
-    script and the browser at *executable*."""
-    pages = set() if every_page else set(site.routes.values()) - {NOT_FOUND}
+    (every file that is not HTML, the pages' routes, the not-found page; with
+    *every_page*, every HTML file too), the axe script and rules, the page-state script
+    and the browser at *executable*. An HTML file (a portal page, an email) changes
+    another page's load only as a frame, an object, an embed, through a script, or as a
+    quirks-mode stylesheet; a page that could do any of these is keyed by *every_page*.
+    Elsewhere only whether it is there counts (its name and route are in the key)."""
+    pages = set() if every_page else _html_files(site) - {NOT_FOUND}
     digest = hashlib.sha256()
     for value in (
         sorted(
@@ -80,6 +89,10 @@ def site_key(site: VerifySite, executable: str, every_page: bool = False) -> str
     return digest.hexdigest()
 
 
+def _html_files(site: VerifySite) -> set[str]:
+    return {name for name in site.files if content_type(name).startswith("text/html")}
+
+
 def load_key(site: VerifySite, executable: str, base: str, load: browser.Load) -> str:
     """What decides one load's findings: what the site's pages share (``site_key``), the
     page as served at the load's URL (relative to *base*: its visit's values filled in),
@@ -87,7 +100,8 @@ def load_key(site: VerifySite, executable: str, base: str, load: browser.Load) -
     every page of the site."""
     url = load.url.removeprefix(base)
     status, kind, body = site.answer(url)
-    shared = site_key(site, executable, every_page=bool(_FRAMES.search(body)))
+    every_page = bool(_FRAMES.search(body)) or not _STANDARDS.match(body)
+    shared = site_key(site, executable, every_page=every_page)
     digest = hashlib.sha256(
         json.dumps(
             [shared, url, status, kind, load.width, load.height, load.accessibility]

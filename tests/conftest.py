@@ -62,19 +62,20 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The modules with ``real_browser`` tests first, then the long families (their order
-    otherwise kept). A page load the others reuse (``browser_cache``) is then made by a
-    test that loads for real anyway, not once before it by another; and the longest
-    families (a minute or more each), started last, would leave one worker running alone
-    at the end."""
+    """The modules with ``real_browser`` tests first; the long families (a minute or more
+    each) from the middle on. ``--dist worksteal`` hands each worker one half of the list
+    to start with, so one worker begins with the real page loads the other tests reuse
+    (``browser_cache``) and the other with the long families, which load no pages: a test
+    that verifies a site then finds its loads made, rather than making them at the same
+    time on the other worker, and the longest tests start early, not last (where they
+    would leave one worker running alone at the end). Otherwise the order is kept."""
     browser_modules = {item.path for item in items if item.get_closest_marker("real_browser")}
-
-    def order(item: pytest.Item) -> int:
-        if item.path in browser_modules:
-            return 0
-        return 1 if item.get_closest_marker("robustness") else 2
-
-    items.sort(key=order)
+    first = [item for item in items if item.path in browser_modules]
+    others = [item for item in items if item.path not in browser_modules]
+    long = [item for item in others if item.get_closest_marker("robustness")]
+    rest = [item for item in others if not item.get_closest_marker("robustness")]
+    middle = max(len(items) // 2 - len(first), 0)
+    items[:] = first + rest[:middle] + long + rest[middle:]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -85,7 +86,7 @@ def browser_cache(
     loads the same page served the same way; tests marked ``real_browser`` always load."""
     # Decided by the test being set up or run (PYTEST_CURRENT_TEST is "<node id> (<when>)"):
     # a module fixture's verify counts as its first test's, so every test that asks for
-    # a fixture whose run is under test (test_verify's passing and broken) is marked.
+    # a fixture whose run is under test (test_verify's passing run) is marked.
     real = {i.nodeid for i in request.session.items if i.get_closest_marker("real_browser")}
     root = tmp_path_factory.getbasetemp()
     shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root

@@ -35,6 +35,18 @@ FILES = {
 }
 FRAMING = {**FILES, "portal/help.html": b"<main>Help <iframe src='/'></iframe></main>"}
 """The site with help showing the home page in a frame."""
+EMAIL = {**FILES, "email/welcome.html": b"<!doctype html><p>Welcome</p>"}
+"""The site with an email beside its pages (verify renders emails; no page loads one)."""
+SCRIPTED = {
+    **EMAIL,
+    "portal/help.html": b"<!doctype html><title>Help</title><main>Help</main>"
+    b"<script src='/help.js'></script>",
+    "portal/help.js": b"document.title = 'Help';",
+}
+"""The site with help running a script (which could fetch any file)."""
+QUIRKS = {**EMAIL, "portal/help.html": b"<html lang='en'><title>Help</title><main>Help</main>"}
+"""The site with help lacking a doctype (quirks mode: a stylesheet link takes any file)."""
+WELCOME = {"email/welcome.html": b"<!doctype html><p>Welcome back</p>"}
 VISITS = (
     PageVisit("home", "home", "/", {"title": "Lot 7"}),
     PageVisit("help", "help", "/help", {}),
@@ -139,10 +151,6 @@ def _home(visits, **changes):
     return (dataclasses.replace(visits[0], **changes), *visits[1:])
 
 
-def _home(visits, **changes):
-    return (dataclasses.replace(visits[0], **changes), *visits[1:])
-
-
 def _edit(**files: bytes):
     return lambda site, visits: ({**site, **{f"portal/{k}": v for k, v in files.items()}}, visits)
 
@@ -160,6 +168,9 @@ def _edit(**files: bytes):
         (FILES, _edit(**{"help.html": b"<main>Help!</main>"}), 2),
         (FILES, _edit(**{"home.html": PAGE.encode() + b" "}), 2),
         (FRAMING, _edit(**{"home.html": PAGE.encode() + b" "}), 4),
+        (EMAIL, lambda site, visits: ({**site, **WELCOME}, visits), 0),
+        (SCRIPTED, lambda site, visits: ({**site, **WELCOME}, visits), 2),
+        (QUIRKS, lambda site, visits: ({**site, **WELCOME}, visits), 2),
         (FILES, lambda site, visits: (site, _home(visits, values={"title": "B"})), 2),
         (FILES, lambda site, visits: (site, _home(visits, accessibility=False)), 2),
     ],
@@ -170,6 +181,9 @@ def _edit(**files: bytes):
         "another page",
         "the page",
         "a page another page frames",
+        "an email",
+        "an email, to a page with a script",
+        "an email, to a page without a doctype",
         "a visit's values",
         "whether axe runs",
     ],

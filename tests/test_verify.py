@@ -30,7 +30,9 @@ pytestmark = pytest.mark.skipif(
     not Path(browser.DEFAULT_CHROMIUM).exists(), reason="needs Debian's chromium"
 )
 BROWSER = pytest.mark.real_browser
-"""What Chromium finds, under test: never a kept load (tests/browser_cache.py)."""
+"""What Chromium finds on the passing run, under test: never a kept load
+(tests/browser_cache.py). The broken run's tests are not marked: each page it breaks is
+served differently, so loaded afresh, and its other loads are the passing run's."""
 
 
 def _fresh_local_target(moto: str, pg: str) -> None:
@@ -339,14 +341,12 @@ def broken(demo: Path) -> dict[str, Any]:
         return run_failing(demo)
 
 
-@BROWSER
 def test_a_broken_internal_link_fails_naming_the_page(broken: dict[str, Any]):
     found = failures(broken)
     assert found["links:page-help"] == "link to /no-such-page answers 404"
     assert [k for k in found if k.startswith("links:")] == ["links:page-help"]
 
 
-@BROWSER
 def test_a_missing_asset_fails_naming_the_page_and_the_file(broken: dict[str, Any]):
     found = failures(broken)
     renders = sorted(k for k in found if k.startswith("render:"))
@@ -354,7 +354,6 @@ def test_a_missing_asset_fails_naming_the_page_and_the_file(broken: dict[str, An
     assert re.match(r"404 for http://127\.0\.0\.1:\d+/missing-logo\.png", found[renders[0]])
 
 
-@BROWSER
 def test_an_image_without_alt_text_fails_accessibility_naming_the_element(
     broken: dict[str, Any],
 ):
@@ -364,7 +363,6 @@ def test_an_image_without_alt_text_fails_accessibility_naming_the_element(
     assert found["a11y:page-home@desktop"].startswith("image-alt (critical) on #hero-photo")
 
 
-@BROWSER
 def test_a_serious_accessibility_finding_fails_naming_the_element(broken: dict[str, Any]):
     found = failures(broken)
     a11y = sorted(k for k in found if k.startswith("a11y:"))
@@ -372,7 +370,6 @@ def test_a_serious_accessibility_finding_fails_naming_the_element(broken: dict[s
     assert found["a11y:page-account@phone"].startswith("color-contrast (serious) on #faint-note")
 
 
-@BROWSER
 def test_lots_and_permit_types_missing_from_the_portal_fail_naming_each(broken: dict[str, Any]):
     found = failures(broken)
     offered = {k: v for k, v in found.items() if k.startswith(("permit-type:", "lot:"))}
@@ -385,7 +382,6 @@ def test_lots_and_permit_types_missing_from_the_portal_fail_naming_each(broken: 
     assert checks["lot:ST1"]["status"] == "not applicable"
 
 
-@BROWSER
 def test_a_page_wider_than_a_phone_fails_naming_the_element(broken: dict[str, Any]):
     found = failures(broken)
     layout = {k: v for k, v in found.items() if k.startswith("layout:")}
@@ -396,7 +392,6 @@ def test_a_page_wider_than_a_phone_fails_naming_the_element(broken: dict[str, An
     )
 
 
-@BROWSER
 def test_an_email_that_does_not_render_fails_naming_the_email(broken: dict[str, Any]):
     found = failures(broken)
     emails = {k: v for k, v in found.items() if k.startswith("email:")}
@@ -404,7 +399,6 @@ def test_an_email_that_does_not_render_fails_naming_the_email(broken: dict[str, 
     assert "no_such_value" in emails["email:welcome"]
 
 
-@BROWSER
 def test_a_failed_run_writes_its_evidence_with_the_failures(broken: dict[str, Any]):
     junit = store().get_evidence(f"{vc.EVIDENCE_PREFIX}{broken['runId']}/junit.xml")
     assert junit is not None
