@@ -96,8 +96,8 @@ def _html_files(site: VerifySite) -> set[str]:
 def load_key(site: VerifySite, executable: str, base: str, load: browser.Load) -> str:
     """What decides one load's findings: what the site's pages share (``site_key``), the
     page as served at the load's URL (relative to *base*: its visit's values filled in),
-    the viewport and whether axe runs. A page that could load another page is keyed by
-    every page of the site."""
+    the viewport and whether axe runs. A page that could load or read another HTML file
+    (a frame, an object, an embed, a script, no doctype) is keyed by every file of the site."""
     url = load.url.removeprefix(base)
     status, kind, body = site.answer(url)
     every_page = bool(_FRAMES.search(body)) or not _STANDARDS.match(body)
