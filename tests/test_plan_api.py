@@ -1,9 +1,12 @@
-"""The offline plan's API: its JSON shape, secret redaction and isolation between runs."""
+"""The offline plan's API: its JSON shape, secret redaction, isolation between runs, and
+the plans a process keeps."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -13,8 +16,11 @@ from google.protobuf import struct_pb2
 from pulumi.runtime import settings as pulumi_settings
 
 from infra.core import rendering
+from infra.core.platform import EXAMPLE_PLATFORM_OUTPUTS
+from infra.program import plan as plan_module
+from infra.program import portal
 from infra.program.plan import SECRET, plain, plan_program, plan_stack
-from infra.program.stack import STACK_OUTPUTS
+from infra.program.stack import STACK_OUTPUTS, define_stack
 from tests.helpers import demo_spec
 
 
@@ -95,10 +101,17 @@ def test_plain_redacts_a_secret_in_wire_form() -> None:
     assert plain(struct) == {"name": "db", "masterPassword": SECRET, "ports": [5432, 1.5]}
 
 
+def evaluated(stage: str) -> plan_module.StackPlan:
+    """The demo stack's program run now (``plan_stack`` may answer with a kept plan)."""
+    spec = demo_spec(stage)
+    return plan_program(lambda: define_stack(spec), spec.stack_name)
+
+
 def test_a_render_error_comes_out_as_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(spec: object) -> dict[str, bytes]:
         raise rendering.RenderError("templates/portal/home.html: 'x' is undefined")
 
+    plan_stack(demo_spec("preview"))  # kept: the patched program below is planned afresh
     monkeypatch.setattr(rendering, "render_content", broken)
     with pytest.raises(rendering.RenderError, match=r"home\.html"):
         plan_stack(demo_spec("preview"))
@@ -111,16 +124,61 @@ def test_a_failed_plan_leaves_the_next_one_intact() -> None:
 
     with pytest.raises(KeyError, match="boom"):
         plan_program(failing, "demo-preview")
-    first = plan_stack(demo_spec("preview"))
-    assert len(first.resources) == len(plan_stack(demo_spec("preview")).resources)
+    first = evaluated("preview")
+    assert first == evaluated("preview")
+    assert len(first.resources) > 60
 
 
 def test_planning_leaves_the_callers_pulumi_state_alone() -> None:
     root = pulumi_settings.get_root_resource()
     stack = pulumi_settings.SETTINGS.stack
-    plan_stack(demo_spec("production"))
+    evaluated("production")
     assert pulumi_settings.get_root_resource() is root
     assert pulumi_settings.SETTINGS.stack == stack
+
+
+def test_a_stack_planned_again_is_its_first_plan_in_a_copy_of_its_own() -> None:
+    fresh = evaluated("production")
+    first = plan_stack(demo_spec("production"))
+    again = plan_stack(demo_spec("production"))
+    assert first == fresh == again
+    assert again is not first
+    again.resources.clear()  # what a caller does to its plan is its own
+    again.outputs.clear()
+    assert plan_stack(demo_spec("production")) == fresh
+
+
+def test_a_changed_program_is_planned_afresh_and_the_original_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kept = plan_stack(demo_spec("preview"))
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a patched component")
+
+    with monkeypatch.context() as patched:  # a member of a program class, not the module
+        patched.setattr(portal.Portal, "__init__", refused)
+        with pytest.raises(RuntimeError, match="a patched component"):
+            plan_stack(demo_spec("preview"))
+    assert plan_stack(demo_spec("preview")) == kept
+
+
+def test_a_changed_template_changes_what_decides_a_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(rendering.TEMPLATES_DIR, templates)
+    monkeypatch.setattr(rendering, "TEMPLATES_DIR", templates)
+    spec = demo_spec("preview")
+    before = plan_module._memo_key(spec, EXAMPLE_PLATFORM_OUTPUTS)
+    assert plan_module._memo_key(spec, EXAMPLE_PLATFORM_OUTPUTS) == before
+    home = templates / "portal" / "home.html"
+    home.write_text(home.read_text() + "<!-- edited -->\n")
+    assert plan_module._memo_key(spec, EXAMPLE_PLATFORM_OUTPUTS) != before
+    other = {**EXAMPLE_PLATFORM_OUTPUTS, "vpcId": "vpc-0fffffffffffffff0"}
+    assert plan_module._memo_key(spec, other) != plan_module._memo_key(
+        spec, EXAMPLE_PLATFORM_OUTPUTS
+    )
 
 
 def _explode(_: str) -> str:
